@@ -1,0 +1,29 @@
+// Each command group of the `dualwrite` CLI lives in its own cmd_*.cc and
+// registers its subcommands here. Callbacks report failure by throwing
+// CliError (or any std::exception): main() prints one line and exits non-zero.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace dw::cli {
+
+struct CliError : std::runtime_error {
+  explicit CliError(const std::string& m, int code = 1) : std::runtime_error(m), exit_code(code) {}
+  int exit_code;
+};
+
+// Options every command accepts (registered on the top-level app; CLI11's
+// fallthrough lets them appear after the subcommand too).
+struct Globals {
+  std::string state_dir;  // --state-dir, $DUALWRITE_STATE_DIR, default ./.dualwrite
+  std::string dsn;        // --dsn: use this Postgres instead of the embedded one
+  std::string broker;     // --broker: use this broker URL instead of the embedded one
+};
+
+void AddEnvCommands(CLI::App& app, Globals& g);     // up, down, env
+void AddBrokerCommands(CLI::App& app, Globals& g);  // broker serve
+
+}  // namespace dw::cli

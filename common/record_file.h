@@ -1,0 +1,82 @@
+// RecordFile: an append-only file of checksummed records, the durable
+// medium of both the broker's log and the coordinator's decision log.
+//
+// On-disk frame (little endian):
+//   u32 length | u32 crc32c(length bytes + payload) | payload[length]
+// The length is inside the checksum so a flipped length bit is caught
+// instead of sending replay off into the middle of another record.
+//
+// Replay reads frames in order and stops at the first bad one. What follows
+// decides what it was:
+//   - nothing valid after it (a crash mid-write, or garbage to EOF): a torn
+//     tail. It was never acknowledged (we acknowledge only after fsync), so
+//     it is truncated away and reported.
+//   - a valid frame after it: a corrupt middle. Acknowledged data lies behind
+//     the damage, so Open refuses with Corruption instead of silently
+//     dropping it; a human decides.
+// Not thread-safe: the owner serialises Append/Sync (one writer thread).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace dw {
+
+class RecordFile {
+ public:
+  struct ReplayReport {
+    uint64_t records = 0;          // valid records delivered to the callback
+    uint64_t valid_bytes = 0;      // file size after any truncation
+    uint64_t truncated_bytes = 0;  // torn tail removed
+  };
+  using ReplayFn = std::function<Status(std::string_view payload)>;
+
+  // Opens (creating if absent) `path`, replays every valid record into `fn`
+  // (a non-OK status from fn aborts the open), truncates a torn tail, and
+  // leaves the file positioned for appends.
+  static Status Open(const std::string& path, const ReplayFn& fn,
+                     std::unique_ptr<RecordFile>* out, ReplayReport* report);
+
+  ~RecordFile();
+  RecordFile(const RecordFile&) = delete;
+  RecordFile& operator=(const RecordFile&) = delete;
+
+  // Appends `payload` framed to `*buf` (to batch several records into one write).
+  static void Frame(std::string_view payload, std::string* buf);
+
+  // Writes pre-framed bytes at the end of the file with one write() loop.
+  // On failure (ENOSPC -> NoSpace, other errno -> IOError) the file is cut back
+  // to its previous size, so a failed append never leaves a partial frame.
+  Status AppendFramed(std::string_view framed);
+
+  // fdatasync. Counts toward syncs().
+  Status Sync();
+
+  // Cuts the file back to `size` bytes (compaction of a log's head is done by
+  // Rewrite instead).
+  Status Truncate(uint64_t size);
+
+  // Atomically replaces the file at `path` with one holding exactly `payloads`
+  // (tmp file + fsync + rename + fsync of the folder), for compaction. The
+  // open RecordFile of that path must be reopened afterwards.
+  static Status Rewrite(const std::string& path, const std::vector<std::string>& payloads);
+
+  uint64_t size() const { return size_; }
+  uint64_t syncs() const { return syncs_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  RecordFile(std::string path, int fd, uint64_t size);
+  std::string path_;
+  int fd_;
+  uint64_t size_;
+  uint64_t syncs_ = 0;
+};
+
+}  // namespace dw

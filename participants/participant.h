@@ -1,0 +1,74 @@
+// Participant: anything that takes part in two-phase commit.
+//
+// The coordinator hands every participant the same Work; each takes the part
+// that concerns it (a database runs the statements, the broker stages the
+// messages). Contract of the calls:
+//   Prepare  OK          -> voted commit: the work is durably staged and will
+//                           survive a crash of the participant until Commit or
+//                           Abort for this gid arrives.
+//            Aborted     -> voted abort: nothing is staged.
+//            other error -> no vote (timeout, unreachable): the coordinator
+//                           must treat it as abort, and Abort the gid later in
+//                           case the prepare did land.
+//   Commit   OK          -> committed (also when it was committed before).
+//            NotFound    -> the participant knows no prepared gid of that name
+//                           (already resolved, or never prepared).
+//            outcome unknown (Timeout/InDoubt) or Unavailable -> retry.
+//   Abort    OK          -> rolled back, or nothing was prepared (presumed abort).
+// Commit and Abort are idempotent and may be called from any thread, on any
+// connection, long after Prepare (recovery runs them in another process).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace dw {
+
+// One SQL statement with positional parameters ($1, $2, ...). A nullopt
+// parameter is SQL NULL.
+struct SqlStatement {
+  std::string sql;
+  std::vector<std::optional<std::string>> params;
+};
+
+// One message for the broker.
+struct OutMessage {
+  std::string topic;
+  std::string id;  // idempotency key: the event's identity, e.g. "order-42"
+  std::string key;
+  std::string payload;
+};
+
+// The business operation, as each kind of participant sees it.
+struct Work {
+  std::vector<SqlStatement> statements;  // for database participants
+  std::vector<OutMessage> messages;      // for broker participants
+};
+
+// A transaction a participant holds prepared (what recovery reads).
+struct InDoubtTxn {
+  std::string gid;
+  std::chrono::system_clock::time_point prepared_at;
+};
+
+class Participant {
+ public:
+  virtual ~Participant() = default;
+
+  // A short human name for logs and traces: "postgres", "postgres:shard1", "broker".
+  virtual std::string name() const = 0;
+
+  virtual Status Prepare(const std::string& gid, const Work& work) = 0;
+  virtual Status Commit(const std::string& gid) = 0;
+  virtual Status Abort(const std::string& gid) = 0;
+
+  // Prepared (in-doubt) transactions whose gid starts with `gid_prefix`.
+  virtual Status ListInDoubt(const std::string& gid_prefix, std::vector<InDoubtTxn>* out) = 0;
+};
+
+}  // namespace dw

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package dualwrite needs. Idempotent: packages
+# already present are skipped, so a second run does no network work.
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake pkg-config git
+  libpqxx-dev libpq-dev            # Postgres client (libpqxx 6.4) + libpq for replication
+  libboost-dev libboost-system-dev # Beast / Asio (header-only, 1.74)
+  libssl-dev                       # TLS for the broker (Beast over OpenSSL)
+  libcli11-dev                     # command line
+  nlohmann-json3-dev               # JSON bodies and results
+  libgtest-dev libgmock-dev        # tests
+  libbenchmark-dev                 # benchmarks
+  postgresql-15 postgresql-contrib # the embedded cluster
+  gnuplot-nox                      # plots in reports
+  curl procps psmisc               # scripts, tests (curl, ps, fuser)
+  clang-format
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PKGS[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

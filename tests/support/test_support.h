@@ -1,0 +1,68 @@
+// What tests share: the ctest-wide embedded environment (a real Postgres
+// cluster and a real broker process, brought up by the `env_up` fixture),
+// scratch databases so suites running in parallel do not see each other's
+// rows, and broker processes a test owns and may SIGKILL and restart.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace dw::testing {
+
+// The path of the dualwrite binary built with the tests.
+std::string DualwriteBinary();
+
+// The shared environment (DUALWRITE_STATE_DIR set by ctest for NEEDS_ENV tests).
+// Fails the calling test (GTEST_SKIP is not used: a missing env is an error).
+std::string SharedDsn();        // database `dualwrite` of the shared cluster
+std::string SharedBrokerUrl();  // the shared broker
+
+// Creates (dropping any previous one) database `name` in the shared cluster
+// and returns a DSN for it. Use a name unique to the test suite.
+std::string ScratchDatabase(const std::string& name);
+
+// Replaces/sets dbname in a key=value DSN.
+std::string WithDatabase(const std::string& dsn, const std::string& dbname);
+
+// A fresh empty folder under /tmp, removed by nobody (tests may inspect it after a failure).
+std::string TempDir(const std::string& tag);
+
+// A broker process of the test's own: `dualwrite broker serve` on a free port.
+class BrokerProcess {
+ public:
+  // `extra` args are appended (e.g. {"--fsync", "batch"}).
+  BrokerProcess(std::string data_dir, std::vector<std::string> extra = {});
+  ~BrokerProcess();  // SIGKILLs it if still running
+
+  // Starts it and waits until GET /healthz answers 200 (fails the test otherwise).
+  void Start();
+  void Kill9();      // SIGKILL, reaped
+  void Stop();       // SIGTERM, waits for a clean exit
+  void Restart() {   // same port, same data dir
+    Stop();
+    Start();
+  }
+  bool Running() const;
+  pid_t pid() const { return pid_; }
+  int port() const { return port_; }
+  std::string url() const;
+  const std::string& log_path() const { return log_path_; }
+
+ private:
+  std::string data_dir_;
+  std::vector<std::string> extra_;
+  std::string log_path_;
+  int port_;
+  pid_t pid_ = -1;
+};
+
+// Minimal raw HTTP/1.1 exchange over a fresh TCP connection (Connection: close),
+// independent of the project's own client so tests can send malformed input.
+// Returns the status code (0 if the connection failed) and fills *body.
+int RawHttp(int port, const std::string& raw_request, std::string* body = nullptr,
+            std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
+
+}  // namespace dw::testing
