@@ -25,5 +25,17 @@ struct Globals {
 
 void AddEnvCommands(CLI::App& app, Globals& g);     // up, down, env
 void AddBrokerCommands(CLI::App& app, Globals& g);  // broker serve
+void AddVerifyCommands(CLI::App& app, Globals& g);  // verify
+void Add2pcCommands(CLI::App& app, Globals& g);     // 2pc run, 2pc recover
+void AddOutboxCommands(CLI::App& app, Globals& g);  // outbox write, relay, maintain
+
+// The Postgres DSN and broker URL a command should use: --dsn / --broker as
+// given, the embedded environment (started if needed) for what is missing.
+// Throws CliError on failure.
+struct ResolvedEndpoints {
+  std::string dsn;
+  std::string broker_url;
+};
+ResolvedEndpoints ResolveEndpoints(const Globals& g);
 
 }  // namespace dw::cli

@@ -17,10 +17,14 @@ int main(int argc, char** argv) {
   app.add_option("--state-dir", g.state_dir,
                  "environment folder (default ./.dualwrite, or $DUALWRITE_STATE_DIR)");
   app.add_option("--dsn", g.dsn, "Postgres connection string; default: the embedded cluster");
-  app.add_option("--broker", g.broker, "broker URL (http://HOST:PORT); default: the embedded broker");
+  app.add_option("--broker", g.broker,
+                 "broker URL (http://HOST:PORT); default: the embedded broker");
 
   dw::cli::AddEnvCommands(app, g);
   dw::cli::AddBrokerCommands(app, g);
+  dw::cli::AddVerifyCommands(app, g);
+  dw::cli::Add2pcCommands(app, g);
+  dw::cli::AddOutboxCommands(app, g);
 
   try {
     app.parse(argc, argv);

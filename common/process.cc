@@ -36,7 +36,15 @@ Status Spawn(const std::vector<std::string>& argv, const SpawnOptions& opts, pid
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   std::vector<std::string> envs;
-  for (char** e = environ; *e; ++e) envs.emplace_back(*e);
+  // An entry of opts.env replaces an inherited one of the same NAME (getenv
+  // returns the first match, so appending alone would not override HOME etc.).
+  auto name_of = [](const std::string& e) { return e.substr(0, e.find('=')); };
+  for (char** e = environ; *e; ++e) {
+    std::string entry(*e);
+    bool overridden = false;
+    for (const auto& o : opts.env) overridden = overridden || name_of(o) == name_of(entry);
+    if (!overridden) envs.push_back(std::move(entry));
+  }
   for (const auto& e : opts.env) envs.push_back(e);
   std::vector<char*> envp;
   for (auto& e : envs) envp.push_back(e.data());
@@ -109,7 +117,8 @@ Status RunCommand(const std::vector<std::string>& argv, std::string* output,
   size_t end = out.find_last_not_of("\n ");
   if (end != std::string::npos) {
     size_t begin = out.rfind('\n', end);
-    last = out.substr(begin == std::string::npos ? 0 : begin + 1, end - (begin == std::string::npos ? 0 : begin + 1) + 1);
+    last = out.substr(begin == std::string::npos ? 0 : begin + 1,
+                      end - (begin == std::string::npos ? 0 : begin + 1) + 1);
   }
   std::string code = WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))
                                        : "signal " + std::to_string(WTERMSIG(status));

@@ -14,13 +14,13 @@
 namespace dw {
 
 struct SpawnOptions {
-  std::string stdout_path;      // empty: inherit
-  std::string stderr_path;      // empty: inherit; "=stdout" shares stdout's file
-  bool append = true;           // append to the output files instead of truncating
-  bool new_session = false;     // setsid(): survives the parent's terminal and group signals
-  std::optional<uid_t> uid;     // drop to this user (root only)
+  std::string stdout_path;   // empty: inherit
+  std::string stderr_path;   // empty: inherit; "=stdout" shares stdout's file
+  bool append = true;        // append to the output files instead of truncating
+  bool new_session = false;  // setsid(): survives the parent's terminal and group signals
+  std::optional<uid_t> uid;  // drop to this user (root only)
   std::optional<gid_t> gid;
-  std::vector<std::string> env;  // extra NAME=VALUE entries
+  std::vector<std::string> env;  // extra NAME=VALUE entries (override inherited ones)
   std::string cwd;
 };
 

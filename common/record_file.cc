@@ -123,8 +123,8 @@ Status RecordFile::Open(const std::string& path, const ReplayFn& fn,
       if (FrameAt(data, probe) != 0) {
         ::close(fd);
         return Status::Corruption(path + ": damaged record at byte " + std::to_string(off) +
-                                  " is followed by valid records at byte " +
-                                  std::to_string(probe) + "; refusing to drop acknowledged data");
+                                  " is followed by valid records at byte " + std::to_string(probe) +
+                                  "; refusing to drop acknowledged data");
       }
     }
     rep.truncated_bytes = data.size() - off;

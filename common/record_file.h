@@ -40,8 +40,8 @@ class RecordFile {
   // Opens (creating if absent) `path`, replays every valid record into `fn`
   // (a non-OK status from fn aborts the open), truncates a torn tail, and
   // leaves the file positioned for appends.
-  static Status Open(const std::string& path, const ReplayFn& fn,
-                     std::unique_ptr<RecordFile>* out, ReplayReport* report);
+  static Status Open(const std::string& path, const ReplayFn& fn, std::unique_ptr<RecordFile>* out,
+                     ReplayReport* report);
 
   ~RecordFile();
   RecordFile(const RecordFile&) = delete;

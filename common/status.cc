@@ -4,17 +4,28 @@ namespace dw {
 
 const char* CodeName(Status::Code c) {
   switch (c) {
-    case Status::Code::kOk: return "OK";
-    case Status::Code::kNotFound: return "NotFound";
-    case Status::Code::kAborted: return "Aborted";
-    case Status::Code::kInvalidArgument: return "InvalidArgument";
-    case Status::Code::kUnavailable: return "Unavailable";
-    case Status::Code::kTimeout: return "Timeout";
-    case Status::Code::kInDoubt: return "InDoubt";
-    case Status::Code::kIOError: return "IOError";
-    case Status::Code::kNoSpace: return "NoSpace";
-    case Status::Code::kCorruption: return "Corruption";
-    case Status::Code::kFailedPrecondition: return "FailedPrecondition";
+    case Status::Code::kOk:
+      return "OK";
+    case Status::Code::kNotFound:
+      return "NotFound";
+    case Status::Code::kAborted:
+      return "Aborted";
+    case Status::Code::kInvalidArgument:
+      return "InvalidArgument";
+    case Status::Code::kUnavailable:
+      return "Unavailable";
+    case Status::Code::kTimeout:
+      return "Timeout";
+    case Status::Code::kInDoubt:
+      return "InDoubt";
+    case Status::Code::kIOError:
+      return "IOError";
+    case Status::Code::kNoSpace:
+      return "NoSpace";
+    case Status::Code::kCorruption:
+      return "Corruption";
+    case Status::Code::kFailedPrecondition:
+      return "FailedPrecondition";
   }
   return "Unknown";
 }

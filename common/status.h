@@ -14,15 +14,15 @@ class Status {
  public:
   enum class Code {
     kOk = 0,
-    kNotFound,         // the named thing does not exist (unknown gid, missing file)
-    kAborted,          // a participant voted abort / refused the work
-    kInvalidArgument,  // the caller's input is wrong; retrying will not help
-    kUnavailable,      // could not reach the other side; nothing happened there
-    kTimeout,          // no answer in time; the outcome may be unknown
-    kInDoubt,          // the request may or may not have taken effect
-    kIOError,          // local I/O failed
-    kNoSpace,          // the disk is full; nothing was written
-    kCorruption,       // stored data failed a checksum or is malformed
+    kNotFound,            // the named thing does not exist (unknown gid, missing file)
+    kAborted,             // a participant voted abort / refused the work
+    kInvalidArgument,     // the caller's input is wrong; retrying will not help
+    kUnavailable,         // could not reach the other side; nothing happened there
+    kTimeout,             // no answer in time; the outcome may be unknown
+    kInDoubt,             // the request may or may not have taken effect
+    kIOError,             // local I/O failed
+    kNoSpace,             // the disk is full; nothing was written
+    kCorruption,          // stored data failed a checksum or is malformed
     kFailedPrecondition,  // the system is not set up for this (e.g. 2PC disabled)
   };
 

@@ -3,10 +3,30 @@
 // every request has a deadline. Used by the broker participant (2PC), the
 // outbox relays, `verify` and the tests.
 //
-// Error mapping: connection refused / reset before a response -> Unavailable;
-// no response before the deadline -> Timeout (outcome unknown); 4xx -> the
-// matching Status (404 NotFound, 409 Aborted, 400/413 InvalidArgument,
-// 507 NoSpace); 5xx -> IOError.
+// Error mapping (typed calls):
+//   connection refused, or lost before the request was sent  -> Unavailable
+//     (nothing reached the broker)
+//   connection lost after the request was sent, no response   -> InDoubt
+//   no response before the deadline                           -> Timeout
+//     (both: the broker may or may not have applied it)
+//   404 NotFound, 409 Aborted, 400/413/other 4xx InvalidArgument,
+//   401/403 FailedPrecondition, 503 Unavailable, 507 NoSpace, other 5xx IOError;
+//   a response that is not the JSON we expect                 -> IOError.
+// Error messages carry the broker's {"error": "..."} text when it sent one.
+//
+// Connections: each pooled connection owns a small io_context and a
+// beast::tcp_stream, and runs async operations on it from the calling
+// thread, because Beast's deadlines (expires_at) apply to async operations
+// only. A connection that timed out or failed is discarded, never reused. An
+// idle connection the broker has closed (restart, idle timeout) is noticed
+// before reuse, or, if it closes during our write, the request is retried
+// once on a new connection (the broker had not read it).
+//
+// Payloads: message ids, keys and payloads travel as JSON strings, so they
+// must be valid UTF-8 (NUL bytes are fine: JSON escapes them as \u0000 and
+// they round-trip byte-exact). Invalid UTF-8 is refused with InvalidArgument
+// before anything is sent; binary data must be encoded by the caller
+// (e.g. base64).
 #pragma once
 
 #include <chrono>
@@ -42,36 +62,55 @@ struct HttpResponse {
 class BrokerClient {
  public:
   struct Options {
-    std::string url;  // http://127.0.0.1:PORT
-    std::chrono::milliseconds timeout{5000};
-    int max_idle_connections = 64;
-    std::string bearer_token;  // empty: none
+    std::string url;  // http://127.0.0.1:PORT (no TLS); a path is a prefix for every target
+    std::chrono::milliseconds timeout{5000};  // per request, connect included
+    int max_idle_connections = 64;            // kept open for reuse; more may be in use
+    std::string bearer_token;                 // empty: none
+    uint64_t max_response_bytes = 256ull << 20;
   };
 
+  struct Stats {
+    uint64_t requests = 0;            // requests that got a response
+    uint64_t connections_opened = 0;  // TCP connections ever established
+    uint64_t idle = 0;                // connections idle in the pool now
+  };
+
+  // Parses the URL and resolves its host; opens no connection yet.
   static Status Create(const Options& opts, std::unique_ptr<BrokerClient>* out);
   ~BrokerClient();
+  BrokerClient(const BrokerClient&) = delete;
+  BrokerClient& operator=(const BrokerClient&) = delete;
 
   // POST /topics/{topic}/messages. *created is false when the id was a duplicate.
   Status Publish(const std::string& topic, const OutMessage& m, uint64_t* offset,
                  bool* created = nullptr);
   // POST /topics/{topic}/batch: one durable write on the broker for all of them.
+  // The messages' own topic fields are ignored.
   Status PublishBatch(const std::string& topic, const std::vector<OutMessage>& ms,
                       std::vector<uint64_t>* offsets);
   // GET /topics/{topic}/messages?from=&limit=
   Status Read(const std::string& topic, uint64_t from, size_t limit,
               std::vector<BrokerMessage>* out, uint64_t* next);
 
+  // POST /transactions/{gid}/prepare: OK = voted commit; Aborted(reason) = voted abort.
   Status Prepare(const std::string& gid, const std::vector<OutMessage>& ms);
-  Status Commit(const std::string& gid);
+  // POST /transactions/{gid}/commit: NotFound for an unknown gid. Idempotent.
+  // `offsets` (may be null) receives the committed messages' offsets.
+  Status Commit(const std::string& gid, std::vector<uint64_t>* offsets = nullptr);
+  // POST /transactions/{gid}/abort: OK also for an unknown gid.
   Status Abort(const std::string& gid);
+  // GET /transactions?state=prepared
   Status ListPrepared(std::vector<BrokerPrepared>* out);
 
   Status Health();
-  // Raw request, for admin endpoints and tests (bad input, /metrics, /admin/faults).
+  // Raw request, for admin endpoints and tests (bad input, /metrics,
+  // /admin/faults). OK whenever a response arrived, whatever its status
+  // code (in resp->status); transport failures map as above.
   Status Request(const std::string& method, const std::string& target, const std::string& body,
                  HttpResponse* resp);
 
   const std::string& url() const;
+  Stats stats() const;
 
  private:
   struct Impl;

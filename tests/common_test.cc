@@ -43,7 +43,9 @@ void WriteRecords(const std::string& path, const std::vector<std::string>& recs)
   Status s;
   RecordFile::ReplayReport rep;
   std::unique_ptr<RecordFile> f;
-  ASSERT_TRUE(RecordFile::Open(path, [](std::string_view) { return Status::OK(); }, &f, &rep).ok());
+  ASSERT_TRUE(RecordFile::Open(
+                  path, [](std::string_view) { return Status::OK(); }, &f, &rep)
+                  .ok());
   std::string buf;
   for (const auto& r : recs) RecordFile::Frame(r, &buf);
   ASSERT_TRUE(f->AppendFramed(buf).ok());
@@ -142,4 +144,34 @@ TEST(RecordFile, RewriteReplacesAtomically) {
   RecordFile::ReplayReport rep;
   Status st;
   EXPECT_EQ(Replay(path, &rep, &st), (std::vector<std::string>{"c"}));
+}
+
+#include "common/histogram.h"
+
+TEST(Histogram, PercentilesWithinPrecision) {
+  dw::Histogram h;
+  for (int64_t v = 1; v <= 100000; ++v) h.Record(v);
+  EXPECT_EQ(h.count(), 100000u);
+  EXPECT_EQ(h.min(), 1);
+  EXPECT_EQ(h.max(), 100000);
+  for (double q : {0.5, 0.9, 0.99, 0.999}) {
+    double want = q * 100000;
+    EXPECT_NEAR(static_cast<double>(h.Percentile(q)), want, want * 0.003) << q;
+  }
+  EXPECT_EQ(h.Percentile(1.0), 100000);
+  EXPECT_NEAR(h.mean(), 50000.5, 0.01);
+}
+
+TEST(Histogram, MergeEqualsRecordingTogether) {
+  dw::Histogram a, b, all;
+  for (int64_t v = 0; v < 5000; ++v) {
+    (v % 2 ? a : b).Record(v * 37 % 100003);
+    all.Record(v * 37 % 100003);
+  }
+  a.Merge(b);
+  EXPECT_EQ(a.count(), all.count());
+  for (double q : {0.1, 0.5, 0.99}) EXPECT_EQ(a.Percentile(q), all.Percentile(q));
+  auto cdf = a.Cdf();
+  ASSERT_FALSE(cdf.empty());
+  EXPECT_DOUBLE_EQ(cdf.back().second, 1.0);
 }

@@ -1,1 +1,247 @@
-namespace dw::testing {}
+#include "tests/support/test_support.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <thread>
+
+#include "common/process.h"
+
+namespace fs = std::filesystem;
+
+namespace dw::testing {
+namespace {
+
+struct Shared {
+  std::string dsn;
+  std::string broker;
+};
+
+// Reads the shared environment once, through the public `dualwrite env --json`.
+const Shared& GetShared() {
+  static std::once_flag once;
+  static Shared shared;
+  std::call_once(once, [] {
+    const char* dsn = std::getenv("DW_TEST_DSN");
+    const char* broker = std::getenv("DW_TEST_BROKER");
+    if (dsn && *dsn) shared.dsn = dsn;
+    if (broker && *broker) shared.broker = broker;
+    if (!shared.dsn.empty() && !shared.broker.empty()) return;
+    const char* dir = std::getenv("DUALWRITE_STATE_DIR");
+    if (!dir || !*dir) return;
+    std::string out;
+    Status s = RunCommand({DualwriteBinary(), "env", "--json", "--state-dir", dir}, &out);
+    if (!s.ok()) return;
+    auto j = nlohmann::json::parse(out, nullptr, false);
+    if (j.is_discarded()) return;
+    if (shared.dsn.empty()) shared.dsn = j.value("dsn", "");
+    if (shared.broker.empty()) shared.broker = j.value("broker_url", "");
+  });
+  return shared;
+}
+
+void Exec(PGconn* c, const std::string& sql) {
+  PGresult* r = PQexec(c, sql.c_str());
+  auto st = PQresultStatus(r);
+  std::string err = PQresultErrorMessage(r);
+  PQclear(r);
+  ASSERT_TRUE(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) << sql << ": " << err;
+}
+
+}  // namespace
+
+std::string DualwriteBinary() { return DW_BINARY; }
+
+std::string SharedDsn() {
+  const auto& s = GetShared();
+  if (s.dsn.empty()) {
+    ADD_FAILURE() << "no shared environment: run through ctest (env_up fixture), or set "
+                     "DUALWRITE_STATE_DIR, or DW_TEST_DSN";
+  }
+  return s.dsn;
+}
+
+std::string SharedBrokerUrl() {
+  const auto& s = GetShared();
+  if (s.broker.empty()) {
+    ADD_FAILURE() << "no shared broker: run through ctest (env_up fixture), or set "
+                     "DUALWRITE_STATE_DIR, or DW_TEST_BROKER";
+  }
+  return s.broker;
+}
+
+std::string WithDatabase(const std::string& dsn, const std::string& dbname) {
+  static const std::regex kDb(R"((^|\s)dbname=\S+)");
+  std::string out = std::regex_replace(dsn, kDb, "");
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out + " dbname=" + dbname;
+}
+
+std::string ScratchDatabase(const std::string& name) {
+  std::string dsn = SharedDsn();
+  if (dsn.empty()) return {};
+  PGconn* c = PQconnectdb(dsn.c_str());
+  if (PQstatus(c) != CONNECTION_OK) {
+    ADD_FAILURE() << "connect " << dsn << ": " << PQerrorMessage(c);
+    PQfinish(c);
+    return {};
+  }
+  // Leftover prepared transactions of an earlier run would block DROP DATABASE.
+  const char* params[] = {name.c_str()};
+  PGresult* r = PQexecParams(c, "SELECT gid FROM pg_prepared_xacts WHERE database = $1", 1, nullptr,
+                             params, nullptr, nullptr, 0);
+  std::vector<std::string> gids;
+  if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+    for (int i = 0; i < PQntuples(r); ++i) gids.emplace_back(PQgetvalue(r, i, 0));
+  }
+  PQclear(r);
+  for (const auto& gid : gids) {
+    // ROLLBACK PREPARED must run in the database that owns it.
+    PGconn* d = PQconnectdb(WithDatabase(dsn, name).c_str());
+    char* lit = PQescapeLiteral(d, gid.c_str(), gid.size());
+    PGresult* rr = PQexec(d, (std::string("ROLLBACK PREPARED ") + lit).c_str());
+    PQfreemem(lit);
+    PQclear(rr);
+    PQfinish(d);
+  }
+  char* ident = PQescapeIdentifier(c, name.c_str(), name.size());
+  std::string id = ident;
+  PQfreemem(ident);
+  Exec(c, "DROP DATABASE IF EXISTS " + id + " WITH (FORCE)");
+  Exec(c, "CREATE DATABASE " + id);
+  PQfinish(c);
+  return WithDatabase(dsn, name);
+}
+
+std::string TempDir(const std::string& tag) {
+  std::string tmpl = (fs::temp_directory_path() / ("dw-" + tag + "-XXXXXX")).string();
+  char* p = mkdtemp(tmpl.data());
+  if (!p) {
+    ADD_FAILURE() << "mkdtemp failed";
+    return {};
+  }
+  fs::permissions(p, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                         fs::perms::others_read | fs::perms::others_exec);
+  return p;
+}
+
+BrokerProcess::BrokerProcess(std::string data_dir, std::vector<std::string> extra)
+    : data_dir_(std::move(data_dir)), extra_(std::move(extra)), port_(FreeTcpPort()) {
+  fs::create_directories(data_dir_);
+  log_path_ = data_dir_ + "/broker.out";
+}
+
+BrokerProcess::~BrokerProcess() {
+  if (Running()) Kill9();
+}
+
+std::string BrokerProcess::url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+bool BrokerProcess::Running() const { return pid_ > 0 && ProcessAlive(pid_); }
+
+void BrokerProcess::Start() {
+  std::vector<std::string> argv = {
+      DualwriteBinary(), "broker", "serve", "--listen", "127.0.0.1:" + std::to_string(port_),
+      "--data-dir",      data_dir_};
+  argv.insert(argv.end(), extra_.begin(), extra_.end());
+  SpawnOptions o;
+  o.stdout_path = log_path_;
+  o.stderr_path = "=stdout";
+  Status s = Spawn(argv, o, &pid_);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!ProcessAlive(pid_)) {
+      pid_ = -1;
+      FAIL() << "broker exited during start; see " << log_path_;
+    }
+    if (RawHttp(port_, "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", nullptr,
+                std::chrono::milliseconds(500)) == 200) {
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  FAIL() << "broker did not answer /healthz within 20 s; see " << log_path_;
+}
+
+void BrokerProcess::Kill9() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  WaitChild(pid_, std::chrono::seconds(10));
+  pid_ = -1;
+}
+
+void BrokerProcess::Stop() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGTERM);
+  if (!WaitChild(pid_, std::chrono::seconds(15))) {
+    ADD_FAILURE() << "broker ignored SIGTERM for 15 s; killing it";
+    kill(pid_, SIGKILL);
+    WaitChild(pid_, std::chrono::seconds(10));
+  }
+  pid_ = -1;
+}
+
+int RawHttp(int port, const std::string& raw, std::string* body,
+            std::chrono::milliseconds timeout) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return 0;
+  }
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  size_t sent = 0;
+  while (sent < raw.size()) {
+    ssize_t n = send(fd, raw.data() + sent, raw.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;  // the server may legitimately close early (e.g. 413)
+    sent += n;
+  }
+  std::string resp;
+  char buf[65536];
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    resp.append(buf, n);
+    // Stop once a complete response with Content-Length has arrived.
+    size_t hdr_end = resp.find("\r\n\r\n");
+    if (hdr_end != std::string::npos) {
+      std::smatch m;
+      std::string head = resp.substr(0, hdr_end);
+      static const std::regex kLen(R"(\r\n[Cc]ontent-[Ll]ength:\s*(\d+))");
+      if (std::regex_search(head, m, kLen) && resp.size() >= hdr_end + 4 + std::stoul(m[1].str())) {
+        break;
+      }
+    }
+  }
+  close(fd);
+  if (resp.compare(0, 9, "HTTP/1.1 ") != 0 && resp.compare(0, 9, "HTTP/1.0 ") != 0) return 0;
+  int code = std::atoi(resp.c_str() + 9);
+  if (body) {
+    size_t hdr_end = resp.find("\r\n\r\n");
+    *body = hdr_end == std::string::npos ? "" : resp.substr(hdr_end + 4);
+  }
+  return code;
+}
+
+}  // namespace dw::testing

@@ -39,9 +39,9 @@ class BrokerProcess {
 
   // Starts it and waits until GET /healthz answers 200 (fails the test otherwise).
   void Start();
-  void Kill9();      // SIGKILL, reaped
-  void Stop();       // SIGTERM, waits for a clean exit
-  void Restart() {   // same port, same data dir
+  void Kill9();     // SIGKILL, reaped
+  void Stop();      // SIGTERM, waits for a clean exit
+  void Restart() {  // same port, same data dir
     Stop();
     Start();
   }

@@ -1,0 +1,276 @@
+#include "bench/bench_util.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include <libpq-fe.h>
+#include <nlohmann/json.hpp>
+
+#include "common/dsn.h"
+#include "common/process.h"
+
+namespace dw::bench {
+
+namespace fs = std::filesystem;
+
+std::string DualwriteBinary() {
+  const char* env = std::getenv("DUALWRITE_BINARY");
+  if (env && *env) return env;
+  return DW_BINARY;
+}
+
+Status MakeTempDir(const std::string& tag, std::string* out) {
+  std::string tmpl = "/tmp/dw-bench-" + tag + "-XXXXXX";
+  if (!mkdtemp(tmpl.data())) return Status::IOError("mkdtemp " + tmpl + " failed");
+  // mkdtemp makes it 0700; the postgres OS user needs to traverse it.
+  if (chmod(tmpl.c_str(), 0755) != 0) return Status::IOError("chmod " + tmpl + " failed");
+  *out = tmpl;
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------- BrokerServer
+
+BrokerServer::BrokerServer(std::string data_dir, std::string fsync_policy)
+    : data_dir_(std::move(data_dir)), fsync_(std::move(fsync_policy)), port_(FreeTcpPort()) {}
+
+BrokerServer::~BrokerServer() { Stop(); }
+
+Status BrokerServer::Start() {
+  std::error_code ec;
+  fs::create_directories(data_dir_, ec);
+  if (ec) return Status::IOError("creating " + data_dir_ + ": " + ec.message());
+  std::vector<std::string> argv = {
+      DualwriteBinary(), "broker",  "serve",   "--listen", "127.0.0.1:" + std::to_string(port_),
+      "--data-dir",      data_dir_, "--fsync", fsync_};
+  SpawnOptions o;
+  o.stdout_path = data_dir_ + "/broker.out";
+  o.stderr_path = "=stdout";
+  Status s = Spawn(argv, o, &pid_);
+  if (!s.ok()) return s;
+
+  BrokerClient::Options co;
+  co.url = url();
+  co.timeout = std::chrono::milliseconds(500);
+  std::unique_ptr<BrokerClient> probe;
+  s = BrokerClient::Create(co, &probe);
+  if (!s.ok()) return s;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!ProcessAlive(pid_)) {
+      WaitChild(pid_, std::chrono::seconds(1));
+      pid_ = -1;
+      return Status::Unavailable("broker exited during start; see " + data_dir_ + "/broker.out");
+    }
+    if (probe->Health().ok()) return Status::OK();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  Stop();
+  return Status::Timeout("broker did not answer /healthz within 20 s; see " + data_dir_ +
+                         "/broker.out");
+}
+
+Status BrokerServer::Stop() {
+  if (pid_ <= 0) return Status::OK();
+  const pid_t pid = pid_;
+  pid_ = -1;
+  kill(pid, SIGTERM);
+  if (WaitChild(pid, std::chrono::seconds(15))) return Status::OK();
+  kill(pid, SIGKILL);
+  WaitChild(pid, std::chrono::seconds(10));
+  return Status::Timeout("broker " + std::to_string(pid) + " ignored SIGTERM for 15 s; killed");
+}
+
+// ---------------------------------------------------------------- metrics
+
+Status MetricValue(const std::string& text, const std::string& name, double* out) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    // "name value": an unlabelled sample; "name{...} value" and "name_suffix"
+    // do not match because the character after the name must be a space.
+    if (line.size() > name.size() && line.compare(0, name.size(), name) == 0 &&
+        line[name.size()] == ' ') {
+      try {
+        *out = std::stod(line.substr(name.size() + 1));
+      } catch (const std::exception&) {
+        return Status::Corruption("metric " + name + ": bad value in '" + line + "'");
+      }
+      return Status::OK();
+    }
+  }
+  return Status::NotFound("metric " + name + " not in /metrics");
+}
+
+Status ReadMetric(BrokerClient* client, const std::string& name, double* out) {
+  HttpResponse r;
+  Status s = client->Request("GET", "/metrics", "", &r);
+  if (!s.ok()) return s;
+  if (r.status != 200) return Status::IOError("GET /metrics: HTTP " + std::to_string(r.status));
+  return MetricValue(r.body, name, out);
+}
+
+// ---------------------------------------------------------------- Postgres
+
+Status WithDatabase(const std::string& dsn, const std::string& dbname, std::string* out) {
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(dsn.c_str(), &err);
+  if (!opts) {
+    std::string msg = err ? err : "out of memory";
+    PQfreemem(err);
+    return Status::InvalidArgument("cannot parse the DSN " + RedactDsn(dsn) + ": " + msg);
+  }
+  // key='value' with ' and \ escaped, as libpq's key=value syntax wants.
+  auto quoted = [](const std::string& v) {
+    std::string q = "'";
+    for (char c : v) {
+      if (c == '\'' || c == '\\') q += '\\';
+      q += c;
+    }
+    return q + "'";
+  };
+  std::string r;
+  for (PQconninfoOption* o = opts; o->keyword; ++o) {
+    std::string key = o->keyword;
+    if (key == "dbname" || !o->val) continue;
+    r += key + "=" + quoted(o->val) + " ";
+  }
+  PQconninfoFree(opts);
+  *out = r + "dbname=" + quoted(dbname);
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------- BenchEnvironment
+
+BenchEnvironment::~BenchEnvironment() {
+  Status s = Close();
+  if (!s.ok()) std::cerr << "bench: " << s.ToString() << "\n";
+}
+
+Status BenchEnvironment::Open() {
+  const char* dsn = std::getenv("DW_BENCH_DSN");
+  if (dsn && *dsn) {
+    dsn_ = dsn;
+    return Status::OK();
+  }
+  const char* dir = std::getenv("DW_BENCH_STATE_DIR");
+  if (dir && *dir) {
+    state_dir_ = dir;
+  } else {
+    Status s = MakeTempDir("env", &state_dir_);
+    if (!s.ok()) return s;
+  }
+  std::cerr << "bench: bringing up an embedded environment in " << state_dir_
+            << " (if interrupted: " << DualwriteBinary() << " down --purge --state-dir "
+            << state_dir_ << ")\n";
+  owned_ = true;  // from here on Close() must take it down, even after a failed up
+  std::string output;
+  Status s = RunCommand({DualwriteBinary(), "up", "--state-dir", state_dir_}, &output);
+  if (!s.ok())
+    return Status::Unavailable("dualwrite up --state-dir " + state_dir_ + ": " + s.ToString());
+  s = RunCommand({DualwriteBinary(), "env", "--json", "--state-dir", state_dir_}, &output);
+  if (!s.ok()) return s;
+  auto j = nlohmann::json::parse(output, nullptr, false);
+  if (j.is_discarded() || !j.contains("dsn") || !j["dsn"].is_string()) {
+    return Status::IOError("`dualwrite env --json` printed no dsn: " + output);
+  }
+  dsn_ = j["dsn"].get<std::string>();
+  return Status::OK();
+}
+
+Status BenchEnvironment::Close() {
+  if (!owned_) return Status::OK();
+  owned_ = false;
+  std::string output;
+  Status s = RunCommand({DualwriteBinary(), "down", "--purge", "--state-dir", state_dir_}, &output);
+  if (!s.ok()) return Status::IOError("dualwrite down --purge failed: " + s.ToString());
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------- latencies
+
+void LatencyRecorder::Reset(int threads) {
+  slots_.assign(threads, Slot{});
+  // Reserving up front keeps reallocation out of the timed loop in the common case.
+  for (auto& s : slots_) s.ns.reserve(1 << 14);
+}
+
+std::vector<int64_t> LatencyRecorder::Sorted() const {
+  std::vector<int64_t> all;
+  for (const auto& s : slots_) all.insert(all.end(), s.ns.begin(), s.ns.end());
+  std::sort(all.begin(), all.end());
+  return all;
+}
+
+int64_t Percentile(const std::vector<int64_t>& sorted, double q) {
+  if (sorted.empty()) return 0;
+  q = std::clamp(q, 0.0, 1.0);
+  // Nearest rank: the smallest value with at least q of the sample at or below it.
+  size_t rank = static_cast<size_t>(std::ceil(q * sorted.size()));
+  if (rank == 0) rank = 1;
+  return sorted[rank - 1];
+}
+
+size_t ReportLatency(benchmark::State& state, const LatencyRecorder& rec) {
+  std::vector<int64_t> v = rec.Sorted();
+  double sum = 0;
+  for (int64_t x : v) sum += static_cast<double>(x);
+  state.counters["p50_us"] = Percentile(v, 0.50) / 1e3;
+  state.counters["p99_us"] = Percentile(v, 0.99) / 1e3;
+  state.counters["mean_us"] = v.empty() ? 0.0 : sum / v.size() / 1e3;
+  return v.size();
+}
+
+// ---------------------------------------------------------------- reporter
+
+void KeepingReporter::ReportRuns(const std::vector<Run>& runs) {
+  for (const Run& r : runs) {
+    // Aggregates (mean/median/stddev rows) are recomputed by Find; failed
+    // runs carry no numbers.
+    if (r.run_type != Run::RT_Iteration || r.error_occurred || r.iterations == 0) continue;
+    Result res;
+    res.real_ns_per_op = r.real_accumulated_time * 1e9 / r.iterations;
+    for (const auto& [k, c] : r.counters) res.counters[k] = c.value;
+    res.repetitions = 1;
+    results_[r.benchmark_name()].push_back(std::move(res));
+  }
+  ConsoleReporter::ReportRuns(runs);
+}
+
+namespace {
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+}  // namespace
+
+std::optional<KeepingReporter::Result> KeepingReporter::Find(const std::string& name) const {
+  auto it = results_.find(name);
+  if (it == results_.end() || it->second.empty()) return std::nullopt;
+  const auto& runs = it->second;
+  Result out;
+  out.repetitions = static_cast<int>(runs.size());
+  std::vector<double> v;
+  for (const auto& r : runs) v.push_back(r.real_ns_per_op);
+  out.real_ns_per_op = Median(v);
+  for (const auto& [k, unused] : runs.front().counters) {
+    v.clear();
+    for (const auto& r : runs) {
+      auto c = r.counters.find(k);
+      if (c != r.counters.end()) v.push_back(c->second);
+    }
+    out.counters[k] = Median(v);
+  }
+  return out;
+}
+
+}  // namespace dw::bench

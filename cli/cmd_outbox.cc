@@ -1,0 +1,295 @@
+// `dualwrite outbox write | relay | maintain`: the transactional outbox (issue 4).
+#include <signal.h>
+
+#include <atomic>
+#include <iostream>
+#include <memory>
+#include <mutex>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "outbox/partitions.h"
+#include "outbox/relay.h"
+#include "outbox/relay_runner.h"
+#include "outbox/schema.h"
+#include "outbox/writer.h"
+#include "workload/load_runner.h"
+
+namespace dw::cli {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+void Check(const Status& s) {
+  if (!s.ok()) throw CliError(s.ToString());
+}
+
+std::atomic<bool> g_stop{false};
+
+void OnSignal(int) { g_stop = true; }
+
+// Commands that need only Postgres do not bring up the embedded broker.
+std::string DsnOnly(const Globals& g) { return g.dsn.empty() ? ResolveEndpoints(g).dsn : g.dsn; }
+
+struct PartitionFlags {
+  std::string width = "1d";
+  int ahead = 2;
+  int64_t grace_s = 60;
+};
+
+void AddPartitionFlags(CLI::App* cmd, PartitionFlags* f) {
+  cmd->add_option("--partition-width", f->width,
+                  "outbox partition width: 1d (default), 1h, 1min for experiments, ... (1s..7d)");
+  cmd->add_option("--ahead", f->ahead, "partitions kept ready past the current one (default 2)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--grace-s", f->grace_s,
+                  "drop a partition only once its upper bound is this many seconds old "
+                  "(default 60)")
+      ->check(CLI::NonNegativeNumber);
+}
+
+outbox::PartitionOptions ToPartitionOptions(const PartitionFlags& f) {
+  outbox::PartitionOptions po;
+  Check(outbox::ParseWidth(f.width, &po.width));
+  po.ahead = f.ahead;
+  po.grace = seconds(f.grace_s);
+  return po;
+}
+
+void AddWrite(CLI::App* group, Globals& g) {
+  auto* cmd = group->add_subcommand(
+      "write",
+      "place orders the outbox way: the orders row and its outbox row in ONE local transaction "
+      "(a relay publishes the event later)");
+  struct Opts {
+    int64_t transactions = 1000;
+    int concurrency = 1;
+    double rate = 0;
+    double duration_s = 0;
+    bool trigger = false;
+    std::string notify = "after-commit";
+    uint64_t seed = 1;
+    bool json = false;
+    PartitionFlags partitions;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("--transactions,-n", o->transactions, "orders to place (default 1000)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--concurrency,-c", o->concurrency, "concurrent workers (default 1)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--rate", o->rate,
+                  "open loop: arrivals per second (latency from the intended start); default "
+                  "closed loop")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--duration", o->duration_s, "stop issuing after this many seconds")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--trigger", o->trigger,
+                "trigger-based capture: insert only the order; a trigger on orders writes the "
+                "outbox row (installed if absent)");
+  cmd->add_option("--notify", o->notify,
+                  "wake-ups for the relays: after-commit (default: one coalescing NOTIFY "
+                  "outbox_new after commits), in-tx (pg_notify inside each transaction: "
+                  "serialises commits), off (relays poll)")
+      ->check(CLI::IsMember({"after-commit", "in-tx", "off"}));
+  cmd->add_option("--seed", o->seed, "seed of the generated orders (default 1)");
+  cmd->add_flag("--json", o->json, "print the summary as one JSON object");
+  AddPartitionFlags(cmd, &o->partitions);
+  cmd->callback([&g, o] {
+    if (o->transactions == 0 && o->duration_s <= 0) {
+      throw CliError("--transactions 0 (unbounded) needs --duration");
+    }
+    outbox::WriterOptions wo;
+    wo.dsn = DsnOnly(g);
+    wo.connections = o->concurrency;
+    wo.trigger = o->trigger;
+    using Mode = outbox::WriterOptions::NotifyMode;
+    wo.notify = o->notify == "off"     ? Mode::kOff
+                : o->notify == "in-tx" ? Mode::kInTransaction
+                                       : Mode::kAfterCommit;
+    wo.seed = o->seed;
+    wo.partitions = ToPartitionOptions(o->partitions);
+    std::unique_ptr<outbox::OutboxWriter> writer;
+    Check(outbox::OutboxWriter::Open(wo, &writer));
+
+    std::mutex err_mu;
+    std::vector<std::string> first_errors;
+    workload::LoadOptions lo;
+    lo.transactions = o->transactions;
+    lo.concurrency = o->concurrency;
+    lo.rate = o->rate;
+    lo.duration = milliseconds(static_cast<int64_t>(o->duration_s * 1000));
+    lo.label = "outbox";
+    workload::LoadSummary sum = workload::RunLoad(lo, [&](int worker, int64_t i) {
+      int64_t id = 0;
+      Status s = writer->PlaceOrder(worker, i, &id);
+      if (s.ok()) return workload::Outcome::kCommitted;
+      {
+        std::lock_guard<std::mutex> l(err_mu);
+        if (first_errors.size() < 5) first_errors.push_back(s.ToString());
+      }
+      return s.IsAborted() ? workload::Outcome::kAborted : workload::Outcome::kFailed;
+    });
+    writer.reset();  // releases the writers' lock after the last commit
+    sum.extra["approach"] = "outbox";
+    sum.extra["capture"] = o->trigger ? "trigger" : "explicit";
+    sum.extra["notify"] = o->notify;
+    for (const auto& e : first_errors) std::cerr << "not committed: " << e << "\n";
+    if (o->json) {
+      std::cout << sum.ToJson().dump() << "\n";
+    } else {
+      std::cout << sum.ToText();
+    }
+  });
+}
+
+void AddRelay(CLI::App* group, Globals& g) {
+  auto* cmd = group->add_subcommand(
+      "relay", "publish outbox rows to the broker with one of the relay strategies");
+  struct Opts {
+    std::string strategy;
+    int batch = 100;
+    int instances = 1;
+    bool until_drained = false;
+    std::string by = "id";
+    int64_t poll_interval_ms = 1000;
+    bool no_listen = false;
+    int64_t lease_ms = 30000;
+    std::string slot;
+    int64_t slot_warn_mb = 1024;
+    int64_t broker_timeout_ms = 5000;
+    bool no_maintain = false;
+    int64_t maintain_interval_s = 30;
+    double max_run_s = 0;
+    bool json = false;
+    PartitionFlags partitions;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("--strategy", o->strategy,
+                  "skip-locked | status | offset-naive | offset-safe | cdc")
+      ->required();
+  cmd->add_option("--batch", o->batch, "events per batch (default 100)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--instances", o->instances,
+                  "concurrent relay workers, each with its own connections (default 1)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--until-drained", o->until_drained,
+                "exit once no writer is running (no `outbox write` holds the writers' lock) and "
+                "nothing is left to send");
+  cmd->add_option("--by", o->by, "offset-naive position: id (default) or time (created_dttm)")
+      ->check(CLI::IsMember({"id", "time"}));
+  cmd->add_option("--poll-interval-ms", o->poll_interval_ms,
+                  "poll this often even without a NOTIFY (default 1000)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--no-listen", o->no_listen, "do not LISTEN: poll only");
+  cmd->add_option("--lease-ms", o->lease_ms,
+                  "status: rows locked longer than this go back to 'new' (default 30000)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--slot", o->slot, "cdc: replication slot (default dw_outbox_<database>)");
+  cmd->add_option("--slot-warn-mb", o->slot_warn_mb,
+                  "cdc: warn when the slot retains more WAL than this (default 1024)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--broker-timeout-ms", o->broker_timeout_ms,
+                  "deadline of each broker request (default 5000)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--no-maintain", o->no_maintain, "no partition maintenance loop in the relay");
+  cmd->add_option("--maintain-interval-s", o->maintain_interval_s,
+                  "partition maintenance period (default 30)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-run-s", o->max_run_s, "stop after this many seconds whatever the state")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--json", o->json, "print the report as one JSON object");
+  AddPartitionFlags(cmd, &o->partitions);
+  cmd->callback([&g, o] {
+    outbox::RelayOptions ro;
+    Check(outbox::ParseStrategy(o->strategy, &ro.strategy));
+    ResolvedEndpoints ep = ResolveEndpoints(g);
+    ro.dsn = ep.dsn;
+    ro.broker_url = ep.broker_url;
+    ro.batch = o->batch;
+    ro.by_time = o->by == "time";
+    ro.poll_interval = milliseconds(o->poll_interval_ms);
+    ro.listen = !o->no_listen;
+    ro.lease = milliseconds(o->lease_ms);
+    ro.slot = o->slot;
+    ro.slot_warn_bytes = o->slot_warn_mb << 20;
+    ro.broker_timeout = milliseconds(o->broker_timeout_ms);
+    outbox::RunnerOptions rn;
+    rn.instances = o->instances;
+    rn.until_drained = o->until_drained;
+    rn.maintain = !o->no_maintain;
+    rn.partitions = ToPartitionOptions(o->partitions);
+    rn.maintain_interval = seconds(o->maintain_interval_s);
+    rn.max_run = milliseconds(static_cast<int64_t>(o->max_run_s * 1000));
+    rn.stop = &g_stop;
+    rn.log = &std::cerr;
+    signal(SIGINT, OnSignal);
+    signal(SIGTERM, OnSignal);
+    outbox::RelayReport report;
+    Check(outbox::RunRelays(ro, rn, &report));
+    if (o->json) {
+      std::cout << report.ToJson().dump() << "\n";
+    } else {
+      std::cout << report.ToText();
+    }
+  });
+}
+
+void AddMaintain(CLI::App* group, Globals& g) {
+  auto* cmd = group->add_subcommand(
+      "maintain",
+      "one partition maintenance pass: create partitions ahead, detach and drop old ones whose "
+      "rows are all sent");
+  struct Opts {
+    std::string strategy = "skip-locked";
+    std::string by = "id";
+    bool no_drop = false;
+    bool remove_trigger = false;
+    bool json = false;
+    PartitionFlags partitions;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("--strategy", o->strategy,
+                  "whose notion of 'sent' decides what may be dropped (default skip-locked: a "
+                  "row still present is unsent; status: status <> 'sent'; offset-*/cdc: behind "
+                  "their outbox_counter position)");
+  cmd->add_option("--by", o->by, "with --strategy offset-naive: id (default) or time")
+      ->check(CLI::IsMember({"id", "time"}));
+  cmd->add_flag("--no-drop", o->no_drop, "only create partitions");
+  cmd->add_flag("--remove-trigger", o->remove_trigger,
+                "also remove the capture trigger `outbox write --trigger` installed on orders");
+  cmd->add_flag("--json", o->json, "print the report as one JSON object");
+  AddPartitionFlags(cmd, &o->partitions);
+  cmd->callback([&g, o] {
+    outbox::RelayOptions ro;
+    Check(outbox::ParseStrategy(o->strategy, &ro.strategy));
+    ro.by_time = o->by == "time";
+    std::string dsn = DsnOnly(g);
+    Check(outbox::EnsureSchema(dsn));
+    if (o->remove_trigger) Check(outbox::RemoveCaptureTrigger(dsn));
+    outbox::PartitionOptions po = ToPartitionOptions(o->partitions);
+    po.drop = !o->no_drop;
+    po.unsent_predicate = outbox::UnsentPredicate(ro);
+    outbox::MaintenanceReport report;
+    Check(outbox::MaintainPartitions(dsn, po, &report));
+    if (o->json) {
+      std::cout << report.ToJson().dump() << "\n";
+    } else {
+      std::cout << report.ToText();
+    }
+    if (!report.errors.empty()) throw CliError("maintenance finished with errors", 2);
+  });
+}
+
+}  // namespace
+
+void AddOutboxCommands(CLI::App& app, Globals& g) {
+  auto* group = app.add_subcommand("outbox", "the transactional outbox: write, relay, maintain");
+  group->require_subcommand(1);
+  AddWrite(group, g);
+  AddRelay(group, g);
+  AddMaintain(group, g);
+}
+
+}  // namespace dw::cli

@@ -1,0 +1,61 @@
+#include "coordinator/group_commit.h"
+
+namespace dw::coord {
+
+GroupCommit::GroupCommit(FlushFn fn, Options opts) : fn_(std::move(fn)), opts_(opts) {}
+
+void GroupCommit::AddExpected(int delta) {
+  std::lock_guard<std::mutex> l(mu_);
+  expected_ += delta;
+  if (expected_ < 0) expected_ = 0;
+  cv_.notify_all();  // a waiting leader may now have everyone it waits for
+}
+
+uint64_t GroupCommit::batches() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return batches_;
+}
+
+Status GroupCommit::Submit(LogEntry e) {
+  Waiter w;
+  w.entry = std::move(e);
+  std::unique_lock<std::mutex> l(mu_);
+  queue_.push_back(&w);
+  // A commit is the arrival of one expected transaction: counted in the
+  // same critical section as the enqueue, so a waiting leader that sees
+  // expected_ drop to 0 also sees the entry.
+  if (w.entry.kind == LogEntry::Kind::kCommit && expected_ > 0) --expected_;
+  cv_.notify_all();
+  while (!w.done) {
+    if (flushing_) {
+      cv_.wait(l);
+      continue;
+    }
+    flushing_ = true;
+    // `expected_` counts transactions not yet queued, so wait while some of
+    // them are still on their way, at most `delay`.
+    if (opts_.delay.count() > 0 && expected_ >= opts_.siblings) {
+      auto deadline = std::chrono::steady_clock::now() + opts_.delay;
+      cv_.wait_until(l, deadline, [&] { return expected_ == 0; });
+    }
+    std::vector<Waiter*> batch;
+    batch.swap(queue_);
+    l.unlock();
+    std::vector<LogEntry> entries;
+    entries.reserve(batch.size());
+    for (Waiter* b : batch) entries.push_back(b->entry);
+    std::vector<Status> results(entries.size());
+    fn_(entries, &results);
+    l.lock();
+    for (size_t i = 0; i < batch.size(); ++i) {
+      batch[i]->result = std::move(results[i]);
+      batch[i]->done = true;
+    }
+    flushing_ = false;
+    ++batches_;
+    cv_.notify_all();
+  }
+  return w.result;
+}
+
+}  // namespace dw::coord

@@ -1,0 +1,54 @@
+#include "coordinator/order_work.h"
+
+#include <pqxx/pqxx>
+
+namespace dw::coord {
+
+size_t HomeShard(int64_t order_id, size_t shards) {
+  return static_cast<size_t>(static_cast<uint64_t>(order_id) % shards);
+}
+
+size_t CustomerShard(const std::string& customer, size_t shards) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a: stable across builds and machines
+  for (unsigned char c : customer) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return static_cast<size_t>(h % shards);
+}
+
+std::vector<Work> PlaceOrderWork(const workload::Order& o, const Topology& t) {
+  std::vector<Work> works(t.members);
+  const size_t k = t.shards.size();
+  works[t.shards[k == 1 ? 0 : HomeShard(o.id, k)]].statements.push_back(
+      workload::InsertOrderStatement(o));
+  if (k > 1) {
+    works[t.shards[CustomerShard(o.customer, k)]].statements.push_back(SqlStatement{
+        "INSERT INTO customer_ledger (order_id, customer, amount_cents) VALUES ($1, $2, $3)",
+        {std::to_string(o.id), o.customer, std::to_string(o.amount_cents)}});
+  }
+  works[t.broker].messages.push_back(workload::OrderPlacedMessage(o));
+  return works;
+}
+
+Status EnsureLedgerSchema(const std::string& dsn) {
+  try {
+    pqxx::connection c{dsn};
+    pqxx::work tx{c};
+    tx.exec("SELECT pg_advisory_xact_lock(7355610)");
+    tx.exec0(
+        "CREATE TABLE IF NOT EXISTS customer_ledger ("
+        " order_id bigint PRIMARY KEY,"
+        " customer text NOT NULL,"
+        " amount_cents bigint NOT NULL,"
+        " created_at timestamptz NOT NULL DEFAULT now())");
+    tx.commit();
+  } catch (const pqxx::broken_connection& e) {
+    return Status::Unavailable(std::string("cannot connect to Postgres: ") + e.what());
+  } catch (const std::exception& e) {
+    return Status::IOError(std::string("creating customer_ledger: ") + e.what());
+  }
+  return Status::OK();
+}
+
+}  // namespace dw::coord

@@ -1,0 +1,27 @@
+// Reading /proc to tell whether a remembered pid is still the process we
+// started (pids are reused) and who it runs as.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dw::env {
+
+// The argv of a live process; empty if it is gone or unreadable.
+std::vector<std::string> ProcessArgv(pid_t pid);
+
+// The kernel's short name of a live process (/proc/PID/comm), e.g. "postgres".
+std::string ProcessName(pid_t pid);
+
+// Real uid of a live process (the Uid: line of /proc/PID/status).
+std::optional<uid_t> ProcessUid(pid_t pid);
+
+// True when `pid` is alive and each of `args` is one of its argv elements
+// (e.g. {"broker", "serve", "/state/broker"}): the process we started, not
+// a stranger that inherited its pid.
+bool ProcessMatches(pid_t pid, const std::vector<std::string>& args);
+
+}  // namespace dw::env

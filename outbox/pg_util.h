@@ -1,0 +1,28 @@
+// Small helpers for the outbox's own short-lived Postgres sessions (schema,
+// maintenance, checks). Long-lived work connections come from PgPool.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "common/status.h"
+
+namespace dw::outbox {
+
+// Opens a connection to `dsn` (connect_timeout 5 s unless the DSN sets one),
+// runs `fn` on it, and turns any exception into a Status whose message starts
+// with `context` (see StatusFromPgException in participants/pg_pool.h).
+Status WithConnection(const std::string& dsn, const std::string& context,
+                      const std::function<void(pqxx::connection&)>& fn);
+
+// The DSN with connect_timeout added when it has none.
+std::string WithConnectTimeout(const std::string& dsn, int seconds = 5);
+
+// A Postgres array literal of integers, "{1,2,3}", for `$1::bigint[]`.
+std::string BigintArray(const std::vector<int64_t>& v);
+
+}  // namespace dw::outbox

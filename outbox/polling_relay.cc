@@ -1,0 +1,96 @@
+#include "outbox/polling_relay.h"
+
+#include <algorithm>
+
+#include "outbox/schema.h"
+
+namespace dw::outbox {
+
+PollingRelay::PollingRelay(const RelayOptions& opts)
+    : opts_(opts), wakeup_(opts.dsn, kChannel, opts.listen) {}
+
+Status PollingRelay::Start() {
+  if (!pool_) {
+    PgPool::Options po;
+    po.dsn = opts_.dsn;
+    po.max_connections = 1;
+    po.application_name = "dualwrite-relay-" + std::string(StrategyName(opts_.strategy));
+    Status s = PgPool::Create(po, &pool_);
+    if (!s.ok()) return s;
+  }
+  if (!broker_) {
+    BrokerClient::Options bo;
+    bo.url = opts_.broker_url;
+    bo.timeout = opts_.broker_timeout;
+    bo.max_idle_connections = 2;
+    Status s = BrokerClient::Create(bo, &broker_);
+    if (!s.ok()) return s;
+  }
+  // LISTEN before the first read: a commit between the two is then either
+  // read or notified.
+  wakeup_.Connect();
+  pqxx::connection* c;
+  Status s = Connection(&c);
+  if (!s.ok()) return s;
+  return StartStrategy();
+}
+
+Status PollingRelay::Connection(pqxx::connection** out) {
+  if (!lease_) {
+    Status s = pool_->Acquire(&lease_);
+    if (!s.ok()) return s;
+    // The relay's own commits (delete, mark sent, advance the counter) need
+    // no WAL flush: if one is lost in a crash, the rows are published again
+    // and the broker deduplicates them. One fsync less per batch.
+    try {
+      pqxx::nontransaction tx{lease_.conn()};
+      tx.exec("SET synchronous_commit = off");
+    } catch (...) {
+      return PgError("session setup");
+    }
+  }
+  *out = &lease_.conn();
+  return Status::OK();
+}
+
+Status PollingRelay::PgError(const std::string& context) {
+  Status s =
+      StatusFromPgException(&lease_, std::string(StrategyName(opts_.strategy)) + ": " + context);
+  // A broken lease goes back to the pool now (which destroys it); the next
+  // Step acquires a new connection.
+  lease_.Reset();
+  return s;
+}
+
+std::vector<OutboxEvent> PollingRelay::Events(const pqxx::result& r, int first) {
+  std::vector<OutboxEvent> out;
+  out.reserve(r.size());
+  for (const auto& row : r) {
+    OutboxEvent e;
+    e.id = row[first].as<int64_t>();
+    e.topic = row[first + 1].as<std::string>();
+    e.event_id = row[first + 2].as<std::string>();
+    e.key = row[first + 3].as<std::string>();
+    e.payload = row[first + 4].as<std::string>();
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+Status PollingRelay::NoneUnsent(bool* drained) {
+  pqxx::connection* c;
+  Status s = Connection(&c);
+  if (!s.ok()) return s;
+  try {
+    pqxx::read_transaction tx{*c};
+    *drained = tx.exec1("SELECT NOT EXISTS (SELECT 1 FROM outbox_table o WHERE " +
+                        UnsentPredicate(opts_) + ")")[0]
+                   .as<bool>();
+    tx.commit();
+    return Status::OK();
+  } catch (...) {
+    return PgError("checking the backlog");
+  }
+}
+
+}  // namespace dw::outbox

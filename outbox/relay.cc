@@ -1,0 +1,103 @@
+#include "outbox/relay.h"
+
+#include "outbox/relay_cdc.h"
+#include "outbox/relay_offset_naive.h"
+#include "outbox/relay_offset_safe.h"
+#include "outbox/relay_skip_locked.h"
+#include "outbox/relay_status.h"
+
+namespace dw::outbox {
+
+const char* StrategyName(Strategy s) {
+  switch (s) {
+    case Strategy::kSkipLocked:
+      return "skip-locked";
+    case Strategy::kStatus:
+      return "status";
+    case Strategy::kOffsetNaive:
+      return "offset-naive";
+    case Strategy::kOffsetSafe:
+      return "offset-safe";
+    case Strategy::kCdc:
+      return "cdc";
+  }
+  return "?";
+}
+
+Status ParseStrategy(std::string_view name, Strategy* out) {
+  for (Strategy s : {Strategy::kSkipLocked, Strategy::kStatus, Strategy::kOffsetNaive,
+                     Strategy::kOffsetSafe, Strategy::kCdc}) {
+    if (name == StrategyName(s)) {
+      *out = s;
+      return Status::OK();
+    }
+  }
+  return Status::InvalidArgument("unknown strategy '" + std::string(name) +
+                                 "' (skip-locked, status, offset-naive, offset-safe, cdc)");
+}
+
+std::string CounterKey(const RelayOptions& opts) {
+  switch (opts.strategy) {
+    case Strategy::kOffsetNaive:
+      return opts.by_time ? "offset-naive:time" : "offset-naive:id";
+    case Strategy::kOffsetSafe:
+      return "offset-safe";
+    case Strategy::kCdc:
+      return "cdc";
+    default:
+      return "";
+  }
+}
+
+std::string UnsentPredicate(const RelayOptions& opts) {
+  const std::string key = "'" + CounterKey(opts) + "'";
+  switch (opts.strategy) {
+    case Strategy::kSkipLocked:
+      return "true";  // a sent row is deleted
+    case Strategy::kStatus:
+      return "o.status <> 'sent'";
+    case Strategy::kOffsetNaive:
+      if (opts.by_time) {
+        return "NOT EXISTS (SELECT 1 FROM outbox_counter c WHERE c.counter_key = " + key +
+               " AND o.created_dttm <= 'epoch'::timestamptz"
+               " + c.counter_value * interval '1 microsecond')";
+      }
+      return "NOT EXISTS (SELECT 1 FROM outbox_counter c WHERE c.counter_key = " + key +
+             " AND o.id <= c.counter_value)";
+    case Strategy::kOffsetSafe:
+      return "NOT EXISTS (SELECT 1 FROM outbox_counter c WHERE c.counter_key = " + key +
+             " AND (o.txid, o.id) <= (COALESCE(c.counter_xid, '0'), c.counter_value))";
+    case Strategy::kCdc:
+      // The watermark: every transaction below counter_xid was streamed and
+      // acknowledged (see relay_cdc.h).
+      return "NOT EXISTS (SELECT 1 FROM outbox_counter c WHERE c.counter_key = " + key +
+             " AND o.txid < c.counter_xid)";
+  }
+  return "true";
+}
+
+Status CreateRelay(const RelayOptions& opts, std::unique_ptr<Relay>* out) {
+  if (opts.batch < 1) return Status::InvalidArgument("batch must be >= 1");
+  if (opts.dsn.empty()) return Status::InvalidArgument("no Postgres DSN");
+  if (opts.broker_url.empty()) return Status::InvalidArgument("no broker URL");
+  switch (opts.strategy) {
+    case Strategy::kSkipLocked:
+      *out = NewSkipLockedRelay(opts);
+      break;
+    case Strategy::kStatus:
+      *out = NewStatusRelay(opts);
+      break;
+    case Strategy::kOffsetNaive:
+      *out = NewOffsetNaiveRelay(opts);
+      break;
+    case Strategy::kOffsetSafe:
+      *out = NewOffsetSafeRelay(opts);
+      break;
+    case Strategy::kCdc:
+      *out = NewCdcRelay(opts);
+      break;
+  }
+  return Status::OK();
+}
+
+}  // namespace dw::outbox

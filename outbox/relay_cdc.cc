@@ -1,0 +1,543 @@
+#include "outbox/relay_cdc.h"
+
+#include <libpq-fe.h>
+#include <poll.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <deque>
+#include <thread>
+
+#include <pqxx/pqxx>
+
+#include "common/crc32c.h"
+#include "outbox/event.h"
+#include "outbox/pg_util.h"
+#include "outbox/pgoutput.h"
+#include "participants/broker_client.h"
+#include "participants/pg_pool.h"
+
+namespace dw::outbox {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using pgoutput::Message;
+
+// Postgres epoch (2000-01-01) in Unix µs: the standby status update's clock.
+constexpr int64_t kPgEpochUnixUs = 946684800LL * 1000000;
+// wal_sender_timeout defaults to 60 s: report well within it.
+constexpr auto kFeedbackInterval = std::chrono::seconds(10);
+constexpr auto kWatermarkInterval = std::chrono::seconds(2);
+constexpr auto kSlotCheckInterval = std::chrono::seconds(10);
+constexpr size_t kMaxWatermarkSamples = 64;
+
+std::string WithReplication(const std::string& dsn) {
+  if (dsn.starts_with("postgresql://") || dsn.starts_with("postgres://")) {
+    return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + "replication=database";
+  }
+  return dsn + " replication=database";
+}
+
+std::string OneLine(std::string s) {
+  for (char& c : s) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
+class CdcRelay : public Relay {
+ public:
+  explicit CdcRelay(const RelayOptions& opts) : opts_(opts) {}
+  ~CdcRelay() override { CloseStream(); }
+
+  Strategy strategy() const override { return Strategy::kCdc; }
+  const RelayCounters& counters() const override { return counters_; }
+
+  Status Start() override {
+    if (!pool_) {
+      PgPool::Options po;
+      po.dsn = opts_.dsn;
+      po.max_connections = 1;
+      po.application_name = "dualwrite-relay-cdc";
+      Status s = PgPool::Create(po, &pool_);
+      if (!s.ok()) return s;
+    }
+    if (!broker_) {
+      BrokerClient::Options bo;
+      bo.url = opts_.broker_url;
+      bo.timeout = opts_.broker_timeout;
+      bo.max_idle_connections = 2;
+      Status s = BrokerClient::Create(bo, &broker_);
+      if (!s.ok()) return s;
+    }
+    return EnsureStreaming();
+  }
+
+  Status Step(int64_t* moved) override {
+    *moved = 0;
+    Status s = EnsureStreaming();
+    if (!s.ok()) return s;
+    // Events read earlier whose publish failed go first.
+    if (!buffer_.empty()) return PublishBuffer(moved);
+    s = ReadAvailable();
+    if (!s.ok()) {
+      CloseStream();
+      return s;
+    }
+    if (!buffer_.empty()) return PublishBuffer(moved);
+    // Nothing pending: what the server has sent us is all settled, so its
+    // reported WAL end may be confirmed (as pg_recvlogical does). This keeps
+    // the slot from retaining WAL that holds no outbox inserts.
+    if (!in_txn_ && wal_end_seen_ > confirmed_) confirmed_ = wal_end_seen_;
+    return MaybeSendFeedback();
+  }
+
+  bool WaitForWork(std::chrono::milliseconds max_wait) override {
+    if (!stream_) {
+      std::this_thread::sleep_for(max_wait);
+      return false;
+    }
+    pollfd p{PQsocket(stream_), POLLIN, 0};
+    return poll(&p, 1, static_cast<int>(max_wait.count())) > 0;
+  }
+
+  Status Housekeeping(std::string* warning) override {
+    if (!streaming_) return Status::OK();
+    auto now = Clock::now();
+    try {
+      if (now - last_watermark_ >= kWatermarkInterval) {
+        last_watermark_ = now;
+        Status s = AdvanceWatermark();
+        if (!s.ok()) return s;
+      }
+      if (now - last_slot_check_ >= kSlotCheckInterval) {
+        last_slot_check_ = now;
+        PgPool::Lease lease;
+        Status s = pool_->Acquire(&lease);
+        if (!s.ok()) return s;
+        try {
+          pqxx::nontransaction tx{lease.conn()};
+          auto r = tx.exec_params(
+              "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint"
+              " FROM pg_replication_slots WHERE slot_name = $1",
+              slot_);
+          if (!r.empty() && !r[0][0].is_null()) {
+            int64_t retained = r[0][0].as<int64_t>();
+            if (retained > opts_.slot_warn_bytes) {
+              *warning = "replication slot " + slot_ + " retains " +
+                         std::to_string(retained >> 20) + " MiB of WAL (warning threshold " +
+                         std::to_string(opts_.slot_warn_bytes >> 20) + " MiB)";
+            }
+          }
+        } catch (...) {
+          return StatusFromPgException(&lease, "cdc: slot check");
+        }
+      }
+    } catch (...) {
+      return Status::IOError("cdc: housekeeping failed");
+    }
+    return Status::OK();
+  }
+
+  // Drained: the stream has been read past the WAL position current when
+  // first asked (the writers were already gone then), and everything read
+  // was published and confirmed.
+  Status Drained(bool* drained) override {
+    *drained = false;
+    if (!streaming_) return Status::OK();
+    if (drain_target_ == 0) {
+      PgPool::Lease lease;
+      Status s = pool_->Acquire(&lease);
+      if (!s.ok()) return s;
+      try {
+        pqxx::nontransaction tx{lease.conn()};
+        pgoutput::ParseLsn(tx.exec1("SELECT pg_current_wal_lsn()::text")[0].as<std::string>(),
+                           &drain_target_);
+      } catch (...) {
+        return StatusFromPgException(&lease, "cdc: reading the WAL position");
+      }
+    }
+    *drained = wal_end_seen_ >= drain_target_ && buffer_.empty() && !in_txn_;
+    if (!*drained) {
+      // Ask the server to report how far it has read (a keepalive).
+      return SendFeedback(/*reply_requested=*/true);
+    }
+    return Status::OK();
+  }
+
+ private:
+  struct Sample {
+    std::string xmin;
+    uint64_t lsn;
+  };
+
+  // Connects, makes sure publication, slot and initial copy exist, and
+  // starts streaming. No-op while streaming.
+  Status EnsureStreaming() {
+    if (streaming_) return Status::OK();
+    CloseStream();
+    Status s = PrepareCatalog();
+    if (!s.ok()) return s;
+    stream_ = PQconnectdb(WithConnectTimeout(WithReplication(opts_.dsn)).c_str());
+    if (PQstatus(stream_) != CONNECTION_OK) {
+      std::string err = OneLine(PQerrorMessage(stream_));
+      CloseStream();
+      return Status::Unavailable("cdc: replication connection: " + err);
+    }
+    bool snapshot_done = false;
+    s = SlotState(&snapshot_done);
+    if (!s.ok()) return Fail(s);
+    if (!snapshot_done) {
+      s = CreateSlotWithInitialCopy();
+      if (!s.ok()) return Fail(s);
+    }
+    std::string cmd = "START_REPLICATION SLOT \"" + slot_ +
+                      "\" LOGICAL 0/0 (proto_version '1', publication_names '" + opts_.publication +
+                      "')";
+    PGresult* r = PQexec(stream_, cmd.c_str());
+    bool ok = PQresultStatus(r) == PGRES_COPY_BOTH;
+    std::string err = OneLine(PQresultErrorMessage(r));
+    PQclear(r);
+    if (!ok) return Fail(Status::Unavailable("cdc: START_REPLICATION: " + err));
+    streaming_ = true;
+    decoder_ = pgoutput::Decoder();
+    in_txn_ = false;
+    buffer_.clear();
+    last_feedback_ = Clock::now();
+    return Status::OK();
+  }
+
+  Status Fail(Status s) {
+    CloseStream();
+    return s;
+  }
+
+  void CloseStream() {
+    if (stream_) PQfinish(stream_);
+    stream_ = nullptr;
+    streaming_ = false;
+  }
+
+  // Publication, slot name, counter rows.
+  Status PrepareCatalog() {
+    PgPool::Lease lease;
+    Status s = pool_->Acquire(&lease);
+    if (!s.ok()) return s;
+    try {
+      pqxx::work tx{lease.conn()};
+      tx.exec("SELECT pg_advisory_xact_lock(" + std::to_string(0x64770004) + ")");
+      if (slot_.empty()) {
+        slot_ = opts_.slot.empty()
+                    ? DefaultSlotName(tx.exec1("SELECT current_database()")[0].as<std::string>())
+                    : opts_.slot;
+        // counter_key is the seed's varchar(50): a slot name may not fit.
+        char hex[16];
+        std::snprintf(hex, sizeof hex, "%08x", crc32c::Value(slot_));
+        snapshot_key_ = std::string("cdc-snapshot:") + hex;
+      }
+      if (tx.exec_params("SELECT 1 FROM pg_publication WHERE pubname = $1", opts_.publication)
+              .empty()) {
+        tx.exec0("CREATE PUBLICATION " + tx.quote_name(opts_.publication) +
+                 " FOR TABLE outbox_table"
+                 " WITH (publish = 'insert', publish_via_partition_root = true)");
+      }
+      tx.exec_params(
+          "INSERT INTO outbox_counter (counter_key, counter_value) VALUES ($1, 0)"
+          " ON CONFLICT (counter_key) DO NOTHING",
+          CounterKey(opts_));
+      tx.commit();
+    } catch (...) {
+      return StatusFromPgException(&lease, "cdc: publication");
+    }
+    return Status::OK();
+  }
+
+  // *usable: the slot exists and its initial copy finished. A slot without
+  // a finished copy is dropped (it is recreated with a fresh snapshot).
+  Status SlotState(bool* usable) {
+    PgPool::Lease lease;
+    Status s = pool_->Acquire(&lease);
+    if (!s.ok()) return s;
+    try {
+      pqxx::work tx{lease.conn()};
+      bool exists =
+          !tx.exec_params("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", slot_).empty();
+      bool copied =
+          !tx.exec_params("SELECT 1 FROM outbox_counter WHERE counter_key = $1", snapshot_key_)
+               .empty();
+      if (exists && !copied) tx.exec_params("SELECT pg_drop_replication_slot($1)", slot_);
+      if (!exists && copied) {
+        // The slot vanished (dropped by hand): a new one needs a new copy.
+        tx.exec_params("DELETE FROM outbox_counter WHERE counter_key = $1", snapshot_key_);
+      }
+      tx.commit();
+      *usable = exists && copied;
+    } catch (...) {
+      return StatusFromPgException(&lease, "cdc: slot " + slot_);
+    }
+    return Status::OK();
+  }
+
+  // CREATE_REPLICATION_SLOT ... EXPORT_SNAPSHOT, then publish every row
+  // visible in that snapshot: exactly what the slot will not stream.
+  Status CreateSlotWithInitialCopy() {
+    std::string cmd = "CREATE_REPLICATION_SLOT \"" + slot_ + "\" LOGICAL pgoutput EXPORT_SNAPSHOT";
+    PGresult* r = PQexec(stream_, cmd.c_str());
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+      std::string err = OneLine(PQresultErrorMessage(r));
+      PQclear(r);
+      return Status::Unavailable("cdc: creating slot " + slot_ + ": " + err);
+    }
+    std::string snapshot = PQgetvalue(r, 0, 2);
+    PQclear(r);
+    PgPool::Lease lease;
+    Status s = pool_->Acquire(&lease);
+    if (!s.ok()) return s;
+    try {
+      pqxx::work tx{lease.conn()};
+      tx.exec0("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+      tx.exec0("SET TRANSACTION SNAPSHOT " + tx.quote(snapshot));
+      int64_t last = -1;
+      for (;;) {
+        auto rows = tx.exec_params(
+            "SELECT id, topic, event_id, msg_key, payload FROM outbox_table"
+            " WHERE id > $1 ORDER BY id LIMIT $2",
+            last, opts_.batch);
+        if (rows.empty()) break;
+        std::vector<OutboxEvent> events;
+        for (const auto& row : rows) {
+          events.push_back({row[0].as<int64_t>(), row[1].as<std::string>(),
+                            row[2].as<std::string>(), row[3].as<std::string>(),
+                            row[4].as<std::string>()});
+        }
+        s = PublishEvents(broker_.get(), events);
+        if (!s.ok()) break;
+        counters_.published += events.size();
+        last = events.back().id;
+      }
+      if (s.ok()) {
+        tx.exec_params(
+            "INSERT INTO outbox_counter (counter_key, counter_value) VALUES ($1, 1)"
+            " ON CONFLICT (counter_key) DO UPDATE SET counter_value = 1, update_dttm = now()",
+            snapshot_key_);
+        tx.commit();
+      }
+    } catch (...) {
+      s = StatusFromPgException(&lease, "cdc: initial copy");
+    }
+    // A failed copy leaves the slot without its marker: the next start drops
+    // and recreates it.
+    return s;
+  }
+
+  // Drains what libpq can deliver without blocking, into buffer_, up to a batch.
+  Status ReadAvailable() {
+    if (!PQconsumeInput(stream_)) {
+      return Status::Unavailable("cdc: replication stream: " + OneLine(PQerrorMessage(stream_)));
+    }
+    while (static_cast<int>(buffer_.size()) < opts_.batch) {
+      char* buf = nullptr;
+      int n = PQgetCopyData(stream_, &buf, /*async=*/1);
+      if (n == 0) break;
+      if (n == -1) {
+        PGresult* r = PQgetResult(stream_);
+        std::string err = OneLine(PQresultErrorMessage(r));
+        PQclear(r);
+        return Status::Unavailable("cdc: the server ended the replication stream: " + err);
+      }
+      if (n < 0) {
+        return Status::Unavailable("cdc: replication stream: " + OneLine(PQerrorMessage(stream_)));
+      }
+      Status s = Handle(std::string_view(buf, n));
+      PQfreemem(buf);
+      if (!s.ok()) return s;
+    }
+    return Status::OK();
+  }
+
+  Status Handle(std::string_view m) {
+    if (m.empty()) return Status::OK();
+    if (m[0] == 'k') {  // keepalive: walEnd, sendTime, replyRequested
+      if (m.size() < 18) return Status::Corruption("cdc: short keepalive");
+      wal_end_seen_ = std::max(wal_end_seen_, pgoutput::ReadU64(m.data() + 1));
+      if (m[17]) reply_requested_ = true;
+      return Status::OK();
+    }
+    if (m[0] != 'w') return Status::OK();
+    if (m.size() < 25) return Status::Corruption("cdc: short XLogData");
+    wal_end_seen_ = std::max(wal_end_seen_, pgoutput::ReadU64(m.data() + 9));
+    Message msg;
+    Status s = decoder_.Decode(m.substr(25), &msg);
+    if (!s.ok()) return s;
+    switch (msg.kind) {
+      case Message::Kind::kBegin:
+        in_txn_ = true;
+        break;
+      case Message::Kind::kCommit:
+        in_txn_ = false;
+        last_commit_end_ = msg.end_lsn;
+        break;
+      case Message::Kind::kRelation:
+        if (msg.relation->relname == "outbox_table") {
+          const auto* rel = msg.relation;
+          cols_ = {rel->ColumnIndex("id"), rel->ColumnIndex("topic"), rel->ColumnIndex("event_id"),
+                   rel->ColumnIndex("msg_key"), rel->ColumnIndex("payload")};
+          outbox_oid_ = rel->oid;
+          if (std::find(cols_.begin(), cols_.end(), -1) != cols_.end()) {
+            return Status::FailedPrecondition("cdc: outbox_table lacks a column the relay needs");
+          }
+        }
+        break;
+      case Message::Kind::kInsert: {
+        if (msg.relation->oid != outbox_oid_) break;
+        auto get = [&](int i) -> std::string {
+          const auto& v = msg.values[static_cast<size_t>(cols_[i])];
+          return v ? *v : std::string();
+        };
+        if (static_cast<int>(msg.values.size()) <= *std::max_element(cols_.begin(), cols_.end())) {
+          return Status::Corruption("cdc: insert with too few columns");
+        }
+        OutboxEvent e;
+        e.id = std::stoll(get(0));
+        e.topic = get(1);
+        e.event_id = get(2);
+        e.key = get(3);
+        e.payload = get(4);
+        buffer_.push_back(std::move(e));
+        break;
+      }
+      case Message::Kind::kOther:
+        break;
+    }
+    return Status::OK();
+  }
+
+  Status PublishBuffer(int64_t* moved) {
+    Status s = PublishEvents(broker_.get(), buffer_);
+    if (!s.ok()) {
+      // Keep the stream alive while the broker is away (wal_sender_timeout).
+      MaybeSendFeedback();
+      return s;
+    }
+    *moved = static_cast<int64_t>(buffer_.size());
+    counters_.published += buffer_.size();
+    ++counters_.steps;
+    buffer_.clear();
+    // Everything up to the last complete commit is now at the broker. (When
+    // the buffer ended inside a transaction, its first events are published
+    // but its commit is not confirmed: after a restart they come again.)
+    if (last_commit_end_ > confirmed_) confirmed_ = last_commit_end_;
+    return MaybeSendFeedback(/*force=*/true);
+  }
+
+  Status MaybeSendFeedback(bool force = false) {
+    if (!stream_) return Status::OK();
+    if (!force && !reply_requested_ && confirmed_ == reported_ &&
+        Clock::now() - last_feedback_ < kFeedbackInterval) {
+      return Status::OK();
+    }
+    return SendFeedback(false);
+  }
+
+  // 'r': write, flush, apply LSN, send time, reply requested.
+  Status SendFeedback(bool reply_requested) {
+    if (!stream_) return Status::OK();
+    std::string m;
+    m.push_back('r');
+    pgoutput::PutU64(&m, confirmed_);
+    pgoutput::PutU64(&m, confirmed_);
+    pgoutput::PutU64(&m, confirmed_);
+    auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    pgoutput::PutU64(&m, static_cast<uint64_t>(now_us - kPgEpochUnixUs));
+    m.push_back(reply_requested ? 1 : 0);
+    if (PQputCopyData(stream_, m.data(), static_cast<int>(m.size())) != 1 ||
+        PQflush(stream_) != 0) {
+      Status s = Status::Unavailable("cdc: sending feedback: " + OneLine(PQerrorMessage(stream_)));
+      CloseStream();
+      return s;
+    }
+    reported_ = confirmed_;
+    reply_requested_ = false;
+    last_feedback_ = Clock::now();
+    return Status::OK();
+  }
+
+  // See relay_cdc.h, "Watermark".
+  Status AdvanceWatermark() {
+    PgPool::Lease lease;
+    Status s = pool_->Acquire(&lease);
+    if (!s.ok()) return s;
+    try {
+      pqxx::work tx{lease.conn()};
+      std::string best;
+      while (!samples_.empty() && samples_.front().lsn <= reported_) {
+        best = samples_.front().xmin;
+        samples_.pop_front();
+      }
+      if (!best.empty()) {
+        tx.exec_params(
+            "UPDATE outbox_counter SET counter_xid = $2::xid8, update_dttm = now()"
+            " WHERE counter_key = $1",
+            CounterKey(opts_), best);
+      }
+      if (samples_.size() < kMaxWatermarkSamples) {
+        auto r = tx.exec1(
+            "SELECT pg_snapshot_xmin(pg_current_snapshot())::text, pg_current_wal_lsn()::text");
+        Sample smp;
+        smp.xmin = r[0].as<std::string>();
+        if (pgoutput::ParseLsn(r[1].as<std::string>(), &smp.lsn)) samples_.push_back(smp);
+      }
+      tx.commit();
+    } catch (...) {
+      return StatusFromPgException(&lease, "cdc: watermark");
+    }
+    return Status::OK();
+  }
+
+  RelayOptions opts_;
+  std::shared_ptr<PgPool> pool_;
+  std::unique_ptr<BrokerClient> broker_;
+  RelayCounters counters_;
+  std::string slot_;
+  std::string snapshot_key_;
+
+  PGconn* stream_ = nullptr;
+  bool streaming_ = false;
+  pgoutput::Decoder decoder_;
+  uint32_t outbox_oid_ = 0;
+  std::vector<int> cols_;  // id, topic, event_id, msg_key, payload
+  bool in_txn_ = false;
+  std::vector<OutboxEvent> buffer_;
+  uint64_t last_commit_end_ = 0;  // end LSN of the last complete transaction read
+  uint64_t confirmed_ = 0;        // published up to here
+  uint64_t reported_ = 0;         // confirmed_ as last sent to the server
+  uint64_t wal_end_seen_ = 0;
+  bool reply_requested_ = false;
+  Clock::time_point last_feedback_{};
+  Clock::time_point last_watermark_{};
+  Clock::time_point last_slot_check_{};
+  std::deque<Sample> samples_;
+  uint64_t drain_target_ = 0;
+};
+
+}  // namespace
+
+std::string DefaultSlotName(const std::string& database) {
+  std::string s = "dw_outbox_";
+  for (char c : database) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+    s.push_back(ok ? c : '_');
+  }
+  if (s.size() > 63) s.resize(63);
+  return s;
+}
+
+std::unique_ptr<Relay> NewCdcRelay(const RelayOptions& opts) {
+  return std::make_unique<CdcRelay>(opts);
+}
+
+}  // namespace dw::outbox

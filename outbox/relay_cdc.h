@@ -1,0 +1,47 @@
+// cdc: log-based capture. The relay never polls outbox_table; it reads the
+// outbox inserts from the WAL through a logical replication slot.
+//
+//   - Publication `dw_outbox_pub` FOR TABLE outbox_table WITH
+//     (publish = 'insert', publish_via_partition_root = true): inserts into
+//     any partition arrive as inserts into outbox_table, so partitions can
+//     come and go.
+//   - Slot `dw_outbox_<database>` (pgoutput; slot names are cluster-wide,
+//     hence the database in the name), read with libpq over the streaming
+//     replication protocol: a `replication=database` connection,
+//     START_REPLICATION SLOT ... LOGICAL, COPY BOTH. Transactions arrive in
+//     commit order.
+//   - The flush position is confirmed to Postgres (an 'r' standby status
+//     update) only after the broker acknowledged every event up to that
+//     commit. A relay killed at any moment restarts from the last confirmed
+//     commit: nothing is lost, and what was published but not confirmed is
+//     published again (the broker deduplicates by event id).
+//   - First start: the slot is created with EXPORT_SNAPSHOT and the rows
+//     already in outbox_table at that instant are published from that exact
+//     snapshot (a slot only sees what commits after it exists). The slot is
+//     trusted only once that initial copy finished (outbox_counter key
+//     "cdc-snapshot:<crc32c of the slot name>"); a slot without it is
+//     dropped and made again.
+//   - Watermark for partition maintenance: every few seconds the relay notes
+//     (pg_snapshot_xmin, pg_current_wal_lsn); once the confirmed position
+//     passes that LSN, every transaction below that xmin has been streamed
+//     and acknowledged, and outbox_counter "cdc".counter_xid = xmin: rows
+//     with txid below it are sent and their partitions may be dropped.
+//   - Housekeeping warns when the slot retains more WAL than
+//     RelayOptions::slot_warn_bytes (a stopped cdc relay makes Postgres keep
+//     every WAL segment since; `dualwrite env` shows it too).
+// One instance per slot (Postgres refuses a second consumer): --instances 1.
+#pragma once
+
+#include <memory>
+
+#include "outbox/relay.h"
+
+namespace dw::outbox {
+
+std::unique_ptr<Relay> NewCdcRelay(const RelayOptions& opts);
+
+// "dw_outbox_<database>", lower-cased, other characters mapped to '_',
+// at most 63 bytes (NAMEDATALEN).
+std::string DefaultSlotName(const std::string& database);
+
+}  // namespace dw::outbox

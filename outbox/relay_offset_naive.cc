@@ -1,0 +1,90 @@
+#include "outbox/relay_offset_naive.h"
+
+#include "outbox/polling_relay.h"
+
+namespace dw::outbox {
+namespace {
+
+const char* const kInitSql =
+    "INSERT INTO outbox_counter (counter_key, counter_value) VALUES ($1, 0)"
+    " ON CONFLICT (counter_key) DO NOTHING";
+const char* const kLockSql =
+    "SELECT counter_value FROM outbox_counter WHERE counter_key = $1 FOR UPDATE SKIP LOCKED";
+const char* const kReadByIdSql =
+    "SELECT id, topic, event_id, msg_key, payload, id FROM outbox_table"
+    " WHERE id > $1 ORDER BY id LIMIT $2";
+// Positions in µs since the epoch: integer arithmetic both ways, no
+// floating-point rounding of the boundary.
+const char* const kReadByTimeSql =
+    "SELECT id, topic, event_id, msg_key, payload,"
+    " (extract(epoch FROM created_dttm) * 1000000)::bigint FROM outbox_table"
+    " WHERE created_dttm > 'epoch'::timestamptz + $1::bigint * interval '1 microsecond'"
+    " ORDER BY created_dttm, id LIMIT $2";
+const char* const kAdvanceSql =
+    "UPDATE outbox_counter SET counter_value = $2, update_dttm = now() WHERE counter_key = $1";
+
+class OffsetNaiveRelay : public PollingRelay {
+ public:
+  explicit OffsetNaiveRelay(const RelayOptions& opts)
+      : PollingRelay(opts), key_(CounterKey(opts)) {}
+
+  Status StartStrategy() override {
+    try {
+      pqxx::work tx{lease_.conn()};
+      Exec(tx, kInitSql, key_);
+      tx.commit();
+      return Status::OK();
+    } catch (...) {
+      return PgError("creating the counter row");
+    }
+  }
+
+  Status Step(int64_t* moved) override {
+    *moved = 0;
+    pqxx::connection* c;
+    Status s = Connection(&c);
+    if (!s.ok()) return s;
+    std::vector<OutboxEvent> events;
+    try {
+      pqxx::work tx{*c};
+      auto lock = Exec(tx, kLockSql, key_);
+      if (lock.empty()) {  // another relay holds the counter
+        tx.commit();
+        return Status::OK();
+      }
+      int64_t pos = lock[0][0].as<int64_t>();
+      auto rows = Exec(tx, opts_.by_time ? kReadByTimeSql : kReadByIdSql, pos, opts_.batch);
+      events = Events(rows);
+      if (events.empty()) {
+        tx.commit();
+        return Status::OK();
+      }
+      s = PublishEvents(broker_.get(), events);
+      if (!s.ok()) {
+        tx.abort();
+        return s;
+      }
+      Exec(tx, kAdvanceSql, key_, rows[rows.size() - 1][5].as<int64_t>());
+      tx.commit();
+    } catch (...) {
+      return PgError("read/advance");
+    }
+    *moved = static_cast<int64_t>(events.size());
+    counters_.published += events.size();
+    ++counters_.steps;
+    return Status::OK();
+  }
+
+  Status Drained(bool* drained) override { return NoneUnsent(drained); }
+
+ private:
+  std::string key_;
+};
+
+}  // namespace
+
+std::unique_ptr<Relay> NewOffsetNaiveRelay(const RelayOptions& opts) {
+  return std::make_unique<OffsetNaiveRelay>(opts);
+}
+
+}  // namespace dw::outbox

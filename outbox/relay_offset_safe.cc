@@ -1,0 +1,142 @@
+#include "outbox/relay_offset_safe.h"
+
+#include "outbox/polling_relay.h"
+
+namespace dw::outbox {
+namespace {
+
+const char* const kInitSql =
+    "INSERT INTO outbox_counter (counter_key, counter_value, counter_xid) VALUES ($1, 0, '0')"
+    " ON CONFLICT (counter_key) DO NOTHING";
+// Taken first, before this transaction has an xid of its own (the FOR
+// UPDATE below assigns one).
+const char* const kHorizonSql = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text";
+const char* const kLockSql =
+    "SELECT COALESCE(counter_xid, '0')::text, counter_value FROM outbox_counter"
+    " WHERE counter_key = $1 FOR UPDATE SKIP LOCKED";
+const char* const kReadSql =
+    "SELECT id, topic, event_id, msg_key, payload, txid::text FROM outbox_table"
+    " WHERE (txid, id) > ($1::xid8, $2::bigint) AND txid < $3::xid8"
+    " ORDER BY txid, id LIMIT $4";
+const char* const kAdvanceSql =
+    "UPDATE outbox_counter SET counter_xid = $2::xid8, counter_value = $3, update_dttm = now()"
+    " WHERE counter_key = $1";
+// Rows past the position that the horizon holds back, and who holds it.
+const char* const kStallSql =
+    "WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x),"
+    " pos AS (SELECT COALESCE(counter_xid, '0') AS xid, counter_value AS id"
+    "         FROM outbox_counter WHERE counter_key = $1)"
+    " SELECT (SELECT count(*) FROM outbox_table o, pos"
+    "         WHERE (o.txid, o.id) > (pos.xid, pos.id) AND o.txid >= (SELECT x FROM h)),"
+    "  (SELECT x FROM h)::text,"
+    "  (SELECT string_agg('pid ' || pid || ' (' || COALESCE(state, '?') || ', database ' ||"
+    "     COALESCE(datname, '?') || ', open ' || round(extract(epoch FROM now() - xact_start)) ||"
+    "     ' s)', '; ') FROM pg_stat_activity"
+    "     WHERE backend_xid IS NOT NULL AND backend_xid::text::bigint ="
+    "       ((SELECT x FROM h)::text::bigint % 4294967296)),"
+    "  (SELECT string_agg('prepared gid ' || gid || ' (database ' || database || ', since ' ||"
+    "     prepared || ')', '; ') FROM pg_prepared_xacts"
+    "     WHERE transaction::text::bigint = ((SELECT x FROM h)::text::bigint % 4294967296))";
+
+class OffsetSafeRelay : public PollingRelay {
+ public:
+  explicit OffsetSafeRelay(const RelayOptions& opts) : PollingRelay(opts), key_(CounterKey(opts)) {}
+
+  Status StartStrategy() override {
+    try {
+      pqxx::work tx{lease_.conn()};
+      Exec(tx, kInitSql, key_);
+      tx.commit();
+      return Status::OK();
+    } catch (...) {
+      return PgError("creating the counter row");
+    }
+  }
+
+  Status Step(int64_t* moved) override {
+    *moved = 0;
+    pqxx::connection* c;
+    Status s = Connection(&c);
+    if (!s.ok()) return s;
+    std::vector<OutboxEvent> events;
+    try {
+      pqxx::work tx{*c};
+      std::string horizon = Exec(tx, kHorizonSql)[0][0].as<std::string>();
+      auto lock = Exec(tx, kLockSql, key_);
+      if (lock.empty()) {  // another relay holds the counter
+        tx.commit();
+        return Status::OK();
+      }
+      std::string pos_xid = lock[0][0].as<std::string>();
+      int64_t pos_id = lock[0][1].as<int64_t>();
+      auto rows = Exec(tx, kReadSql, pos_xid, pos_id, horizon, opts_.batch);
+      events = Events(rows);
+      if (events.empty()) {
+        tx.commit();
+        return Status::OK();
+      }
+      s = PublishEvents(broker_.get(), events);
+      if (!s.ok()) {
+        tx.abort();
+        return s;
+      }
+      const auto& last = rows[rows.size() - 1];
+      Exec(tx, kAdvanceSql, key_, last[5].as<std::string>(), last[0].as<int64_t>());
+      tx.commit();
+    } catch (...) {
+      return PgError("read/advance");
+    }
+    *moved = static_cast<int64_t>(events.size());
+    counters_.published += events.size();
+    ++counters_.steps;
+    return Status::OK();
+  }
+
+  // Names what holds the horizon back while rows wait behind it.
+  Status Housekeeping(std::string* warning) override {
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_check_ < std::chrono::seconds(5)) return Status::OK();
+    last_check_ = now;
+    pqxx::connection* c;
+    Status s = Connection(&c);
+    if (!s.ok()) return s;
+    try {
+      pqxx::read_transaction tx{*c};
+      auto r = Exec(tx, kStallSql, key_);
+      tx.commit();
+      int64_t waiting = r[0][0].as<int64_t>();
+      if (waiting == 0) {
+        stalled_since_.reset();
+        return Status::OK();
+      }
+      if (!stalled_since_) stalled_since_ = now;
+      auto secs = std::chrono::duration_cast<std::chrono::seconds>(now - *stalled_since_).count();
+      if (secs < 5) return Status::OK();  // an ordinary in-flight transaction
+      std::string who = r[0][2].is_null() ? "" : r[0][2].as<std::string>();
+      std::string prepared = r[0][3].is_null() ? "" : r[0][3].as<std::string>();
+      *warning = "offset-safe stalled for " + std::to_string(secs) +
+                 " s: " + std::to_string(waiting) + " rows wait behind pg_snapshot_xmin " +
+                 r[0][1].as<std::string>() + ", held by " +
+                 (who.empty() && prepared.empty() ? std::string("an unknown transaction")
+                                                  : who + (who.empty() ? "" : "; ") + prepared);
+    } catch (...) {
+      return PgError("stall check");
+    }
+    return Status::OK();
+  }
+
+  Status Drained(bool* drained) override { return NoneUnsent(drained); }
+
+ private:
+  std::string key_;
+  std::chrono::steady_clock::time_point last_check_{};
+  std::optional<std::chrono::steady_clock::time_point> stalled_since_;
+};
+
+}  // namespace
+
+std::unique_ptr<Relay> NewOffsetSafeRelay(const RelayOptions& opts) {
+  return std::make_unique<OffsetSafeRelay>(opts);
+}
+
+}  // namespace dw::outbox

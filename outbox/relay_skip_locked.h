@@ -1,0 +1,26 @@
+// skip-locked: the seed's "pessimistic locking" selection. One transaction
+// per batch:
+//   BEGIN;
+//   DELETE FROM outbox_table WHERE (id, created_dttm) IN
+//     (SELECT id, created_dttm FROM outbox_table ORDER BY id LIMIT $B
+//      FOR UPDATE SKIP LOCKED) RETURNING ...;
+//   -- publish to the broker
+//   COMMIT;          (ROLLBACK when the publish failed: the rows come back)
+// The row locks held during the publish are what make K relays correct
+// (each skips the others' rows), and also the strategy's cost: a transaction
+// as long as a broker round trip, and a dead tuple per row for vacuum.
+// Every row in the table is unsent under this strategy (sent rows are gone).
+#pragma once
+
+#include <memory>
+
+#include "outbox/relay.h"
+
+namespace dw::outbox {
+
+std::unique_ptr<Relay> NewSkipLockedRelay(const RelayOptions& opts);
+
+// The claim statement, also run alone (no broker) as the drain baseline.
+extern const char* const kSkipLockedClaimSql;
+
+}  // namespace dw::outbox

@@ -1,0 +1,207 @@
+#include "outbox/writer.h"
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include <pqxx/pqxx>
+
+#include "outbox/pg_util.h"
+#include "outbox/schema.h"
+#include "participants/pg_pool.h"
+
+namespace dw::outbox {
+namespace {
+
+// The most one writer's notifier delays a wake-up to coalesce commits.
+constexpr auto kMinNotifySpacing = std::chrono::microseconds(500);
+
+// Composes the canonical order INSERT (workload/orders.h, $1..$3) with the
+// outbox insert ($4..$8) into one statement.
+std::string WriteSql(bool trigger, WriterOptions::NotifyMode notify) {
+  workload::Order probe;
+  std::string order_insert = workload::InsertOrderStatement(probe).sql;
+  const bool in_tx = notify == WriterOptions::NotifyMode::kInTransaction;
+  const std::string wake = "SELECT pg_notify('" + std::string(kChannel) + "', '') FROM ";
+  if (trigger) {
+    return in_tx ? "WITH ord AS (" + order_insert + " RETURNING id) " + wake + "ord" : order_insert;
+  }
+  const std::string outbox_insert =
+      "INSERT INTO outbox_table (entity_name, event_id, topic, msg_key, payload)"
+      " SELECT $4, $5, $6, $7, $8 FROM ord";
+  std::string sql = "WITH ord AS (" + order_insert + " RETURNING id)";
+  if (in_tx) return sql + ", evt AS (" + outbox_insert + " RETURNING 1) " + wake + "evt";
+  return sql + " " + outbox_insert;
+}
+
+}  // namespace
+
+struct OutboxWriter::Impl {
+  WriterOptions opts;
+  std::string sql;
+  std::shared_ptr<PgPool> pool;
+  std::vector<PgPool::Lease> leases;  // one per worker, (re)acquired on demand
+  std::unique_ptr<pqxx::connection> lock_conn;
+  std::unique_ptr<workload::OrderIdAllocator> ids;
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool closing = false;  // guarded by mu
+  bool dirty = false;    // guarded by mu: a commit not yet followed by a NOTIFY
+  std::thread maintainer;
+  std::thread notifier;
+
+  void MarkDirty() {
+    {
+      std::lock_guard<std::mutex> l(mu);
+      if (dirty) return;  // the notifier has not woken yet: it covers this one too
+      dirty = true;
+    }
+    cv.notify_all();
+  }
+
+  // Sends one NOTIFY per wake-up, for every commit marked since the last
+  // one. A NOTIFY alone in its transaction writes no WAL and is cheap.
+  void NotifierLoop() {
+    std::unique_ptr<pqxx::connection> c;
+    std::unique_lock<std::mutex> l(mu);
+    for (;;) {
+      cv.wait(l, [this] { return dirty || closing; });
+      if (!dirty && closing) return;
+      dirty = false;
+      l.unlock();
+      try {
+        if (!c) c = std::make_unique<pqxx::connection>(WithConnectTimeout(opts.dsn));
+        pqxx::nontransaction tx{*c};
+        tx.exec(std::string("NOTIFY ") + kChannel);
+      } catch (const std::exception&) {
+        c.reset();  // relays still poll; the next commit retries
+      }
+      // At high commit rates, let commits gather for a moment: each NOTIFY
+      // takes the same global lock a notifying commit does.
+      std::this_thread::sleep_for(kMinNotifySpacing);
+      l.lock();
+    }
+  }
+
+  ~Impl() {
+    {
+      std::lock_guard<std::mutex> l(mu);
+      closing = true;
+    }
+    cv.notify_all();
+    if (maintainer.joinable()) maintainer.join();
+    if (notifier.joinable()) notifier.join();  // sends a last NOTIFY if one is due
+    leases.clear();
+    lock_conn.reset();  // releases the writers' lock: after the last commit
+  }
+};
+
+OutboxWriter::OutboxWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+OutboxWriter::~OutboxWriter() = default;
+
+Status OutboxWriter::Open(const WriterOptions& opts, std::unique_ptr<OutboxWriter>* out) {
+  if (opts.connections < 1) return Status::InvalidArgument("connections must be >= 1");
+  Status s = workload::EnsureOrdersSchema(opts.dsn);
+  if (!s.ok()) return s;
+  s = EnsureSchema(opts.dsn);
+  if (!s.ok()) return s;
+  if (opts.trigger) {
+    s = InstallCaptureTrigger(opts.dsn);
+    if (!s.ok()) return s;
+  } else {
+    bool installed = false;
+    s = CaptureTriggerInstalled(opts.dsn, &installed);
+    if (!s.ok()) return s;
+    if (installed) {
+      return Status::FailedPrecondition(
+          "the outbox capture trigger is installed on orders (by `outbox write --trigger`): an "
+          "explicit outbox insert would write every event twice. Run with --trigger, or remove it "
+          "with `dualwrite outbox maintain --remove-trigger`");
+    }
+  }
+  PartitionOptions po = opts.partitions;
+  po.drop = false;  // writers only create; dropping is the relay's business
+  MaintenanceReport mr;
+  s = MaintainPartitions(opts.dsn, po, &mr);
+  if (!s.ok()) return s;
+
+  auto impl = std::make_unique<Impl>();
+  impl->opts = opts;
+  impl->sql = WriteSql(opts.trigger, opts.notify);
+  if (opts.notify == WriterOptions::NotifyMode::kAfterCommit) {
+    impl->notifier = std::thread([raw = impl.get()] { raw->NotifierLoop(); });
+  }
+  PgPool::Options pool_opts;
+  pool_opts.dsn = opts.dsn;
+  pool_opts.max_connections = opts.connections;
+  pool_opts.application_name = "dualwrite-outbox-writer";
+  s = PgPool::Create(pool_opts, &impl->pool);
+  if (!s.ok()) return s;
+  impl->leases.resize(opts.connections);
+  impl->ids = std::make_unique<workload::OrderIdAllocator>(opts.dsn);
+  try {
+    impl->lock_conn = std::make_unique<pqxx::connection>(WithConnectTimeout(opts.dsn));
+    pqxx::nontransaction tx{*impl->lock_conn};
+    tx.exec("SELECT pg_advisory_lock_shared(" + std::to_string(kWriterLockKey) + ")");
+  } catch (...) {
+    return StatusFromPgException(nullptr, "taking the writers' lock");
+  }
+  Impl* raw = impl.get();
+  impl->maintainer = std::thread([raw, po] {
+    std::unique_lock<std::mutex> l(raw->mu);
+    for (;;) {
+      raw->cv.wait_for(l, raw->opts.maintain_interval, [raw] { return raw->closing; });
+      if (raw->closing) return;
+      l.unlock();
+      MaintenanceReport report;
+      MaintainPartitions(raw->opts.dsn, po, &report);  // best effort; Open made the first ones
+      l.lock();
+    }
+  });
+  out->reset(new OutboxWriter(std::move(impl)));
+  return Status::OK();
+}
+
+Status OutboxWriter::PlaceOrder(int worker, int64_t index, int64_t* order_id) {
+  Status s = impl_->ids->Next(order_id);
+  if (!s.ok()) return s;
+  return PlaceOrderWithId(worker, index, *order_id);
+}
+
+Status OutboxWriter::PlaceOrderWithId(int worker, int64_t index, int64_t order_id) {
+  if (worker < 0 || worker >= static_cast<int>(impl_->leases.size())) {
+    return Status::InvalidArgument("worker out of range");
+  }
+  PgPool::Lease& lease = impl_->leases[worker];
+  if (!lease) {
+    Status s = impl_->pool->Acquire(&lease);
+    if (!s.ok()) return s;
+  }
+  workload::Order o = workload::MakeOrder(order_id, index, impl_->opts.seed);
+  SqlStatement order = workload::InsertOrderStatement(o);
+  OutMessage m = workload::OrderPlacedMessage(o, impl_->opts.topic);
+  std::vector<std::string> params;
+  for (const auto& p : order.params) params.push_back(p.value_or(""));
+  if (!impl_->opts.trigger) {
+    params.insert(params.end(), {kOrderEntity, m.id, m.topic, m.key, m.payload});
+  }
+  // kAfterCommit: the NOTIFY must follow the commit. Marking before the
+  // statement would let the notifier fire before the row is visible.
+  try {
+    pqxx::nontransaction tx{lease.conn()};  // one statement = one transaction
+    std::string name = lease.Prepared(impl_->sql);
+    if (name.empty()) {
+      throw pqxx::usage_error("prepared statement cache full");
+    }
+    tx.exec_prepared(name, pqxx::prepare::make_dynamic_params(params));
+  } catch (...) {
+    Status st = StatusFromPgException(&lease, "placing order " + std::to_string(order_id));
+    lease.Reset();
+    return st;
+  }
+  if (impl_->opts.notify == WriterOptions::NotifyMode::kAfterCommit) impl_->MarkDirty();
+  return Status::OK();
+}
+
+}  // namespace dw::outbox

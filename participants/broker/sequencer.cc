@@ -1,0 +1,174 @@
+#include "participants/broker/sequencer.h"
+
+namespace dw::broker {
+
+void Sequencer::Reset() {
+  records_.clear();
+  ends_.clear();
+  ids_.clear();
+  gids_.clear();
+}
+
+uint64_t Sequencer::EndOffset(const std::string& topic) {
+  auto it = ends_.find(topic);
+  if (it != ends_.end()) {
+    used_overlay_ = true;
+    return it->second;
+  }
+  return store_->EndOffset(topic);
+}
+
+std::optional<uint64_t> Sequencer::FindId(const std::string& topic, const std::string& id) {
+  auto it = ids_.find({topic, id});
+  if (it != ids_.end()) {
+    used_overlay_ = true;
+    return it->second;
+  }
+  return store_->FindId(topic, id);
+}
+
+TxnState Sequencer::State(const std::string& gid) {
+  auto it = gids_.find(gid);
+  if (it != gids_.end()) {
+    used_overlay_ = true;
+    return it->second.state;
+  }
+  return store_->State(gid);
+}
+
+uint64_t Sequencer::Assign(const std::string& topic, const MessageData& m, bool* created) {
+  if (!m.id.empty()) {
+    if (auto existing = FindId(topic, m.id)) {
+      *created = false;
+      return *existing;
+    }
+  }
+  uint64_t off = EndOffset(topic);
+  ends_[topic] = off + 1;
+  if (!m.id.empty()) ids_[{topic, m.id}] = off;
+  *created = true;
+  return off;
+}
+
+void Sequencer::Plan(const Mutation& m, int64_t now_ms, Outcome* out, bool* depends_on_batch) {
+  *out = Outcome();
+  used_overlay_ = false;
+  size_t records_before = records_.size();
+  switch (m.kind) {
+    case Mutation::Kind::kPublish:
+    case Mutation::Kind::kPublishBatch:
+      PlanPublish(m, now_ms, out);
+      break;
+    case Mutation::Kind::kPrepare:
+      PlanPrepare(m, now_ms, out);
+      break;
+    case Mutation::Kind::kCommit:
+      PlanCommit(m, now_ms, out);
+      break;
+    case Mutation::Kind::kAbort:
+      PlanAbort(m, out);
+      break;
+  }
+  *depends_on_batch = used_overlay_ || records_.size() != records_before;
+}
+
+void Sequencer::PlanPublish(const Mutation& m, int64_t now_ms, Outcome* out) {
+  Record rec;
+  rec.type = Record::Type::kPublish;
+  rec.topic = m.topic;
+  rec.ts_ms = now_ms;
+  for (const auto& msg : m.messages) {
+    bool created;
+    uint64_t off = Assign(m.topic, msg, &created);
+    if (created) {
+      if (rec.messages.empty()) rec.first_offset = off;
+      rec.messages.push_back(msg);
+    }
+    out->offsets.push_back(off);
+    out->created = out->created || created;
+  }
+  if (!rec.messages.empty()) records_.push_back(std::move(rec));
+}
+
+void Sequencer::PlanPrepare(const Mutation& m, int64_t now_ms, Outcome* out) {
+  switch (State(m.gid)) {
+    case TxnState::kPrepared:   // a retried prepare: the vote stands
+    case TxnState::kCommitted:  // a very late retry: nothing to stage, commit already happened
+      return;
+    case TxnState::kAborted:
+      out->status = Status::Aborted("transaction " + m.gid + " was already aborted");
+      return;
+    case TxnState::kUnknown:
+      break;
+  }
+  Record rec;
+  rec.gid = m.gid;
+  if (m.inject_abort) {
+    // A participant that votes abort has aborted unilaterally: remember it, so
+    // a retried prepare gets the same vote and a stray commit is refused.
+    rec.type = Record::Type::kAbort;
+    gids_[m.gid] = GidOverlay{TxnState::kAborted, {}, {}};
+    out->status = Status::Aborted("injected fault: abort probability");
+  } else {
+    rec.type = Record::Type::kPrepare;
+    rec.ts_ms = now_ms;
+    rec.staged = m.staged;
+    gids_[m.gid] = GidOverlay{TxnState::kPrepared, m.staged, {}};
+  }
+  records_.push_back(std::move(rec));
+}
+
+void Sequencer::PlanCommit(const Mutation& m, int64_t now_ms, Outcome* out) {
+  const std::vector<StagedMessage>* staged = nullptr;
+  switch (State(m.gid)) {
+    case TxnState::kUnknown:
+      out->status = Status::NotFound("transaction " + m.gid + " is not prepared");
+      return;
+    case TxnState::kAborted:
+      out->status = Status::FailedPrecondition("transaction " + m.gid + " was aborted");
+      return;
+    case TxnState::kCommitted: {  // idempotent: answer with the offsets it got
+      auto g = gids_.find(m.gid);
+      out->offsets = g != gids_.end() ? g->second.offsets : *store_->CommittedOffsets(m.gid);
+      return;
+    }
+    case TxnState::kPrepared: {
+      auto g = gids_.find(m.gid);
+      staged = g != gids_.end() ? &g->second.staged : &store_->FindPrepared(m.gid)->messages;
+      break;
+    }
+  }
+  Record rec;
+  rec.type = Record::Type::kCommit;
+  rec.gid = m.gid;
+  rec.ts_ms = now_ms;
+  for (const auto& s : *staged) {
+    bool created;
+    rec.offsets.push_back(Assign(s.topic, s.data, &created));
+  }
+  out->offsets = rec.offsets;
+  gids_[m.gid] = GidOverlay{TxnState::kCommitted, {}, rec.offsets};
+  records_.push_back(std::move(rec));
+}
+
+void Sequencer::PlanAbort(const Mutation& m, Outcome* out) {
+  switch (State(m.gid)) {
+    case TxnState::kAborted:
+      return;  // idempotent
+    case TxnState::kCommitted:
+      out->status = Status::FailedPrecondition("transaction " + m.gid + " is already committed");
+      return;
+    case TxnState::kPrepared:
+    case TxnState::kUnknown:
+      // Unknown gids are recorded too (presumed abort): a prepare that
+      // arrives after its abort must vote abort, even across a restart.
+      break;
+  }
+  Record rec;
+  rec.type = Record::Type::kAbort;
+  rec.gid = m.gid;
+  gids_[m.gid] = GidOverlay{TxnState::kAborted, {}, {}};
+  records_.push_back(std::move(rec));
+}
+
+}  // namespace dw::broker

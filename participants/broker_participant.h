@@ -1,0 +1,45 @@
+// BrokerParticipant: the broker as a two-phase-commit participant, over its
+// HTTP transaction API (BrokerClient):
+//   Prepare  POST /transactions/{gid}/prepare with work.messages: the broker
+//            stages them durably, invisible to readers. 200 -> OK (voted
+//            commit); 409 -> Aborted with the broker's reason.
+//   Commit   POST /transactions/{gid}/commit: the staged messages become
+//            visible (idempotent); 404 -> NotFound.
+//   Abort    POST /transactions/{gid}/abort: OK also for an unknown gid
+//            (the broker records the abort, so a late prepare or commit of
+//            that gid is refused).
+//   The broker remembers outcomes: Commit of an aborted gid and Abort of a
+//   committed one answer 409 -> Aborted (the other decision already won).
+//   ListInDoubt  GET /transactions?state=prepared, filtered by gid prefix.
+// Transport failures map as documented in broker_client.h. Thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "participants/broker_client.h"
+#include "participants/participant.h"
+
+namespace dw {
+
+class BrokerParticipant : public Participant {
+ public:
+  // `client` may be shared with other users (relays, verify).
+  explicit BrokerParticipant(std::shared_ptr<BrokerClient> client, std::string name = "broker");
+
+  std::string name() const override { return name_; }
+  Status Prepare(const std::string& gid, const Work& work) override;
+  Status Commit(const std::string& gid) override;
+  Status Abort(const std::string& gid) override;
+  Status ListInDoubt(const std::string& gid_prefix, std::vector<InDoubtTxn>* out) override;
+
+  BrokerClient& client() { return *client_; }
+
+ private:
+  const std::shared_ptr<BrokerClient> client_;
+  const std::string name_;
+};
+
+}  // namespace dw

@@ -1,0 +1,83 @@
+// PostgresParticipant: a Postgres database as a two-phase-commit participant,
+// using the server's own PREPARE TRANSACTION / COMMIT PREPARED.
+//
+//   Prepare(gid, work)  runs work.statements in one transaction, then
+//                       PREPARE TRANSACTION 'gid'. From then on the changes
+//                       (and their row locks) belong to no session: they
+//                       survive a crash of this process and of the server,
+//                       until COMMIT PREPARED / ROLLBACK PREPARED, which any
+//                       connection of the same user may issue.
+//     OK           voted commit (the prepare is durable).
+//     Aborted      a statement or the PREPARE failed (constraint violation,
+//                  deadlock, duplicate gid...): the server rolled it all back.
+//     Timeout      statement_timeout fired (e.g. waiting on a lock held by
+//                  another prepared transaction): nothing prepared.
+//     Unavailable  no connection, or it broke: the coordinator must Abort
+//                  the gid later in case the PREPARE landed.
+//   Commit(gid)         COMMIT PREPARED. NotFound for an unknown gid.
+//   Abort(gid)          ROLLBACK PREPARED. An unknown gid is OK (presumed abort).
+//     A connection that breaks during either leaves the outcome unknown; the
+//     participant then looks the gid up in pg_prepared_xacts on a fresh
+//     connection: still listed -> it retries; gone -> it is done (OK).
+//     After `finish_attempts` such rounds it returns InDoubt.
+//   ListInDoubt(prefix) the gids of pg_prepared_xacts in this database that
+//                       start with prefix, with their prepare times.
+//
+// Requires max_prepared_transactions > 0 on the server (Create checks).
+// Thread-safe: every call leases its own connection from the pool.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "participants/participant.h"
+#include "participants/pg_pool.h"
+
+namespace dw {
+
+class PostgresParticipant : public Participant {
+ public:
+  struct Options {
+    std::string name = "postgres";  // for logs: "postgres", "postgres:shard1"
+    // Rounds of COMMIT/ROLLBACK PREPARED + pg_prepared_xacts lookup when
+    // connections keep breaking, before giving up with InDoubt.
+    int finish_attempts = 5;
+    std::chrono::milliseconds retry_backoff{50};  // grows linearly per round
+  };
+
+  // Checks that Postgres is reachable (Unavailable otherwise, with the DSN
+  // minus its password) and that 2PC is enabled (FailedPrecondition naming
+  // the fix when max_prepared_transactions is 0).
+  static Status Create(std::shared_ptr<PgPool> pool, const Options& opts,
+                       std::unique_ptr<PostgresParticipant>* out);
+  // Convenience: a participant with a pool of its own.
+  static Status Create(const PgPool::Options& pool_opts, const Options& opts,
+                       std::unique_ptr<PostgresParticipant>* out);
+
+  std::string name() const override { return opts_.name; }
+  Status Prepare(const std::string& gid, const Work& work) override;
+  Status Commit(const std::string& gid) override;
+  Status Abort(const std::string& gid) override;
+  Status ListInDoubt(const std::string& gid_prefix, std::vector<InDoubtTxn>* out) override;
+
+  // The same statements in one local transaction, committed directly, for
+  // the coordinator's last-resource-commit optimisation (the last
+  // participant skips the prepare: its local commit is the decision).
+  //   OK / Aborted / Timeout / Unavailable as for Prepare (nothing committed);
+  //   InDoubt: the connection broke during COMMIT: it may have committed.
+  Status CommitOnePhase(const Work& work);
+
+  const std::shared_ptr<PgPool>& pool() const { return pool_; }
+
+ private:
+  PostgresParticipant(std::shared_ptr<PgPool> pool, const Options& opts);
+  Status Finish(const std::string& gid, bool commit);
+
+  const std::shared_ptr<PgPool> pool_;
+  const Options opts_;
+};
+
+}  // namespace dw

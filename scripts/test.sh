@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The test command: installs dependencies, builds, and runs the whole ctest
+# suite against a real Postgres cluster and real broker processes (the
+# suite's `env_up` fixture starts an embedded environment, `env_down` removes
+# it; tests that crash things start their own broker processes).
+#
+#   scripts/test.sh                 everything, in the size CI runs
+#   scripts/test.sh --preset asan   the same under ASan+UBSan (or tsan)
+#   scripts/test.sh -L broker       extra arguments go to ctest
+set -euo pipefail
+cd "$(dirname "$0")/.."
+preset=default
+args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --preset) preset="$2"; shift 2 ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+scripts/install-deps.sh
+scripts/build.sh "$preset"
+dir=build
+[ "$preset" = default ] || dir="build-$preset"
+exec ctest --test-dir "$dir" --output-on-failure -j2 --timeout 600 "${args[@]}"

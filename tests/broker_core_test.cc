@@ -1,0 +1,295 @@
+// In-process tests of the broker's core, below HTTP: the record encoding, the
+// Store's state machine and replay rules, the Sequencer's decisions within a
+// batch, and the Writer's group commit on a real log file.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <future>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/record_file.h"
+#include "participants/broker/log_format.h"
+#include "participants/broker/sequencer.h"
+#include "participants/broker/store.h"
+#include "participants/broker/writer.h"
+#include "tests/support/test_support.h"
+
+namespace dw::broker {
+namespace {
+
+std::string Bytes() {
+  std::string s = "a";
+  s.push_back('\0');
+  s += "\xff\xfe\x01 z";
+  s.push_back('\0');
+  return s;
+}
+
+std::vector<Record> SampleRecords() {
+  Record pub;
+  pub.type = Record::Type::kPublish;
+  pub.topic = "orders";
+  pub.first_offset = 0;
+  pub.ts_ms = 1700000000123;
+  pub.messages = {{"id-1", "k", Bytes()}, {"", "", ""}, {"id-2", Bytes(), "p"}};
+  Record prep;
+  prep.type = Record::Type::kPrepare;
+  prep.gid = "gid:1";
+  prep.ts_ms = 1700000000456;
+  prep.staged = {{"orders", {"id-3", "k3", Bytes()}}, {"other", {"id-1", "", "x"}}};
+  Record commit;
+  commit.type = Record::Type::kCommit;
+  commit.gid = "gid:1";
+  commit.ts_ms = 1700000000789;
+  commit.offsets = {3, 0};
+  Record abort;
+  abort.type = Record::Type::kAbort;
+  abort.gid = "gid:2";
+  return {pub, prep, commit, abort};
+}
+
+TEST(BrokerLogFormat, RoundTripsEveryRecordTypeByteExact) {
+  for (const auto& r : SampleRecords()) {
+    std::string enc;
+    EncodeRecord(r, &enc);
+    Record back;
+    ASSERT_TRUE(DecodeRecord(enc, &back).ok()) << RecordTypeName(r.type);
+    EXPECT_EQ(back, r) << RecordTypeName(r.type);
+  }
+}
+
+TEST(BrokerLogFormat, RejectsEveryTruncationAndTrailingBytes) {
+  for (const auto& r : SampleRecords()) {
+    std::string enc;
+    EncodeRecord(r, &enc);
+    for (size_t n = 0; n < enc.size(); ++n) {
+      Record back;
+      EXPECT_EQ(DecodeRecord(std::string_view(enc).substr(0, n), &back).code(),
+                Status::Code::kCorruption)
+          << RecordTypeName(r.type) << " cut at " << n;
+    }
+    Record back;
+    EXPECT_FALSE(DecodeRecord(enc + "x", &back).ok());
+  }
+  Record back;
+  EXPECT_EQ(DecodeRecord(std::string("\x09", 1), &back).code(), Status::Code::kCorruption);
+}
+
+TEST(BrokerLogFormat, RandomBytesNeverCrashTheDecoder) {
+  std::mt19937 rng(42);
+  std::vector<std::string> seeds;
+  for (const auto& r : SampleRecords()) {
+    seeds.emplace_back();
+    EncodeRecord(r, &seeds.back());
+  }
+  int decoded = 0;
+  for (int i = 0; i < 200000; ++i) {
+    std::string s = seeds[i % seeds.size()];
+    int flips = 1 + rng() % 4;
+    for (int f = 0; f < flips; ++f) s[rng() % s.size()] = static_cast<char>(rng());
+    if (rng() % 4 == 0) s.resize(rng() % (s.size() + 1));
+    Record r;
+    if (DecodeRecord(s, &r).ok()) ++decoded;
+  }
+  SUCCEED() << decoded << " mutated records still decoded";
+}
+
+// Applies records through a Store and expects each to succeed.
+void ApplyOk(Store* st, const std::vector<Record>& rs) {
+  for (const auto& r : rs) ASSERT_TRUE(st->Apply(r).ok()) << RecordTypeName(r.type);
+}
+
+TEST(BrokerStore, AppliesRecordsAndAnswersQueries) {
+  Store st;
+  ApplyOk(&st, SampleRecords());
+  EXPECT_EQ(st.EndOffset("orders"), 4u);
+  EXPECT_EQ(st.EndOffset("other"), 1u);
+  EXPECT_EQ(st.FindId("orders", "id-2"), 2u);
+  EXPECT_EQ(st.FindId("orders", "id-3"), 3u);
+  EXPECT_EQ(st.FindId("other", "id-1"), 0u);
+  EXPECT_EQ(st.State("gid:1"), TxnState::kCommitted);
+  EXPECT_EQ(st.State("gid:2"), TxnState::kAborted);
+  EXPECT_EQ(st.State("gid:3"), TxnState::kUnknown);
+  std::vector<StoredMessage> msgs;
+  EXPECT_EQ(st.Read("orders", 1, 2, &msgs), 3u);
+  ASSERT_EQ(msgs.size(), 2u);
+  EXPECT_EQ(msgs[0].offset, 1u);
+  EXPECT_EQ(msgs[1].data.key, Bytes());
+  msgs.clear();
+  EXPECT_EQ(st.Read("orders", 9, 10, &msgs), 9u);
+  EXPECT_EQ(st.Read("nope", 5, 10, &msgs), 5u);
+  EXPECT_TRUE(msgs.empty());
+}
+
+TEST(BrokerStore, RefusesContradictingRecordsWithoutChangingState) {
+  Store st;
+  ApplyOk(&st, SampleRecords());
+  Record gap;  // offset 7 when 4 is next
+  gap.type = Record::Type::kPublish;
+  gap.topic = "orders";
+  gap.first_offset = 7;
+  gap.messages = {{"", "", "x"}};
+  EXPECT_EQ(st.Apply(gap).code(), Status::Code::kCorruption);
+  Record dup_id = gap;  // an id that is stored already
+  dup_id.first_offset = 4;
+  dup_id.messages = {{"z", "", ""}, {"id-1", "", ""}};
+  EXPECT_EQ(st.Apply(dup_id).code(), Status::Code::kCorruption);
+  Record commit_unknown;
+  commit_unknown.type = Record::Type::kCommit;
+  commit_unknown.gid = "never";
+  EXPECT_EQ(st.Apply(commit_unknown).code(), Status::Code::kCorruption);
+  Record prepare_again;
+  prepare_again.type = Record::Type::kPrepare;
+  prepare_again.gid = "gid:2";  // aborted
+  EXPECT_EQ(st.Apply(prepare_again).code(), Status::Code::kCorruption);
+  Record abort_committed;
+  abort_committed.type = Record::Type::kAbort;
+  abort_committed.gid = "gid:1";
+  EXPECT_EQ(st.Apply(abort_committed).code(), Status::Code::kCorruption);
+  EXPECT_EQ(st.EndOffset("orders"), 4u);
+  EXPECT_FALSE(st.FindId("orders", "z"));
+  EXPECT_EQ(st.State("gid:1"), TxnState::kCommitted);
+  EXPECT_EQ(st.GetStats().records_applied, 4u);
+}
+
+Mutation Pub(const std::string& topic, const std::string& id, const std::string& payload) {
+  Mutation m;
+  m.kind = Mutation::Kind::kPublish;
+  m.topic = topic;
+  m.messages = {{id, "", payload}};
+  return m;
+}
+
+Mutation Txn(Mutation::Kind kind, const std::string& gid, std::vector<StagedMessage> staged = {}) {
+  Mutation m;
+  m.kind = kind;
+  m.gid = gid;
+  m.staged = std::move(staged);
+  return m;
+}
+
+TEST(BrokerSequencer, DecidesAgainstTheBatchAndTheStoreAlike) {
+  Store st;
+  Sequencer seq(&st);
+  Outcome o;
+  bool dep;
+  seq.Plan(Pub("t", "a", "1"), 10, &o, &dep);
+  EXPECT_TRUE(o.created);
+  EXPECT_EQ(o.offsets, std::vector<uint64_t>{0});
+  seq.Plan(Pub("t", "a", "again"), 10, &o, &dep);  // duplicate inside the batch
+  EXPECT_FALSE(o.created);
+  EXPECT_EQ(o.offsets, std::vector<uint64_t>{0});
+  EXPECT_TRUE(dep) << "answered from a record that is not durable yet";
+  seq.Plan(Txn(Mutation::Kind::kPrepare, "g", {{"t", {"b", "", "x"}}, {"t", {"a", "", "y"}}}), 11,
+           &o, &dep);
+  EXPECT_TRUE(o.status.ok());
+  seq.Plan(Txn(Mutation::Kind::kCommit, "g"), 12, &o, &dep);  // same batch as its prepare
+  EXPECT_TRUE(o.status.ok());
+  EXPECT_EQ(o.offsets, (std::vector<uint64_t>{1, 0}));
+  seq.Plan(Txn(Mutation::Kind::kCommit, "unknown"), 12, &o, &dep);
+  EXPECT_TRUE(o.status.IsNotFound());
+  EXPECT_FALSE(dep);
+  seq.Plan(Txn(Mutation::Kind::kAbort, "late"), 12, &o, &dep);  // presumed abort is recorded
+  EXPECT_TRUE(o.status.ok());
+  seq.Plan(Txn(Mutation::Kind::kPrepare, "late", {{"t", {"c", "", ""}}}), 13, &o, &dep);
+  EXPECT_TRUE(o.status.IsAborted());
+  ASSERT_EQ(seq.records().size(), 4u);  // publish, prepare, commit, abort
+
+  // The store sees nothing until the records are applied...
+  EXPECT_EQ(st.EndOffset("t"), 0u);
+  ASSERT_TRUE(st.ApplyAll(seq.records()).ok());
+  seq.Reset();
+  // ...and then decides exactly as the overlay did.
+  seq.Plan(Pub("t", "b", "dup of the committed one"), 20, &o, &dep);
+  EXPECT_EQ(o.offsets, std::vector<uint64_t>{1});
+  EXPECT_FALSE(o.created);
+  EXPECT_FALSE(dep);
+  seq.Plan(Txn(Mutation::Kind::kCommit, "g"), 20, &o, &dep);
+  EXPECT_EQ(o.offsets, (std::vector<uint64_t>{1, 0}));
+  seq.Plan(Txn(Mutation::Kind::kAbort, "g"), 20, &o, &dep);
+  EXPECT_EQ(o.status.code(), Status::Code::kFailedPrecondition);
+  seq.Plan(Txn(Mutation::Kind::kPrepare, "late", {}), 20, &o, &dep);
+  EXPECT_TRUE(o.status.IsAborted());
+  EXPECT_TRUE(seq.records().empty());
+}
+
+TEST(BrokerWriter, GroupCommitsAndReplayRebuildsTheSameState) {
+  std::string dir = dw::testing::TempDir("broker-writer");
+  std::string path = dir + "/broker.log";
+  Store st;
+  Faults faults;
+  Metrics metrics;
+  std::unique_ptr<RecordFile> log;
+  RecordFile::ReplayReport rep;
+  ASSERT_TRUE(RecordFile::Open(
+                  path, [](std::string_view) { return Status::OK(); }, &log, &rep)
+                  .ok());
+  constexpr int kThreads = 8, kPer = 100;
+  {
+    Writer w(&st, log.get(), FsyncPolicy::kBatch, &faults, &metrics);
+    w.Start();
+    std::vector<std::thread> ts;
+    std::atomic<int> ok{0};
+    for (int t = 0; t < kThreads; ++t) {
+      ts.emplace_back([&, t] {
+        for (int i = 0; i < kPer; ++i) {
+          std::promise<Outcome> p;
+          auto f = p.get_future();
+          std::string id = "m" + std::to_string(t) + "-" + std::to_string(i % (kPer / 2));
+          w.Submit(Pub("t" + std::to_string(t % 2), id, "x"),
+                   [&p](Outcome o) { p.set_value(std::move(o)); });
+          if (f.get().status.ok()) ++ok;
+        }
+      });
+    }
+    for (auto& th : ts) th.join();
+    std::promise<Outcome> p;
+    auto f = p.get_future();
+    w.Submit(
+        Txn(Mutation::Kind::kPrepare, "g1", {{"t0", {"m0-0", "", "dup"}}, {"t9", {"", "", ""}}}),
+        [&p](Outcome o) { p.set_value(std::move(o)); });
+    ASSERT_TRUE(f.get().status.ok());
+    w.Stop();
+    EXPECT_EQ(ok.load(), kThreads * kPer);
+  }
+  // Half of the ids repeat: kThreads * kPer / 2 messages, split over t0 and t1.
+  EXPECT_EQ(st.EndOffset("t0") + st.EndOffset("t1"), uint64_t{kThreads * kPer / 2});
+  EXPECT_LE(metrics.fsyncs.load(), metrics.records_written.load());
+  EXPECT_EQ(metrics.fsyncs.load(), log->syncs());
+
+  Store again;
+  std::unique_ptr<RecordFile> log2;
+  ASSERT_TRUE(RecordFile::Open(
+                  path,
+                  [&](std::string_view p) {
+                    Record r;
+                    Status s = DecodeRecord(p, &r);
+                    return s.ok() ? again.Apply(r) : s;
+                  },
+                  &log2, &rep)
+                  .ok());
+  EXPECT_EQ(rep.records, metrics.records_written.load());
+  for (const char* topic : {"t0", "t1"}) {
+    std::vector<StoredMessage> a, b;
+    st.Read(topic, 0, 1 << 20, &a);
+    again.Read(topic, 0, 1 << 20, &b);
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(a[i].offset, b[i].offset);
+      EXPECT_EQ(a[i].data, b[i].data);
+      EXPECT_EQ(a[i].ts_ms, b[i].ts_ms);
+    }
+  }
+  auto pa = st.ListPrepared(), pb = again.ListPrepared();
+  ASSERT_EQ(pa.size(), 1u);
+  ASSERT_EQ(pb.size(), 1u);
+  EXPECT_EQ(pa[0].messages, pb[0].messages);
+  EXPECT_EQ(pa[0].prepared_at_ms, pb[0].prepared_at_ms);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace dw::broker

@@ -1,0 +1,181 @@
+// Shared by the outbox suites: a scratch database of the shared cluster and
+// a broker process of the test's own per test, a relay run in a thread, the
+// writer driven by the real load runner, and verify.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cctype>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <pqxx/pqxx>
+
+#include "outbox/relay_cdc.h"
+#include "outbox/relay_runner.h"
+#include "outbox/writer.h"
+#include "tests/support/test_support.h"
+#include "workload/load_runner.h"
+#include "workload/verify.h"
+
+namespace dw::testing {
+
+inline std::string TestDbName(const std::string& prefix) {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = prefix + "_" + info->test_suite_name() + "_" + info->name();
+  std::string out;
+  for (char c : name) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out.push_back(std::isalnum(static_cast<unsigned char>(c)) ? c : '_');
+  }
+  if (out.size() > 55)
+    out = out.substr(0, 45) + "_" + std::to_string(std::hash<std::string>{}(out) % 1000000000);
+  return out;
+}
+
+// Runs SQL on a fresh connection (a test's side channel).
+inline void Sql(const std::string& dsn, const std::string& sql) {
+  pqxx::connection c{dsn};
+  pqxx::nontransaction tx{c};
+  tx.exec(sql);
+}
+
+inline int64_t SqlInt(const std::string& dsn, const std::string& sql) {
+  pqxx::connection c{dsn};
+  pqxx::nontransaction tx{c};
+  return tx.exec1(sql)[0].as<int64_t>();
+}
+
+// Logical slots of a database block DROP DATABASE (even WITH (FORCE)) and
+// retain WAL cluster-wide: drop them before re-creating a scratch database
+// and after the test.
+inline void DropSlotsOf(const std::string& db) {
+  std::string shared = SharedDsn();
+  if (shared.empty()) return;
+  pqxx::connection c{shared};
+  pqxx::nontransaction tx{c};
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    auto r = tx.exec_params(
+        "SELECT slot_name, active_pid FROM pg_replication_slots WHERE database = $1", db);
+    if (r.empty()) return;
+    for (const auto& row : r) {
+      if (!row[1].is_null()) {
+        tx.exec_params("SELECT pg_terminate_backend($1)", row[1].as<int>());
+        continue;
+      }
+      try {
+        tx.exec_params("SELECT pg_drop_replication_slot($1)", row[0].as<std::string>());
+      } catch (const std::exception&) {
+        // became active again meanwhile: next round
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+// Per test: scratch database + own broker.
+class OutboxTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = TestDbName("dwo");
+    DropSlotsOf(db_);
+    dsn_ = ScratchDatabase(db_);
+    ASSERT_FALSE(dsn_.empty());
+    broker_ = std::make_unique<BrokerProcess>(TempDir("outbox-broker"));
+    broker_->Start();
+  }
+  void TearDown() override {
+    DropSlotsOf(db_);
+    if (broker_) broker_->Kill9();
+    // Keep a failed test's database for inspection; drop the others (dozens
+    // of leftover databases make the shared cluster's shutdown checkpoint slow).
+    if (!HasFailure() && !dsn_.empty()) {
+      try {
+        pqxx::connection c{SharedDsn()};
+        pqxx::nontransaction tx{c};
+        tx.exec("DROP DATABASE IF EXISTS " + tx.quote_name(db_) + " WITH (FORCE)");
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << "dropping " << db_ << ": " << e.what();
+      }
+    }
+  }
+
+  outbox::RelayOptions Relay(outbox::Strategy s, int batch = 100) const {
+    outbox::RelayOptions ro;
+    ro.dsn = dsn_;
+    ro.broker_url = broker_->url();
+    ro.strategy = s;
+    ro.batch = batch;
+    ro.poll_interval = std::chrono::milliseconds(200);
+    ro.lease = std::chrono::milliseconds(2000);
+    return ro;
+  }
+
+  outbox::WriterOptions Writer(int connections, bool trigger = false) const {
+    outbox::WriterOptions wo;
+    wo.dsn = dsn_;
+    wo.connections = connections;
+    wo.trigger = trigger;
+    return wo;
+  }
+
+  workload::VerifyReport Verify() const {
+    workload::VerifyOptions vo;
+    vo.dsn = dsn_;
+    vo.broker_url = broker_->url();
+    workload::VerifyReport r;
+    Status s = workload::Verify(vo, &r);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return r;
+  }
+
+  // N orders from `writer` with C workers through the real load runner.
+  static workload::LoadSummary Write(outbox::OutboxWriter* writer, int64_t n, int c,
+                                     double rate = 0) {
+    workload::LoadOptions lo;
+    lo.transactions = n;
+    lo.concurrency = c;
+    lo.rate = rate;
+    lo.progress = false;
+    return workload::RunLoad(lo, [&](int w, int64_t i) {
+      int64_t id;
+      Status s = writer->PlaceOrder(w, i, &id);
+      if (!s.ok()) ADD_FAILURE() << s.ToString();
+      return s.ok() ? workload::Outcome::kCommitted : workload::Outcome::kFailed;
+    });
+  }
+
+  std::string db_;
+  std::string dsn_;
+  std::unique_ptr<BrokerProcess> broker_;
+};
+
+// RunRelays in a background thread.
+class RelayThread {
+ public:
+  RelayThread(outbox::RelayOptions ro, outbox::RunnerOptions rn) {
+    rn.stop = &stop_;
+    if (rn.max_run.count() == 0) rn.max_run = std::chrono::seconds(240);
+    thread_ = std::thread([this, ro, rn] { status_ = outbox::RunRelays(ro, rn, &report_); });
+  }
+  ~RelayThread() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  const outbox::RelayReport& Join() {
+    if (thread_.joinable()) thread_.join();
+    EXPECT_TRUE(status_.ok()) << status_.ToString();
+    return report_;
+  }
+  void Stop() { stop_ = true; }
+
+ private:
+  std::atomic<bool> stop_{false};
+  Status status_;
+  outbox::RelayReport report_;
+  std::thread thread_;
+};
+
+}  // namespace dw::testing

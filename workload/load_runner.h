@@ -1,0 +1,63 @@
+// LoadRunner: drives an operation N times with C concurrent workers, closed
+// loop (each worker starts its next operation when the last one finishes)
+// or open loop at a fixed arrival rate. In open loop, latency is measured
+// from each operation's INTENDED start time, so a stall that delays later
+// arrivals is charged to them (no coordinated omission).
+//
+// Every load command (`2pc run`, `outbox write`, the floor) prints the same
+// summary and the same JSON object through this runner.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/histogram.h"
+
+namespace dw::workload {
+
+enum class Outcome { kCommitted, kAborted, kFailed };
+
+struct LoadOptions {
+  int64_t transactions = 1000;  // 0: unbounded (then `duration` must be set)
+  int concurrency = 1;
+  double rate = 0;  // arrivals per second (open loop); 0 = closed loop
+  std::chrono::milliseconds duration{0};  // stop issuing after this long (0: no limit)
+  std::string label = "load";
+  bool progress = true;         // a progress line on stderr, only when it is a TTY
+  bool record_samples = false;  // keep one Sample per operation (timelines in reports)
+};
+
+struct Sample {
+  int64_t start_us;    // intended start, from the run's start
+  int64_t latency_us;  // intended start -> completion
+  Outcome outcome;
+};
+
+struct LoadSummary {
+  uint64_t committed = 0;
+  uint64_t aborted = 0;  // the system refused the operation cleanly (e.g. a participant voted abort)
+  uint64_t failed = 0;   // an error: the operation's fate was reported as a failure
+  double elapsed_s = 0;
+  double throughput_per_s = 0;  // committed / elapsed
+  Histogram latency;            // µs, all outcomes
+  std::vector<Sample> samples;  // when record_samples, ordered by start
+  nlohmann::json extra = nlohmann::json::object();  // approach-specific counters (log_fsyncs, ...)
+
+  // {committed, aborted, failed, elapsed_s, throughput_per_s,
+  //  latency_ms: {p50, p95, p99, p999, max, mean}, ...extra}
+  nlohmann::json ToJson() const;
+  std::string ToText() const;  // human-readable end-of-run summary
+};
+
+// `op(worker, index)` runs operation `index` (0-based) on worker `worker`.
+// It must be thread-safe across workers.
+using Operation = std::function<Outcome(int worker, int64_t index)>;
+
+LoadSummary RunLoad(const LoadOptions& opts, const Operation& op);
+
+}  // namespace dw::workload

@@ -1,0 +1,62 @@
+// The canonical business operation of every approach: "place order".
+// One row in `orders` (Postgres) and one OrderPlaced message (topic
+// `orders`, key = the order id, id = "order-<order id>", the event's
+// identity in every approach) must happen atomically. 2PC, the outbox and
+// the floor all use exactly these statements and messages, so `verify` and
+// the benchmarks compare like with like.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "common/status.h"
+#include "participants/participant.h"
+
+namespace dw::workload {
+
+inline constexpr const char* kOrdersTopic = "orders";
+
+struct Order {
+  int64_t id = 0;
+  std::string customer;
+  int64_t amount_cents = 0;
+  int64_t placed_at_us = 0;  // unix µs when the operation started (end-to-end latency)
+};
+
+// Creates `orders` and the id sequence if absent. Idempotent.
+Status EnsureOrdersSchema(const std::string& dsn);
+
+// A deterministic order for index `i` of a run (customer and amount derive
+// from `seed` and `i`), with the given id.
+Order MakeOrder(int64_t id, int64_t i, uint64_t seed);
+
+// The INSERT of the order, parameterised.
+SqlStatement InsertOrderStatement(const Order& o);
+// The OrderPlaced event: topic `orders`, id "order-<id>", key "<id>", JSON payload.
+OutMessage OrderPlacedMessage(const Order& o, const std::string& topic = kOrdersTopic);
+std::string OrderPlacedPayload(const Order& o);
+std::string MessageIdFor(int64_t order_id);
+
+// Hands out order ids, unique across concurrent runs and processes: it takes
+// blocks of 1000 from the sequence `orders_id_seq` (INCREMENT BY 1000), one
+// round trip per block. Thread-safe.
+class OrderIdAllocator {
+ public:
+  explicit OrderIdAllocator(std::string dsn);
+  ~OrderIdAllocator();
+  Status Next(int64_t* id);
+
+ private:
+  struct Conn;
+  std::string dsn_;
+  std::mutex mu_;
+  std::unique_ptr<Conn> conn_;
+  int64_t next_ = 0;
+  int64_t end_ = 0;  // exclusive
+};
+
+int64_t NowMicros();  // unix time in µs
+
+}  // namespace dw::workload
