@@ -15,7 +15,8 @@
 // Each benchmark is one closed-loop run (workload::RunLoad) of N orders at
 // concurrency C; it reports throughput, p50/p99 latency (from the run's
 // histogram, Google Benchmark computes no percentiles) and decision-log
-// fsyncs per transaction. A ratio table follows the benchmark output.
+// fsyncs per transaction. The whole set runs $DW_BENCH_ROUNDS times (default
+// 3), interleaved; a table of medians and their ratios follows.
 //
 // Environment: Postgres at $DW_BENCH_DSN, or else the embedded environment's
 // in $DUALWRITE_STATE_DIR (default ./.dualwrite), brought up if needed; a
@@ -27,6 +28,7 @@
 #include <libpq-fe.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -62,7 +64,7 @@ struct Result {
   uint64_t committed = 0, failed = 0;
 };
 std::mutex g_mu;
-std::map<std::string, Result> g_results;
+std::map<std::string, std::vector<Result>> g_results;  // one per round
 
 void Report(benchmark::State& state, const std::string& name, const workload::LoadSummary& s,
             uint64_t fsyncs) {
@@ -80,7 +82,7 @@ void Report(benchmark::State& state, const std::string& name, const workload::Lo
   state.counters["fsyncs_per_txn"] = r.fsyncs_per_txn;
   state.counters["not_committed"] = static_cast<double>(r.failed);
   std::lock_guard<std::mutex> l(g_mu);
-  g_results[name] = r;
+  g_results[name].push_back(r);
 }
 
 int64_t Orders(int concurrency) {
@@ -241,9 +243,10 @@ void BM_Coordinator(benchmark::State& state, std::string mode) {
 
 // --- The outbox writer --------------------------------------------------------
 
-// `notify`: the writer's default also sends pg_notify to wake relays. The
-// issue's reference is the local transaction alone (orders + outbox insert,
-// one commit), so "outbox" runs without it and "outbox-notify" shows its cost.
+// `notify`: the writer's default also sends a NOTIFY to wake relays (after
+// the commit, coalesced: outbox/writer.h). The reference is the local
+// transaction alone (orders + outbox insert, one commit), so "outbox" runs
+// without it and "outbox-notify" shows its cost.
 void BM_Outbox(benchmark::State& state, bool notify) {
   const int c = static_cast<int>(state.range(0));
   outbox::WriterOptions wo;
@@ -317,27 +320,55 @@ Status SetUpEnvironment() {
   return Status::OK();
 }
 
+// Medians over the rounds: the rounds interleave the configurations, so a
+// burst of load from another process hits all of them alike.
+Result Median(std::vector<Result> v) {
+  auto mid = [&](auto field) {
+    std::vector<double> x;
+    for (const auto& r : v) x.push_back(r.*field);
+    std::sort(x.begin(), x.end());
+    return x[x.size() / 2];
+  };
+  Result m;
+  m.tps = mid(&Result::tps);
+  m.p50_ms = mid(&Result::p50_ms);
+  m.p99_ms = mid(&Result::p99_ms);
+  m.fsyncs_per_txn = mid(&Result::fsyncs_per_txn);
+  return m;
+}
+
 void PrintRatios() {
   std::lock_guard<std::mutex> l(g_mu);
+  std::map<std::string, Result> med;
+  size_t rounds = 0;
+  for (const auto& [k, v] : g_results) {
+    med[k] = Median(v);
+    rounds = std::max(rounds, v.size());
+  }
+  std::printf("\nmedians over %zu round(s):\n", rounds);
+  for (const auto& [k, r] : med) {
+    std::printf("  %-22s %8.0f tps  p50 %7.3f ms  p99 %8.3f ms  fsyncs/txn %.3f\n", k.c_str(),
+                r.tps, r.p50_ms, r.p99_ms, r.fsyncs_per_txn);
+  }
   auto get = [&](const std::string& k) -> const Result* {
-    auto it = g_results.find(k);
-    return it == g_results.end() ? nullptr : &it->second;
+    auto it = med.find(k);
+    return it == med.end() ? nullptr : &it->second;
   };
-  std::printf("\nratios (same run):\n");
-  auto line = [&](const char* what, const std::string& a, const std::string& b) {
+  std::printf("\nratios (medians, same run):\n");
+  auto line = [&](const std::string& what, const std::string& a, const std::string& b) {
     const Result* x = get(a);
     const Result* y = get(b);
     if (!x || !y || y->tps == 0 || y->p50_ms == 0) return;
-    std::printf("  %-44s throughput %.2fx  p50 latency %.2fx\n", what, x->tps / y->tps,
+    std::printf("  %-44s throughput %.2fx  p50 latency %.2fx\n", what.c_str(), x->tps / y->tps,
                 x->p50_ms / y->p50_ms);
   };
   line("2pc (file log) vs baseline, C=1", "2pc-file/c1", "baseline/c1");
   line("2pc (file log) vs baseline, C=16", "2pc-file/c16", "baseline/c16");
-  for (const char* m : {"file", "postgres", "ack-decision", "lrco"}) {
-    line(("2pc-" + std::string(m) + " vs outbox writer, C=1").c_str(),
-         "2pc-" + std::string(m) + "/c1", "outbox/c1");
-    line(("2pc-" + std::string(m) + " vs outbox writer, C=16").c_str(),
-         "2pc-" + std::string(m) + "/c16", "outbox/c16");
+  for (std::string m : {"file", "postgres", "ack-decision", "lrco"}) {
+    for (int c : {1, 16}) {
+      std::string cs = std::to_string(c);
+      line("2pc-" + m + " vs outbox writer, C=" + cs, "2pc-" + m + "/c" + cs, "outbox/c" + cs);
+    }
   }
   if (const Result* g = get("2pc-file/c64")) {
     std::printf("  group commit at C=64 (file log): %.3f decision-log fsyncs per transaction\n",
@@ -359,17 +390,21 @@ int main(int argc, char** argv) {
   auto reg = [](benchmark::internal::Benchmark* b) {
     b->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
   };
-  for (int c : {1, 16}) {
-    reg(benchmark::RegisterBenchmark("baseline", BM_Baseline)->Arg(c));
-    reg(benchmark::RegisterBenchmark("outbox", BM_Outbox, false)->Arg(c));
-    reg(benchmark::RegisterBenchmark("outbox-notify", BM_Outbox, true)->Arg(c));
-    for (const char* m : {"file", "postgres", "ack-decision", "lrco"}) {
-      reg(benchmark::RegisterBenchmark((std::string("2pc-") + m).c_str(), BM_Coordinator,
-                                       std::string(m))
-              ->Arg(c));
+  const char* rounds_env = std::getenv("DW_BENCH_ROUNDS");
+  const int rounds = rounds_env ? std::max(1, std::atoi(rounds_env)) : 3;
+  for (int round = 0; round < rounds; ++round) {
+    for (int c : {1, 16}) {
+      reg(benchmark::RegisterBenchmark("baseline", BM_Baseline)->Arg(c));
+      reg(benchmark::RegisterBenchmark("outbox", BM_Outbox, false)->Arg(c));
+      reg(benchmark::RegisterBenchmark("outbox-notify", BM_Outbox, true)->Arg(c));
+      for (const char* m : {"file", "postgres", "ack-decision", "lrco"}) {
+        reg(benchmark::RegisterBenchmark((std::string("2pc-") + m).c_str(), BM_Coordinator,
+                                         std::string(m))
+                ->Arg(c));
+      }
     }
+    reg(benchmark::RegisterBenchmark("2pc-file", BM_Coordinator, std::string("file"))->Arg(64));
   }
-  reg(benchmark::RegisterBenchmark("2pc-file", BM_Coordinator, std::string("file"))->Arg(64));
   benchmark::RunSpecifiedBenchmarks();
   PrintRatios();
   g_broker_server.reset();

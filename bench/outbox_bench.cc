@@ -36,6 +36,7 @@
 
 #include "bench/bench_util.h"
 #include "common/histogram.h"
+#include "common/process.h"
 #include "outbox/partitions.h"
 #include "outbox/relay_runner.h"
 #include "outbox/relay_skip_locked.h"
@@ -50,6 +51,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 std::string g_dsn;
+std::string g_dir;  // scratch files
 std::unique_ptr<BrokerServer> g_broker;
 int64_t g_rows = 200000;
 int64_t g_next_id = 1;  // event ids never repeat across runs: the broker must store each
@@ -398,6 +400,53 @@ void BM_Latency(benchmark::State& state, outbox::Strategy strategy) {
   }
 }
 
+// pgbench running the writer's two inserts (`-M prepared`, BEGIN/INSERT/
+// INSERT/END) at the same concurrency: the reference for the writer.
+void BM_Pgbench(benchmark::State& state) {
+  const int c = static_cast<int>(state.range(0));
+  const int64_t per_client = std::max<int64_t>(2000, g_rows / 20) / c;
+  for (auto _ : state) {
+    state.PauseTiming();
+    Check(outbox::RemoveCaptureTrigger(g_dsn));
+    Exec("TRUNCATE outbox_table");
+    std::string script = g_dir + "/outbox.sql";
+    {
+      FILE* f = std::fopen(script.c_str(), "w");
+      if (!f) {
+        state.SkipWithError("cannot write the pgbench script");
+        return;
+      }
+      std::fprintf(
+          f,
+          "\\set id random(1000000000, 9000000000000)\n"
+          "BEGIN;\n"
+          "INSERT INTO orders (id, customer, amount_cents) VALUES (-1 * :id::bigint, 'customer-1', "
+          "100);\n"
+          "INSERT INTO outbox_table (entity_name, event_id, topic, msg_key, payload) "
+          "VALUES ('order', 'order-' || (-1 * :id::bigint), 'orders', (-1 * :id::bigint)::text, "
+          "'{\"type\":\"OrderPlaced\",\"order_id\":1,\"customer\":\"customer-1\","
+          "\"amount_cents\":100,\"placed_at_us\":0}');\n"
+          "END;\n");
+      std::fclose(f);
+    }
+    state.ResumeTiming();
+    std::string out;
+    Status st = RunCommand({"pgbench", "-n", "-M", "prepared", "-c", std::to_string(c), "-j", "2",
+                            "-t", std::to_string(per_client), "-f", script, g_dsn},
+                           &out);
+    if (!st.ok()) {
+      state.SkipWithError(("pgbench: " + st.ToString()).c_str());
+      return;
+    }
+    double tps = 0;
+    auto pos = out.find("tps = ");
+    if (pos != std::string::npos) tps = std::atof(out.c_str() + pos + 6);
+    state.SetIterationTime(tps > 0 ? per_client * c / tps : 1);
+    state.counters["tps"] = tps;
+    Keep("write/pgbench/" + std::to_string(c), tps);
+  }
+}
+
 Status SetUp(BenchEnvironment* env) {
   if (const char* r = std::getenv("DW_BENCH_OUTBOX_ROWS")) g_rows = std::atoll(r);
   Status s = env->Open();
@@ -425,7 +474,8 @@ Status SetUp(BenchEnvironment* env) {
   std::string dir;
   s = MakeTempDir("outbox-broker", &dir);
   if (!s.ok()) return s;
-  g_broker = std::make_unique<BrokerServer>(dir, "batch");
+  g_dir = dir;
+  g_broker = std::make_unique<BrokerServer>(dir + "/broker", "batch");
   return g_broker->Start();
 }
 
@@ -462,6 +512,13 @@ void PrintSummary() {
   for (int c : {1, 16}) {
     double e = rate("write/explicit/" + std::to_string(c));
     double t = rate("write/trigger/" + std::to_string(c));
+    double pg = rate("write/pgbench/" + std::to_string(c));
+    if (e > 0 && pg > 0) {
+      std::printf(
+          "  writer C=%-3d explicit %7.0f orders/s   pgbench same inserts %7.0f tps   "
+          "writer/pgbench %.2fx\n",
+          c, e, pg, e / pg);
+    }
     if (e > 0 && t > 0) {
       std::printf(
           "  writer C=%-3d explicit %7.0f orders/s   trigger %7.0f orders/s   "
@@ -513,6 +570,7 @@ int main(int argc, char** argv) {
     }
   }
   for (int c : {1, 16}) {
+    reg(benchmark::RegisterBenchmark("write/pgbench", BM_Pgbench)->Arg(c)->ArgName("c"));
     for (bool trig : {false, true}) {
       reg(benchmark::RegisterBenchmark(trig ? "write/trigger" : "write/explicit", BM_Write, trig)
               ->Arg(c)

@@ -16,6 +16,7 @@
 #include "coordinator/order_work.h"
 #include "coordinator/participant_spec.h"
 #include "coordinator/pg_decision_log.h"
+#include "coordinator/session_wait.h"
 #include "coordinator/trace.h"
 #include "workload/load_runner.h"
 #include "workload/orders.h"
@@ -47,7 +48,7 @@ void AddCommonOptions(CLI::App* cmd, CommonOpts* o) {
   cmd->add_option("--log", o->log,
                   "decision log: postgres (table dw_decisions in the first Postgres "
                   "participant's database, the default), postgres:DSN, file (STATE_DIR/"
-                  "coordinator-<id>.dlog) or file:PATH; recover needs the one run used");
+                  "coordinator/<id>.dlog) or file:PATH; recover needs the one run used");
   cmd->add_option("--participants", o->participants,
                   "comma-separated: pg | pg:DSN | broker | broker:URL (default pg,broker; "
                   "several pg = shards)");
@@ -88,8 +89,15 @@ void SetUp(const Globals& g, const CommonOpts& o, bool lrco, bool ensure_schema,
   }
   bo.timeout = milliseconds(o.timeout_ms);
   bo.pg_connections = connections;
-  Check(coord::BuildMembers(specs, bo, &out->built));
-  const auto& dsns = out->built.dsns;
+  bo.application_name = coord::SessionName(o.coordinator_id);
+  // The participants' connections come last (BuildMembers, at the end):
+  // first the log's lock, then the wait for a dead predecessor's sessions.
+  std::vector<std::string> dsns;
+  for (const auto& s : specs) {
+    if (s.kind == coord::ParticipantSpec::Kind::kPostgres) {
+      dsns.push_back(s.target.empty() ? bo.default_dsn : s.target);
+    }
+  }
   if (ensure_schema) {
     for (const auto& dsn : dsns) {
       Check(workload::EnsureOrdersSchema(dsn));
@@ -109,7 +117,7 @@ void SetUp(const Globals& g, const CommonOpts& o, bool lrco, bool ensure_schema,
           "--log postgres");
     }
     std::string path =
-        arg.empty() ? g.state_dir + "/coordinator-" + o.coordinator_id + ".dlog" : arg;
+        arg.empty() ? g.state_dir + "/coordinator/" + o.coordinator_id + ".dlog" : arg;
     path = std::filesystem::absolute(path).lexically_normal().string();
     out->log_identity = "file:" + path;
     Check(coord::CheckLogIdentity(dsns[0], o.coordinator_id, out->log_identity));
@@ -144,6 +152,15 @@ void SetUp(const Globals& g, const CommonOpts& o, bool lrco, bool ensure_schema,
   } else {
     throw CliError("--log: want postgres, postgres:DSN, file or file:PATH (got '" + o.log + "')");
   }
+
+  // We hold the id's lock: any session of that name is a dead coordinator's,
+  // maybe still finishing a PREPARE. Wait for them before listing anything.
+  for (const auto& dsn : dsns) {
+    Status w = coord::WaitForSessionsToEnd(dsn, bo.application_name,
+                                           milliseconds(std::max<int64_t>(o.timeout_ms, 1000)));
+    if (!w.ok()) std::cerr << "warning: " << w.ToString() << "\n";
+  }
+  Check(coord::BuildMembers(specs, bo, &out->built));
 }
 
 nlohmann::json RecoveryCounts(const coord::RecoveryReport& r) {

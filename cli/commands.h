@@ -28,6 +28,7 @@ void AddBrokerCommands(CLI::App& app, Globals& g);  // broker serve
 void AddVerifyCommands(CLI::App& app, Globals& g);  // verify
 void Add2pcCommands(CLI::App& app, Globals& g);     // 2pc run, 2pc recover
 void AddOutboxCommands(CLI::App& app, Globals& g);  // outbox write, relay, maintain
+void AddProxyCommands(CLI::App& app, Globals& g);   // proxy
 
 // The Postgres DSN and broker URL a command should use: --dsn / --broker as
 // given, the embedded environment (started if needed) for what is missing.

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   dw::cli::AddVerifyCommands(app, g);
   dw::cli::Add2pcCommands(app, g);
   dw::cli::AddOutboxCommands(app, g);
+  dw::cli::AddProxyCommands(app, g);
 
   try {
     app.parse(argc, argv);

@@ -12,6 +12,11 @@ using Clock = std::chrono::steady_clock;
 
 bool Involved(const Work& w) { return !w.statements.empty() || !w.messages.empty(); }
 
+// "prepare", or "prepare dw:c1:5.1" when the branch name differs from the gid.
+std::string Verb(const char* verb, const std::string& branch, const std::string& gid) {
+  return branch == gid ? verb : std::string(verb) + " " + branch;
+}
+
 std::string VoteText(const Status& s) {
   if (s.ok()) return "vote commit";
   if (s.IsAborted()) return "vote abort: " + s.message();
@@ -154,7 +159,7 @@ TxnResult Coordinator::Execute(const std::vector<Work>& works) {
   for (size_t i : prep) {
     calls.push_back([p = members_[i].participant, b = BranchGid(gid, members_[i].branch),
                      w = works[i], tr, gid] {
-      if (tr) tr->Send(gid, p->name(), "prepare " + b);
+      if (tr) tr->Send(gid, p->name(), Verb("prepare", b, gid));
       Status st = p->Prepare(b, w);
       if (tr) tr->Reply(gid, p->name(), VoteText(st));
       return st;
@@ -263,7 +268,7 @@ bool Coordinator::AbortAll(const std::string& gid, const std::vector<size_t>& wh
     for (size_t i : remaining) {
       calls.push_back(
           [p = members_[i].participant, b = BranchGid(gid, members_[i].branch), tr, gid] {
-            if (tr) tr->Send(gid, p->name(), "abort " + b);
+            if (tr) tr->Send(gid, p->name(), Verb("abort", b, gid));
             Status st = p->Abort(b);
             if (tr) tr->Reply(gid, p->name(), st.ok() ? "aborted" : st.ToString());
             return st;
@@ -289,7 +294,7 @@ void Coordinator::CommitRound(Job* job) {
   std::vector<std::function<Status()>> calls;
   for (size_t i : job->remaining) {
     calls.push_back([p = members_[i].participant, b = BranchGid(gid, members_[i].branch), tr, gid] {
-      if (tr) tr->Send(gid, p->name(), "commit " + b);
+      if (tr) tr->Send(gid, p->name(), Verb("commit", b, gid));
       Status st = p->Commit(b);
       // NotFound: it holds no such prepared gid any more; it was committed
       // (an earlier attempt whose answer was lost, or recovery).

@@ -88,7 +88,7 @@ Status BuildMembers(const std::vector<ParticipantSpec>& specs, const BuildOption
       po.dsn = dsn;
       po.max_connections = opts.pg_connections;
       po.statement_timeout = opts.timeout;
-      po.application_name = "dualwrite-2pc";
+      po.application_name = opts.application_name;
       PostgresParticipant::Options pp;
       pp.name = pg_count == 1 ? "postgres" : "postgres:shard" + std::to_string(k);
       std::unique_ptr<PostgresParticipant> p;

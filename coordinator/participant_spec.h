@@ -38,6 +38,9 @@ struct BuildOptions {
   std::string default_broker;
   std::chrono::milliseconds timeout{5000};  // statement_timeout, HTTP deadline
   int pg_connections = 16;                  // per database
+  // Postgres sessions say whose they are: `2pc recover` waits for a dead
+  // coordinator's sessions to end (see session_wait.h). SessionName(id).
+  std::string application_name = "dualwrite-2pc";
 };
 
 struct Built {

@@ -92,8 +92,20 @@ Status RecoverOnce(const RecoveryContext& ctx, const InFlight& in_flight, Recove
       report->errors.push_back("resolving " + gid + ": " + s.ToString());
       continue;
     }
+    // Abort goes to EVERY member, not only those that listed the gid: a
+    // prepare still on its way (sent just before the coordinator died, or
+    // by a call that missed its deadline) is then refused by the broker,
+    // which remembers aborted gids (Postgres does not; see session_wait.h).
+    std::vector<std::pair<size_t, std::string>> targets = branches;
+    if (!committed) {
+      for (size_t i = 0; i < members.size(); ++i) {
+        bool listed = false;
+        for (const auto& b : branches) listed |= b.first == i;
+        if (!listed) targets.emplace_back(i, BranchGid(gid, members[i].branch));
+      }
+    }
     std::vector<std::function<Status()>> fin;
-    for (const auto& [i, branch] : branches) {
+    for (const auto& [i, branch] : targets) {
       fin.push_back([p = members[i].participant, b = branch, committed] {
         Status r = committed ? p->Commit(b) : p->Abort(b);
         // Commit of a gid it no longer knows: finished by someone already.
@@ -103,6 +115,14 @@ Status RecoverOnce(const RecoveryContext& ctx, const InFlight& in_flight, Recove
     std::vector<Status> res =
         ctx.pool->Fanout(fin, std::chrono::steady_clock::now() + ctx.call_timeout);
     bool all = true;
+    for (size_t k = branches.size(); k < targets.size(); ++k) {
+      if (!res[k].ok()) {
+        all = false;
+        report->errors.push_back("abort " + targets[k].second + " at " +
+                                 members[targets[k].first].participant->name() + ": " +
+                                 res[k].ToString());
+      }
+    }
     for (size_t k = 0; k < branches.size(); ++k) {
       const auto& [i, branch] = branches[k];
       RecoveryAction a{branch, members[i].participant->name(), committed ? "commit" : "abort",

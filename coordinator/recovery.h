@@ -10,8 +10,9 @@
 //      (pg_prepared_xacts, GET /transactions?state=prepared).
 //   3. Per gid, ask the decision log (DecisionLog::Resolve, AFTER the
 //      listing): COMMIT recorded -> COMMIT PREPARED everywhere it is
-//      prepared; no record -> ROLLBACK PREPARED (presumed abort). Once every
-//      branch answered, END it in the log.
+//      prepared; no record -> abort (presumed abort) at every participant,
+//      also those that did not list it, so that a prepare still on its way
+//      is refused by the broker. Once every branch answered, END it in the log.
 //   4. If every participant could be listed, END the log's open decisions
 //      that no participant holds any more (their END was lost in a crash).
 // A gid not in the snapshot with a smaller sequence number finished its

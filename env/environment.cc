@@ -156,8 +156,9 @@ Status Environment::Up(const UpOptions& opts, Endpoints* out, std::ostream* log)
                              info->status + "'; see " + layout_.pg_log);
     }
     if (info) {
-      Say(log, "postgres is running (pid " + std::to_string(info->pid) + ", port " +
-                   std::to_string(info->port) + ")");
+      if (opts.report_running)
+        Say(log, "postgres is running (pid " + std::to_string(info->pid) + ", port " +
+                     std::to_string(info->port) + ")");
     } else {
       if (st.postgres_pid > 0) {
         Say(log, "postgres (pid " + std::to_string(st.postgres_pid) + ") is not running any more");
@@ -188,8 +189,9 @@ Status Environment::Up(const UpOptions& opts, Endpoints* out, std::ostream* log)
     bool healthy = pid > 0 && st.broker_port > 0 &&
                    BrokerDaemon::Healthy(st.broker_port, std::chrono::seconds(5));
     if (healthy) {
-      Say(log, "the broker is running (pid " + std::to_string(pid) + ", port " +
-                   std::to_string(st.broker_port) + ")");
+      if (opts.report_running)
+        Say(log, "the broker is running (pid " + std::to_string(pid) + ", port " +
+                     std::to_string(st.broker_port) + ")");
     } else {
       if (pid > 0) {
         Say(log, "the broker (pid " + std::to_string(pid) +
@@ -224,7 +226,8 @@ Status Environment::Up(const UpOptions& opts, Endpoints* out, std::ostream* log)
 Status Environment::CheckPurgeable() const {
   // Guard against `--state-dir ~ down --purge`: only delete a folder that
   // holds nothing but what Up creates.
-  static const std::set<std::string> ours = {"env.json", ".lock", "pg", "broker"};
+  // "coordinator": the default home of 2pc file decision logs (cli/cmd_2pc.cc).
+  static const std::set<std::string> ours = {"env.json", ".lock", "pg", "broker", "coordinator"};
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(layout_.root, ec)) {
     std::string name = e.path().filename().string();
@@ -347,6 +350,7 @@ Status Resolve(const std::string& state_dir, const std::string& dsn, const std::
   UpOptions opts;
   opts.postgres = dsn.empty();
   opts.broker = broker.empty();
+  opts.report_running = false;
   Endpoints embedded;
   Status s = Environment(state_dir).Up(opts, &embedded, log);
   if (!s.ok()) return s;

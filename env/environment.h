@@ -37,6 +37,9 @@ struct Endpoints {
 struct UpOptions {
   bool postgres = true;  // bring up the cluster (and database `dualwrite`)
   bool broker = true;    // bring up the broker
+  // Say "... is running" for parts that were already up. `up` does; the
+  // other commands (through Resolve) only report what they had to start.
+  bool report_running = true;
   // The executable that runs `broker serve`; empty: $DUALWRITE_BINARY if
   // set, else this very executable, which is right for the dualwrite CLI.
   // Another program (a test, a benchmark) calling Up or Resolve must set

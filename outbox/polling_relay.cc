@@ -45,6 +45,7 @@ Status PollingRelay::Connection(pqxx::connection** out) {
     try {
       pqxx::nontransaction tx{lease_.conn()};
       tx.exec("SET synchronous_commit = off");
+      for (const auto& sql : session_settings_) tx.exec(sql);
     } catch (...) {
       return PgError("session setup");
     }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <pqxx/pqxx>
 
@@ -51,6 +52,9 @@ class PollingRelay : public Relay {
 
   // `SELECT NOT EXISTS (SELECT 1 FROM outbox_table o WHERE <unsent>)`.
   Status NoneUnsent(bool* drained);
+
+  // Run on every new work connection (after SET synchronous_commit = off).
+  std::vector<std::string> session_settings_;
 
   RelayOptions opts_;
   std::shared_ptr<PgPool> pool_;

@@ -14,10 +14,16 @@ const char* const kHorizonSql = "SELECT pg_snapshot_xmin(pg_current_snapshot()):
 const char* const kLockSql =
     "SELECT COALESCE(counter_xid, '0')::text, counter_value FROM outbox_counter"
     " WHERE counter_key = $1 FOR UPDATE SKIP LOCKED";
+// The text copy of txid gets its own name and ORDER BY names the columns
+// through the table: a bare "ORDER BY txid" would bind to the OUTPUT column
+// txid::text and sort xids as strings ("10" < "9"), which both defeats the
+// (txid, id) index and could publish a later transaction first and move the
+// position past an earlier one - a loss.
 const char* const kReadSql =
-    "SELECT id, topic, event_id, msg_key, payload, txid::text FROM outbox_table"
-    " WHERE (txid, id) > ($1::xid8, $2::bigint) AND txid < $3::xid8"
-    " ORDER BY txid, id LIMIT $4";
+    "SELECT o.id, o.topic, o.event_id, o.msg_key, o.payload, o.txid::text AS txid_text"
+    " FROM outbox_table o"
+    " WHERE (o.txid, o.id) > ($1::xid8, $2::bigint) AND o.txid < $3::xid8"
+    " ORDER BY o.txid, o.id LIMIT $4";
 const char* const kAdvanceSql =
     "UPDATE outbox_counter SET counter_xid = $2::xid8, counter_value = $3, update_dttm = now()"
     " WHERE counter_key = $1";
@@ -40,7 +46,13 @@ const char* const kStallSql =
 
 class OffsetSafeRelay : public PollingRelay {
  public:
-  explicit OffsetSafeRelay(const RelayOptions& opts) : PollingRelay(opts), key_(CounterKey(opts)) {}
+  explicit OffsetSafeRelay(const RelayOptions& opts) : PollingRelay(opts), key_(CounterKey(opts)) {
+    // The planner estimates ONE row for a row comparison on xid8 and then
+    // prefers reading every matching row and sorting them over the
+    // (txid, id) index order: 100 ms per batch on a 200k-row backlog instead
+    // of 0.2 ms. This session runs only this strategy's statements.
+    session_settings_.push_back("SET enable_sort = off");
+  }
 
   Status StartStrategy() override {
     try {

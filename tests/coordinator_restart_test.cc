@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -102,6 +103,14 @@ class Restart : public ::testing::Test {
     dir_ = testing::TempDir("coord-restart");
     broker_ = std::make_unique<testing::BrokerProcess>(dir_ + "/broker");
     broker_->Start();
+  }
+
+  void TearDown() override {
+    if (broker_) broker_->Stop();
+    if (!HasFailure() && !dir_.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir_, ec);
+    }
   }
 
   std::unique_ptr<DecisionLog> Log(const std::string& kind, const std::string& id) {

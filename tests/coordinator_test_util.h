@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -55,6 +56,16 @@ class CoordEnv : public ::testing::Test {
     dir_ = testing::TempDir("coord");
     broker_ = std::make_unique<testing::BrokerProcess>(dir_ + "/broker");
     broker_->Start();
+  }
+
+  // A passing test leaves nothing behind; a failing one keeps its folder
+  // (broker data, the runs' stdout/stderr) for inspection.
+  void TearDown() override {
+    if (broker_) broker_->Stop();
+    if (!HasFailure() && !dir_.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir_, ec);
+    }
   }
 
   // Runs the real binary against this test's database and broker.

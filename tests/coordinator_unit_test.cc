@@ -52,6 +52,16 @@ TEST(Gid, FormatParseAndBranches) {
   EXPECT_LT(BranchGid(FormatGid(std::string(64, 'a'), UINT64_MAX), 999999).size(), 200u);
 }
 
+// A temporary folder removed when the test ends.
+struct ScopedDir {
+  explicit ScopedDir(const std::string& tag) : path(testing::TempDir(tag)) {}
+  ~ScopedDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  std::string path;
+};
+
 std::unique_ptr<FileDecisionLog> OpenLog(const std::string& path,
                                          FileDecisionLog::OpenReport* rep = nullptr,
                                          uint64_t compact_bytes = 4u << 20) {
@@ -66,7 +76,8 @@ std::unique_ptr<FileDecisionLog> OpenLog(const std::string& path,
 }
 
 TEST(FileDecisionLog, CommitsSurviveReopenAndEndsCloseThem) {
-  std::string path = testing::TempDir("coord-flog") + "/c.dlog";
+  ScopedDir dir("coord-flog");
+  std::string path = dir.path + "/c.dlog";
   uint64_t first = 0;
   {
     auto log = OpenLog(path);
@@ -94,7 +105,8 @@ TEST(FileDecisionLog, CommitsSurviveReopenAndEndsCloseThem) {
 }
 
 TEST(FileDecisionLog, TornTailIsTruncatedAndAcknowledgedRecordsStay) {
-  std::string path = testing::TempDir("coord-torn") + "/c.dlog";
+  ScopedDir dir("coord-torn");
+  std::string path = dir.path + "/c.dlog";
   {
     auto log = OpenLog(path);
     ASSERT_TRUE(log->LogCommit("dw:c:1").ok());
@@ -115,7 +127,8 @@ TEST(FileDecisionLog, TornTailIsTruncatedAndAcknowledgedRecordsStay) {
 }
 
 TEST(FileDecisionLog, OneProcessAtATime) {
-  std::string path = testing::TempDir("coord-lock") + "/c.dlog";
+  ScopedDir dir("coord-lock");
+  std::string path = dir.path + "/c.dlog";
   auto log = OpenLog(path);
   FileDecisionLog::Options o;
   o.path = path;
@@ -129,7 +142,8 @@ TEST(FileDecisionLog, OneProcessAtATime) {
 }
 
 TEST(FileDecisionLog, GroupCommitSharesFsyncsAcrossConcurrentCommits) {
-  std::string path = testing::TempDir("coord-group") + "/c.dlog";
+  ScopedDir dir("coord-group");
+  std::string path = dir.path + "/c.dlog";
   FileDecisionLog::Options o;
   o.path = path;
   // Ask the leader to wait for the others (as with many transactions in phase 1).
@@ -164,7 +178,8 @@ TEST(FileDecisionLog, GroupCommitSharesFsyncsAcrossConcurrentCommits) {
 }
 
 TEST(FileDecisionLog, CompactionBoundsTheFile) {
-  std::string path = testing::TempDir("coord-compact") + "/c.dlog";
+  ScopedDir dir("coord-compact");
+  std::string path = dir.path + "/c.dlog";
   auto log = OpenLog(path, nullptr, /*compact_bytes=*/8 << 10);
   uint64_t first = 0;
   ASSERT_TRUE(log->ReserveSequence(1000, &first).ok());

@@ -190,5 +190,41 @@ TEST_F(OffsetTest, SafeStallsUnderAPreparedTransaction) {
   EXPECT_TRUE(v.ok()) << v.ToText(20);
 }
 
+// Positions compare xids as numbers: rows of xid 9 go before rows of xid 10
+// (a text sort would put "10" first and then skip xid 9 as "behind").
+TEST_F(OffsetTest, SafeOrdersByXidNumerically) {
+  {
+    pqxx::connection c{dsn_};
+    pqxx::work tx{c};
+    for (int64_t id : {1, 2}) {
+      workload::Order o = workload::MakeOrder(id, id, 1);
+      SqlStatement ins = workload::InsertOrderStatement(o);
+      tx.exec_params(ins.sql, *ins.params[0], *ins.params[1], *ins.params[2]);
+      OutMessage m = workload::OrderPlacedMessage(o);
+      // Hand-set xids, both long finished: order 1 in "xid 10", order 2 in "xid 9".
+      tx.exec_params(
+          "INSERT INTO outbox_table (entity_name, event_id, topic, msg_key, payload, txid)"
+          " VALUES ('order', $1, $2, $3, $4, $5::xid8)",
+          m.id, m.topic, m.key, m.payload, id == 1 ? "10" : "9");
+    }
+    tx.commit();
+  }
+  outbox::RelayOptions ro = Relay(outbox::Strategy::kOffsetSafe, /*batch=*/1);
+  std::unique_ptr<outbox::Relay> relay;
+  ASSERT_TRUE(outbox::CreateRelay(ro, &relay).ok());
+  ASSERT_TRUE(relay->Start().ok());
+  int64_t moved = 0;
+  ASSERT_TRUE(relay->Step(&moved).ok());
+  ASSERT_EQ(moved, 1);
+  EXPECT_EQ(SqlInt(dsn_,
+                   "SELECT counter_xid::text::bigint FROM outbox_counter"
+                   " WHERE counter_key = 'offset-safe'"),
+            9);
+  EXPECT_EQ(PumpUntil(relay.get(), 1), 1);
+  workload::VerifyReport v = Verify();
+  EXPECT_EQ(v.rows, 2u);
+  EXPECT_TRUE(v.ok()) << v.ToText(20);
+}
+
 }  // namespace
 }  // namespace dw::testing
