@@ -1,16 +1,16 @@
 # Tests of the transactional outbox (issue 4). The database tests use a
-# scratch database of the shared cluster (NEEDS_ENV) and a broker process of
-# their own per test.
+# scratch database of the outbox's own test cluster (ENV outbox: see
+# tests/CMakeLists.txt for why) and a broker process of their own per test.
 dw_add_test(outbox_unit_test SOURCES outbox_unit_test.cc LIBS dw_outbox LABELS outbox unit)
 dw_add_test(outbox_relay_test SOURCES outbox_relay_test.cc LIBS dw_outbox
-  NEEDS_ENV LABELS outbox TIMEOUT 300)
+  NEEDS_ENV ENV outbox LABELS outbox TIMEOUT 300)
 # The same end-to-end runs with the issue's 10,000 orders.
 dw_add_test(outbox_relay_slow_test SOURCES outbox_relay_test.cc LIBS dw_outbox
-  NEEDS_ENV LABELS outbox slow TIMEOUT 900)
+  NEEDS_ENV ENV outbox LABELS outbox slow TIMEOUT 900)
 target_compile_definitions(outbox_relay_slow_test PRIVATE DW_OUTBOX_ORDERS=10000)
 dw_add_test(outbox_offset_test SOURCES outbox_offset_test.cc LIBS dw_outbox
-  NEEDS_ENV LABELS outbox TIMEOUT 300)
+  NEEDS_ENV ENV outbox LABELS outbox TIMEOUT 300)
 dw_add_test(outbox_faults_test SOURCES outbox_faults_test.cc LIBS dw_outbox
-  NEEDS_ENV LABELS outbox TIMEOUT 300)
+  NEEDS_ENV ENV outbox LABELS outbox TIMEOUT 300)
 dw_add_test(outbox_partitions_test SOURCES outbox_partitions_test.cc LIBS dw_outbox
-  NEEDS_ENV LABELS outbox TIMEOUT 300)
+  NEEDS_ENV ENV outbox LABELS outbox TIMEOUT 300)
