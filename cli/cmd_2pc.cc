@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/load_flags.h"
 #include "common/dsn.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/crash_points.h"
@@ -173,10 +174,7 @@ void AddRun(CLI::App* group, Globals& g) {
       "place orders with two-phase commit: an orders row in Postgres AND an OrderPlaced "
       "message at the broker, atomically");
   struct Opts : CommonOpts {
-    int64_t transactions = 1000;
-    int concurrency = 1;
-    double rate = 0;
-    double duration_s = 0;
+    LoadFlags load;
     std::string ack_after = "phase2";
     bool lrco = false;
     std::string crash_at;
@@ -190,16 +188,7 @@ void AddRun(CLI::App* group, Globals& g) {
   };
   auto o = std::make_shared<Opts>();
   AddCommonOptions(cmd, o.get());
-  cmd->add_option("--transactions,-n", o->transactions, "orders to place (default 1000)")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--concurrency,-c", o->concurrency, "concurrent workers (default 1)")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--rate", o->rate,
-                  "open loop: arrivals per second (latency from the intended start); default "
-                  "closed loop")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--duration", o->duration_s, "stop issuing after this many seconds")
-      ->check(CLI::NonNegativeNumber);
+  o->load.Add(cmd);
   cmd->add_option("--ack-after", o->ack_after,
                   "phase2 (default): answer once every participant committed; decision: answer "
                   "once the decision is durable, finish phase 2 in the background")
@@ -233,12 +222,10 @@ void AddRun(CLI::App* group, Globals& g) {
       crash = coord::ParseStep(o->crash_at);
       if (!crash) throw CliError("--crash-at: want one of " + coord::StepNames());
     }
-    if (o->transactions == 0 && o->duration_s <= 0) {
-      throw CliError("--transactions 0 (unbounded) needs --duration");
-    }
+    o->load.Validate();
     Setup setup;
     // Workers, background phase 2 and recovery each hold a connection at times.
-    SetUp(g, *o, o->lrco, true, 2 * o->concurrency + 4, &setup);
+    SetUp(g, *o, o->lrco, true, 2 * o->load.concurrency + 4, &setup);
     const auto& built = setup.built;
 
     std::unique_ptr<coord::Trace> trace;
@@ -251,9 +238,10 @@ void AddRun(CLI::App* group, Globals& g) {
     co.lrco = o->lrco;
     co.lrco_member = built.topology.shards[0];
     co.recovery_interval = milliseconds(o->recovery_interval_ms);
-    co.background_workers = std::max(2, o->concurrency);
-    co.background_capacity = std::min<size_t>(128, 4 * static_cast<size_t>(o->concurrency) + 16);
-    co.max_call_threads = 8 * o->concurrency + 32;
+    co.background_workers = std::max(2, o->load.concurrency);
+    co.background_capacity =
+        std::min<size_t>(128, 4 * static_cast<size_t>(o->load.concurrency) + 16);
+    co.max_call_threads = 8 * o->load.concurrency + 32;
     co.trace = trace.get();
     if (crash) {
       auto point = std::make_shared<coord::CrashPoint>(*crash, o->crash_after);
@@ -272,12 +260,7 @@ void AddRun(CLI::App* group, Globals& g) {
     workload::OrderIdAllocator ids(built.dsns[0]);
     std::mutex err_mu;
     std::vector<std::string> first_errors;
-    workload::LoadOptions lo;
-    lo.transactions = o->transactions;
-    lo.concurrency = o->concurrency;
-    lo.rate = o->rate;
-    lo.duration = milliseconds(static_cast<int64_t>(o->duration_s * 1000));
-    lo.label = "2pc";
+    workload::LoadOptions lo = o->load.ToOptions("2pc");
     workload::LoadSummary sum = workload::RunLoad(lo, [&](int, int64_t i) {
       int64_t id = 0;
       Status s = ids.Next(&id);

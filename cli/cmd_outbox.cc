@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/load_flags.h"
 #include "outbox/partitions.h"
 #include "outbox/relay.h"
 #include "outbox/relay_runner.h"
@@ -64,10 +65,7 @@ void AddWrite(CLI::App* group, Globals& g) {
       "place orders the outbox way: the orders row and its outbox row in ONE local transaction "
       "(a relay publishes the event later)");
   struct Opts {
-    int64_t transactions = 1000;
-    int concurrency = 1;
-    double rate = 0;
-    double duration_s = 0;
+    LoadFlags load;
     bool trigger = false;
     std::string notify = "after-commit";
     uint64_t seed = 1;
@@ -75,16 +73,7 @@ void AddWrite(CLI::App* group, Globals& g) {
     PartitionFlags partitions;
   };
   auto o = std::make_shared<Opts>();
-  cmd->add_option("--transactions,-n", o->transactions, "orders to place (default 1000)")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--concurrency,-c", o->concurrency, "concurrent workers (default 1)")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--rate", o->rate,
-                  "open loop: arrivals per second (latency from the intended start); default "
-                  "closed loop")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--duration", o->duration_s, "stop issuing after this many seconds")
-      ->check(CLI::NonNegativeNumber);
+  o->load.Add(cmd);
   cmd->add_flag("--trigger", o->trigger,
                 "trigger-based capture: insert only the order; a trigger on orders writes the "
                 "outbox row (installed if absent)");
@@ -97,12 +86,10 @@ void AddWrite(CLI::App* group, Globals& g) {
   cmd->add_flag("--json", o->json, "print the summary as one JSON object");
   AddPartitionFlags(cmd, &o->partitions);
   cmd->callback([&g, o] {
-    if (o->transactions == 0 && o->duration_s <= 0) {
-      throw CliError("--transactions 0 (unbounded) needs --duration");
-    }
+    o->load.Validate();
     outbox::WriterOptions wo;
     wo.dsn = DsnOnly(g);
-    wo.connections = o->concurrency;
+    wo.connections = o->load.concurrency;
     wo.trigger = o->trigger;
     using Mode = outbox::WriterOptions::NotifyMode;
     wo.notify = o->notify == "off"     ? Mode::kOff
@@ -115,12 +102,7 @@ void AddWrite(CLI::App* group, Globals& g) {
 
     std::mutex err_mu;
     std::vector<std::string> first_errors;
-    workload::LoadOptions lo;
-    lo.transactions = o->transactions;
-    lo.concurrency = o->concurrency;
-    lo.rate = o->rate;
-    lo.duration = milliseconds(static_cast<int64_t>(o->duration_s * 1000));
-    lo.label = "outbox";
+    workload::LoadOptions lo = o->load.ToOptions("outbox");
     workload::LoadSummary sum = workload::RunLoad(lo, [&](int worker, int64_t i) {
       int64_t id = 0;
       Status s = writer->PlaceOrder(worker, i, &id);
