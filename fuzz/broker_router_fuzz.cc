@@ -188,7 +188,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Faults faults;
   std::unique_ptr<RecordFile> log;
   RecordFile::ReplayReport report;
-  Check(RecordFile::Open(log_path, [](std::string_view) { return Status::OK(); }, &log, &report)
+  Check(RecordFile::Open(
+            log_path, [](std::string_view) { return Status::OK(); }, &log, &report)
             .ok(),
         "cannot open a fresh log");
   // kNever: write() without fdatasync - durability against power loss is
