@@ -10,7 +10,7 @@
 //              decision, --lrco).
 //   outbox     the outbox writer's local transaction (orders insert +
 //              outbox insert, one commit), what 2PC competes with;
-//              outbox-notify: the same plus the writer's pg_notify wake-up.
+//              outbox-notify: the same plus the writer's after-commit NOTIFY wake-up.
 //
 // Each benchmark is one closed-loop run (workload::RunLoad) of N orders at
 // concurrency C; it reports throughput, p50/p99 latency (from the run's
