@@ -1,6 +1,6 @@
 #include "coordinator/order_work.h"
 
-#include <pqxx/pqxx>
+#include "participants/pg_schema.h"
 
 namespace dw::coord {
 
@@ -32,23 +32,13 @@ std::vector<Work> PlaceOrderWork(const workload::Order& o, const Topology& t) {
 }
 
 Status EnsureLedgerSchema(const std::string& dsn) {
-  try {
-    pqxx::connection c{dsn};
-    pqxx::work tx{c};
-    tx.exec("SELECT pg_advisory_xact_lock(7355610)");
-    tx.exec0(
-        "CREATE TABLE IF NOT EXISTS customer_ledger ("
-        " order_id bigint PRIMARY KEY,"
-        " customer text NOT NULL,"
-        " amount_cents bigint NOT NULL,"
-        " created_at timestamptz NOT NULL DEFAULT now())");
-    tx.commit();
-  } catch (const pqxx::broken_connection& e) {
-    return Status::Unavailable(std::string("cannot connect to Postgres: ") + e.what());
-  } catch (const std::exception& e) {
-    return Status::IOError(std::string("creating customer_ledger: ") + e.what());
-  }
-  return Status::OK();
+  return ApplyDdl(dsn, 7355610,
+                  {"CREATE TABLE IF NOT EXISTS customer_ledger ("
+                   " order_id bigint PRIMARY KEY,"
+                   " customer text NOT NULL,"
+                   " amount_cents bigint NOT NULL,"
+                   " created_at timestamptz NOT NULL DEFAULT now())"},
+                  "customer_ledger");
 }
 
 }  // namespace dw::coord

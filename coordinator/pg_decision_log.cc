@@ -6,6 +6,8 @@
 
 #include <pqxx/pqxx>
 
+#include "participants/pg_schema.h"
+
 namespace dw::coord {
 namespace {
 
@@ -44,31 +46,19 @@ PgDecisionLog::~PgDecisionLog() {
 std::string PgDecisionLog::Describe() const { return "postgres:" + pool_->redacted_dsn(); }
 
 Status PgDecisionLog::EnsureSchema(const std::string& dsn) {
-  try {
-    pqxx::connection c{dsn};
-    pqxx::work tx{c};
-    // Concurrent first runs could collide on the catalog's unique index.
-    tx.exec("SELECT pg_advisory_xact_lock(7355609)");
-    tx.exec0(
-        "CREATE TABLE IF NOT EXISTS dw_decisions ("
-        " gid text PRIMARY KEY,"
-        " coordinator text NOT NULL,"
-        " outcome text NOT NULL CHECK (outcome IN ('commit', 'abort')),"
-        " decided_at timestamptz NOT NULL DEFAULT now())");
-    tx.exec0("CREATE INDEX IF NOT EXISTS dw_decisions_coordinator ON dw_decisions (coordinator)");
-    tx.exec0(
-        "CREATE TABLE IF NOT EXISTS dw_coordinators ("
-        " id text PRIMARY KEY,"
-        " next_seq bigint NOT NULL DEFAULT 1,"
-        " decision_log text)");
-    tx.commit();
-  } catch (const pqxx::broken_connection& e) {
-    return Status::Unavailable(std::string("decision log: cannot connect to Postgres: ") +
-                               e.what());
-  } catch (const std::exception& e) {
-    return Status::IOError(std::string("decision log: creating dw_decisions: ") + e.what());
-  }
-  return Status::OK();
+  return ApplyDdl(
+      dsn, 7355609,
+      {"CREATE TABLE IF NOT EXISTS dw_decisions ("
+       " gid text PRIMARY KEY,"
+       " coordinator text NOT NULL,"
+       " outcome text NOT NULL CHECK (outcome IN ('commit', 'abort')),"
+       " decided_at timestamptz NOT NULL DEFAULT now())",
+       "CREATE INDEX IF NOT EXISTS dw_decisions_coordinator ON dw_decisions (coordinator)",
+       "CREATE TABLE IF NOT EXISTS dw_coordinators ("
+       " id text PRIMARY KEY,"
+       " next_seq bigint NOT NULL DEFAULT 1,"
+       " decision_log text)"},
+      "decision log");
 }
 
 SqlStatement PgDecisionLog::DecisionRowStatement(const std::string& gid,

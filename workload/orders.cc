@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
+#include "participants/pg_schema.h"
+
 namespace dw::workload {
 namespace {
 constexpr int64_t kBlock = 1000;
@@ -24,26 +26,14 @@ int64_t NowMicros() {
 }
 
 Status EnsureOrdersSchema(const std::string& dsn) {
-  try {
-    pqxx::connection c{dsn};
-    pqxx::work tx{c};
-    // Serialise concurrent first runs: CREATE ... IF NOT EXISTS can still
-    // collide on the catalog's unique index when two sessions race.
-    tx.exec("SELECT pg_advisory_xact_lock(7355608)");
-    tx.exec0(
-        "CREATE TABLE IF NOT EXISTS orders ("
-        " id bigint PRIMARY KEY,"
-        " customer text NOT NULL,"
-        " amount_cents bigint NOT NULL,"
-        " created_at timestamptz NOT NULL DEFAULT now())");
-    tx.exec0("CREATE SEQUENCE IF NOT EXISTS orders_id_seq INCREMENT BY 1000 START WITH 1");
-    tx.commit();
-  } catch (const pqxx::broken_connection& e) {
-    return Status::Unavailable(std::string("cannot connect to Postgres: ") + e.what());
-  } catch (const std::exception& e) {
-    return Status::IOError(std::string("creating the orders schema: ") + e.what());
-  }
-  return Status::OK();
+  return ApplyDdl(dsn, 7355608,
+                  {"CREATE TABLE IF NOT EXISTS orders ("
+                   " id bigint PRIMARY KEY,"
+                   " customer text NOT NULL,"
+                   " amount_cents bigint NOT NULL,"
+                   " created_at timestamptz NOT NULL DEFAULT now())",
+                   "CREATE SEQUENCE IF NOT EXISTS orders_id_seq INCREMENT BY 1000 START WITH 1"},
+                  "orders schema");
 }
 
 Order MakeOrder(int64_t id, int64_t i, uint64_t seed) {
