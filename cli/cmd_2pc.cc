@@ -261,24 +261,28 @@ void AddRun(CLI::App* group, Globals& g) {
     std::mutex err_mu;
     std::vector<std::string> first_errors;
     workload::LoadOptions lo = o->load.ToOptions("2pc");
-    workload::LoadSummary sum = workload::RunLoad(lo, [&](int, int64_t i) {
-      int64_t id = 0;
-      Status s = ids.Next(&id);
-      coord::TxnResult r;
-      if (s.ok()) {
-        workload::Order order = workload::MakeOrder(id, i, o->seed);
-        r = c->Execute(coord::PlaceOrderWork(order, built.topology));
-      } else {
-        r.status = s;
-      }
-      if (r.outcome == coord::TxnOutcome::kCommitted) return workload::Outcome::kCommitted;
-      {
-        std::lock_guard<std::mutex> l(err_mu);
-        if (first_errors.size() < 5) first_errors.push_back(r.gid + ": " + r.status.ToString());
-      }
-      return r.outcome == coord::TxnOutcome::kAborted ? workload::Outcome::kAborted
-                                                      : workload::Outcome::kFailed;
-    });
+    workload::LoadSummary sum;
+    Check(workload::RunLoad(
+        lo,
+        [&](int, int64_t i) {
+          int64_t id = 0;
+          Status s = ids.Next(&id);
+          coord::TxnResult r;
+          if (s.ok()) {
+            workload::Order order = workload::MakeOrder(id, i, o->seed);
+            r = c->Execute(coord::PlaceOrderWork(order, built.topology));
+          } else {
+            r.status = s;
+          }
+          if (r.outcome == coord::TxnOutcome::kCommitted) return workload::Outcome::kCommitted;
+          {
+            std::lock_guard<std::mutex> l(err_mu);
+            if (first_errors.size() < 5) first_errors.push_back(r.gid + ": " + r.status.ToString());
+          }
+          return r.outcome == coord::TxnOutcome::kAborted ? workload::Outcome::kAborted
+                                                          : workload::Outcome::kFailed;
+        },
+        &sum));
     size_t pending = c->Drain(milliseconds(o->drain_timeout_ms));
     auto st = c->stats();
 

@@ -70,10 +70,15 @@ void AddWrite(CLI::App* group, Globals& g) {
     std::string notify = "after-commit";
     uint64_t seed = 1;
     bool json = false;
+    int64_t clock_skew_ms = 0;
     PartitionFlags partitions;
   };
   auto o = std::make_shared<Opts>();
   o->load.Add(cmd);
+  cmd->add_option("--clock-skew-ms", o->clock_skew_ms,
+                  "stamp created_dttm with this writer's clock, off by this many ms (may be "
+                  "negative), instead of the server's now(): the clock-skew experiment of "
+                  "`relay --strategy offset-naive --by time`");
   cmd->add_flag("--trigger", o->trigger,
                 "trigger-based capture: insert only the order; a trigger on orders writes the "
                 "outbox row (installed if absent)");
@@ -96,6 +101,11 @@ void AddWrite(CLI::App* group, Globals& g) {
                 : o->notify == "in-tx" ? Mode::kInTransaction
                                        : Mode::kAfterCommit;
     wo.seed = o->seed;
+    if (o->clock_skew_ms != 0 && o->trigger) {
+      throw CliError(
+          "--clock-skew-ms stamps the outbox row the writer inserts: not with --trigger");
+    }
+    wo.clock_skew_ms = o->clock_skew_ms;
     wo.partitions = ToPartitionOptions(o->partitions);
     std::unique_ptr<outbox::OutboxWriter> writer;
     Check(outbox::OutboxWriter::Open(wo, &writer));
@@ -103,16 +113,20 @@ void AddWrite(CLI::App* group, Globals& g) {
     std::mutex err_mu;
     std::vector<std::string> first_errors;
     workload::LoadOptions lo = o->load.ToOptions("outbox");
-    workload::LoadSummary sum = workload::RunLoad(lo, [&](int worker, int64_t i) {
-      int64_t id = 0;
-      Status s = writer->PlaceOrder(worker, i, &id);
-      if (s.ok()) return workload::Outcome::kCommitted;
-      {
-        std::lock_guard<std::mutex> l(err_mu);
-        if (first_errors.size() < 5) first_errors.push_back(s.ToString());
-      }
-      return s.IsAborted() ? workload::Outcome::kAborted : workload::Outcome::kFailed;
-    });
+    workload::LoadSummary sum;
+    Check(workload::RunLoad(
+        lo,
+        [&](int worker, int64_t i) {
+          int64_t id = 0;
+          Status s = writer->PlaceOrder(worker, i, &id);
+          if (s.ok()) return workload::Outcome::kCommitted;
+          {
+            std::lock_guard<std::mutex> l(err_mu);
+            if (first_errors.size() < 5) first_errors.push_back(s.ToString());
+          }
+          return s.IsAborted() ? workload::Outcome::kAborted : workload::Outcome::kFailed;
+        },
+        &sum));
     writer.reset();  // releases the writers' lock after the last commit
     sum.extra["approach"] = "outbox";
     sum.extra["capture"] = o->trigger ? "trigger" : "explicit";

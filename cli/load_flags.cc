@@ -15,6 +15,9 @@ void LoadFlags::Add(CLI::App* cmd) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--duration", duration_s, "stop issuing after this many seconds")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--samples", samples,
+                  "append one line per completed operation to FILE: intended start (unix us), "
+                  "latency us, outcome c|a|f (used by `compare` for timelines)");
 }
 
 void LoadFlags::Validate() const {
@@ -30,6 +33,7 @@ workload::LoadOptions LoadFlags::ToOptions(const std::string& label) const {
   lo.rate = rate;
   lo.duration = std::chrono::milliseconds(static_cast<int64_t>(duration_s * 1000));
   lo.label = label;
+  lo.samples_path = samples;
   return lo;
 }
 

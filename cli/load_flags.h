@@ -18,8 +18,9 @@ struct LoadFlags {
   int concurrency = 1;
   double rate = 0;  // arrivals per second; 0 = closed loop
   double duration_s = 0;
+  std::string samples;  // --samples FILE
 
-  // Registers --transactions/-n, --concurrency/-c, --rate, --duration on `cmd`.
+  // Registers --transactions/-n, --concurrency/-c, --rate, --duration, --samples on `cmd`.
   void Add(CLI::App* cmd);
   // Throws CliError when the combination makes no sense (unbounded with no duration).
   void Validate() const;

@@ -18,7 +18,7 @@ constexpr auto kMinNotifySpacing = std::chrono::microseconds(500);
 
 // Composes the canonical order INSERT (workload/orders.h, $1..$3) with the
 // outbox insert ($4..$8) into one statement.
-std::string WriteSql(bool trigger, WriterOptions::NotifyMode notify) {
+std::string WriteSql(bool trigger, WriterOptions::NotifyMode notify, int64_t clock_skew_ms) {
   workload::Order probe;
   std::string order_insert = workload::InsertOrderStatement(probe).sql;
   const bool in_tx = notify == WriterOptions::NotifyMode::kInTransaction;
@@ -26,9 +26,16 @@ std::string WriteSql(bool trigger, WriterOptions::NotifyMode notify) {
   if (trigger) {
     return in_tx ? "WITH ord AS (" + order_insert + " RETURNING id) " + wake + "ord" : order_insert;
   }
+  // A skewed writer stamps created_dttm with its own (wrong) clock, as an
+  // application server whose clock is off would; the skew is an integer, so
+  // it can be spliced in as a literal.
   const std::string outbox_insert =
-      "INSERT INTO outbox_table (entity_name, event_id, topic, msg_key, payload)"
-      " SELECT $4, $5, $6, $7, $8 FROM ord";
+      clock_skew_ms == 0
+          ? "INSERT INTO outbox_table (entity_name, event_id, topic, msg_key, payload)"
+            " SELECT $4, $5, $6, $7, $8 FROM ord"
+          : "INSERT INTO outbox_table (entity_name, event_id, topic, msg_key, payload, "
+            "created_dttm) SELECT $4, $5, $6, $7, $8, clock_timestamp() + " +
+                std::to_string(clock_skew_ms) + " * interval '1 millisecond' FROM ord";
   std::string sql = "WITH ord AS (" + order_insert + " RETURNING id)";
   if (in_tx) return sql + ", evt AS (" + outbox_insert + " RETURNING 1) " + wake + "evt";
   return sql + " " + outbox_insert;
@@ -128,7 +135,7 @@ Status OutboxWriter::Open(const WriterOptions& opts, std::unique_ptr<OutboxWrite
 
   auto impl = std::make_unique<Impl>();
   impl->opts = opts;
-  impl->sql = WriteSql(opts.trigger, opts.notify);
+  impl->sql = WriteSql(opts.trigger, opts.notify, opts.clock_skew_ms);
   if (opts.notify == WriterOptions::NotifyMode::kAfterCommit) {
     impl->notifier = std::thread([raw = impl.get()] { raw->NotifierLoop(); });
   }

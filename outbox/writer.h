@@ -49,6 +49,10 @@ struct WriterOptions {
   NotifyMode notify = NotifyMode::kAfterCommit;
   std::string topic = workload::kOrdersTopic;
   uint64_t seed = 1;
+  // Non-zero: created_dttm is stamped with this writer's clock, off by this
+  // much, instead of the server's now() (the clock-skew experiment of the
+  // time-based offset relay). Not with `trigger`.
+  int64_t clock_skew_ms = 0;
   // Partitions are created ahead at Open and by a background loop, so a long
   // run without a relay never meets a missing partition.
   PartitionOptions partitions;

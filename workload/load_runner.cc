@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include <algorithm>
 #include <atomic>
 #include <cinttypes>
@@ -9,6 +12,8 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+
+#include "workload/orders.h"
 
 namespace dw::workload {
 namespace {
@@ -55,6 +60,24 @@ std::string LoadSummary::ToText() const {
 }
 
 LoadSummary RunLoad(const LoadOptions& opts, const Operation& op) {
+  LoadSummary s;
+  LoadOptions o = opts;
+  o.samples_path.clear();
+  (void)RunLoad(o, op, &s);
+  return s;
+}
+
+Status RunLoad(const LoadOptions& opts, const Operation& op, LoadSummary* out) {
+  std::FILE* sink = nullptr;
+  if (!opts.samples_path.empty()) {
+    sink = std::fopen(opts.samples_path.c_str(), "a");
+    if (sink == nullptr) {
+      return Status::IOError("cannot open the samples file " + opts.samples_path + ": " +
+                             std::strerror(errno));
+    }
+  }
+  std::mutex sink_mu;
+  const int64_t t0_unix_us = NowMicros();
   const int workers = std::max(1, opts.concurrency);
   const bool open_loop = opts.rate > 0;
   const bool progress = opts.progress && isatty(STDERR_FILENO);
@@ -91,13 +114,28 @@ LoadSummary RunLoad(const LoadOptions& opts, const Operation& op) {
       int64_t lat = std::chrono::duration_cast<std::chrono::microseconds>(end - intended).count();
       me.h.Record(lat);
       switch (o) {
-        case Outcome::kCommitted: ++me.committed; break;
-        case Outcome::kAborted: ++me.aborted; break;
-        case Outcome::kFailed: ++me.failed; break;
+        case Outcome::kCommitted:
+          ++me.committed;
+          break;
+        case Outcome::kAborted:
+          ++me.aborted;
+          break;
+        case Outcome::kFailed:
+          ++me.failed;
+          break;
       }
       if (opts.record_samples) {
         me.samples.push_back(
             {std::chrono::duration_cast<std::chrono::microseconds>(intended - t0).count(), lat, o});
+      }
+      if (sink != nullptr) {
+        const int64_t at =
+            t0_unix_us +
+            std::chrono::duration_cast<std::chrono::microseconds>(intended - t0).count();
+        const char c = o == Outcome::kCommitted ? 'c' : o == Outcome::kAborted ? 'a' : 'f';
+        std::lock_guard<std::mutex> l(sink_mu);
+        std::fprintf(sink, "%" PRId64 ",%" PRId64 ",%c\n", at, lat, c);
+        std::fflush(sink);  // into the kernel: survives a SIGKILL of this process
       }
       done.fetch_add(1, std::memory_order_relaxed);
     }
@@ -147,7 +185,9 @@ LoadSummary RunLoad(const LoadOptions& opts, const Operation& op) {
   std::sort(s.samples.begin(), s.samples.end(),
             [](const Sample& a, const Sample& b) { return a.start_us < b.start_us; });
   s.throughput_per_s = s.elapsed_s > 0 ? s.committed / s.elapsed_s : 0;
-  return s;
+  if (sink != nullptr) std::fclose(sink);
+  *out = std::move(s);
+  return Status::OK();
 }
 
 }  // namespace dw::workload

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/histogram.h"
+#include "common/status.h"
 
 namespace dw::workload {
 
@@ -25,11 +26,16 @@ enum class Outcome { kCommitted, kAborted, kFailed };
 struct LoadOptions {
   int64_t transactions = 1000;  // 0: unbounded (then `duration` must be set)
   int concurrency = 1;
-  double rate = 0;  // arrivals per second (open loop); 0 = closed loop
+  double rate = 0;                        // arrivals per second (open loop); 0 = closed loop
   std::chrono::milliseconds duration{0};  // stop issuing after this long (0: no limit)
   std::string label = "load";
   bool progress = true;         // a progress line on stderr, only when it is a TTY
   bool record_samples = false;  // keep one Sample per operation (timelines in reports)
+  // When set, every completed operation is appended to this file as it
+  // completes, one line "intended_start_unix_us,latency_us,outcome" (outcome
+  // c / a / f), flushed at once: a process killed with SIGKILL still leaves
+  // the record of everything it acknowledged (`compare` relies on that).
+  std::string samples_path;
 };
 
 struct Sample {
@@ -40,12 +46,13 @@ struct Sample {
 
 struct LoadSummary {
   uint64_t committed = 0;
-  uint64_t aborted = 0;  // the system refused the operation cleanly (e.g. a participant voted abort)
-  uint64_t failed = 0;   // an error: the operation's fate was reported as a failure
+  uint64_t aborted =
+      0;                // the system refused the operation cleanly (e.g. a participant voted abort)
+  uint64_t failed = 0;  // an error: the operation's fate was reported as a failure
   double elapsed_s = 0;
-  double throughput_per_s = 0;  // committed / elapsed
-  Histogram latency;            // µs, all outcomes
-  std::vector<Sample> samples;  // when record_samples, ordered by start
+  double throughput_per_s = 0;                      // committed / elapsed
+  Histogram latency;                                // µs, all outcomes
+  std::vector<Sample> samples;                      // when record_samples, ordered by start
   nlohmann::json extra = nlohmann::json::object();  // approach-specific counters (log_fsyncs, ...)
 
   // {committed, aborted, failed, elapsed_s, throughput_per_s,
@@ -58,6 +65,8 @@ struct LoadSummary {
 // It must be thread-safe across workers.
 using Operation = std::function<Outcome(int worker, int64_t index)>;
 
-LoadSummary RunLoad(const LoadOptions& opts, const Operation& op);
+// Fails only when `samples_path` cannot be opened (*out untouched then).
+Status RunLoad(const LoadOptions& opts, const Operation& op, LoadSummary* out);
+LoadSummary RunLoad(const LoadOptions& opts, const Operation& op);  // no samples_path
 
 }  // namespace dw::workload

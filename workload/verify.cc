@@ -41,8 +41,8 @@ nlohmann::json VerifyReport::ToJson() const {
 }
 
 std::string VerifyReport::ToText(size_t max) const {
-  std::string out = "rows " + std::to_string(rows) + ", messages " + std::to_string(messages) +
-                    "\n";
+  std::string out =
+      "rows " + std::to_string(rows) + ", messages " + std::to_string(messages) + "\n";
   auto line = [&](const char* what, const auto& v) {
     out += std::string(what) + ": " + std::to_string(v.size());
     if (!v.empty()) out += " [" + List(v, max) + "]";
@@ -66,7 +66,8 @@ Status Verify(const VerifyOptions& opts, VerifyReport* r) {
     pqxx::read_transaction tx{c};
     auto exists = tx.exec1("SELECT to_regclass('orders') IS NOT NULL")[0].as<bool>();
     if (exists) {
-      // Read the keys with COPY-like streaming: a large table must not be buffered as a result set twice.
+      // Read the keys with COPY-like streaming: a large table must not be buffered as a result set
+      // twice.
       pqxx::stream_from s{tx, "orders", std::vector<std::string>{"id"}};
       // libpqxx 6.4's `s >> tuple` fails on one-column lines ("Too few
       // fields"): its raw line keeps the trailing newline. Parse it here.
@@ -75,12 +76,12 @@ Status Verify(const VerifyOptions& opts, VerifyReport* r) {
         int64_t id = 0;
         auto [p, ec] = std::from_chars(line.data(), line.data() + line.size(), id);
         if (ec != std::errc()) throw std::runtime_error("orders.id: unexpected COPY line: " + line);
-        rows.insert(id);
+        if (id >= opts.min_id && id <= opts.max_id) rows.insert(id);
       }
       s.complete();
     }
-    for (const auto& row :
-         tx.exec("SELECT gid FROM pg_prepared_xacts WHERE database = current_database() ORDER BY gid")) {
+    for (const auto& row : tx.exec("SELECT gid FROM pg_prepared_xacts WHERE database = "
+                                   "current_database() ORDER BY gid")) {
       r->prepared_postgres.push_back(row[0].as<std::string>());
     }
     tx.commit();
@@ -106,13 +107,15 @@ Status Verify(const VerifyOptions& opts, VerifyReport* r) {
     if (!s.ok()) return s;
     if (batch.empty()) break;
     for (const auto& m : batch) {
-      ++r->messages;
       int64_t id = 0;
       auto [p, ec] = std::from_chars(m.key.data(), m.key.data() + m.key.size(), id);
       if (ec != std::errc() || p != m.key.data() + m.key.size()) {
+        ++r->messages;
         r->foreign_keys.push_back(m.key);
         continue;
       }
+      if (id < opts.min_id || id > opts.max_id) continue;
+      ++r->messages;
       if (++seen[id] == 2) r->duplicates.push_back(id);
     }
     from = next;

@@ -22,15 +22,20 @@ struct VerifyOptions {
   std::string broker_url;
   std::string topic = "orders";
   size_t max_listed = 20;  // keys named per category in text output (JSON has them all)
+  // Only order ids in [min_id, max_id] are judged; rows and messages outside
+  // are ignored (several experiments sharing one broker, each with its own
+  // id range: `compare --broker URL`).
+  int64_t min_id = 0;
+  int64_t max_id = INT64_MAX;
 };
 
 struct VerifyReport {
   uint64_t rows = 0;
   uint64_t messages = 0;
-  std::vector<int64_t> missing;     // order ids with a row and no message
-  std::vector<int64_t> orphans;     // order ids with a message and no row
-  std::vector<int64_t> duplicates;  // order ids carried by more than one message
-  std::vector<std::string> foreign_keys;  // message keys that are not order ids
+  std::vector<int64_t> missing;                // order ids with a row and no message
+  std::vector<int64_t> orphans;                // order ids with a message and no row
+  std::vector<int64_t> duplicates;             // order ids carried by more than one message
+  std::vector<std::string> foreign_keys;       // message keys that are not order ids
   std::vector<std::string> prepared_postgres;  // gids in pg_prepared_xacts (this database)
   std::vector<std::string> prepared_broker;    // gids prepared at the broker
 

@@ -72,6 +72,8 @@ std::string Metrics::Render(const Store::Stats& store) const {
       << name << " " << v << "\n";
   };
   counter("dw_broker_fsyncs_total", "fdatasync calls on the log.", fsyncs.load());
+  counter("dw_broker_duplicates_total",
+          "Messages deduplicated: their id was already stored (redeliveries).", duplicates.load());
   counter("dw_broker_bytes_written_total", "Bytes appended to the log.", bytes_written.load());
   counter("dw_broker_records_written_total", "Records appended to the log.",
           records_written.load());

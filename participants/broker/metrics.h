@@ -4,7 +4,7 @@
 //   dw_broker_request_duration_seconds{route}       histogram (request fully
 //       read -> response handed to the socket; includes injected latency and
 //       the wait for durability)
-//   dw_broker_fsyncs_total, dw_broker_bytes_written_total,
+//   dw_broker_fsyncs_total, dw_broker_duplicates_total, dw_broker_bytes_written_total,
 //   dw_broker_records_written_total, dw_broker_write_batches_total,
 //   dw_broker_write_errors_total                     counters (the writer)
 //   dw_broker_records_replayed, dw_broker_log_bytes  gauges
@@ -34,6 +34,7 @@ class Metrics {
   std::atomic<uint64_t> records_written{0};
   std::atomic<uint64_t> write_batches{0};
   std::atomic<uint64_t> write_errors{0};
+  std::atomic<uint64_t> duplicates{0};  // publishes deduplicated by message id
   std::atomic<uint64_t> records_replayed{0};
   std::atomic<uint64_t> log_bytes{0};
 

@@ -86,6 +86,7 @@ void Sequencer::PlanPublish(const Mutation& m, int64_t now_ms, Outcome* out) {
     }
     out->offsets.push_back(off);
     out->created = out->created || created;
+    if (!created) ++out->duplicates;
   }
   if (!rec.messages.empty()) records_.push_back(std::move(rec));
 }
@@ -145,6 +146,7 @@ void Sequencer::PlanCommit(const Mutation& m, int64_t now_ms, Outcome* out) {
   for (const auto& s : *staged) {
     bool created;
     rec.offsets.push_back(Assign(s.topic, s.data, &created));
+    if (!created) ++out->duplicates;
   }
   out->offsets = rec.offsets;
   gids_[m.gid] = GidOverlay{TxnState::kCommitted, {}, rec.offsets};

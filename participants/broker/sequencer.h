@@ -48,7 +48,8 @@ struct Mutation {
 struct Outcome {
   Status status;
   std::vector<uint64_t> offsets;
-  bool created = false;  // kPublish: a new message was stored (not a duplicate)
+  bool created = false;     // kPublish: a new message was stored (not a duplicate)
+  uint32_t duplicates = 0;  // messages whose id was already stored (deduplicated)
 };
 
 class Sequencer {

@@ -170,6 +170,11 @@ void Writer::WriteBatch(std::deque<Item>* batch) {
     }
   }
   seq_.Reset();
+  uint64_t dups = 0;
+  for (const auto& o : outcomes) {
+    if (o.status.ok()) dups += o.duplicates;
+  }
+  if (dups > 0) metrics_->duplicates.fetch_add(dups, std::memory_order_relaxed);
   for (size_t i = 0; i < batch->size(); ++i) (*batch)[i].done(std::move(outcomes[i]));
 }
 

@@ -1,0 +1,83 @@
+// `dualwrite floor`: the baseline every approach is measured against. The
+// same "place order" INSERT as 2PC and the outbox, committed locally in one
+// phase, with no message at all: what the business operation costs when
+// nobody has to be told about it.
+#include <iostream>
+#include <memory>
+#include <mutex>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/load_flags.h"
+#include "participants/postgres_participant.h"
+#include "workload/load_runner.h"
+#include "workload/orders.h"
+
+namespace dw::cli {
+namespace {
+
+void Check(const Status& s) {
+  if (!s.ok()) throw CliError(s.ToString());
+}
+
+}  // namespace
+
+void AddFloorCommand(CLI::App& app, Globals& g) {
+  auto* cmd = app.add_subcommand(
+      "floor",
+      "the baseline: place orders with a local commit of the orders INSERT alone, no message");
+  struct Opts {
+    LoadFlags load;
+    uint64_t seed = 1;
+    bool json = false;
+  };
+  auto o = std::make_shared<Opts>();
+  o->load.Add(cmd);
+  cmd->add_option("--seed", o->seed, "seed of the generated orders (default 1)");
+  cmd->add_flag("--json", o->json, "print the summary as one JSON object");
+  cmd->callback([&g, o] {
+    o->load.Validate();
+    const std::string dsn = g.dsn.empty() ? ResolveEndpoints(g).dsn : g.dsn;
+    Check(workload::EnsureOrdersSchema(dsn));
+    PgPool::Options po;
+    po.dsn = dsn;
+    po.max_connections = o->load.concurrency;
+    po.application_name = "dualwrite-floor";
+    std::unique_ptr<PostgresParticipant> pg;
+    Check(PostgresParticipant::Create(po, PostgresParticipant::Options{}, &pg));
+    workload::OrderIdAllocator ids(dsn);
+
+    std::mutex err_mu;
+    std::vector<std::string> first_errors;
+    workload::LoadSummary sum;
+    Check(workload::RunLoad(
+        o->load.ToOptions("floor"),
+        [&](int, int64_t i) {
+          int64_t id = 0;
+          Status s = ids.Next(&id);
+          if (s.ok()) {
+            Work w;
+            w.statements.push_back(
+                workload::InsertOrderStatement(workload::MakeOrder(id, i, o->seed)));
+            s = pg->CommitOnePhase(w);
+          }
+          if (s.ok()) return workload::Outcome::kCommitted;
+          {
+            std::lock_guard<std::mutex> l(err_mu);
+            if (first_errors.size() < 5) first_errors.push_back(s.ToString());
+          }
+          return s.IsAborted() ? workload::Outcome::kAborted : workload::Outcome::kFailed;
+        },
+        &sum));
+    sum.extra["approach"] = "floor";
+    for (const auto& e : first_errors) std::cerr << "not committed: " << e << "\n";
+    if (o->json) {
+      std::cout << sum.ToJson().dump() << "\n";
+    } else {
+      std::cout << sum.ToText();
+    }
+  });
+}
+
+}  // namespace dw::cli
