@@ -29,6 +29,8 @@ void AddVerifyCommands(CLI::App& app, Globals& g);  // verify
 void Add2pcCommands(CLI::App& app, Globals& g);     // 2pc run, 2pc recover
 void AddOutboxCommands(CLI::App& app, Globals& g);  // outbox write, relay, maintain
 void AddProxyCommands(CLI::App& app, Globals& g);   // proxy
+void AddFloorCommand(CLI::App& app, Globals& g);    // floor (the baseline)
+void AddCompareCommand(CLI::App& app, Globals& g);  // compare (the report)
 
 // The Postgres DSN and broker URL a command should use: --dsn / --broker as
 // given, the embedded environment (started if needed) for what is missing.

@@ -26,6 +26,8 @@ int main(int argc, char** argv) {
   dw::cli::Add2pcCommands(app, g);
   dw::cli::AddOutboxCommands(app, g);
   dw::cli::AddProxyCommands(app, g);
+  dw::cli::AddFloorCommand(app, g);
+  dw::cli::AddCompareCommand(app, g);
 
   try {
     app.parse(argc, argv);

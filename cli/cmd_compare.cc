@@ -1,0 +1,108 @@
+// `dualwrite compare`: the side-by-side report, the project's main job
+// (issue 5). All the work is in compare/; this file is flags and output.
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "common/dsn.h"
+#include "common/process.h"
+#include "compare/compare.h"
+
+namespace dw::cli {
+namespace {
+
+std::string DefaultOut() {
+  std::time_t t = std::time(nullptr);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "compare-%Y%m%d-%H%M%S", std::gmtime(&t));
+  return buf;
+}
+
+}  // namespace
+
+void AddCompareCommand(CLI::App& app, Globals& g) {
+  auto* cmd = app.add_subcommand(
+      "compare",
+      "measure 2PC and every outbox strategy side by side (latency, throughput, cost, failure "
+      "behaviour) and write report.md, results.json and plots");
+  struct Opts {
+    bool quick = false;
+    bool smoke = false;
+    std::string out;
+    std::string only;
+    uint64_t seed = 1;
+    std::string from;
+    bool keep = false;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_flag("--quick", o->quick, "the quick size: under 5 minutes on 2 cores");
+  cmd->add_flag("--smoke", o->smoke, "the smallest size, for tests (with or without --quick)");
+  cmd->add_option("--out", o->out, "output folder (default ./compare-<UTC time>)");
+  cmd->add_option("--only", o->only,
+                  "comma-separated approaches or families to run (floor, 2pc, outbox, 2pc-pg, "
+                  "outbox-cdc, ...)");
+  cmd->add_option("--seed", o->seed, "seed of the generated orders and fault moments (default 1)");
+  cmd->add_option("--from", o->from,
+                  "re-render report.md and plots from this results.json without running anything");
+  cmd->add_flag("--keep-cells", o->keep, "keep each cell's folder (process logs, samples)");
+  cmd->callback([&g, o, cmd] {
+    if (!o->from.empty()) {
+      std::ifstream in(o->from);
+      if (!in) throw CliError("cannot read " + o->from);
+      nlohmann::json results = nlohmann::json::parse(in, nullptr, false);
+      if (!results.is_object() || results.value("schema", "") != "dualwrite-compare/1") {
+        throw CliError(o->from + " is not a dualwrite-compare/1 results file");
+      }
+      std::string dir =
+          o->out.empty() ? std::filesystem::absolute(o->from).parent_path().string() : o->out;
+      std::vector<std::string> written, warnings;
+      Status s = compare::RenderOutputs(results, dir, &written, &warnings);
+      if (!s.ok()) throw CliError(s.ToString());
+      for (const auto& w : warnings) std::cerr << "warning: " << w << "\n";
+      std::cout << "rendered " << dir << "/report.md (" << written.size() << " files)\n";
+      return;
+    }
+    compare::CompareOptions co;
+    co.size = o->smoke ? "smoke" : o->quick ? "quick" : "full";
+    co.out_dir = o->out.empty() ? DefaultOut() : o->out;
+    co.dsn = g.dsn;
+    co.broker = g.broker;
+    co.only = o->only;
+    co.seed = o->seed;
+    co.binary = SelfExe();
+    co.keep_cells = o->keep;
+    std::string line = "dualwrite";
+    if (!g.dsn.empty()) line += " --dsn '" + RedactDsn(g.dsn) + "'";
+    if (!g.broker.empty()) line += " --broker " + g.broker;
+    line += " compare";
+    if (o->quick) line += " --quick";
+    if (o->smoke) line += " --smoke";
+    if (!o->out.empty()) line += " --out " + o->out;
+    if (!o->only.empty()) line += " --only " + o->only;
+    if (cmd->count("--seed") > 0) line += " --seed " + std::to_string(o->seed);
+    co.command_line = line;
+    nlohmann::json results;
+    Status s = compare::RunCompare(co, std::cerr, &results);
+    if (!s.ok()) throw CliError(s.ToString());
+    std::vector<std::string> written, warnings;
+    s = compare::RenderOutputs(results, co.out_dir, &written, &warnings);
+    if (!s.ok()) throw CliError(s.ToString());
+    for (const auto& w : warnings) std::cerr << "warning: " << w << "\n";
+    size_t violations = 0;
+    for (const auto& c : results["failures"]["cells"]) violations += c["verdict"] == "violations";
+    std::cout << "results: " << co.out_dir << "/results.json\nreport:  " << co.out_dir
+              << "/report.md\n";
+    if (violations > 0) {
+      throw CliError(std::to_string(violations) +
+                         " failure cell(s) broke a guarantee: see the report's section 2",
+                     3);
+    }
+  });
+}
+
+}  // namespace dw::cli

@@ -1,0 +1,56 @@
+// CellBroker: the broker one cell talks to. Normally a fresh `dualwrite
+// broker serve` process with its own log folder, so each cell starts from an
+// empty topic and its own counters; with --broker, the user's broker, shared
+// by every cell (cells then use disjoint order-id ranges).
+//
+// Counters (fsyncs, deduplicated publishes) are read from /metrics and
+// accumulated across restarts of the process (a restart resets them).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "common/status.h"
+
+namespace dw::compare {
+
+class CellBroker {
+ public:
+  // Own process: `binary broker serve` on a free port, log in `dir`.
+  static Status StartOwn(const std::string& binary, const std::string& dir, CellBroker* out);
+  // The user's broker at `url`.
+  static Status UseExternal(const std::string& url, CellBroker* out);
+
+  CellBroker() = default;
+  CellBroker(CellBroker&& o) noexcept;
+  CellBroker& operator=(CellBroker&& o) noexcept;
+  ~CellBroker();  // stops an own process
+
+  const std::string& url() const { return url_; }
+  bool own() const { return pid_ > 0 || !dir_.empty(); }
+
+  // broker-down: SIGKILL (own) / down_for_ms (external), and back.
+  Status Down(double seconds);
+  Status Up();
+  // broker-slow: the broker's own latency fault (POST /admin/faults).
+  Status SetLatencyMs(double ms);
+
+  // Sum over the incarnations so far of a /metrics counter.
+  Status Counter(const std::string& name, uint64_t* value);
+  Status Stop();
+
+ private:
+  Status Spawn();
+  Status ReadMetrics(std::map<std::string, uint64_t>* out) const;
+  Status Admin(const std::string& body) const;
+
+  std::string binary_, dir_, url_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+  std::map<std::string, uint64_t> carried_;  // counters of killed incarnations
+};
+
+}  // namespace dw::compare

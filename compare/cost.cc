@@ -1,0 +1,45 @@
+#include "compare/cost.h"
+
+#include <pqxx/pqxx>
+
+namespace dw::compare {
+
+Status TakeCost(const std::string& cell_dsn, CostSnapshot* out) {
+  try {
+    pqxx::connection c{cell_dsn};
+    pqxx::nontransaction tx{c};
+    auto w = tx.exec1(
+        "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint, wal_write, wal_sync"
+        " FROM pg_stat_wal");
+    out->wal_bytes = w[0].as<uint64_t>();
+    out->wal_writes = w[1].as<uint64_t>();
+    out->wal_syncs = w[2].as<uint64_t>();
+    auto t = tx.exec1(
+        "SELECT COALESCE(sum(n_tup_upd + n_tup_del), 0)::bigint,"
+        " COALESCE(sum(autovacuum_count), 0)::bigint FROM pg_stat_user_tables");
+    out->dead_tuples = t[0].as<uint64_t>();
+    out->autovacuum_runs = t[1].as<uint64_t>();
+  } catch (const std::exception& e) {
+    return Status::IOError(std::string("reading cost counters: ") + e.what());
+  }
+  return Status::OK();
+}
+
+nlohmann::json CostJson(const CostSnapshot& b, const CostSnapshot& a, uint64_t ops, bool broker) {
+  auto per = [ops](uint64_t before, uint64_t after) -> nlohmann::json {
+    if (ops == 0 || after < before) return nullptr;
+    return static_cast<double>(after - before) / static_cast<double>(ops);
+  };
+  nlohmann::json j;
+  j["wal_bytes_per_op"] = per(b.wal_bytes, a.wal_bytes);
+  j["wal_syncs_per_op"] = per(b.wal_syncs, a.wal_syncs);
+  j["wal_writes_per_op"] = per(b.wal_writes, a.wal_writes);
+  j["dead_tuples_per_op"] = per(b.dead_tuples, a.dead_tuples);
+  j["autovacuum_runs"] = a.autovacuum_runs >= b.autovacuum_runs
+                             ? nlohmann::json(a.autovacuum_runs - b.autovacuum_runs)
+                             : nlohmann::json(nullptr);
+  j["broker_fsyncs_per_op"] = broker ? per(b.broker_fsyncs, a.broker_fsyncs) : nullptr;
+  return j;
+}
+
+}  // namespace dw::compare

@@ -1,0 +1,131 @@
+#include "compare/lab.h"
+
+#include <unistd.h>
+
+#include <pqxx/pqxx>
+
+#include "common/dsn.h"
+#include "common/process.h"
+#include "env/environment.h"
+#include "env/layout.h"
+#include "env/pg_binaries.h"
+#include "participants/pg_dsn.h"
+
+namespace dw::compare {
+namespace {
+
+Status PgError(const std::string& what, const std::exception& e) {
+  return Status::IOError(what + ": " + e.what());
+}
+
+}  // namespace
+
+Status Lab::Open(const Options& opts, std::unique_ptr<Lab>* out) {
+  std::unique_ptr<Lab> lab(new Lab());
+  lab->opts_ = opts;
+  if (opts.dsn.empty()) {
+    lab->env_ = std::make_unique<env::Environment>(opts.work_dir + "/env");
+    env::UpOptions uo;
+    uo.broker = false;  // every cell starts a broker of its own
+    uo.dualwrite_binary = opts.binary;
+    env::Endpoints ep;
+    Status s = lab->env_->Up(uo, &ep, opts.log);
+    if (!s.ok()) return s;
+    lab->admin_dsn_ = ep.dsn;
+  } else {
+    lab->admin_dsn_ = opts.dsn;
+  }
+  try {
+    pqxx::connection c{lab->admin_dsn_};
+    pqxx::nontransaction tx{c};
+    int mpt = tx.exec1("SHOW max_prepared_transactions")[0].as<int>();
+    if (mpt == 0) {
+      return Status::FailedPrecondition(
+          "max_prepared_transactions is 0 on " + RedactDsn(lab->admin_dsn_) +
+          ": 2PC cannot run; set it (e.g. 100) in postgresql.conf and restart the server");
+    }
+  } catch (const std::exception& e) {
+    return Status::Unavailable("cannot connect to Postgres (" + RedactDsn(lab->admin_dsn_) +
+                               "): " + e.what());
+  }
+  *out = std::move(lab);
+  return Status::OK();
+}
+
+Lab::~Lab() {
+  if (env_) {
+    Status s = env_->Down(/*purge=*/true, opts_.log);
+    if (!s.ok() && opts_.log)
+      *opts_.log << "compare: removing the environment: " << s.ToString() << "\n";
+  }
+}
+
+Status Lab::DropDatabase(const std::string& name) {
+  try {
+    pqxx::connection c{admin_dsn_};
+    pqxx::nontransaction tx{c};
+    // Prepared transactions and slots pin a database: DROP refuses while they exist.
+    for (const auto& r :
+         tx.exec_params("SELECT gid FROM pg_prepared_xacts WHERE database = $1", name)) {
+      std::string dsn;
+      Status s = DsnWithDatabase(admin_dsn_, name, &dsn);
+      if (!s.ok()) return s;
+      pqxx::connection d{dsn};
+      pqxx::nontransaction dt{d};
+      dt.exec0("ROLLBACK PREPARED " + dt.quote(r[0].as<std::string>()));
+    }
+    tx.exec_params(
+        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
+        " WHERE database = $1 AND NOT active",
+        name);
+    tx.exec0("DROP DATABASE IF EXISTS " + tx.quote_name(name) + " WITH (FORCE)");
+  } catch (const std::exception& e) {
+    return PgError("dropping database " + name, e);
+  }
+  return Status::OK();
+}
+
+Status Lab::FreshDatabase(const std::string& name, std::string* dsn) {
+  Status s = DropDatabase(name);
+  if (!s.ok()) return s;
+  try {
+    pqxx::connection c{admin_dsn_};
+    pqxx::nontransaction tx{c};
+    tx.exec0("CREATE DATABASE " + tx.quote_name(name));
+  } catch (const std::exception& e) {
+    return PgError("creating database " + name, e);
+  }
+  return DsnWithDatabase(admin_dsn_, name, dsn);
+}
+
+Status Lab::CrashPostgres() {
+  if (!env_) {
+    return Status::FailedPrecondition(
+        "Postgres is external (--dsn): compare does not crash a server it did not start");
+  }
+  std::string bin;
+  Status s = env::FindPostgresBinDir(&bin);
+  if (!s.ok()) return s;
+  SpawnOptions o;
+  uid_t uid;
+  gid_t gid;
+  if (geteuid() == 0 && LookupUser("postgres", &uid, &gid)) {
+    o.uid = uid;
+    o.gid = gid;
+  }
+  std::string out;
+  return RunCommand(
+      {bin + "/pg_ctl", "-D", env_->layout().pg_data, "-w", "stop", "-m", "immediate"}, &out, o);
+}
+
+Status Lab::StartPostgres() {
+  if (!env_) return Status::FailedPrecondition("Postgres is external (--dsn)");
+  env::UpOptions uo;
+  uo.broker = false;
+  uo.report_running = false;
+  uo.dualwrite_binary = opts_.binary;
+  env::Endpoints ep;
+  return env_->Up(uo, &ep, nullptr);
+}
+
+}  // namespace dw::compare

@@ -1,0 +1,72 @@
+#include "compare/machine.h"
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include <pqxx/pqxx>
+
+namespace dw::compare {
+namespace {
+
+std::string CpuModel() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("model name", 0) == 0) {
+      auto c = line.find(':');
+      if (c != std::string::npos) return line.substr(line.find_first_not_of(' ', c + 1));
+    }
+  }
+  return "";
+}
+
+double MemoryGib() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  double kb = 0;
+  while (in >> key >> kb) {
+    if (key == "MemTotal:") return kb / (1024.0 * 1024.0);
+    in.ignore(1 << 10, '\n');
+  }
+  return 0;
+}
+
+}  // namespace
+
+nlohmann::json DescribeMachine(const std::string& dsn) {
+  nlohmann::json m;
+  std::string cpu = CpuModel();
+  m["cpu"] = cpu.empty() ? nlohmann::json(nullptr) : nlohmann::json(cpu);
+  m["cores"] = sysconf(_SC_NPROCESSORS_ONLN);
+  m["memory_gib"] = MemoryGib();
+  utsname u{};
+  m["kernel"] = uname(&u) == 0 ? nlohmann::json(std::string(u.sysname) + " " + u.release)
+                               : nlohmann::json(nullptr);
+  m["postgres_version"] = nullptr;
+  m["postgres_settings"] = nullptr;
+  m["fsync_method"] = nullptr;
+  try {
+    pqxx::connection c{dsn};
+    pqxx::nontransaction tx{c};
+    m["postgres_version"] = tx.exec1("SHOW server_version")[0].as<std::string>();
+    nlohmann::json s;
+    for (const char* name :
+         {"fsync", "synchronous_commit", "wal_sync_method", "full_page_writes", "shared_buffers",
+          "max_prepared_transactions", "wal_level", "checkpoint_timeout", "max_wal_size"}) {
+      s[name] = tx.exec1(std::string("SHOW ") + name)[0].as<std::string>();
+    }
+    m["fsync_method"] = s["wal_sync_method"];
+    m["postgres_settings"] = s;
+  } catch (const std::exception&) {
+  }
+  m["broker_fsync"] = "batch";
+#ifdef DW_GIT_COMMIT
+  m["dualwrite_commit"] = DW_GIT_COMMIT;
+#else
+  m["dualwrite_commit"] = nullptr;
+#endif
+  return m;
+}
+
+}  // namespace dw::compare

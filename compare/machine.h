@@ -1,0 +1,15 @@
+// The machine line of a report: what the numbers were measured on.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace dw::compare {
+
+// {cpu, cores, memory_gib, kernel, postgres_version, postgres_settings,
+//  fsync_method, broker_fsync, dualwrite_commit}. Fields that cannot be read
+// are null.
+nlohmann::json DescribeMachine(const std::string& dsn);
+
+}  // namespace dw::compare

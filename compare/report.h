@@ -1,0 +1,22 @@
+// The report half of `dualwrite compare`: results.json -> report.md.
+//
+// The report is a pure function of the JSON (schema: docs/compare-results.md),
+// so `dualwrite compare --from results.json` re-renders it without running
+// anything, and every sentence of its "Reading" paragraphs is computed from
+// the figures in that file: a reader of a new run never meets a claim that
+// was true only for the run the renderer was written against.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace dw::compare {
+
+// Markdown for DIR/report.md. Never throws and never fails: a figure that is
+// missing, null or of the wrong type renders as "-", a section with no data
+// says so. Plot links point at plots/<name>.svg next to the report (see
+// PlannedPlots in compare/plots.h), whether or not gnuplot produced them.
+std::string RenderReport(const nlohmann::json& results);
+
+}  // namespace dw::compare

@@ -1,0 +1,46 @@
+// Samples: the per-operation records a load command streams with
+// `--samples FILE` (intended start, latency, outcome), and the summaries
+// compare derives from them: counts and p99 inside a time window, 250 ms
+// timelines across a fault, and CDF points for plots.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/histogram.h"
+#include "common/status.h"
+
+namespace dw::compare {
+
+struct SampleRow {
+  int64_t start_us = 0;  // intended start, unix µs
+  int64_t latency_us = 0;
+  char outcome = 'c';  // c committed, a aborted, f failed
+};
+
+// Reads every complete line (a torn last line of a killed process is skipped).
+Status ReadSamples(const std::string& path, std::vector<SampleRow>* out);
+
+struct WindowStats {
+  uint64_t attempted = 0, succeeded = 0, failed = 0;
+  Histogram latency;
+  nlohmann::json ToJson() const;  // {attempted, succeeded, failed}
+};
+// Operations whose intended start lies in [from_us, to_us).
+WindowStats Window(const std::vector<SampleRow>& rows, int64_t from_us, int64_t to_us);
+
+// [{t_s, ok, failed, p99_ms}] per `bucket_us` of intended start in
+// [from_us, to_us), t_s relative to `origin_us`.
+nlohmann::json Timeline(const std::vector<SampleRow>& rows, int64_t origin_us, int64_t from_us,
+                        int64_t to_us, int64_t bucket_us);
+
+// [[value_ms, fraction], ...] with at most `points` entries.
+nlohmann::json CdfJson(const Histogram& h, size_t points = 60);
+
+// {p50, p95, p99, p999, max, mean} in ms, plus count when `with_count`; null when empty.
+nlohmann::json PercentilesJson(const Histogram& h, bool with_count);
+
+}  // namespace dw::compare

@@ -1,0 +1,11 @@
+# Tests of `dualwrite compare`. The renderer (report.md and plots from
+# results.json) needs no environment: it reads a hand-written fixture.
+dw_add_test(compare_report_test SOURCES compare_report_test.cc LIBS dw_compare_render
+  nlohmann_json::nlohmann_json LABELS unit TIMEOUT 120)
+target_compile_definitions(compare_report_test PRIVATE
+  DW_COMPARE_FIXTURE="${CMAKE_CURRENT_SOURCE_DIR}/data/compare_fixture.json")
+
+# The main job end to end at its smallest size (--quick --smoke): its own
+# throwaway cluster, a broker per cell, every approach and the failure matrix.
+dw_add_test(compare_smoke_test SOURCES compare_smoke_test.cc LIBS dw_common
+  nlohmann_json::nlohmann_json LABELS slow compare TIMEOUT 900)

@@ -1,0 +1,195 @@
+// `dualwrite compare --smoke`: the whole main job end to end, small. It
+// brings up its own throwaway cluster and a broker per cell, runs every
+// approach, the open-loop series and the failure matrix, and writes the
+// report, the JSON and the plots. Asserted: every cell is present, verify is
+// clean wherever the approach guarantees it, offset-naive's loss shows up
+// under clock skew, and `--from` re-renders without running anything.
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "common/process.h"
+#include "tests/support/test_support.h"
+
+namespace dw {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+std::string g_out;
+json g_results;
+std::string g_output;
+Status g_status;
+
+// ctest runs each TEST in a process of its own: one test, so that the
+// (minutes-long) run happens once; the parts below are its checks.
+void RunOnce() {
+  if (!g_out.empty()) return;
+  g_out = testing::TempDir("compare-smoke");
+  g_status = RunCommand(
+      {testing::DualwriteBinary(), "compare", "--quick", "--smoke", "--out", g_out, "--seed", "7"},
+      &g_output);
+  std::ifstream in(g_out + "/results.json");
+  if (in) g_results = json::parse(in, nullptr, false);
+}
+
+void RunsAndWritesEveryOutput() {
+  ASSERT_TRUE(g_status.ok()) << g_status.ToString() << "\n" << g_output;
+  ASSERT_TRUE(g_results.is_object()) << g_output;
+  EXPECT_EQ(g_results["schema"], "dualwrite-compare/1");
+  EXPECT_EQ(g_results["size"], "smoke");
+  EXPECT_TRUE(fs::file_size(g_out + "/report.md") > 1000);
+  for (const char* plot : {"latency-cdf", "e2e-cdf", "throughput", "open-loop-latency",
+                           "failure-broker-down", "backlog-broker-down"}) {
+    bool svg = false, png = false;
+    for (const auto& e : fs::directory_iterator(g_out + "/plots")) {
+      const std::string n = e.path().filename().string();
+      if (n.rfind(plot, 0) == 0 && e.path().extension() == ".svg") svg = fs::file_size(e) > 0;
+      if (n.rfind(plot, 0) == 0 && e.path().extension() == ".png") png = fs::file_size(e) > 0;
+    }
+    EXPECT_TRUE(svg && png) << plot;
+  }
+  // The machine line and the command are in the report.
+  std::ifstream r(g_out + "/report.md");
+  std::string report((std::istreambuf_iterator<char>(r)), {});
+  EXPECT_NE(report.find("dualwrite compare --quick --smoke"), std::string::npos);
+  EXPECT_NE(report.find("PostgreSQL 15"), std::string::npos);
+}
+
+void EveryApproachHasMeasuredLatencyCells() {
+  ASSERT_TRUE(g_results.is_object());
+  std::set<std::string> seen;
+  for (const auto& c : g_results["latency"]) {
+    const std::string a = c["approach"];
+    seen.insert(a);
+    EXPECT_TRUE(c["error"].is_null()) << a << ": " << c["error"];
+    ASSERT_TRUE(c["committed"].is_number()) << a;
+    EXPECT_GT(c["committed"].get<int64_t>(), 0) << a;
+    EXPECT_TRUE(c["latency_ms"]["p99"].is_number()) << a;
+    EXPECT_TRUE(c["cost"]["wal_bytes_per_op"].is_number()) << a;
+    if (a != "floor") {
+      EXPECT_TRUE(c["e2e_ms"]["p50"].is_number()) << a;
+      EXPECT_TRUE(c["cost"]["broker_fsyncs_per_op"].is_number()) << a;
+    }
+    // Every approach that guarantees atomicity is clean after a healthy run.
+    if (a != "outbox-offset-naive") {
+      EXPECT_TRUE(c["verify"]["ok"].get<bool>()) << a << c["verify"];
+    }
+  }
+  EXPECT_EQ(seen.size(), 11u);
+  EXPECT_FALSE(g_results["open_loop"].empty());
+}
+
+void FailureMatrixIsCompleteAndCleanWhereGuaranteed() {
+  ASSERT_TRUE(g_results.is_object());
+  const auto& scenarios = g_results["failures"]["scenarios"];
+  const auto& cells = g_results["failures"]["cells"];
+  EXPECT_EQ(scenarios.size(), 7u);
+  std::set<std::pair<std::string, std::string>> present;
+  for (const auto& c : cells) {
+    present.insert({c["scenario"].get<std::string>(), c["approach"].get<std::string>()});
+  }
+  std::set<std::string> approaches;
+  for (const auto& c : cells) approaches.insert(c["approach"].get<std::string>());
+  EXPECT_EQ(present.size(), scenarios.size() * approaches.size()) << "a cell is missing";
+  for (const auto& c : cells) {
+    const std::string id =
+        c["scenario"].get<std::string>() + " x " + c["approach"].get<std::string>();
+    EXPECT_NE(c["status"], "error") << id << ": " << c["reason"];
+    if (c["status"] != "ran") continue;
+    EXPECT_NE(c["verdict"], "violations") << id << ": " << c["verify"];
+    EXPECT_TRUE(c["ops_total"]["attempted"].get<uint64_t>() > 0) << id;
+    EXPECT_FALSE(c["timeline"].empty()) << id;
+    if (c["guaranteed"].get<bool>()) {
+      EXPECT_EQ(c["verdict"], "clean") << id;
+      EXPECT_EQ(c["in_doubt_at_end"], 0) << id;
+    }
+  }
+}
+
+void OffsetNaiveLosesUnderClockSkewAndTheHeldTransactionBlocks() {
+  ASSERT_TRUE(g_results.is_object());
+  bool skew = false, held = false;
+  for (const auto& c : g_results["failures"]["cells"]) {
+    if (c["scenario"] == "clock-skew" && c["approach"] == "outbox-offset-naive") {
+      skew = true;
+      EXPECT_EQ(c["verdict"], "expected-loss");
+      EXPECT_GT(c["lost"].get<uint64_t>(), 0u) << "the skewed clock should make it skip rows";
+    }
+    if (c["scenario"] == "in-doubt-held" && c["approach"] == "2pc-pg") {
+      held = true;
+      // The probe waited behind the prepared transaction for most of the window.
+      EXPECT_GT(c["probe_blocked_ms"].get<double>(), 1000.0);
+      EXPECT_GT(c["vacuum"]["dead_tuples_kept_while_held"].get<uint64_t>(), 0u);
+    }
+  }
+  EXPECT_TRUE(skew && held);
+}
+
+void FromRerendersWithoutRunning() {
+  ASSERT_TRUE(g_results.is_object());
+  const std::string again = testing::TempDir("compare-from");
+  std::string out;
+  Status s = RunCommand(
+      {testing::DualwriteBinary(), "compare", "--from", g_out + "/results.json", "--out", again},
+      &out);
+  ASSERT_TRUE(s.ok()) << s.ToString() << "\n" << out;
+  std::ifstream a(g_out + "/report.md"), b(again + "/report.md");
+  std::string ra((std::istreambuf_iterator<char>(a)), {}),
+      rb((std::istreambuf_iterator<char>(b)), {});
+  EXPECT_EQ(ra, rb);
+  EXPECT_TRUE(fs::exists(again + "/plots"));
+}
+
+TEST(CompareSmoke, MainJobEndToEnd) {
+  RunOnce();
+  ASSERT_TRUE(g_status.ok()) << g_status.ToString() << "\n" << g_output;
+  {
+    SCOPED_TRACE("outputs");
+    RunsAndWritesEveryOutput();
+  }
+  {
+    SCOPED_TRACE("latency cells");
+    EveryApproachHasMeasuredLatencyCells();
+  }
+  {
+    SCOPED_TRACE("failure matrix");
+    FailureMatrixIsCompleteAndCleanWhereGuaranteed();
+  }
+  {
+    SCOPED_TRACE("lessons");
+    OffsetNaiveLosesUnderClockSkewAndTheHeldTransactionBlocks();
+  }
+  {
+    SCOPED_TRACE("--from");
+    FromRerendersWithoutRunning();
+  }
+}
+
+TEST(CompareFlags, BadInputIsOneLineAndNonZero) {
+  std::string out;
+  Status s = RunCommand({testing::DualwriteBinary(), "compare", "--only", "bogus", "--out",
+                         testing::TempDir("compare-bad")},
+                        &out);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(out.find("unknown approach 'bogus'"), std::string::npos) << out;
+  s = RunCommand({testing::DualwriteBinary(), "compare", "--from", "/nonexistent/results.json"},
+                 &out);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(out.find("cannot read"), std::string::npos) << out;
+  s = RunCommand(
+      {testing::DualwriteBinary(), "--dsn", "host=127.0.0.1 port=1 user=x password=hunter2",
+       "compare", "--smoke", "--out", testing::TempDir("compare-bad2")},
+      &out);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(out.find("cannot connect to Postgres"), std::string::npos) << out;
+  EXPECT_EQ(out.find("hunter2"), std::string::npos) << "the password leaked: " << out;
+}
+
+}  // namespace
+}  // namespace dw
