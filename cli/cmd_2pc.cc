@@ -264,14 +264,16 @@ void AddRun(CLI::App* group, Globals& g) {
     workload::LoadSummary sum;
     Check(workload::RunLoad(
         lo,
-        [&](int, int64_t i) {
+        [&](int, int64_t i, int64_t* key) {
           int64_t id = 0;
           Status s = ids.Next(&id);
           coord::TxnResult r;
           if (s.ok()) {
+            *key = id;
             workload::Order order = workload::MakeOrder(id, i, o->seed);
             r = c->Execute(coord::PlaceOrderWork(order, built.topology));
           } else {
+            r.outcome = coord::TxnOutcome::kAborted;  // nothing was sent anywhere
             r.status = s;
           }
           if (r.outcome == coord::TxnOutcome::kCommitted) return workload::Outcome::kCommitted;

@@ -53,10 +53,11 @@ void AddFloorCommand(CLI::App& app, Globals& g) {
     workload::LoadSummary sum;
     Check(workload::RunLoad(
         o->load.ToOptions("floor"),
-        [&](int, int64_t i) {
+        [&](int, int64_t i, int64_t* key) {
           int64_t id = 0;
           Status s = ids.Next(&id);
           if (s.ok()) {
+            *key = id;
             Work w;
             w.statements.push_back(
                 workload::InsertOrderStatement(workload::MakeOrder(id, i, o->seed)));

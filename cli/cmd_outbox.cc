@@ -116,9 +116,8 @@ void AddWrite(CLI::App* group, Globals& g) {
     workload::LoadSummary sum;
     Check(workload::RunLoad(
         lo,
-        [&](int worker, int64_t i) {
-          int64_t id = 0;
-          Status s = writer->PlaceOrder(worker, i, &id);
+        [&](int worker, int64_t i, int64_t* key) {
+          Status s = writer->PlaceOrder(worker, i, key);
           if (s.ok()) return workload::Outcome::kCommitted;
           {
             std::lock_guard<std::mutex> l(err_mu);

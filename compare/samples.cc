@@ -14,9 +14,9 @@ Status ReadSamples(const std::string& path, std::vector<SampleRow>* out) {
   for (std::string line; std::getline(in, line);) {
     SampleRow r;
     char c = 0;
-    if (std::sscanf(line.c_str(), "%" SCNd64 ",%" SCNd64 ",%c", &r.start_us, &r.latency_us, &c) ==
-            3 &&
-        (c == 'c' || c == 'a' || c == 'f')) {
+    const int n = std::sscanf(line.c_str(), "%" SCNd64 ",%" SCNd64 ",%c,%" SCNd64, &r.start_us,
+                              &r.latency_us, &c, &r.key);
+    if (n >= 3 && (c == 'c' || c == 'a' || c == 'f')) {
       r.outcome = c;
       out->push_back(r);
     }

@@ -18,7 +18,8 @@ namespace dw::compare {
 struct SampleRow {
   int64_t start_us = 0;  // intended start, unix µs
   int64_t latency_us = 0;
-  char outcome = 'c';  // c committed, a aborted, f failed
+  char outcome = 'c';  // c committed, a aborted, f failed (outcome unknown)
+  int64_t key = 0;     // the order id, 0 when unknown
 };
 
 // Reads every complete line (a torn last line of a killed process is skipped).

@@ -174,22 +174,19 @@ TxnResult Coordinator::Execute(const std::vector<Work>& works) {
         }
       });
   Status why;
-  bool abort_vote = false;
   std::vector<size_t> maybe_prepared;  // everyone but explicit abort votes
   for (size_t k = 0; k < prep.size(); ++k) {
     if (!votes[k].ok() && why.ok()) why = votes[k];
-    if (votes[k].IsAborted()) {
-      abort_vote = true;
-    } else {
-      maybe_prepared.push_back(prep[k]);
-    }
+    if (!votes[k].IsAborted()) maybe_prepared.push_back(prep[k]);
   }
   if (!why.ok()) {
     stop_expecting();
     if (tr) tr->Note(gid, "decision: abort (" + why.ToString() + ")");
     if (!AbortAll(gid, maybe_prepared)) ++left_to_recovery_;
     Finish(seq);
-    return done(abort_vote ? TxnOutcome::kAborted : TxnOutcome::kFailed, why);
+    // Presumed abort: no COMMIT record exists, so this transaction is aborted
+    // everywhere (now, or by recovery for a participant that did not answer).
+    return done(TxnOutcome::kAborted, why);
   }
   StepReached(Step::kAfterPrepareAll, gid);
 
@@ -224,7 +221,7 @@ TxnResult Coordinator::Execute(const std::vector<Work>& works) {
     if (tr) tr->Note(gid, "decision: abort (" + d.ToString() + ")");
     if (!AbortAll(gid, prep)) ++left_to_recovery_;
     Finish(seq);
-    return done(d.IsAborted() ? TxnOutcome::kAborted : TxnOutcome::kFailed, d);
+    return done(TxnOutcome::kAborted, d);  // the decision is abort (see above)
   }
   if (tr) tr->Note(gid, "decision: commit");
   StepReached(Step::kAfterDecision, gid);

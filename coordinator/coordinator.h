@@ -89,6 +89,11 @@ struct CoordinatorOptions {
   std::function<void(Step, const std::string& gid, int64_t completed)> on_step;
 };
 
+// kCommitted  the COMMIT decision is durable (phase 2 may still be pending).
+// kAborted    the decision is abort: nothing of it is or will become visible
+//             (participants that did not answer are rolled back by recovery).
+// kFailed     the outcome is unknown to the caller (the decision write's result
+//             was lost); recovery settles it, either way, atomically.
 enum class TxnOutcome { kCommitted, kAborted, kFailed };
 
 struct TxnResult {

@@ -131,7 +131,10 @@ TEST_F(CoordEnv, ParticipantTimeoutAbortsAndRecoveryCleansLateWork) {
                 "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.json["committed"], 0) << r.out;
-  EXPECT_EQ(r.json["failed"], 2) << r.out;
+  // A phase-1 timeout makes the decision abort (presumed abort): the caller is
+  // told "aborted", not "outcome unknown".
+  EXPECT_EQ(r.json["aborted"], 2) << r.out;
+  EXPECT_EQ(r.json["failed"], 0) << r.out;
   Faults(R"({"latency_ms": 0})");
   // The slow prepares may land after the abort: recovery aborts them.
   std::this_thread::sleep_for(milliseconds(1600));

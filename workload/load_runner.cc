@@ -68,6 +68,11 @@ LoadSummary RunLoad(const LoadOptions& opts, const Operation& op) {
 }
 
 Status RunLoad(const LoadOptions& opts, const Operation& op, LoadSummary* out) {
+  return RunLoad(
+      opts, [&op](int w, int64_t i, int64_t*) { return op(w, i); }, out);
+}
+
+Status RunLoad(const LoadOptions& opts, const KeyedOperation& op, LoadSummary* out) {
   std::FILE* sink = nullptr;
   if (!opts.samples_path.empty()) {
     sink = std::fopen(opts.samples_path.c_str(), "a");
@@ -109,7 +114,8 @@ Status RunLoad(const LoadOptions& opts, const Operation& op, LoadSummary* out) {
         intended = Clock::now();
         if (intended >= deadline) return;
       }
-      Outcome o = op(w, i);
+      int64_t key = 0;
+      Outcome o = op(w, i, &key);
       auto end = Clock::now();
       int64_t lat = std::chrono::duration_cast<std::chrono::microseconds>(end - intended).count();
       me.h.Record(lat);
@@ -134,7 +140,7 @@ Status RunLoad(const LoadOptions& opts, const Operation& op, LoadSummary* out) {
             std::chrono::duration_cast<std::chrono::microseconds>(intended - t0).count();
         const char c = o == Outcome::kCommitted ? 'c' : o == Outcome::kAborted ? 'a' : 'f';
         std::lock_guard<std::mutex> l(sink_mu);
-        std::fprintf(sink, "%" PRId64 ",%" PRId64 ",%c\n", at, lat, c);
+        std::fprintf(sink, "%" PRId64 ",%" PRId64 ",%c,%" PRId64 "\n", at, lat, c, key);
         std::fflush(sink);  // into the kernel: survives a SIGKILL of this process
       }
       done.fetch_add(1, std::memory_order_relaxed);

@@ -32,8 +32,8 @@ struct LoadOptions {
   bool progress = true;         // a progress line on stderr, only when it is a TTY
   bool record_samples = false;  // keep one Sample per operation (timelines in reports)
   // When set, every completed operation is appended to this file as it
-  // completes, one line "intended_start_unix_us,latency_us,outcome" (outcome
-  // c / a / f), flushed at once: a process killed with SIGKILL still leaves
+  // completes, one line "intended_start_unix_us,latency_us,outcome,key"
+  // (outcome c / a / f; key 0 when unknown), flushed at once: a process killed with SIGKILL still leaves
   // the record of everything it acknowledged (`compare` relies on that).
   std::string samples_path;
 };
@@ -64,8 +64,13 @@ struct LoadSummary {
 // `op(worker, index)` runs operation `index` (0-based) on worker `worker`.
 // It must be thread-safe across workers.
 using Operation = std::function<Outcome(int worker, int64_t index)>;
+// The same, and the operation names what it did in *key (the order id), which
+// `samples_path` records so a checker can match outcomes with rows and
+// messages. *key starts at 0 (unknown).
+using KeyedOperation = std::function<Outcome(int worker, int64_t index, int64_t* key)>;
 
 // Fails only when `samples_path` cannot be opened (*out untouched then).
+Status RunLoad(const LoadOptions& opts, const KeyedOperation& op, LoadSummary* out);
 Status RunLoad(const LoadOptions& opts, const Operation& op, LoadSummary* out);
 LoadSummary RunLoad(const LoadOptions& opts, const Operation& op);  // no samples_path
 
