@@ -31,6 +31,7 @@ void AddOutboxCommands(CLI::App& app, Globals& g);  // outbox write, relay, main
 void AddProxyCommands(CLI::App& app, Globals& g);   // proxy
 void AddFloorCommand(CLI::App& app, Globals& g);    // floor (the baseline)
 void AddCompareCommand(CLI::App& app, Globals& g);  // compare (the report)
+void AddChaosCommand(CLI::App& app, Globals& g);    // chaos (crash campaign)
 
 // The Postgres DSN and broker URL a command should use: --dsn / --broker as
 // given, the embedded environment (started if needed) for what is missing.

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   dw::cli::AddProxyCommands(app, g);
   dw::cli::AddFloorCommand(app, g);
   dw::cli::AddCompareCommand(app, g);
+  dw::cli::AddChaosCommand(app, g);
 
   try {
     app.parse(argc, argv);

@@ -19,38 +19,35 @@ Approach Outbox(const std::string& strategy, const std::string& description,
 
 std::vector<Approach> Build() {
   std::vector<Approach> v;
-  v.push_back({"floor",
-               "floor",
-               "the orders INSERT alone, committed locally; no message (the baseline)",
-               {"floor"},
-               {},
-               true});
-  v.push_back({"2pc-file",
-               "2pc",
-               "two-phase commit, decision log in a local file (fdatasync)",
-               {"2pc", "run", "--log", "file"},
-               {},
-               true});
-  v.push_back({"2pc-pg",
-               "2pc",
-               "two-phase commit, decision log in a Postgres table",
-               {"2pc", "run", "--log", "postgres"},
-               {},
-               true});
-  v.push_back({"2pc-lrco",
-               "2pc",
-               "two-phase commit with the last-resource optimisation (Postgres commits in one "
-               "phase with the decision row)",
-               {"2pc", "run", "--lrco"},
-               {},
-               true});
-  v.push_back({"2pc-ack-decision",
-               "2pc",
-               "two-phase commit answering once the decision is durable (phase 2 in the "
-               "background)",
-               {"2pc", "run", "--ack-after", "decision"},
-               {},
-               true});
+  const std::vector<std::string> recover_pg = {"2pc", "recover", "--log", "postgres"};
+  auto two_pc = [&](std::string name, std::string description, std::vector<std::string> load,
+                    std::vector<std::string> recover) {
+    Approach a;
+    a.name = std::move(name);
+    a.family = "2pc";
+    a.description = std::move(description);
+    a.load = std::move(load);
+    a.recover = std::move(recover);
+    return a;
+  };
+  Approach floor;
+  floor.name = "floor";
+  floor.family = "floor";
+  floor.description = "the orders INSERT alone, committed locally; no message (the baseline)";
+  floor.load = {"floor"};
+  v.push_back(floor);
+  v.push_back(two_pc("2pc-file", "two-phase commit, decision log in a local file (fdatasync)",
+                     {"2pc", "run", "--log", "file"}, {"2pc", "recover", "--log", "file"}));
+  v.push_back(two_pc("2pc-pg", "two-phase commit, decision log in a Postgres table",
+                     {"2pc", "run", "--log", "postgres"}, recover_pg));
+  v.push_back(two_pc("2pc-lrco",
+                     "two-phase commit with the last-resource optimisation (Postgres commits in "
+                     "one phase with the decision row)",
+                     {"2pc", "run", "--lrco"}, recover_pg));
+  v.push_back(two_pc("2pc-ack-decision",
+                     "two-phase commit answering once the decision is durable (phase 2 in the "
+                     "background)",
+                     {"2pc", "run", "--ack-after", "decision"}, recover_pg));
   v.push_back(Outbox("skip-locked",
                      "outbox; relay: SELECT ... FOR UPDATE SKIP LOCKED, publish, "
                      "delete"));

@@ -17,6 +17,10 @@ struct Approach {
   // The load command after `dualwrite [globals]`, without load flags
   // (--concurrency, --duration, ... are added per cell).
   std::vector<std::string> load;
+  // 2PC: `2pc recover` with the same decision log, run once the load has
+  // exited if transactions are still in doubt (an operator, or the next run
+  // of the coordinator, would do the same). Empty otherwise.
+  std::vector<std::string> recover;
   // Outbox: the relay's arguments after `dualwrite [globals]`; empty otherwise.
   std::vector<std::string> relay;
   // False when the approach is known to lose messages (offset-naive):

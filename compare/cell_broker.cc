@@ -123,9 +123,25 @@ Status CellBroker::Down(double seconds) {
   return Status::OK();
 }
 
+Status CellBroker::SetCrashAt(const std::string& point) {
+  if (!own()) {
+    return Status::FailedPrecondition("compare does not crash a broker it did not start");
+  }
+  return Admin("{\"crash_at\": \"" + point + "\"}");
+}
+
+bool CellBroker::Alive() {
+  if (pid_ <= 0) return false;
+  if (WaitChild(pid_, milliseconds(0))) {
+    pid_ = -1;
+    return false;
+  }
+  return true;
+}
+
 Status CellBroker::Up() {
   if (!own()) return Status::OK();  // down_for_ms expires by itself
-  if (pid_ > 0) return Status::OK();
+  if (Alive()) return Status::OK();
   // The port was released by the kernel when the process died; take it again.
   Status s;
   for (int attempt = 0; attempt < 20; ++attempt) {

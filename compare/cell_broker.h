@@ -37,6 +37,10 @@ class CellBroker {
   Status Up();
   // broker-slow: the broker's own latency fault (POST /admin/faults).
   Status SetLatencyMs(double ms);
+  // broker-crash: arm the broker's crash point ("" disarms); it exits by itself there.
+  Status SetCrashAt(const std::string& point);
+  // False once an own broker process has exited (reaped).
+  bool Alive();
 
   // Sum over the incarnations so far of a /metrics counter.
   Status Counter(const std::string& name, uint64_t* value);

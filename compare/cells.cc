@@ -18,6 +18,7 @@
 #include "compare/broker_tail.h"
 #include "compare/cell_broker.h"
 #include "compare/cost.h"
+#include "compare/history.h"
 #include "compare/monitor.h"
 #include "compare/samples.h"
 #include "outbox/partitions.h"
@@ -415,8 +416,8 @@ json RunLoadCell(CellContext& ctx, const Approach& a, int concurrency, double ra
 
 namespace {
 
-json FailureSkeleton(const Approach& a, const Scenario& sc) {
-  return {{"scenario", sc.name},
+json FailureSkeleton(const Approach& a, const std::string& scenario) {
+  return {{"scenario", scenario},
           {"approach", a.name},
           {"status", "ran"},
           {"reason", nullptr},
@@ -500,23 +501,57 @@ class HeldTransaction {
 
 int64_t Now() { return workload::NowMicros(); }
 
+// `2pc recover` for the cell's coordinator; what it did goes into the notes.
+void RunRecover(CellContext& ctx, Rig* rig, const Approach& a, json* notes) {
+  std::vector<std::string> args = a.recover;
+  args.push_back("--json");
+  Proc* p = nullptr;
+  Status s = StartProc(ctx, rig, "recover", args, &p);
+  if (!s.ok() || !p->Wait(milliseconds(60000))) {
+    notes->push_back("2pc recover did not run: " + (s.ok() ? p->ErrorLine() : s.ToString()));
+    return;
+  }
+  json r = json::parse(LastLine(p->out), nullptr, false);
+  if (!r.is_object()) {
+    notes->push_back("2pc recover failed: " + p->ErrorLine());
+  } else if (r.value("listed", 0) > 0) {
+    notes->push_back("the coordinator exited with transactions in doubt; `dualwrite " +
+                     Join(a.recover) + "` resolved them: committed " +
+                     std::to_string(r.value("committed", 0)) + ", aborted " +
+                     std::to_string(r.value("aborted", 0)));
+  }
+}
+
 }  // namespace
 
 json RunFailureCell(CellContext& ctx, const Approach& a, const Scenario& sc, const Plan& plan) {
-  json cell = FailureSkeleton(a, sc);
   if (std::string why = NotApplicable(sc, a); !why.empty()) {
+    json cell = FailureSkeleton(a, sc.name);
     cell["status"] = "n/a";
     cell["reason"] = why;
     return cell;
   }
-  if (sc.name == "postgres-restart" && !ctx.lab->embedded()) {
+  FaultSpec f;
+  f.scenario = sc.name;
+  f.steady_s = plan.steady_s;
+  f.fault_s = sc.fault_s;
+  f.after_s = plan.after_s;
+  f.concurrency = plan.failure_concurrency;
+  f.converge_timeout_s = plan.converge_timeout_s;
+  f.drain_timeout_s = plan.drain_timeout_s;
+  return RunFault(ctx, a, f);
+}
+
+json RunFault(CellContext& ctx, const Approach& a, const FaultSpec& f) {
+  json cell = FailureSkeleton(a, f.scenario);
+  if (f.scenario == "postgres-restart" && !ctx.lab->embedded()) {
     cell["status"] = "skipped";
     cell["reason"] =
         "Postgres is external (--dsn): compare does not crash a server it did not start";
     return cell;
   }
   Rig rig;
-  Status s = Prepare(ctx, a, sc.name + "-" + a.name, &rig);
+  Status s = Prepare(ctx, a, f.scenario + "-" + a.name, &rig);
   auto fail = [&](const std::string& why) {
     Cleanup(ctx, &rig, true);
     cell["status"] = "error";
@@ -530,7 +565,7 @@ json RunFailureCell(CellContext& ctx, const Approach& a, const Scenario& sc, con
   // partition: the coordinator/relay reach the broker only through the proxy;
   // the observers (tail, monitor, verify) talk to it directly.
   int control_port = 0;
-  if (sc.name == "partition") {
+  if (f.scenario == "partition") {
     const int port = FreeTcpPort();
     control_port = FreeTcpPort();
     const std::string upstream = rig.broker.url().substr(std::string("http://").size());
@@ -556,7 +591,7 @@ json RunFailureCell(CellContext& ctx, const Approach& a, const Scenario& sc, con
   Monitor monitor(mo);
   monitor.Start();
 
-  const bool by_time = sc.name == "clock-skew" && a.name == "outbox-offset-naive";
+  const bool by_time = f.scenario == "clock-skew" && a.name == "outbox-offset-naive";
   if (by_time) notes.push_back("offset-naive runs --by time in this scenario");
   std::optional<size_t> relay_i;
   if (a.is_outbox()) {
@@ -569,42 +604,70 @@ json RunFailureCell(CellContext& ctx, const Approach& a, const Scenario& sc, con
   uint64_t dups_before = 0;
   if (a.uses_broker()) (void)rig.broker.Counter("dw_broker_duplicates_total", &dups_before);
   const std::string samples = rig.dir + "/samples.csv";
-  const double total_s = plan.steady_s + sc.fault_s + plan.after_s;
-  const int c = plan.failure_concurrency;
+  const double total_s = f.steady_s + f.fault_s + f.after_s;
+  const int c = f.concurrency;
   const int64_t load_start = Now();
   Proc* load = nullptr;
-  s = StartProc(ctx, &rig, "load", LoadArgs(a, c, 0, total_s, samples, ctx.seed), &load);
+  std::vector<std::string> load_args = LoadArgs(a, c, 0, total_s, samples, ctx.seed);
+  if (f.scenario == "crash-point") {
+    load_args.insert(load_args.end(),
+                     {"--crash-at", f.crash_at, "--crash-after", std::to_string(f.crash_after)});
+  }
+  s = StartProc(ctx, &rig, "load", load_args, &load);
   if (!s.ok()) return fail(s.ToString());
   size_t load_i = rig.procs.size() - 1;
   const std::string command =
       CommandLine(&rig.procs[load_i], relay_i ? &rig.procs[*relay_i] : nullptr);
-  SleepS(plan.steady_s);
+  SleepS(f.steady_s);
 
   // ---- inject
-  const int64_t fault_start = Now();
+  int64_t fault_start = Now();
   HeldTransaction held;
   std::optional<size_t> skewed_i;
   double kill_after_s = 0;
-  if (sc.name == "broker-down") {
-    s = rig.broker.Down(sc.fault_s);
-  } else if (sc.name == "broker-slow") {
+  if (f.scenario == "broker-down") {
+    s = rig.broker.Down(f.fault_s);
+  } else if (f.scenario == "broker-slow") {
     s = rig.broker.SetLatencyMs(50);
-  } else if (sc.name == "postgres-restart") {
+  } else if (f.scenario == "postgres-restart") {
     s = ctx.lab->CrashPostgres();
-  } else if (sc.name == "partition") {
+  } else if (f.scenario == "partition") {
     s = PostProxyFaults(control_port, "{\"blackhole\": true}");
-  } else if (sc.name == "clock-skew") {
+  } else if (f.scenario == "clock-skew") {
     Proc* skewed = nullptr;
-    std::vector<std::string> args = LoadArgs(a, 1, 0, sc.fault_s, samples, ctx.seed + 1);
+    std::vector<std::string> args = LoadArgs(a, 1, 0, f.fault_s, samples, ctx.seed + 1);
     args.insert(args.end(), {"--clock-skew-ms", "3000"});
     s = StartProc(ctx, &rig, "skewed-writer", args, &skewed);
     if (s.ok()) skewed_i = rig.procs.size() - 1;
     notes.push_back("a second writer with its clock 3 s ahead ran during the fault window");
-  } else if (sc.name == "in-doubt-held") {
+  } else if (f.scenario == "in-doubt-held") {
     s = held.Hold(rig.dsn);
-  } else if (sc.name == "process-kill") {
-    std::uniform_real_distribution<double> d(0.0, std::min(1.0, sc.fault_s / 2));
-    kill_after_s = d(rng);
+  } else if (f.scenario == "crash-point" || f.scenario == "broker-crash") {
+    // The victim dies by itself when it reaches the crash point: the window
+    // starts then. Not reaching it (the load ended first) is reported.
+    if (f.scenario == "broker-crash") {
+      s = rig.broker.SetCrashAt(f.crash_at);
+    }
+    Proc& coordinator = rig.procs[load_i];
+    const auto give_up = std::chrono::steady_clock::now() +
+                         std::chrono::duration<double>(f.fault_s + f.after_s + 10);
+    bool died = false;
+    while (s.ok() && !died && std::chrono::steady_clock::now() < give_up) {
+      died = f.scenario == "crash-point" ? coordinator.Wait(milliseconds(0)) : !rig.broker.Alive();
+      if (!died) SleepS(0.005);
+    }
+    fault_start = Now();
+    const bool crashed = died && (f.scenario == "broker-crash" || !coordinator.ok());
+    notes.push_back(
+        crashed
+            ? (f.scenario == "crash-point" ? "coordinator" : "broker") +
+                  std::string(" died at crash point ") + f.crash_at +
+                  (f.crash_after ? " after " + std::to_string(f.crash_after) + " transactions" : "")
+            : "the crash point " + f.crash_at + " was not reached");
+    if (f.scenario == "broker-crash" && !died) (void)rig.broker.SetCrashAt("");
+  } else if (f.scenario == "process-kill") {
+    std::uniform_real_distribution<double> d(0.0, std::min(1.0, f.fault_s / 2));
+    kill_after_s = f.kill_after_s >= 0 ? std::min(f.kill_after_s, f.fault_s) : d(rng);
     SleepS(kill_after_s);
     Proc& victim = a.is_2pc() ? rig.procs[load_i] : rig.procs[*relay_i];
     victim.Signal(SIGKILL);
@@ -612,24 +675,33 @@ json RunFailureCell(CellContext& ctx, const Approach& a, const Scenario& sc, con
     notes.push_back(std::string(a.is_2pc() ? "coordinator" : "relay") + " killed with SIGKILL " +
                     Fmt(kill_after_s) + " s into the fault window, restarted at its end");
   }
-  if (!s.ok()) return fail("injecting " + sc.name + ": " + s.ToString());
-  SleepS(sc.fault_s - kill_after_s);
+  if (!s.ok()) return fail("injecting " + f.scenario + ": " + s.ToString());
+  SleepS(f.fault_s - kill_after_s);
 
   // ---- heal
   uint64_t kept_while_held = 0;
-  if (sc.name == "in-doubt-held") kept_while_held = HeldTransaction::VacuumKept(rig.dsn);
+  if (f.scenario == "in-doubt-held") kept_while_held = HeldTransaction::VacuumKept(rig.dsn);
   const int64_t fault_end = Now();
-  if (sc.name == "broker-down") {
+  if (f.scenario == "broker-down") {
     s = rig.broker.Up();
-  } else if (sc.name == "broker-slow") {
+  } else if (f.scenario == "broker-slow") {
     s = rig.broker.SetLatencyMs(0);
-  } else if (sc.name == "postgres-restart") {
+  } else if (f.scenario == "postgres-restart") {
     s = ctx.lab->StartPostgres();
-  } else if (sc.name == "partition") {
+  } else if (f.scenario == "partition") {
     s = PostProxyFaults(control_port, "{\"blackhole\": false}");
-  } else if (sc.name == "in-doubt-held") {
+  } else if (f.scenario == "in-doubt-held") {
     s = held.Release();
-  } else if (sc.name == "process-kill") {
+  } else if (f.scenario == "broker-crash") {
+    s = rig.broker.Up();
+  } else if (f.scenario == "crash-point" && !rig.procs[load_i].ok() &&
+             !rig.procs[load_i].running()) {
+    const double left = std::max(0.5, total_s - (Now() - load_start) / 1e6);
+    Proc* again = nullptr;
+    s = StartProc(ctx, &rig, "load-restarted", LoadArgs(a, c, 0, left, samples, ctx.seed + 2),
+                  &again);
+    if (s.ok()) load_i = rig.procs.size() - 1;
+  } else if (f.scenario == "process-kill") {
     if (a.is_2pc()) {
       const double left = std::max(0.5, total_s - (Now() - load_start) / 1e6);
       Proc* again = nullptr;
@@ -642,8 +714,8 @@ json RunFailureCell(CellContext& ctx, const Approach& a, const Scenario& sc, con
       if (s.ok()) relay_i = rig.procs.size() - 1;
     }
   }
-  if (!s.ok()) return fail("healing " + sc.name + ": " + s.ToString());
-  if (sc.name == "in-doubt-held") {
+  if (!s.ok()) return fail("healing " + f.scenario + ": " + s.ToString());
+  if (f.scenario == "in-doubt-held") {
     const uint64_t left_after = HeldTransaction::VacuumKept(rig.dsn);
     cell["vacuum"] = {{"dead_tuples_kept_while_held", kept_while_held},
                       {"dead_tuples_left_after_release", left_after}};
@@ -652,9 +724,10 @@ json RunFailureCell(CellContext& ctx, const Approach& a, const Scenario& sc, con
   // ---- converge: every row committed by the end of the fault has its message
   // readable, and nothing has been in doubt for more than a second.
   const double converge_timeout =
-      a.guaranteed ? plan.converge_timeout_s : std::min(plan.converge_timeout_s, 3.0);
+      a.guaranteed ? f.converge_timeout_s : std::min(f.converge_timeout_s, 3.0);
   std::vector<int64_t> committed_at_heal;
   double converge_s = -1;
+  bool recovered = false;
   {
     const auto t0 = std::chrono::steady_clock::now();
     bool have_ids = false;
@@ -677,6 +750,14 @@ json RunFailureCell(CellContext& ctx, const Approach& a, const Scenario& sc, con
         }
       }
       const auto doubt = monitor.Current();
+      // A coordinator that exited with work for recovery: run `2pc recover`
+      // once, as an operator (or the coordinator's next run) would.
+      if (!recovered && !a.recover.empty() && !rig.procs[load_i].running() &&
+          rig.procs[load_i].Wait(milliseconds(0)) && doubt.known && doubt.count > 0) {
+        recovered = true;
+        RunRecover(ctx, &rig, a, &notes);
+        continue;
+      }
       const bool messages = !rig.tail || rig.tail->SeenAll(committed_at_heal);
       if (messages && doubt.known && (doubt.count == 0 || doubt.max_age_s < 1.0)) {
         converge_s = (Now() - fault_end) / 1e6;
@@ -694,7 +775,11 @@ json RunFailureCell(CellContext& ctx, const Approach& a, const Scenario& sc, con
   }
   if (skewed_i) rig.procs[*skewed_i].Wait(milliseconds(60000));
   if (!rig.procs[load_i].ok()) notes.push_back("load: " + rig.procs[load_i].ErrorLine());
-  const double drain = Drain(rig, a.guaranteed ? plan.drain_timeout_s : 2.0);
+  if (!recovered && !a.recover.empty() && monitor.Current().count > 0) {
+    recovered = true;
+    RunRecover(ctx, &rig, a, &notes);
+  }
+  const double drain = Drain(rig, a.guaranteed ? f.drain_timeout_s : 2.0);
   if (drain < 0) notes.push_back("not every committed row's message arrived after the load");
   // A 2PC coordinator that exited with work for recovery: what `2pc recover` would do.
   if (relay_i) rig.procs[*relay_i].Stop(milliseconds(15000));
@@ -742,11 +827,15 @@ json RunFailureCell(CellContext& ctx, const Approach& a, const Scenario& sc, con
     cell["backlog"] = b;
   }
   cell["verify"] = v;
-  const bool clean = v.value("ok", false);
+  HistoryReport history;
+  Status hs = CheckHistory(rows, rig.dsn, a.uses_broker() ? rig.broker.url() : "", rig.min_id,
+                           rig.max_id, &history);
+  cell["history"] = hs.ok() ? history.ToJson() : json({{"ok", false}, {"error", hs.ToString()}});
+  const bool clean = v.value("ok", false) && hs.ok() && history.ok();
   cell["verdict"] = clean ? "clean" : a.guaranteed ? "violations" : "expected-loss";
   cell["command"] = command;
   if (!clean && ctx.log) {
-    *ctx.log << "compare: " << sc.name << " x " << a.name << ": verify " << v.dump() << "\n";
+    *ctx.log << "compare: " << f.scenario << " x " << a.name << ": verify " << v.dump() << "\n";
   }
   Cleanup(ctx, &rig, !clean && a.guaranteed);
   return cell;

@@ -38,4 +38,23 @@ nlohmann::json RunLoadCell(CellContext& ctx, const Approach& a, int concurrency,
 nlohmann::json RunFailureCell(CellContext& ctx, const Approach& a, const Scenario& scenario,
                               const Plan& plan);
 
+// One fault, fully specified (RunFailureCell fills it from the plan; the
+// chaos campaign draws it from its seed). Besides the scenarios of plan.h:
+//   crash-point   2PC only: the coordinator runs with --crash-at `crash_at`
+//                 --crash-after `crash_after` and dies there by itself; the
+//                 fault window is from its death to its restart (fault_s later)
+//   broker-crash  the broker is armed with its crash point `crash_at`
+//                 (after-stage-before-vote | after-commit-before-reply), dies
+//                 there by itself, and is restarted fault_s later
+struct FaultSpec {
+  std::string scenario;
+  double steady_s = 1, fault_s = 1, after_s = 1;
+  int concurrency = 4;
+  double kill_after_s = -1;  // process-kill: seconds into the window; < 0: drawn from the seed
+  std::string crash_at;
+  int64_t crash_after = 0;
+  double converge_timeout_s = 30, drain_timeout_s = 30;
+};
+nlohmann::json RunFault(CellContext& ctx, const Approach& a, const FaultSpec& spec);
+
 }  // namespace dw::compare

@@ -1,5 +1,7 @@
 #include "compare/report.h"
 
+#include <cctype>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -889,7 +891,19 @@ class Renderer {
       std::string title = Str(sj, "title");
       out_ << "### " << name << (title.empty() ? "" : ": " + title) << "\n\n";
       std::string desc = Str(sj, "description");
-      if (!desc.empty()) out_ << desc << " ";
+      // A sentence starts with a capital, unless its first word is a name
+      // (pg_ctl, a flag) that must keep its spelling.
+      const std::string first_word = desc.substr(0, desc.find(' '));
+      if (!first_word.empty() && std::all_of(first_word.begin(), first_word.end(), [](char ch) {
+            return std::islower(static_cast<unsigned char>(ch));
+          })) {
+        desc[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(desc[0])));
+      }
+      if (!desc.empty()) {
+        // Descriptions are sentences without a final period (they also
+        // appear in results.json); end them here.
+        out_ << desc << (desc.back() == '.' ? " " : ". ");
+      }
       out_ << "Fault: " << Secs(FaultSeconds(name)) << " s.\n\n";
       bool backlog = false;
       for (const json* c : Ran(name)) backlog = backlog || Get(*c, "backlog").is_array();

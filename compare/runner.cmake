@@ -7,10 +7,12 @@ add_library(dw_compare STATIC
   broker_tail.cc
   cost.cc
   samples.cc
+  history.cc
   monitor.cc
   cells.cc
   machine.cc
   compare.cc
+  chaos.cc
 )
 target_link_libraries(dw_compare PUBLIC dw_compare_render dw_outbox dw_env dw_workload
   dw_participants dw_common PkgConfig::PQXX PkgConfig::PQ nlohmann_json::nlohmann_json

@@ -9,3 +9,7 @@ target_compile_definitions(compare_report_test PRIVATE
 # throwaway cluster, a broker per cell, every approach and the failure matrix.
 dw_add_test(compare_smoke_test SOURCES compare_smoke_test.cc LIBS dw_common
   nlohmann_json::nlohmann_json LABELS slow compare TIMEOUT 900)
+
+# The randomized crash campaign in its CI size (docs/RELIABILITY.md has a 200-run campaign).
+dw_add_test(chaos_test SOURCES chaos_test.cc LIBS dw_common nlohmann_json::nlohmann_json
+  LABELS slow chaos TIMEOUT 900)

@@ -1,0 +1,69 @@
+// `dualwrite chaos`: the randomized crash campaign (issue 6). The work is in
+// compare/chaos.h; this file is flags and the exit status.
+#include <iostream>
+#include <memory>
+
+#include "cli/commands.h"
+#include "common/dsn.h"
+#include "common/process.h"
+#include "compare/chaos.h"
+
+namespace dw::cli {
+
+void AddChaosCommand(CLI::App& app, Globals& g) {
+  auto* cmd = app.add_subcommand(
+      "chaos",
+      "randomized crash campaign: each run draws an approach, a load and a fault (SIGKILL, crash "
+      "point, Postgres crash, partition, slow or dead broker) from its seed, heals it, and checks "
+      "verify plus the history of every acknowledged / aborted operation");
+  struct Opts {
+    int runs = 20;
+    uint64_t seed = 1;
+    int run = -1;
+    std::string approach;
+    std::string out;
+    bool keep = false;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("--runs", o->runs, "number of runs (default 20)")->check(CLI::PositiveNumber);
+  cmd->add_option("--seed", o->seed,
+                  "campaign seed: run K is drawn from (seed, K) alone (default 1)");
+  cmd->add_option("--run", o->run, "only run number K (how a failure is reproduced)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option(
+      "--approach", o->approach,
+      "approaches or families to draw from (default 2pc,outbox): e.g. 2pc-pg,outbox-cdc");
+  cmd->add_option("--out", o->out, "write chaos.json and chaos.md into this folder");
+  cmd->add_flag("--keep-cells", o->keep, "keep every run's folder (process logs, samples)");
+  cmd->callback([&g, o] {
+    if (!g.broker.empty()) {
+      throw CliError("chaos kills and restarts its own brokers: --broker is not supported");
+    }
+    compare::ChaosOptions co;
+    co.runs = o->runs;
+    co.seed = o->seed;
+    co.only_run = o->run;
+    co.approaches = o->approach;
+    co.dsn = g.dsn;
+    co.binary = SelfExe();
+    co.out_dir = o->out;
+    co.keep_cells = o->keep;
+    std::string line = "dualwrite";
+    if (!g.dsn.empty()) line += " --dsn '" + RedactDsn(g.dsn) + "'";
+    line += " chaos --runs " + std::to_string(o->runs) + " --seed " + std::to_string(o->seed);
+    if (o->run >= 0) line += " --run " + std::to_string(o->run);
+    if (!o->approach.empty()) line += " --approach " + o->approach;
+    co.command_line = line;
+    compare::ChaosSummary sum;
+    Status s = compare::RunChaos(co, std::cout, &sum);
+    if (!s.ok()) throw CliError(s.ToString());
+    std::cout << "chaos: " << sum.runs << " runs, " << sum.violations << " violation(s), "
+              << sum.expected_losses << " expected loss(es) found (offset-naive)\n";
+    if (sum.violations > 0) {
+      for (const auto& r : sum.reproduce) std::cout << "  reproduce: " << r << "\n";
+      throw CliError(std::to_string(sum.violations) + " run(s) broke a guarantee", 3);
+    }
+  });
+}
+
+}  // namespace dw::cli

@@ -1,0 +1,230 @@
+#include "compare/chaos.h"
+
+#include <stdlib.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+
+#include "compare/approaches.h"
+#include "compare/cells.h"
+#include "compare/lab.h"
+#include "compare/machine.h"
+
+namespace dw::compare {
+namespace {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+const char* const kCoordinatorSteps[] = {"before-prepare", "after-prepare-one", "after-prepare-all",
+                                         "after-decision", "after-commit-one"};
+const char* const kBrokerCrashPoints[] = {"after-stage-before-vote", "after-commit-before-reply"};
+
+// The faults a run may draw for `a`. clock-skew is left out: it is a designed
+// loss of offset-naive, shown by `compare`, not a crash.
+std::vector<std::string> Faults(const Approach& a, bool embedded) {
+  std::vector<std::string> v = {"broker-down", "broker-slow", "process-kill", "partition"};
+  if (embedded) v.push_back("postgres-restart");
+  if (a.is_2pc()) {
+    v.push_back("crash-point");
+    v.push_back("broker-crash");
+  }
+  return v;
+}
+
+struct Draw {
+  const Approach* approach = nullptr;
+  FaultSpec spec;
+  std::string Describe() const {
+    std::ostringstream o;
+    o << approach->name << " " << spec.scenario;
+    if (!spec.crash_at.empty()) o << " " << spec.crash_at;
+    if (spec.scenario == "crash-point") o << "@" << spec.crash_after;
+    o << " c=" << spec.concurrency << " fault " << spec.fault_s << "s";
+    return o.str();
+  }
+};
+
+// Everything about run `k` comes from (seed, k): rerunning one run alone
+// draws exactly the same.
+Draw DrawRun(uint64_t seed, int k, const std::vector<Approach>& pool, bool embedded) {
+  std::mt19937_64 rng(seed * 1000003ULL + static_cast<uint64_t>(k) * 7919ULL + 17);
+  auto pick = [&rng](size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng); };
+  auto uniform = [&rng](double lo, double hi) {
+    return std::round(std::uniform_real_distribution<double>(lo, hi)(rng) * 10) / 10;
+  };
+  Draw d;
+  d.approach = &pool[pick(pool.size())];
+  const auto faults = Faults(*d.approach, embedded);
+  FaultSpec& f = d.spec;
+  f.scenario = faults[pick(faults.size())];
+  const int conc[] = {1, 2, 4, 8};
+  f.concurrency = conc[pick(4)];
+  f.steady_s = uniform(0.5, 1.5);
+  f.fault_s = uniform(0.5, 2.5);
+  f.after_s = 1.0;
+  f.kill_after_s = uniform(0.0, f.fault_s);
+  if (f.scenario == "crash-point") {
+    f.crash_at = kCoordinatorSteps[pick(5)];
+    f.crash_after = static_cast<int64_t>(pick(300));
+  } else if (f.scenario == "broker-crash") {
+    f.crash_at = kBrokerCrashPoints[pick(2)];
+  }
+  f.converge_timeout_s = d.approach->guaranteed ? 30 : 3;
+  f.drain_timeout_s = 30;
+  return d;
+}
+
+std::string IsoNow() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+std::string Markdown(const json& r) {
+  std::ostringstream o;
+  o << "# dualwrite chaos: " << r["runs"].size() << " runs, seed " << r["seed"] << "\n\n";
+  o << "Command: `" << r["command"].get<std::string>() << "`  \n";
+  const auto& m = r["machine"];
+  o << "Machine: " << m.value("cpu", json("?")).dump() << ", " << m["cores"] << " cores, "
+    << "Postgres " << m.value("postgres_version", json("?")).dump() << "  \n";
+  o << "Started " << r["started_at"].get<std::string>() << ", took "
+    << static_cast<int>(r["duration_s"].get<double>()) << " s.\n\n";
+  std::map<std::string, std::map<std::string, int>> by_approach, by_fault;
+  for (const auto& run : r["runs"]) {
+    const std::string v = run["verdict"];
+    by_approach[run["approach"]][v]++;
+    by_fault[run["fault"]][v]++;
+  }
+  auto table = [&o](const char* what, const std::map<std::string, std::map<std::string, int>>& t) {
+    o << "| " << what << " | runs | clean | violations | expected loss | other |\n"
+      << "| --- | ---: | ---: | ---: | ---: | ---: |\n";
+    for (const auto& [k, v] : t) {
+      int n = 0;
+      for (const auto& [_, c] : v) n += c;
+      auto at = [&v](const char* key) {
+        auto it = v.find(key);
+        return it == v.end() ? 0 : it->second;
+      };
+      o << "| " << k << " | " << n << " | " << at("clean") << " | " << at("violations") << " | "
+        << at("expected-loss") << " | " << n - at("clean") - at("violations") - at("expected-loss")
+        << " |\n";
+    }
+    o << "\n";
+  };
+  table("approach", by_approach);
+  table("fault", by_fault);
+  o << "## Runs\n\n| run | drawn | verdict | acked | lost | in doubt at end | converge s | note |\n"
+    << "| ---: | --- | --- | ---: | ---: | ---: | ---: | --- |\n";
+  for (const auto& run : r["runs"]) {
+    const auto& c = run["cell"];
+    std::string note;
+    if (c.contains("notes") && !c["notes"].empty()) note = c["notes"][0].get<std::string>();
+    if (c["status"] != "ran")
+      note = c.value("reason", json("")).is_string() ? c["reason"].get<std::string>() : "";
+    auto num = [](const json& j) { return j.is_null() ? std::string("-") : j.dump(); };
+    o << "| " << run["run"] << " | " << run["drawn"].get<std::string>() << " | "
+      << run["verdict"].get<std::string>() << " | "
+      << num(c.contains("history") ? c["history"].value("acknowledged", json(nullptr))
+                                   : json(nullptr))
+      << " | " << num(c.value("lost", json(nullptr))) << " | "
+      << num(c.value("in_doubt_at_end", json(nullptr))) << " | "
+      << num(c.value("converge_s", json(nullptr))) << " | " << note << " |\n";
+  }
+  return o.str();
+}
+
+}  // namespace
+
+Status RunChaos(const ChaosOptions& opts, std::ostream& log, ChaosSummary* out) {
+  *out = ChaosSummary();
+  std::vector<Approach> pool;
+  Status s = SelectApproaches(opts.approaches.empty() ? "2pc,outbox" : opts.approaches, &pool);
+  if (!s.ok()) return s;
+  std::erase_if(pool, [](const Approach& a) { return !a.uses_broker(); });
+  if (pool.empty()) return Status::InvalidArgument("--approach: the floor sends nothing to break");
+  if (opts.runs <= 0) return Status::InvalidArgument("--runs must be positive");
+
+  char tmpl[] = "/tmp/dw-chaos-XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) return Status::IOError("cannot create a scratch folder in /tmp");
+  const std::string work = tmpl;
+  std::error_code ec;
+  fs::permissions(work, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec, ec);
+  std::unique_ptr<Lab> lab;
+  Lab::Options lo;
+  lo.work_dir = work;
+  lo.dsn = opts.dsn;
+  lo.binary = opts.binary;
+  lo.log = &log;
+  s = Lab::Open(lo, &lab);
+  if (!s.ok()) {
+    fs::remove_all(work, ec);
+    return s;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  json r;
+  r["command"] = opts.command_line;
+  r["seed"] = opts.seed;
+  r["started_at"] = IsoNow();
+  r["machine"] = DescribeMachine(lab->admin_dsn());
+  r["runs"] = json::array();
+
+  CellContext ctx;
+  ctx.lab = lab.get();
+  ctx.binary = opts.binary;
+  ctx.work_dir = work;
+  ctx.seed = opts.seed;
+  ctx.keep_cells = opts.keep_cells;
+  ctx.log = &log;
+  const int first = opts.only_run >= 0 ? opts.only_run : 0;
+  const int last = opts.only_run >= 0 ? opts.only_run + 1 : opts.runs;
+  for (int k = first; k < last; ++k) {
+    Draw d = DrawRun(opts.seed, k, pool, lab->embedded());
+    ctx.seed = opts.seed * 31 + static_cast<uint64_t>(k);  // orders and kill moments of this run
+    json cell = RunFault(ctx, *d.approach, d.spec);
+    std::string verdict = cell["status"] == "ran" ? cell["verdict"].get<std::string>()
+                                                  : cell["status"].get<std::string>();
+    const std::string repro = "dualwrite chaos --seed " + std::to_string(opts.seed) + " --run " +
+                              std::to_string(k) +
+                              (opts.approaches.empty() ? "" : " --approach " + opts.approaches);
+    ++out->runs;
+    if (verdict == "violations" || (verdict == "error" && d.approach->guaranteed)) {
+      ++out->violations;
+      out->reproduce.push_back(repro);
+    }
+    if (verdict == "expected-loss") ++out->expected_losses;
+    log << "chaos: run " << k << " " << d.Describe() << ": " << verdict;
+    if (verdict == "violations")
+      log << " " << cell["verify"].dump() << " " << cell["history"].dump();
+    if (verdict == "error") log << " (" << cell["reason"].get<std::string>() << ")";
+    if (verdict == "violations" || verdict == "error") log << "\n  reproduce: " << repro;
+    log << "\n";
+    log.flush();
+    r["runs"].push_back({{"run", k},
+                         {"approach", d.approach->name},
+                         {"fault", d.spec.scenario},
+                         {"drawn", d.Describe()},
+                         {"verdict", verdict},
+                         {"reproduce", repro},
+                         {"cell", cell}});
+  }
+  lab.reset();
+  if (!opts.keep_cells) fs::remove_all(work, ec);
+  r["duration_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r["violations"] = out->violations;
+  r["expected_losses"] = out->expected_losses;
+  out->results = r;
+  if (!opts.out_dir.empty()) {
+    fs::create_directories(opts.out_dir, ec);
+    std::ofstream(opts.out_dir + "/chaos.json") << r.dump(1) << "\n";
+    std::ofstream(opts.out_dir + "/chaos.md") << Markdown(r);
+  }
+  return Status::OK();
+}
+
+}  // namespace dw::compare

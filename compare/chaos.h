@@ -1,0 +1,42 @@
+// The randomized crash campaign (`dualwrite chaos`): each run draws, from
+// (seed, run number) alone, an approach, a load and a fault, runs it as a
+// failure cell (cells.h: real processes, real kills), heals it, lets
+// recovery run, and judges it with verify plus the history checker
+// (history.h). Any run is reproduced by `dualwrite chaos --seed S --run K`.
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+
+namespace dw::compare {
+
+struct ChaosOptions {
+  int runs = 20;
+  uint64_t seed = 1;
+  int only_run = -1;       // >= 0: run just this one (reproduction)
+  std::string approaches;  // --approach: names or families; empty = 2pc + outbox
+  std::string dsn;         // empty: a throwaway embedded cluster
+  std::string binary;
+  std::string out_dir;       // chaos.json + chaos.md; empty: none
+  std::string command_line;  // for the summary
+  bool keep_cells = false;
+};
+
+struct ChaosSummary {
+  int runs = 0;
+  int violations = 0;                  // runs of an approach that promises atomicity that failed
+  int expected_losses = 0;             // offset-naive runs where the loss was found
+  std::vector<std::string> reproduce;  // one command per violation
+  nlohmann::json results;              // everything, as written to chaos.json
+};
+
+// Prints one line per run to `log`. Error only when nothing could run.
+Status RunChaos(const ChaosOptions& opts, std::ostream& log, ChaosSummary* out);
+
+}  // namespace dw::compare

@@ -1,0 +1,101 @@
+#include "compare/history.h"
+
+#include <charconv>
+#include <chrono>
+#include <memory>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <pqxx/pqxx>
+
+#include "participants/broker_client.h"
+#include "workload/orders.h"
+
+namespace dw::compare {
+
+nlohmann::json HistoryReport::ToJson() const {
+  return {{"ok", ok()},
+          {"acknowledged", acknowledged},
+          {"ack_missing_row", ack_missing_row},
+          {"ack_missing_message", ack_missing_message},
+          {"ack_duplicated", ack_duplicated},
+          {"aborted", aborted},
+          {"aborted_with_row", aborted_with_row},
+          {"aborted_with_message", aborted_with_message},
+          {"unknown", unknown},
+          {"unknown_committed", unknown_committed},
+          {"unknown_split", unknown_split},
+          {"examples", examples}};
+}
+
+Status CheckHistory(const std::vector<SampleRow>& samples, const std::string& dsn,
+                    const std::string& broker_url, int64_t min_id, int64_t max_id,
+                    HistoryReport* out) {
+  *out = HistoryReport();
+  std::unordered_set<int64_t> rows;
+  try {
+    pqxx::connection c{dsn};
+    pqxx::nontransaction tx{c};
+    for (const auto& r :
+         tx.exec_params("SELECT id FROM orders WHERE id BETWEEN $1 AND $2", min_id, max_id)) {
+      rows.insert(r[0].as<int64_t>());
+    }
+  } catch (const std::exception& e) {
+    return Status::IOError(std::string("history: reading orders: ") + e.what());
+  }
+  std::unordered_map<int64_t, uint32_t> messages;
+  const bool judge_messages = !broker_url.empty();
+  if (judge_messages) {
+    std::unique_ptr<BrokerClient> b;
+    BrokerClient::Options bo;
+    bo.url = broker_url;
+    bo.timeout = std::chrono::milliseconds(30000);
+    Status s = BrokerClient::Create(bo, &b);
+    if (!s.ok()) return s;
+    uint64_t from = 0;
+    for (;;) {
+      std::vector<BrokerMessage> batch;
+      uint64_t next = from;
+      s = b->Read(workload::kOrdersTopic, from, 10000, &batch, &next);
+      if (!s.ok()) return s;
+      if (batch.empty()) break;
+      for (const auto& m : batch) {
+        int64_t id = 0;
+        auto [p, ec] = std::from_chars(m.key.data(), m.key.data() + m.key.size(), id);
+        if (ec == std::errc() && id >= min_id && id <= max_id) ++messages[id];
+      }
+      from = next;
+    }
+  }
+  // Counts a broken rule and remembers a few keys to look at.
+  auto broke = [out](uint64_t* counter, int64_t key) {
+    ++*counter;
+    if (out->examples.size() < 10) out->examples.push_back(key);
+  };
+  for (const auto& s : samples) {
+    if (s.key == 0) continue;  // no order id was allocated: nothing was written
+    const bool row = rows.count(s.key) > 0;
+    const uint32_t n = judge_messages ? (messages.count(s.key) ? messages[s.key] : 0) : 0;
+    switch (s.outcome) {
+      case 'c':
+        ++out->acknowledged;
+        if (!row) broke(&out->ack_missing_row, s.key);
+        if (judge_messages && n == 0) broke(&out->ack_missing_message, s.key);
+        if (n > 1) broke(&out->ack_duplicated, s.key);
+        break;
+      case 'a':
+        ++out->aborted;
+        if (row) broke(&out->aborted_with_row, s.key);
+        if (n > 0) broke(&out->aborted_with_message, s.key);
+        break;
+      default:
+        ++out->unknown;
+        if (row) ++out->unknown_committed;
+        if (judge_messages && row != (n > 0)) broke(&out->unknown_split, s.key);
+        break;
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace dw::compare

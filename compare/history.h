@@ -1,0 +1,42 @@
+// History checker: judges every operation by what its caller was told, the
+// way a Jepsen checker judges a history, on top of verify's global view:
+//   acknowledged (c)  its row exists AND exactly one message carries its key;
+//   aborted (a)       neither its row nor any message exists (the system
+//                     said no: nothing of it may leak);
+//   unknown (f)       either both or neither (atomic, whichever way it went).
+// Keys come from the load command's --samples file, rows from `orders`,
+// messages from a full read of the topic.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+#include "compare/samples.h"
+
+namespace dw::compare {
+
+struct HistoryReport {
+  uint64_t acknowledged = 0, ack_missing_row = 0, ack_missing_message = 0, ack_duplicated = 0;
+  uint64_t aborted = 0, aborted_with_row = 0, aborted_with_message = 0;
+  uint64_t unknown = 0, unknown_committed = 0, unknown_split = 0;
+  std::vector<int64_t> examples;  // up to 10 keys that broke a rule
+
+  bool ok() const {
+    return ack_missing_row + ack_missing_message + ack_duplicated + aborted_with_row +
+               aborted_with_message + unknown_split ==
+           0;
+  }
+  nlohmann::json ToJson() const;
+};
+
+// `broker_url` empty: the approach sends no message (the floor); only rows
+// are judged.
+Status CheckHistory(const std::vector<SampleRow>& rows, const std::string& dsn,
+                    const std::string& broker_url, int64_t min_id, int64_t max_id,
+                    HistoryReport* out);
+
+}  // namespace dw::compare
