@@ -105,6 +105,7 @@ struct Rig {
   CellBroker broker;
   std::string client_broker;  // what the coordinator/relay talk to (maybe through the proxy)
   int64_t min_id = 0, max_id = 0;
+  std::string coordinator_id;  // 2PC: unique per cell and run
   std::unique_ptr<BrokerTail> tail;
   std::deque<Proc> procs;  // every process started (stable addresses), stopped at the end
 
@@ -131,8 +132,10 @@ Status Prepare(CellContext& ctx, const Approach& a, const std::string& slug, Rig
   s = workload::EnsureOrdersSchema(rig->dsn);
   if (!s.ok()) return s;
   // Disjoint order ids per cell: cells may share one (external) broker.
-  rig->min_id = static_cast<int64_t>(rig->index) * kIdRange;
+  rig->min_id =
+      static_cast<int64_t>(ctx.run_nonce % 8'000'000 * 1000 + rig->index % 1000) * kIdRange;
   rig->max_id = rig->min_id + kIdRange - 1;
+  rig->coordinator_id = "cmp" + std::to_string(ctx.run_nonce) + "-" + std::to_string(rig->index);
   try {
     pqxx::connection c{rig->dsn};
     pqxx::nontransaction tx{c};
@@ -183,6 +186,12 @@ Status StartProc(CellContext& ctx, Rig* rig, const std::string& tag,
   Proc p;
   p.tag = tag;
   p.args = args;
+  // 2PC: a coordinator id of the cell's own. Gids are dw:<id>:<seq> and the
+  // sequence restarts with each cell's fresh decision log, so cells sharing a
+  // broker (--broker) would otherwise reuse gids the broker already settled.
+  if (!args.empty() && args[0] == "2pc") {
+    p.args.insert(p.args.end(), {"--coordinator-id", rig->coordinator_id});
+  }
   p.out = rig->dir + "/" + tag + ".out";
   p.err = rig->dir + "/" + tag + ".err";
   std::vector<std::string> argv = {ctx.binary, "--dsn", rig->dsn, "--state-dir",
@@ -191,7 +200,7 @@ Status StartProc(CellContext& ctx, Rig* rig, const std::string& tag,
     argv.push_back("--broker");
     argv.push_back(rig->client_broker);
   }
-  argv.insert(argv.end(), args.begin(), args.end());
+  argv.insert(argv.end(), p.args.begin(), p.args.end());
   SpawnOptions so;
   so.stdout_path = p.out;
   so.stderr_path = p.err;

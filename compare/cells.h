@@ -26,7 +26,10 @@ struct CellContext {
   std::string work_dir;         // scratch folder of the run
   std::string external_broker;  // --broker; empty: a fresh broker per cell
   uint64_t seed = 1;
-  int next_cell = 0;            // numbers databases and order-id ranges
+  int next_cell = 0;  // numbers databases and order-id ranges
+  // Distinguishes this run's order ids and 2PC coordinator ids from other
+  // runs' on a shared (--broker) broker, which remembers ids and gids.
+  uint64_t run_nonce = 0;       // < 8,000,000
   bool keep_cells = false;      // keep each cell's folder (logs, samples)
   std::ostream* log = nullptr;  // detail lines (never the TTY progress line)
 };

@@ -179,6 +179,7 @@ Status RunChaos(const ChaosOptions& opts, std::ostream& log, ChaosSummary* out) 
   ctx.binary = opts.binary;
   ctx.work_dir = work;
   ctx.seed = opts.seed;
+  ctx.run_nonce = std::random_device{}() % 8'000'000;
   ctx.keep_cells = opts.keep_cells;
   ctx.log = &log;
   const int first = opts.only_run >= 0 ? opts.only_run : 0;

@@ -10,6 +10,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <random>
 
 #include "common/dsn.h"
 #include "compare/approaches.h"
@@ -177,6 +178,7 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
   ctx.work_dir = work;
   ctx.external_broker = opts.broker;
   ctx.seed = opts.seed;
+  ctx.run_nonce = std::random_device{}() % 8'000'000;
   ctx.keep_cells = opts.keep_cells;
   ctx.log = &log;
 
