@@ -79,13 +79,6 @@ Draw DrawRun(uint64_t seed, int k, const std::vector<Approach>& pool, bool embed
   return d;
 }
 
-std::string IsoNow() {
-  std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
-
 std::string Markdown(const json& r) {
   std::ostringstream o;
   o << "# dualwrite chaos: " << r["runs"].size() << " runs, seed " << r["seed"] << "\n\n";
@@ -150,27 +143,20 @@ Status RunChaos(const ChaosOptions& opts, std::ostream& log, ChaosSummary* out) 
   if (pool.empty()) return Status::InvalidArgument("--approach: the floor sends nothing to break");
   if (opts.runs <= 0) return Status::InvalidArgument("--runs must be positive");
 
-  char tmpl[] = "/tmp/dw-chaos-XXXXXX";
-  if (mkdtemp(tmpl) == nullptr) return Status::IOError("cannot create a scratch folder in /tmp");
-  const std::string work = tmpl;
-  std::error_code ec;
-  fs::permissions(work, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec, ec);
   std::unique_ptr<Lab> lab;
   Lab::Options lo;
-  lo.work_dir = work;
   lo.dsn = opts.dsn;
   lo.binary = opts.binary;
   lo.log = &log;
-  s = Lab::Open(lo, &lab);
-  if (!s.ok()) {
-    fs::remove_all(work, ec);
-    return s;
-  }
+  std::string work;
+  s = Lab::OpenScratch("dw-chaos", lo, &lab, &work);
+  if (!s.ok()) return s;
+  std::error_code ec;
   const auto t0 = std::chrono::steady_clock::now();
   json r;
   r["command"] = opts.command_line;
   r["seed"] = opts.seed;
-  r["started_at"] = IsoNow();
+  r["started_at"] = UtcNowIso();
   r["machine"] = DescribeMachine(lab->admin_dsn());
   r["runs"] = json::array();
 

@@ -28,13 +28,6 @@ using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
-std::string IsoNow() {
-  std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
-
 std::string Duration(double s) {
   char buf[32];
   if (s < 60) {
@@ -111,34 +104,24 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
   std::error_code ec;
   fs::create_directories(opts.out_dir, ec);
   if (ec) return Status::IOError("cannot create " + opts.out_dir + ": " + ec.message());
-  // Scratch under /tmp: as root the embedded cluster runs as `postgres`,
-  // which must be able to reach it (not true of, say, /root/...).
-  char tmpl[] = "/tmp/dw-compare-XXXXXX";
-  if (mkdtemp(tmpl) == nullptr) return Status::IOError("cannot create a scratch folder in /tmp");
-  const std::string work = tmpl;
-  fs::permissions(work, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec, ec);
-
   const auto t0 = Clock::now();
   json r;
   r["schema"] = "dualwrite-compare/1";
   r["command"] = opts.command_line;
   r["size"] = opts.size;
   r["seed"] = opts.seed;
-  r["started_at"] = IsoNow();
+  r["started_at"] = UtcNowIso();
   r["errors"] = json::array();
 
-  log << "compare: " << opts.size << " run, scratch in " << work << "\n";
   std::unique_ptr<Lab> lab;
   Lab::Options lo;
-  lo.work_dir = work;
   lo.dsn = opts.dsn;
   lo.binary = opts.binary;
   lo.log = &log;
-  s = Lab::Open(lo, &lab);
-  if (!s.ok()) {
-    fs::remove_all(work, ec);
-    return s;
-  }
+  std::string work;
+  s = Lab::OpenScratch("dw-compare", lo, &lab, &work);
+  if (!s.ok()) return s;
+  log << "compare: " << opts.size << " run, scratch in " << work << "\n";
   r["machine"] = DescribeMachine(lab->admin_dsn());
 
   json settings;
@@ -245,7 +228,7 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
 
   lab.reset();  // stops and purges the embedded cluster
   if (!opts.keep_cells) fs::remove_all(work, ec);
-  r["finished_at"] = IsoNow();
+  r["finished_at"] = UtcNowIso();
   r["duration_s"] = std::chrono::duration<double>(Clock::now() - t0).count();
   *results = r;
   return WriteFile(opts.out_dir + "/results.json", r.dump(1) + "\n");

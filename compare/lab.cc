@@ -1,6 +1,9 @@
 #include "compare/lab.h"
 
+#include <stdlib.h>
 #include <unistd.h>
+
+#include <filesystem>
 
 #include <pqxx/pqxx>
 
@@ -49,6 +52,25 @@ Status Lab::Open(const Options& opts, std::unique_ptr<Lab>* out) {
                                "): " + e.what());
   }
   *out = std::move(lab);
+  return Status::OK();
+}
+
+Status Lab::OpenScratch(const std::string& prefix, Options opts, std::unique_ptr<Lab>* out,
+                        std::string* work_dir) {
+  std::string tmpl = "/tmp/" + prefix + "-XXXXXX";
+  if (mkdtemp(tmpl.data()) == nullptr) {
+    return Status::IOError("cannot create a scratch folder in /tmp");
+  }
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::permissions(tmpl, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec, ec);
+  opts.work_dir = tmpl;
+  Status s = Open(opts, out);
+  if (!s.ok()) {
+    fs::remove_all(tmpl, ec);
+    return s;
+  }
+  *work_dir = tmpl;
   return Status::OK();
 }
 

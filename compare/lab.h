@@ -28,6 +28,12 @@ class Lab {
     std::ostream* log = nullptr;
   };
   static Status Open(const Options& opts, std::unique_ptr<Lab>* out);
+  // Open() in a new scratch folder /tmp/<prefix>-XXXXXX (opts.work_dir is
+  // ignored; *work_dir receives it). Under /tmp because, as root, the
+  // embedded cluster runs as `postgres`, which must be able to reach it. The
+  // folder is removed again when Open fails.
+  static Status OpenScratch(const std::string& prefix, Options opts, std::unique_ptr<Lab>* out,
+                            std::string* work_dir);
   ~Lab();  // purges the embedded cluster
 
   bool embedded() const { return env_ != nullptr; }

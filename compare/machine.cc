@@ -3,6 +3,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <ctime>
 #include <fstream>
 
 #include <pqxx/pqxx>
@@ -67,6 +68,15 @@ nlohmann::json DescribeMachine(const std::string& dsn) {
   m["dualwrite_commit"] = nullptr;
 #endif
   return m;
+}
+
+std::string UtcNowIso() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
 }
 
 }  // namespace dw::compare

@@ -12,4 +12,7 @@ namespace dw::compare {
 // are null.
 nlohmann::json DescribeMachine(const std::string& dsn);
 
+// The current time as ISO-8601 UTC ("2026-11-28T04:12:21Z"), for run records.
+std::string UtcNowIso();
+
 }  // namespace dw::compare

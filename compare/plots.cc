@@ -1,5 +1,7 @@
 #include "compare/plots.h"
 
+#include "compare/json_view.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,37 +22,12 @@ namespace {
 using nlohmann::json;
 using Opt = std::optional<double>;
 
-// ---- Access that never throws (the same rules as the report's). ----
-
-const json& Null() {
-  static const json n;
-  return n;
-}
-
-const json& Get(const json& j, const char* key) {
-  if (!j.is_object()) return Null();
-  auto it = j.find(key);
-  return it == j.end() ? Null() : *it;
-}
-
-const json& Arr(const json& j, const char* key) {
-  static const json empty = json::array();
-  const json& v = Get(j, key);
-  return v.is_array() ? v : empty;
-}
-
-Opt Num(const json& j, const char* key) {
-  const json& v = Get(j, key);
-  if (v.is_number() && std::isfinite(v.get<double>())) return v.get<double>();
-  return std::nullopt;
-}
-
-Opt Num(const json& j, const char* a, const char* b) { return Num(Get(j, a), b); }
-
-std::string Str(const json& j, const char* key) {
-  const json& v = Get(j, key);
-  return v.is_string() ? v.get<std::string>() : std::string();
-}
+// Access that never throws: compare/json_view.h.
+using jv::Arr;
+using jv::Get;
+using jv::Null;
+using jv::Num;
+using jv::Str;
 
 // ---- What a plot is, before it is written. ----
 
