@@ -1,7 +1,12 @@
 // `dualwrite broker serve`: runs the broker participant server in the
 // foreground until SIGTERM/SIGINT. See participants/broker/service.h.
+// Also the global --broker-ca/--broker-cert/--broker-key/--broker-token-file
+// flags of every command (AddBrokerCredentialFlags). See docs/security.md.
+#include <stdlib.h>
+
 #include <charconv>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -9,6 +14,7 @@
 
 #include "cli/commands.h"
 #include "participants/broker/service.h"
+#include "participants/broker/tls_context.h"
 
 namespace dw::cli {
 namespace {
@@ -27,6 +33,9 @@ struct ServeFlags {
   double abort_prob = 0;
   std::string crash_at;
   std::string token_file;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
 };
 
 // "HOST:PORT" (HOST an IPv4 address or localhost; "[v6]:PORT" also works).
@@ -78,11 +87,30 @@ void Serve(const ServeFlags& f) {
     throw CliError("--crash-at must be after-stage-before-vote or after-commit-before-reply");
   }
   if (!f.token_file.empty()) o.token = ReadToken(f.token_file);
+  if (!f.tls_key.empty() && f.tls_cert.empty()) throw CliError("--tls-key needs --tls-cert");
+  if (!f.tls_cert.empty() && f.tls_key.empty()) throw CliError("--tls-cert needs --tls-key");
+  if (!f.tls_client_ca.empty() && f.tls_cert.empty()) {
+    throw CliError("--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is TLS)");
+  }
+  o.http.tls = {f.tls_cert, f.tls_key, f.tls_client_ca};
+  if (o.http.tls.enabled()) {
+    // Checked before the data dir is locked and replayed: a typo in a path
+    // should cost nothing. (Bind loads them again for real.)
+    std::shared_ptr<asio::ssl::context> probe;
+    Status s = broker::MakeServerTlsContext(o.http.tls, &probe);
+    if (!s.ok()) throw CliError("broker: " + s.message());
+  }
 
   std::unique_ptr<broker::BrokerService> svc;
   Status s = broker::BrokerService::Open(o, &svc);
   if (!s.ok()) throw CliError("broker: " + s.ToString());
   std::cout << svc->StartupLine() << std::endl;
+  if (o.http.tls.enabled()) {
+    std::cout << "dualwrite broker: TLS on (https), "
+              << (f.tls_client_ca.empty() ? "no client certificate asked"
+                                          : "client certificates required (mutual TLS)")
+              << std::endl;
+  }
   s = svc->Run();
   if (!s.ok()) throw CliError("broker: " + s.ToString());
   std::cout << "dualwrite broker: stopped" << std::endl;
@@ -126,7 +154,39 @@ void AddBrokerCommands(CLI::App& app, Globals&) {
                     "fault: after-stage-before-vote | after-commit-before-reply");
   serve->add_option("--token-file", f->token_file,
                     "file holding a bearer token every request but /healthz must carry");
+  serve->add_option("--tls-cert", f->tls_cert,
+                    "PEM certificate (chain) to serve HTTPS with (needs --tls-key)");
+  serve->add_option("--tls-key", f->tls_key, "PEM private key of --tls-cert");
+  serve->add_option("--tls-client-ca", f->tls_client_ca,
+                    "PEM CA: require a client certificate signed by it (mutual TLS)");
   serve->callback([f] { Serve(*f); });
+}
+
+void AddBrokerCredentialFlags(CLI::App& app, Globals& g) {
+  // Each flag exports its variable as soon as it is parsed, i.e. before any
+  // command callback runs: BrokerClient::Create reads the variables, and
+  // child processes (the runs compare and chaos start) inherit
+  // them. Paths are made absolute first, because children may run
+  // elsewhere (e.g. the broker daemon in its data dir).
+  auto flag = [&app](const char* name, std::string* field, const char* var, const char* help) {
+    app.add_option(name, *field, help)
+        ->check(CLI::ExistingFile)
+        ->trigger_on_parse()
+        ->each([var, field](const std::string& v) {
+          std::error_code ec;
+          std::string abs = std::filesystem::absolute(v, ec).string();
+          *field = ec ? v : abs;
+          ::setenv(var, field->c_str(), 1);
+        });
+  };
+  flag("--broker-ca", &g.broker_ca, "DUALWRITE_BROKER_CA",
+       "PEM CA that an https:// broker's certificate must chain to (sets $DUALWRITE_BROKER_CA)");
+  flag("--broker-cert", &g.broker_cert, "DUALWRITE_BROKER_CERT",
+       "PEM client certificate for a broker that requires one (sets $DUALWRITE_BROKER_CERT)");
+  flag("--broker-key", &g.broker_key, "DUALWRITE_BROKER_KEY",
+       "PEM private key of --broker-cert (sets $DUALWRITE_BROKER_KEY)");
+  flag("--broker-token-file", &g.broker_token_file, "DUALWRITE_BROKER_TOKEN_FILE",
+       "file whose first line is the broker's bearer token (sets $DUALWRITE_BROKER_TOKEN_FILE)");
 }
 
 }  // namespace dw::cli

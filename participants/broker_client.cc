@@ -2,15 +2,25 @@
 
 #include <sys/socket.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
+#include <fstream>
 #include <mutex>
+#include <optional>
 #include <utility>
 
 #include <nlohmann/json.hpp>
 
-#include "common/asio.h"
+#include "common/asio.h"  // before the other Asio headers (see common/asio.h)
 #include "common/names.h"
+#include "participants/broker/tls_context.h"
+
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/ssl.hpp>
 
 namespace dw {
 namespace {
@@ -148,13 +158,78 @@ std::chrono::system_clock::time_point FromUnixMs(int64_t ms) {
           std::chrono::milliseconds(ms)));
 }
 
+// An Options field, else the environment variable `var`, else "".
+std::string OrEnv(const std::string& field, const char* var) {
+  if (!field.empty()) return field;
+  const char* v = std::getenv(var);
+  return v ? v : "";
+}
+
+// The bearer token file's first line, trailing blanks removed (the same
+// rule as `broker serve --token-file`).
+Status ReadTokenFile(const std::string& path, std::string* token) {
+  std::ifstream in(path);
+  if (!in) return Status::InvalidArgument("cannot read broker token file " + path);
+  std::getline(in, *token);
+  while (!token->empty() && (token->back() == '\r' || token->back() == ' ')) token->pop_back();
+  if (token->empty()) return Status::InvalidArgument("broker token file " + path + " is empty");
+  return Status::OK();
+}
+
+// The broker refused our TLS connection for want of an acceptable
+// certificate. Under TLS 1.3 the client's handshake ends before the server
+// has checked the client certificate, so this arrives as an alert on the
+// first read or write. It is a refusal, not a lost response: the broker
+// only reads requests from an authenticated connection.
+bool IsPeerRefusal(const beast::error_code& ec) {
+  if (ec.category() != asio::error::get_ssl_category()) return false;
+  switch (ERR_GET_REASON(static_cast<unsigned long>(ec.value()))) {
+    case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+    case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+    case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
+    case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+    case SSL_R_TLSV1_ALERT_ACCESS_DENIED:
+    case SSL_R_TLSV1_ALERT_DECRYPT_ERROR:
+    case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
+      return true;
+    default:
+      return false;
+  }
+}
+
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
 // One keep-alive connection. The io_context is private to it, so a request
 // drives its own async operations (and their deadlines) with run() on the
-// calling thread, and connections never contend.
+// calling thread, and connections never contend. Exactly one of plain / tls
+// is set; With() picks it once per operation, not per byte.
 struct Conn {
   asio::io_context ioc{1};
-  beast::tcp_stream stream{ioc};  // after ioc: destroyed before it
+  std::optional<beast::tcp_stream> plain;  // after ioc: destroyed before it
+  std::optional<TlsStream> tls;
   beast::flat_buffer buffer;
+
+  explicit Conn(asio::ssl::context* ctx) {
+    if (ctx) {
+      tls.emplace(ioc, *ctx);
+    } else {
+      plain.emplace(ioc);
+    }
+  }
+
+  beast::tcp_stream& tcp() { return tls ? tls->next_layer() : *plain; }
+
+  template <class Fn>
+  void With(Fn&& fn) {
+    if (tls) {
+      fn(*tls);
+    } else {
+      fn(*plain);
+    }
+  }
 
   // Starts one async operation via `init(handler)` and runs it to completion.
   template <class Init>
@@ -170,9 +245,12 @@ struct Conn {
   // closed it (restart, idle timeout), data means it sent something unasked
   // (e.g. a 408 before closing). Either way it is not reusable.
   bool IdleUsable() {
-    if (!stream.socket().is_open()) return false;
+    // Over TLS the peek sees raw records: any (an alert, a close, data)
+    // means the same, while a TLS 1.3 session ticket was consumed with the
+    // response that followed it.
+    if (!tcp().socket().is_open()) return false;
     char b;
-    ssize_t n = ::recv(stream.socket().native_handle(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    ssize_t n = ::recv(tcp().socket().native_handle(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
   }
 };
@@ -181,14 +259,55 @@ struct Conn {
 
 struct BrokerClient::Impl {
   Options opts;
+  std::string host;         // for TLS name checks (no brackets)
   std::string host_header;  // host[:port]
   std::string path_prefix;  // "" or "/base"
   tcp::resolver::results_type endpoints;
+  std::shared_ptr<asio::ssl::context> tls;  // null: plain HTTP
 
   std::mutex mu;
   std::vector<std::unique_ptr<Conn>> idle;  // guarded by mu
+  SSL_SESSION* session = nullptr;           // guarded by mu: the last resumable one
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> opened{0};
+  std::atomic<uint64_t> resumed{0};
+
+  ~Impl() {
+    idle.clear();
+    if (session) SSL_SESSION_free(session);
+  }
+
+  // TLS handshake on a freshly connected `c`, offering the last session.
+  beast::error_code Handshake(Conn& c, Clock::time_point deadline, Status* setup) {
+    SSL* ssl = c.tls->native_handle();
+    *setup = broker::PrepareClientTls(ssl, host);
+    if (!setup->ok()) return asio::error::invalid_argument;
+    {
+      std::lock_guard<std::mutex> l(mu);
+      if (session) SSL_set_session(ssl, session);
+    }
+    c.tcp().expires_at(deadline);
+    beast::error_code ec =
+        c.Run([&](auto h) { c.tls->async_handshake(asio::ssl::stream_base::client, h); });
+    if (!ec && SSL_session_reused(ssl)) resumed.fetch_add(1, std::memory_order_relaxed);
+    return ec;
+  }
+
+  // After a response on a TLS connection: keep its session for the next
+  // connection (TLS 1.3 tickets arrive after the handshake, so only now).
+  // A copy: OpenSSL marks a connection's own session not resumable when the
+  // connection is freed without a TLS shutdown, which is how pooled
+  // connections end (a plain TCP close, see tls_context.h).
+  void SaveSession(Conn& c) {
+    SSL_SESSION* live = SSL_get1_session(c.tls->native_handle());
+    if (!live) return;
+    SSL_SESSION* s = SSL_SESSION_is_resumable(live) ? SSL_SESSION_dup(live) : nullptr;
+    SSL_SESSION_free(live);
+    if (!s) return;
+    std::lock_guard<std::mutex> l(mu);
+    if (session) SSL_SESSION_free(session);
+    session = s;
+  }
 
   std::unique_ptr<Conn> TakeIdle() {
     std::vector<std::unique_ptr<Conn>> dead;  // closed outside the lock
@@ -235,33 +354,54 @@ Status BrokerClient::Impl::Exchange(http::verb verb, const std::string& target,
   // a failure leaves the outcome unknown.
   bool sent = false;
   for (int attempt = 0; attempt < 2; ++attempt) {
+    // A failure that proves this attempt's request was not taken: Unavailable,
+    // unless an earlier attempt's request was sent.
+    auto not_taken = [&](const std::string& m) {
+      if (sent)
+        return Status::InDoubt(m + " (after an earlier attempt of " + what +
+                               " was sent: it may have been applied)");
+      return Status::Unavailable(m);
+    };
     std::unique_ptr<Conn> c = TakeIdle();
     const bool reused = c != nullptr;
     if (!c) {
-      c = std::make_unique<Conn>();
-      c->stream.expires_at(deadline);
-      beast::error_code ec = c->Run([&](auto h) { c->stream.async_connect(endpoints, h); });
+      c = std::make_unique<Conn>(tls.get());
+      c->tcp().expires_at(deadline);
+      beast::error_code ec = c->Run([&](auto h) { c->tcp().async_connect(endpoints, h); });
       if (ec) {
         DropIdle();  // the broker is probably gone: so are its idle connections
-        std::string m =
+        return not_taken(
             "broker " + opts.url + " unreachable: " +
-            (ec == beast::error::timeout ? std::string("connect timed out") : ec.message());
-        if (sent)
-          return Status::InDoubt(m + " (after an earlier attempt of " + what +
-                                 " was sent: it may have been applied)");
-        return Status::Unavailable(m);
+            (ec == beast::error::timeout ? std::string("connect timed out") : ec.message()));
       }
       beast::error_code ignored;
-      c->stream.socket().set_option(tcp::no_delay(true), ignored);
+      c->tcp().socket().set_option(tcp::no_delay(true), ignored);
+      if (c->tls) {
+        Status setup;
+        ec = Handshake(*c, deadline, &setup);
+        if (!setup.ok()) return setup;
+        if (ec) {
+          return not_taken("broker " + opts.url + ": TLS handshake failed: " +
+                           broker::TlsErrorText(ec == beast::error::timeout
+                                                    ? std::string("timed out")
+                                                    : ec.message(),
+                                                c->tls->native_handle()));
+        }
+      }
       opened.fetch_add(1, std::memory_order_relaxed);
     }
+    const bool sent_before = sent;
 
-    c->stream.expires_at(deadline);
-    beast::error_code ec = c->Run([&](auto h) { http::async_write(c->stream, req, h); });
+    c->tcp().expires_at(deadline);
+    beast::error_code ec =
+        c->Run([&](auto h) { c->With([&](auto& s) { http::async_write(s, req, h); }); });
     if (ec) {
       if (ec == beast::error::timeout) {
         return Status::Timeout(what + ": broker did not take the request within " +
                                std::to_string(opts.timeout.count()) + " ms");
+      }
+      if (IsPeerRefusal(ec)) {
+        return not_taken("broker " + opts.url + " refused the TLS connection: " + ec.message());
       }
       // A write that failed never delivered a whole request: on a reused
       // connection, the broker closed it while idle. Try a fresh one.
@@ -273,13 +413,19 @@ Status BrokerClient::Impl::Exchange(http::verb verb, const std::string& target,
 
     http::response_parser<http::string_body> parser;
     parser.body_limit(opts.max_response_bytes);
-    c->stream.expires_at(deadline);
-    ec = c->Run([&](auto h) { http::async_read(c->stream, c->buffer, parser, h); });
+    c->tcp().expires_at(deadline);
+    ec = c->Run(
+        [&](auto h) { c->With([&](auto& s) { http::async_read(s, c->buffer, parser, h); }); });
     if (ec) {
       if (ec == beast::error::timeout) {
         return Status::Timeout(what + ": no response from broker within " +
                                std::to_string(opts.timeout.count()) +
                                " ms; it may or may not have applied the request");
+      }
+      if (!reused && !parser.got_some() && IsPeerRefusal(ec)) {
+        sent = sent_before;
+        return not_taken("broker " + opts.url + " refused the TLS connection: " + ec.message() +
+                         " (is the client certificate missing or from another CA?)");
       }
       // The broker closed a reused connection without answering: it shut
       // the idle connection down as our request arrived. Once, retry fresh;
@@ -296,6 +442,7 @@ Status BrokerClient::Impl::Exchange(http::verb verb, const std::string& target,
     resp->status = res.result_int();
     resp->body = std::move(res.body());
     requests.fetch_add(1, std::memory_order_relaxed);
+    if (c->tls && !reused) SaveSession(*c);
     if (res.keep_alive() && !res.need_eof() && c->buffer.size() == 0) PutIdle(std::move(c));
     return Status::OK();
   }
@@ -308,15 +455,17 @@ BrokerClient::~BrokerClient() = default;
 Status BrokerClient::Create(const Options& opts, std::unique_ptr<BrokerClient>* out) {
   if (opts.timeout.count() <= 0) return Status::InvalidArgument("broker timeout must be > 0");
   std::string rest = opts.url;
-  if (rest.starts_with("https://")) {
-    return Status::InvalidArgument("broker URL " + opts.url + ": https is not supported");
+  const bool https = rest.starts_with("https://");
+  if (https) {
+    rest = rest.substr(8);
+  } else if (rest.starts_with("http://")) {
+    rest = rest.substr(7);
   }
-  if (rest.starts_with("http://")) rest = rest.substr(7);
   size_t slash = rest.find('/');
   std::string authority = rest.substr(0, slash);
   std::string path = slash == std::string::npos ? "" : rest.substr(slash);
   while (!path.empty() && path.back() == '/') path.pop_back();
-  std::string host, port = "80";
+  std::string host, port = https ? "443" : "80";
   if (authority.starts_with("[")) {  // [v6]:port
     size_t close = authority.find(']');
     if (close == std::string::npos) return Status::InvalidArgument("bad broker URL " + opts.url);
@@ -330,10 +479,26 @@ Status BrokerClient::Create(const Options& opts, std::unique_ptr<BrokerClient>* 
     if (colon != std::string::npos) port = authority.substr(colon + 1);
   }
   if (host.empty() || port.empty() || port.find_first_not_of("0123456789") != std::string::npos) {
-    return Status::InvalidArgument("bad broker URL '" + opts.url + "': want http://HOST:PORT");
+    return Status::InvalidArgument("bad broker URL '" + opts.url +
+                                   "': want http://HOST:PORT or https://HOST:PORT");
   }
   auto impl = std::make_unique<Impl>();
   impl->opts = opts;
+  Options& o = impl->opts;
+  o.ca_file = OrEnv(o.ca_file, "DUALWRITE_BROKER_CA");
+  o.cert_file = OrEnv(o.cert_file, "DUALWRITE_BROKER_CERT");
+  o.key_file = OrEnv(o.key_file, "DUALWRITE_BROKER_KEY");
+  if (o.bearer_token.empty()) {
+    std::string token_file = OrEnv("", "DUALWRITE_BROKER_TOKEN_FILE");
+    if (!token_file.empty()) {
+      if (Status s = ReadTokenFile(token_file, &o.bearer_token); !s.ok()) return s;
+    }
+  }
+  if (https) {
+    Status s = broker::MakeClientTlsContext({o.ca_file, o.cert_file, o.key_file}, &impl->tls);
+    if (!s.ok()) return Status::InvalidArgument("broker URL " + opts.url + ": " + s.message());
+  }
+  impl->host = host;
   impl->host_header = authority;
   impl->path_prefix = path;
   try {
@@ -354,6 +519,7 @@ BrokerClient::Stats BrokerClient::stats() const {
   Stats s;
   s.requests = impl_->requests.load();
   s.connections_opened = impl_->opened.load();
+  s.tls_resumed = impl_->resumed.load();
   std::lock_guard<std::mutex> l(impl_->mu);
   s.idle = impl_->idle.size();
   return s;

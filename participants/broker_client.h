@@ -22,6 +22,27 @@
 // before reuse, or, if it closes during our write, the request is retried
 // once on a new connection (the broker had not read it).
 //
+// TLS: an https:// URL speaks HTTP over TLS 1.2+ (tls_context.h): the
+// broker's certificate must chain to `ca_file` and carry the URL's host in
+// its subjectAltName (a DNS name, or an IP address for 127.0.0.1 and other
+// literals; SNI is sent for names). cert_file + key_file are the client
+// certificate the broker asks for under mutual TLS. Pooled connections keep
+// their TLS session; a new connection resumes the last session when the
+// broker allows it (no full handshake). A refused handshake (no or untrusted
+// certificate on either side) is Unavailable: the broker never saw a request.
+//
+// Credentials from the environment (the way libpq reads PGSSLROOTCERT and
+// PGSSLCERT): each of these Options fields that is empty is taken from
+//   ca_file       DUALWRITE_BROKER_CA
+//   cert_file     DUALWRITE_BROKER_CERT
+//   key_file      DUALWRITE_BROKER_KEY
+//   bearer_token  the first line of the file named by DUALWRITE_BROKER_TOKEN_FILE
+// so every command and every child process it starts uses them without
+// plumbing. Precedence: a field set by the caller > the variable (which the
+// CLI's global --broker-ca/--broker-cert/--broker-key/--broker-token-file
+// flags overwrite) > nothing. The TLS files are ignored for http:// URLs;
+// the token is sent over both (over http:// anyone on the path can read it).
+//
 // Payloads: message ids, keys and payloads travel as JSON strings, so they
 // must be valid UTF-8 (NUL bytes are fine: JSON escapes them as \u0000 and
 // they round-trip byte-exact). Invalid UTF-8 is refused with InvalidArgument
@@ -62,20 +83,28 @@ struct HttpResponse {
 class BrokerClient {
  public:
   struct Options {
-    std::string url;  // http://127.0.0.1:PORT (no TLS); a path is a prefix for every target
+    std::string url;  // http[s]://HOST:PORT (http:// if no scheme); a path prefixes every target
     std::chrono::milliseconds timeout{5000};  // per request, connect included
     int max_idle_connections = 64;            // kept open for reuse; more may be in use
-    std::string bearer_token;                 // empty: none
+    std::string bearer_token;                 // empty: $DUALWRITE_BROKER_TOKEN_FILE, else none
+    // https:// only; empty: the environment (see above).
+    std::string ca_file;    // PEM CA(s) the broker's certificate must chain to (required)
+    std::string cert_file;  // PEM client certificate (chain) for mutual TLS; needs key_file
+    std::string key_file;   // its PEM private key (unencrypted)
     uint64_t max_response_bytes = 256ull << 20;
   };
 
   struct Stats {
     uint64_t requests = 0;            // requests that got a response
-    uint64_t connections_opened = 0;  // TCP connections ever established
+    uint64_t connections_opened = 0;  // TCP connections ever established (TLS: and handshaken)
+    uint64_t tls_resumed = 0;         // of those, TLS handshakes that resumed a session
     uint64_t idle = 0;                // connections idle in the pool now
   };
 
-  // Parses the URL and resolves its host; opens no connection yet.
+  // Parses the URL, resolves its host, reads the credentials (files and
+  // environment, see above) and, for https, loads the TLS files; opens no
+  // connection yet. InvalidArgument for a bad URL, an https URL without a
+  // CA file, or an unreadable / malformed credential file.
   static Status Create(const Options& opts, std::unique_ptr<BrokerClient>* out);
   ~BrokerClient();
   BrokerClient(const BrokerClient&) = delete;

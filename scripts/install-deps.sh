@@ -7,7 +7,7 @@ PKGS=(
   build-essential cmake pkg-config git
   libpqxx-dev libpq-dev            # Postgres client (libpqxx 6.4) + libpq for replication
   libboost-dev libboost-system-dev # Beast / Asio (header-only, 1.74)
-  libssl-dev                       # TLS for the broker (Beast over OpenSSL)
+  libssl-dev openssl               # TLS for the broker (Beast over OpenSSL); scripts/gen-certs.sh
   libcli11-dev                     # command line
   nlohmann-json3-dev               # JSON bodies and results
   libgtest-dev libgmock-dev        # tests

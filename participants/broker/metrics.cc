@@ -80,6 +80,9 @@ std::string Metrics::Render(const Store::Stats& store) const {
   counter("dw_broker_write_batches_total", "Group-commit batches written.", write_batches.load());
   counter("dw_broker_write_errors_total", "Batches whose write or sync failed.",
           write_errors.load());
+  counter("dw_broker_tls_handshake_failures_total",
+          "TLS handshakes that failed (no or untrusted client certificate, not TLS, timeout).",
+          tls_handshake_failures.load());
   gauge("dw_broker_records_replayed", "Records replayed from the log at start.",
         records_replayed.load());
   gauge("dw_broker_log_bytes", "Size of the log file.", log_bytes.load());

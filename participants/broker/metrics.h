@@ -7,6 +7,8 @@
 //   dw_broker_fsyncs_total, dw_broker_duplicates_total, dw_broker_bytes_written_total,
 //   dw_broker_records_written_total, dw_broker_write_batches_total,
 //   dw_broker_write_errors_total                     counters (the writer)
+//   dw_broker_tls_handshake_failures_total           counter (TLS handshakes refused
+//       or failed: no/untrusted client certificate, plain HTTP, timeout)
 //   dw_broker_records_replayed, dw_broker_log_bytes  gauges
 //   dw_broker_prepared_transactions, dw_broker_topic_messages{topic}
 //                                                    gauges (from the Store)
@@ -37,6 +39,7 @@ class Metrics {
   std::atomic<uint64_t> duplicates{0};  // publishes deduplicated by message id
   std::atomic<uint64_t> records_replayed{0};
   std::atomic<uint64_t> log_bytes{0};
+  std::atomic<uint64_t> tls_handshake_failures{0};  // the HTTP server (TLS mode)
 
   std::string Render(const Store::Stats& store) const;
 

@@ -1,7 +1,12 @@
 #include "participants/broker/server.h"
 
+#include <cstdio>
 #include <optional>
+#include <type_traits>
 #include <utility>
+
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/ssl.hpp>
 
 namespace dw::broker {
 
@@ -10,6 +15,7 @@ struct HttpServer::Shared {
   Faults* faults;
   Metrics* metrics;
   HttpServerOptions opts;
+  std::shared_ptr<asio::ssl::context> tls;  // null: plain HTTP
   std::atomic<int> connections{0};
   std::atomic<int> inflight{0};
   std::atomic<bool> draining{false};
@@ -30,10 +36,23 @@ bool IsHttpParseError(const beast::error_code& ec) {
   return ec.category() == beast::error_code(http::error::bad_target).category();
 }
 
-class Session : public std::enable_shared_from_this<Session> {
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// One connection; Stream is PlainStream or TlsStream. Timeouts, socket
+// shutdown and the lingering read work on the TCP layer underneath
+// (Lowest()), requests and responses go through `stream_`.
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
  public:
+  // Plain; TLS (the context outlives the server). Only the one matching
+  // Stream is ever instantiated.
   Session(tcp::socket&& socket, std::shared_ptr<HttpServer::Shared> sh)
       : stream_(std::move(socket)), timer_(stream_.get_executor()), sh_(std::move(sh)) {}
+  Session(tcp::socket&& socket, asio::ssl::context& ctx, std::shared_ptr<HttpServer::Shared> sh)
+      : stream_(std::move(socket), ctx), timer_(stream_.get_executor()), sh_(std::move(sh)) {}
 
   ~Session() {
     if (counted_) sh_->inflight.fetch_sub(1);
@@ -42,17 +61,47 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Run() {
     asio::dispatch(stream_.get_executor(),
-                   beast::bind_front_handler(&Session::WaitRequest, shared_from_this()));
+                   beast::bind_front_handler(&Session::Start, this->shared_from_this()));
   }
 
  private:
+  beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
+
+  void Start() {
+    if constexpr (kTls) {
+      // The handshake is the start of the first request: same deadline.
+      Lowest().expires_after(sh_->opts.read_timeout);
+      stream_.async_handshake(
+          asio::ssl::stream_base::server,
+          beast::bind_front_handler(&Session::OnHandshake, this->shared_from_this()));
+    } else {
+      WaitRequest();
+    }
+  }
+
+  void OnHandshake(beast::error_code ec) {
+    if (ec) {
+      sh_->metrics->tls_handshake_failures.fetch_add(1, std::memory_order_relaxed);
+      beast::error_code ignored;
+      auto peer = Lowest().socket().remote_endpoint(ignored);
+      std::string why = TlsErrorText(ec == beast::error::timeout ? "timed out" : ec.message(),
+                                     stream_.native_handle());
+      std::fprintf(stderr, "dualwrite broker: TLS handshake from %s:%u failed: %s\n",
+                   peer.address().to_string().c_str(), static_cast<unsigned>(peer.port()),
+                   why.c_str());
+      return Close();
+    }
+    WaitRequest();
+  }
+
   // Keep-alive idle phase: wait for the first byte of the next request (or
   // use bytes already buffered from a pipelining client).
   void WaitRequest() {
     if (buffer_.size() > 0) return ReadHeader();
-    stream_.expires_after(sh_->opts.idle_timeout);
-    stream_.async_read_some(buffer_.prepare(kReadChunk),
-                            beast::bind_front_handler(&Session::OnFirstBytes, shared_from_this()));
+    Lowest().expires_after(sh_->opts.idle_timeout);
+    stream_.async_read_some(
+        buffer_.prepare(kReadChunk),
+        beast::bind_front_handler(&Session::OnFirstBytes, this->shared_from_this()));
   }
 
   void OnFirstBytes(beast::error_code ec, size_t n) {
@@ -65,9 +114,10 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(sh_->opts.max_body);
     parser_->header_limit(kHeaderLimit);
-    stream_.expires_after(sh_->opts.read_timeout);
-    http::async_read_header(stream_, buffer_, *parser_,
-                            beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
+    Lowest().expires_after(sh_->opts.read_timeout);
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        beast::bind_front_handler(&Session::OnHeader, this->shared_from_this()));
   }
 
   void OnHeader(beast::error_code ec, size_t) {
@@ -77,7 +127,7 @@ class Session : public std::enable_shared_from_this<Session> {
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
                                                                      req.version());
       http::async_write(stream_, *cont,
-                        [self = shared_from_this(), cont](beast::error_code e, size_t) {
+                        [self = this->shared_from_this(), cont](beast::error_code e, size_t) {
                           if (e) return self->Close();
                           self->ReadBody();
                         });
@@ -89,7 +139,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void ReadBody() {
     if (parser_->is_done()) return OnRequest();
     http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&Session::OnBody, shared_from_this()));
+                     beast::bind_front_handler(&Session::OnBody, this->shared_from_this()));
   }
 
   void OnBody(beast::error_code ec, size_t) {
@@ -125,7 +175,7 @@ class Session : public std::enable_shared_from_this<Session> {
       auto delay = sh_->faults->NextDelay();
       if (delay.count() > 0) {
         timer_.expires_after(delay);
-        timer_.async_wait([self = shared_from_this()](beast::error_code e) {
+        timer_.async_wait([self = this->shared_from_this()](beast::error_code e) {
           if (e) return self->Close();
           self->Dispatch();
         });
@@ -138,7 +188,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void Dispatch() {
     // The router may answer from another thread (the writer): hop back onto
     // this connection's strand before touching the stream.
-    sh_->router->Handle(req_, [self = shared_from_this()](HttpResult r) {
+    sh_->router->Handle(req_, [self = this->shared_from_this()](HttpResult r) {
       asio::post(self->stream_.get_executor(),
                  [self, r = std::move(r)]() mutable { self->Send(std::move(r), false); });
     });
@@ -157,11 +207,10 @@ class Session : public std::enable_shared_from_this<Session> {
     res->prepare_payload();
     sh_->metrics->ObserveRequest(r.route, r.status,
                                  std::chrono::duration<double>(Clock::now() - start_).count());
-    stream_.expires_after(sh_->opts.write_timeout);
+    Lowest().expires_after(sh_->opts.write_timeout);
     http::async_write(stream_, *res,
-                      [self = shared_from_this(), res, close, fatal](beast::error_code ec, size_t) {
-                        self->OnWrite(ec, close, fatal);
-                      });
+                      [self = this->shared_from_this(), res, close, fatal](
+                          beast::error_code ec, size_t) { self->OnWrite(ec, close, fatal); });
   }
 
   void OnWrite(beast::error_code ec, bool close, bool fatal) {
@@ -172,7 +221,10 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return Close();
     if (fatal) return Linger();
     if (close) {
-      stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+      // Over TLS too, a TCP shutdown without a close_notify: the response
+      // carries its own length, so the client has all of it, and waiting
+      // for the peer's close_notify would hold the connection slot.
+      Lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
       return;  // the last handler lets go of the session: the socket closes
     }
     WaitRequest();
@@ -207,7 +259,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Linger() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    Lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
     linger_deadline_ = Clock::now() + kLingerTime;
     buffer_.clear();
     LingerRead();
@@ -215,22 +267,24 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void LingerRead() {
     if (Clock::now() >= linger_deadline_ || lingered_ >= kLingerBytes) return Close();
-    stream_.expires_at(linger_deadline_);
-    stream_.async_read_some(buffer_.prepare(kReadChunk),
-                            [self = shared_from_this()](beast::error_code ec, size_t n) {
-                              if (ec) return self->Close();
-                              self->lingered_ += n;
-                              self->buffer_.clear();
-                              self->LingerRead();
-                            });
+    Lowest().expires_at(linger_deadline_);
+    // Raw TCP: we only discard what the client still sends (TLS records
+    // included) so that it reads our error response instead of a reset.
+    Lowest().async_read_some(buffer_.prepare(kReadChunk),
+                             [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+                               if (ec) return self->Close();
+                               self->lingered_ += n;
+                               self->buffer_.clear();
+                               self->LingerRead();
+                             });
   }
 
   void Close() {
     beast::error_code ec;
-    stream_.socket().close(ec);
+    Lowest().socket().close(ec);
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   asio::steady_timer timer_;
   std::shared_ptr<HttpServer::Shared> sh_;
   beast::flat_buffer buffer_;
@@ -308,9 +362,12 @@ class Listener : public std::enable_shared_from_this<Listener> {
     if (sh_->faults->Down() || sh_->connections.load() >= sh_->opts.max_connections) {
       beast::error_code ignored;
       socket.close(ignored);
+    } else if (sh_->tls) {
+      sh_->connections.fetch_add(1);
+      std::make_shared<Session<TlsStream>>(std::move(socket), *sh_->tls, sh_)->Run();
     } else {
       sh_->connections.fetch_add(1);
-      std::make_shared<Session>(std::move(socket), sh_)->Run();
+      std::make_shared<Session<PlainStream>>(std::move(socket), sh_)->Run();
     }
     DoAccept();
   }
@@ -334,6 +391,10 @@ HttpServer::HttpServer(asio::io_context& ioc, Router* router, Faults* faults, Me
 HttpServer::~HttpServer() = default;
 
 Status HttpServer::Bind(const std::string& host, uint16_t port) {
+  if (shared_->opts.tls.enabled()) {
+    Status s = MakeServerTlsContext(shared_->opts.tls, &shared_->tls);
+    if (!s.ok()) return s;
+  }
   beast::error_code ec;
   auto addr = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
   if (ec) return Status::InvalidArgument("not an IP address: " + host);

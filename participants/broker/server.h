@@ -15,6 +15,13 @@
 //   - "Expect: 100-continue" is honoured.
 //   - more than `max_connections` open: new ones are closed at accept.
 //   - the "down" fault (faults.h) closes connections without a response.
+//   - TLS (opts.tls set, see tls_context.h): every connection starts with a
+//     TLS handshake, bounded by `read_timeout` and counted against
+//     `max_connections` like any connection; a failed handshake is logged
+//     as one line on stderr, counted in dw_broker_tls_handshake_failures_total
+//     and closed. The plain and TLS paths are one session template
+//     instantiated for each stream type: no per-operation indirection, so the
+//     plain path costs what it did before TLS existed.
 // Thread-safe: Start/StopAccepting/BeginDrain may be called from any thread.
 #pragma once
 
@@ -29,6 +36,7 @@
 #include "participants/broker/faults.h"
 #include "participants/broker/metrics.h"
 #include "participants/broker/router.h"
+#include "participants/broker/tls_context.h"
 
 namespace dw::broker {
 
@@ -40,6 +48,7 @@ struct HttpServerOptions {
   std::chrono::milliseconds idle_timeout{30000};
   std::chrono::milliseconds read_timeout{10000};
   std::chrono::milliseconds write_timeout{10000};
+  TlsServerFiles tls;  // nothing set: plain HTTP
 };
 
 class HttpServer {
@@ -49,7 +58,8 @@ class HttpServer {
              const HttpServerOptions& opts);
   ~HttpServer();
 
-  // Binds and listens (the port is taken from then on). Port 0 picks a free one.
+  // Loads the TLS files (if any: InvalidArgument when they are unusable),
+  // then binds and listens (the port is taken from then on). Port 0 picks a free one.
   Status Bind(const std::string& host, uint16_t port);
   tcp::endpoint local_endpoint() const;
 

@@ -78,6 +78,13 @@ Status BrokerService::Open(const ServiceOptions& opts, std::unique_ptr<BrokerSer
   if (opts.data_dir.empty()) return Status::InvalidArgument("a data dir is required");
   if (opts.threads < 1) return Status::InvalidArgument("threads must be >= 1");
   if (Status s = Faults::Validate(opts.faults); !s.ok()) return s;
+  {
+    // A malformed listen address is bad input: refuse it before the data
+    // dir is created (HttpServer::Bind, which checks it too, comes last).
+    boost::system::error_code ec;
+    asio::ip::make_address(opts.host == "localhost" ? "127.0.0.1" : opts.host, ec);
+    if (ec) return Status::InvalidArgument("--listen: not an IP address: " + opts.host);
+  }
 
   std::unique_ptr<BrokerService> svc(new BrokerService());
   svc->p_ = std::make_unique<Parts>();
