@@ -1,10 +1,42 @@
 #include "outbox/polling_relay.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "outbox/schema.h"
 
 namespace dw::outbox {
+
+std::string TraceInstance(const RelayOptions& opts) {
+  size_t colon = opts.instance_name.rfind(':');
+  return "r" +
+         (colon == std::string::npos ? std::string("0") : opts.instance_name.substr(colon + 1));
+}
+
+std::string DescribeRows(const std::vector<OutboxEvent>& events) {
+  if (events.empty()) return "0 rows";
+  auto [lo, hi] =
+      std::minmax_element(events.begin(), events.end(),
+                          [](const OutboxEvent& a, const OutboxEvent& b) { return a.id < b.id; });
+  if (events.size() == 1) return "1 row (id " + std::to_string(lo->id) + ")";
+  return std::to_string(events.size()) + " rows (ids " + std::to_string(lo->id) + ".." +
+         std::to_string(hi->id) + ")";
+}
+
+Status PublishTraced(BrokerClient* broker, const std::vector<OutboxEvent>& events, Trace* tr,
+                     const std::string& id) {
+  if (!tr) return PublishEvents(broker, events);
+  const std::string first = events.empty() ? "" : events.front().event_id;
+  const std::string last = events.empty() ? "" : events.back().event_id;
+  tr->Send(id, "broker",
+           "POST /topics/" + (events.empty() ? std::string("?") : events.front().topic) +
+               "/batch: " + std::to_string(events.size()) +
+               (events.size() == 1 ? " message (" : " messages (") + first +
+               (events.size() > 1 ? " .. " + last : "") + ")");
+  Status s = PublishEvents(broker, events);
+  tr->Reply(id, "broker", s.ok() ? "200: stored durably" : "failed: " + s.ToString());
+  return s;
+}
 
 PollingRelay::PollingRelay(const RelayOptions& opts)
     : opts_(opts), wakeup_(opts.dsn, kChannel, opts.listen) {}
@@ -61,6 +93,19 @@ Status PollingRelay::PgError(const std::string& context) {
   // Step acquires a new connection.
   lease_.Reset();
   return s;
+}
+
+Trace* PollingRelay::BeginBatchTrace() {
+  if (!opts_.trace) return nullptr;
+  trace_id_ = TraceInstance(opts_) + ".b" + std::to_string(trace_batches_ + 1);
+  if (!opts_.trace->Begin(trace_id_)) return nullptr;
+  ++trace_batches_;
+  return opts_.trace;
+}
+
+void PollingRelay::DiscardBatchTrace() {
+  opts_.trace->Discard(trace_id_);
+  --trace_batches_;
 }
 
 std::vector<OutboxEvent> PollingRelay::Events(const pqxx::result& r, int first) {

@@ -18,6 +18,16 @@
 
 namespace dw::outbox {
 
+// Tracing helpers shared by every relay (RelayOptions::trace).
+// "r<instance>": the instance number at the end of instance_name.
+std::string TraceInstance(const RelayOptions& opts);
+// "N rows (ids A..B)" for a batch read back from Postgres.
+std::string DescribeRows(const std::vector<OutboxEvent>& events);
+// PublishEvents, recorded as a send to and a reply from "broker" when `tr`
+// is non-null (`id` is the batch's trace id).
+Status PublishTraced(BrokerClient* broker, const std::vector<OutboxEvent>& events, Trace* tr,
+                     const std::string& id);
+
 class PollingRelay : public Relay {
  public:
   Strategy strategy() const override { return opts_.strategy; }
@@ -50,6 +60,12 @@ class PollingRelay : public Relay {
   // Reads rows of (id, topic, event_id, msg_key, payload) from column `first` on.
   static std::vector<OutboxEvent> Events(const pqxx::result& r, int first = 0);
 
+  // Starts tracing a new batch: the Trace when tracing is on and the budget
+  // allows (trace_id_ names the batch), else null.
+  Trace* BeginBatchTrace();
+  // A traced batch that found nothing: forgotten, its number reused.
+  void DiscardBatchTrace();
+
   // `SELECT NOT EXISTS (SELECT 1 FROM outbox_table o WHERE <unsent>)`.
   Status NoneUnsent(bool* drained);
 
@@ -62,6 +78,8 @@ class PollingRelay : public Relay {
   std::unique_ptr<BrokerClient> broker_;
   Wakeup wakeup_;
   RelayCounters counters_;
+  std::string trace_id_;  // the batch being traced
+  uint64_t trace_batches_ = 0;
 };
 
 }  // namespace dw::outbox

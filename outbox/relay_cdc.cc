@@ -14,6 +14,7 @@
 #include "outbox/event.h"
 #include "outbox/pg_util.h"
 #include "outbox/pgoutput.h"
+#include "outbox/polling_relay.h"
 #include "participants/broker_client.h"
 #include "participants/pg_pool.h"
 
@@ -86,6 +87,11 @@ class CdcRelay : public Relay {
       return s;
     }
     if (!buffer_.empty()) return PublishBuffer(moved);
+    if (!trace_id_.empty() && !in_txn_) {  // a traced batch that carried no event
+      opts_.trace->Discard(trace_id_);
+      --trace_batches_;
+      trace_id_.clear();
+    }
     // Nothing pending: what the server has sent us is all settled, so its
     // reported WAL end may be confirmed (as pg_recvlogical does). This keeps
     // the slot from retaining WAL that holds no outbox inserts.
@@ -195,10 +201,16 @@ class CdcRelay : public Relay {
     std::string cmd = "START_REPLICATION SLOT \"" + slot_ +
                       "\" LOGICAL 0/0 (proto_version '1', publication_names '" + opts_.publication +
                       "')";
+    const std::string start_id = TraceInstance(opts_) + ".start";
+    Trace* tr = opts_.trace && (opts_.trace->Traced(start_id) || opts_.trace->Begin(start_id))
+                    ? opts_.trace
+                    : nullptr;
+    if (tr) tr->Send(start_id, "postgres", cmd);
     PGresult* r = PQexec(stream_, cmd.c_str());
     bool ok = PQresultStatus(r) == PGRES_COPY_BOTH;
     std::string err = OneLine(PQresultErrorMessage(r));
     PQclear(r);
+    if (tr) tr->Reply(start_id, "postgres", ok ? "COPY BOTH: streaming from the slot" : err);
     if (!ok) return Fail(Status::Unavailable("cdc: START_REPLICATION: " + err));
     streaming_ = true;
     decoder_ = pgoutput::Decoder();
@@ -283,6 +295,11 @@ class CdcRelay : public Relay {
   // visible in that snapshot: exactly what the slot will not stream.
   Status CreateSlotWithInitialCopy() {
     std::string cmd = "CREATE_REPLICATION_SLOT \"" + slot_ + "\" LOGICAL pgoutput EXPORT_SNAPSHOT";
+    const std::string start_id = TraceInstance(opts_) + ".start";
+    Trace* tr = opts_.trace && (opts_.trace->Traced(start_id) || opts_.trace->Begin(start_id))
+                    ? opts_.trace
+                    : nullptr;
+    if (tr) tr->Send(start_id, "postgres", cmd);
     PGresult* r = PQexec(stream_, cmd.c_str());
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
       std::string err = OneLine(PQresultErrorMessage(r));
@@ -291,6 +308,8 @@ class CdcRelay : public Relay {
     }
     std::string snapshot = PQgetvalue(r, 0, 2);
     PQclear(r);
+    if (tr) tr->Reply(start_id, "postgres", "slot created, snapshot " + snapshot);
+    const uint64_t published_before = counters_.published;
     PgPool::Lease lease;
     Status s = pool_->Acquire(&lease);
     if (!s.ok()) return s;
@@ -325,6 +344,11 @@ class CdcRelay : public Relay {
       }
     } catch (...) {
       s = StatusFromPgException(&lease, "cdc: initial copy");
+    }
+    if (tr) {
+      tr->Note(start_id, "initial copy (SET TRANSACTION SNAPSHOT, SELECT ... FROM outbox_table): " +
+                             std::to_string(counters_.published - published_before) +
+                             " rows published" + (s.ok() ? "" : ", failed: " + s.ToString()));
     }
     // A failed copy leaves the slot without its marker: the next start drops
     // and recreates it.
@@ -373,10 +397,12 @@ class CdcRelay : public Relay {
     switch (msg.kind) {
       case Message::Kind::kBegin:
         in_txn_ = true;
+        if (opts_.trace) TraceWal("XLogData: BEGIN xid " + std::to_string(msg.xid));
         break;
       case Message::Kind::kCommit:
         in_txn_ = false;
         last_commit_end_ = msg.end_lsn;
+        if (opts_.trace) TraceWal("XLogData: COMMIT, end LSN " + pgoutput::FormatLsn(msg.end_lsn));
         break;
       case Message::Kind::kRelation:
         if (msg.relation->relname == "outbox_table") {
@@ -404,6 +430,10 @@ class CdcRelay : public Relay {
         e.event_id = get(2);
         e.key = get(3);
         e.payload = get(4);
+        if (opts_.trace) {
+          TraceWal("XLogData: INSERT outbox_table id " + std::to_string(e.id) + " (" + e.event_id +
+                   ")");
+        }
         buffer_.push_back(std::move(e));
         break;
       }
@@ -413,8 +443,21 @@ class CdcRelay : public Relay {
     return Status::OK();
   }
 
+  // Records a replication message on the current batch's trace (started on
+  // the first message of a batch).
+  void TraceWal(const std::string& what) {
+    if (trace_id_.empty()) {
+      std::string id = TraceInstance(opts_) + ".b" + std::to_string(trace_batches_ + 1);
+      if (!opts_.trace->Begin(id)) return;
+      trace_id_ = id;
+      ++trace_batches_;
+    }
+    opts_.trace->Reply(trace_id_, "postgres", what);
+  }
+
   Status PublishBuffer(int64_t* moved) {
-    Status s = PublishEvents(broker_.get(), buffer_);
+    Trace* tr = trace_id_.empty() ? nullptr : opts_.trace;
+    Status s = PublishTraced(broker_.get(), buffer_, tr, trace_id_);
     if (!s.ok()) {
       // Keep the stream alive while the broker is away (wal_sender_timeout).
       MaybeSendFeedback();
@@ -428,6 +471,12 @@ class CdcRelay : public Relay {
     // the buffer ended inside a transaction, its first events are published
     // but its commit is not confirmed: after a restart they come again.)
     if (last_commit_end_ > confirmed_) confirmed_ = last_commit_end_;
+    if (tr) {
+      tr->Send(trace_id_, "postgres",
+               "standby status update 'r': flushed " + pgoutput::FormatLsn(confirmed_) +
+                   " (the slot may release WAL up to here)");
+      trace_id_.clear();  // the next message starts the next batch
+    }
     return MaybeSendFeedback(/*force=*/true);
   }
 
@@ -521,6 +570,8 @@ class CdcRelay : public Relay {
   Clock::time_point last_slot_check_{};
   std::deque<Sample> samples_;
   uint64_t drain_target_ = 0;
+  std::string trace_id_;  // the batch being traced (RelayOptions::trace)
+  uint64_t trace_batches_ = 0;
 };
 
 }  // namespace

@@ -71,32 +71,60 @@ class OffsetSafeRelay : public PollingRelay {
     Status s = Connection(&c);
     if (!s.ok()) return s;
     std::vector<OutboxEvent> events;
+    Trace* tr = BeginBatchTrace();
     try {
       pqxx::work tx{*c};
+      if (tr) {
+        tr->Send(trace_id_, "postgres",
+                 "BEGIN, SELECT pg_snapshot_xmin(pg_current_snapshot()), SELECT counter_xid, "
+                 "counter_value FROM outbox_counter WHERE counter_key = '" +
+                     key_ + "' FOR UPDATE SKIP LOCKED");
+      }
       std::string horizon = Exec(tx, kHorizonSql)[0][0].as<std::string>();
       auto lock = Exec(tx, kLockSql, key_);
       if (lock.empty()) {  // another relay holds the counter
         tx.commit();
+        if (tr) DiscardBatchTrace();
         return Status::OK();
       }
       std::string pos_xid = lock[0][0].as<std::string>();
       int64_t pos_id = lock[0][1].as<int64_t>();
+      if (tr) {
+        tr->Reply(trace_id_, "postgres",
+                  "horizon xmin " + horizon + ", position (" + pos_xid + ", " +
+                      std::to_string(pos_id) + ")");
+        tr->Send(trace_id_, "postgres",
+                 "SELECT ... FROM outbox_table WHERE (txid, id) > (" + pos_xid + ", " +
+                     std::to_string(pos_id) + ") AND txid < " + horizon +
+                     " ORDER BY txid, id LIMIT " + std::to_string(opts_.batch));
+      }
       auto rows = Exec(tx, kReadSql, pos_xid, pos_id, horizon, opts_.batch);
       events = Events(rows);
       if (events.empty()) {
         tx.commit();
+        if (tr) DiscardBatchTrace();
         return Status::OK();
       }
-      s = PublishEvents(broker_.get(), events);
+      if (tr) tr->Reply(trace_id_, "postgres", DescribeRows(events));
+      s = PublishTraced(broker_.get(), events, tr, trace_id_);
       if (!s.ok()) {
+        if (tr) tr->Send(trace_id_, "postgres", "ROLLBACK (the position stays)");
         tx.abort();
         return s;
       }
       const auto& last = rows[rows.size() - 1];
+      if (tr) {
+        tr->Send(trace_id_, "postgres",
+                 "UPDATE outbox_counter SET counter_xid = " + last[5].as<std::string>() +
+                     ", counter_value = " + last[0].as<std::string>() + ", COMMIT");
+      }
       Exec(tx, kAdvanceSql, key_, last[5].as<std::string>(), last[0].as<int64_t>());
       tx.commit();
+      if (tr) tr->Reply(trace_id_, "postgres", "committed");
     } catch (...) {
-      return PgError("read/advance");
+      Status e = PgError("read/advance");
+      if (tr) tr->Note(trace_id_, "error: " + e.ToString());
+      return e;
     }
     *moved = static_cast<int64_t>(events.size());
     counters_.published += events.size();

@@ -38,14 +38,28 @@ class StatusRelay : public PollingRelay {
     Status s = Connection(&c);
     if (!s.ok()) return s;
     std::vector<OutboxEvent> events;
+    Trace* tr = BeginBatchTrace();
     try {
       pqxx::work tx{*c};
+      if (tr) {
+        tr->Send(trace_id_, "postgres",
+                 "BEGIN, UPDATE outbox_table SET status = 'locked', locked_at = now() WHERE ... IN "
+                 "(SELECT ... WHERE status = 'new' ORDER BY created_dttm LIMIT " +
+                     std::to_string(opts_.batch) +
+                     " FOR UPDATE SKIP LOCKED) RETURNING ..., COMMIT");
+      }
       events = Events(Exec(tx, kClaimSql, opts_.batch, opts_.instance_name));
       tx.commit();
     } catch (...) {
-      return PgError("claim");
+      Status e = PgError("claim");
+      if (tr) tr->Note(trace_id_, "error: " + e.ToString());
+      return e;
     }
-    if (events.empty()) return Status::OK();
+    if (events.empty()) {
+      if (tr) DiscardBatchTrace();
+      return Status::OK();
+    }
+    if (tr) tr->Reply(trace_id_, "postgres", DescribeRows(events) + " claimed: status 'locked'");
     std::sort(events.begin(), events.end(),
               [](const OutboxEvent& a, const OutboxEvent& b) { return a.id < b.id; });
     std::vector<int64_t> ids;
@@ -53,13 +67,18 @@ class StatusRelay : public PollingRelay {
     for (const auto& e : events) ids.push_back(e.id);
     const std::string id_array = BigintArray(ids);
 
-    s = PublishEvents(broker_.get(), events);
+    s = PublishTraced(broker_.get(), events, tr, trace_id_);
     if (!s.ok()) {
       // Give the rows back now rather than after the lease (best effort: if
       // this fails too, the reaper does it).
       try {
         pqxx::connection* c2;
         if (Connection(&c2).ok()) {
+          if (tr) {
+            tr->Send(trace_id_, "postgres",
+                     "UPDATE outbox_table SET status = 'new' WHERE id = ANY(...) AND locked_by = "
+                     "me, COMMIT");
+          }
           pqxx::work tx{*c2};
           Exec(tx, kReleaseSql, id_array, opts_.instance_name);
           tx.commit();
@@ -73,13 +92,20 @@ class StatusRelay : public PollingRelay {
       pqxx::connection* c2;
       s = Connection(&c2);
       if (!s.ok()) return s;
+      if (tr) {
+        tr->Send(trace_id_, "postgres",
+                 "BEGIN, UPDATE outbox_table SET status = 'sent' WHERE id = ANY(...), COMMIT");
+      }
       pqxx::work tx{*c2};
       Exec(tx, kMarkSql, id_array);
       tx.commit();
+      if (tr) tr->Reply(trace_id_, "postgres", "committed: status 'sent'");
     } catch (...) {
       // Published but not marked: the rows stay 'locked' until the reaper
       // returns them and they are published again (deduplicated).
-      return PgError("mark sent");
+      Status e = PgError("mark sent");
+      if (tr) tr->Note(trace_id_, "error: " + e.ToString() + " (the reaper will return the rows)");
+      return e;
     }
     *moved = static_cast<int64_t>(events.size());
     counters_.published += events.size();
@@ -95,10 +121,22 @@ class StatusRelay : public PollingRelay {
     pqxx::connection* c;
     Status s = Connection(&c);
     if (!s.ok()) return s;
+    Trace* tr = BeginBatchTrace();
     try {
       pqxx::work tx{*c};
+      if (tr) {
+        tr->Send(trace_id_, "postgres",
+                 "reaper: UPDATE outbox_table SET status = 'new' WHERE status = 'locked' AND "
+                 "locked_at < now() - " +
+                     std::to_string(opts_.lease.count()) + " ms, COMMIT");
+      }
       auto r = Exec(tx, kReapSql, static_cast<int64_t>(opts_.lease.count()));
       tx.commit();
+      if (tr && r.affected_rows() == 0) DiscardBatchTrace();
+      if (tr && r.affected_rows() > 0) {
+        tr->Reply(trace_id_, "postgres",
+                  std::to_string(r.affected_rows()) + " stuck rows back to 'new'");
+      }
       if (r.affected_rows() > 0) {
         counters_.reaped += r.affected_rows();
         *warning = "reaper: returned " + std::to_string(r.affected_rows()) +

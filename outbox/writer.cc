@@ -193,6 +193,24 @@ Status OutboxWriter::PlaceOrderWithId(int worker, int64_t index, int64_t order_i
   if (!impl_->opts.trigger) {
     params.insert(params.end(), {kOrderEntity, m.id, m.topic, m.key, m.payload});
   }
+  const WriterOptions& wo = impl_->opts;
+  Trace* tr = wo.trace;
+  const std::string tid = tr ? "order-" + std::to_string(order_id) : std::string();
+  if (tr && !tr->Begin(tid)) tr = nullptr;
+  if (tr) {
+    // One statement carries both inserts (and the commit, autocommit): the
+    // steps are drawn apart but share one round trip.
+    const std::string id = std::to_string(order_id);
+    const std::string insert = "INSERT INTO orders (id " + id + ", ...)";
+    tr->Send(tid, "postgres", wo.trigger ? insert : "WITH ord AS (" + insert + " RETURNING id)");
+    tr->Send(tid, "postgres",
+             wo.trigger ? std::string("(AFTER INSERT trigger on orders) INSERT INTO outbox_table")
+                        : "INSERT INTO outbox_table (event_id " + m.id +
+                              ", ...) SELECT ... FROM ord  [same statement]");
+    if (wo.notify == WriterOptions::NotifyMode::kInTransaction) {
+      tr->Send(tid, "postgres", "SELECT pg_notify('outbox_new', '')  [same statement]");
+    }
+  }
   // kAfterCommit: the NOTIFY must follow the commit. Marking before the
   // statement would let the notifier fire before the row is visible.
   try {
@@ -205,9 +223,17 @@ Status OutboxWriter::PlaceOrderWithId(int worker, int64_t index, int64_t order_i
   } catch (...) {
     Status st = StatusFromPgException(&lease, "placing order " + std::to_string(order_id));
     lease.Reset();
+    if (tr) tr->Reply(tid, "postgres", "ROLLBACK: " + st.ToString());
     return st;
   }
-  if (impl_->opts.notify == WriterOptions::NotifyMode::kAfterCommit) impl_->MarkDirty();
+  if (tr) {
+    tr->Reply(tid, "postgres",
+              "COMMIT (implicit, one-statement transaction): order and event durable");
+  }
+  if (wo.notify == WriterOptions::NotifyMode::kAfterCommit) {
+    impl_->MarkDirty();
+    if (tr) tr->Note(tid, "NOTIFY outbox_new due (one notifier connection, coalesced)");
+  }
   return Status::OK();
 }
 

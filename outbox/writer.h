@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/trace.h"
 #include "outbox/partitions.h"
 #include "workload/orders.h"
 
@@ -57,6 +58,9 @@ struct WriterOptions {
   // run without a relay never meets a missing partition.
   PartitionOptions partitions;
   std::chrono::milliseconds maintain_interval{30000};
+  // Non-null: each order's statement and outcome are recorded (id
+  // "order-<id>"; `outbox write --trace`). Null costs nothing.
+  Trace* trace = nullptr;
 };
 
 class OutboxWriter {

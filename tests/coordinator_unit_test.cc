@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/trace.h"
 #include "coordinator/call_pool.h"
 #include "coordinator/crash_points.h"
 #include "coordinator/file_decision_log.h"
@@ -18,7 +19,6 @@
 #include "coordinator/group_commit.h"
 #include "coordinator/order_work.h"
 #include "coordinator/participant_spec.h"
-#include "coordinator/trace.h"
 #include "tests/support/test_support.h"
 
 namespace dw::coord {
