@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/load_flags.h"
 #include "common/dsn.h"
+#include "common/trace.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/crash_points.h"
 #include "coordinator/file_decision_log.h"
@@ -18,7 +19,6 @@
 #include "coordinator/participant_spec.h"
 #include "coordinator/pg_decision_log.h"
 #include "coordinator/session_wait.h"
-#include "coordinator/trace.h"
 #include "workload/load_runner.h"
 #include "workload/orders.h"
 
@@ -77,6 +77,11 @@ void SetUp(const Globals& g, const CommonOpts& o, bool lrco, bool ensure_schema,
            Setup* out) {
   if (!coord::ValidCoordinatorId(o.coordinator_id)) {
     throw CliError("invalid --coordinator-id '" + o.coordinator_id + "': want [A-Za-z0-9_-]{1,64}");
+  }
+  // Every flag is checked before anything is started or connected to.
+  const std::string log_kind = o.log.substr(0, o.log.find(':'));
+  if (log_kind != "file" && log_kind != "postgres" && log_kind != "pg") {
+    throw CliError("--log: want postgres, postgres:DSN, file or file:PATH (got '" + o.log + "')");
   }
   std::vector<coord::ParticipantSpec> specs;
   Check(coord::ParseParticipants(o.participants, &specs));
@@ -228,8 +233,8 @@ void AddRun(CLI::App* group, Globals& g) {
     SetUp(g, *o, o->lrco, true, 2 * o->load.concurrency + 4, &setup);
     const auto& built = setup.built;
 
-    std::unique_ptr<coord::Trace> trace;
-    if (o->trace) trace = std::make_unique<coord::Trace>(o->trace_limit);
+    std::unique_ptr<Trace> trace;
+    if (o->trace) trace = std::make_unique<Trace>(o->trace_limit);
     coord::CoordinatorOptions co;
     co.id = o->coordinator_id;
     co.call_timeout = milliseconds(o->timeout_ms);
@@ -306,9 +311,8 @@ void AddRun(CLI::App* group, Globals& g) {
     c.reset();  // stops the loops, writes pending END records
 
     if (trace) {
-      trace->Write(o->json ? std::cerr : std::cout, o->trace_format == "mermaid"
-                                                        ? coord::Trace::Format::kMermaid
-                                                        : coord::Trace::Format::kText);
+      trace->Write(o->json ? std::cerr : std::cout,
+                   o->trace_format == "mermaid" ? Trace::Format::kMermaid : Trace::Format::kText);
     }
     for (const auto& e : first_errors) std::cerr << "not committed: " << e << "\n";
     if (pending > 0) {

@@ -21,7 +21,14 @@ struct Globals {
   std::string state_dir;  // --state-dir, $DUALWRITE_STATE_DIR, default ./.dualwrite
   std::string dsn;        // --dsn: use this Postgres instead of the embedded one
   std::string broker;     // --broker: use this broker URL instead of the embedded one
+  // --broker-ca/-cert/-key/-token-file: exported as $DUALWRITE_BROKER_CA/
+  // _CERT/_KEY/_TOKEN_FILE (absolute paths) as they are parsed, which is how
+  // BrokerClient and child processes get them (see participants/broker_client.h).
+  std::string broker_ca, broker_cert, broker_key, broker_token_file;
 };
+
+// The global --broker-ca/-cert/-key/-token-file flags (cmd_broker.cc).
+void AddBrokerCredentialFlags(CLI::App& app, Globals& g);
 
 void AddEnvCommands(CLI::App& app, Globals& g);     // up, down, env
 void AddBrokerCommands(CLI::App& app, Globals& g);  // broker serve
@@ -32,6 +39,7 @@ void AddProxyCommands(CLI::App& app, Globals& g);   // proxy
 void AddFloorCommand(CLI::App& app, Globals& g);    // floor (the baseline)
 void AddCompareCommand(CLI::App& app, Globals& g);  // compare (the report)
 void AddChaosCommand(CLI::App& app, Globals& g);    // chaos (crash campaign)
+void AddDemoCommand(CLI::App& app, Globals& g);     // demo LESSON (narrated lessons)
 
 // The Postgres DSN and broker URL a command should use: --dsn / --broker as
 // given, the embedded environment (started if needed) for what is missing.

@@ -1,28 +1,105 @@
 #include "cli/load_flags.h"
 
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+
 #include "cli/commands.h"
+#include "workload/orders.h"
 
 namespace dw::cli {
+namespace {
+
+// "" when `s` is a number satisfying `ok`, else what is wrong with it.
+std::string CheckNumber(const std::string& s, bool (*ok)(double), const char* want) {
+  errno = 0;
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  if (s.empty() || end != s.c_str() + s.size() || errno == ERANGE || !std::isfinite(v)) {
+    return "'" + s + "' is not a number";
+  }
+  if (!ok(v)) return s + " is out of range: want " + want;
+  return "";
+}
+
+}  // namespace
+
+const CLI::Validator NonNegative(
+    [](std::string& s) {
+      return CheckNumber(
+          s, [](double v) { return v >= 0; }, "a number >= 0");
+    },
+    "NUMBER >= 0", "NonNegative");
+const CLI::Validator Positive(
+    [](std::string& s) {
+      return CheckNumber(
+          s, [](double v) { return v > 0; }, "a number > 0");
+    },
+    "NUMBER > 0", "Positive");
+
+void TightenNumberChecks(CLI::App* app) {
+  for (CLI::Option* opt : app->get_options()) {
+    // CLI11 2.1 gives these two a description ("NONNEGATIVE", "POSITIVE") but no name.
+    for (int i = 0;; ++i) {
+      CLI::Validator* v = nullptr;
+      try {
+        v = opt->get_validator(i);
+      } catch (const CLI::OptionNotFound&) {
+        break;  // no more checks on this option
+      }
+      const std::string d = v->get_description();
+      const CLI::Validator* r = d == "NONNEGATIVE" ? &NonNegative
+                                : d == "POSITIVE"  ? &Positive
+                                                   : nullptr;
+      if (r) v->operation([r](std::string& s) { return (*r)(s); });
+    }
+    if (opt->get_type_name().rfind("UINT", 0) == 0) {
+      opt->check(CLI::Validator(
+          [](std::string& s) {
+            return s.find('-') == std::string::npos ? std::string()
+                                                    : s + " is negative: want a whole number >= 0";
+          },
+          "", "Unsigned"));
+    }
+  }
+  for (CLI::App* sub : app->get_subcommands([](CLI::App*) { return true; })) {
+    TightenNumberChecks(sub);
+  }
+}
 
 void LoadFlags::Add(CLI::App* cmd) {
   cmd->add_option("--transactions,-n", transactions, "orders to place (default 1000)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(NonNegative);
   cmd->add_option("--concurrency,-c", concurrency, "concurrent workers (default 1)")
-      ->check(CLI::PositiveNumber);
+      ->check(Positive);
   cmd->add_option("--rate", rate,
                   "open loop: arrivals per second (latency from the intended start); default "
                   "closed loop")
-      ->check(CLI::NonNegativeNumber);
+      ->check(NonNegative);
   cmd->add_option("--duration", duration_s, "stop issuing after this many seconds")
-      ->check(CLI::NonNegativeNumber);
+      ->check(NonNegative);
   cmd->add_option("--samples", samples,
                   "append one line per completed operation to FILE: intended start (unix us), "
                   "latency us, outcome c|a|f (used by `compare` for timelines)");
+  cmd->add_option("--customer-file", customer_file,
+                  "hostile-input experiments: every order's customer is this file's bytes "
+                  "(quotes, unicode, control characters...; not NUL, which Postgres text "
+                  "cannot hold; valid UTF-8)");
 }
 
 void LoadFlags::Validate() const {
   if (transactions == 0 && duration_s <= 0) {
     throw CliError("--transactions 0 (unbounded) needs --duration");
+  }
+  if (!customer_file.empty()) {
+    std::ifstream in(customer_file, std::ios::binary);
+    if (!in) throw CliError("cannot read --customer-file " + customer_file);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (in.bad()) throw CliError("cannot read --customer-file " + customer_file);
+    Status s = workload::SetCustomerOverride(bytes);
+    if (!s.ok()) throw CliError("--customer-file " + customer_file + ": " + s.message());
   }
 }
 

@@ -13,16 +13,34 @@
 
 namespace dw::cli {
 
+// Number validators with a message a person can read (CLI11's own print
+// "not in range 0.000000 to 1.797...e308" and call "abc" out of range).
+// Integers and reals alike; the option's own conversion still applies after.
+extern const CLI::Validator NonNegative;  // a number >= 0
+extern const CLI::Validator Positive;     // a number > 0
+
+// Makes every number check of `app` and its subcommands (recursively) speak
+// plainly: CLI::NonNegativeNumber / CLI::PositiveNumber get the messages of
+// the validators above, and unsigned options refuse a leading '-' (CLI11
+// 2.1 reads "--seed -1" as 2^64-1). main() calls it once every command is
+// registered, so commands added later are covered without touching them.
+void TightenNumberChecks(CLI::App* app);
+
 struct LoadFlags {
   int64_t transactions = 1000;
   int concurrency = 1;
   double rate = 0;  // arrivals per second; 0 = closed loop
   double duration_s = 0;
-  std::string samples;  // --samples FILE
+  std::string samples;        // --samples FILE
+  std::string customer_file;  // --customer-file FILE: every order's customer (raw bytes)
 
-  // Registers --transactions/-n, --concurrency/-c, --rate, --duration, --samples on `cmd`.
+  // Registers --transactions/-n, --concurrency/-c, --rate, --duration, --samples,
+  // --customer-file on `cmd`.
   void Add(CLI::App* cmd);
-  // Throws CliError when the combination makes no sense (unbounded with no duration).
+  // Throws CliError when the combination makes no sense (unbounded with no
+  // duration) or the customer file cannot be used (unreadable, a NUL byte,
+  // not UTF-8); otherwise installs the customer override (workload/orders.h).
+  // Call it before anything is created or connected to.
   void Validate() const;
   workload::LoadOptions ToOptions(const std::string& label) const;
 };

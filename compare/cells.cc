@@ -14,6 +14,7 @@
 
 #include <pqxx/pqxx>
 
+#include "common/dsn.h"
 #include "common/process.h"
 #include "compare/broker_tail.h"
 #include "compare/cell_broker.h"
@@ -194,8 +195,10 @@ Status StartProc(CellContext& ctx, Rig* rig, const std::string& tag,
   }
   p.out = rig->dir + "/" + tag + ".out";
   p.err = rig->dir + "/" + tag + ".err";
-  std::vector<std::string> argv = {ctx.binary, "--dsn", rig->dsn, "--state-dir",
-                                   rig->dir + "/state"};
+  // The password goes to the child's environment, not its command line.
+  std::optional<std::string> password = DsnPassword(rig->dsn);
+  std::vector<std::string> argv = {ctx.binary, "--dsn", password ? RedactDsn(rig->dsn) : rig->dsn,
+                                   "--state-dir", rig->dir + "/state"};
   if (!rig->client_broker.empty()) {
     argv.push_back("--broker");
     argv.push_back(rig->client_broker);
@@ -204,6 +207,7 @@ Status StartProc(CellContext& ctx, Rig* rig, const std::string& tag,
   SpawnOptions so;
   so.stdout_path = p.out;
   so.stderr_path = p.err;
+  if (password) so.env.push_back("PGPASSWORD=" + *password);
   Status s = Spawn(argv, so, &p.pid);
   if (!s.ok()) return s;
   rig->procs.push_back(std::move(p));

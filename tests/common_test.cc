@@ -205,3 +205,18 @@ TEST(RecordFile, HugeGarbageTailIsBoundedWork) {
     EXPECT_EQ(got, (std::vector<std::string>{"a"}));
   }
 }
+
+#include "common/dsn.h"
+
+TEST(DsnPassword, BothFormsDecodedAndAbsentIsNullopt) {
+  EXPECT_EQ(dw::DsnPassword("host=h password='s e\\'x' user=u").value_or("?"), "s e'x");
+  EXPECT_EQ(dw::DsnPassword("host=h password=plain").value_or("?"), "plain");
+  EXPECT_EQ(dw::DsnPassword("postgresql://u:s%40cret@h/db").value_or("?"), "s@cret");
+  EXPECT_EQ(dw::DsnPassword("postgresql://u:a@h/db?sslmode=off&password=b%26c").value_or("?"),
+            "b&c");
+  EXPECT_FALSE(dw::DsnPassword("host=h user=u").has_value());
+  EXPECT_FALSE(dw::DsnPassword("postgresql://u@h/db").has_value());
+  EXPECT_FALSE(dw::DsnPassword("host=h password='unterminated").has_value());
+  // The pair a parent hands its child: the DSN without, the password apart.
+  EXPECT_EQ(dw::RedactDsn("postgresql://u:s%40cret@h/db"), "postgresql://u@h/db");
+}

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <pqxx/pqxx>
 
 #include "participants/pg_schema.h"
@@ -36,11 +37,68 @@ Status EnsureOrdersSchema(const std::string& dsn) {
                   "orders schema");
 }
 
+namespace {
+// Set before the load starts and read by its workers (see orders.h): the
+// workers' threads are created after the write, which orders it before them.
+std::optional<std::string>& CustomerOverride() {
+  static std::optional<std::string> value;
+  return value;
+}
+
+// Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing past U+10FFFF.
+size_t Utf8Error(const std::string& s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  size_t n = s.size(), i = 0;
+  while (i < n) {
+    unsigned char c = p[i];
+    size_t len = c < 0x80           ? 1
+                 : (c >> 5) == 0x6  ? 2
+                 : (c >> 4) == 0xE  ? 3
+                 : (c >> 3) == 0x1E ? 4
+                                    : 0;
+    if (len == 0 || i + len > n) return i;
+    uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
+    for (size_t k = 1; k < len; ++k) {
+      if ((p[i + k] & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (p[i + k] & 0x3F);
+    }
+    static const uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
+    i += len;
+  }
+  return std::string::npos;
+}
+}  // namespace
+
+Status ValidateCustomer(const std::string& customer) {
+  size_t nul = customer.find('\0');
+  if (nul != std::string::npos) {
+    return Status::InvalidArgument(
+        "the customer has a NUL byte at offset " + std::to_string(nul) +
+        ": Postgres text cannot store it (it would be cut there), so it is refused");
+  }
+  size_t bad = Utf8Error(customer);
+  if (bad != std::string::npos) {
+    return Status::InvalidArgument("the customer is not valid UTF-8 (byte offset " +
+                                   std::to_string(bad) + ")");
+  }
+  return Status::OK();
+}
+
+Status SetCustomerOverride(const std::string& customer) {
+  Status s = ValidateCustomer(customer);
+  if (s.ok()) CustomerOverride() = customer;
+  return s;
+}
+
+void ClearCustomerOverride() { CustomerOverride().reset(); }
+
 Order MakeOrder(int64_t id, int64_t i, uint64_t seed) {
   uint64_t r = Mix(seed ^ Mix(static_cast<uint64_t>(i)));
   Order o;
   o.id = id;
-  o.customer = "customer-" + std::to_string(r % 1000);
+  const auto& fixed = CustomerOverride();
+  o.customer = fixed ? *fixed : "customer-" + std::to_string(r % 1000);
   o.amount_cents = 100 + static_cast<int64_t>((r >> 20) % 100000);
   o.placed_at_us = NowMicros();
   return o;

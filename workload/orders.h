@@ -29,8 +29,26 @@ struct Order {
 Status EnsureOrdersSchema(const std::string& dsn);
 
 // A deterministic order for index `i` of a run (customer and amount derive
-// from `seed` and `i`), with the given id.
+// from `seed` and `i`), with the given id. The customer is the override's
+// when one is set (below).
 Order MakeOrder(int64_t id, int64_t i, uint64_t seed);
+
+// Hostile-input experiments (`--customer-file`): every order made from now
+// on gets exactly these bytes as its customer, so they travel the whole
+// path of every approach: the orders row (a text parameter), the event's
+// JSON payload (the outbox row, the broker) and back. Process-wide because
+// every approach builds its orders through MakeOrder deep inside its own
+// library (the outbox writer, the coordinator's callers); set it before the
+// load starts, never while orders are being made.
+//   InvalidArgument, nothing changed, when `customer` contains a NUL byte
+//   (Postgres text cannot hold one: a libpq text parameter would silently
+//   end there) or is not valid UTF-8 (the database encoding, and what JSON
+//   requires). Empty is allowed.
+Status SetCustomerOverride(const std::string& customer);
+void ClearCustomerOverride();
+
+// The checks of SetCustomerOverride, for any customer string.
+Status ValidateCustomer(const std::string& customer);
 
 // The INSERT of the order, parameterised.
 SqlStatement InsertOrderStatement(const Order& o);
