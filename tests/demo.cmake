@@ -1,0 +1,12 @@
+# `dualwrite demo LESSON` (issue 7): every lesson runs non-interactively
+# through the real binary and its lesson is asserted from its --result facts.
+# A cluster of its own (ENV demo): the lessons hold prepared transactions and
+# replication slots on purpose, which would stall other suites' offset-safe
+# and cdc relays (cluster-wide xmin), and vice versa. The lessons take turns
+# (RESOURCE_LOCK) for the same reason.
+dw_add_test(demo_test SOURCES demo_test.cc LIBS dw_common nlohmann_json::nlohmann_json
+  NEEDS_ENV ENV demo LABELS demo TIMEOUT 180)
+set(_dw_demo_lock_file "${CMAKE_CURRENT_BINARY_DIR}/demo_test_lock.cmake")
+file(WRITE "${_dw_demo_lock_file}"
+  "if(demo_test_TESTS)\n  set_tests_properties(\${demo_test_TESTS} PROPERTIES RESOURCE_LOCK dw_demo_cluster)\nendif()\n")
+set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${_dw_demo_lock_file}")

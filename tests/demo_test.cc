@@ -1,0 +1,190 @@
+// `dualwrite demo LESSON`: each lesson run through the real binary, straight
+// through (no --step), with --result; its lesson asserted from the measured
+// facts, not from the printed text.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "common/process.h"
+#include "tests/support/test_support.h"
+
+namespace dw::testing {
+namespace {
+
+struct DemoRun {
+  int exit_code = -1;
+  std::string out, err;
+  nlohmann::json facts;
+};
+
+std::string Slurp(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// Runs `dualwrite demo <args>` on the ctest environment (DUALWRITE_STATE_DIR).
+DemoRun Demo(const std::vector<std::string>& args) {
+  std::string dir = TempDir("demo-test");
+  std::vector<std::string> argv = {DualwriteBinary(), "demo"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.insert(argv.end(), {"--result", dir + "/result.json"});
+  SpawnOptions so;
+  so.stdout_path = dir + "/out";
+  so.stderr_path = dir + "/err";
+  so.append = false;
+  pid_t pid = -1;
+  DemoRun r;
+  Status s = Spawn(argv, so, &pid);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  if (!s.ok()) return r;
+  auto st = WaitChild(pid, std::chrono::seconds(150));
+  if (!st) {
+    kill(pid, SIGKILL);
+    WaitChild(pid, std::chrono::seconds(10));
+    ADD_FAILURE() << "demo " << args[0] << " ran for more than 150 s";
+  } else if (WIFEXITED(*st)) {
+    r.exit_code = WEXITSTATUS(*st);
+  }
+  r.out = Slurp(dir + "/out");
+  r.err = Slurp(dir + "/err");
+  auto j = nlohmann::json::parse(Slurp(dir + "/result.json"), nullptr, false);
+  if (!j.is_discarded()) r.facts = j;
+  std::error_code ec;
+  if (r.exit_code == 0) std::filesystem::remove_all(dir, ec);  // a failure keeps its output
+  return r;
+}
+
+// The lesson ran, said it showed its point, and its facts are there.
+void ExpectShowed(const DemoRun& r) {
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(r.facts.value("showed", false)) << r.facts.dump(2);
+  // Every step is narrated: what happens, what is sent, what is read back.
+  EXPECT_NE(r.out.find("[1] "), std::string::npos);
+  EXPECT_NE(r.out.find("=== what we saw ==="), std::string::npos);
+}
+
+TEST(Demo, TwoPhaseCommitHappyPathThenAbortVote) {
+  DemoRun r = Demo({"2pc"});
+  ExpectShowed(r);
+  const auto& f = r.facts;
+  EXPECT_EQ(f["happy_vote_status"], 200);
+  EXPECT_TRUE(f["happy_row"].get<bool>());
+  EXPECT_TRUE(f["happy_message"].get<bool>());
+  EXPECT_EQ(f["abort_vote_status"], 409);
+  EXPECT_FALSE(f["aborted_row_visible"].get<bool>());
+  EXPECT_FALSE(f["aborted_message_visible"].get<bool>());
+  EXPECT_TRUE(f["verify_clean"].get<bool>());
+  // The SQL and HTTP requests are printed as sent.
+  EXPECT_NE(r.out.find("SQL coordinator> PREPARE TRANSACTION 'dw:demo:1';"), std::string::npos);
+  EXPECT_NE(r.out.find("HTTP> POST /transactions/dw:demo:2/prepare"), std::string::npos);
+  EXPECT_NE(r.out.find("HTTP< 409"), std::string::npos);
+}
+
+TEST(Demo, TwoPhaseCommitBlocksUntilRecovery) {
+  DemoRun r = Demo({"2pc-blocking"});
+  ExpectShowed(r);
+  const auto& f = r.facts;
+  EXPECT_EQ(f["coordinator_exit_code"], 3);  // the crash point, not an error
+  EXPECT_TRUE(f["waiter_was_waiting_on_lock"].get<bool>());
+  EXPECT_TRUE(f["waiter_finished_after_recover"].get<bool>());
+  // The waiter really waited until recovery: at least the 2 s the lesson
+  // lets it wait before `2pc recover` starts.
+  EXPECT_GE(f["waiter_blocked_ms"].get<int64_t>(), f["recover_started_ms"].get<int64_t>());
+  EXPECT_GE(f["waiter_blocked_ms"].get<int64_t>(), 2000);
+  EXPECT_EQ(f["recover_exit_code"], 0);
+  EXPECT_TRUE(f["verify_clean"].get<bool>());
+  EXPECT_NE(r.out.find("2pc run -n 1 --coordinator-id demo --crash-at after-decision"),
+            std::string::npos);
+}
+
+TEST(Demo, OutboxSurvivesABrokerOutage) {
+  DemoRun r = Demo({"outbox"});
+  ExpectShowed(r);
+  const auto& f = r.facts;
+  EXPECT_EQ(f["writes_committed_during_outage"], 80);
+  EXPECT_EQ(f["writes_failed_during_outage"], 0);
+  EXPECT_EQ(f["relay_published_while_down"], 0);
+  EXPECT_GT(f["relay_errors_while_down"].get<int64_t>(), 0);
+  auto backlog = f["backlog"].get<std::vector<int64_t>>();
+  ASSERT_EQ(backlog.size(), 3u);
+  EXPECT_LT(backlog[0], backlog[2]);  // it grew
+  EXPECT_EQ(f["relay_published_after_return"], backlog[2]);
+  EXPECT_EQ(f["backlog_after_drain"], 0);
+  EXPECT_TRUE(f["verify_clean"].get<bool>());
+}
+
+TEST(Demo, ReaperFreesRowsOfAKilledStatusRelay) {
+  DemoRun r = Demo({"stuck-locks"});
+  ExpectShowed(r);
+  const auto& f = r.facts;
+  EXPECT_GT(f["locked_after_kill"].get<int64_t>(), 0);
+  EXPECT_EQ(f["reaped"], f["locked_after_kill"]);
+  // Not before the lease ran out.
+  EXPECT_GE(f["freed_and_sent_within_ms"].get<int64_t>(), f["lease_ms"].get<int64_t>());
+  EXPECT_EQ(f["not_sent_at_end"], 0);
+  EXPECT_TRUE(f["verify_clean"].get<bool>());
+}
+
+TEST(Demo, NaiveOffsetLosesAKeySafeDoesNot) {
+  DemoRun r = Demo({"offset-loss"});
+  ExpectShowed(r);
+  const auto& f = r.facts;
+  EXPECT_EQ(f["naive_missing"], nlohmann::json::array({"1"}));
+  EXPECT_EQ(f["naive_published_while_open"], 1);
+  EXPECT_EQ(f["naive_published_after_commit"], 0);
+  EXPECT_EQ(f["safe_missing"], nlohmann::json::array());
+  EXPECT_EQ(f["safe_published_while_open"], 0);
+  EXPECT_EQ(f["safe_published_after_commit"], 2);
+  EXPECT_NE(r.out.find("missing messages (row, no message): 1 [1]"), std::string::npos);
+}
+
+TEST(Demo, CdcSlotRetainsWalWhileTheRelayIsStopped) {
+  DemoRun r = Demo({"cdc"});
+  ExpectShowed(r);
+  const auto& f = r.facts;
+  const auto& wal = f["retained_wal_bytes"];
+  EXPECT_GT(wal["after_300_writes"].get<int64_t>(), wal["relay_stopped"].get<int64_t>());
+  EXPECT_LT(wal["after_relay_confirmed"].get<int64_t>(), wal["after_300_writes"].get<int64_t>());
+  EXPECT_EQ(f["unconfirmed_wal_bytes"]["after_relay_confirmed"], 0);
+  EXPECT_EQ(f["inserts_peeked_in_slot"], 300);
+  EXPECT_EQ(f["published_after_restart"], 300);
+  EXPECT_TRUE(f["verify_clean"].get<bool>());
+}
+
+TEST(Demo, StatusMakesMoreDeadTuplesAndAPreparedTransactionHoldsVacuum) {
+  DemoRun r = Demo({"vacuum"});
+  ExpectShowed(r);
+  const auto& f = r.facts;
+  EXPECT_GT(f["dead_tuples_status"].get<int64_t>(), f["dead_tuples_skip_locked"].get<int64_t>());
+  EXPECT_EQ(f["removable_while_held"], 0);
+  EXPECT_GT(f["dead_not_removable_while_held"].get<int64_t>(), 0);
+  EXPECT_GE(f["removed_after_commit_prepared"].get<int64_t>(),
+            f["dead_not_removable_while_held"].get<int64_t>());
+  EXPECT_EQ(f["not_removable_after_commit_prepared"], 0);
+}
+
+TEST(Demo, UnknownLessonIsOneLineNamingTheLessons) {
+  std::string out;
+  Status s = RunCommand({DualwriteBinary(), "demo", "no-such-lesson"}, &out);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(out.find("unknown lesson 'no-such-lesson'"), std::string::npos) << out;
+  for (const char* name :
+       {"2pc", "2pc-blocking", "outbox", "stuck-locks", "offset-loss", "cdc", "vacuum"}) {
+    EXPECT_NE(out.find(name), std::string::npos) << name << " not listed: " << out;
+  }
+  std::string help;
+  EXPECT_TRUE(RunCommand({DualwriteBinary(), "demo", "--help"}, &help).ok());
+  EXPECT_NE(help.find("stuck-locks"), std::string::npos) << help;
+}
+
+}  // namespace
+}  // namespace dw::testing
