@@ -45,7 +45,8 @@ void CallPool::Loop() {
 
 std::vector<Status> CallPool::Fanout(const std::vector<std::function<Status()>>& calls,
                                      std::chrono::steady_clock::time_point deadline,
-                                     const std::function<void(size_t, const Status&)>& on_result) {
+                                     const std::function<void(size_t, const Status&)>& on_result,
+                                     std::optional<size_t> run_here) {
   // Shared with the tasks, which may outlive this call (see the header).
   struct State {
     std::mutex mu;
@@ -55,7 +56,9 @@ std::vector<Status> CallPool::Fanout(const std::vector<std::function<Status()>>&
   };
   auto st = std::make_shared<State>();
   st->results.resize(calls.size());
+  if (run_here && *run_here >= calls.size()) run_here.reset();
   for (size_t i = 0; i < calls.size(); ++i) {
+    if (run_here && i == *run_here) continue;
     Submit([st, i, call = calls[i]] {
       Status s = call();
       std::lock_guard<std::mutex> l(st->mu);
@@ -63,6 +66,12 @@ std::vector<Status> CallPool::Fanout(const std::vector<std::function<Status()>>&
       st->finished.push_back(i);
       st->cv.notify_all();
     });
+  }
+  if (run_here) {
+    Status s = calls[*run_here]();
+    std::lock_guard<std::mutex> l(st->mu);
+    st->results[*run_here] = std::move(s);
+    st->finished.push_back(*run_here);
   }
   std::vector<Status> out(calls.size());
   std::vector<bool> seen(calls.size(), false);

@@ -19,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -36,9 +37,15 @@ class CallPool {
   // Runs calls[i] in parallel. `on_result(i, status)` is invoked on the
   // calling thread, in completion order, for each call that finished before
   // `deadline`; the others get Timeout. Returns every result by index.
+  //
+  // `run_here`: that call runs on the calling thread, beside the pool's, so
+  // a two-participant phase costs one thread hand-off instead of two. Only
+  // for a call that bounds itself by `deadline` (Participant::CallsBounded):
+  // the caller cannot abandon a call it is running.
   std::vector<Status> Fanout(const std::vector<std::function<Status()>>& calls,
                              std::chrono::steady_clock::time_point deadline,
-                             const std::function<void(size_t, const Status&)>& on_result = {});
+                             const std::function<void(size_t, const Status&)>& on_result = {},
+                             std::optional<size_t> run_here = std::nullopt);
 
   void Submit(std::function<void()> task);
 

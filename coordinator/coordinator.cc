@@ -25,6 +25,17 @@ std::string VoteText(const Status& s) {
 
 }  // namespace
 
+std::optional<size_t> Coordinator::RunHere(const std::vector<size_t>& which) const {
+  // A step hook (crash points) must fire at the FIRST answer, while the
+  // other calls may still be in flight: busy running a call itself, this
+  // thread would see its answer only after that call returned.
+  if (opts_.on_step) return std::nullopt;
+  for (size_t k = which.size(); k-- > 0;) {
+    if (members_[which[k]].participant->CallsBounded()) return k;
+  }
+  return std::nullopt;
+}
+
 struct Coordinator::Job {
   uint64_t seq = 0;
   std::string gid;
@@ -166,13 +177,15 @@ TxnResult Coordinator::Execute(const std::vector<Work>& works) {
     });
   }
   bool first_ok = false;
-  std::vector<Status> votes =
-      pool_.Fanout(calls, Clock::now() + opts_.call_timeout, [&](size_t, const Status& st) {
+  std::vector<Status> votes = pool_.Fanout(
+      calls, Clock::now() + opts_.call_timeout,
+      [&](size_t, const Status& st) {
         if (st.ok() && !first_ok) {
           first_ok = true;
           StepReached(Step::kAfterPrepareOne, gid);
         }
-      });
+      },
+      RunHere(prep));
   Status why;
   std::vector<size_t> maybe_prepared;  // everyone but explicit abort votes
   for (size_t k = 0; k < prep.size(); ++k) {
@@ -271,7 +284,8 @@ bool Coordinator::AbortAll(const std::string& gid, const std::vector<size_t>& wh
             return st;
           });
     }
-    std::vector<Status> res = pool_.Fanout(calls, Clock::now() + opts_.call_timeout);
+    std::vector<Status> res =
+        pool_.Fanout(calls, Clock::now() + opts_.call_timeout, {}, RunHere(remaining));
     std::vector<size_t> next;
     for (size_t k = 0; k < remaining.size(); ++k) {
       if (!res[k].ok()) next.push_back(remaining[k]);
@@ -301,13 +315,15 @@ void Coordinator::CommitRound(Job* job) {
     });
   }
   if (job->rounds++ > 0) phase2_retries_ += calls.size();
-  std::vector<Status> res =
-      pool_.Fanout(calls, Clock::now() + opts_.call_timeout, [&](size_t, const Status& st) {
+  std::vector<Status> res = pool_.Fanout(
+      calls, Clock::now() + opts_.call_timeout,
+      [&](size_t, const Status& st) {
         if (st.ok() && !job->committed_one) {
           job->committed_one = true;
           StepReached(Step::kAfterCommitOne, gid);
         }
-      });
+      },
+      RunHere(job->remaining));
   std::vector<size_t> next;
   for (size_t k = 0; k < job->remaining.size(); ++k) {
     if (!res[k].ok()) next.push_back(job->remaining[k]);

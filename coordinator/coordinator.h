@@ -44,18 +44,19 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/status.h"
+#include "common/trace.h"
 #include "coordinator/call_pool.h"
 #include "coordinator/crash_points.h"
 #include "coordinator/decision_log.h"
 #include "coordinator/member.h"
 #include "coordinator/recovery.h"
-#include "coordinator/trace.h"
 #include "participants/participant.h"
 
 namespace dw::coord {
@@ -142,6 +143,9 @@ class Coordinator {
   Status Begin(uint64_t* seq);
   void Finish(uint64_t seq);
   void StepReached(Step s, const std::string& gid);
+  // Index in `which` (member indexes) of the call Fanout may run on the
+  // calling thread: a member whose calls bound themselves, if any.
+  std::optional<size_t> RunHere(const std::vector<size_t>& which) const;
   // Sends Abort to `which` members; false if some did not acknowledge.
   bool AbortAll(const std::string& gid, const std::vector<size_t>& which);
   // One round of Commit on job->remaining; removes the acknowledged ones.

@@ -8,7 +8,7 @@ void GroupCommit::AddExpected(int delta) {
   std::lock_guard<std::mutex> l(mu_);
   expected_ += delta;
   if (expected_ < 0) expected_ = 0;
-  cv_.notify_all();  // a waiting leader may now have everyone it waits for
+  if (leader_waiting_ && expected_ == 0) leader_cv_.notify_one();  // everyone it waits for is here
 }
 
 uint64_t GroupCommit::batches() const {
@@ -25,10 +25,12 @@ Status GroupCommit::Submit(LogEntry e) {
   // same critical section as the enqueue, so a waiting leader that sees
   // expected_ drop to 0 also sees the entry.
   if (w.entry.kind == LogEntry::Kind::kCommit && expected_ > 0) --expected_;
-  cv_.notify_all();
+  if (leader_waiting_ && expected_ == 0) leader_cv_.notify_one();
   while (!w.done) {
     if (flushing_) {
-      cv_.wait(l);
+      // Woken when our batch is flushed, or by the finishing leader to lead
+      // the entries that queued meanwhile (ours among them).
+      w.cv.wait(l);
       continue;
     }
     flushing_ = true;
@@ -36,7 +38,9 @@ Status GroupCommit::Submit(LogEntry e) {
     // them are still on their way, at most `delay`.
     if (opts_.delay.count() > 0 && expected_ >= opts_.siblings) {
       auto deadline = std::chrono::steady_clock::now() + opts_.delay;
-      cv_.wait_until(l, deadline, [&] { return expected_ == 0; });
+      leader_waiting_ = true;
+      leader_cv_.wait_until(l, deadline, [&] { return expected_ == 0; });
+      leader_waiting_ = false;
     }
     std::vector<Waiter*> batch;
     batch.swap(queue_);
@@ -47,13 +51,16 @@ Status GroupCommit::Submit(LogEntry e) {
     std::vector<Status> results(entries.size());
     fn_(entries, &results);
     l.lock();
+    // Notified under the lock: a waiter cannot see `done`, return and
+    // destroy its condition variable before the notify is over.
     for (size_t i = 0; i < batch.size(); ++i) {
       batch[i]->result = std::move(results[i]);
       batch[i]->done = true;
+      if (batch[i] != &w) batch[i]->cv.notify_one();
     }
     flushing_ = false;
     ++batches_;
-    cv_.notify_all();
+    if (!queue_.empty()) queue_.front()->cv.notify_one();  // the next leader
   }
   return w.result;
 }

@@ -34,6 +34,8 @@ class BrokerParticipant : public Participant {
   Status Commit(const std::string& gid) override;
   Status Abort(const std::string& gid) override;
   Status ListInDoubt(const std::string& gid_prefix, std::vector<InDoubtTxn>* out) override;
+  // Every request carries the client's deadline (connect, write and read).
+  bool CallsBounded() const override { return true; }
 
   BrokerClient& client() { return *client_; }
 

@@ -67,6 +67,13 @@ class Participant {
   virtual Status Commit(const std::string& gid) = 0;
   virtual Status Abort(const std::string& gid) = 0;
 
+  // True when every call returns by itself within the participant's own
+  // timeout (a timer covers each wait, as the broker client's does). The
+  // coordinator may then run the call on its own thread instead of handing
+  // it to a pool thread that it could abandon (a libpq read on a
+  // black-holed connection has no such timer, so Postgres says false).
+  virtual bool CallsBounded() const { return false; }
+
   // Prepared (in-doubt) transactions whose gid starts with `gid_prefix`.
   virtual Status ListInDoubt(const std::string& gid_prefix, std::vector<InDoubtTxn>* out) = 0;
 };

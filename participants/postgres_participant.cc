@@ -27,6 +27,52 @@ void RunStatements(pqxx::transaction_base& tx, PgPool::Lease& lease, const Work&
   }
 }
 
+// `work`'s statements as ONE simple-query text, each an EXECUTE of its
+// server-side prepared form with the values as quoted literals, so that
+// BEGIN, the statements and the PREPARE TRANSACTION (or COMMIT) travel in a
+// single round trip instead of one each (four for a one-insert prepare,
+// which also drew a server WARNING per transaction from libpqxx's trailing
+// COMMIT). Being one message also means a reconnect can never split it
+// across two backends. Returns false when some statement has no prepared
+// form (the connection's cache is full): the caller takes the
+// statement-by-statement path. Throws like any exec.
+bool OneMessage(PgPool::Lease& lease, const Work& work, std::string* text) {
+  text->assign("BEGIN;");
+  for (const SqlStatement& st : work.statements) {
+    std::string name = lease.Prepared(st.sql);
+    if (name.empty()) return false;
+    lease.conn().prepare_now(name);  // a no-op once the server has it
+    *text += "EXECUTE " + lease.conn().quote_name(name);
+    if (!st.params.empty()) {
+      *text += '(';
+      for (size_t i = 0; i < st.params.size(); ++i) {
+        if (i > 0) *text += ',';
+        *text += st.params[i] ? lease.conn().quote(*st.params[i]) : std::string("NULL");
+      }
+      *text += ')';
+    }
+    *text += ';';
+  }
+  return true;
+}
+
+// libpq reads a text parameter up to its first NUL byte, and
+// PQescapeStringConn (quote()) stops there too: a value with a NUL would be
+// stored silently shortened. Refuse the work instead (Postgres text cannot
+// hold a NUL anyway).
+Status CheckNoNul(const Work& work) {
+  for (const SqlStatement& st : work.statements) {
+    for (size_t i = 0; i < st.params.size(); ++i) {
+      if (st.params[i] && st.params[i]->find('\0') != std::string::npos) {
+        return Status::InvalidArgument("parameter $" + std::to_string(i + 1) + " of \"" +
+                                       st.sql.substr(0, 60) +
+                                       "\" contains a NUL byte, which Postgres text cannot hold");
+      }
+    }
+  }
+  return Status::OK();
+}
+
 Status CheckGid(const std::string& gid) {
   if (!ValidName(gid)) {
     return Status::InvalidArgument("invalid gid '" + gid + "': want [A-Za-z0-9._:-]{1,200}");
@@ -72,8 +118,9 @@ Status PostgresParticipant::Create(std::shared_ptr<PgPool> pool, const Options& 
   if (max_prepared == 0) {
     return Status::FailedPrecondition(
         "max_prepared_transactions is 0 on " + where +
-        ": 2PC is disabled; set max_prepared_transactions = 256 in postgresql.conf and restart, "
-        "or use the embedded environment");
+        ": 2PC is disabled; set max_prepared_transactions = 256 in postgresql.conf and restart "
+        "(or run ALTER SYSTEM SET max_prepared_transactions = 256 as a superuser, then restart "
+        "the server), or use the embedded environment");
   }
   out->reset(new PostgresParticipant(std::move(pool), opts));
   return Status::OK();
@@ -89,12 +136,22 @@ Status PostgresParticipant::Create(const PgPool::Options& pool_opts, const Optio
 
 Status PostgresParticipant::Prepare(const std::string& gid, const Work& work) {
   Status s = CheckGid(gid);
+  if (s.ok()) s = CheckNoNul(work);
   if (!s.ok()) return s;
   PgPool::Lease lease;
   s = pool_->Acquire(&lease);
   if (!s.ok()) return s;
   bool prepared = false;
+  bool one_message = false;
   try {
+    std::string text;
+    one_message = OneMessage(lease, work, &text);
+    if (one_message) {
+      text += "PREPARE TRANSACTION " + lease.conn().quote(gid);
+      pqxx::nontransaction tx(lease.conn());
+      tx.exec(text);
+      return Status::OK();  // PREPARE answered: durably prepared, the session is idle again
+    }
     pqxx::work tx(lease.conn());
     RunStatements(tx, lease, work);
     tx.exec0("PREPARE TRANSACTION " + tx.quote(gid));
@@ -107,6 +164,9 @@ Status PostgresParticipant::Prepare(const std::string& gid, const Work& work) {
   } catch (...) {
     std::string state;
     Status e = StatusFromPgException(&lease, name() + " prepare " + gid, &state);
+    // After a failed statement of the one-message form the session sits in
+    // an aborted transaction block: never hand it to the next caller.
+    if (one_message && lease) lease.MarkBroken();
     if (prepared) {
       lease.MarkBroken();  // libpqxx's idea of the session state is unreliable now
       return Status::OK();
@@ -209,15 +269,32 @@ Status PostgresParticipant::ListInDoubt(const std::string& gid_prefix,
 }
 
 Status PostgresParticipant::CommitOnePhase(const Work& work) {
-  PgPool::Lease lease;
-  Status s = pool_->Acquire(&lease);
+  Status s = CheckNoNul(work);
   if (!s.ok()) return s;
+  PgPool::Lease lease;
+  s = pool_->Acquire(&lease);
+  if (!s.ok()) return s;
+  bool one_message = false;
   try {
+    std::string text;
+    one_message = OneMessage(lease, work, &text);
+    if (one_message) {
+      pqxx::nontransaction tx(lease.conn());
+      tx.exec(text + "COMMIT");
+      return Status::OK();
+    }
     pqxx::work tx(lease.conn());
     RunStatements(tx, lease, work);
     tx.commit();  // a connection lost here throws pqxx::in_doubt_error -> InDoubt
   } catch (...) {
-    return StatusFromPgException(&lease, name() + " one-phase commit");
+    Status e = StatusFromPgException(&lease, name() + " one-phase commit");
+    if (one_message && lease) lease.MarkBroken();  // maybe inside an aborted transaction block
+    // The connection died with the COMMIT maybe executed: the outcome is
+    // unknown, exactly as pqxx::in_doubt_error reports it on the other path.
+    if (one_message && e.code() == Status::Code::kUnavailable) {
+      return Status::InDoubt(e.message());
+    }
+    return e;
   }
   return Status::OK();
 }
