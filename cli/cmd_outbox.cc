@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "cli/load_flags.h"
+#include "common/trace.h"
 #include "outbox/partitions.h"
 #include "outbox/relay.h"
 #include "outbox/relay_runner.h"
@@ -51,6 +52,31 @@ void AddPartitionFlags(CLI::App* cmd, PartitionFlags* f) {
       ->check(CLI::NonNegativeNumber);
 }
 
+// --trace, --trace-format, --trace-limit: the same meaning as in `2pc run`.
+struct TraceFlags {
+  bool on = false;
+  std::string format = "text";
+  size_t limit = 20;
+
+  void Add(CLI::App* cmd, const std::string& unit) {
+    cmd->add_flag("--trace", on, "print each step (SQL, broker call) with timestamps");
+    cmd->add_option("--trace-format", format,
+                    "text (default) or mermaid (a sequence diagram; implies --trace)")
+        ->check(CLI::IsMember({"text", "mermaid"}));
+    cmd->add_option("--trace-limit", limit, unit + " traced (default 20)");
+  }
+  // The Trace to hand to the writer / relays, or null (tracing off).
+  std::unique_ptr<Trace> Make(CLI::App* cmd, const std::string& origin) {
+    if (cmd->count("--trace-format") > 0) on = true;  // asking for a format asks for a trace
+    return on ? std::make_unique<Trace>(limit, origin) : nullptr;
+  }
+  void Print(const Trace* t, bool json) const {
+    if (!t) return;
+    t->Write(json ? std::cerr : std::cout,
+             format == "mermaid" ? Trace::Format::kMermaid : Trace::Format::kText);
+  }
+};
+
 outbox::PartitionOptions ToPartitionOptions(const PartitionFlags& f) {
   outbox::PartitionOptions po;
   Check(outbox::ParseWidth(f.width, &po.width));
@@ -72,9 +98,11 @@ void AddWrite(CLI::App* group, Globals& g) {
     bool json = false;
     int64_t clock_skew_ms = 0;
     PartitionFlags partitions;
+    TraceFlags trace;
   };
   auto o = std::make_shared<Opts>();
   o->load.Add(cmd);
+  o->trace.Add(cmd, "orders");
   cmd->add_option("--clock-skew-ms", o->clock_skew_ms,
                   "stamp created_dttm with this writer's clock, off by this many ms (may be "
                   "negative), instead of the server's now(): the clock-skew experiment of "
@@ -90,9 +118,17 @@ void AddWrite(CLI::App* group, Globals& g) {
   cmd->add_option("--seed", o->seed, "seed of the generated orders (default 1)");
   cmd->add_flag("--json", o->json, "print the summary as one JSON object");
   AddPartitionFlags(cmd, &o->partitions);
-  cmd->callback([&g, o] {
+  cmd->callback([&g, o, cmd] {
     o->load.Validate();
+    // Every flag is checked before anything is started or connected to.
+    outbox::PartitionOptions partitions = ToPartitionOptions(o->partitions);
+    if (o->clock_skew_ms != 0 && o->trigger) {
+      throw CliError(
+          "--clock-skew-ms stamps the outbox row the writer inserts: not with --trigger");
+    }
+    std::unique_ptr<Trace> trace = o->trace.Make(cmd, "writer");
     outbox::WriterOptions wo;
+    wo.trace = trace.get();
     wo.dsn = DsnOnly(g);
     wo.connections = o->load.concurrency;
     wo.trigger = o->trigger;
@@ -101,12 +137,8 @@ void AddWrite(CLI::App* group, Globals& g) {
                 : o->notify == "in-tx" ? Mode::kInTransaction
                                        : Mode::kAfterCommit;
     wo.seed = o->seed;
-    if (o->clock_skew_ms != 0 && o->trigger) {
-      throw CliError(
-          "--clock-skew-ms stamps the outbox row the writer inserts: not with --trigger");
-    }
     wo.clock_skew_ms = o->clock_skew_ms;
-    wo.partitions = ToPartitionOptions(o->partitions);
+    wo.partitions = partitions;
     std::unique_ptr<outbox::OutboxWriter> writer;
     Check(outbox::OutboxWriter::Open(wo, &writer));
 
@@ -130,6 +162,7 @@ void AddWrite(CLI::App* group, Globals& g) {
     sum.extra["approach"] = "outbox";
     sum.extra["capture"] = o->trigger ? "trigger" : "explicit";
     sum.extra["notify"] = o->notify;
+    o->trace.Print(trace.get(), o->json);
     for (const auto& e : first_errors) std::cerr << "not committed: " << e << "\n";
     if (o->json) {
       std::cout << sum.ToJson().dump() << "\n";
@@ -159,8 +192,10 @@ void AddRelay(CLI::App* group, Globals& g) {
     double max_run_s = 0;
     bool json = false;
     PartitionFlags partitions;
+    TraceFlags trace;
   };
   auto o = std::make_shared<Opts>();
+  o->trace.Add(cmd, "batches");
   cmd->add_option("--strategy", o->strategy,
                   "skip-locked | status | offset-naive | offset-safe | cdc")
       ->required();
@@ -181,7 +216,16 @@ void AddRelay(CLI::App* group, Globals& g) {
   cmd->add_option("--lease-ms", o->lease_ms,
                   "status: rows locked longer than this go back to 'new' (default 30000)")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--slot", o->slot, "cdc: replication slot (default dw_outbox_<database>)");
+  // The name is spliced into replication commands (CREATE_REPLICATION_SLOT,
+  // START_REPLICATION): only Postgres' own slot alphabet may pass.
+  cmd->add_option("--slot", o->slot, "cdc: replication slot (default dw_outbox_<database>)")
+      ->check(CLI::Validator(
+          [](std::string& v) {
+            return outbox::ValidReplicationName(v)
+                       ? std::string()
+                       : "'" + v + "' is not a slot name: want [a-z0-9_]{1,63}";
+          },
+          "", "SlotName"));
   cmd->add_option("--slot-warn-mb", o->slot_warn_mb,
                   "cdc: warn when the slot retains more WAL than this (default 1024)")
       ->check(CLI::PositiveNumber);
@@ -196,9 +240,12 @@ void AddRelay(CLI::App* group, Globals& g) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--json", o->json, "print the report as one JSON object");
   AddPartitionFlags(cmd, &o->partitions);
-  cmd->callback([&g, o] {
+  cmd->callback([&g, o, cmd] {
     outbox::RelayOptions ro;
     Check(outbox::ParseStrategy(o->strategy, &ro.strategy));
+    outbox::PartitionOptions partitions = ToPartitionOptions(o->partitions);  // checks the flags
+    std::unique_ptr<Trace> trace = o->trace.Make(cmd, "relay");
+    ro.trace = trace.get();
     ResolvedEndpoints ep = ResolveEndpoints(g);
     ro.dsn = ep.dsn;
     ro.broker_url = ep.broker_url;
@@ -214,7 +261,7 @@ void AddRelay(CLI::App* group, Globals& g) {
     rn.instances = o->instances;
     rn.until_drained = o->until_drained;
     rn.maintain = !o->no_maintain;
-    rn.partitions = ToPartitionOptions(o->partitions);
+    rn.partitions = partitions;
     rn.maintain_interval = seconds(o->maintain_interval_s);
     rn.max_run = milliseconds(static_cast<int64_t>(o->max_run_s * 1000));
     rn.stop = &g_stop;
@@ -223,6 +270,7 @@ void AddRelay(CLI::App* group, Globals& g) {
     signal(SIGTERM, OnSignal);
     outbox::RelayReport report;
     Check(outbox::RunRelays(ro, rn, &report));
+    o->trace.Print(trace.get(), o->json);
     if (o->json) {
       std::cout << report.ToJson().dump() << "\n";
     } else {
@@ -260,10 +308,10 @@ void AddMaintain(CLI::App* group, Globals& g) {
     outbox::RelayOptions ro;
     Check(outbox::ParseStrategy(o->strategy, &ro.strategy));
     ro.by_time = o->by == "time";
+    outbox::PartitionOptions po = ToPartitionOptions(o->partitions);  // checks the flags
     std::string dsn = DsnOnly(g);
     Check(outbox::EnsureSchema(dsn));
     if (o->remove_trigger) Check(outbox::RemoveCaptureTrigger(dsn));
-    outbox::PartitionOptions po = ToPartitionOptions(o->partitions);
     po.drop = !o->no_drop;
     po.unsent_predicate = outbox::UnsentPredicate(ro);
     outbox::MaintenanceReport report;

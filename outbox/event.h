@@ -25,8 +25,10 @@ struct OutboxEvent {
 
 // Publishes `events` in order: one PublishBatch per run of consecutive
 // events with the same topic (in practice one call: every event goes to
-// `orders`). OK only when the broker acknowledged all of them; on error some
-// may have been stored, which the broker's deduplication makes harmless.
+// `orders`), split so that no request carries more than 128 KiB of raw
+// payload (under the broker's default --max-body even fully escaped). OK only when the broker
+// acknowledged all of them; on error some may have been stored, which the broker's deduplication
+// makes harmless.
 Status PublishEvents(BrokerClient* broker, const std::vector<OutboxEvent>& events);
 
 }  // namespace dw::outbox

@@ -76,8 +76,25 @@ std::string UnsentPredicate(const RelayOptions& opts) {
   return "true";
 }
 
+bool ValidReplicationName(const std::string& name) {
+  if (name.empty() || name.size() > 63) return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
 Status CreateRelay(const RelayOptions& opts, std::unique_ptr<Relay>* out) {
   if (opts.batch < 1) return Status::InvalidArgument("batch must be >= 1");
+  // The replication protocol's commands take no parameters: the cdc relay
+  // writes these names into START_REPLICATION / CREATE_REPLICATION_SLOT.
+  if (!opts.slot.empty() && !ValidReplicationName(opts.slot)) {
+    return Status::InvalidArgument("'" + opts.slot + "' is not a slot name: want [a-z0-9_]{1,63}");
+  }
+  if (!ValidReplicationName(opts.publication)) {
+    return Status::InvalidArgument("'" + opts.publication +
+                                   "' is not a publication name: want [a-z0-9_]{1,63}");
+  }
   if (opts.dsn.empty()) return Status::InvalidArgument("no Postgres DSN");
   if (opts.broker_url.empty()) return Status::InvalidArgument("no broker URL");
   switch (opts.strategy) {

@@ -34,6 +34,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/status.h"
+#include "common/trace.h"
 
 namespace dw::outbox {
 
@@ -61,6 +62,10 @@ struct RelayOptions {
   int64_t slot_warn_bytes = 1ll << 30;  // warn when the slot retains more WAL
   // A name for logs and status.locked_by; the runner sets "<host>:<pid>:<instance>".
   std::string instance_name = "relay";
+  // Non-null: each batch's statements, broker calls and settlement are
+  // recorded (`outbox relay --trace`); batches that find nothing are not.
+  // Shared by every instance (Trace is thread-safe). Null costs nothing.
+  Trace* trace = nullptr;
 };
 
 // Per-relay counters, cumulative.
@@ -105,6 +110,11 @@ class Relay {
 };
 
 Status CreateRelay(const RelayOptions& opts, std::unique_ptr<Relay>* out);
+
+// A replication slot or publication name the cdc relay accepts:
+// [a-z0-9_]{1,63}, Postgres' slot alphabet (the replication commands it is
+// written into take no parameters).
+bool ValidReplicationName(const std::string& name);
 
 // SQL over the row alias `o`, true when the row is not yet sent under the
 // strategy: what partition maintenance must not drop. Uses only the row and
