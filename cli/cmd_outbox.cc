@@ -184,6 +184,7 @@ void AddRelay(CLI::App* group, Globals& g) {
     int64_t poll_interval_ms = 1000;
     bool no_listen = false;
     int64_t lease_ms = 30000;
+    bool mark = false;
     std::string slot;
     int64_t slot_warn_mb = 1024;
     int64_t broker_timeout_ms = 5000;
@@ -216,6 +217,9 @@ void AddRelay(CLI::App* group, Globals& g) {
   cmd->add_option("--lease-ms", o->lease_ms,
                   "status: rows locked longer than this go back to 'new' (default 30000)")
       ->check(CLI::PositiveNumber);
+  cmd->add_flag("--mark", o->mark,
+                "skip-locked: mark sent rows status = 'sent' instead of deleting them (they leave "
+                "when their partition is dropped)");
   // The name is spliced into replication commands (CREATE_REPLICATION_SLOT,
   // START_REPLICATION): only Postgres' own slot alphabet may pass.
   cmd->add_option("--slot", o->slot, "cdc: replication slot (default dw_outbox_<database>)")
@@ -243,6 +247,10 @@ void AddRelay(CLI::App* group, Globals& g) {
   cmd->callback([&g, o, cmd] {
     outbox::RelayOptions ro;
     Check(outbox::ParseStrategy(o->strategy, &ro.strategy));
+    if (o->mark && ro.strategy != outbox::Strategy::kSkipLocked) {
+      throw CliError("--mark is for --strategy skip-locked (status marks rows by design)");
+    }
+    ro.mark_sent = o->mark;
     outbox::PartitionOptions partitions = ToPartitionOptions(o->partitions);  // checks the flags
     std::unique_ptr<Trace> trace = o->trace.Make(cmd, "relay");
     ro.trace = trace.get();
@@ -287,6 +295,7 @@ void AddMaintain(CLI::App* group, Globals& g) {
   struct Opts {
     std::string strategy = "skip-locked";
     std::string by = "id";
+    bool mark = false;
     bool no_drop = false;
     bool remove_trigger = false;
     bool json = false;
@@ -299,6 +308,9 @@ void AddMaintain(CLI::App* group, Globals& g) {
                   "their outbox_counter position)");
   cmd->add_option("--by", o->by, "with --strategy offset-naive: id (default) or time")
       ->check(CLI::IsMember({"id", "time"}));
+  cmd->add_flag("--mark", o->mark,
+                "with --strategy skip-locked: its relay runs with --mark (a row is sent when "
+                "status = 'sent')");
   cmd->add_flag("--no-drop", o->no_drop, "only create partitions");
   cmd->add_flag("--remove-trigger", o->remove_trigger,
                 "also remove the capture trigger `outbox write --trigger` installed on orders");
@@ -308,6 +320,7 @@ void AddMaintain(CLI::App* group, Globals& g) {
     outbox::RelayOptions ro;
     Check(outbox::ParseStrategy(o->strategy, &ro.strategy));
     ro.by_time = o->by == "time";
+    ro.mark_sent = o->mark;
     outbox::PartitionOptions po = ToPartitionOptions(o->partitions);  // checks the flags
     std::string dsn = DsnOnly(g);
     Check(outbox::EnsureSchema(dsn));

@@ -53,7 +53,7 @@ std::string UnsentPredicate(const RelayOptions& opts) {
   const std::string key = "'" + CounterKey(opts) + "'";
   switch (opts.strategy) {
     case Strategy::kSkipLocked:
-      return "true";  // a sent row is deleted
+      return opts.mark_sent ? "o.status <> 'sent'" : "true";  // else a sent row is deleted
     case Strategy::kStatus:
       return "o.status <> 'sent'";
     case Strategy::kOffsetNaive:

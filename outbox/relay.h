@@ -56,6 +56,9 @@ struct RelayOptions {
   std::chrono::milliseconds lease{30000};
   // offset-naive: the position is the id (false) or created_dttm (true).
   bool by_time = false;
+  // skip-locked: mark a sent row status = 'sent' instead of deleting it (the
+  // seed's "delete or mark"); the rows then leave with their partition.
+  bool mark_sent = false;
   // cdc
   std::string slot;  // empty: "dw_outbox_<database>" (slot names are cluster-wide)
   std::string publication = "dw_outbox_pub";

@@ -11,6 +11,15 @@ const char* const kSkipLockedClaimSql =
     " (SELECT id, created_dttm FROM outbox_table ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)"
     " RETURNING id, topic, event_id, msg_key, payload";
 
+// Mark mode: the same claim as an UPDATE of the unsent rows (the partial
+// index on status = 'new' serves the ORDER BY id); the row locks it takes
+// are held until COMMIT exactly as the DELETE's are.
+const char* const kSkipLockedMarkSql =
+    "UPDATE outbox_table SET status = 'sent' WHERE (id, created_dttm) IN"
+    " (SELECT id, created_dttm FROM outbox_table WHERE status = 'new'"
+    " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)"
+    " RETURNING id, topic, event_id, msg_key, payload";
+
 namespace {
 
 class SkipLockedRelay : public PollingRelay {
@@ -26,33 +35,41 @@ class SkipLockedRelay : public PollingRelay {
     Trace* tr = BeginBatchTrace();
     try {
       pqxx::work tx{*c};
+      const bool mark = opts_.mark_sent;
       if (tr) {
         tr->Send(trace_id_, "postgres",
-                 "BEGIN, DELETE FROM outbox_table WHERE (id, created_dttm) IN (SELECT ... ORDER "
-                 "BY id LIMIT " +
+                 std::string(mark ? "BEGIN, UPDATE outbox_table SET status = 'sent'"
+                                  : "BEGIN, DELETE FROM outbox_table") +
+                     " WHERE (id, created_dttm) IN (SELECT ..." +
+                     (mark ? " WHERE status = 'new'" : "") + " ORDER BY id LIMIT " +
                      std::to_string(opts_.batch) + " FOR UPDATE SKIP LOCKED) RETURNING ...");
       }
-      events = Events(Exec(tx, kSkipLockedClaimSql, opts_.batch));
+      events = Events(Exec(tx, mark ? kSkipLockedMarkSql : kSkipLockedClaimSql, opts_.batch));
       if (events.empty()) {
         tx.commit();
         if (tr) DiscardBatchTrace();
         return Status::OK();
       }
       if (tr)
-        tr->Reply(trace_id_, "postgres", DescribeRows(events) + " deleted, locked until COMMIT");
+        tr->Reply(
+            trace_id_, "postgres",
+            DescribeRows(events) + (mark ? " marked sent" : " deleted") + ", locked until COMMIT");
       std::sort(events.begin(), events.end(),
                 [](const OutboxEvent& a, const OutboxEvent& b) { return a.id < b.id; });
       s = PublishTraced(broker_.get(), events, tr, trace_id_);
       if (!s.ok()) {
         if (tr) tr->Send(trace_id_, "postgres", "ROLLBACK (the rows come back)");
-        tx.abort();  // the rows are not deleted: a later batch sends them again
+        tx.abort();  // the rows are not deleted/marked: a later batch sends them again
         return s;
       }
       if (tr) tr->Send(trace_id_, "postgres", "COMMIT");
       tx.commit();
-      if (tr) tr->Reply(trace_id_, "postgres", "committed: the rows are gone");
+      if (tr) {
+        tr->Reply(trace_id_, "postgres",
+                  mark ? "committed: the rows are marked sent" : "committed: the rows are gone");
+      }
     } catch (...) {
-      Status e = PgError("claim/delete batch");
+      Status e = PgError(opts_.mark_sent ? "claim/mark batch" : "claim/delete batch");
       if (tr) tr->Note(trace_id_, "error: " + e.ToString());
       return e;
     }

@@ -29,6 +29,7 @@ struct Case {
   int instances;
   bool trigger;
   const char* name;
+  bool mark = false;  // skip-locked --mark: rows are marked 'sent', not deleted
 };
 
 class RelayEndToEnd : public OutboxTest, public ::testing::WithParamInterface<Case> {};
@@ -42,7 +43,9 @@ TEST_P(RelayEndToEnd, ConcurrentWritersAndRelayVerifyClean) {
   outbox::RunnerOptions rn;
   rn.instances = c.instances;
   rn.until_drained = true;  // the writer above holds the writers' lock until reset
-  RelayThread relay(Relay(c.strategy), rn);
+  outbox::RelayOptions ro = Relay(c.strategy);
+  ro.mark_sent = c.mark;
+  RelayThread relay(ro, rn);
 
   workload::LoadSummary sum = Write(writer.get(), kOrders, kWriters);
   EXPECT_EQ(sum.committed, static_cast<uint64_t>(kOrders));
@@ -60,7 +63,12 @@ TEST_P(RelayEndToEnd, ConcurrentWritersAndRelayVerifyClean) {
   // What each strategy leaves behind in the table.
   switch (c.strategy) {
     case outbox::Strategy::kSkipLocked:
-      EXPECT_EQ(SqlInt(dsn_, "SELECT count(*) FROM outbox_table"), 0);
+      if (c.mark) {
+        EXPECT_EQ(SqlInt(dsn_, "SELECT count(*) FROM outbox_table WHERE status <> 'sent'"), 0);
+        EXPECT_EQ(SqlInt(dsn_, "SELECT count(*) FROM outbox_table"), kOrders);
+      } else {
+        EXPECT_EQ(SqlInt(dsn_, "SELECT count(*) FROM outbox_table"), 0);
+      }
       break;
     case outbox::Strategy::kStatus:
       EXPECT_EQ(SqlInt(dsn_, "SELECT count(*) FROM outbox_table WHERE status <> 'sent'"), 0);
@@ -84,6 +92,7 @@ INSTANTIATE_TEST_SUITE_P(
     DW_OUTBOX_INSTANCE, RelayEndToEnd,
     ::testing::Values(Case{outbox::Strategy::kSkipLocked, 1, false, "SkipLocked"},
                       Case{outbox::Strategy::kSkipLocked, 3, false, "SkipLockedK3"},
+                      Case{outbox::Strategy::kSkipLocked, 3, false, "SkipLockedMarkK3", true},
                       Case{outbox::Strategy::kStatus, 1, false, "Status"},
                       Case{outbox::Strategy::kStatus, 3, false, "StatusK3"},
                       Case{outbox::Strategy::kOffsetSafe, 1, false, "OffsetSafe"},
