@@ -514,16 +514,53 @@ class PrivateCluster {
 // From now on every commit waits for a synchronous standby that does not
 // exist (after flushing its commit record locally). Set after the test's
 // setup, which would hang otherwise.
+//
+// SHOW seeing the new value is not enough: a commit waits only once the
+// checkpointer has processed the reload too (it publishes that standbys are
+// defined), which lags under load. So a probe transaction that writes WAL
+// (so its commit waits) must be seen in the SyncRep wait; pg_cancel_backend then
+// releases it (its commit is already durable locally, the cancel only ends
+// the wait). A probe that committed without waiting came too early: retry.
 void RequireGhostStandby(const std::string& dsn) {
   Sql("ALTER SYSTEM SET synchronous_standby_names = 'ghost_standby'", dsn);
   Sql("SELECT pg_reload_conf()", dsn);
-  for (int i = 0; i < 500; ++i) {
-    if (Sql("SHOW synchronous_standby_names", dsn)[0][0].as<std::string>() == "ghost_standby") {
-      return;
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (Clock::now() < deadline) {
+    pqxx::connection probe{dsn};
+    const std::string pid = std::to_string(probe.backendpid());
+    std::atomic<bool> done{false};
+    std::thread t([&] {
+      try {
+        pqxx::work tx{probe};
+        // A commit waits for the standby only when its transaction wrote
+        // WAL of its own (an xid alone is not enough): a temp table does.
+        tx.exec("CREATE TEMP TABLE dw_syncrep_probe ON COMMIT DROP AS SELECT 1 AS x");
+        tx.commit();
+      } catch (...) {
+      }
+      done = true;
+    });
+    bool waited = false;
+    // Until the probe ends: cancel it as soon as it sits in the wait. Never
+    // join a probe that may still be waiting for a standby that never comes.
+    while (!done) {
+      if (Count("SELECT count(*) FROM pg_stat_activity WHERE pid = " + pid +
+                    " AND wait_event = 'SyncRep'",
+                dsn) > 0) {
+        waited = true;
+        Sql("SELECT pg_cancel_backend(" + pid + ")", dsn);
+        for (int i = 0; i < 500 && !done; ++i) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        if (!done) Sql("SELECT pg_terminate_backend(" + pid + ")", dsn);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    t.join();
+    if (waited) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  FAIL() << "synchronous_standby_names did not take effect";
+  FAIL() << "commits never started waiting for the synchronous standby";
 }
 
 TEST(PgPrivateClusterTest, TwoPhaseCommitDisabledIsFailedPreconditionWithTheFix) {
