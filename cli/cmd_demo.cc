@@ -32,7 +32,15 @@ void AddDemoCommand(CLI::App& app, Globals& g) {
     std::string result;
   };
   auto o = std::make_shared<Opts>();
-  cmd->add_option("lesson", o->lesson, "the lesson: " + demo::LessonNames())->required();
+  cmd->add_option("lesson", o->lesson, "the lesson: " + demo::LessonNames())
+      ->required()
+      ->check(CLI::Validator(
+          [](std::string& v) {
+            return demo::FindLesson(v)
+                       ? std::string()
+                       : "unknown lesson '" + v + "': want one of " + demo::LessonNames();
+          },
+          "LESSON", "Lesson"));
   cmd->add_flag("--step", o->step, "wait for Enter between steps");
   cmd->add_option("--slow", o->slow_ms, "pause this many ms between steps")
       ->check(CLI::NonNegativeNumber);
