@@ -16,6 +16,7 @@ PKGS=(
   gnuplot-nox                      # plots in reports
   curl procps psmisc               # scripts, tests (curl, ps, fuser)
   clang-format
+  clang-14                         # libFuzzer targets (fuzz/, scripts/fuzz.sh; run by scripts/test.sh)
 )
 
 missing=()

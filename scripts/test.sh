@@ -4,7 +4,8 @@
 # suite's `env_up` fixture starts an embedded environment, `env_down` removes
 # it; tests that crash things start their own broker processes).
 #
-#   scripts/test.sh                 everything, in the size CI runs
+#   scripts/test.sh                 everything, in the size CI runs, then each
+#                                   fuzz target for DW_FUZZ_SECONDS (default 60, 0 = skip)
 #   scripts/test.sh --preset asan   the same under ASan+UBSan (or tsan)
 #   scripts/test.sh -L broker       extra arguments go to ctest
 set -euo pipefail
@@ -21,4 +22,11 @@ scripts/install-deps.sh
 scripts/build.sh "$preset"
 dir=build
 [ "$preset" = default ] || dir="build-$preset"
-exec ctest --test-dir "$dir" --output-on-failure -j2 --timeout 600 "${args[@]}"
+ctest --test-dir "$dir" --output-on-failure -j2 --timeout 600 "${args[@]}"
+# The whole suite (no ctest arguments) also runs each libFuzzer target for a
+# bounded time, DW_FUZZ_SECONDS each (default 60; 0 skips): the broker's
+# request handling and the log replay (fuzz/README.md).
+fuzz_seconds="${DW_FUZZ_SECONDS:-60}"
+if [ ${#args[@]} -eq 0 ] && [ "$fuzz_seconds" != 0 ]; then
+  scripts/fuzz.sh "$fuzz_seconds"
+fi
