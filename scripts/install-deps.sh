@@ -16,7 +16,7 @@ PKGS=(
   gnuplot-nox                      # plots in reports
   curl procps psmisc               # scripts, tests (curl, ps, fuser)
   clang-format
-  clang-14                         # libFuzzer targets (fuzz/, scripts/fuzz.sh; run by scripts/test.sh)
+  clang-14 libclang-rt-14-dev      # libFuzzer (runtime in -rt-): fuzz/, scripts/fuzz.sh, run by scripts/test.sh
 )
 
 missing=()
