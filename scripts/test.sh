@@ -20,9 +20,9 @@ while [ $# -gt 0 ]; do
 done
 scripts/install-deps.sh
 scripts/build.sh "$preset"
-dir=build
-[ "$preset" = default ] || dir="build-$preset"
-ctest --test-dir "$dir" --output-on-failure -j2 --timeout 600 "${args[@]}"
+# The test preset of the same name (CMakePresets.json) also sets the
+# sanitizers' options (UBSan halts on the first error, ASan checks leaks).
+ctest --preset "$preset" --output-on-failure -j2 --timeout 600 "${args[@]}"
 # The whole suite (no ctest arguments) also runs each libFuzzer target for a
 # bounded time, DW_FUZZ_SECONDS each (default 60; 0 skips): the broker's
 # request handling and the log replay (fuzz/README.md).
