@@ -6,6 +6,7 @@
 #
 #   scripts/test.sh                 everything, in the size CI runs, then each
 #                                   fuzz target for DW_FUZZ_SECONDS (default 60, 0 = skip)
+#                                   and scripts/sanitize-quick.sh asan (DW_SANITIZE_QUICK=0 skips)
 #   scripts/test.sh --preset asan   the same under ASan+UBSan (or tsan)
 #   scripts/test.sh -L broker       extra arguments go to ctest
 set -euo pipefail
@@ -29,4 +30,10 @@ ctest --preset "$preset" --output-on-failure -j2 --timeout 600 "${args[@]}"
 fuzz_seconds="${DW_FUZZ_SECONDS:-60}"
 if [ ${#args[@]} -eq 0 ] && [ "$fuzz_seconds" != 0 ]; then
   scripts/fuzz.sh "$fuzz_seconds"
+fi
+# ... and the quick sanitizer size: the in-process test programs under
+# ASan + UBSan (DW_SANITIZE_QUICK=0 skips; the whole suite under a sanitizer
+# is --preset asan|tsan).
+if [ ${#args[@]} -eq 0 ] && [ "$preset" = default ] && [ "${DW_SANITIZE_QUICK:-1}" != 0 ]; then
+  scripts/sanitize-quick.sh asan
 fi

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The quick sanitizer size CI runs (scripts/test.sh calls it after the
+# suite): builds the in-process test programs (no Postgres, no broker
+# process, no dualwrite binary) under a sanitizer preset and runs them with
+# that preset's options. They cover the threaded and parsing cores: the
+# broker's store, log and writer, the coordinator's call pool, group commit
+# and decision logs, the outbox's pure parts, the participants' clients'
+# input handling, the report renderer. The whole suite under a sanitizer is
+# `scripts/test.sh --preset asan|tsan` (docs/RELIABILITY.md records runs).
+#
+#   scripts/sanitize-quick.sh [asan|tsan]     (default asan: ASan + UBSan)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+preset="${1:-asan}"
+case "$preset" in
+  asan)
+    export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
+    export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+    export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp"
+    ;;
+  tsan) export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" ;;
+  *) echo "usage: scripts/sanitize-quick.sh [asan|tsan]" >&2; exit 2 ;;
+esac
+tests=(common_test broker_core_test broker_log_test coordinator_unit_test outbox_unit_test
+       participants_unit_test compare_report_test)
+cmake --preset "$preset" >/dev/null
+cmake --build "build-$preset" -j2 --target "${tests[@]}"
+failed=0
+for t in "${tests[@]}"; do
+  if "build-$preset/tests/$t" >"build-$preset/$t.out" 2>&1; then
+    echo "sanitize-quick ($preset): $t passed"
+  else
+    echo "sanitize-quick ($preset): $t FAILED" >&2
+    tail -40 "build-$preset/$t.out" >&2
+    failed=1
+  fi
+done
+exit "$failed"
