@@ -84,10 +84,7 @@ Status LessonCdc(LessonContext& ctx) {
   Status s = Stage::Open(ctx.stage, &n, &stage);
   if (!s.ok()) return s;
   Stage& st = *stage;
-  s = workload::EnsureOrdersSchema(st.dsn());
-  if (s.ok()) s = outbox::EnsureSchema(st.dsn());
-  outbox::MaintenanceReport mr;
-  if (s.ok()) s = outbox::MaintainPartitions(st.dsn(), outbox::PartitionOptions{}, &mr);
+  s = st.EnsureOutboxSchema();
   if (!s.ok()) return s;
   st.WarnForeignPrepared();
   const std::string slot = outbox::DefaultSlotName(st.db());

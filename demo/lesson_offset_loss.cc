@@ -122,10 +122,7 @@ Status LessonOffsetLoss(LessonContext& ctx) {
   Status s = Stage::Open(ctx.stage, &n, &stage);
   if (!s.ok()) return s;
   Stage& st = *stage;
-  s = workload::EnsureOrdersSchema(st.dsn());
-  if (s.ok()) s = outbox::EnsureSchema(st.dsn());
-  outbox::MaintenanceReport mr;
-  if (s.ok()) s = outbox::MaintainPartitions(st.dsn(), outbox::PartitionOptions{}, &mr);
+  s = st.EnsureOutboxSchema();
   if (!s.ok()) return s;
   st.WarnForeignPrepared();
 

@@ -13,12 +13,6 @@ namespace {
 
 int64_t Backlog(Stage& st) { return st.Int("SELECT count(*) FROM outbox_table"); }
 
-int64_t JsonInt(const RunResult& r, const char* key) {
-  return r.json.is_object() && r.json.contains(key) && r.json[key].is_number()
-             ? r.json[key].get<int64_t>()
-             : -1;
-}
-
 }  // namespace
 
 Status LessonOutbox(LessonContext& ctx) {
@@ -31,13 +25,11 @@ Status LessonOutbox(LessonContext& ctx) {
   Status s = Stage::Open(ctx.stage, &n, &stage);
   if (!s.ok()) return s;
   Stage& st = *stage;
-  s = workload::EnsureOrdersSchema(st.dsn());
-  if (s.ok()) s = outbox::EnsureSchema(st.dsn());
-  outbox::MaintenanceReport mr;
-  if (s.ok()) s = outbox::MaintainPartitions(st.dsn(), outbox::PartitionOptions{}, &mr);
+  int partitions = 0;
+  s = st.EnsureOutboxSchema(&partitions);
   if (!s.ok()) return s;
   n.Note("schema: orders, outbox_table (partitioned by created_dttm; " +
-         std::to_string(mr.partitions) + " partitions created ahead), outbox_counter");
+         std::to_string(partitions) + " partitions created ahead), outbox_counter");
 
   n.Step("Place one order the outbox way",
          "One statement, so one transaction: the orders row and its outbox row commit together "
@@ -106,16 +98,16 @@ Status LessonOutbox(LessonContext& ctx) {
   if (!s.ok()) return s;
   n.Output(vr.ToText(10));
 
-  const int64_t committed = JsonInt(w1, "committed") + JsonInt(w2, "committed");
-  const int64_t failed = JsonInt(w1, "failed") + JsonInt(w2, "failed");
-  const int64_t published_down = JsonInt(r2, "published");
-  const int64_t drained = JsonInt(r3, "published");
+  const int64_t committed = w1.Int("committed") + w2.Int("committed");
+  const int64_t failed = w1.Int("failed") + w2.Int("failed");
+  const int64_t published_down = r2.Int("published");
+  const int64_t drained = r3.Int("published");
   facts = {{"broker_health_status_while_down", health.status},
            {"writes_committed_during_outage", committed},
            {"writes_failed_during_outage", failed},
            {"backlog", {backlog1, backlog2, backlog3}},
            {"relay_published_while_down", published_down},
-           {"relay_errors_while_down", JsonInt(r2, "errors")},
+           {"relay_errors_while_down", r2.Int("errors")},
            {"relay_published_after_return", drained},
            {"backlog_after_drain", backlog4},
            {"verify_clean", vr.ok()},

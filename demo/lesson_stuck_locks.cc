@@ -16,12 +16,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-int64_t JsonInt(const RunResult& r, const char* key) {
-  return r.json.is_object() && r.json.contains(key) && r.json[key].is_number()
-             ? r.json[key].get<int64_t>()
-             : -1;
-}
-
 }  // namespace
 
 Status LessonStuckLocks(LessonContext& ctx) {
@@ -39,7 +33,7 @@ Status LessonStuckLocks(LessonContext& ctx) {
   n.Step("Write 20 orders the outbox way", "Their events wait in outbox_table with status 'new'.");
   RunResult w = st.Run({"outbox", "write", "-n", "20", "-c", "1", "--json"});
   st.ShowResult(w, {"committed", "failed"});
-  if (JsonInt(w, "committed") != 20) return Status::IOError("outbox write failed: " + w.err);
+  if (w.Int("committed") != 20) return Status::IOError("outbox write failed: " + w.err);
   st.ShowOutbox(0);
 
   n.Step("Make the broker slow",
@@ -102,8 +96,8 @@ Status LessonStuckLocks(LessonContext& ctx) {
   facts = {{"locked_when_killed", locked},
            {"locked_after_kill", locked_after_kill},
            {"lease_ms", std::stoi(lease_ms)},
-           {"reaped", JsonInt(r2, "reaped")},
-           {"published_after", JsonInt(r2, "published")},
+           {"reaped", r2.Int("reaped")},
+           {"published_after", r2.Int("published")},
            {"freed_and_sent_within_ms", freed_after_ms},
            {"not_sent_at_end", not_sent},
            {"verify_clean", vr.ok()},
@@ -112,8 +106,8 @@ Status LessonStuckLocks(LessonContext& ctx) {
 
   n.Conclude(locked_after_kill > 0, std::to_string(locked_after_kill) +
                                         " row(s) stayed 'locked' after the relay was SIGKILLed");
-  n.Conclude(JsonInt(r2, "reaped") == locked_after_kill,
-             "the reaper returned " + std::to_string(JsonInt(r2, "reaped")) +
+  n.Conclude(r2.Int("reaped") == locked_after_kill,
+             "the reaper returned " + std::to_string(r2.Int("reaped")) +
                  " row(s) to 'new' after the " + lease_ms + " ms lease; all rows sent " +
                  std::to_string(freed_after_ms) + " ms after the kill");
   n.Conclude(not_sent == 0 && vr.ok() && vr.rows == 20,

@@ -112,12 +112,6 @@ void ShowVacuum(Narrator& n, const VacuumCounts& v) {
            " dead but not yet removable");
 }
 
-int64_t JsonInt(const RunResult& r, const char* key) {
-  return r.json.is_object() && r.json.contains(key) && r.json[key].is_number()
-             ? r.json[key].get<int64_t>()
-             : -1;
-}
-
 }  // namespace
 
 Status LessonVacuum(LessonContext& ctx) {
@@ -130,10 +124,7 @@ Status LessonVacuum(LessonContext& ctx) {
   Status s = Stage::Open(ctx.stage, &n, &stage);
   if (!s.ok()) return s;
   Stage& st = *stage;
-  s = workload::EnsureOrdersSchema(st.dsn());
-  if (s.ok()) s = outbox::EnsureSchema(st.dsn());
-  outbox::MaintenanceReport mr;
-  if (s.ok()) s = outbox::MaintainPartitions(st.dsn(), outbox::PartitionOptions{}, &mr);
+  s = st.EnsureOutboxSchema();
   if (!s.ok()) return s;
   st.WarnForeignPrepared();
   const int kOrders = 300;
@@ -217,8 +208,8 @@ Status LessonVacuum(LessonContext& ctx) {
   facts = {{"orders_per_strategy", kOrders},
            {"dead_tuples_skip_locked", dead_skip},
            {"dead_tuples_status", dead_status},
-           {"status_relay_published", JsonInt(r2, "published")},
-           {"skip_locked_relay_published", JsonInt(r1, "published")},
+           {"status_relay_published", r2.Int("published")},
+           {"skip_locked_relay_published", r1.Int("published")},
            {"removable_while_held", held.removed},
            {"dead_not_removable_while_held", held.not_removable},
            {"removed_after_commit_prepared", after.removed},

@@ -15,7 +15,10 @@
 
 #include "common/process.h"
 #include "env/broker_daemon.h"
+#include "outbox/partitions.h"
+#include "outbox/schema.h"
 #include "participants/pg_dsn.h"
+#include "workload/orders.h"
 
 namespace fs = std::filesystem;
 
@@ -436,6 +439,15 @@ void Stage::WarnForeignPrepared() {
   n_->Note(
       "WARNING: these hold back the cluster's xmin horizon; offset-safe and VACUUM wait "
       "for them. Resolve them (`dualwrite 2pc recover`) if the lesson stalls.");
+}
+
+Status Stage::EnsureOutboxSchema(int* partitions) {
+  Status s = workload::EnsureOrdersSchema(dsn_);
+  if (s.ok()) s = outbox::EnsureSchema(dsn_);
+  outbox::MaintenanceReport mr;
+  if (s.ok()) s = outbox::MaintainPartitions(dsn_, outbox::PartitionOptions{}, &mr);
+  if (s.ok() && partitions) *partitions = static_cast<int>(mr.partitions);
+  return s;
 }
 
 }  // namespace dw::demo

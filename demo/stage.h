@@ -71,12 +71,24 @@ struct RunResult {
   int exit_code = -1;  // -1: killed by a signal
   std::string out, err;
   nlohmann::json json;  // stdout parsed when it is one JSON object
+
+  // json[key] as an integer, -1 when absent or not a number.
+  int64_t Int(const char* key) const {
+    return json.is_object() && json.contains(key) && json[key].is_number()
+               ? json[key].get<int64_t>()
+               : -1;
+  }
 };
 
 class Stage {
  public:
   static Status Open(const StageOptions& opts, Narrator* n, std::unique_ptr<Stage>* out);
   ~Stage();
+
+  // The orders table and the outbox (table, counter, partitions created
+  // ahead) in the lesson's database; *partitions (may be null) receives how
+  // many partitions the maintenance pass created.
+  Status EnsureOutboxSchema(int* partitions = nullptr);
 
   const std::string& dsn() const { return dsn_; }
   const std::string& db() const { return db_; }
