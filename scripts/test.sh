@@ -6,7 +6,8 @@
 #
 #   scripts/test.sh                 everything, in the size CI runs, then each
 #                                   fuzz target for DW_FUZZ_SECONDS (default 60, 0 = skip)
-#                                   and scripts/sanitize-quick.sh asan (DW_SANITIZE_QUICK=0 skips)
+#                                   and scripts/sanitize-quick.sh asan, then tsan
+#                                   (DW_SANITIZE_QUICK=0 skips both)
 #   scripts/test.sh --preset asan   the same under ASan+UBSan (or tsan)
 #   scripts/test.sh -L broker       extra arguments go to ctest
 set -euo pipefail

@@ -1,7 +1,7 @@
 # Tests of the broker participant server (`dualwrite broker serve`). They
 # start their own broker processes (tests/support BrokerProcess), so they
 # need no shared environment.
-dw_add_test(broker_core_test SOURCES broker_core_test.cc LIBS dw_broker LABELS broker)
+dw_add_test(broker_core_test SOURCES broker_core_test.cc LIBS dw_broker LABELS broker IN_PROCESS)
 dw_add_test(broker_log_test SOURCES broker_log_test.cc LIBS nlohmann_json::nlohmann_json
   LABELS broker)
 dw_add_test(broker_api_test SOURCES broker_api_test.cc LIBS nlohmann_json::nlohmann_json

@@ -17,6 +17,7 @@
 
 #include "common/process.h"
 #include "participants/broker_client.h"
+#include "tests/support/cli_run.h"
 #include "tests/support/test_support.h"
 
 namespace dw {
@@ -24,13 +25,6 @@ namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-std::string Slurp(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 std::vector<std::string> Lines(const std::string& s) {
   std::vector<std::string> out;
@@ -149,12 +143,12 @@ class TlsBroker {
     while (std::chrono::steady_clock::now() < deadline) {
       if (!ProcessAlive(pid_)) {
         pid_ = -1;
-        FAIL() << "broker exited during start: " << Slurp(log());
+        FAIL() << "broker exited during start: " << testing::ReadFileBytes(log());
       }
       if (client->Health().ok()) return;
       std::this_thread::sleep_for(milliseconds(20));
     }
-    FAIL() << "TLS broker did not answer /healthz within 20 s: " << Slurp(log());
+    FAIL() << "TLS broker did not answer /healthz within 20 s: " << testing::ReadFileBytes(log());
   }
 
   // SIGTERM and wait for the clean exit (the port and data dir stay ours).
@@ -268,7 +262,8 @@ TEST(BrokerTls, MutualTlsServesGoodClientsAndRefusesTheRest) {
     EXPECT_EQ(TopicSize(*c, t), 0u) << t;
   }
   EXPECT_GE(MetricValue(*c, "dw_broker_tls_handshake_failures_total"), failures_before + 4);
-  EXPECT_NE(Slurp(broker.log()).find("TLS handshake from 127.0.0.1:"), std::string::npos);
+  EXPECT_NE(testing::ReadFileBytes(broker.log()).find("TLS handshake from 127.0.0.1:"),
+            std::string::npos);
 }
 
 // A pooled TLS connection the broker closed (here: by restarting) is
@@ -346,8 +341,9 @@ TEST(BrokerTls, ServerOnlyTlsNeedsNoClientCertificate) {
   ASSERT_NO_FATAL_FAILURE(broker.Start(ca_only));
   uint64_t off;
   EXPECT_TRUE(Client(broker.url(), ca_only)->Publish("t", Msg("a"), &off).ok());
-  EXPECT_NE(Slurp(broker.log()).find("TLS on (https), no client certificate asked"),
-            std::string::npos);
+  EXPECT_NE(
+      testing::ReadFileBytes(broker.log()).find("TLS on (https), no client certificate asked"),
+      std::string::npos);
 }
 
 TEST(BrokerTls, ClientInputErrors) {
@@ -380,42 +376,16 @@ TEST(BrokerTls, ClientInputErrors) {
   ClearCredentialEnv();
 }
 
-// Runs `dualwrite args...` to completion; returns the exit code (-1: did
-// not exit normally) and stdout/stderr.
-struct DwRun {
-  int code = -1;
-  std::string out, err;
-};
-
-DwRun Dw(const std::string& dir, std::vector<std::string> args, std::vector<std::string> env = {}) {
-  static int n = 0;
-  std::vector<std::string> argv = {testing::DualwriteBinary()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  SpawnOptions o;
-  o.stdout_path = dir + "/run" + std::to_string(n) + ".out";
-  o.stderr_path = dir + "/run" + std::to_string(n++) + ".err";
-  o.append = false;
-  o.env = std::move(env);
-  DwRun r;
-  pid_t pid = -1;
-  Status s = Spawn(argv, o, &pid);
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  if (!s.ok()) return r;
-  auto st = WaitChild(pid, seconds(120));
-  EXPECT_TRUE(st.has_value()) << "dualwrite did not finish in 120 s";
-  if (!st) {
-    kill(pid, SIGKILL);
-    WaitChild(pid, seconds(10));
-  }
-  if (st && WIFEXITED(*st)) r.code = WEXITSTATUS(*st);
-  r.out = Slurp(o.stdout_path);
-  r.err = Slurp(o.stderr_path);
+// Runs `dualwrite args...` to completion (120 s at most).
+testing::CliRun Dw(std::vector<std::string> args, std::vector<std::string> env = {}) {
+  testing::CliRun r = testing::RunCli(args, seconds(120), env);
+  EXPECT_FALSE(r.timed_out) << "dualwrite did not finish in 120 s";
   return r;
 }
 
 // A failure is one line on stderr, "dualwrite: error: ...", and a non-zero exit.
-void ExpectOneLineError(const DwRun& r, const std::string& needle) {
-  EXPECT_NE(r.code, 0) << r.out << r.err;
+void ExpectOneLineError(const testing::CliRun& r, const std::string& needle) {
+  EXPECT_NE(r.exit_code, 0) << r.out << r.err;
   auto lines = Lines(r.err);
   ASSERT_EQ(lines.size(), 1u) << r.err;
   EXPECT_EQ(lines[0].rfind("dualwrite: error: ", 0), 0u) << lines[0];
@@ -432,7 +402,7 @@ TEST(BrokerTls, ServeRejectsBadTlsFlags) {
     std::vector<std::string> a = {"broker",      "serve",      "--listen",
                                   "127.0.0.1:0", "--data-dir", dir + "/data"};
     a.insert(a.end(), tls.begin(), tls.end());
-    return Dw(dir, a);
+    return Dw(a);
   };
   ExpectOneLineError(serve({"--tls-cert", certs("server.pem")}), "--tls-cert needs --tls-key");
   ExpectOneLineError(serve({"--tls-key", certs("server.key")}), "--tls-key needs --tls-cert");
@@ -470,30 +440,30 @@ TEST(BrokerTls, TwoPcRunOverMutualTlsThenVerifyClean) {
     return a;
   };
 
-  DwRun run =
-      Dw(dir, with({"2pc", "run", "-n", "50", "-c", "4", "--json"}),
+  testing::CliRun run =
+      Dw(with({"2pc", "run", "-n", "50", "-c", "4", "--json"}),
          {"DUALWRITE_BROKER_CA=" + certs("ca.pem"), "DUALWRITE_BROKER_CERT=" + certs("client.pem"),
           "DUALWRITE_BROKER_KEY=" + certs("client.key")});
-  ASSERT_EQ(run.code, 0) << run.out << run.err;
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
   auto j = nlohmann::json::parse(run.out, nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << run.out;
   EXPECT_EQ(j.value("committed", -1), 50) << run.out;
 
-  DwRun verify = Dw(dir, with({"verify", "--broker-ca", certs("ca.pem"), "--broker-cert",
-                               certs("client.pem"), "--broker-key", certs("client.key")}));
-  EXPECT_EQ(verify.code, 0) << verify.out << verify.err;
+  testing::CliRun verify = Dw(with({"verify", "--broker-ca", certs("ca.pem"), "--broker-cert",
+                                    certs("client.pem"), "--broker-key", certs("client.key")}));
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
   EXPECT_EQ(TopicSize(*Client(broker.url(), good), "orders"), 50u);
 
   // https:// without a CA: one clear line, for any command.
-  ExpectOneLineError(Dw(dir, with({"verify"})), "needs a CA file");
-  ExpectOneLineError(Dw(dir, with({"2pc", "run", "-n", "1"})), "needs a CA file");
+  ExpectOneLineError(Dw(with({"verify"})), "needs a CA file");
+  ExpectOneLineError(Dw(with({"2pc", "run", "-n", "1"})), "needs a CA file");
   // The CA but no client certificate: the broker refuses, the command says so.
-  DwRun refused = Dw(dir, with({"verify", "--broker-ca", certs("ca.pem")}));
-  EXPECT_NE(refused.code, 0);
+  testing::CliRun refused = Dw(with({"verify", "--broker-ca", certs("ca.pem")}));
+  EXPECT_NE(refused.exit_code, 0);
   EXPECT_NE(refused.err.find("refused the TLS connection"), std::string::npos) << refused.err;
   // A credential flag naming a missing file is refused at parse time.
-  DwRun missing = Dw(dir, with({"verify", "--broker-ca", dir + "/nope.pem"}));
-  EXPECT_NE(missing.code, 0);
+  testing::CliRun missing = Dw(with({"verify", "--broker-ca", dir + "/nope.pem"}));
+  EXPECT_NE(missing.exit_code, 0);
   EXPECT_NE(missing.err.find("nope.pem"), std::string::npos) << missing.err;
 }
 

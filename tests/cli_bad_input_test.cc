@@ -10,67 +10,28 @@
 // the others from the commands' own checks, which must run before anything
 // is started or connected to.
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "common/process.h"
+#include "tests/support/cli_run.h"
 #include "tests/support/test_support.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int exit_code = -1;  // -1: killed by a signal or timed out
-  bool timed_out = false;
-  std::string out, err;
-};
+using dw::testing::CliRun;
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Runs the binary in `cwd` with stdout and stderr apart.
-Result RunDualwrite(const std::vector<std::string>& args, const std::string& cwd,
-                    std::chrono::seconds timeout = std::chrono::seconds(60)) {
-  std::vector<std::string> argv = {dw::testing::DualwriteBinary()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  std::string io = dw::testing::TempDir("cli-io");
-  dw::SpawnOptions o;
-  o.stdout_path = io + "/out";
-  o.stderr_path = io + "/err";
-  o.append = false;
-  o.cwd = cwd;
-  // Bad input must not depend on (or touch) an environment of the caller's.
-  o.env = {"DUALWRITE_STATE_DIR=" + cwd + "/state"};
-  Result r;
-  pid_t pid = -1;
-  dw::Status s = dw::Spawn(argv, o, &pid);
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  if (!s.ok()) return r;
-  std::optional<int> st = dw::WaitChild(pid, timeout);
-  if (!st) {
-    r.timed_out = true;
-    kill(pid, SIGKILL);
-    dw::WaitChild(pid, std::chrono::seconds(10));
-  } else if (WIFEXITED(*st)) {
-    r.exit_code = WEXITSTATUS(*st);
-  }
-  r.out = ReadAll(io + "/out");
-  r.err = ReadAll(io + "/err");
-  std::error_code ec;
-  fs::remove_all(io, ec);
-  return r;
+// Runs the binary in `cwd`. Bad input must not depend on (or touch) an
+// environment of the caller's, so the state folder is the case's own.
+CliRun RunDualwrite(const std::vector<std::string>& args, const std::string& cwd) {
+  return dw::testing::RunCli(args, std::chrono::seconds(60),
+                             {"DUALWRITE_STATE_DIR=" + cwd + "/state"}, cwd);
 }
 
 struct Case {
@@ -218,7 +179,7 @@ TEST(CliBadInputTest, EveryBadFlagIsOneLineNonZeroAndCreatesNothing) {
     for (const auto& a : c.args) cmd += " '" + a + "'";
     SCOPED_TRACE(cmd);
     std::string cwd = dw::testing::TempDir("cli-bad");
-    Result r = RunDualwrite(c.args, cwd);
+    CliRun r = RunDualwrite(c.args, cwd);
     EXPECT_FALSE(r.timed_out);
     EXPECT_GT(r.exit_code, 0) << "stdout: " << r.out << "\nstderr: " << r.err;
     EXPECT_EQ(r.out, "");
@@ -248,7 +209,7 @@ TEST(CliBadInputTest, HelpVersionAndGoodValuesStillPass) {
   std::string cwd = dw::testing::TempDir("cli-good");
   for (const auto& args : std::vector<std::vector<std::string>>{
            {"--help"}, {"--version"}, {"2pc", "run", "--help"}, {"broker", "serve", "--help"}}) {
-    Result r = RunDualwrite(args, cwd);
+    CliRun r = RunDualwrite(args, cwd);
     EXPECT_EQ(r.exit_code, 0) << args[0] << ": " << r.err;
     EXPECT_NE(r.out, "");
   }

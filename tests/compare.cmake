@@ -1,7 +1,7 @@
 # Tests of `dualwrite compare`. The renderer (report.md and plots from
 # results.json) needs no environment: it reads a hand-written fixture.
 dw_add_test(compare_report_test SOURCES compare_report_test.cc LIBS dw_compare_render
-  nlohmann_json::nlohmann_json LABELS unit TIMEOUT 120)
+  nlohmann_json::nlohmann_json LABELS unit TIMEOUT 120 IN_PROCESS)
 target_compile_definitions(compare_report_test PRIVATE
   DW_COMPARE_FIXTURE="${CMAKE_CURRENT_SOURCE_DIR}/data/compare_fixture.json")
 

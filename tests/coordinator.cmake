@@ -1,6 +1,6 @@
 # Tests of the two-phase-commit coordinator (issue 3).
 dw_add_test(coordinator_unit_test SOURCES coordinator_unit_test.cc LIBS dw_coordinator
-  LABELS coordinator unit)
+  LABELS coordinator unit IN_PROCESS)
 # Scratch database per test in the shared cluster + a broker process per test.
 dw_add_test(coordinator_test SOURCES coordinator_test.cc LIBS dw_coordinator
   NEEDS_ENV LABELS coordinator TIMEOUT 300)

@@ -2,8 +2,6 @@
 // through (no --step), with --result; its lesson asserted from the measured
 // facts, not from the printed text.
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -13,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/process.h"
+#include "tests/support/cli_run.h"
 #include "tests/support/test_support.h"
 
 namespace dw::testing {
@@ -24,42 +23,22 @@ struct DemoRun {
   nlohmann::json facts;
 };
 
-std::string Slurp(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 // Runs `dualwrite demo <args>` on the ctest environment (DUALWRITE_STATE_DIR).
 DemoRun Demo(const std::vector<std::string>& args) {
   std::string dir = TempDir("demo-test");
-  std::vector<std::string> argv = {DualwriteBinary(), "demo"};
+  std::vector<std::string> argv = {"demo"};
   argv.insert(argv.end(), args.begin(), args.end());
   argv.insert(argv.end(), {"--result", dir + "/result.json"});
-  SpawnOptions so;
-  so.stdout_path = dir + "/out";
-  so.stderr_path = dir + "/err";
-  so.append = false;
-  pid_t pid = -1;
+  CliRun run = RunCli(argv, std::chrono::seconds(150));
+  EXPECT_FALSE(run.timed_out) << "demo " << args[0] << " ran for more than 150 s";
   DemoRun r;
-  Status s = Spawn(argv, so, &pid);
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  if (!s.ok()) return r;
-  auto st = WaitChild(pid, std::chrono::seconds(150));
-  if (!st) {
-    kill(pid, SIGKILL);
-    WaitChild(pid, std::chrono::seconds(10));
-    ADD_FAILURE() << "demo " << args[0] << " ran for more than 150 s";
-  } else if (WIFEXITED(*st)) {
-    r.exit_code = WEXITSTATUS(*st);
-  }
-  r.out = Slurp(dir + "/out");
-  r.err = Slurp(dir + "/err");
-  auto j = nlohmann::json::parse(Slurp(dir + "/result.json"), nullptr, false);
+  r.exit_code = run.exit_code;
+  r.out = std::move(run.out);
+  r.err = std::move(run.err);
+  auto j = nlohmann::json::parse(ReadFileBytes(dir + "/result.json"), nullptr, false);
   if (!j.is_discarded()) r.facts = j;
   std::error_code ec;
-  if (r.exit_code == 0) std::filesystem::remove_all(dir, ec);  // a failure keeps its output
+  if (r.exit_code == 0) std::filesystem::remove_all(dir, ec);  // a failure keeps its result
   return r;
 }
 

@@ -1,6 +1,6 @@
 # Tests of the client-side participants library (dw_participants).
 dw_add_test(participants_unit_test SOURCES participants_unit_test.cc LIBS dw_participants
-  LABELS participants unit)
+  LABELS participants unit IN_PROCESS)
 dw_add_test(participants_pg_test SOURCES participants_pg_test.cc LIBS dw_participants
   NEEDS_ENV LABELS participants TIMEOUT 300)
 # Starts broker processes of its own (it kills them): no shared environment needed.

@@ -2,7 +2,6 @@
 // the shared test cluster (scratch database `participants_pg`), plus tiny
 // private clusters this file starts itself for what cannot be done to a
 // shared one (2PC disabled; a server killed in the middle of COMMIT PREPARED).
-#include <glob.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -10,8 +9,6 @@
 #include <atomic>
 #include <cctype>
 #include <chrono>
-#include <filesystem>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,8 +21,8 @@
 #include "participants/pg_pool.h"
 #include "participants/postgres_participant.h"
 #include "tests/support/test_support.h"
+#include "tests/support/throwaway_cluster.h"
 
-namespace fs = std::filesystem;
 using dw::InDoubtTxn;
 using dw::PgPool;
 using dw::PostgresParticipant;
@@ -437,79 +434,8 @@ TEST(PgUnreachableTest, UnavailableWithoutPassword) {
 
 // --- Private clusters -----------------------------------------------------
 
-// initdb + pg_ctl of a throwaway cluster under /tmp, run as `postgres` when
-// we are root (Postgres refuses to run as root).
-class PrivateCluster {
- public:
-  static std::string BinDir() {
-    glob_t g;
-    std::string found;
-    if (glob("/usr/lib/postgresql/*/bin/initdb", 0, nullptr, &g) == 0 && g.gl_pathc > 0) {
-      found = fs::path(g.gl_pathv[g.gl_pathc - 1]).parent_path().string();
-    }
-    globfree(&g);
-    return found;
-  }
-
-  // Empty string when it started; otherwise why not.
-  std::string Start(const std::vector<std::string>& conf_lines) {
-    bin_ = BinDir();
-    if (bin_.empty()) return "initdb not found under /usr/lib/postgresql/*/bin";
-    dir_ = dw::testing::TempDir("participants-pg");
-    if (geteuid() == 0) {
-      uid_t uid;
-      gid_t gid;
-      if (!dw::LookupUser("postgres", &uid, &gid)) return "running as root without a postgres user";
-      opts_.uid = uid;
-      opts_.gid = gid;
-      if (chown(dir_.c_str(), uid, gid) != 0) return "chown " + dir_ + " failed";
-    }
-    std::string out;
-    Status s = dw::RunCommand(
-        {bin_ + "/initdb", "-D", dir_ + "/data", "-U", "postgres", "--auth=trust", "--no-sync"},
-        &out, opts_);
-    if (!s.ok()) return "initdb: " + s.ToString() + "\n" + out;
-    port_ = dw::FreeTcpPort();
-    std::ofstream conf(dir_ + "/data/postgresql.conf", std::ios::app);
-    conf << "port = " << port_ << "\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '"
-         << dir_ << "'\nfsync = off\nshared_buffers = 16MB\nmax_connections = 20\n";
-    for (const auto& l : conf_lines) conf << l << "\n";
-    conf.close();
-    return PgCtl("start");
-  }
-
-  std::string PgCtl(const std::string& what, const std::string& mode = "fast") {
-    std::vector<std::string> argv = {bin_ + "/pg_ctl", "-D", dir_ + "/data", "-w", "-t", "60"};
-    if (what == "start") {
-      argv.insert(argv.end(), {"-l", dir_ + "/postgres.log", "start"});
-    } else {
-      argv.insert(argv.end(), {"-m", mode, what});
-    }
-    std::string out;
-    Status s = dw::RunCommand(argv, &out, opts_);
-    if (s.ok()) running_ = what != "stop";
-    return s.ok() ? "" : "pg_ctl " + what + ": " + s.ToString() + "\n" + out;
-  }
-
-  ~PrivateCluster() {
-    if (running_) PgCtl("stop", "immediate");
-    if (!dir_.empty()) {
-      std::error_code ec;
-      fs::remove_all(dir_, ec);
-    }
-  }
-
-  std::string dsn() const {
-    return "host=127.0.0.1 port=" + std::to_string(port_) + " dbname=postgres user=postgres";
-  }
-  int port() const { return port_; }
-
- private:
-  std::string bin_, dir_;
-  dw::SpawnOptions opts_;
-  int port_ = 0;
-  bool running_ = false;
-};
+// A cluster of the test's own (the shared one must not be killed).
+using PrivateCluster = dw::testing::ThrowawayCluster;
 
 // From now on every commit waits for a synchronous standby that does not
 // exist (after flushing its commit record locally). Set after the test's

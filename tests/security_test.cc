@@ -14,7 +14,6 @@
 //     or stored and served exactly, and nothing lands outside the data dir.
 // Private clusters use scram passwords (the embedded ones trust loopback, so
 // a wrong password would pass there).
-#include <glob.h>
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 #include <signal.h>
@@ -33,7 +32,9 @@
 
 #include "common/process.h"
 #include "participants/postgres_participant.h"
+#include "tests/support/cli_run.h"
 #include "tests/support/test_support.h"
+#include "tests/support/throwaway_cluster.h"
 #include "workload/orders.h"
 
 namespace fs = std::filesystem;
@@ -43,53 +44,17 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct Result {
-  int exit_code = -1;  // -1: killed by a signal or timed out
-  bool timed_out = false;
-  double seconds = 0;
-  std::string out, err;
-};
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using dw::testing::CliRun;
+using dw::testing::ReadFileBytes;
+using PasswordCluster = dw::testing::ThrowawayCluster;
 
 // The real binary, stdout and stderr apart, killed after `timeout`.
-Result Dw(const std::vector<std::string>& args,
+CliRun Dw(const std::vector<std::string>& args,
           std::chrono::seconds timeout = std::chrono::seconds(120)) {
-  std::vector<std::string> argv = {dw::testing::DualwriteBinary()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  std::string io = dw::testing::TempDir("sec-io");
-  dw::SpawnOptions o;
-  o.stdout_path = io + "/out";
-  o.stderr_path = io + "/err";
-  o.append = false;
-  Result r;
-  pid_t pid = -1;
-  auto t0 = Clock::now();
-  dw::Status s = dw::Spawn(argv, o, &pid);
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  if (!s.ok()) return r;
-  std::optional<int> st = dw::WaitChild(pid, timeout);
-  if (!st) {
-    r.timed_out = true;
-    kill(pid, SIGKILL);
-    dw::WaitChild(pid, std::chrono::seconds(10));
-  } else if (WIFEXITED(*st)) {
-    r.exit_code = WEXITSTATUS(*st);
-  }
-  r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  r.out = ReadAll(io + "/out");
-  r.err = ReadAll(io + "/err");
-  std::error_code ec;
-  fs::remove_all(io, ec);
-  return r;
+  return dw::testing::RunCli(args, timeout);
 }
 
-void ExpectOneErrorLine(const Result& r) {
+void ExpectOneErrorLine(const CliRun& r) {
   EXPECT_FALSE(r.timed_out);
   EXPECT_GT(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
@@ -100,7 +65,7 @@ void ExpectOneErrorLine(const Result& r) {
 std::vector<std::string> FilesContaining(const std::string& dir, const std::string& needle) {
   std::vector<std::string> hits;
   for (const auto& e : fs::recursive_directory_iterator(dir)) {
-    if (e.is_regular_file() && ReadAll(e.path().string()).find(needle) != std::string::npos) {
+    if (e.is_regular_file() && ReadFileBytes(e.path().string()).find(needle) != std::string::npos) {
       hits.push_back(e.path().string());
     }
   }
@@ -133,111 +98,13 @@ void Exec(const std::string& dsn, const std::string& sql) {
   ASSERT_TRUE(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) << sql << ": " << err;
 }
 
-// A throwaway cluster under /tmp whose TCP connections need a password
-// (scram-sha-256); the unix socket trusts `postgres` for the test's setup.
-// As root, it runs as the `postgres` OS user.
-class PasswordCluster {
- public:
-  static constexpr const char* kRole = "dw_secret_role";
-
-  std::string Start(const std::vector<std::string>& conf_lines, const std::string& password) {
-    glob_t g;
-    if (glob("/usr/lib/postgresql/*/bin/initdb", 0, nullptr, &g) == 0 && g.gl_pathc > 0) {
-      bin_ = fs::path(g.gl_pathv[g.gl_pathc - 1]).parent_path().string();
-    }
-    globfree(&g);
-    if (bin_.empty()) return "initdb not found under /usr/lib/postgresql/*/bin";
-    dir_ = dw::testing::TempDir("sec-pg");
-    if (geteuid() == 0) {
-      uid_t uid;
-      gid_t gid;
-      if (!dw::LookupUser("postgres", &uid, &gid)) return "running as root without a postgres user";
-      opts_.uid = uid;
-      opts_.gid = gid;
-      if (chown(dir_.c_str(), uid, gid) != 0) return "chown " + dir_ + " failed";
-    }
-    std::string out;
-    dw::Status s = dw::RunCommand({bin_ + "/initdb", "-D", dir_ + "/data", "-U", "postgres",
-                                   "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync"},
-                                  &out, opts_);
-    if (!s.ok()) return "initdb: " + s.ToString() + "\n" + out;
-    port_ = dw::FreeTcpPort();
-    std::ofstream conf(dir_ + "/data/postgresql.conf", std::ios::app);
-    conf << "port = " << port_ << "\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '"
-         << dir_ << "'\nfsync = off\nshared_buffers = 16MB\nmax_connections = 100\n";
-    for (const auto& l : conf_lines) conf << l << "\n";
-    conf.close();
-    std::string err = PgCtl("start");
-    if (!err.empty()) return err;
-    char* lit = PQescapeLiteral(nullptr, password.c_str(), password.size());
-    std::string sql = "CREATE ROLE " + std::string(kRole) + " LOGIN SUPERUSER PASSWORD ";
-    if (lit) {
-      sql += lit;
-      PQfreemem(lit);
-    } else {
-      sql += "'" + password + "'";  // the tests' passwords have no quote
-    }
-    Exec(local_dsn(), sql);
-    return "";
-  }
-
-  std::string PgCtl(const std::string& what) {
-    std::vector<std::string> argv = {bin_ + "/pg_ctl", "-D", dir_ + "/data", "-w", "-t", "60"};
-    if (what == "stop") {
-      argv.insert(argv.end(), {"-m", "immediate", "stop"});
-    } else {
-      argv.insert(argv.end(), {"-l", dir_ + "/postgres.log", what});
-    }
-    std::string out;
-    dw::Status s = dw::RunCommand(argv, &out, opts_);
-    if (s.ok()) running_ = what != "stop";
-    return s.ok() ? "" : "pg_ctl " + what + ": " + s.ToString() + "\n" + out;
-  }
-
-  ~PasswordCluster() {
-    if (running_) PgCtl("stop");
-    if (!dir_.empty()) {
-      std::error_code ec;
-      fs::remove_all(dir_, ec);
-    }
-  }
-
-  // Over the unix socket, no password (setup only).
-  std::string local_dsn() const {
-    return "host=" + dir_ + " port=" + std::to_string(port_) + " dbname=postgres user=postgres";
-  }
-  // Over TCP, with the role's password: what the commands under test get.
-  std::string uri(const std::string& password, const std::string& db = "postgres") const {
-    return "postgresql://" + std::string(kRole) + ":" + password +
-           "@127.0.0.1:" + std::to_string(port_) + "/" + db;
-  }
-  std::string kv(const std::string& password, const std::string& db = "postgres") const {
-    return "host=127.0.0.1 port=" + std::to_string(port_) + " user=" + kRole +
-           " password=" + password + " dbname=" + db;
-  }
-  int port() const { return port_; }
-
- private:
-  std::string bin_, dir_;
-  dw::SpawnOptions opts_;
-  int port_ = 0;
-  bool running_ = false;
-};
-
-#define START_CLUSTER(pc, conf, password)                                  \
-  do {                                                                     \
-    std::string err_ = (pc).Start(conf, password);                         \
-    if (err_.find("not found") != std::string::npos) GTEST_SKIP() << err_; \
-    ASSERT_EQ(err_, "");                                                   \
-  } while (0)
-
 // ---------------------------------------------------------------------------
 // DSNs: errors in bounded time, one line, never the password.
 
 TEST(SecurityDsnTest, UnreachableOrWrongDsnIsOneLineAndNeverShowsThePassword) {
   const std::string right = "R1ghtS3cretPW";
   PasswordCluster pc;
-  START_CLUSTER(pc, {"max_prepared_transactions = 8"}, right);
+  DW_START_THROWAWAY_CLUSTER(pc, {"max_prepared_transactions = 8"}, right, 100);
   std::string bdir = dw::testing::TempDir("sec-dsn-broker");
   dw::testing::BrokerProcess broker(bdir + "/data");
   ASSERT_NO_FATAL_FAILURE(broker.Start());
@@ -276,7 +143,7 @@ TEST(SecurityDsnTest, UnreachableOrWrongDsnIsOneLineAndNeverShowsThePassword) {
       std::string name = b.what + ":";
       for (const auto& a : cmd) name += " " + a;
       SCOPED_TRACE(name);
-      Result r = Dw(args, std::chrono::seconds(60));
+      CliRun r = Dw(args, std::chrono::seconds(60));
       ExpectOneErrorLine(r);
       EXPECT_LT(r.seconds, 30) << "an unreachable database must fail fast";
       EXPECT_EQ(r.out.find(b.secret), std::string::npos) << r.out;
@@ -288,7 +155,7 @@ TEST(SecurityDsnTest, UnreachableOrWrongDsnIsOneLineAndNeverShowsThePassword) {
   for (const auto& extra : std::vector<std::vector<std::string>>{{}, {"--json"}}) {
     std::vector<std::string> args = {"--state-dir", state, "--dsn", pc.uri(right), "env"};
     args.insert(args.end(), extra.begin(), extra.end());
-    Result r = Dw(args);
+    CliRun r = Dw(args);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ((r.out + r.err).find(right), std::string::npos) << r.out << r.err;
   }
@@ -303,13 +170,13 @@ TEST(SecurityDsnTest, UnreachableOrWrongDsnIsOneLineAndNeverShowsThePassword) {
 TEST(SecurityDsnTest, CompareWithAPasswordDsnWritesItNowhere) {
   const std::string password = "Cmp4reS3cretPW";
   PasswordCluster pc;
-  START_CLUSTER(pc, {"max_prepared_transactions = 16"}, password);
+  DW_START_THROWAWAY_CLUSTER(pc, {"max_prepared_transactions = 16"}, password, 100);
   std::string parent = dw::testing::TempDir("sec-compare");
   std::string out = parent + "/out";
   for (const std::string& dsn : {pc.uri(password), pc.kv(password)}) {
     SCOPED_TRACE(dsn.substr(0, 12));
     fs::remove_all(out);
-    Result r = Dw({"--state-dir", parent + "/state", "--dsn", dsn, "compare", "--smoke", "--only",
+    CliRun r = Dw({"--state-dir", parent + "/state", "--dsn", dsn, "compare", "--smoke", "--only",
                    "floor", "--keep-cells", "--out", out},
                   std::chrono::seconds(400));
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -320,7 +187,7 @@ TEST(SecurityDsnTest, CompareWithAPasswordDsnWritesItNowhere) {
     std::vector<std::string> hits = FilesContaining(out, password);
     EXPECT_TRUE(hits.empty()) << "the password is in " << hits.front();
     // The results still say which server was used, without the secret.
-    json j = json::parse(ReadAll(out + "/results.json"), nullptr, false);
+    json j = json::parse(ReadFileBytes(out + "/results.json"), nullptr, false);
     ASSERT_FALSE(j.is_discarded());
     EXPECT_NE(j.dump().find("127.0.0.1"), std::string::npos);
   }
@@ -334,7 +201,7 @@ TEST(SecurityDsnTest, CompareWithAPasswordDsnWritesItNowhere) {
 TEST(SecurityDsnTest, TwoPcRunWithoutPreparedTransactionsSaysHowToFixIt) {
   const std::string password = "Mpt0S3cretPW";
   PasswordCluster pc;
-  START_CLUSTER(pc, {"max_prepared_transactions = 0"}, password);
+  DW_START_THROWAWAY_CLUSTER(pc, {"max_prepared_transactions = 0"}, password, 100);
   std::string bdir = dw::testing::TempDir("sec-mpt-broker");
   dw::testing::BrokerProcess broker(bdir + "/data");
   ASSERT_NO_FATAL_FAILURE(broker.Start());
@@ -342,7 +209,7 @@ TEST(SecurityDsnTest, TwoPcRunWithoutPreparedTransactionsSaysHowToFixIt) {
   const std::vector<std::string> run = {"--state-dir", state,        "--dsn", pc.uri(password),
                                         "--broker",    broker.url(), "2pc",   "run",
                                         "-n",          "3"};
-  Result r = Dw(run);
+  CliRun r = Dw(run);
   ExpectOneErrorLine(r);
   EXPECT_NE(r.err.find("max_prepared_transactions is 0"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("ALTER SYSTEM SET max_prepared_transactions = 256"), std::string::npos)
@@ -457,7 +324,7 @@ TEST(SecurityPayloadTest, HostileCustomersRoundTripByteExactThroughBothApproache
     std::string dsn = dw::testing::ScratchDatabase("dw_sec_2pc");
     dw::testing::BrokerProcess b(dir + "/b2pc");
     ASSERT_NO_FATAL_FAILURE(b.Start());
-    Result r = Dw({"--state-dir", state, "--dsn", dsn, "--broker", b.url(), "2pc", "run", "-n", "3",
+    CliRun r = Dw({"--state-dir", state, "--dsn", dsn, "--broker", b.url(), "2pc", "run", "-n", "3",
                    "-c", "2", "--customer-file", file, "--json"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(json::parse(r.out, nullptr, false).value("committed", 0), 3) << r.out;
@@ -469,7 +336,7 @@ TEST(SecurityPayloadTest, HostileCustomersRoundTripByteExactThroughBothApproache
     std::string dsn = dw::testing::ScratchDatabase(db);
     dw::testing::BrokerProcess b(dir + "/b" + db);
     ASSERT_NO_FATAL_FAILURE(b.Start());
-    Result r = Dw({"--state-dir", state, "--dsn", dsn, "outbox", "write", "-n", "3", "-c", "2",
+    CliRun r = Dw({"--state-dir", state, "--dsn", dsn, "outbox", "write", "-n", "3", "-c", "2",
                    "--customer-file", file});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     r = Dw({"--state-dir", state, "--dsn", dsn, "--broker", b.url(), "outbox", "relay",
@@ -486,7 +353,7 @@ TEST(SecurityPayloadTest, HostileCustomersRoundTripByteExactThroughBothApproache
   {
     SCOPED_TRACE("floor");
     std::string dsn = dw::testing::ScratchDatabase("dw_sec_floor");
-    Result r =
+    CliRun r =
         Dw({"--state-dir", state, "--dsn", dsn, "floor", "-n", "2", "--customer-file", file});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     std::vector<std::string> rows = Column(dsn, "SELECT customer FROM orders");
@@ -516,7 +383,7 @@ TEST(SecurityPayloadTest, NulInACustomerIsRefusedNeverTruncated) {
     args.insert(args.end(), cmd.begin(), cmd.end());
     args.insert(args.end(), {"--customer-file", file});
     SCOPED_TRACE(cmd[0]);
-    Result r = Dw(args);
+    CliRun r = Dw(args);
     ExpectOneErrorLine(r);
     EXPECT_NE(r.err.find("NUL"), std::string::npos) << r.err;
   }
