@@ -57,6 +57,9 @@ void PrintHuman(const nlohmann::json& j, std::ostream& out) {
   if (!j["broker_url"].get<std::string>().empty()) {
     out << "broker url   " << j["broker_url"].get<std::string>() << "\n";
   }
+  if (j.value("probed", "embedded") == "given") {
+    out << "probed       the given --dsn / --broker (sections below), not the embedded ones\n";
+  }
   out << "data         " << pg["data_dir"].get<std::string>() << ", "
       << br["data_dir"].get<std::string>() << "\n";
   out << "logs         " << pg["log"].get<std::string>() << ", " << br["log"].get<std::string>()
@@ -67,7 +70,7 @@ void PrintHuman(const nlohmann::json& j, std::ostream& out) {
   std::vector<std::string> keys = {"prepared_transactions", "broker_prepared"};
   static const std::set<std::string> kSummarised = {"state_dir",  "running",      "dsn",
                                                     "broker_url", "postgres_pid", "broker_pid",
-                                                    "postgres",   "broker"};
+                                                    "postgres",   "broker",       "probed"};
   for (const auto& [key, value] : j.items()) {
     if (!kSummarised.count(key) && key != keys[0] && key != keys[1]) keys.push_back(key);
   }
@@ -132,7 +135,7 @@ void AddEnvCommands(CLI::App& app, Globals& g) {
   envc->callback([&g] {
     env::Environment e(g.state_dir);
     nlohmann::json j;
-    Check(e.Describe(&j));
+    Check(e.Describe(&j, env::Endpoints{g.dsn, g.broker}));
     if (as_json) {
       std::cout << j.dump(2) << "\n";
     } else {

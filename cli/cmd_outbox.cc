@@ -12,6 +12,7 @@
 #include "cli/load_flags.h"
 #include "common/trace.h"
 #include "outbox/partitions.h"
+#include "outbox/partman.h"
 #include "outbox/relay.h"
 #include "outbox/relay_runner.h"
 #include "outbox/schema.h"
@@ -39,7 +40,17 @@ struct PartitionFlags {
   std::string width = "1d";
   int ahead = 2;
   int64_t grace_s = 60;
+  std::string partitioner = "builtin";
 };
+
+// relay and maintain only: writers follow whatever manages the table.
+void AddPartitionerFlag(CLI::App* cmd, PartitionFlags* f) {
+  cmd->add_option("--partitioner", f->partitioner,
+                  "who creates partitions ahead: builtin (default) or partman (pg_partman's "
+                  "run_maintenance; dropping stays dualwrite's). A table registered with "
+                  "pg_partman stays pg_partman's whatever this says")
+      ->check(CLI::IsMember({"builtin", "partman"}));
+}
 
 void AddPartitionFlags(CLI::App* cmd, PartitionFlags* f) {
   cmd->add_option("--partition-width", f->width,
@@ -82,6 +93,7 @@ outbox::PartitionOptions ToPartitionOptions(const PartitionFlags& f) {
   Check(outbox::ParseWidth(f.width, &po.width));
   po.ahead = f.ahead;
   po.grace = seconds(f.grace_s);
+  Check(outbox::ParsePartitioner(f.partitioner, &po.partitioner));
   return po;
 }
 
@@ -244,6 +256,7 @@ void AddRelay(CLI::App* group, Globals& g) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--json", o->json, "print the report as one JSON object");
   AddPartitionFlags(cmd, &o->partitions);
+  AddPartitionerFlag(cmd, &o->partitions);
   cmd->callback([&g, o, cmd] {
     outbox::RelayOptions ro;
     Check(outbox::ParseStrategy(o->strategy, &ro.strategy));
@@ -270,6 +283,10 @@ void AddRelay(CLI::App* group, Globals& g) {
     rn.until_drained = o->until_drained;
     rn.maintain = !o->no_maintain;
     rn.partitions = partitions;
+    if (rn.maintain && partitions.partitioner == outbox::Partitioner::kPartman) {
+      // The loop only logs a failed pass and relays on: say it now, once.
+      Check(outbox::EnsurePartmanExtension(ro.dsn));
+    }
     rn.maintain_interval = seconds(o->maintain_interval_s);
     rn.max_run = milliseconds(static_cast<int64_t>(o->max_run_s * 1000));
     rn.stop = &g_stop;
@@ -316,6 +333,7 @@ void AddMaintain(CLI::App* group, Globals& g) {
                 "also remove the capture trigger `outbox write --trigger` installed on orders");
   cmd->add_flag("--json", o->json, "print the report as one JSON object");
   AddPartitionFlags(cmd, &o->partitions);
+  AddPartitionerFlag(cmd, &o->partitions);
   cmd->callback([&g, o] {
     outbox::RelayOptions ro;
     Check(outbox::ParseStrategy(o->strategy, &ro.strategy));

@@ -16,6 +16,7 @@
 #include <system_error>
 #include <thread>
 
+#include "common/dsn.h"
 #include "common/process.h"
 #include "env/broker_daemon.h"
 #include "env/ports.h"
@@ -285,7 +286,7 @@ Status Environment::Down(bool purge, std::ostream* log) {
                       st.broker_port > 0 ? BrokerUrl(st.broker_port) : "");
 }
 
-Status Environment::Describe(nlohmann::json* out) {
+Status Environment::Describe(nlohmann::json* out, const Endpoints& given) {
   EnvState st;
   std::error_code ec;
   if (fs::exists(layout_.root, ec) && !LoadEnvState(layout_.env_json, &st).ok()) st = EnvState{};
@@ -309,6 +310,20 @@ Status Environment::Describe(nlohmann::json* out) {
   j["running"] = ctx.postgres_running && ctx.broker_running;
   j["dsn"] = ctx.dsn;
   j["broker_url"] = ctx.broker_url;
+  // What the user pointed the commands at: the probes look there instead
+  // (a probe that cannot reach it reports {"error": ...} under its key).
+  j["probed"] = given.dsn.empty() && given.broker_url.empty() ? "embedded" : "given";
+  if (!given.dsn.empty()) {
+    ctx.dsn = given.dsn;
+    ctx.postgres_running = true;
+    j["dsn"] = RedactDsn(given.dsn);
+  }
+  if (!given.broker_url.empty()) {
+    ctx.broker_url = given.broker_url;
+    ctx.broker_running = true;
+    ctx.broker_port = 0;
+    j["broker_url"] = given.broker_url;
+  }
   j["postgres_pid"] = info ? info->pid : 0;
   j["broker_pid"] = bpid;
 

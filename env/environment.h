@@ -72,7 +72,11 @@ class Environment {
   //             unix_socket, log}, broker {running, pid, port, url, data_dir, log},
   // then one key per probe that has something to say (BuiltinProbes():
   // prepared_transactions, broker_prepared; then those added with AddProbe).
-  Status Describe(nlohmann::json* out);
+  // The probes look at the embedded Postgres and broker, or at `given`'s
+  // (the global --dsn / --broker, each on its own): then "dsn" (without
+  // its password) and "broker_url" name the given ones, and "probed" says
+  // "given" ("embedded" otherwise).
+  Status Describe(nlohmann::json* out, const Endpoints& given = Endpoints{});
 
   // Adds a section to Describe (e.g. the outbox backlog, replication slots:
   // subsystems above env register theirs from the CLI layer).

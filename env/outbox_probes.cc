@@ -55,9 +55,27 @@ Status ProbeOutboxBacklog(const ProbeContext& ctx, nlohmann::json* section) {
                             {"oldest_behind_age_s", row[2].as<double>()}});
       }
     }
-    *section = {{"rows", r[0].as<int64_t>()},       {"backlog", r[1].as<int64_t>()},
-                {"locked", r[2].as<int64_t>()},     {"oldest_unsent_age_s", r[3].as<double>()},
-                {"partitions", r[4].as<int64_t>()}, {"counters", counters}};
+    // Who creates partitions ahead: pg_partman once outbox_table is in its
+    // part_config (outbox/partman.h), the built-in maintenance otherwise.
+    std::string partitioner = "builtin";
+    pqxx::result ext = tx.exec(
+        "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
+        " WHERE e.extname = 'pg_partman'");
+    if (!ext.empty()) {
+      const std::string registered =
+          "SELECT EXISTS (SELECT 1 FROM " + tx.quote_name(ext[0][0].as<std::string>()) +
+          ".part_config WHERE parent_table = (SELECT n.nspname || '.' || c.relname"
+          " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+          " WHERE c.oid = 'outbox_table'::regclass))";
+      if (tx.exec1(registered)[0].as<bool>()) partitioner = "partman";
+    }
+    *section = {{"rows", r[0].as<int64_t>()},
+                {"backlog", r[1].as<int64_t>()},
+                {"locked", r[2].as<int64_t>()},
+                {"oldest_unsent_age_s", r[3].as<double>()},
+                {"partitions", r[4].as<int64_t>()},
+                {"partitioner", partitioner},
+                {"counters", counters}};
     return Status::OK();
   } catch (const std::exception& e) {
     return Status::Unavailable("outbox backlog: " + OneLine(e.what()));

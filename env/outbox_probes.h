@@ -3,7 +3,9 @@
 //   "outbox": the backlog of outbox_table (skipped when the table does not
 //     exist): {"rows", "backlog" (status <> 'sent': every row for
 //     skip-locked, which deletes what it sent), "locked", "oldest_unsent_age_s",
-//     "partitions", "counters": [{"key", "behind", "oldest_behind_age_s"}]}
+//     "partitions", "partitioner" ("partman" once pg_partman manages the
+//     table, else "builtin"), "counters": [{"key", "behind",
+//     "oldest_behind_age_s"}]}
 //     where "behind" counts the rows past an offset strategy's position
 //     (offset-naive:id|time, offset-safe) or cdc's watermark in outbox_counter;
 //   "replication_slots": every slot of the cluster with the WAL it retains

@@ -5,8 +5,8 @@
 #include <pqxx/pqxx>
 
 #include "env/http_get.h"
-#include "env/outbox_probes.h"
 #include "env/one_line.h"
+#include "env/outbox_probes.h"
 
 namespace dw::env {
 namespace {
@@ -54,10 +54,15 @@ Status ProbePreparedTransactions(const ProbeContext& ctx, nlohmann::json* sectio
 }
 
 Status ProbeBrokerPrepared(const ProbeContext& ctx, nlohmann::json* section) {
-  if (!ctx.broker_running || ctx.broker_port <= 0) return Status::OK();
+  if (!ctx.broker_running || (ctx.broker_port <= 0 && ctx.broker_url.empty())) {
+    return Status::OK();
+  }
   HttpReply reply;
-  Status s =
-      HttpGet(ctx.broker_port, "/transactions?state=prepared", std::chrono::seconds(5), &reply);
+  const char* target = "/transactions?state=prepared";
+  // The embedded broker by its port; a given one (--broker) by its URL,
+  // https and the DUALWRITE_BROKER_* credentials included.
+  Status s = ctx.broker_port > 0 ? HttpGet(ctx.broker_port, target, std::chrono::seconds(5), &reply)
+                                 : HttpGet(ctx.broker_url, target, std::chrono::seconds(5), &reply);
   if (!s.ok()) return s;
   if (reply.status != 200) {
     return Status::IOError("GET /transactions?state=prepared answered " +

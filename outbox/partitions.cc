@@ -8,6 +8,7 @@
 
 #include <pqxx/pqxx>
 
+#include "outbox/partman.h"
 #include "outbox/pg_util.h"
 #include "outbox/schema.h"
 #include "participants/pg_pool.h"
@@ -71,19 +72,47 @@ std::string Json(const std::vector<std::string>& v) {
 }  // namespace
 
 nlohmann::json MaintenanceReport::ToJson() const {
-  return {{"skipped", skipped},     {"created", created}, {"dropped", dropped},      {"kept", kept},
-          {"finalized", finalized}, {"errors", errors},   {"partitions", partitions}};
+  nlohmann::json j = {{"skipped", skipped}, {"partitioner", partitioner},
+                      {"created", created}, {"dropped", dropped},
+                      {"kept", kept},       {"finalized", finalized},
+                      {"errors", errors},   {"partitions", partitions}};
+  if (partitioner == "partman") {
+    j["registered"] = registered;
+    j["renamed"] = renamed;
+    j["notes"] = notes;
+  }
+  return j;
 }
 
 std::string MaintenanceReport::ToText() const {
   if (skipped) return "maintenance skipped: another session holds the maintenance lock\n";
-  std::string out = "partitions: " + std::to_string(partitions) + "\n";
+  std::string out =
+      "partitions: " + std::to_string(partitions) + " (partitioner " + partitioner + ")\n";
+  if (registered) out += "registered outbox_table with pg_partman\n";
+  if (!renamed.empty()) out += "renamed: " + Json(renamed) + "\n";
+  for (const auto& n : notes) out += "note: " + n + "\n";
   if (!created.empty()) out += "created: " + Json(created) + "\n";
   if (!dropped.empty()) out += "dropped: " + Json(dropped) + "\n";
   if (!kept.empty()) out += "kept (unsent rows): " + Json(kept) + "\n";
   if (!finalized.empty()) out += "finalized detach: " + Json(finalized) + "\n";
   for (const auto& e : errors) out += "error: " + e + "\n";
   return out;
+}
+
+const char* PartitionerName(Partitioner p) {
+  return p == Partitioner::kPartman ? "partman" : "builtin";
+}
+
+Status ParsePartitioner(std::string_view text, Partitioner* out) {
+  if (text == "builtin") {
+    *out = Partitioner::kBuiltin;
+  } else if (text == "partman") {
+    *out = Partitioner::kPartman;
+  } else {
+    return Status::InvalidArgument("bad partitioner '" + std::string(text) +
+                                   "' (builtin or partman)");
+  }
+  return Status::OK();
 }
 
 Status ParseWidth(std::string_view text, std::chrono::seconds* out) {
@@ -144,6 +173,10 @@ Status MaintainPartitions(const std::string& dsn, const PartitionOptions& opts,
       // DETACH CONCURRENTLY waits for every transaction that may still use
       // the partition: bound that too.
       tx.exec0("SET statement_timeout = 60000");
+      // pg_partman names partitions with to_char() and truncates to days in
+      // the session's TimeZone: UTC, so its names and bounds match the
+      // built-in ones (also UTC) whatever the server's setting.
+      tx.exec0("SET TimeZone = 'UTC'");
       if (!tx.exec1("SELECT to_regclass('outbox_table') IS NOT NULL")[0].as<bool>()) {
         throw pqxx::usage_error("outbox_table does not exist (run `outbox write` first)");
       }
@@ -153,6 +186,15 @@ Status MaintainPartitions(const std::string& dsn, const PartitionOptions& opts,
         return Status::OK();
       }
     }
+    // The registration decides; the option only picks for a table nobody
+    // registered yet.
+    PartmanState partman = ReadPartmanState(c);
+    const bool use_partman = partman.registered || opts.partitioner == Partitioner::kPartman;
+    if (use_partman && !partman.registered) {
+      Status s = EnsurePartmanExtension(c, &partman);
+      if (!s.ok()) return s;  // (closing the connection releases the lock)
+    }
+    report->partitioner = use_partman ? "partman" : "builtin";
     auto list = [&] {
       pqxx::read_transaction tx{c};
       auto parts = ReadPartitions(tx);
@@ -243,62 +285,89 @@ Status MaintainPartitions(const std::string& dsn, const PartitionOptions& opts,
     }
     if (!report->finalized.empty()) parts = list();
 
-    // 3. Create ahead.
+    // 3. Create ahead: the built-in way or pg_partman's.
     int64_t now_us;
-    bool has_default;
     {
       pqxx::read_transaction tx{c};
       now_us = tx.exec1("SELECT (extract(epoch FROM now()) * 1000000)::bigint")[0].as<int64_t>();
+      tx.commit();
+    }
+    auto create_builtin = [&] {
+      // From the partition holding now - grace: an older one would be a drop
+      // candidate at once (created and dropped on every pass).
+      const int64_t start = FloorDiv(now_us - grace_us, width_us) * width_us;
+      const int64_t end = (FloorDiv(now_us, width_us) + 1 + std::max(0, opts.ahead)) * width_us;
+      for (int64_t a = start; a < end; a += width_us) {
+        // [a, a + width) minus what existing partitions cover.
+        std::vector<std::pair<int64_t, int64_t>> pieces = {{a, a + width_us}};
+        for (const auto& p : parts) {
+          if (!p.parsed) continue;
+          std::vector<std::pair<int64_t, int64_t>> next;
+          for (auto [x, y] : pieces) {
+            if (p.to_us <= x || p.from_us >= y) {
+              next.push_back({x, y});
+              continue;
+            }
+            if (p.from_us > x) next.push_back({x, p.from_us});
+            if (p.to_us < y) next.push_back({p.to_us, y});
+          }
+          pieces = std::move(next);
+        }
+        for (auto [x, y] : pieces) {
+          PartitionInfo p{PartitionName(x), x, y, false, true};
+          try {
+            pqxx::work tx{c};
+            tx.exec0("CREATE TABLE " + quote(p.name) +
+                     " (LIKE outbox_table INCLUDING DEFAULTS INCLUDING CONSTRAINTS)");
+            tx.exec0("ALTER TABLE outbox_table ATTACH PARTITION " + quote(p.name) +
+                     " FOR VALUES FROM (" + tx.quote(UtcLiteral(x)) + ") TO (" +
+                     tx.quote(UtcLiteral(y)) + ")");
+            tx.commit();
+            report->created.push_back(p.name);
+            parts.push_back(p);
+          } catch (const pqxx::broken_connection&) {
+            throw;
+          } catch (const std::exception& e) {
+            note_error("create " + p.name, e);
+          }
+        }
+      }
+    };
+    if (use_partman) {
+      bool ok = false;
+      PartmanCreateAhead(c, opts, now_us, list, &partman, report, &ok);
+      if (!ok && !partman.registered) {
+        // Registration failed (a lock timeout, a refused handover): writers
+        // still need partitions. The next pass renames these for partman.
+        report->notes.push_back("pg_partman not registered: partitions created the built-in way");
+        parts = list();
+        create_builtin();
+      }
+    } else {
+      create_builtin();
+    }
+    parts = list();
+    bool has_default;  // (after step 3: registering with pg_partman drops its DEFAULT)
+    {
+      pqxx::read_transaction tx{c};
       has_default = tx.exec1(
                           "SELECT partdefid <> 0 FROM pg_partitioned_table"
                           " WHERE partrelid = 'outbox_table'::regclass")[0]
                         .as<bool>();
       tx.commit();
     }
-    // From the partition holding now - grace: an older one would be a drop
-    // candidate at once (created and dropped on every pass).
-    const int64_t start = FloorDiv(now_us - grace_us, width_us) * width_us;
-    const int64_t end = (FloorDiv(now_us, width_us) + 1 + std::max(0, opts.ahead)) * width_us;
-    for (int64_t a = start; a < end; a += width_us) {
-      // [a, a + width) minus what existing partitions cover.
-      std::vector<std::pair<int64_t, int64_t>> pieces = {{a, a + width_us}};
-      for (const auto& p : parts) {
-        if (!p.parsed) continue;
-        std::vector<std::pair<int64_t, int64_t>> next;
-        for (auto [x, y] : pieces) {
-          if (p.to_us <= x || p.from_us >= y) {
-            next.push_back({x, y});
-            continue;
-          }
-          if (p.from_us > x) next.push_back({x, p.from_us});
-          if (p.to_us < y) next.push_back({p.to_us, y});
-        }
-        pieces = std::move(next);
-      }
-      for (auto [x, y] : pieces) {
-        PartitionInfo p{PartitionName(x), x, y, false, true};
-        try {
-          pqxx::work tx{c};
-          tx.exec0("CREATE TABLE " + quote(p.name) +
-                   " (LIKE outbox_table INCLUDING DEFAULTS INCLUDING CONSTRAINTS)");
-          tx.exec0("ALTER TABLE outbox_table ATTACH PARTITION " + quote(p.name) +
-                   " FOR VALUES FROM (" + tx.quote(UtcLiteral(x)) + ") TO (" +
-                   tx.quote(UtcLiteral(y)) + ")");
-          tx.commit();
-          report->created.push_back(p.name);
-          parts.push_back(p);
-        } catch (const pqxx::broken_connection&) {
-          throw;
-        } catch (const std::exception& e) {
-          note_error("create " + p.name, e);
-        }
-      }
-    }
 
-    // 4. Drop old partitions whose rows are all sent.
+    // 4. Drop old partitions whose rows are all sent. Under pg_partman the
+    // newest partition is never dropped: run_maintenance continues the
+    // series from it (and does nothing without one).
+    const PartitionInfo* newest = nullptr;
+    for (const auto& p : parts) {
+      if (p.parsed && !p.detach_pending && (!newest || p.to_us > newest->to_us)) newest = &p;
+    }
     if (opts.drop) {
       for (const auto& p : parts) {
         if (!p.parsed || p.detach_pending || p.to_us > now_us - grace_us) continue;
+        if (use_partman && &p == newest) continue;
         try {
           if (has_unsent(p.name)) {
             report->kept.push_back(p.name);

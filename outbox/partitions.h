@@ -26,6 +26,12 @@
 //        is attached again, with the same bounds.
 // DDL runs with a lock_timeout: a maintenance pass that cannot get its lock
 // gives up (reported) instead of queueing ahead of writers.
+//
+// Step 3 has two implementations (the partitioner): the built-in one above,
+// or pg_partman's run_maintenance (partman.h), used when asked for
+// (--partitioner partman) and, once outbox_table is registered in
+// partman.part_config, by every pass whatever it asked for. Steps 1, 2 and 4
+// are the same for both: dropping is never pg_partman's.
 #pragma once
 
 #include <chrono>
@@ -40,7 +46,17 @@
 
 namespace dw::outbox {
 
+// Who creates partitions ahead (step 3). See partman.h.
+enum class Partitioner { kBuiltin, kPartman };
+const char* PartitionerName(Partitioner p);  // "builtin", "partman"
+Status ParsePartitioner(std::string_view text, Partitioner* out);
+
 struct PartitionOptions {
+  // kBuiltin also means "whatever manages the table": a table registered
+  // with pg_partman stays pg_partman's.
+  Partitioner partitioner = Partitioner::kBuiltin;
+  // Under pg_partman both are read once, when the table is registered
+  // (part_config.partition_interval, premake = max(1, ahead)).
   std::chrono::seconds width{86400};  // 1 day; 1 minute for experiments
   int ahead = 2;                      // partitions kept ready past the current one
   // A partition is considered for dropping once its upper bound is this far
@@ -55,6 +71,11 @@ struct PartitionOptions {
 
 struct MaintenanceReport {
   bool skipped = false;  // another session held the maintenance lock
+  // Which one created partitions in this pass: "builtin" or "partman".
+  std::string partitioner = "builtin";
+  bool registered = false;           // partman: this pass registered outbox_table
+  std::vector<std::string> renamed;  // partman: "old -> new" (names made partman's)
+  std::vector<std::string> notes;    // partman: configuration this pass corrected
   std::vector<std::string> created;
   std::vector<std::string> dropped;
   std::vector<std::string> kept;       // old but with unsent rows

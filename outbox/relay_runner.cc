@@ -252,6 +252,7 @@ Status RunRelays(const RelayOptions& relay, const RunnerOptions& opts, RelayRepo
   PartitionOptions po = opts.partitions;
   po.unsent_predicate = UnsentPredicate(relay);
   int created = 0, dropped = 0;
+  std::string partitioner = PartitionerName(po.partitioner);  // what the passes found
   auto maintain = [&] {
     MaintenanceReport mr;
     Status ms = MaintainPartitions(relay.dsn, po, &mr);
@@ -259,6 +260,7 @@ Status RunRelays(const RelayOptions& relay, const RunnerOptions& opts, RelayRepo
       log.Line("[maintenance] " + ms.ToString());
       return;
     }
+    if (!mr.skipped) partitioner = mr.partitioner;
     created += static_cast<int>(mr.created.size());
     dropped += static_cast<int>(mr.dropped.size());
     if (!mr.created.empty()) log.Line("[maintenance] created " + Join(mr.created));
@@ -310,7 +312,10 @@ Status RunRelays(const RelayOptions& relay, const RunnerOptions& opts, RelayRepo
     report->drained = report->drained && r.drained;
     if (!r.last_error.empty()) report->last_error = r.last_error;
   }
-  if (opts.maintain) report->maintenance = {{"created", created}, {"dropped", dropped}};
+  if (opts.maintain) {
+    report->maintenance = {
+        {"created", created}, {"dropped", dropped}, {"partitioner", partitioner}};
+  }
   nlohmann::json stats;
   if (OutboxTableStats(relay.dsn, &stats).ok()) report->table_stats = stats;
   return Status::OK();

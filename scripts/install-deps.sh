@@ -13,6 +13,7 @@ PKGS=(
   libgtest-dev libgmock-dev        # tests
   libbenchmark-dev                 # benchmarks
   postgresql-15 postgresql-contrib # the embedded cluster
+  postgresql-15-partman            # optional pg_partman partitioner (`outbox maintain --partitioner partman`)
   gnuplot-nox                      # plots in reports
   curl procps psmisc               # scripts, tests (curl, ps, fuser)
   clang-format

@@ -14,3 +14,6 @@ dw_add_test(outbox_faults_test SOURCES outbox_faults_test.cc LIBS dw_outbox
   NEEDS_ENV ENV outbox LABELS outbox TIMEOUT 300)
 dw_add_test(outbox_partitions_test SOURCES outbox_partitions_test.cc LIBS dw_outbox
   NEEDS_ENV ENV outbox LABELS outbox TIMEOUT 300)
+# pg_partman as the partitioner (skips only when the server lacks the extension).
+dw_add_test(outbox_partman_test SOURCES outbox_partman_test.cc LIBS dw_outbox
+  NEEDS_ENV ENV outbox LABELS outbox TIMEOUT 300)
