@@ -25,10 +25,11 @@ struct OutboxEvent {
 
 // Publishes `events` in order: one PublishBatch per run of consecutive
 // events with the same topic (in practice one call: every event goes to
-// `orders`), split so that no request carries more than 128 KiB of raw
-// payload (under the broker's default --max-body even fully escaped). OK only when the broker
-// acknowledged all of them; on error some may have been stored, which the broker's deduplication
-// makes harmless.
+// `orders`), split so that no request body exceeds 768 KiB of JSON (under
+// the broker's default 1 MiB --max-body; sized from the escaped text, so an
+// ordinary batch of 1000 events is one request and one durable write). OK
+// only when the broker acknowledged all of them; on error some may have been
+// stored, which the broker's deduplication makes harmless.
 Status PublishEvents(BrokerClient* broker, const std::vector<OutboxEvent>& events);
 
 }  // namespace dw::outbox

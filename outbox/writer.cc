@@ -84,10 +84,17 @@ struct OutboxWriter::Impl {
       } catch (const std::exception&) {
         c.reset();  // relays still poll; the next commit retries
       }
-      // At high commit rates, let commits gather for a moment: each NOTIFY
-      // takes the same global lock a notifying commit does.
-      std::this_thread::sleep_for(kMinNotifySpacing);
       l.lock();
+      // At high commit rates, let commits gather for a moment: each NOTIFY
+      // takes the same global lock a notifying commit does. "High" = a commit
+      // arrived while this NOTIFY was in flight. At a low rate (1,000/s, a
+      // NOTIFY takes ~0.1 ms) the next commit then gets its wake-up at once
+      // instead of up to kMinNotifySpacing late (outbox_bench latency/).
+      if (dirty && !closing) {
+        l.unlock();
+        std::this_thread::sleep_for(kMinNotifySpacing);
+        l.lock();
+      }
     }
   }
 

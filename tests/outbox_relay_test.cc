@@ -4,8 +4,10 @@
 // (DW_OUTBOX_ORDERS).
 #include <gtest/gtest.h>
 
+#include "outbox/event.h"
 #include "outbox/relay.h"
 #include "outbox/schema.h"
+#include "participants/broker_client.h"
 #include "tests/outbox_test_util.h"
 
 #ifndef DW_OUTBOX_ORDERS
@@ -134,6 +136,61 @@ TEST_F(OutboxTest, CdcPublishesRowsWrittenBeforeTheSlotExisted) {
   EXPECT_TRUE(v.ok()) << v.ToText(20);
   // The watermark for partition maintenance moved past the streamed rows.
   EXPECT_EQ(SqlInt(dsn_, "SELECT count(*) FROM outbox_counter WHERE counter_key = 'cdc'"), 1);
+}
+
+// Batches go to the broker by request-body size: 1000 ordinary events are
+// ONE request (one durable write at the broker); events whose escaped JSON
+// is six times their raw size are split under the broker's --max-body
+// (1 MiB by default) instead of drawing 413 forever; every payload arrives
+// byte-exact.
+TEST_F(OutboxTest, PublishEventsSplitsByBodySize) {
+  std::unique_ptr<BrokerClient> client;
+  BrokerClient::Options bo;
+  bo.url = broker_->url();
+  ASSERT_TRUE(BrokerClient::Create(bo, &client).ok());
+  auto batch_requests = [&] {
+    std::string body;
+    EXPECT_EQ(RawHttp(broker_->port(), "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", &body), 200);
+    const std::string needle = "dw_broker_requests_total{route=\"batch\",code=\"200\"} ";
+    size_t at = body.find(needle);
+    return at == std::string::npos ? 0L : std::stol(body.substr(at + needle.size()));
+  };
+  // 1000 events of ~185 bytes: more than a 128 KiB raw cap, far less than 1 MiB of JSON.
+  std::vector<outbox::OutboxEvent> small, escaped;
+  for (int i = 0; i < 1000; ++i) {
+    const std::string id = std::to_string(i);
+    small.push_back({i, "split", "small-" + id, id,
+                     R"({"order_id":)" + id + R"(,"customer":")" + std::string(120, 'c') +
+                         R"(","amount_cents":1234})"});
+  }
+  // 40 events of 20,000 control bytes: 800 kB raw, 4.8 MB as JSON text.
+  for (int i = 0; i < 40; ++i) {
+    escaped.push_back({i, "split", "esc-" + std::to_string(i), std::to_string(i),
+                       std::string(20000, static_cast<char>(1 + i % 31))});
+  }
+  const long before = batch_requests();
+  ASSERT_TRUE(outbox::PublishEvents(client.get(), small).ok());
+  EXPECT_EQ(batch_requests() - before, 1) << "1000 small events are one request";
+  Status s = outbox::PublishEvents(client.get(), escaped);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_GE(batch_requests() - before, 1 + 6) << "4.8 MB of JSON is split under 1 MiB";
+
+  std::vector<BrokerMessage> got;
+  uint64_t from = 0;
+  for (;;) {
+    std::vector<BrokerMessage> page;
+    uint64_t next = from;
+    ASSERT_TRUE(client->Read("split", from, 500, &page, &next).ok());
+    if (page.empty()) break;
+    got.insert(got.end(), page.begin(), page.end());
+    from = next;
+  }
+  ASSERT_EQ(got.size(), small.size() + escaped.size());
+  for (size_t i = 0; i < escaped.size(); ++i) {
+    const BrokerMessage& m = got[small.size() + i];
+    EXPECT_EQ(m.id, escaped[i].event_id);
+    EXPECT_EQ(m.payload, escaped[i].payload) << m.id << " must round-trip byte-exact";
+  }
 }
 
 // The status strategy's reaper: rows a dead relay left 'locked' go back to
