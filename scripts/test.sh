@@ -33,8 +33,9 @@ if [ ${#args[@]} -eq 0 ] && [ "$fuzz_seconds" != 0 ]; then
   scripts/fuzz.sh "$fuzz_seconds"
 fi
 # ... and the quick sanitizer size: the in-process test programs under
-# ASan + UBSan (DW_SANITIZE_QUICK=0 skips; the whole suite under a sanitizer
-# is --preset asan|tsan).
+# ASan + UBSan, then under TSan (DW_SANITIZE_QUICK=0 skips both; the whole
+# suite under a sanitizer is --preset asan|tsan).
 if [ ${#args[@]} -eq 0 ] && [ "$preset" = default ] && [ "${DW_SANITIZE_QUICK:-1}" != 0 ]; then
   scripts/sanitize-quick.sh asan
+  scripts/sanitize-quick.sh tsan
 fi
