@@ -994,11 +994,11 @@ void PrintSummary() {
     return it == g_rate.end() ? 0.0 : it->second;
   };
   for (int b : {100, 1000}) {
-    for (const char* st :
-         {"skip-locked", "skip-locked x2", "status", "offset-naive", "offset-safe", "cdc"}) {
+    for (const char* st : {"skip-locked", "skip-locked x2", "skip-locked x3", "status",
+                           "offset-naive", "offset-safe", "cdc"}) {
       std::string key = st;
-      if (key == "skip-locked x2") {
-        key = "skip-locked/" + std::to_string(b) + "/x2";
+      if (key == "skip-locked x2" || key == "skip-locked x3") {
+        key = "skip-locked/" + std::to_string(b) + "/" + key.substr(key.size() - 2);
       } else {
         key += "/" + std::to_string(b);
       }
@@ -1100,10 +1100,12 @@ int main(int argc, char** argv) {
               ->Args({b, 1})
               ->ArgNames({"batch", "instances"}));
     }
-    if (b == 1000) {  // two relays overlap one's broker write with the other's claim
-      reg(benchmark::RegisterBenchmark("pair/skip-locked", BM_Pair, Strategy::kSkipLocked)
-              ->Args({b, 2})
-              ->ArgNames({"batch", "instances"}));
+    if (b == 1000) {  // more relays overlap one's broker write with another's claim
+      for (int k : {2, 3}) {
+        reg(benchmark::RegisterBenchmark("pair/skip-locked", BM_Pair, Strategy::kSkipLocked)
+                ->Args({b, k})
+                ->ArgNames({"batch", "instances"}));
+      }
     }
   }
   for (int64_t r : {g_rows / 4, g_rows}) {
