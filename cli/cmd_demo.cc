@@ -73,15 +73,12 @@ void AddDemoCommand(CLI::App& app, Globals& g) {
     no.in = &std::cin;
     demo::Narrator n(no);
     nlohmann::json facts = nlohmann::json::object();
-    demo::LessonContext ctx;
-    ctx.n = &n;
-    ctx.stage.lesson = lesson->name;
-    ctx.stage.admin_dsn = admin_dsn;
-    ctx.stage.binary = SelfExe();
-    ctx.facts = &facts;
+    demo::StageOptions stage;
+    stage.admin_dsn = admin_dsn;
+    stage.binary = SelfExe();
     Status s;
     try {
-      s = lesson->run(ctx);
+      s = demo::RunLesson(*lesson, stage, &n, &facts);
     } catch (const std::exception& e) {
       s = Status::IOError(demo::OneLine(e.what()));
     }

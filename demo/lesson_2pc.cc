@@ -8,17 +8,8 @@
 
 namespace dw::demo {
 
-Status Lesson2pc(LessonContext& ctx) {
-  Narrator& n = *ctx.n;
-  nlohmann::json& facts = *ctx.facts;
-  n.Title("2pc",
-          "Two-phase commit: one order must land as a row in Postgres AND as a message at the "
-          "broker, or in neither. We play the coordinator by hand.");
-  std::unique_ptr<Stage> stage;
-  Status s = Stage::Open(ctx.stage, &n, &stage);
-  if (!s.ok()) return s;
-  Stage& st = *stage;
-  s = workload::EnsureOrdersSchema(st.dsn());
+Status Lesson2pc(Stage& st, Narrator& n, nlohmann::json& facts) {
+  Status s = workload::EnsureOrdersSchema(st.dsn());
   if (!s.ok()) return s;
 
   n.Step("The parties, before anything happens",

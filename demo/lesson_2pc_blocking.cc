@@ -28,17 +28,7 @@ struct Waiter {
 
 }  // namespace
 
-Status Lesson2pcBlocking(LessonContext& ctx) {
-  Narrator& n = *ctx.n;
-  nlohmann::json& facts = *ctx.facts;
-  n.Title("2pc-blocking",
-          "Two-phase commit blocks: when the coordinator dies after its decision, the prepared "
-          "transaction keeps its locks until someone resolves it. Other clients wait.");
-  std::unique_ptr<Stage> stage;
-  Status s = Stage::Open(ctx.stage, &n, &stage);
-  if (!s.ok()) return s;
-  Stage& st = *stage;
-
+Status Lesson2pcBlocking(Stage& st, Narrator& n, nlohmann::json& facts) {
   n.Step("A coordinator places one order and dies right after its COMMIT decision",
          "`--crash-at after-decision`: phase 1 done at both participants, the decision durable "
          "in its log (table dw_decisions), and then _exit before any COMMIT PREPARED.");
@@ -144,7 +134,7 @@ Status Lesson2pcBlocking(LessonContext& ctx) {
   vo.dsn = st.dsn();
   vo.broker_url = st.broker_url();
   workload::VerifyReport vr;
-  s = workload::Verify(vo, &vr);
+  Status s = workload::Verify(vo, &vr);
   if (!s.ok()) return s;
   n.Output(vr.ToText(10));
   const int64_t amount = st.Int("SELECT amount_cents FROM orders WHERE id = " + std::to_string(id));

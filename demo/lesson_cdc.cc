@@ -73,18 +73,8 @@ std::string Kind(const outbox::pgoutput::Message& m) {
 
 }  // namespace
 
-Status LessonCdc(LessonContext& ctx) {
-  Narrator& n = *ctx.n;
-  nlohmann::json& facts = *ctx.facts;
-  n.Title("cdc",
-          "Log-based CDC: the relay reads the outbox inserts from Postgres' write-ahead log "
-          "through a logical replication slot - no polling query at all. The price: the slot "
-          "keeps WAL until the relay confirms it.");
-  std::unique_ptr<Stage> stage;
-  Status s = Stage::Open(ctx.stage, &n, &stage);
-  if (!s.ok()) return s;
-  Stage& st = *stage;
-  s = st.EnsureOutboxSchema();
+Status LessonCdc(Stage& st, Narrator& n, nlohmann::json& facts) {
+  Status s = st.EnsureOutboxSchema();
   if (!s.ok()) return s;
   st.WarnForeignPrepared();
   const std::string slot = outbox::DefaultSlotName(st.db());

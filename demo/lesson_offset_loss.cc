@@ -111,18 +111,8 @@ std::string Keys(const std::vector<std::string>& v) {
 
 }  // namespace
 
-Status LessonOffsetLoss(LessonContext& ctx) {
-  Narrator& n = *ctx.n;
-  nlohmann::json& facts = *ctx.facts;
-  n.Title("offset-loss",
-          "Sending by offset: the relay remembers how far it got (outbox_counter) and sends what "
-          "lies past it. Ids are taken at INSERT, rows appear at COMMIT - and that gap loses "
-          "events.");
-  std::unique_ptr<Stage> stage;
-  Status s = Stage::Open(ctx.stage, &n, &stage);
-  if (!s.ok()) return s;
-  Stage& st = *stage;
-  s = st.EnsureOutboxSchema();
+Status LessonOffsetLoss(Stage& st, Narrator& n, nlohmann::json& facts) {
+  Status s = st.EnsureOutboxSchema();
   if (!s.ok()) return s;
   st.WarnForeignPrepared();
 

@@ -15,18 +15,9 @@ int64_t Backlog(Stage& st) { return st.Int("SELECT count(*) FROM outbox_table");
 
 }  // namespace
 
-Status LessonOutbox(LessonContext& ctx) {
-  Narrator& n = *ctx.n;
-  nlohmann::json& facts = *ctx.facts;
-  n.Title("outbox",
-          "The transactional outbox: the order and its event in ONE local transaction; a relay "
-          "publishes the event later. What happens when the broker goes down?");
-  std::unique_ptr<Stage> stage;
-  Status s = Stage::Open(ctx.stage, &n, &stage);
-  if (!s.ok()) return s;
-  Stage& st = *stage;
+Status LessonOutbox(Stage& st, Narrator& n, nlohmann::json& facts) {
   int partitions = 0;
-  s = st.EnsureOutboxSchema(&partitions);
+  Status s = st.EnsureOutboxSchema(&partitions);
   if (!s.ok()) return s;
   n.Note("schema: orders, outbox_table (partitioned by created_dttm; " +
          std::to_string(partitions) + " partitions created ahead), outbox_counter");

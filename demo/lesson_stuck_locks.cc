@@ -18,16 +18,7 @@ using std::chrono::milliseconds;
 
 }  // namespace
 
-Status LessonStuckLocks(LessonContext& ctx) {
-  Narrator& n = *ctx.n;
-  nlohmann::json& facts = *ctx.facts;
-  n.Title("stuck-locks",
-          "The status strategy: claim rows (status 'locked'), publish, mark 'sent'. A relay that "
-          "dies in between leaves its rows 'locked'; only a reaper with a lease gets them back.");
-  std::unique_ptr<Stage> stage;
-  Status s = Stage::Open(ctx.stage, &n, &stage);
-  if (!s.ok()) return s;
-  Stage& st = *stage;
+Status LessonStuckLocks(Stage& st, Narrator& n, nlohmann::json& facts) {
   const std::string lease_ms = "3000";
 
   n.Step("Write 20 orders the outbox way", "Their events wait in outbox_table with status 'new'.");
@@ -44,9 +35,9 @@ Status LessonStuckLocks(LessonContext& ctx) {
          "It claims 10 rows - UPDATE ... SET status = 'locked' ... FOR UPDATE SKIP LOCKED - "
          "commits the claim, and starts publishing.");
   Child relay;
-  s = st.Spawn({"outbox", "relay", "--strategy", "status", "--batch", "10", "--lease-ms", lease_ms,
-                "--broker-timeout-ms", "60000", "--no-maintain"},
-               &relay);
+  Status s = st.Spawn({"outbox", "relay", "--strategy", "status", "--batch", "10", "--lease-ms",
+                       lease_ms, "--broker-timeout-ms", "60000", "--no-maintain"},
+                      &relay);
   if (!s.ok()) return s;
   int64_t locked = 0;
   for (int i = 0; i < 400 && locked == 0; ++i) {

@@ -114,17 +114,8 @@ void ShowVacuum(Narrator& n, const VacuumCounts& v) {
 
 }  // namespace
 
-Status LessonVacuum(LessonContext& ctx) {
-  Narrator& n = *ctx.n;
-  nlohmann::json& facts = *ctx.facts;
-  n.Title("vacuum",
-          "A queue in a database leaves dead row versions behind; VACUUM removes them - unless a "
-          "long (or prepared) transaction might still need them.");
-  std::unique_ptr<Stage> stage;
-  Status s = Stage::Open(ctx.stage, &n, &stage);
-  if (!s.ok()) return s;
-  Stage& st = *stage;
-  s = st.EnsureOutboxSchema();
+Status LessonVacuum(Stage& st, Narrator& n, nlohmann::json& facts) {
+  Status s = st.EnsureOutboxSchema();
   if (!s.ok()) return s;
   st.WarnForeignPrepared();
   const int kOrders = 300;

@@ -1,32 +1,50 @@
 #include "demo/lessons.h"
 
+#include <memory>
+
 namespace dw::demo {
 
 const std::vector<Lesson>& Lessons() {
   static const std::vector<Lesson> kLessons = {
       {"2pc", "two-phase commit step by step: the happy path, then a broker that votes abort",
+       "Two-phase commit: one order must land as a row in Postgres AND as a message at the "
+       "broker, or in neither. We play the coordinator by hand.",
        Lesson2pc},
       {"2pc-blocking",
        "the coordinator dies after its decision: a prepared transaction keeps its row lock and "
        "another client waits until `2pc recover`",
+       "Two-phase commit blocks: when the coordinator dies after its decision, the prepared "
+       "transaction keeps its locks until someone resolves it. Other clients wait.",
        Lesson2pcBlocking},
       {"outbox",
        "a broker outage: writes keep succeeding, the backlog grows, the relay drains it when the "
        "broker returns",
+       "The transactional outbox: the order and its event in ONE local transaction; a relay "
+       "publishes the event later. What happens when the broker goes down?",
        LessonOutbox},
       {"stuck-locks",
        "the status relay is SIGKILLed with rows 'locked'; the reaper frees them after the lease",
+       "The status strategy: claim rows (status 'locked'), publish, mark 'sent'. A relay that "
+       "dies in between leaves its rows 'locked'; only a reaper with a lease gets them back.",
        LessonStuckLocks},
       {"offset-loss",
        "the naive offset relay skips a row that committed out of order; the safe one does not",
+       "Sending by offset: the relay remembers how far it got (outbox_counter) and sends what "
+       "lies past it. Ids are taken at INSERT, rows appear at COMMIT - and that gap loses "
+       "events.",
        LessonOffsetLoss},
       {"cdc",
        "the events read from the WAL through a logical replication slot, whose retained WAL "
        "grows while the relay is stopped",
+       "Log-based CDC: the relay reads the outbox inserts from Postgres' write-ahead log "
+       "through a logical replication slot - no polling query at all. The price: the slot "
+       "keeps WAL until the relay confirms it.",
        LessonCdc},
       {"vacuum",
        "the status strategy's dead tuples vs skip-locked's, and a held prepared transaction "
        "that keeps VACUUM from removing them",
+       "A queue in a database leaves dead row versions behind; VACUUM removes them - unless a "
+       "long (or prepared) transaction might still need them.",
        LessonVacuum},
   };
   return kLessons;
@@ -37,6 +55,15 @@ const Lesson* FindLesson(const std::string& name) {
     if (name == l.name) return &l;
   }
   return nullptr;
+}
+
+Status RunLesson(const Lesson& lesson, StageOptions stage, Narrator* n, nlohmann::json* facts) {
+  n->Title(lesson.name, lesson.summary);
+  stage.lesson = lesson.name;
+  std::unique_ptr<Stage> st;
+  Status s = Stage::Open(stage, n, &st);
+  if (!s.ok()) return s;
+  return lesson.run(*st, *n, *facts);
 }
 
 std::string LessonNames() {

@@ -1,4 +1,4 @@
-// The lessons of `dualwrite demo LESSON`: name -> description -> run.
+// The lessons of `dualwrite demo LESSON`: name -> description, summary -> run.
 // Names are a public interface (docs, tests, teachers' notes): keep them.
 //
 // A lesson narrates its steps (narrator.h) on parties of its own (stage.h),
@@ -19,17 +19,14 @@
 
 namespace dw::demo {
 
-struct LessonContext {
-  Narrator* n = nullptr;
-  StageOptions stage;  // lesson name set by the caller
-  nlohmann::json* facts = nullptr;
-};
-
-using LessonFn = Status (*)(LessonContext& ctx);
+// A lesson's steps, on the stage RunLesson opened for it (its own database
+// and broker) after printing its title.
+using LessonFn = Status (*)(Stage& st, Narrator& n, nlohmann::json& facts);
 
 struct Lesson {
   const char* name;
-  const char* description;
+  const char* description;  // one line, for the list of lessons
+  const char* summary;      // what the lesson's title says it is about
   LessonFn run;
 };
 
@@ -39,12 +36,16 @@ const Lesson* FindLesson(const std::string& name);
 // "2pc, 2pc-blocking, ..." for errors and help.
 std::string LessonNames();
 
-Status Lesson2pc(LessonContext& ctx);
-Status Lesson2pcBlocking(LessonContext& ctx);
-Status LessonOutbox(LessonContext& ctx);
-Status LessonStuckLocks(LessonContext& ctx);
-Status LessonOffsetLoss(LessonContext& ctx);
-Status LessonCdc(LessonContext& ctx);
-Status LessonVacuum(LessonContext& ctx);
+// Prints the lesson's title, opens its stage (`stage.lesson` is set here)
+// and runs it; the stage's parties are torn down when it returns.
+Status RunLesson(const Lesson& lesson, StageOptions stage, Narrator* n, nlohmann::json* facts);
+
+Status Lesson2pc(Stage& st, Narrator& n, nlohmann::json& facts);
+Status Lesson2pcBlocking(Stage& st, Narrator& n, nlohmann::json& facts);
+Status LessonOutbox(Stage& st, Narrator& n, nlohmann::json& facts);
+Status LessonStuckLocks(Stage& st, Narrator& n, nlohmann::json& facts);
+Status LessonOffsetLoss(Stage& st, Narrator& n, nlohmann::json& facts);
+Status LessonCdc(Stage& st, Narrator& n, nlohmann::json& facts);
+Status LessonVacuum(Stage& st, Narrator& n, nlohmann::json& facts);
 
 }  // namespace dw::demo
