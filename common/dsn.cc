@@ -13,87 +13,6 @@ bool IsUri(std::string_view dsn) {
   return dsn.starts_with("postgresql://") || dsn.starts_with("postgres://");
 }
 
-std::string RedactUri(std::string_view dsn) {
-  std::string out;
-  size_t scheme_end = dsn.find("://") + 3;
-  out.append(dsn.substr(0, scheme_end));
-  std::string_view rest = dsn.substr(scheme_end);
-  // Authority ends at the first '/', '?' or end; userinfo is before its last '@'.
-  size_t auth_end = rest.find_first_of("/?");
-  std::string_view auth = rest.substr(0, auth_end);
-  size_t at = auth.rfind('@');
-  if (at != std::string_view::npos) {
-    std::string_view userinfo = auth.substr(0, at);
-    size_t colon = userinfo.find(':');
-    out.append(userinfo.substr(0, colon));
-    out.append(auth.substr(at));
-  } else {
-    out.append(auth);
-  }
-  if (auth_end == std::string_view::npos) return out;
-  rest = rest.substr(auth_end);
-  size_t q = rest.find('?');
-  out.append(rest.substr(0, q));
-  if (q == std::string_view::npos) return out;
-  std::string_view query = rest.substr(q + 1);
-  std::string kept;
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view param = query.substr(0, amp);
-    if (!param.starts_with("password=") && param != "password") {
-      if (!kept.empty()) kept += '&';
-      kept.append(param);
-    }
-    if (amp == std::string_view::npos) break;
-    query = query.substr(amp + 1);
-  }
-  if (!kept.empty()) out += "?" + kept;
-  return out;
-}
-
-// key = value pairs separated by whitespace; a value is either a run of
-// non-space characters or single-quoted with backslash escapes (libpq's rules).
-bool RedactKeyValue(std::string_view dsn, std::string* out) {
-  std::vector<std::string_view> kept;
-  size_t i = 0, n = dsn.size();
-  while (true) {
-    while (i < n && IsSpace(dsn[i])) ++i;
-    if (i == n) break;
-    size_t start = i;
-    while (i < n && dsn[i] != '=' && !IsSpace(dsn[i])) ++i;
-    std::string_view key = dsn.substr(start, i - start);
-    while (i < n && IsSpace(dsn[i])) ++i;
-    if (i == n || dsn[i] != '=' || key.empty()) return false;
-    ++i;
-    while (i < n && IsSpace(dsn[i])) ++i;
-    if (i < n && dsn[i] == '\'') {
-      ++i;
-      bool closed = false;
-      while (i < n) {
-        if (dsn[i] == '\\' && i + 1 < n) {
-          i += 2;
-        } else if (dsn[i] == '\'') {
-          ++i;
-          closed = true;
-          break;
-        } else {
-          ++i;
-        }
-      }
-      if (!closed) return false;
-    } else {
-      while (i < n && !IsSpace(dsn[i])) ++i;
-    }
-    if (key != "password") kept.push_back(dsn.substr(start, i - start));
-  }
-  out->clear();
-  for (auto p : kept) {
-    if (!out->empty()) *out += ' ';
-    out->append(p);
-  }
-  return true;
-}
-
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -114,56 +33,132 @@ std::string PercentDecode(std::string_view s) {
   return out;
 }
 
-std::optional<std::string> UriPassword(std::string_view dsn) {
-  std::string_view rest = dsn.substr(dsn.find("://") + 3);
-  size_t auth_end = rest.find_first_of("/?");
+// A postgresql:// URI cut where a password can hide: in the userinfo
+// (user:password@) and in the query (password=...).
+struct UriParts {
+  std::string_view head;                     // "postgresql://"
+  std::string_view user;                     // the userinfo before its ':' ("" without userinfo)
+  std::optional<std::string_view> password;  // the userinfo after its ':', still %-encoded
+  std::string_view host;                     // "@host:port" with userinfo, "host:port" without
+  std::string_view path;                     // "/db" or ""
+  std::vector<std::string_view> params;      // the query's key=value parameters
+};
+
+UriParts SplitUri(std::string_view dsn) {
+  UriParts u;
+  const size_t scheme_end = dsn.find("://") + 3;
+  u.head = dsn.substr(0, scheme_end);
+  std::string_view rest = dsn.substr(scheme_end);
+  // Authority ends at the first '/', '?' or end; userinfo is before its last '@'.
+  const size_t auth_end = rest.find_first_of("/?");
   std::string_view auth = rest.substr(0, auth_end);
-  std::optional<std::string> pw;
-  size_t at = auth.rfind('@');
+  const size_t at = auth.rfind('@');
   if (at != std::string_view::npos) {
     std::string_view userinfo = auth.substr(0, at);
-    size_t colon = userinfo.find(':');
-    if (colon != std::string_view::npos) pw = PercentDecode(userinfo.substr(colon + 1));
+    const size_t colon = userinfo.find(':');
+    u.user = userinfo.substr(0, colon);
+    if (colon != std::string_view::npos) u.password = userinfo.substr(colon + 1);
+    u.host = auth.substr(at);
+  } else {
+    u.host = auth;
   }
-  size_t q = rest.find('?');
-  if (q == std::string_view::npos) return pw;
+  if (auth_end == std::string_view::npos) return u;
+  rest = rest.substr(auth_end);
+  const size_t q = rest.find('?');
+  u.path = rest.substr(0, q);
+  if (q == std::string_view::npos) return u;
   std::string_view query = rest.substr(q + 1);
-  while (!query.empty()) {  // a query parameter wins over the userinfo, as in libpq
-    size_t amp = query.find('&');
-    std::string_view param = query.substr(0, amp);
-    if (param.starts_with("password=")) pw = PercentDecode(param.substr(9));
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    u.params.push_back(query.substr(0, amp));
     if (amp == std::string_view::npos) break;
     query = query.substr(amp + 1);
+  }
+  return u;
+}
+
+std::string RedactUri(std::string_view dsn) {
+  UriParts u = SplitUri(dsn);
+  std::string out =
+      std::string(u.head) + std::string(u.user) + std::string(u.host) + std::string(u.path);
+  std::string kept;
+  for (std::string_view param : u.params) {
+    if (param.starts_with("password=") || param == "password") continue;
+    if (!kept.empty()) kept += '&';
+    kept.append(param);
+  }
+  if (!kept.empty()) out += "?" + kept;
+  return out;
+}
+
+std::optional<std::string> UriPassword(std::string_view dsn) {
+  UriParts u = SplitUri(dsn);
+  std::optional<std::string> pw;
+  if (u.password) pw = PercentDecode(*u.password);
+  for (std::string_view param : u.params) {  // a query parameter wins, as in libpq
+    if (param.starts_with("password=")) pw = PercentDecode(param.substr(9));
   }
   return pw;
 }
 
-std::optional<std::string> KeyValuePassword(std::string_view dsn) {
-  std::optional<std::string> pw;
+struct KeyValuePair {
+  std::string_view key;
+  std::string_view text;  // "key = value" as written
+  std::string value;      // unquoted, escapes resolved
+};
+
+// key = value pairs separated by whitespace; a value is either a run of
+// non-space characters or single-quoted with backslash escapes (libpq's
+// rules). False when `dsn` does not parse (no '=', an empty key, an
+// unterminated quote).
+bool SplitKeyValue(std::string_view dsn, std::vector<KeyValuePair>* out) {
+  out->clear();
   size_t i = 0, n = dsn.size();
   while (true) {
     while (i < n && IsSpace(dsn[i])) ++i;
-    if (i == n) break;
-    size_t start = i;
+    if (i == n) return true;
+    KeyValuePair kv;
+    const size_t start = i;
     while (i < n && dsn[i] != '=' && !IsSpace(dsn[i])) ++i;
-    std::string_view key = dsn.substr(start, i - start);
+    kv.key = dsn.substr(start, i - start);
     while (i < n && IsSpace(dsn[i])) ++i;
-    if (i == n || dsn[i] != '=') return std::nullopt;
+    if (i == n || dsn[i] != '=' || kv.key.empty()) return false;
     ++i;
     while (i < n && IsSpace(dsn[i])) ++i;
-    std::string value;
     if (i < n && dsn[i] == '\'') {
       ++i;
       while (i < n && dsn[i] != '\'') {
         if (dsn[i] == '\\' && i + 1 < n) ++i;
-        value += dsn[i++];
+        kv.value += dsn[i++];
       }
-      if (i == n) return std::nullopt;
+      if (i == n) return false;
       ++i;
     } else {
-      while (i < n && !IsSpace(dsn[i])) value += dsn[i++];
+      while (i < n && !IsSpace(dsn[i])) kv.value += dsn[i++];
     }
-    if (key == "password") pw = value;
+    kv.text = dsn.substr(start, i - start);
+    out->push_back(std::move(kv));
+  }
+}
+
+bool RedactKeyValue(std::string_view dsn, std::string* out) {
+  std::vector<KeyValuePair> pairs;
+  if (!SplitKeyValue(dsn, &pairs)) return false;
+  out->clear();
+  for (const auto& kv : pairs) {
+    if (kv.key == "password") continue;
+    if (!out->empty()) *out += ' ';
+    out->append(kv.text);
+  }
+  return true;
+}
+
+std::optional<std::string> KeyValuePassword(std::string_view dsn) {
+  std::vector<KeyValuePair> pairs;
+  if (!SplitKeyValue(dsn, &pairs)) return std::nullopt;
+  std::optional<std::string> pw;
+  for (const auto& kv : pairs) {
+    if (kv.key == "password") pw = kv.value;
   }
   return pw;
 }
