@@ -185,36 +185,79 @@ struct BatchParts {
   int64_t batches = 0;
 };
 
-Status DrainOnce(outbox::Strategy strategy, int batch, int instances, double* rate, double* dead,
-                 BatchParts* parts) {
+// The relay options every benchmark uses: the bench database and broker,
+// the bench's slot name (cdc).
+outbox::RelayOptions BenchRelay(outbox::Strategy strategy, int batch) {
   outbox::RelayOptions ro;
   ro.dsn = g_dsn;
   ro.broker_url = g_broker->url();
   ro.strategy = strategy;
   ro.batch = batch;
   ro.slot = "dw_bench_outbox";
+  return ro;
+}
+
+outbox::RunnerOptions BenchRunner(int instances, bool until_drained) {
   outbox::RunnerOptions rn;
-  rn.until_drained = true;
+  rn.until_drained = until_drained;
   rn.maintain = false;
   rn.log = &std::cerr;
   rn.instances = instances;
-  Trace trace(10000000, "relay");
-  if (strategy == outbox::Strategy::kSkipLocked) ro.trace = &trace;
+  return rn;
+}
+
+// cdc only: creates the slot (one drained run) before rows are written, so
+// that they are streamed from the WAL, not read by the slot's initial copy.
+Status CreateSlotFirst(const outbox::RelayOptions& ro, outbox::RunnerOptions rn) {
+  if (ro.strategy != outbox::Strategy::kCdc) return Status::OK();
+  rn.until_drained = true;
   outbox::RelayReport report;
-  if (strategy == outbox::Strategy::kCdc) {
-    // The slot must exist before the rows are written, so that they are
-    // streamed from the WAL (not read by the slot's initial copy).
-    Exec("TRUNCATE outbox_table");
-    Status s = outbox::RunRelays(ro, rn, &report);
-    if (!s.ok()) return s;
-  }
-  Prefill(g_rows);
-  auto t0 = Clock::now();
-  Status s = outbox::RunRelays(ro, rn, &report);
-  double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  return outbox::RunRelays(ro, rn, &report);
+}
+
+void DropSlot(outbox::Strategy strategy) {
   if (strategy == outbox::Strategy::kCdc) {
     Exec("SELECT pg_drop_replication_slot('dw_bench_outbox')");
   }
+}
+
+// A writer on the bench database; NOTIFY off unless `notify`.
+std::unique_ptr<outbox::OutboxWriter> BenchWriter(int connections, bool notify,
+                                                  bool trigger = false) {
+  outbox::WriterOptions wo;
+  wo.dsn = g_dsn;
+  wo.connections = connections;
+  wo.trigger = trigger;
+  wo.seed = static_cast<uint64_t>(g_next_id);
+  if (!notify) wo.notify = outbox::WriterOptions::NotifyMode::kOff;
+  std::unique_ptr<outbox::OutboxWriter> w;
+  Check(outbox::OutboxWriter::Open(wo, &w));
+  return w;
+}
+
+std::unique_ptr<BrokerClient> BenchBrokerClient() {
+  BrokerClient::Options bo;
+  bo.url = g_broker->url();
+  std::unique_ptr<BrokerClient> client;
+  Check(BrokerClient::Create(bo, &client));
+  return client;
+}
+
+Status DrainOnce(outbox::Strategy strategy, int batch, int instances, double* rate, double* dead,
+                 BatchParts* parts) {
+  outbox::RelayOptions ro = BenchRelay(strategy, batch);
+  outbox::RunnerOptions rn = BenchRunner(instances, /*until_drained=*/true);
+  Trace trace(10000000, "relay");
+  if (strategy == outbox::Strategy::kSkipLocked) ro.trace = &trace;
+  if (strategy == outbox::Strategy::kCdc) Exec("TRUNCATE outbox_table");
+  Status s = CreateSlotFirst(ro, rn);
+  if (!s.ok()) return s;
+  Prefill(g_rows);
+  outbox::RelayReport report;
+  auto t0 = Clock::now();
+  s = outbox::RunRelays(ro, rn, &report);
+  double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  DropSlot(strategy);
   if (!s.ok()) return s;
   if (static_cast<int64_t>(report.published) < g_rows) {
     return Status::IOError("drain published " + std::to_string(report.published) + " of " +
@@ -464,13 +507,7 @@ void BM_Write(benchmark::State& state, bool trigger) {
       Check(outbox::RemoveCaptureTrigger(g_dsn));
     }
     Exec("TRUNCATE outbox_table");
-    outbox::WriterOptions wo;
-    wo.dsn = g_dsn;
-    wo.connections = c;
-    wo.trigger = trigger;
-    wo.notify = outbox::WriterOptions::NotifyMode::kOff;
-    std::unique_ptr<outbox::OutboxWriter> w;
-    Check(outbox::OutboxWriter::Open(wo, &w));
+    std::unique_ptr<outbox::OutboxWriter> w = BenchWriter(c, /*notify=*/false, trigger);
     state.ResumeTiming();
     workload::LoadOptions lo;
     lo.transactions = n;
@@ -522,25 +559,10 @@ void BM_Latency(benchmark::State& state, outbox::Strategy strategy) {
   for (auto _ : state) {
     state.PauseTiming();
     Exec("TRUNCATE outbox_table");
-    outbox::RelayOptions ro;
-    ro.dsn = g_dsn;
-    ro.broker_url = g_broker->url();
-    ro.strategy = strategy;
-    ro.batch = 100;
-    ro.slot = "dw_bench_outbox";
-    outbox::RunnerOptions rn;
-    rn.maintain = false;
-    rn.log = &std::cerr;
-    if (strategy == outbox::Strategy::kCdc) {  // the slot first: stream, no initial copy
-      outbox::RunnerOptions once = rn;
-      once.until_drained = true;
-      outbox::RelayReport r0;
-      Check(outbox::RunRelays(ro, once, &r0));
-    }
-    std::unique_ptr<BrokerClient> reader;
-    BrokerClient::Options bo;
-    bo.url = g_broker->url();
-    Check(BrokerClient::Create(bo, &reader));
+    outbox::RelayOptions ro = BenchRelay(strategy, 100);
+    outbox::RunnerOptions rn = BenchRunner(1, /*until_drained=*/false);
+    Check(CreateSlotFirst(ro, rn));
+    std::unique_ptr<BrokerClient> reader = BenchBrokerClient();
     uint64_t from = 0;
     for (;;) {  // start after what earlier benchmarks published
       std::vector<BrokerMessage> ms;
@@ -549,13 +571,9 @@ void BM_Latency(benchmark::State& state, outbox::Strategy strategy) {
       if (ms.empty()) break;
       from = next;
     }
-    outbox::WriterOptions wo;
-    wo.dsn = g_dsn;
-    wo.connections = 4;
-    wo.seed = static_cast<uint64_t>(g_next_id);
-    if (strategy == outbox::Strategy::kCdc) wo.notify = outbox::WriterOptions::NotifyMode::kOff;
-    std::unique_ptr<outbox::OutboxWriter> w;
-    Check(outbox::OutboxWriter::Open(wo, &w));
+    // cdc needs no wake-up: nobody listens.
+    std::unique_ptr<outbox::OutboxWriter> w =
+        BenchWriter(4, /*notify=*/strategy != outbox::Strategy::kCdc);
     Trace trace(1000000, "relay");
     const auto t0 = Clock::now();  // the trace's origin, within a microsecond
     auto since = [&] {
@@ -696,9 +714,7 @@ void BM_Latency(benchmark::State& state, outbox::Strategy strategy) {
       std::lock_guard<std::mutex> l(g_mu);
       g_latency[std::string(outbox::StrategyName(strategy)) + (traced ? "/traced" : "")] = res;
     }
-    if (strategy == outbox::Strategy::kCdc) {
-      Exec("SELECT pg_drop_replication_slot('dw_bench_outbox')");
-    }
+    DropSlot(strategy);
   }
 }
 
@@ -758,35 +774,14 @@ void BM_Keepup(benchmark::State& state, outbox::Strategy strategy) {
   for (auto _ : state) {
     state.PauseTiming();
     Exec("TRUNCATE outbox_table");
-    outbox::RelayOptions ro;
-    ro.dsn = g_dsn;
-    ro.broker_url = g_broker->url();
-    ro.strategy = strategy;
-    ro.batch = 1000;
-    ro.slot = "dw_bench_outbox";
-    outbox::RunnerOptions rn;
-    rn.maintain = false;
-    rn.instances = instances;
-    rn.log = &std::cerr;
-    if (cdc) {
-      outbox::RunnerOptions once = rn;
-      once.until_drained = true;
-      outbox::RelayReport r0;
-      Check(outbox::RunRelays(ro, once, &r0));
-    }
-    std::unique_ptr<BrokerClient> client;
-    BrokerClient::Options bo;
-    bo.url = g_broker->url();
-    Check(BrokerClient::Create(bo, &client));
+    outbox::RelayOptions ro = BenchRelay(strategy, 1000);
+    outbox::RunnerOptions rn = BenchRunner(instances, /*until_drained=*/false);
+    Check(CreateSlotFirst(ro, rn));
+    std::unique_ptr<BrokerClient> client = BenchBrokerClient();
     double at_broker0 = 0;
     Check(BrokerOrders(client.get(), &at_broker0));
-    outbox::WriterOptions wo;
-    wo.dsn = g_dsn;
-    wo.connections = 16;
-    wo.seed = static_cast<uint64_t>(g_next_id);
-    if (cdc) wo.notify = outbox::WriterOptions::NotifyMode::kOff;  // nobody listens
-    std::unique_ptr<outbox::OutboxWriter> w;
-    Check(outbox::OutboxWriter::Open(wo, &w));
+    std::unique_ptr<outbox::OutboxWriter> w =
+        BenchWriter(16, /*notify=*/!cdc);  // cdc: nobody listens
     std::atomic<bool> stop{false};
     rn.stop = &stop;
     outbox::RelayReport report;
@@ -903,7 +898,7 @@ void BM_Keepup(benchmark::State& state, outbox::Strategy strategy) {
       std::lock_guard<std::mutex> l(g_mu);
       g_keepup[std::string(outbox::StrategyName(strategy)) + "/" + std::to_string(instances)] = res;
     }
-    if (cdc) Exec("SELECT pg_drop_replication_slot('dw_bench_outbox')");
+    DropSlot(strategy);
   }
 }
 

@@ -336,17 +336,16 @@ Status MaintainPartitions(const std::string& dsn, const PartitionOptions& opts,
     if (use_partman) {
       bool ok = false;
       PartmanCreateAhead(c, opts, now_us, list, &partman, report, &ok);
+      parts = list();  // pg_partman created and renamed on its own
       if (!ok && !partman.registered) {
         // Registration failed (a lock timeout, a refused handover): writers
         // still need partitions. The next pass renames these for partman.
         report->notes.push_back("pg_partman not registered: partitions created the built-in way");
-        parts = list();
         create_builtin();
       }
     } else {
-      create_builtin();
+      create_builtin();  // (keeps `parts` up to date itself)
     }
-    parts = list();
     bool has_default;  // (after step 3: registering with pg_partman drops its DEFAULT)
     {
       pqxx::read_transaction tx{c};
