@@ -53,6 +53,7 @@ class BrokerServer {
 
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   const std::string& data_dir() const { return data_dir_; }
+  pid_t pid() const { return pid_; }  // -1 when not running
   const std::string& fsync_policy() const { return fsync_; }
 
  private:
@@ -61,6 +62,10 @@ class BrokerServer {
   int port_;
   pid_t pid_ = -1;
 };
+
+// CPU time (user + system) process `pid` has used so far, in seconds, from
+// /proc/PID/stat; negative when it cannot be read.
+double ProcessCpuSeconds(pid_t pid);
 
 // The value of the unlabelled sample `name` in a Prometheus text exposition
 // (e.g. dw_broker_fsyncs_total). NotFound when absent.

@@ -1,5 +1,7 @@
 #include "outbox/event.h"
 
+#include "common/json_text.h"
+
 namespace dw::outbox {
 
 namespace {
@@ -14,17 +16,11 @@ namespace {
 // --max-body for such payloads. (A cap on RAW bytes, 128 KiB, sized for the
 // worst escaping, split such a batch in two: two fdatasyncs; outbox_bench.)
 constexpr size_t kMaxRequestBytes = 768 << 10;
-constexpr size_t kPerMessageJson = 96;  // {"id":"","key":"","payload":""} and a margin
-
-size_t JsonTextSize(const std::string& s) {
-  size_t n = 0;
-  for (unsigned char c : s) n += c < 0x20 ? 6 : (c == '"' || c == '\\') ? 2 : 1;
-  return n;
-}
+constexpr size_t kPerMessageJson = 96;  // {"id":,"key":,"payload":} and a margin
 
 size_t JsonSize(const OutboxEvent& e) {
-  return kPerMessageJson + JsonTextSize(e.event_id) + JsonTextSize(e.key) +
-         JsonTextSize(e.payload) + e.topic.size();
+  return kPerMessageJson + JsonStringSize(e.event_id) + JsonStringSize(e.key) +
+         JsonStringSize(e.payload) + e.topic.size();
 }
 
 }  // namespace

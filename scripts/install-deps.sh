@@ -10,6 +10,8 @@ PKGS=(
   libssl-dev openssl               # TLS for the broker (Beast over OpenSSL); scripts/gen-certs.sh
   libcli11-dev                     # command line
   nlohmann-json3-dev               # JSON bodies and results
+  libsimdjson-dev                  # the broker's parser of message bodies (hot: 1000 per batch)
+  libabsl-dev                      # absl::flat_hash_map: the broker's idempotency index
   libgtest-dev libgmock-dev        # tests
   libbenchmark-dev                 # benchmarks
   postgresql-15 postgresql-contrib # the embedded cluster

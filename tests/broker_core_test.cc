@@ -12,6 +12,7 @@
 
 #include "common/record_file.h"
 #include "participants/broker/log_format.h"
+#include "participants/broker/message_body.h"
 #include "participants/broker/sequencer.h"
 #include "participants/broker/store.h"
 #include "participants/broker/writer.h"
@@ -293,3 +294,72 @@ TEST(BrokerWriter, GroupCommitsAndReplayRebuildsTheSameState) {
 
 }  // namespace
 }  // namespace dw::broker
+
+// The message bodies (message_body.h): what a client sends comes out byte
+// exact, and each refusal says why, with the element's index in a list.
+TEST(BrokerMessageBody, ParsesMessagesAndNamesEachError) {
+  using dw::broker::MessageData;
+  using dw::broker::StagedMessage;
+  std::string err;
+  MessageData m;
+  ASSERT_TRUE(dw::broker::ParseMessageBody(
+      R"({"id":"o-1","key":null,"payload":"{\"a\":\"caf\u00e9\\n\u0000\"}","extra":[1,{}]})", &m,
+      &err))
+      << err;
+  EXPECT_EQ(m.id, "o-1");
+  EXPECT_EQ(m.key, "");
+  EXPECT_EQ(m.payload, std::string("{\"a\":\"caf\xc3\xa9\\n\0\"}", 16));
+  ASSERT_TRUE(dw::broker::ParseMessageBody(R"({"payload":"first","payload":"last"})", &m, &err));
+  EXPECT_EQ(m.payload, "last");  // a repeated key keeps its last value
+  EXPECT_EQ(m.id, "");
+
+  std::vector<MessageData> batch;
+  ASSERT_TRUE(dw::broker::ParseBatchBody(
+      R"({"messages":[{"id":"a","key":"k","payload":"1"},{"payload":""}]})", &batch, &err));
+  ASSERT_EQ(batch.size(), 2u);
+  EXPECT_EQ(batch[0], (MessageData{"a", "k", "1"}));
+  EXPECT_EQ(batch[1], (MessageData{"", "", ""}));
+  ASSERT_TRUE(dw::broker::ParseBatchBody(R"({"messages":[]})", &batch, &err));
+  EXPECT_TRUE(batch.empty());
+
+  std::vector<StagedMessage> staged;
+  ASSERT_TRUE(dw::broker::ParsePrepareBody(
+      R"({"messages":[{"topic":"orders","id":"x","payload":"p"}]})", &staged, &err));
+  ASSERT_EQ(staged.size(), 1u);
+  EXPECT_EQ(staged[0], (StagedMessage{"orders", MessageData{"x", "", "p"}}));
+
+  struct Bad {
+    std::string body;
+    const char* want;
+  };
+  const std::vector<Bad> single = {
+      {"{\"payload\": ", "malformed JSON body"},
+      {"", "malformed JSON body"},
+      {"{\"payload\": \"\xff\xfe\"}", "malformed JSON body"},
+      {"[1,2]", "JSON body must be an object"},
+      {R"({"id":"x"})", "'payload' is required and must be a string"},
+      {R"({"payload":12})", "'payload' is required and must be a string"},
+      {R"({"id":5,"payload":"p"})", "'id' must be a string"},
+      {R"({"key":[],"payload":"p"})", "'key' must be a string"},
+  };
+  for (const auto& b : single) {
+    EXPECT_FALSE(dw::broker::ParseMessageBody(b.body, &m, &err)) << b.body;
+    EXPECT_EQ(err, b.want) << b.body;
+  }
+  const std::vector<Bad> lists = {
+      {R"({"msgs":[]})", "'messages' is required and must be an array"},
+      {R"({"messages":{}})", "'messages' is required and must be an array"},
+      {R"({"messages":[{"payload":"a"},7]})", "messages[1]: a message must be a JSON object"},
+      {R"({"messages":[{"payload":"a"},{"id":1,"payload":"b"}]})",
+       "messages[1]: 'id' must be a string"},
+  };
+  for (const auto& b : lists) {
+    EXPECT_FALSE(dw::broker::ParseBatchBody(b.body, &batch, &err)) << b.body;
+    EXPECT_EQ(err, b.want) << b.body;
+  }
+  EXPECT_FALSE(dw::broker::ParsePrepareBody(R"({"messages":[{"payload":"a"}]})", &staged, &err));
+  EXPECT_EQ(err, "messages[0]: each message needs a 'topic' matching [A-Za-z0-9._:-]{1,200}");
+  EXPECT_FALSE(dw::broker::ParsePrepareBody(R"({"messages":[{"topic":"a b","payload":"a"}]})",
+                                            &staged, &err));
+  EXPECT_EQ(err, "messages[0]: each message needs a 'topic' matching [A-Za-z0-9._:-]{1,200}");
+}

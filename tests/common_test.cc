@@ -1,4 +1,5 @@
-// Unit tests of the common library: CRC-32C and the record file's replay rules.
+// Unit tests of the common library: CRC-32C, the record file's replay rules,
+// JSON string literals, histograms and DSN parsing.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -8,7 +9,10 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "common/crc32c.h"
+#include "common/json_text.h"
 #include "common/names.h"
 #include "common/record_file.h"
 
@@ -219,4 +223,30 @@ TEST(DsnPassword, BothFormsDecodedAndAbsentIsNullopt) {
   EXPECT_FALSE(dw::DsnPassword("host=h password='unterminated").has_value());
   // The pair a parent hands its child: the DSN without, the password apart.
   EXPECT_EQ(dw::RedactDsn("postgresql://u:s%40cret@h/db"), "postgresql://u@h/db");
+}
+
+// The hand-written literals must be byte for byte what nlohmann's dump()
+// writes (the broker accepts either; tests compare bodies), for every ASCII
+// byte alone, runs of them, and multi-byte UTF-8.
+TEST(JsonText, SameBytesAsNlohmannDump) {
+  std::vector<std::string> inputs = {"",
+                                     "plain",
+                                     "a\"b\\c/d",
+                                     std::string("nul\0mid", 7),
+                                     "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+                                     "\x7f"};
+  std::string all;
+  for (int c = 0; c < 0x80; ++c) {
+    inputs.emplace_back(1, static_cast<char>(c));
+    all.push_back(static_cast<char>(c));
+  }
+  inputs.push_back(all + all);
+  for (const auto& in : inputs) {
+    std::string got = "prefix";
+    dw::AppendJsonString(in, &got);
+    const std::string want = nlohmann::json(in).dump();
+    EXPECT_EQ(got, "prefix" + want) << "input of " << in.size() << " bytes";
+    EXPECT_EQ(dw::JsonStringSize(in), want.size());
+    EXPECT_EQ(nlohmann::json::parse(want).get<std::string>(), in);
+  }
 }

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/names.h"
+#include "participants/broker/message_body.h"
 
 namespace dw::broker {
 namespace {
@@ -112,57 +113,6 @@ bool ParseObject(const std::string& body, json* out, std::string* err) {
     return false;
   }
   return true;
-}
-
-// A missing or null field is "". Anything but a string is an error.
-bool OptString(const json& obj, const char* key, std::string* out, std::string* err) {
-  auto it = obj.find(key);
-  if (it == obj.end() || it->is_null()) {
-    out->clear();
-    return true;
-  }
-  if (!it->is_string()) {
-    *err = std::string("'") + key + "' must be a string";
-    return false;
-  }
-  *out = it->get<std::string>();
-  return true;
-}
-
-bool ParseMessage(const json& j, MessageData* m, std::string* err) {
-  if (!j.is_object()) {
-    *err = "a message must be a JSON object";
-    return false;
-  }
-  if (!OptString(j, "id", &m->id, err) || !OptString(j, "key", &m->key, err)) return false;
-  auto p = j.find("payload");
-  if (p == j.end() || !p->is_string()) {
-    *err = "'payload' is required and must be a string";
-    return false;
-  }
-  m->payload = p->get<std::string>();
-  return true;
-}
-
-bool ParseStaged(const json& j, StagedMessage* m, std::string* err) {
-  if (!ParseMessage(j, &m->data, err)) return false;
-  auto t = j.find("topic");
-  if (t == j.end() || !t->is_string() || !ValidName(t->get_ref<const std::string&>())) {
-    *err = "each message needs a 'topic' matching [A-Za-z0-9._:-]{1,200}";
-    return false;
-  }
-  m->topic = t->get<std::string>();
-  return true;
-}
-
-// {"messages": [...]} -> the array, or an error.
-const json* MessagesArray(const json& body, std::string* err) {
-  auto it = body.find("messages");
-  if (it == body.end() || !it->is_array()) {
-    *err = "'messages' is required and must be an array";
-    return nullptr;
-  }
-  return &*it;
 }
 
 json FaultsJson(const Faults& f) {
@@ -339,23 +289,17 @@ void Router::Dispatch(const HttpRequest& req, const Done& done) {
         }
         return done(Json(200, json{{"messages", std::move(arr)}, {"next", next}}, label));
       }
-      if (!ParseObject(req.body, &body, &err)) return done(Error(400, err, label));
       Mutation m;
       m.topic = topic;
       if (route == R::kMessages) {
         m.kind = Mutation::Kind::kPublish;
         m.messages.emplace_back();
-        if (!ParseMessage(body, &m.messages.back(), &err)) return done(Error(400, err, label));
+        if (!ParseMessageBody(req.body, &m.messages.back(), &err)) {
+          return done(Error(400, err, label));
+        }
       } else {
         m.kind = Mutation::Kind::kPublishBatch;
-        const json* arr = MessagesArray(body, &err);
-        if (!arr) return done(Error(400, err, label));
-        m.messages.resize(arr->size());
-        for (size_t i = 0; i < arr->size(); ++i) {
-          if (!ParseMessage((*arr)[i], &m.messages[i], &err)) {
-            return done(Error(400, "messages[" + std::to_string(i) + "]: " + err, label));
-          }
-        }
+        if (!ParseBatchBody(req.body, &m.messages, &err)) return done(Error(400, err, label));
         if (m.messages.empty()) return done(Json(200, json{{"offsets", json::array()}}, label));
       }
       const bool single = route == R::kMessages;
@@ -412,15 +356,7 @@ void Router::Dispatch(const HttpRequest& req, const Done& done) {
       }
       if (route == R::kPrepare) {
         m.kind = Mutation::Kind::kPrepare;
-        if (!ParseObject(req.body, &body, &err)) return done(Error(400, err, label));
-        const json* arr = MessagesArray(body, &err);
-        if (!arr) return done(Error(400, err, label));
-        m.staged.resize(arr->size());
-        for (size_t i = 0; i < arr->size(); ++i) {
-          if (!ParseStaged((*arr)[i], &m.staged[i], &err)) {
-            return done(Error(400, "messages[" + std::to_string(i) + "]: " + err, label));
-          }
-        }
+        if (!ParsePrepareBody(req.body, &m.staged, &err)) return done(Error(400, err, label));
         m.inject_abort = faults_->RollAbort();
       } else {
         // commit/abort carry no body; whatever was sent is ignored.

@@ -50,7 +50,7 @@ uint64_t Sequencer::Assign(const std::string& topic, const MessageData& m, bool*
   return off;
 }
 
-void Sequencer::Plan(const Mutation& m, int64_t now_ms, Outcome* out, bool* depends_on_batch) {
+void Sequencer::Plan(Mutation m, int64_t now_ms, Outcome* out, bool* depends_on_batch) {
   *out = Outcome();
   used_overlay_ = false;
   size_t records_before = records_.size();
@@ -72,17 +72,18 @@ void Sequencer::Plan(const Mutation& m, int64_t now_ms, Outcome* out, bool* depe
   *depends_on_batch = used_overlay_ || records_.size() != records_before;
 }
 
-void Sequencer::PlanPublish(const Mutation& m, int64_t now_ms, Outcome* out) {
+void Sequencer::PlanPublish(Mutation& m, int64_t now_ms, Outcome* out) {
   Record rec;
   rec.type = Record::Type::kPublish;
   rec.topic = m.topic;
   rec.ts_ms = now_ms;
-  for (const auto& msg : m.messages) {
+  out->offsets.reserve(m.messages.size());
+  for (auto& msg : m.messages) {
     bool created;
     uint64_t off = Assign(m.topic, msg, &created);
     if (created) {
       if (rec.messages.empty()) rec.first_offset = off;
-      rec.messages.push_back(msg);
+      rec.messages.push_back(std::move(msg));
     }
     out->offsets.push_back(off);
     out->created = out->created || created;

@@ -20,6 +20,8 @@
 #include <utility>
 #include <vector>
 
+#include <absl/container/flat_hash_map.h>
+
 #include "common/status.h"
 #include "participants/broker/log_format.h"
 #include "participants/broker/store.h"
@@ -60,10 +62,13 @@ class Sequencer {
   // *depends_on_batch is set when the outcome was decided using a record of
   // the current batch (its own, or one of an earlier mutation in the batch):
   // if the batch's write fails, such outcomes are void and must be failed too.
-  void Plan(const Mutation& m, int64_t now_ms, Outcome* out, bool* depends_on_batch);
+  // `m` is taken by value: the messages it publishes move into the records.
+  void Plan(Mutation m, int64_t now_ms, Outcome* out, bool* depends_on_batch);
 
   // The records of the current batch, in order.
   const std::vector<Record>& records() const { return records_; }
+  // Hands the current batch's records over (to Store::ApplyAll), leaving none.
+  std::vector<Record> TakeRecords() { return std::move(records_); }
 
   // Forgets the current batch (after it was applied to the store, or failed).
   void Reset();
@@ -83,7 +88,7 @@ class Sequencer {
   // Assigns an offset to one message of `topic` (new or duplicate).
   uint64_t Assign(const std::string& topic, const MessageData& m, bool* created);
 
-  void PlanPublish(const Mutation& m, int64_t now_ms, Outcome* out);
+  void PlanPublish(Mutation& m, int64_t now_ms, Outcome* out);
   void PlanPrepare(const Mutation& m, int64_t now_ms, Outcome* out);
   void PlanCommit(const Mutation& m, int64_t now_ms, Outcome* out);
   void PlanAbort(const Mutation& m, Outcome* out);
@@ -91,7 +96,7 @@ class Sequencer {
   const Store* store_;
   std::vector<Record> records_;
   std::unordered_map<std::string, uint64_t> ends_;  // topic -> end offset incl. this batch
-  std::map<std::pair<std::string, std::string>, uint64_t> ids_;  // (topic, id) -> offset
+  absl::flat_hash_map<std::pair<std::string, std::string>, uint64_t> ids_;  // (topic, id) -> offset
   std::unordered_map<std::string, GidOverlay> gids_;
   bool used_overlay_ = false;
 };

@@ -105,7 +105,7 @@ Status BrokerService::Open(const ServiceOptions& opts, std::unique_ptr<BrokerSer
       [&](std::string_view payload) {
         Record r;
         Status d = DecodeRecord(payload, &r);
-        if (d.ok()) d = p.store.Apply(r);
+        if (d.ok()) d = p.store.Apply(std::move(r));
         if (!d.ok()) {
           return Status::Corruption("record #" + std::to_string(index) + " of " + opts.data_dir +
                                     "/broker.log: " + d.message());

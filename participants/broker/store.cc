@@ -1,6 +1,9 @@
 #include "participants/broker/store.h"
 
 #include <algorithm>
+#include <utility>
+
+#include <absl/container/flat_hash_set.h>
 #include <mutex>
 
 namespace dw::broker {
@@ -14,21 +17,21 @@ Status Inconsistent(const Record& r, const std::string& why) {
 
 }  // namespace
 
-Status Store::Apply(const Record& r) {
+Status Store::Apply(Record r) {
   std::unique_lock lock(mu_);
   return ApplyLocked(r);
 }
 
-Status Store::ApplyAll(const std::vector<Record>& records) {
+Status Store::ApplyAll(std::vector<Record> records) {
   std::unique_lock lock(mu_);
-  for (const auto& r : records) {
+  for (auto& r : records) {
     Status s = ApplyLocked(r);
     if (!s.ok()) return s;
   }
   return Status::OK();
 }
 
-Status Store::ApplyLocked(const Record& r) {
+Status Store::ApplyLocked(Record& r) {
   Status s;
   switch (r.type) {
     case Record::Type::kPublish:
@@ -48,7 +51,7 @@ Status Store::ApplyLocked(const Record& r) {
   return s;
 }
 
-Status Store::ApplyPublish(const Record& r) {
+Status Store::ApplyPublish(Record& r) {
   // Validate everything first so a bad record changes nothing.
   auto it = topics_.find(r.topic);
   uint64_t end = it == topics_.end() ? 0 : it->second.messages.size();
@@ -56,18 +59,19 @@ Status Store::ApplyPublish(const Record& r) {
     return Inconsistent(
         r, "first offset " + std::to_string(r.first_offset) + ", expected " + std::to_string(end));
   }
-  std::unordered_set<std::string_view> fresh;
+  absl::flat_hash_set<std::string_view> fresh;
+  fresh.reserve(r.messages.size());
   for (const auto& m : r.messages) {
     if (m.id.empty()) continue;
-    if ((it != topics_.end() && it->second.ids.count(m.id)) || !fresh.insert(m.id).second) {
+    if ((it != topics_.end() && it->second.ids.contains(m.id)) || !fresh.insert(m.id).second) {
       return Inconsistent(r, "id '" + m.id + "' stored twice");
     }
   }
   Topic& t = topics_[r.topic];
   uint64_t off = r.first_offset;
-  for (const auto& m : r.messages) {
+  for (auto& m : r.messages) {
     if (!m.id.empty()) t.ids.emplace(m.id, off);
-    t.messages.push_back(StoredMessage{off, m, r.ts_ms});
+    t.messages.push_back(StoredMessage{off, std::move(m), r.ts_ms});
     ++off;
   }
   return Status::OK();

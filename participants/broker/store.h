@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -28,6 +29,8 @@
 #include <unordered_set>
 #include <utility>
 #include <vector>
+
+#include <absl/container/flat_hash_map.h>
 
 #include "common/status.h"
 #include "participants/broker/log_format.h"
@@ -68,10 +71,12 @@ class Store {
   // is not the next one, a second prepare of a gid, a commit of a gid that is
   // not prepared, ...) is Corruption and changes nothing: at replay it means
   // the log is not one this broker wrote; live it is a bug in the sequencer.
-  Status Apply(const Record& r);
+  // Takes the record by value: its messages are moved into the store, so a
+  // caller done with it (replay, the writer) passes it with std::move.
+  Status Apply(Record r);
   // Applies several records under one exclusive lock (one durable batch).
   // Stops at the first failing record.
-  Status ApplyAll(const std::vector<Record>& records);
+  Status ApplyAll(std::vector<Record> records);
 
   // --- sequencer queries (writer thread only, no lock) ---
 
@@ -92,12 +97,20 @@ class Store {
 
  private:
   struct Topic {
-    std::vector<StoredMessage> messages;  // messages[i].offset == i
-    std::unordered_map<std::string, uint64_t> ids;
+    // messages[i].offset == i. A deque: appending never moves the messages
+    // already stored, so a topic of millions grows without the copy (and the
+    // pause of every reader, under the exclusive lock) of a vector's
+    // reallocation.
+    std::deque<StoredMessage> messages;
+    // id -> offset, the idempotency index. Every publish looks up each of its
+    // ids here, and a drain of a large backlog makes it millions of entries:
+    // an open-addressing table costs about one cache miss per lookup, where a
+    // node-based std::unordered_map walks a chain of scattered nodes.
+    absl::flat_hash_map<std::string, uint64_t> ids;
   };
 
-  Status ApplyLocked(const Record& r);
-  Status ApplyPublish(const Record& r);
+  Status ApplyLocked(Record& r);
+  Status ApplyPublish(Record& r);
   Status ApplyPrepare(const Record& r);
   Status ApplyCommit(const Record& r);
   Status ApplyAbort(const Record& r);

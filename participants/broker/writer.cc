@@ -108,7 +108,7 @@ void Writer::WriteBatch(std::deque<Item>* batch) {
   for (size_t i = 0; i < batch->size(); ++i) {
     bool dep;
     size_t before = seq_.records().size();
-    seq_.Plan((*batch)[i].m, now, &outcomes[i], &dep);
+    seq_.Plan(std::move((*batch)[i].m), now, &outcomes[i], &dep);
     dependent[i] = dep;
     for (size_t r = before; r < seq_.records().size(); ++r) {
       if (seq_.records()[r].type == Record::Type::kPrepare) staged_prepare = true;
@@ -141,7 +141,7 @@ void Writer::WriteBatch(std::deque<Item>* batch) {
       metrics_->records_written.fetch_add(records.size(), std::memory_order_relaxed);
       metrics_->write_batches.fetch_add(1, std::memory_order_relaxed);
       metrics_->log_bytes.store(log_->size(), std::memory_order_relaxed);
-      Status a = store_->ApplyAll(records);
+      Status a = store_->ApplyAll(seq_.TakeRecords());
       if (!a.ok()) {
         // The sequencer and the store disagree: a bug. The log holds the
         // records; a restart replays them through the same checks and refuses

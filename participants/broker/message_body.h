@@ -1,0 +1,33 @@
+// The request bodies that carry messages: POST /topics/{t}/messages (one),
+// POST /topics/{t}/batch and POST /transactions/{gid}/prepare (a list).
+//
+// They are parsed with simdjson, not with the nlohmann DOM used for every
+// other body: a relay's batch is one body of 1000 messages, and building a
+// DOM of it (a std::map per message, the text copied byte by byte) cost the
+// broker more CPU than sequencing and writing the batch together
+// (bench/broker_bench.cc, publish_batch).
+//
+// Contract (what clients see in {"error": ...} with a 400):
+//   - the body must be valid JSON (UTF-8, numbers within a double's range)
+//     and an object: "malformed JSON body" / "JSON body must be an object";
+//   - a message is an object with "payload" (a string, required) and "id",
+//     "key" (strings; missing or null means ""); other fields are ignored;
+//     when a key repeats, its last value counts;
+//   - a list body is {"messages": [ ... ]}; an error in element i is
+//     reported as "messages[i]: <reason>";
+//   - a staged message (prepare) also needs "topic", a valid name (names.h).
+// Thread-safe: each thread parses with a parser of its own.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "participants/broker/log_format.h"
+
+namespace dw::broker {
+
+bool ParseMessageBody(const std::string& body, MessageData* out, std::string* err);
+bool ParseBatchBody(const std::string& body, std::vector<MessageData>* out, std::string* err);
+bool ParsePrepareBody(const std::string& body, std::vector<StagedMessage>* out, std::string* err);
+
+}  // namespace dw::broker
