@@ -27,6 +27,10 @@ using pgoutput::Message;
 // Postgres epoch (2000-01-01) in Unix µs: the standby status update's clock.
 constexpr int64_t kPgEpochUnixUs = 946684800LL * 1000000;
 // wal_sender_timeout defaults to 60 s: report well within it.
+// The columns the publication carries (what Handle reads from an insert).
+// A publication made before it had no list and carries every column: the
+// relay reads the same columns by name from either.
+constexpr char kCdcColumns[] = "id, event_id, topic, msg_key, payload";
 constexpr auto kFeedbackInterval = std::chrono::seconds(10);
 constexpr auto kWatermarkInterval = std::chrono::seconds(2);
 constexpr auto kSlotCheckInterval = std::chrono::seconds(10);
@@ -250,9 +254,13 @@ class CdcRelay : public Relay {
       }
       if (tx.exec_params("SELECT 1 FROM pg_publication WHERE pubname = $1", opts_.publication)
               .empty()) {
+        // A column list (Postgres 15): only what the relay publishes. The
+        // WAL sender formats every published column of every insert with
+        // its output function, on one process that must keep up with all
+        // writers (created_dttm's timestamptz is the costly one).
         tx.exec0("CREATE PUBLICATION " + tx.quote_name(opts_.publication) +
-                 " FOR TABLE outbox_table"
-                 " WITH (publish = 'insert', publish_via_partition_root = true)");
+                 " FOR TABLE outbox_table (" + kCdcColumns +
+                 ") WITH (publish = 'insert', publish_via_partition_root = true)");
       }
       tx.exec_params(
           "INSERT INTO outbox_counter (counter_key, counter_value) VALUES ($1, 0)"

@@ -136,6 +136,11 @@ TEST_F(OutboxTest, CdcPublishesRowsWrittenBeforeTheSlotExisted) {
   EXPECT_TRUE(v.ok()) << v.ToText(20);
   // The watermark for partition maintenance moved past the streamed rows.
   EXPECT_EQ(SqlInt(dsn_, "SELECT count(*) FROM outbox_counter WHERE counter_key = 'cdc'"), 1);
+  // The publication carries only the columns the relay publishes.
+  EXPECT_EQ(SqlInt(dsn_,
+                   "SELECT count(*) FROM pg_publication_tables WHERE pubname = 'dw_outbox_pub'"
+                   " AND attnames = '{id,event_id,topic,msg_key,payload}'::name[]"),
+            1);
 }
 
 // Batches go to the broker by request-body size: 1000 ordinary events are
