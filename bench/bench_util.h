@@ -63,10 +63,6 @@ class BrokerServer {
   pid_t pid_ = -1;
 };
 
-// CPU time (user + system) process `pid` has used so far, in seconds, from
-// /proc/PID/stat; negative when it cannot be read.
-double ProcessCpuSeconds(pid_t pid);
-
 // The value of the unlabelled sample `name` in a Prometheus text exposition
 // (e.g. dw_broker_fsyncs_total). NotFound when absent.
 Status MetricValue(const std::string& text, const std::string& name, double* out);

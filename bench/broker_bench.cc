@@ -47,6 +47,7 @@
 
 #include "bench/bench_util.h"
 #include "common/record_file.h"
+#include "env/proc_info.h"
 #include "participants/broker_client.h"
 
 namespace dw::bench {
@@ -239,7 +240,7 @@ void BM_PublishBatch(benchmark::State& state, Target* t) {
   const size_t batch = static_cast<size_t>(state.range(0));
   std::vector<OutMessage> ms(batch, OutMessage{kTopic, "", "k", JsonPayload()});
   std::vector<uint64_t> offsets;
-  const double broker_before = ProcessCpuSeconds(t->server->pid());
+  const double broker_before = env::ProcessCpuSeconds(t->server->pid());
   double client_cpu = 0;
   for (auto _ : state) {
     for (auto& m : ms) m.id = UniqueName("b");
@@ -258,7 +259,7 @@ void BM_PublishBatch(benchmark::State& state, Target* t) {
   EndRun(state, t, 1);
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(batch));
   const double n = static_cast<double>(state.iterations());
-  const double broker_after = ProcessCpuSeconds(t->server->pid());
+  const double broker_after = env::ProcessCpuSeconds(t->server->pid());
   if (n > 0 && broker_before >= 0 && broker_after >= 0) {
     state.counters["broker_cpu_ms"] = (broker_after - broker_before) * 1e3 / n;
     state.counters["client_cpu_ms"] = client_cpu * 1e3 / n;

@@ -1,5 +1,5 @@
 // Reading /proc to tell whether a remembered pid is still the process we
-// started (pids are reused) and who it runs as.
+// started (pids are reused), who it runs as, and how much CPU it used.
 #pragma once
 
 #include <sys/types.h>
@@ -18,6 +18,10 @@ std::string ProcessName(pid_t pid);
 
 // Real uid of a live process (the Uid: line of /proc/PID/status).
 std::optional<uid_t> ProcessUid(pid_t pid);
+
+// CPU time (user + system) the process has used so far, in seconds (fields
+// 14 and 15 of /proc/PID/stat); negative when it cannot be read.
+double ProcessCpuSeconds(pid_t pid);
 
 // True when `pid` is alive and each of `args` is one of its argv elements
 // (e.g. {"broker", "serve", "/state/broker"}): the process we started, not

@@ -26,11 +26,11 @@ using pgoutput::Message;
 
 // Postgres epoch (2000-01-01) in Unix µs: the standby status update's clock.
 constexpr int64_t kPgEpochUnixUs = 946684800LL * 1000000;
-// wal_sender_timeout defaults to 60 s: report well within it.
 // The columns the publication carries (what Handle reads from an insert).
 // A publication made before it had no list and carries every column: the
 // relay reads the same columns by name from either.
 constexpr char kCdcColumns[] = "id, event_id, topic, msg_key, payload";
+// wal_sender_timeout defaults to 60 s: report well within it.
 constexpr auto kFeedbackInterval = std::chrono::seconds(10);
 constexpr auto kWatermarkInterval = std::chrono::seconds(2);
 constexpr auto kSlotCheckInterval = std::chrono::seconds(10);

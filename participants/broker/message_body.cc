@@ -1,5 +1,6 @@
 #include "participants/broker/message_body.h"
 
+#include <optional>
 #include <string_view>
 
 #include <simdjson.h>
@@ -19,15 +20,16 @@ simdjson::dom::parser& Parser() {
   return parser;
 }
 
-// The body as an element that is an object, or the error.
-bool ParseRoot(const std::string& body, element* out, std::string* err) {
+// The body as an object, or the error.
+bool ParseRoot(const std::string& body, object* out, std::string* err) {
+  element root;
   // parse(std::string) uses the string's spare capacity as simdjson's
   // padding when there is enough, and copies the text otherwise.
-  if (Parser().parse(body).get(*out) != simdjson::SUCCESS) {
+  if (Parser().parse(body).get(root) != simdjson::SUCCESS) {
     *err = "malformed JSON body";
     return false;
   }
-  if (!out->is_object()) {
+  if (root.get_object().get(*out) != simdjson::SUCCESS) {
     *err = "JSON body must be an object";
     return false;
   }
@@ -35,8 +37,9 @@ bool ParseRoot(const std::string& body, element* out, std::string* err) {
 }
 
 // A missing or null field is ""; anything but a string is an error.
-bool OptString(const element* v, const char* key, std::string* out, std::string* err) {
-  if (v == nullptr || v->is_null()) {
+bool OptString(const std::optional<element>& v, const char* key, std::string* out,
+               std::string* err) {
+  if (!v || v->is_null()) {
     out->clear();
     return true;
   }
@@ -49,43 +52,31 @@ bool OptString(const element* v, const char* key, std::string* out, std::string*
   return true;
 }
 
-// One pass over the fields; a repeated key keeps its last value.
-bool ParseMessage(element e, MessageData* m, std::string* topic, std::string* err) {
-  object obj;
-  if (e.get_object().get(obj) != simdjson::SUCCESS) {
-    *err = "a message must be a JSON object";
-    return false;
-  }
-  element id, key, payload, t;
-  bool has_id = false, has_key = false, has_payload = false, has_topic = false;
+// One pass over the fields; a repeated key keeps its last value. `topic`
+// non-null: a staged message, which needs one.
+bool ParseMessage(object obj, MessageData* m, std::string* topic, std::string* err) {
+  std::optional<element> id, key, payload, t;
   for (auto field : obj) {
     if (field.key == "id") {
       id = field.value;
-      has_id = true;
     } else if (field.key == "key") {
       key = field.value;
-      has_key = true;
     } else if (field.key == "payload") {
       payload = field.value;
-      has_payload = true;
     } else if (topic != nullptr && field.key == "topic") {
       t = field.value;
-      has_topic = true;
     }
   }
-  if (!OptString(has_id ? &id : nullptr, "id", &m->id, err) ||
-      !OptString(has_key ? &key : nullptr, "key", &m->key, err)) {
-    return false;
-  }
+  if (!OptString(id, "id", &m->id, err) || !OptString(key, "key", &m->key, err)) return false;
   std::string_view p;
-  if (!has_payload || payload.get_string().get(p) != simdjson::SUCCESS) {
+  if (!payload || payload->get_string().get(p) != simdjson::SUCCESS) {
     *err = "'payload' is required and must be a string";
     return false;
   }
   m->payload.assign(p);
   if (topic != nullptr) {
     std::string_view name;
-    if (!has_topic || t.get_string().get(name) != simdjson::SUCCESS || !ValidName(name)) {
+    if (!t || t->get_string().get(name) != simdjson::SUCCESS || !ValidName(name)) {
       *err = "each message needs a 'topic' matching [A-Za-z0-9._:-]{1,200}";
       return false;
     }
@@ -94,20 +85,25 @@ bool ParseMessage(element e, MessageData* m, std::string* topic, std::string* er
   return true;
 }
 
+// An element of a list body: it must be an object.
+bool ParseElement(element e, MessageData* m, std::string* topic, std::string* err) {
+  object obj;
+  if (e.get_object().get(obj) != simdjson::SUCCESS) {
+    *err = "a message must be a JSON object";
+    return false;
+  }
+  return ParseMessage(obj, m, topic, err);
+}
+
 // {"messages": [...]} -> the array, or the error.
 bool MessagesArray(const std::string& body, simdjson::dom::array* out, std::string* err) {
-  element root, messages;
-  object obj;
+  object root;
   if (!ParseRoot(body, &root, err)) return false;
-  if (root.get_object().get(obj) != simdjson::SUCCESS) return false;  // ParseRoot checked it
-  bool found = false;
-  for (auto field : obj) {
-    if (field.key == "messages") {
-      messages = field.value;
-      found = true;
-    }
+  std::optional<element> messages;
+  for (auto field : root) {
+    if (field.key == "messages") messages = field.value;
   }
-  if (!found || messages.get_array().get(*out) != simdjson::SUCCESS) {
+  if (!messages || messages->get_array().get(*out) != simdjson::SUCCESS) {
     *err = "'messages' is required and must be an array";
     return false;
   }
@@ -135,20 +131,20 @@ bool ParseList(const std::string& body, std::vector<T>* out, ParseOne parse_one,
 }  // namespace
 
 bool ParseMessageBody(const std::string& body, MessageData* out, std::string* err) {
-  element root;
+  object root;
   return ParseRoot(body, &root, err) && ParseMessage(root, out, nullptr, err);
 }
 
 bool ParseBatchBody(const std::string& body, std::vector<MessageData>* out, std::string* err) {
   return ParseList(
-      body, out, [err](element e, MessageData* m) { return ParseMessage(e, m, nullptr, err); },
+      body, out, [err](element e, MessageData* m) { return ParseElement(e, m, nullptr, err); },
       err);
 }
 
 bool ParsePrepareBody(const std::string& body, std::vector<StagedMessage>* out, std::string* err) {
   return ParseList(
       body, out,
-      [err](element e, StagedMessage* m) { return ParseMessage(e, &m->data, &m->topic, err); },
+      [err](element e, StagedMessage* m) { return ParseElement(e, &m->data, &m->topic, err); },
       err);
 }
 

@@ -1,10 +1,10 @@
 #include "participants/broker/store.h"
 
 #include <algorithm>
+#include <mutex>
 #include <utility>
 
 #include <absl/container/flat_hash_set.h>
-#include <mutex>
 
 namespace dw::broker {
 namespace {
