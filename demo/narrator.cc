@@ -7,14 +7,6 @@
 #include "common/process.h"
 
 namespace dw::demo {
-
-std::string OneLine(const std::string& s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) out.push_back(c == '\n' || c == '\r' || c == '\t' ? ' ' : c);
-  return out;
-}
-
 namespace {
 
 // Display width: UTF-8 continuation bytes take no column.

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "common/one_line.h"
+
 namespace dw::demo {
 
 // A small table rendered with aligned columns. Cells are single-line text
@@ -73,7 +75,8 @@ class Narrator {
   std::vector<std::pair<bool, std::string>> claims_;
 };
 
-// `s` with newlines and tabs shown as spaces (one line on the screen).
-std::string OneLine(const std::string& s);
+// `s` with newlines and tabs shown as spaces (one line on the screen, its
+// width unchanged): what every lesson prints in a cell or a line of output.
+inline std::string OneLine(const std::string& s) { return dw::OneLine(s, OneLineMode::kScreen); }
 
 }  // namespace dw::demo

@@ -2,7 +2,7 @@
 
 #include <pqxx/pqxx>
 
-#include "env/one_line.h"
+#include "common/one_line.h"
 
 namespace dw::env {
 namespace {

@@ -17,7 +17,7 @@
 
 #include <pqxx/pqxx>
 
-#include "env/one_line.h"
+#include "common/one_line.h"
 #include "env/pg_binaries.h"
 #include "env/proc_info.h"
 

@@ -4,8 +4,8 @@
 
 #include <pqxx/pqxx>
 
+#include "common/one_line.h"
 #include "env/http_get.h"
-#include "env/one_line.h"
 #include "env/outbox_probes.h"
 
 namespace dw::env {

@@ -6,6 +6,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "common/one_line.h"
 #include "outbox/pg_util.h"
 #include "participants/pg_pool.h"
 
@@ -17,14 +18,6 @@ constexpr int64_t kUsPerS = 1000000;
 using Renames = std::vector<std::pair<std::string, std::string>>;  // (old name, new name)
 
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
-
-// "ERROR:  permission denied ..." -> "permission denied ...".
-std::string OneLine(const std::string& s) {
-  std::string line = s.substr(0, s.find('\n'));
-  if (line.starts_with("ERROR:")) line = line.substr(6);
-  line.erase(0, line.find_first_not_of(' '));
-  return line;
-}
 
 // A timestamptz from unix µs, exact whatever the session's TimeZone.
 const char* const kTs = "('epoch'::timestamptz + $%d::bigint * interval '1 microsecond')";
@@ -201,7 +194,7 @@ Status EnsurePartmanExtension(pqxx::connection& c, PartmanState* st) {
       w.exec0("CREATE EXTENSION IF NOT EXISTS pg_partman SCHEMA partman");
       w.commit();
     } catch (const pqxx::sql_error& e) {
-      error = OneLine(e.what());
+      error = OneLine(e.what(), OneLineMode::kFirstLine);
     }
     *st = ReadPartmanState(c);
     // (A failure with the extension there: another session created it meanwhile.)
@@ -232,7 +225,8 @@ void PartmanCreateAhead(pqxx::connection& c, const PartitionOptions& opts, int64
                         MaintenanceReport* report, bool* ok_out) {
   *ok_out = false;
   auto fail = [&](const std::string& what, const std::exception& e) {
-    report->errors.push_back("pg_partman " + what + ": " + OneLine(e.what()));
+    report->errors.push_back("pg_partman " + what + ": " +
+                             OneLine(e.what(), OneLineMode::kFirstLine));
   };
   const std::string S = c.quote_name(st->schema);
   std::vector<PartitionInfo> before = list();

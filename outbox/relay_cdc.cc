@@ -11,6 +11,7 @@
 #include <pqxx/pqxx>
 
 #include "common/crc32c.h"
+#include "common/one_line.h"
 #include "outbox/event.h"
 #include "outbox/pg_util.h"
 #include "outbox/pgoutput.h"
@@ -41,14 +42,6 @@ std::string WithReplication(const std::string& dsn) {
     return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + "replication=database";
   }
   return dsn + " replication=database";
-}
-
-std::string OneLine(std::string s) {
-  for (char& c : s) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  while (!s.empty() && s.back() == ' ') s.pop_back();
-  return s;
 }
 
 class CdcRelay : public Relay {
