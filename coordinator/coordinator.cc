@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/backoff.h"
 #include "coordinator/gid.h"
 #include "coordinator/pg_decision_log.h"
 
@@ -15,6 +16,12 @@ bool Involved(const Work& w) { return !w.statements.empty() || !w.messages.empty
 // "prepare", or "prepare dw:c1:5.1" when the branch name differs from the gid.
 std::string Verb(const char* verb, const std::string& branch, const std::string& gid) {
   return branch == gid ? verb : std::string(verb) + " " + branch;
+}
+
+// Phase 2 and aborts retry without jitter: the phase-2 budget compares the
+// next wait with its deadline before sleeping (Backoff::bound).
+Backoff RetryBackoff(const CoordinatorOptions& o) {
+  return Backoff(Backoff::Options{o.backoff_initial, o.backoff_max, /*jitter=*/false});
 }
 
 std::string VoteText(const Status& s) {
@@ -42,7 +49,7 @@ struct Coordinator::Job {
   std::vector<size_t> remaining;  // members still to acknowledge the commit
   bool committed_one = false;     // after-commit-one has fired
   int rounds = 0;
-  std::chrono::milliseconds backoff{0};
+  Backoff backoff;  // RetryBackoff: the waits between commit rounds
   Clock::time_point next_try;
 };
 
@@ -244,7 +251,7 @@ TxnResult Coordinator::Execute(const std::vector<Work>& works) {
   job->seq = seq;
   job->gid = gid;
   job->remaining = prep;
-  job->backoff = opts_.backoff_initial;
+  job->backoff = RetryBackoff(opts_);
   if (opts_.ack_after == AckAfter::kDecision) {
     if (tr) tr->Note(gid, "acknowledged after the decision; phase 2 in the background");
     Enqueue(std::move(job));
@@ -257,9 +264,8 @@ TxnResult Coordinator::Execute(const std::vector<Work>& works) {
       Complete(job.get());
       return done(TxnOutcome::kCommitted, Status::OK());
     }
-    if (Clock::now() + job->backoff >= deadline) break;
-    std::this_thread::sleep_for(job->backoff);
-    job->backoff = std::min(job->backoff * 2, opts_.backoff_max);
+    if (Clock::now() + job->backoff.bound() >= deadline) break;
+    std::this_thread::sleep_for(job->backoff.Next());
   }
   if (tr) tr->Note(gid, "phase 2 not acknowledged yet: handed to the background");
   ++handed_off_;
@@ -270,7 +276,7 @@ TxnResult Coordinator::Execute(const std::vector<Work>& works) {
 
 bool Coordinator::AbortAll(const std::string& gid, const std::vector<size_t>& which) {
   std::vector<size_t> remaining = which;
-  auto backoff = opts_.backoff_initial;
+  Backoff backoff = RetryBackoff(opts_);
   const auto deadline = Clock::now() + opts_.phase2_budget;
   Trace* tr = opts_.trace;
   while (!remaining.empty()) {
@@ -292,9 +298,8 @@ bool Coordinator::AbortAll(const std::string& gid, const std::vector<size_t>& wh
     }
     remaining.swap(next);
     if (remaining.empty()) break;
-    if (Clock::now() + backoff >= deadline) return false;  // recovery aborts the rest
-    std::this_thread::sleep_for(backoff);
-    backoff = std::min(backoff * 2, opts_.backoff_max);
+    if (Clock::now() + backoff.bound() >= deadline) return false;  // recovery aborts the rest
+    std::this_thread::sleep_for(backoff.Next());
   }
   return true;
 }
@@ -372,8 +377,7 @@ void Coordinator::BackgroundLoop() {
     l.lock();
     --bg_busy_;
     if (!finished) {
-      job->next_try = Clock::now() + job->backoff;
-      job->backoff = std::min(job->backoff * 2, opts_.backoff_max);
+      job->next_try = Clock::now() + job->backoff.Next();
       bg_queue_.push_back(std::move(job));
     }
     bg_cv_.notify_all();

@@ -10,7 +10,7 @@
 
 #include <pqxx/pqxx>
 
-#include "outbox/backoff.h"
+#include "common/backoff.h"
 #include "outbox/pg_util.h"
 #include "outbox/schema.h"
 

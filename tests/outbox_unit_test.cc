@@ -2,7 +2,7 @@
 // partition width parsing and naming, backoff bounds, strategy names.
 #include <gtest/gtest.h>
 
-#include "outbox/backoff.h"
+#include "common/backoff.h"
 #include "outbox/partitions.h"
 #include "outbox/pgoutput.h"
 #include "outbox/relay.h"
