@@ -11,7 +11,7 @@
 #include <set>
 #include <thread>
 
-#include "tests/broker_test_util.h"
+#include "tests/support/broker_test_util.h"
 
 namespace dw::testing::broker {
 namespace {

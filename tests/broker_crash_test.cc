@@ -17,7 +17,7 @@
 #include <thread>
 
 #include "common/process.h"
-#include "tests/broker_test_util.h"
+#include "tests/support/broker_test_util.h"
 
 namespace dw::testing::broker {
 namespace {

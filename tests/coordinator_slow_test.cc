@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "coordinator/crash_points.h"
-#include "tests/coordinator_test_util.h"
+#include "tests/support/coordinator_test_util.h"
 
 namespace dw::coord {
 namespace {

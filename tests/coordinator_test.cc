@@ -23,7 +23,7 @@
 #include "coordinator/participant_spec.h"
 #include "coordinator/pg_decision_log.h"
 #include "participants/broker_client.h"
-#include "tests/coordinator_test_util.h"
+#include "tests/support/coordinator_test_util.h"
 #include "tests/support/test_support.h"
 #include "workload/orders.h"
 #include "workload/verify.h"

@@ -11,7 +11,7 @@
 #include "common/process.h"
 #include "outbox/relay.h"
 #include "participants/broker_client.h"
-#include "tests/outbox_test_util.h"
+#include "tests/support/outbox_test_util.h"
 
 namespace dw::testing {
 namespace {

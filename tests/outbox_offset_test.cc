@@ -10,7 +10,7 @@
 #include "outbox/partitions.h"
 #include "outbox/relay.h"
 #include "outbox/schema.h"
-#include "tests/outbox_test_util.h"
+#include "tests/support/outbox_test_util.h"
 #include "workload/orders.h"
 
 namespace dw::testing {

@@ -8,7 +8,7 @@
 #include "outbox/relay.h"
 #include "outbox/schema.h"
 #include "participants/broker_client.h"
-#include "tests/outbox_test_util.h"
+#include "tests/support/outbox_test_util.h"
 
 #ifndef DW_OUTBOX_ORDERS
 #define DW_OUTBOX_ORDERS 2000
