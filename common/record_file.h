@@ -14,6 +14,8 @@
 //   - a valid frame after it: a corrupt middle. Acknowledged data lies behind
 //     the damage, so Open refuses with Corruption instead of silently
 //     dropping it; a human decides.
+// The file is reached through a FileEnv (common/file_env.h): the real file
+// system unless the caller passes another, as the fault tests do.
 // Not thread-safe: the owner serialises Append/Sync (one writer thread).
 #pragma once
 
@@ -24,6 +26,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/file_env.h"
 #include "common/status.h"
 
 namespace dw {
@@ -41,7 +44,7 @@ class RecordFile {
   // (a non-OK status from fn aborts the open), truncates a torn tail, and
   // leaves the file positioned for appends.
   static Status Open(const std::string& path, const ReplayFn& fn, std::unique_ptr<RecordFile>* out,
-                     ReplayReport* report);
+                     ReplayReport* report, FileEnv* env = FileEnv::Default());
 
   ~RecordFile();
   RecordFile(const RecordFile&) = delete;
@@ -53,6 +56,9 @@ class RecordFile {
   // Writes pre-framed bytes at the end of the file with one write() loop.
   // On failure (ENOSPC -> NoSpace, other errno -> IOError) the file is cut back
   // to its previous size, so a failed append never leaves a partial frame.
+  // Should that cut fail too, what reached the file stays: a partial frame
+  // at the end is a torn tail the next Open truncates, but whole frames of
+  // `framed` written before the failure would replay.
   Status AppendFramed(std::string_view framed);
 
   // fdatasync. Counts toward syncs().
@@ -65,16 +71,17 @@ class RecordFile {
   // Atomically replaces the file at `path` with one holding exactly `payloads`
   // (tmp file + fsync + rename + fsync of the folder), for compaction. The
   // open RecordFile of that path must be reopened afterwards.
-  static Status Rewrite(const std::string& path, const std::vector<std::string>& payloads);
+  static Status Rewrite(const std::string& path, const std::vector<std::string>& payloads,
+                        FileEnv* env = FileEnv::Default());
 
   uint64_t size() const { return size_; }
   uint64_t syncs() const { return syncs_; }
   const std::string& path() const { return path_; }
 
  private:
-  RecordFile(std::string path, int fd, uint64_t size);
+  RecordFile(std::string path, std::unique_ptr<FileEnv::File> file, uint64_t size);
   std::string path_;
-  int fd_;
+  std::unique_ptr<FileEnv::File> file_;
   uint64_t size_;
   uint64_t syncs_ = 0;
 };
