@@ -1,6 +1,10 @@
 # Tests of the two-phase-commit coordinator (issue 3).
 dw_add_test(coordinator_unit_test SOURCES coordinator_unit_test.cc LIBS dw_coordinator
   LABELS coordinator unit IN_PROCESS)
+# The protocol and recovery against scripted participants and an in-memory
+# decision log (tests/support/fake_participant.h, memory_decision_log.h).
+dw_add_test(coordinator_fake_test SOURCES coordinator_fake_test.cc support/fake_participant.cc
+  support/memory_decision_log.cc LIBS dw_coordinator LABELS coordinator unit IN_PROCESS)
 # Scratch database per test in the shared cluster + a broker process per test.
 dw_add_test(coordinator_test SOURCES coordinator_test.cc LIBS dw_coordinator
   NEEDS_ENV LABELS coordinator TIMEOUT 300)

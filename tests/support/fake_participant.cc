@@ -1,0 +1,103 @@
+#include "tests/support/fake_participant.h"
+
+#include <thread>
+
+namespace dw::testing {
+
+void FakeParticipant::Answer(Method m, Status status, int times) {
+  std::lock_guard<std::mutex> l(mu_);
+  for (int i = 0; i < times; ++i) answers_[m].push_back(status);
+}
+
+void FakeParticipant::Delay(Method m, std::chrono::milliseconds d) {
+  std::lock_guard<std::mutex> l(mu_);
+  delays_[m] = d;
+}
+
+void FakeParticipant::AddPrepared(const std::string& gid) {
+  std::lock_guard<std::mutex> l(mu_);
+  prepared_[gid] = std::chrono::system_clock::now();
+}
+
+int FakeParticipant::calls(Method m) const {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = calls_.find(m);
+  return it == calls_.end() ? 0 : it->second;
+}
+
+std::set<std::string> FakeParticipant::prepared() const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::set<std::string> out;
+  for (const auto& [gid, at] : prepared_) out.insert(gid);
+  return out;
+}
+
+std::set<std::string> FakeParticipant::committed() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return committed_;
+}
+
+std::set<std::string> FakeParticipant::aborted() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return aborted_;
+}
+
+bool FakeParticipant::Enter(Method m, Status* scripted) {
+  std::chrono::milliseconds delay{0};
+  bool replaced = false;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    ++calls_[m];
+    auto d = delays_.find(m);
+    if (d != delays_.end()) delay = d->second;
+    auto& q = answers_[m];
+    if (!q.empty()) {
+      *scripted = q.front();
+      q.pop_front();
+      replaced = !scripted->ok();
+    }
+  }
+  if (delay.count() > 0) std::this_thread::sleep_for(delay);
+  return replaced;
+}
+
+Status FakeParticipant::Prepare(const std::string& gid, const Work&) {
+  Status s;
+  if (Enter(Method::kPrepare, &s)) return s;
+  std::lock_guard<std::mutex> l(mu_);
+  prepared_[gid] = std::chrono::system_clock::now();
+  return Status::OK();
+}
+
+Status FakeParticipant::Commit(const std::string& gid) {
+  Status s;
+  if (Enter(Method::kCommit, &s)) return s;
+  std::lock_guard<std::mutex> l(mu_);
+  if (prepared_.erase(gid) > 0) {
+    committed_.insert(gid);
+    return Status::OK();
+  }
+  if (committed_.count(gid)) return Status::OK();
+  return Status::NotFound(name_ + ": no prepared transaction " + gid);
+}
+
+Status FakeParticipant::Abort(const std::string& gid) {
+  Status s;
+  if (Enter(Method::kAbort, &s)) return s;
+  std::lock_guard<std::mutex> l(mu_);
+  if (prepared_.erase(gid) > 0) aborted_.insert(gid);
+  return Status::OK();
+}
+
+Status FakeParticipant::ListInDoubt(const std::string& gid_prefix, std::vector<InDoubtTxn>* out) {
+  Status s;
+  if (Enter(Method::kList, &s)) return s;
+  std::lock_guard<std::mutex> l(mu_);
+  out->clear();
+  for (const auto& [gid, at] : prepared_) {
+    if (gid.starts_with(gid_prefix)) out->push_back(InDoubtTxn{gid, at});
+  }
+  return Status::OK();
+}
+
+}  // namespace dw::testing
