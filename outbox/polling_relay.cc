@@ -23,21 +23,6 @@ std::string DescribeRows(const std::vector<OutboxEvent>& events) {
          std::to_string(hi->id) + ")";
 }
 
-Status PublishTraced(BrokerClient* broker, const std::vector<OutboxEvent>& events, Trace* tr,
-                     const std::string& id) {
-  if (!tr) return PublishEvents(broker, events);
-  const std::string first = events.empty() ? "" : events.front().event_id;
-  const std::string last = events.empty() ? "" : events.back().event_id;
-  tr->Send(id, "broker",
-           "POST /topics/" + (events.empty() ? std::string("?") : events.front().topic) +
-               "/batch: " + std::to_string(events.size()) +
-               (events.size() == 1 ? " message (" : " messages (") + first +
-               (events.size() > 1 ? " .. " + last : "") + ")");
-  Status s = PublishEvents(broker, events);
-  tr->Reply(id, "broker", s.ok() ? "200: stored durably" : "failed: " + s.ToString());
-  return s;
-}
-
 PollingRelay::PollingRelay(const RelayOptions& opts)
     : opts_(opts), wakeup_(opts.dsn, kChannel, opts.listen) {}
 
@@ -51,11 +36,7 @@ Status PollingRelay::Start() {
     if (!s.ok()) return s;
   }
   if (!broker_) {
-    BrokerClient::Options bo;
-    bo.url = opts_.broker_url;
-    bo.timeout = opts_.broker_timeout;
-    bo.max_idle_connections = 2;
-    Status s = BrokerClient::Create(bo, &broker_);
+    Status s = MakePublisher(opts_, &broker_);
     if (!s.ok()) return s;
   }
   // LISTEN before the first read: a commit between the two is then either

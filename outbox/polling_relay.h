@@ -1,6 +1,7 @@
 // What the four polling strategies share: one Postgres connection of their
 // own (a PgPool of one, so a broken connection is replaced, never reused),
-// a broker client, and the LISTEN wake-up. Internal to outbox/.
+// a publisher (the broker's client), and the LISTEN wake-up. Internal to
+// outbox/.
 #pragma once
 
 #include <memory>
@@ -11,9 +12,9 @@
 #include <pqxx/pqxx>
 
 #include "outbox/event.h"
+#include "outbox/publisher.h"
 #include "outbox/relay.h"
 #include "outbox/wakeup.h"
-#include "participants/broker_client.h"
 #include "participants/pg_pool.h"
 
 namespace dw::outbox {
@@ -23,10 +24,6 @@ namespace dw::outbox {
 std::string TraceInstance(const RelayOptions& opts);
 // "N rows (ids A..B)" for a batch read back from Postgres.
 std::string DescribeRows(const std::vector<OutboxEvent>& events);
-// PublishEvents, recorded as a send to and a reply from "broker" when `tr`
-// is non-null (`id` is the batch's trace id).
-Status PublishTraced(BrokerClient* broker, const std::vector<OutboxEvent>& events, Trace* tr,
-                     const std::string& id);
 
 class PollingRelay : public Relay {
  public:
@@ -75,7 +72,7 @@ class PollingRelay : public Relay {
   RelayOptions opts_;
   std::shared_ptr<PgPool> pool_;
   PgPool::Lease lease_;
-  std::unique_ptr<BrokerClient> broker_;
+  std::unique_ptr<Publisher> broker_;
   Wakeup wakeup_;
   RelayCounters counters_;
   std::string trace_id_;  // the batch being traced

@@ -27,6 +27,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -40,6 +41,8 @@ namespace dw::outbox {
 
 enum class Strategy { kSkipLocked, kStatus, kOffsetNaive, kOffsetSafe, kCdc };
 
+class Publisher;  // publisher.h
+
 const char* StrategyName(Strategy s);
 Status ParseStrategy(std::string_view name, Strategy* out);
 
@@ -49,6 +52,10 @@ struct RelayOptions {
   Strategy strategy = Strategy::kSkipLocked;
   int batch = 100;
   std::chrono::milliseconds broker_timeout{5000};
+  // Where each instance publishes (publisher.h): unset, a BrokerClient for
+  // broker_url. A test sets a fake here; each instance calls it once, from
+  // its Start. (CreateRelay still wants a non-empty broker_url.)
+  std::function<Status(std::unique_ptr<Publisher>*)> publisher;
   // Polling strategies: LISTEN for the writers' NOTIFY; poll anyway after this long.
   bool listen = true;
   std::chrono::milliseconds poll_interval{1000};

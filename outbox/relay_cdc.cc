@@ -12,11 +12,12 @@
 
 #include "common/crc32c.h"
 #include "common/one_line.h"
+#include "outbox/cdc_backlog.h"
 #include "outbox/event.h"
 #include "outbox/pg_util.h"
 #include "outbox/pgoutput.h"
 #include "outbox/polling_relay.h"
-#include "participants/broker_client.h"
+#include "outbox/publisher.h"
 #include "participants/pg_pool.h"
 
 namespace dw::outbox {
@@ -62,11 +63,7 @@ class CdcRelay : public Relay {
       if (!s.ok()) return s;
     }
     if (!broker_) {
-      BrokerClient::Options bo;
-      bo.url = opts_.broker_url;
-      bo.timeout = opts_.broker_timeout;
-      bo.max_idle_connections = 2;
-      Status s = BrokerClient::Create(bo, &broker_);
+      Status s = MakePublisher(opts_, &broker_);
       if (!s.ok()) return s;
     }
     return EnsureStreaming();
@@ -77,22 +74,20 @@ class CdcRelay : public Relay {
     Status s = EnsureStreaming();
     if (!s.ok()) return s;
     // Events read earlier whose publish failed go first.
-    if (!buffer_.empty()) return PublishBuffer(moved);
+    if (!backlog_.empty()) return PublishBuffer(moved);
     s = ReadAvailable();
     if (!s.ok()) {
       CloseStream();
       return s;
     }
-    if (!buffer_.empty()) return PublishBuffer(moved);
-    if (!trace_id_.empty() && !in_txn_) {  // a traced batch that carried no event
+    if (!backlog_.empty()) return PublishBuffer(moved);
+    if (!trace_id_.empty() && !backlog_.in_txn()) {  // a traced batch that carried no event
       opts_.trace->Discard(trace_id_);
       --trace_batches_;
       trace_id_.clear();
     }
-    // Nothing pending: what the server has sent us is all settled, so its
-    // reported WAL end may be confirmed (as pg_recvlogical does). This keeps
-    // the slot from retaining WAL that holds no outbox inserts.
-    if (!in_txn_ && wal_end_seen_ > confirmed_) confirmed_ = wal_end_seen_;
+    // Nothing pending: what the server has sent us is all settled.
+    backlog_.ConfirmIdle();
     return MaybeSendFeedback();
   }
 
@@ -161,7 +156,7 @@ class CdcRelay : public Relay {
         return StatusFromPgException(&lease, "cdc: reading the WAL position");
       }
     }
-    *drained = wal_end_seen_ >= drain_target_ && buffer_.empty() && !in_txn_;
+    *drained = backlog_.wal_end() >= drain_target_ && backlog_.empty() && !backlog_.in_txn();
     if (!*drained) {
       // Ask the server to report how far it has read (a keepalive).
       return SendFeedback(/*reply_requested=*/true);
@@ -211,8 +206,7 @@ class CdcRelay : public Relay {
     if (!ok) return Fail(Status::Unavailable("cdc: START_REPLICATION: " + err));
     streaming_ = true;
     decoder_ = pgoutput::Decoder();
-    in_txn_ = false;
-    buffer_.clear();
+    backlog_.Restart();
     last_feedback_ = Clock::now();
     return Status::OK();
   }
@@ -331,7 +325,7 @@ class CdcRelay : public Relay {
                             row[2].as<std::string>(), row[3].as<std::string>(),
                             row[4].as<std::string>()});
         }
-        s = PublishEvents(broker_.get(), events);
+        s = broker_->Publish(events);
         if (!s.ok()) break;
         counters_.published += events.size();
         last = events.back().id;
@@ -356,12 +350,12 @@ class CdcRelay : public Relay {
     return s;
   }
 
-  // Drains what libpq can deliver without blocking, into buffer_, up to a batch.
+  // Drains what libpq can deliver without blocking, into backlog_, up to a batch.
   Status ReadAvailable() {
     if (!PQconsumeInput(stream_)) {
       return Status::Unavailable("cdc: replication stream: " + OneLine(PQerrorMessage(stream_)));
     }
-    while (static_cast<int>(buffer_.size()) < opts_.batch) {
+    while (static_cast<int>(backlog_.size()) < opts_.batch) {
       char* buf = nullptr;
       int n = PQgetCopyData(stream_, &buf, /*async=*/1);
       if (n == 0) break;
@@ -385,24 +379,23 @@ class CdcRelay : public Relay {
     if (m.empty()) return Status::OK();
     if (m[0] == 'k') {  // keepalive: walEnd, sendTime, replyRequested
       if (m.size() < 18) return Status::Corruption("cdc: short keepalive");
-      wal_end_seen_ = std::max(wal_end_seen_, pgoutput::ReadU64(m.data() + 1));
+      backlog_.SawWalEnd(pgoutput::ReadU64(m.data() + 1));
       if (m[17]) reply_requested_ = true;
       return Status::OK();
     }
     if (m[0] != 'w') return Status::OK();
     if (m.size() < 25) return Status::Corruption("cdc: short XLogData");
-    wal_end_seen_ = std::max(wal_end_seen_, pgoutput::ReadU64(m.data() + 9));
+    backlog_.SawWalEnd(pgoutput::ReadU64(m.data() + 9));
     Message msg;
     Status s = decoder_.Decode(m.substr(25), &msg);
     if (!s.ok()) return s;
     switch (msg.kind) {
       case Message::Kind::kBegin:
-        in_txn_ = true;
+        backlog_.Begin();
         if (opts_.trace) TraceWal("XLogData: BEGIN xid " + std::to_string(msg.xid));
         break;
       case Message::Kind::kCommit:
-        in_txn_ = false;
-        last_commit_end_ = msg.end_lsn;
+        backlog_.Commit(msg.end_lsn);
         if (opts_.trace) TraceWal("XLogData: COMMIT, end LSN " + pgoutput::FormatLsn(msg.end_lsn));
         break;
       case Message::Kind::kRelation:
@@ -435,7 +428,7 @@ class CdcRelay : public Relay {
           TraceWal("XLogData: INSERT outbox_table id " + std::to_string(e.id) + " (" + e.event_id +
                    ")");
         }
-        buffer_.push_back(std::move(e));
+        backlog_.Insert(std::move(e));
         break;
       }
       case Message::Kind::kOther:
@@ -458,23 +451,19 @@ class CdcRelay : public Relay {
 
   Status PublishBuffer(int64_t* moved) {
     Trace* tr = trace_id_.empty() ? nullptr : opts_.trace;
-    Status s = PublishTraced(broker_.get(), buffer_, tr, trace_id_);
+    const size_t n = backlog_.size();
+    Status s = backlog_.Publish(broker_.get(), tr, trace_id_);
     if (!s.ok()) {
       // Keep the stream alive while the broker is away (wal_sender_timeout).
       MaybeSendFeedback();
       return s;
     }
-    *moved = static_cast<int64_t>(buffer_.size());
-    counters_.published += buffer_.size();
+    *moved = static_cast<int64_t>(n);
+    counters_.published += n;
     ++counters_.steps;
-    buffer_.clear();
-    // Everything up to the last complete commit is now at the broker. (When
-    // the buffer ended inside a transaction, its first events are published
-    // but its commit is not confirmed: after a restart they come again.)
-    if (last_commit_end_ > confirmed_) confirmed_ = last_commit_end_;
     if (tr) {
       tr->Send(trace_id_, "postgres",
-               "standby status update 'r': flushed " + pgoutput::FormatLsn(confirmed_) +
+               "standby status update 'r': flushed " + pgoutput::FormatLsn(backlog_.confirmed()) +
                    " (the slot may release WAL up to here)");
       trace_id_.clear();  // the next message starts the next batch
     }
@@ -483,7 +472,7 @@ class CdcRelay : public Relay {
 
   Status MaybeSendFeedback(bool force = false) {
     if (!stream_) return Status::OK();
-    if (!force && !reply_requested_ && confirmed_ == reported_ &&
+    if (!force && !reply_requested_ && backlog_.confirmed() == reported_ &&
         Clock::now() - last_feedback_ < kFeedbackInterval) {
       return Status::OK();
     }
@@ -495,9 +484,9 @@ class CdcRelay : public Relay {
     if (!stream_) return Status::OK();
     std::string m;
     m.push_back('r');
-    pgoutput::PutU64(&m, confirmed_);
-    pgoutput::PutU64(&m, confirmed_);
-    pgoutput::PutU64(&m, confirmed_);
+    pgoutput::PutU64(&m, backlog_.confirmed());
+    pgoutput::PutU64(&m, backlog_.confirmed());
+    pgoutput::PutU64(&m, backlog_.confirmed());
     auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
                       std::chrono::system_clock::now().time_since_epoch())
                       .count();
@@ -509,7 +498,7 @@ class CdcRelay : public Relay {
       CloseStream();
       return s;
     }
-    reported_ = confirmed_;
+    reported_ = backlog_.confirmed();
     reply_requested_ = false;
     last_feedback_ = Clock::now();
     return Status::OK();
@@ -549,7 +538,7 @@ class CdcRelay : public Relay {
 
   RelayOptions opts_;
   std::shared_ptr<PgPool> pool_;
-  std::unique_ptr<BrokerClient> broker_;
+  std::unique_ptr<Publisher> broker_;
   RelayCounters counters_;
   std::string slot_;
   std::string snapshot_key_;
@@ -559,12 +548,8 @@ class CdcRelay : public Relay {
   pgoutput::Decoder decoder_;
   uint32_t outbox_oid_ = 0;
   std::vector<int> cols_;  // id, topic, event_id, msg_key, payload
-  bool in_txn_ = false;
-  std::vector<OutboxEvent> buffer_;
-  uint64_t last_commit_end_ = 0;  // end LSN of the last complete transaction read
-  uint64_t confirmed_ = 0;        // published up to here
-  uint64_t reported_ = 0;         // confirmed_ as last sent to the server
-  uint64_t wal_end_seen_ = 0;
+  CdcBacklog backlog_;
+  uint64_t reported_ = 0;  // backlog_.confirmed() as last sent to the server
   bool reply_requested_ = false;
   Clock::time_point last_feedback_{};
   Clock::time_point last_watermark_{};

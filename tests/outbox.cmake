@@ -2,6 +2,9 @@
 # scratch database of the outbox's own test cluster (ENV outbox: see
 # tests/CMakeLists.txt for why) and a broker process of their own per test.
 dw_add_test(outbox_unit_test SOURCES outbox_unit_test.cc LIBS dw_outbox LABELS outbox unit IN_PROCESS)
+# The relays' settle logic against a fake publisher (tests/support/fake_publisher.h).
+dw_add_test(outbox_fake_test SOURCES outbox_fake_test.cc support/fake_publisher.cc LIBS dw_outbox
+  LABELS outbox unit IN_PROCESS)
 dw_add_test(outbox_relay_test SOURCES outbox_relay_test.cc LIBS dw_outbox
   NEEDS_ENV ENV outbox LABELS outbox TIMEOUT 300)
 # The same end-to-end runs with the issue's 10,000 orders.

@@ -1,0 +1,49 @@
+#include "outbox/publisher.h"
+
+#include "participants/broker_client.h"
+
+namespace dw::outbox {
+namespace {
+
+class BrokerPublisher : public Publisher {
+ public:
+  explicit BrokerPublisher(std::unique_ptr<BrokerClient> client) : client_(std::move(client)) {}
+  Status Publish(const std::vector<OutboxEvent>& events) override {
+    return PublishEvents(client_.get(), events);
+  }
+
+ private:
+  std::unique_ptr<BrokerClient> client_;
+};
+
+}  // namespace
+
+Status MakePublisher(const RelayOptions& opts, std::unique_ptr<Publisher>* out) {
+  if (opts.publisher) return opts.publisher(out);
+  BrokerClient::Options bo;
+  bo.url = opts.broker_url;
+  bo.timeout = opts.broker_timeout;
+  bo.max_idle_connections = 2;
+  std::unique_ptr<BrokerClient> client;
+  Status s = BrokerClient::Create(bo, &client);
+  if (!s.ok()) return s;
+  *out = std::make_unique<BrokerPublisher>(std::move(client));
+  return Status::OK();
+}
+
+Status PublishTraced(Publisher* publisher, const std::vector<OutboxEvent>& events, Trace* tr,
+                     const std::string& id) {
+  if (!tr) return publisher->Publish(events);
+  const std::string first = events.empty() ? "" : events.front().event_id;
+  const std::string last = events.empty() ? "" : events.back().event_id;
+  tr->Send(id, "broker",
+           "POST /topics/" + (events.empty() ? std::string("?") : events.front().topic) +
+               "/batch: " + std::to_string(events.size()) +
+               (events.size() == 1 ? " message (" : " messages (") + first +
+               (events.size() > 1 ? " .. " + last : "") + ")");
+  Status s = publisher->Publish(events);
+  tr->Reply(id, "broker", s.ok() ? "200: stored durably" : "failed: " + s.ToString());
+  return s;
+}
+
+}  // namespace dw::outbox
