@@ -5,7 +5,9 @@
 # IN_PROCESS, so only the libraries they link are built) under a sanitizer
 # preset and runs them with that preset's options. They cover the threaded
 # and parsing cores: the broker's store and writer, the coordinator's call
-# pool, group commit and decision logs, the outbox's pure parts, the
+# pool, group commit and decision logs, its protocol and recovery against
+# fake participants, RecordFile under injected file faults, the outbox's pure
+# parts and its relays' settle logic against a fake publisher, the
 # participants' clients' input handling, the report renderer. The broker's
 # HTTP handling and log replay are covered under ASan + UBSan by the fuzzers
 # CI also runs. The whole suite under a sanitizer is
@@ -24,7 +26,8 @@ case "$preset" in
   tsan) export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" ;;
   *) echo "usage: scripts/sanitize-quick.sh [asan|tsan]" >&2; exit 2 ;;
 esac
-tests=(common_test broker_core_test coordinator_unit_test outbox_unit_test participants_unit_test
+tests=(common_test broker_core_test record_file_fault_test coordinator_unit_test
+       coordinator_fake_test outbox_unit_test outbox_fake_test participants_unit_test
        compare_report_test)
 cmake --preset "$preset" >/dev/null
 cmake --build "build-$preset" -j2 --target "${tests[@]}"
