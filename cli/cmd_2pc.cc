@@ -21,6 +21,7 @@
 #include "coordinator/session_wait.h"
 #include "workload/load_runner.h"
 #include "workload/orders.h"
+#include "workload/stock.h"
 
 namespace dw::cli {
 namespace {
@@ -108,6 +109,8 @@ void SetUp(const Globals& g, const CommonOpts& o, bool lrco, bool ensure_schema,
     for (const auto& dsn : dsns) {
       Check(workload::EnsureOrdersSchema(dsn));
       if (dsns.size() > 1) Check(coord::EnsureLedgerSchema(dsn));
+      // Any shard can be an order's home shard, where its stock is reserved.
+      Check(workload::EnsureStockTable(dsn, workload::CurrentHotRows().rows));
     }
   }
 

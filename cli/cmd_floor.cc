@@ -1,7 +1,8 @@
 // `dualwrite floor`: the baseline every approach is measured against. The
 // same "place order" INSERT as 2PC and the outbox, committed locally in one
 // phase, with no message at all: what the business operation costs when
-// nobody has to be told about it.
+// nobody has to be told about it. With --hot-rows the same stock reservation
+// as theirs joins the INSERT in that local transaction.
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -13,6 +14,7 @@
 #include "participants/postgres_participant.h"
 #include "workload/load_runner.h"
 #include "workload/orders.h"
+#include "workload/stock.h"
 
 namespace dw::cli {
 namespace {
@@ -40,6 +42,7 @@ void AddFloorCommand(CLI::App& app, Globals& g) {
     o->load.Validate();
     const std::string dsn = g.dsn.empty() ? ResolveEndpoints(g).dsn : g.dsn;
     Check(workload::EnsureOrdersSchema(dsn));
+    Check(workload::EnsureStockTable(dsn, workload::CurrentHotRows().rows));
     PgPool::Options po;
     po.dsn = dsn;
     po.max_connections = o->load.concurrency;
@@ -58,9 +61,10 @@ void AddFloorCommand(CLI::App& app, Globals& g) {
           Status s = ids.Next(&id);
           if (s.ok()) {
             *key = id;
+            workload::Order order = workload::MakeOrder(id, i, o->seed);
             Work w;
-            w.statements.push_back(
-                workload::InsertOrderStatement(workload::MakeOrder(id, i, o->seed)));
+            w.statements.push_back(workload::InsertOrderStatement(order));
+            if (order.product > 0) w.statements.push_back(workload::ReserveStockStatement(order));
             s = pg->CommitOnePhase(w);
           }
           if (s.ok()) return workload::Outcome::kCommitted;

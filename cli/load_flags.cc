@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "workload/orders.h"
+#include "workload/stock.h"
 
 namespace dw::cli {
 namespace {
@@ -87,12 +88,26 @@ void LoadFlags::Add(CLI::App* cmd) {
                   "hostile-input experiments: every order's customer is this file's bytes "
                   "(quotes, unicode, control characters...; not NUL, which Postgres text "
                   "cannot hold; valid UTF-8)");
+  cmd->add_option("--hot-rows", hot_rows,
+                  "contention: each order also reserves stock of a product drawn from 1..N "
+                  "(UPDATE stock SET reserved = reserved + 1) in the order's transaction, so "
+                  "row locks are held until it commits; default 0 = off")
+      ->check(NonNegative);
+  cmd->add_option("--hot-skew", hot_skew,
+                  "with --hot-rows: draw the product from a Zipf distribution with this "
+                  "exponent (product 1 the hottest); default 0 = uniform")
+      ->check(NonNegative);
 }
 
 void LoadFlags::Validate() const {
   if (transactions == 0 && duration_s <= 0) {
     throw CliError("--transactions 0 (unbounded) needs --duration");
   }
+  // Checked before the customer file is read: nothing is installed when
+  // either is refused.
+  const workload::HotRows hot{hot_rows, hot_skew};
+  Status hs = workload::ValidateHotRows(hot);
+  if (!hs.ok()) throw CliError(hs.message());
   if (!customer_file.empty()) {
     std::ifstream in(customer_file, std::ios::binary);
     if (!in) throw CliError("cannot read --customer-file " + customer_file);
@@ -101,6 +116,8 @@ void LoadFlags::Validate() const {
     Status s = workload::SetCustomerOverride(bytes);
     if (!s.ok()) throw CliError("--customer-file " + customer_file + ": " + s.message());
   }
+  hs = workload::SetHotRows(hot);
+  if (!hs.ok()) throw CliError(hs.message());
 }
 
 workload::LoadOptions LoadFlags::ToOptions(const std::string& label) const {

@@ -33,14 +33,20 @@ struct LoadFlags {
   double duration_s = 0;
   std::string samples;        // --samples FILE
   std::string customer_file;  // --customer-file FILE: every order's customer (raw bytes)
+  int64_t hot_rows = 0;       // --hot-rows N: each order reserves stock of a product in 1..N
+  double hot_skew = 0;        // --hot-skew S: Zipf exponent of that draw; 0 = uniform
 
   // Registers --transactions/-n, --concurrency/-c, --rate, --duration, --samples,
-  // --customer-file on `cmd`.
+  // --customer-file, --hot-rows, --hot-skew on `cmd`.
   void Add(CLI::App* cmd);
   // Throws CliError when the combination makes no sense (unbounded with no
-  // duration) or the customer file cannot be used (unreadable, a NUL byte,
-  // not UTF-8); otherwise installs the customer override (workload/orders.h).
-  // Call it before anything is created or connected to.
+  // duration, --hot-skew without --hot-rows, more products than
+  // workload::kMaxHotRows) or the customer file cannot be used (unreadable,
+  // a NUL byte, not UTF-8); otherwise installs the customer override
+  // (workload/orders.h) and the hot-rows setting (workload/stock.h); the
+  // command then creates the stock rows (workload::EnsureStockTable) on
+  // every Postgres its orders touch. Call it before anything is created or
+  // connected to.
   void Validate() const;
   workload::LoadOptions ToOptions(const std::string& label) const;
 };

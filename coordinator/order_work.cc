@@ -1,6 +1,7 @@
 #include "coordinator/order_work.h"
 
 #include "participants/pg_schema.h"
+#include "workload/stock.h"
 
 namespace dw::coord {
 
@@ -20,8 +21,9 @@ size_t CustomerShard(const std::string& customer, size_t shards) {
 std::vector<Work> PlaceOrderWork(const workload::Order& o, const Topology& t) {
   std::vector<Work> works(t.members);
   const size_t k = t.shards.size();
-  works[t.shards[k == 1 ? 0 : HomeShard(o.id, k)]].statements.push_back(
-      workload::InsertOrderStatement(o));
+  Work& home = works[t.shards[k == 1 ? 0 : HomeShard(o.id, k)]];
+  home.statements.push_back(workload::InsertOrderStatement(o));
+  if (o.product > 0) home.statements.push_back(workload::ReserveStockStatement(o));
   if (k > 1) {
     works[t.shards[CustomerShard(o.customer, k)]].statements.push_back(SqlStatement{
         "INSERT INTO customer_ledger (order_id, customer, amount_cents) VALUES ($1, $2, $3)",

@@ -14,6 +14,13 @@
 // the shards actually touched, as Citus does). Atomicity then means: an
 // order row, its ledger row and its message exist together or not at all,
 // which tests check across all shards.
+//
+// An order with a product (`--hot-rows`, workload/stock.h) also reserves its
+// stock on its home shard (the only shard with one Postgres database), after
+// the INSERT and in the same prepared transaction: the row lock is held from
+// PREPARE TRANSACTION to COMMIT PREPARED (for the --lrco member, until its
+// one-phase commit that carries the decision). Every shard has the whole stock table,
+// so a product's row is contended by the orders homed on that shard.
 #pragma once
 
 #include <cstddef>

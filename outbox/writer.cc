@@ -9,6 +9,7 @@
 #include "outbox/pg_util.h"
 #include "outbox/schema.h"
 #include "participants/pg_pool.h"
+#include "workload/stock.h"
 
 namespace dw::outbox {
 namespace {
@@ -17,14 +18,22 @@ namespace {
 constexpr auto kMinNotifySpacing = std::chrono::microseconds(500);
 
 // Composes the canonical order INSERT (workload/orders.h, $1..$3) with the
-// outbox insert ($4..$8) into one statement.
-std::string WriteSql(bool trigger, WriterOptions::NotifyMode notify, int64_t clock_skew_ms) {
+// outbox insert ($4..$8) into one statement. With `reserve`, the stock
+// reservation (workload/stock.h) joins it as one more data-modifying CTE,
+// its product the last parameter: a WITH's data-modifying statements all run
+// to completion, referenced or not, in the statement's one transaction.
+std::string WriteSql(bool trigger, WriterOptions::NotifyMode notify, int64_t clock_skew_ms,
+                     bool reserve) {
   workload::Order probe;
   std::string order_insert = workload::InsertOrderStatement(probe).sql;
   const bool in_tx = notify == WriterOptions::NotifyMode::kInTransaction;
   const std::string wake = "SELECT pg_notify('" + std::string(kChannel) + "', '') FROM ";
+  const std::string stk =
+      reserve ? "stk AS (" + workload::ReserveStockSql(trigger ? 4 : 9) + ")" : "";
+  const std::string lead = reserve ? "WITH " + stk + ", " : "WITH ";  // then the next CTE
   if (trigger) {
-    return in_tx ? "WITH ord AS (" + order_insert + " RETURNING id) " + wake + "ord" : order_insert;
+    if (in_tx) return lead + "ord AS (" + order_insert + " RETURNING id) " + wake + "ord";
+    return reserve ? "WITH " + stk + " " + order_insert : order_insert;
   }
   // A skewed writer stamps created_dttm with its own (wrong) clock, as an
   // application server whose clock is off would; the skew is an integer, so
@@ -36,7 +45,7 @@ std::string WriteSql(bool trigger, WriterOptions::NotifyMode notify, int64_t clo
           : "INSERT INTO outbox_table (entity_name, event_id, topic, msg_key, payload, "
             "created_dttm) SELECT $4, $5, $6, $7, $8, clock_timestamp() + " +
                 std::to_string(clock_skew_ms) + " * interval '1 millisecond' FROM ord";
-  std::string sql = "WITH ord AS (" + order_insert + " RETURNING id)";
+  std::string sql = lead + "ord AS (" + order_insert + " RETURNING id)";
   if (in_tx) return sql + ", evt AS (" + outbox_insert + " RETURNING 1) " + wake + "evt";
   return sql + " " + outbox_insert;
 }
@@ -46,6 +55,7 @@ std::string WriteSql(bool trigger, WriterOptions::NotifyMode notify, int64_t clo
 struct OutboxWriter::Impl {
   WriterOptions opts;
   std::string sql;
+  std::string sql_reserving;  // the same with the stock reservation (orders with a product)
   std::shared_ptr<PgPool> pool;
   std::vector<PgPool::Lease> leases;  // one per worker, (re)acquired on demand
   std::unique_ptr<pqxx::connection> lock_conn;
@@ -118,6 +128,8 @@ Status OutboxWriter::Open(const WriterOptions& opts, std::unique_ptr<OutboxWrite
   if (opts.connections < 1) return Status::InvalidArgument("connections must be >= 1");
   Status s = workload::EnsureOrdersSchema(opts.dsn);
   if (!s.ok()) return s;
+  s = workload::EnsureStockTable(opts.dsn, workload::CurrentHotRows().rows);
+  if (!s.ok()) return s;
   s = EnsureSchema(opts.dsn);
   if (!s.ok()) return s;
   if (opts.trigger) {
@@ -142,7 +154,8 @@ Status OutboxWriter::Open(const WriterOptions& opts, std::unique_ptr<OutboxWrite
 
   auto impl = std::make_unique<Impl>();
   impl->opts = opts;
-  impl->sql = WriteSql(opts.trigger, opts.notify, opts.clock_skew_ms);
+  impl->sql = WriteSql(opts.trigger, opts.notify, opts.clock_skew_ms, false);
+  impl->sql_reserving = WriteSql(opts.trigger, opts.notify, opts.clock_skew_ms, true);
   if (opts.notify == WriterOptions::NotifyMode::kAfterCommit) {
     impl->notifier = std::thread([raw = impl.get()] { raw->NotifierLoop(); });
   }
@@ -200,6 +213,7 @@ Status OutboxWriter::PlaceOrderWithId(int worker, int64_t index, int64_t order_i
   if (!impl_->opts.trigger) {
     params.insert(params.end(), {kOrderEntity, m.id, m.topic, m.key, m.payload});
   }
+  if (o.product > 0) params.push_back(std::to_string(o.product));
   const WriterOptions& wo = impl_->opts;
   Trace* tr = wo.trace;
   const std::string tid = tr ? "order-" + std::to_string(order_id) : std::string();
@@ -214,6 +228,11 @@ Status OutboxWriter::PlaceOrderWithId(int worker, int64_t index, int64_t order_i
              wo.trigger ? std::string("(AFTER INSERT trigger on orders) INSERT INTO outbox_table")
                         : "INSERT INTO outbox_table (event_id " + m.id +
                               ", ...) SELECT ... FROM ord  [same statement]");
+    if (o.product > 0) {
+      tr->Send(tid, "postgres",
+               "UPDATE stock SET reserved = reserved + 1 WHERE product = " +
+                   std::to_string(o.product) + "  [same statement]");
+    }
     if (wo.notify == WriterOptions::NotifyMode::kInTransaction) {
       tr->Send(tid, "postgres", "SELECT pg_notify('outbox_new', '')  [same statement]");
     }
@@ -222,7 +241,7 @@ Status OutboxWriter::PlaceOrderWithId(int worker, int64_t index, int64_t order_i
   // statement would let the notifier fire before the row is visible.
   try {
     pqxx::nontransaction tx{lease.conn()};  // one statement = one transaction
-    std::string name = lease.Prepared(impl_->sql);
+    std::string name = lease.Prepared(o.product > 0 ? impl_->sql_reserving : impl_->sql);
     if (name.empty()) {
       throw pqxx::usage_error("prepared statement cache full");
     }

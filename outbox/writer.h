@@ -11,6 +11,9 @@
 //   INSERT INTO outbox_table (...) SELECT ... FROM ord
 // With `trigger` the writer only inserts the order; the capture trigger on
 // `orders` (schema.h) writes the outbox row inside the same transaction.
+// An order with a product (`--hot-rows`, workload/stock.h) also reserves its
+// stock in that statement, as one more CTE:
+//   WITH stk AS (UPDATE stock SET reserved = reserved + 1 WHERE product = $9), ord AS ...
 //
 // Wake-ups for the relays (NotifyMode):
 //   kAfterCommit (default): after a commit the worker marks "dirty"; one
@@ -65,7 +68,8 @@ struct WriterOptions {
 
 class OutboxWriter {
  public:
-  // Creates the schemas (orders, outbox) and partitions, installs (trigger)
+  // Creates the schemas (orders, outbox, and the stock of the process-wide
+  // hot-rows setting when it is on) and partitions, installs (trigger)
   // or checks the absence of (explicit) the capture trigger, takes the
   // writers' lock. FailedPrecondition when the capture trigger is installed
   // and `trigger` is false: each event would be written twice.

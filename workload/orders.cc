@@ -6,6 +6,7 @@
 #include <pqxx/pqxx>
 
 #include "participants/pg_schema.h"
+#include "workload/stock.h"
 
 namespace dw::workload {
 namespace {
@@ -101,6 +102,10 @@ Order MakeOrder(int64_t id, int64_t i, uint64_t seed) {
   o.customer = fixed ? *fixed : "customer-" + std::to_string(r % 1000);
   o.amount_cents = 100 + static_cast<int64_t>((r >> 20) % 100000);
   o.placed_at_us = NowMicros();
+  // A stream of its own: customer and amount stay what they were before
+  // products existed, whatever the hot-rows setting (the constant is
+  // "product" in ASCII).
+  o.product = DrawProduct(Mix(r ^ 0x70726F64756374ull));
   return o;
 }
 

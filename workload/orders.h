@@ -23,14 +23,18 @@ struct Order {
   std::string customer;
   int64_t amount_cents = 0;
   int64_t placed_at_us = 0;  // unix µs when the operation started (end-to-end latency)
+  // The product whose stock the order reserves in its transaction
+  // (workload/stock.h, `--hot-rows`); 0 = none. Not part of the event.
+  int64_t product = 0;
 };
 
 // Creates `orders` and the id sequence if absent. Idempotent.
 Status EnsureOrdersSchema(const std::string& dsn);
 
-// A deterministic order for index `i` of a run (customer and amount derive
-// from `seed` and `i`), with the given id. The customer is the override's
-// when one is set (below).
+// A deterministic order for index `i` of a run (customer, amount and
+// product derive from `seed` and `i`), with the given id. The customer is
+// the override's when one is set (below); the product is drawn from the
+// hot-rows setting (workload/stock.h), 0 when it is off.
 Order MakeOrder(int64_t id, int64_t i, uint64_t seed);
 
 // Hostile-input experiments (`--customer-file`): every order made from now
