@@ -81,6 +81,7 @@ std::vector<Block> SplitBlocks(const std::string& dat) {
 }
 
 struct Clause {
+  int plot = 0;  // which `plot` command of the script (a panel)
   int index = -1;
   std::optional<std::string> title;  // nullopt: notitle
   std::string text;
@@ -101,9 +102,11 @@ std::vector<Clause> IndexedClauses(const std::string& gp) {
   std::vector<Clause> out;
   std::istringstream in(joined);
   std::string line;
+  int plot = -1;
   while (std::getline(in, line)) {
     size_t first = line.find_first_not_of(" \t");
     if (first == std::string::npos || line.compare(first, 5, "plot ") != 0) continue;
+    ++plot;
     // Commas outside single-quoted strings separate the clauses.
     std::vector<std::string> parts(1);
     bool quoted = false;
@@ -120,6 +123,7 @@ std::vector<Clause> IndexedClauses(const std::string& gp) {
       std::smatch m;
       if (!std::regex_search(part, m, index_re)) continue;
       Clause c;
+      c.plot = plot;
       c.index = std::stoi(m[1].str());
       c.text = part;
       if (std::regex_search(part, m, title_re)) {
@@ -209,7 +213,65 @@ TEST(ComparePlots, V2FixtureBlocksMatchTitles) {
   if (!std::filesystem::exists(DW_COMPARE_FIXTURE_V2)) {
     GTEST_SKIP() << DW_COMPARE_FIXTURE_V2 << " does not exist yet";
   }
-  CheckPlots(Load(DW_COMPARE_FIXTURE_V2), "v2");
+  auto names = CheckPlots(Load(DW_COMPARE_FIXTURE_V2), "v2");
+  for (const char* expected :
+       {"latency-cdf", "e2e-cdf", "throughput", "rate-grid-latency", "contention", "relay-scaling",
+        "failure-broker-down", "failure-in-doubt-held", "lost-clock-skew", "backlog-broker-down"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
+  }
+  // Version 1's open loop at fractions of each saturation is not in version 2.
+  EXPECT_EQ(std::find(names.begin(), names.end(), "open-loop-latency"), names.end());
+}
+
+// One panel per family: no `plot` command mixes 2PC and outbox approaches,
+// the floor is the grey dashed reference in each, every series has an
+// explicit colour, and an approach keeps its colour from plot to plot.
+TEST(ComparePlots, PanelsPerFamilyWithTheFloorAsReference) {
+  json r = Load(DW_COMPARE_FIXTURE_V2);
+  std::string dir = testing::TempDir("compare-plots-family");
+  std::vector<std::string> written;
+  Status s = WritePlots(r, dir, &written);
+  EXPECT_TRUE(s.ok() || s.code() == Status::Code::kFailedPrecondition) << s.ToString();
+  std::map<std::string, std::string> colour_of;
+  static const std::regex colour_re(R"(lc rgb '(#[0-9a-f]{6})')");
+  for (const char* name : {"throughput", "rate-grid-latency", "failure-broker-down",
+                           "failure-postgres-restart", "contention", "latency-cdf"}) {
+    SCOPED_TRACE(name);
+    auto clauses = IndexedClauses(ReadAll(dir + "/plots/" + name + ".gp"));
+    std::map<int, std::vector<const Clause*>> panels;
+    for (const auto& c : clauses) panels[c.plot].push_back(&c);
+    ASSERT_FALSE(panels.empty());
+    for (const auto& [plot, cs] : panels) {
+      bool two_pc = false, outbox = false, floor = false;
+      for (const Clause* c : cs) {
+        std::smatch m;
+        ASSERT_TRUE(std::regex_search(c->text, m, colour_re)) << c->text;
+        if (!c->title) continue;
+        const std::string& t = *c->title;
+        two_pc |= t.starts_with("2pc");
+        outbox |= t.starts_with("outbox");
+        if (t.starts_with("floor")) {
+          floor = true;
+          EXPECT_EQ(m[1].str(), "#7f7f7f") << c->text;
+          EXPECT_TRUE(c->text.find(" dt 2 ") != std::string::npos) << c->text;
+        } else {
+          auto [it, fresh] = colour_of.insert({t, m[1].str()});
+          EXPECT_EQ(it->second, m[1].str()) << t << " changed colour";
+        }
+      }
+      EXPECT_FALSE(two_pc && outbox) << "panel " << plot << " mixes the families";
+      // The floor ran in postgres-restart only among these failure plots.
+      if (std::string(name) != "failure-broker-down" && (two_pc || outbox)) {
+        EXPECT_TRUE(floor) << "panel " << plot << " lacks the floor";
+      }
+    }
+  }
+  // Colours within a family differ.
+  std::map<std::string, std::string> owner;
+  for (const auto& [approach, colour] : colour_of) {
+    auto [it, fresh] = owner.insert({colour, approach});
+    EXPECT_TRUE(fresh) << approach << " and " << it->second << " share " << colour;
+  }
 }
 
 // Gaps at the start, runs of empty buckets in the middle and at the end of a
@@ -237,6 +299,37 @@ TEST(ComparePlots, TimelineGapsNeverShiftBlocks) {
   json r = {{"approaches", json::array()}, {"failures", {{"cells", cells}}}};
   auto names = CheckPlots(r, "gaps");
   EXPECT_NE(std::find(names.begin(), names.end(), "failure-broker-down"), names.end());
+}
+
+// A run that failed half way, or a hand-edited file, plans and writes
+// plots without crashing: every section with missing or mistyped fields.
+TEST(ComparePlots, MalformedSectionsDoNotCrash) {
+  std::vector<json> odd = {
+      json::object(),
+      json::array(),
+      {{"latency", {{{"approach", "2pc-pg"}, {"cdf", "x"}, {"throughput_per_s", nullptr}}}}},
+      {{"rate_grid",
+        {{"cells", {{{"approach", "floor"}, {"latency_ms", 3}}}}, {"e2e_bound_ms", "x"}}}},
+      {{"relay_scaling", {{"cells", {{{"approach", "outbox-status"}}}}}}},
+      {{"contention", {{"cells", {{{"approach", 7}, {"hot_rows", -1}}}}}}},
+      {{"open_loop", {{{"approach", "floor"}, {"rate", 100}, {"latency_ms", {{"p99", 0}}}}}}},
+      {{"failures",
+        {{"cells",
+          {{{"scenario", "clock-skew"},
+            {"approach", "outbox-offset-naive"},
+            {"status", "ran"},
+            {"timeline", {1, "x", {{"t_s", "y"}}}},
+            {"lost_timeline", {{{"t_s", 0}, {"lost", 3}}, nullptr}},
+            {"backlog", "none"}}}}}}},
+  };
+  for (size_t i = 0; i < odd.size(); ++i) {
+    SCOPED_TRACE(i);
+    auto planned = PlannedPlots(odd[i]);
+    std::string dir = testing::TempDir("compare-plots-odd");
+    std::vector<std::string> written;
+    Status s = WritePlots(odd[i], dir, &written);
+    EXPECT_TRUE(s.ok() || s.code() == Status::Code::kFailedPrecondition) << s.ToString();
+  }
 }
 
 }  // namespace

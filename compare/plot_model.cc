@@ -1,0 +1,216 @@
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "compare/json_view.h"
+#include "compare/plot_model.h"
+
+namespace dw::compare::plot {
+namespace {
+
+using jv::Arr;
+using jv::Str;
+using nlohmann::json;
+
+// Colours per family, each set distinct within itself and from the other
+// (so a panel that mixes families still tells them apart) and from the
+// floor's grey. Past the end of a palette the dash pattern differs.
+const std::vector<std::string>& Palette(const std::string& family) {
+  static const std::vector<std::string> two_pc = {"#1f77b4", "#9467bd", "#17becf",
+                                                  "#8c564b", "#e377c2", "#393b79"};
+  static const std::vector<std::string> outbox = {"#d62728", "#ff7f0e", "#2ca02c",
+                                                  "#bcbd22", "#000000", "#7b4173"};
+  static const std::vector<std::string> other = {"#e7298a", "#66a61e", "#a6761d", "#1b9e77"};
+  if (family == "2pc") return two_pc;
+  if (family == "outbox") return outbox;
+  return other;
+}
+
+constexpr const char* kFloorGrey = "#7f7f7f";
+
+// The family results.json names, or the one the name implies (files that
+// list a cell's approach without describing it).
+std::string FamilyOf(const json& r, const std::string& approach) {
+  for (const json& a : Arr(r, "approaches")) {
+    if (Str(a, "name") == approach && !Str(a, "family").empty()) return Str(a, "family");
+  }
+  if (approach == "floor") return "floor";
+  if (approach.starts_with("2pc")) return "2pc";
+  if (approach.starts_with("outbox")) return "outbox";
+  return "other";
+}
+
+std::string FamilyTitle(const std::string& f) {
+  if (f == "2pc") return "2PC";
+  if (f == "outbox") return "Outbox";
+  if (f == "floor") return "Floor";
+  return f;
+}
+
+bool HasOwnSeries(const Panel& p) {
+  return std::any_of(p.series.begin(), p.series.end(),
+                     [](const Series& s) { return !s.reference; });
+}
+
+}  // namespace
+
+Context MakeContext(const json& r) {
+  Context c{r, {}, {}, {}, {}, {}};
+  auto note = [&](const std::string& n) {
+    if (!n.empty() && std::find(c.order.begin(), c.order.end(), n) == c.order.end()) {
+      c.order.push_back(n);
+    }
+  };
+  for (const json& a : Arr(r, "approaches")) note(Str(a, "name"));
+  for (const json& x : Arr(r, "latency")) note(Str(x, "approach"));
+  for (const json& x : Arr(r, "open_loop")) note(Str(x, "approach"));
+  for (const json& x : Arr(jv::Get(r, "rate_grid"), "cells")) note(Str(x, "approach"));
+  for (const json& x : Arr(jv::Get(r, "contention"), "cells")) note(Str(x, "approach"));
+  for (const json& x : Arr(jv::Get(r, "relay_scaling"), "cells")) note(Str(x, "approach"));
+  for (const json& x : Arr(jv::Get(r, "failures"), "cells")) note(Str(x, "approach"));
+
+  std::map<std::string, size_t> used;  // family -> colours handed out
+  for (const auto& a : c.order) {
+    std::string f = FamilyOf(r, a);
+    c.family[a] = f;
+    if (f == "floor") {
+      c.color[a] = kFloorGrey;
+      c.dash[a] = 1;
+      continue;
+    }
+    if (std::find(c.families.begin(), c.families.end(), f) == c.families.end()) {
+      c.families.push_back(f);
+    }
+    const auto& pal = Palette(f);
+    size_t i = used[f]++;
+    c.color[a] = pal[i % pal.size()];
+    c.dash[a] = 1 + static_cast<int>(i / pal.size()) * 3;  // 4, 7...: neither 2 nor 3
+  }
+  // 2PC above the outbox, the order the report discusses them in.
+  std::stable_sort(c.families.begin(), c.families.end(), [](const auto& a, const auto& b) {
+    auto rank = [](const std::string& f) { return f == "2pc" ? 0 : f == "outbox" ? 1 : 2; };
+    return rank(a) < rank(b);
+  });
+  return c;
+}
+
+Series NewSeries(const Context& c, const std::string& approach, bool secondary) {
+  Series s;
+  s.title = approach;
+  auto col = c.color.find(approach);
+  s.color = col == c.color.end() ? "#000000" : col->second;
+  auto d = c.dash.find(approach);
+  s.dash = secondary ? 2 : (d == c.dash.end() ? 1 : d->second);
+  s.key = !secondary;
+  return s;
+}
+
+void AddSeries(Panel* p, Series s) {
+  // A series without a single drawable point would leave an empty block
+  // that the script still names; it is left out instead.
+  bool any = std::any_of(s.points.begin(), s.points.end(), [](const Point& pt) {
+    return std::isfinite(pt.x) && std::isfinite(pt.y);
+  });
+  if (any) p->series.push_back(std::move(s));
+}
+
+void AddPlot(std::vector<Plot>* plots, Plot p) {
+  p.cols = 1;
+  p.panels.erase(std::remove_if(p.panels.begin(), p.panels.end(),
+                                [](const Panel& x) { return !HasOwnSeries(x); }),
+                 p.panels.end());
+  if (!p.panels.empty()) plots->push_back(std::move(p));
+}
+
+void AddFamilyPlot(const Context& c, Plot proto, const std::vector<Panel>& columns,
+                   const Fill& fill, std::vector<Plot>* plots) {
+  proto.cols = static_cast<int>(columns.size());
+  proto.panels.clear();
+  std::vector<std::string> floors;
+  for (const auto& a : c.order) {
+    if (c.family.at(a) == "floor") floors.push_back(a);
+  }
+  std::vector<std::string> rows = c.families;
+  if (rows.empty() && !floors.empty()) rows.push_back("floor");
+  for (const auto& f : rows) {
+    std::vector<Panel> row = columns;
+    for (size_t col = 0; col < row.size(); ++col) {
+      Panel& p = row[col];
+      p.title = FamilyTitle(f) + (p.title.empty() ? "" : ": " + p.title);
+      for (const auto& a : c.order) {
+        if (c.family.at(a) == f) fill(a, col, &p);
+      }
+      if (f == "floor") continue;
+      for (const auto& a : floors) {
+        size_t before = p.series.size();
+        fill(a, col, &p);
+        auto second = std::remove_if(p.series.begin() + static_cast<long>(before), p.series.end(),
+                                     [](const Series& s) { return !s.key; });
+        p.series.erase(second, p.series.end());
+        for (size_t i = before; i < p.series.size(); ++i) {
+          Series& s = p.series[i];
+          s.reference = true;
+          s.color = kFloorGrey;
+          s.dash = 2;
+          s.title += p.reference_what.empty() ? "" : " " + p.reference_what;
+        }
+      }
+    }
+    if (std::any_of(row.begin(), row.end(), HasOwnSeries)) {
+      for (auto& p : row) proto.panels.push_back(std::move(p));
+    }
+  }
+  if (!proto.panels.empty()) plots->push_back(std::move(proto));
+}
+
+std::string Fmt(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+std::string Stem(const std::string& s) {
+  std::string out;
+  for (char ch : s) {
+    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '.' || ch == '_' || ch == '-';
+    out += ok ? ch : '_';
+  }
+  return out.empty() ? "unnamed" : out;
+}
+
+std::vector<Point> Pairs(const json& arr, bool positive_x) {
+  std::vector<Point> out;
+  if (!arr.is_array()) return out;
+  for (const json& p : arr) {
+    if (!p.is_array() || p.size() < 2 || !p[0].is_number() || !p[1].is_number()) continue;
+    double x = p[0].get<double>(), y = p[1].get<double>();
+    if (!std::isfinite(x) || !std::isfinite(y) || (positive_x && x <= 0)) continue;
+    out.push_back({x, y});
+  }
+  return out;
+}
+
+std::string Tics(const std::vector<double>& xs) {
+  std::string t;
+  for (double x : xs) t += (t.empty() ? "" : ", ") + Fmt(x);
+  return t.empty() ? "" : "(" + t + ")";
+}
+
+std::string LogRange(const std::vector<double>& xs) {
+  if (xs.empty()) return "";
+  auto [lo, hi] = std::minmax_element(xs.begin(), xs.end());
+  if (*lo <= 0) return "";
+  return "[" + Fmt(*lo * 0.75) + ":" + Fmt(*hi * 1.33) + "]";
+}
+
+bool Range(const json& range, Point* p) {
+  if (!range.is_array() || range.size() != 2) return false;
+  auto lo = jv::Num(range[0]), hi = jv::Num(range[1]);
+  if (!lo || !hi) return false;
+  p->lo = *lo;
+  p->hi = *hi;
+  return true;
+}
+
+}  // namespace dw::compare::plot
