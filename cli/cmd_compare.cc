@@ -1,10 +1,11 @@
-// `dualwrite compare`: the side-by-side report, the project's main job
-// (issue 5). All the work is in compare/; this file is flags and output.
+// `dualwrite compare`: the side-by-side report, the project's main job.
+// All the work is in compare/; this file is flags and output.
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -15,6 +16,12 @@
 
 namespace dw::cli {
 namespace {
+
+std::string Fmt(double v) {
+  std::ostringstream o;
+  o << v;
+  return o.str();
+}
 
 std::string DefaultOut() {
   std::time_t t = std::time(nullptr);
@@ -38,9 +45,11 @@ void AddCompareCommand(CLI::App& app, Globals& g) {
     uint64_t seed = 1;
     std::string from;
     bool keep = false;
+    double e2e_bound_ms = 250;
+    double failure_rate = 0;
   };
   auto o = std::make_shared<Opts>();
-  cmd->add_flag("--quick", o->quick, "the quick size: under 5 minutes on 2 cores");
+  cmd->add_flag("--quick", o->quick, "the quick size: at most 6 minutes on 2 cores");
   cmd->add_flag("--smoke", o->smoke, "the smallest size, for tests (with or without --quick)");
   cmd->add_option("--out", o->out, "output folder (default ./compare-<UTC time>)");
   cmd->add_option("--only", o->only,
@@ -50,13 +59,24 @@ void AddCompareCommand(CLI::App& app, Globals& g) {
   cmd->add_option("--from", o->from,
                   "re-render report.md and plots from this results.json without running anything");
   cmd->add_flag("--keep-cells", o->keep, "keep each cell's folder (process logs, samples)");
+  cmd->add_option("--e2e-bound-ms", o->e2e_bound_ms,
+                  "a rate is sustained only while the end-to-end p99 stays under this (default "
+                  "250)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--failure-rate", o->failure_rate,
+                  "arrivals per second of every failure cell (default: half the lowest "
+                  "sustainable rate of the matrix's approaches)")
+      ->check(CLI::PositiveNumber);
   cmd->callback([&g, o, cmd] {
     if (!o->from.empty()) {
       std::ifstream in(o->from);
       if (!in) throw CliError("cannot read " + o->from);
       nlohmann::json results = nlohmann::json::parse(in, nullptr, false);
-      if (!results.is_object() || results.value("schema", "") != "dualwrite-compare/1") {
-        throw CliError(o->from + " is not a dualwrite-compare/1 results file");
+      const std::string schema = results.is_object() ? results.value("schema", "") : "";
+      if (schema != "dualwrite-compare/1" && schema != "dualwrite-compare/2") {
+        throw CliError(o->from +
+                       " is not a dualwrite-compare results file (want schema "
+                       "dualwrite-compare/1 or /2)");
       }
       std::string dir =
           o->out.empty() ? std::filesystem::absolute(o->from).parent_path().string() : o->out;
@@ -76,6 +96,8 @@ void AddCompareCommand(CLI::App& app, Globals& g) {
     co.seed = o->seed;
     co.binary = SelfExe();
     co.keep_cells = o->keep;
+    co.e2e_bound_ms = o->e2e_bound_ms;
+    co.failure_rate = o->failure_rate;
     std::string line = "dualwrite";
     if (!g.dsn.empty()) line += " --dsn '" + RedactDsn(g.dsn) + "'";
     if (!g.broker.empty()) line += " --broker " + g.broker;
@@ -85,6 +107,8 @@ void AddCompareCommand(CLI::App& app, Globals& g) {
     if (!o->out.empty()) line += " --out " + o->out;
     if (!o->only.empty()) line += " --only " + o->only;
     if (cmd->count("--seed") > 0) line += " --seed " + std::to_string(o->seed);
+    if (cmd->count("--e2e-bound-ms") > 0) line += " --e2e-bound-ms " + Fmt(o->e2e_bound_ms);
+    if (cmd->count("--failure-rate") > 0) line += " --failure-rate " + Fmt(o->failure_rate);
     co.command_line = line;
     nlohmann::json results;
     Status s = compare::RunCompare(co, std::cerr, &results);

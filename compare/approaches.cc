@@ -9,7 +9,9 @@ Approach Outbox(const std::string& strategy, const std::string& description,
                 bool guaranteed = true) {
   Approach a;
   a.name = "outbox-" + strategy;
-  a.family = "outbox";
+  a.family = Family::kOutbox;
+  a.relay_batch = 1000;
+  a.relay_instances = strategy == "skip-locked" || strategy == "status" ? 2 : 1;
   a.description = description;
   a.load = {"outbox", "write"};
   a.relay = {"outbox", "relay", "--strategy", strategy};
@@ -24,7 +26,7 @@ std::vector<Approach> Build() {
                     std::vector<std::string> recover) {
     Approach a;
     a.name = std::move(name);
-    a.family = "2pc";
+    a.family = Family::kTwoPc;
     a.description = std::move(description);
     a.load = std::move(load);
     a.recover = std::move(recover);
@@ -32,7 +34,7 @@ std::vector<Approach> Build() {
   };
   Approach floor;
   floor.name = "floor";
-  floor.family = "floor";
+  floor.family = Family::kFloor;
   floor.description = "the orders INSERT alone, committed locally; no message (the baseline)";
   floor.load = {"floor"};
   v.push_back(floor);
@@ -73,6 +75,18 @@ std::vector<Approach> Build() {
 
 }  // namespace
 
+const char* FamilyName(Family f) {
+  switch (f) {
+    case Family::kFloor:
+      return "floor";
+    case Family::kTwoPc:
+      return "2pc";
+    case Family::kOutbox:
+      return "outbox";
+  }
+  return "floor";
+}
+
 const std::vector<Approach>& AllApproaches() {
   static const std::vector<Approach> all = Build();
   return all;
@@ -98,7 +112,7 @@ Status SelectApproaches(const std::string& only, std::vector<Approach>* out) {
   }
   for (const auto& w : wanted) {
     bool known = false;
-    for (const auto& a : AllApproaches()) known |= a.name == w || a.family == w;
+    for (const auto& a : AllApproaches()) known |= a.name == w || FamilyName(a.family) == w;
     if (!known) {
       std::string names;
       for (const auto& a : AllApproaches()) names += (names.empty() ? "" : ", ") + a.name;
@@ -109,7 +123,7 @@ Status SelectApproaches(const std::string& only, std::vector<Approach>* out) {
   }
   for (const auto& a : AllApproaches()) {
     for (const auto& w : wanted) {
-      if (a.name == w || a.family == w) {
+      if (a.name == w || FamilyName(a.family) == w) {
         out->push_back(a);
         break;
       }

@@ -10,9 +10,14 @@
 
 namespace dw::compare {
 
+// What an approach is, for what a cell starts around its load and which
+// faults apply to it. A new family adds a value here and its name below.
+enum class Family { kFloor, kTwoPc, kOutbox };
+const char* FamilyName(Family f);  // "floor" | "2pc" | "outbox" (results.json's `family`)
+
 struct Approach {
-  std::string name;    // "floor", "2pc-pg", "outbox-skip-locked", ...
-  std::string family;  // "floor" | "2pc" | "outbox"
+  std::string name;  // "floor", "2pc-pg", "outbox-skip-locked", ...
+  Family family = Family::kFloor;
   std::string description;
   // The load command after `dualwrite [globals]`, without load flags
   // (--concurrency, --duration, ... are added per cell).
@@ -23,13 +28,22 @@ struct Approach {
   std::vector<std::string> recover;
   // Outbox: the relay's arguments after `dualwrite [globals]`; empty otherwise.
   std::vector<std::string> relay;
+  // Outbox: the relay as a user would deploy it (`--batch`, `--instances`),
+  // chosen from the relay-scaling measurements (bench/README.md, "Outbox"):
+  // batch 1000 for every strategy, and two instances where the strategy
+  // allows several (SKIP LOCKED claims let them share the table; offset
+  // and cdc relays are one reader by construction). 0: not a relay.
+  int relay_batch = 0;
+  int relay_instances = 0;
   // False when the approach is known to lose messages (offset-naive):
   // verify is expected to find violations, and the report says so.
   bool guaranteed = true;
 
-  bool uses_broker() const { return family != "floor"; }
-  bool is_2pc() const { return family == "2pc"; }
-  bool is_outbox() const { return family == "outbox"; }
+  bool uses_broker() const { return family != Family::kFloor; }
+  bool is_2pc() const { return family == Family::kTwoPc; }
+  bool is_outbox() const { return family == Family::kOutbox; }
+  // Relays that may run as several instances (--instances K).
+  bool relay_scales() const { return relay_instances > 1; }
 };
 
 // Every approach, in report order.

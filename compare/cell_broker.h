@@ -30,6 +30,8 @@ class CellBroker {
   ~CellBroker();  // stops an own process
 
   const std::string& url() const { return url_; }
+  // The own process's pid (changes with each restart); -1 for an external broker.
+  pid_t pid() const { return pid_; }
   bool own() const { return pid_ > 0 || !dir_.empty(); }
 
   // broker-down: SIGKILL (own) / down_for_ms (external), and back.

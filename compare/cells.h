@@ -1,16 +1,20 @@
 // Cells: one measurement each. A load cell runs one approach at one
-// concurrency (or offered rate) and measures latency, throughput and cost;
-// a failure cell runs steady load, injects one fault, heals it, waits for the
-// system to converge, and judges the outcome with verify.
+// concurrency (or offered rate) and measures latency, business and delivered
+// throughput, CPU per party and cost; a failure cell runs load at a fixed
+// arrival rate, injects one fault (compare/faults.h), heals it, waits for the
+// system to converge, and judges the outcome with verify and the history
+// checker.
 //
 // Every cell runs real `dualwrite` processes (the load command, the relay,
-// the broker, the fault proxy) against a fresh database and a fresh broker,
-// so a cell can be reproduced by hand with the command it records.
+// the broker, the fault proxy) against a fresh database and a fresh broker
+// (compare/rig.h), so a cell can be reproduced by hand with the command it
+// records.
 #pragma once
 
 #include <cstdint>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -34,12 +38,33 @@ struct CellContext {
   std::ostream* log = nullptr;  // detail lines (never the TTY progress line)
 };
 
-// mode "closed" (rate 0) or "open" (rate > 0 offered operations per second).
-nlohmann::json RunLoadCell(CellContext& ctx, const Approach& a, int concurrency, double rate,
-                           double duration_s, const Plan& plan);
+// One load cell: closed loop at `concurrency` workers, or open loop at
+// `rate` arrivals per second (then `concurrency` workers serve them).
+struct LoadSpec {
+  int concurrency = 1;
+  double rate = 0;
+  double duration_s = 1;
+  int hot_rows = 0;  // --hot-rows of the load (0: no stock reservation)
+  double hot_skew = 0;
+  int relay_instances = 0;    // > 0: overrides the approach's deployment
+  double e2e_bound_ms = 250;  // open loop: the sustainable-rate bound
+};
 
+nlohmann::json RunLoadCell(CellContext& ctx, const Approach& a, const LoadSpec& spec,
+                           const Plan& plan);
+
+// RunLoadCell `repetitions` times: the headline figures become medians over
+// the runs, each with its [min, max] under `range`; the distributions (CDFs)
+// are the run with the median business throughput's. One run: that run.
+nlohmann::json RunLoadCellRepeated(CellContext& ctx, const Approach& a, const LoadSpec& spec,
+                                   const Plan& plan, int repetitions);
+
+// The same, over runs already made (exposed for tests).
+nlohmann::json MergeRepetitions(const std::vector<nlohmann::json>& runs);
+
+// A failure cell of `scenario` at `rate` arrivals per second.
 nlohmann::json RunFailureCell(CellContext& ctx, const Approach& a, const Scenario& scenario,
-                              const Plan& plan);
+                              const Plan& plan, double rate);
 
 // One fault, fully specified (RunFailureCell fills it from the plan; the
 // chaos campaign draws it from its seed). Besides the scenarios of plan.h:
@@ -52,7 +77,8 @@ nlohmann::json RunFailureCell(CellContext& ctx, const Approach& a, const Scenari
 struct FaultSpec {
   std::string scenario;
   double steady_s = 1, fault_s = 1, after_s = 1;
-  int concurrency = 4;
+  int concurrency = 4;       // workers (closed loop), or workers serving `rate`
+  double rate = 0;           // > 0: open loop at this many arrivals per second
   double kill_after_s = -1;  // process-kill: seconds into the window; < 0: drawn from the seed
   std::string crash_at;
   int64_t crash_after = 0;

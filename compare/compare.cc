@@ -20,6 +20,7 @@
 #include "compare/plan.h"
 #include "compare/plots.h"
 #include "compare/report.h"
+#include "compare/rig.h"
 
 namespace dw::compare {
 namespace {
@@ -93,6 +94,57 @@ Status RenderOutputs(const json& results, const std::string& dir, std::vector<st
   return Status::OK();
 }
 
+namespace {
+
+// Section 1's rate grid: every approach at the same offered rates, each
+// leaving the grid after its first unsustained rate.
+json RunRateGrid(CellContext& ctx, const Plan& plan, double bound_ms, Progress& progress) {
+  json cells = json::array();
+  json sustainable = json::object();
+  for (const auto& name : plan.grid_approaches) {
+    const Approach* a = FindApproach(name);
+    json best = nullptr, first_bad = nullptr;
+    for (double rate : plan.rates) {
+      progress.Cell("rate grid " + name + " at " + Fmt(rate) + "/s");
+      LoadSpec spec;
+      spec.concurrency = plan.open_concurrency;
+      spec.rate = rate;
+      spec.duration_s = plan.open_s;
+      spec.e2e_bound_ms = bound_ms;
+      json cell = RunLoadCell(ctx, *a, spec, plan);
+      const bool ok = cell["error"].is_null() && cell.value("sustained", false);
+      cells.push_back(cell);
+      if (!ok) {
+        first_bad = rate;
+        break;
+      }
+      best = rate;
+    }
+    sustainable[name] = {{"rate_per_s", best}, {"first_unsustained_per_s", first_bad}};
+  }
+  return {{"rates", plan.rates},
+          {"e2e_bound_ms", bound_ms},
+          {"cells", cells},
+          {"sustainable", sustainable}};
+}
+
+// The failure matrix's arrival rate: half the lowest sustainable grid rate
+// among the matrix's approaches (they all get the same load).
+double FailureRate(const Plan& plan, const json& grid, double given) {
+  if (given > 0) return given;
+  double lowest = 0;
+  for (const auto& name : plan.failure_approaches) {
+    const json& s = grid["sustainable"].value(name, json());
+    if (s.is_object() && s["rate_per_s"].is_number()) {
+      const double r = s["rate_per_s"].get<double>();
+      lowest = lowest == 0 ? r : std::min(lowest, r);
+    }
+  }
+  return lowest > 0 ? lowest / 2 : kFallbackFailureRate;
+}
+
+}  // namespace
+
 Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) {
   std::vector<Approach> approaches;
   Status s = SelectApproaches(opts.only, &approaches);
@@ -100,13 +152,14 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
   Plan plan;
   s = MakePlan(opts.size, approaches, &plan);
   if (!s.ok()) return s;
+  plan.e2e_bound_ms = opts.e2e_bound_ms;
 
   std::error_code ec;
   fs::create_directories(opts.out_dir, ec);
   if (ec) return Status::IOError("cannot create " + opts.out_dir + ": " + ec.message());
   const auto t0 = Clock::now();
   json r;
-  r["schema"] = "dualwrite-compare/1";
+  r["schema"] = "dualwrite-compare/2";
   r["command"] = opts.command_line;
   r["size"] = opts.size;
   r["seed"] = opts.seed;
@@ -129,30 +182,41 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
   settings["dsn"] = lab->embedded() ? json(nullptr) : json(RedactDsn(opts.dsn));
   settings["broker"] =
       opts.broker.empty() ? json("a fresh broker process per cell") : json(opts.broker);
+  settings["repetitions"] = plan.repetitions;
   settings["concurrency"] = plan.concurrency;
   settings["cell_duration_s"] = plan.cell_s;
+  settings["rate_grid"] = plan.rates;
   settings["open_loop_duration_s"] = plan.open_s;
-  settings["open_loop_fractions"] = plan.open_fractions;
   settings["open_loop_concurrency"] = plan.open_concurrency;
+  settings["e2e_bound_ms"] = plan.e2e_bound_ms;
+  settings["hot_rows"] = plan.hot_rows;
+  settings["contention_concurrency"] = plan.contention_concurrency;
   settings["fault_s"] = plan.scenarios.empty() ? 0 : plan.scenarios[0].fault_s;
   settings["steady_s"] = plan.steady_s;
   settings["after_s"] = plan.after_s;
-  settings["failure_concurrency"] = plan.failure_concurrency;
+  settings["failure_concurrency"] = plan.open_concurrency;
   settings["converge_timeout_s"] = plan.converge_timeout_s;
   settings["only"] = opts.only.empty() ? json(nullptr) : json(opts.only);
-  json rates = json::object();
-
+  json relays = json::object();
   json approaches_json = json::array();
   for (const auto& a : approaches) {
     approaches_json.push_back({{"name", a.name},
-                               {"family", a.family},
+                               {"family", FamilyName(a.family)},
                                {"description", a.description},
                                {"guaranteed", a.guaranteed}});
+    if (a.is_outbox()) {
+      relays[a.name] = {{"strategy", a.relay.size() > 3 ? json(a.relay[3]) : json(nullptr)},
+                        {"batch", a.relay_batch},
+                        {"instances", a.relay_instances}};
+    }
   }
+  settings["relays"] = relays;
   r["approaches"] = approaches_json;
 
+  size_t scaling_cells = plan.scaling_approaches.size() * plan.scaling_instances.size();
   const size_t total = approaches.size() * plan.concurrency.size() +
-                       plan.open_approaches.size() * plan.open_fractions.size() +
+                       plan.grid_approaches.size() * plan.rates.size() +
+                       plan.contention_approaches.size() * plan.hot_rows.size() + scaling_cells +
                        plan.scenarios.size() * plan.failure_approaches.size();
   Progress progress(total, opts.progress && isatty(STDERR_FILENO), log);
   CellContext ctx;
@@ -164,51 +228,64 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
   ctx.run_nonce = std::random_device{}() % 8'000'000;
   ctx.keep_cells = opts.keep_cells;
   ctx.log = &log;
+  auto report_error = [&](const json& cell, const std::string& what) {
+    if (!cell["error"].is_null()) {
+      log << "compare: " << what << ": " << cell["error"].get<std::string>() << "\n";
+    }
+  };
 
-  // Section 1: closed loop.
+  // Section 1: closed loop, repeated.
   r["latency"] = json::array();
   for (const auto& a : approaches) {
     for (int c : plan.concurrency) {
       progress.Cell("latency " + a.name + " C=" + std::to_string(c));
-      json cell = RunLoadCell(ctx, a, c, 0, plan.cell_s, plan);
-      if (!cell["error"].is_null())
-        log << "compare: " << a.name << " C=" << c << ": " << cell["error"].get<std::string>()
-            << "\n";
+      LoadSpec spec;
+      spec.concurrency = c;
+      spec.duration_s = plan.cell_s;
+      json cell = RunLoadCellRepeated(ctx, a, spec, plan, plan.repetitions);
+      report_error(cell, a.name + " C=" + std::to_string(c));
       r["latency"].push_back(cell);
     }
   }
-  // Section 1: open loop, at fractions of the approach's own saturation
-  // throughput (its closed-loop figure at the highest concurrency).
-  r["open_loop"] = json::array();
-  for (const auto& name : plan.open_approaches) {
-    const Approach* a = FindApproach(name);
-    double sat = 0;
-    for (const auto& cell : r["latency"]) {
-      if (cell["approach"] == name && cell["concurrency"] == plan.concurrency.back() &&
-          cell["throughput_per_s"].is_number()) {
-        sat = cell["throughput_per_s"].get<double>();
-      }
+  // Section 1: the same offered rates for every approach.
+  r["rate_grid"] = RunRateGrid(ctx, plan, plan.e2e_bound_ms, progress);
+  // Contention: the stock reservation with N hot rows.
+  json contention = json::array();
+  for (int n : plan.hot_rows) {
+    for (const auto& name : plan.contention_approaches) {
+      progress.Cell("contention " + name + " hot rows " + std::to_string(n));
+      LoadSpec spec;
+      spec.concurrency = plan.contention_concurrency;
+      spec.duration_s = plan.cell_s;
+      spec.hot_rows = n;
+      json cell = RunLoadCell(ctx, *FindApproach(name), spec, plan);
+      report_error(cell, name + " hot rows " + std::to_string(n));
+      contention.push_back(cell);
     }
-    json list = json::array();
-    for (double f : plan.open_fractions) {
-      progress.Cell("open loop " + name + " at " + std::to_string(static_cast<int>(f * 100)) +
-                    "% of saturation");
-      if (sat <= 0) {
-        r["errors"].push_back("open loop " + name + ": no closed-loop throughput to scale from");
-        continue;
-      }
-      const double rate = std::max(1.0, std::round(sat * f));
-      list.push_back(rate);
-      json cell = RunLoadCell(ctx, *a, plan.open_concurrency, rate, plan.open_s, plan);
-      cell["fraction_of_saturation"] = f;
-      r["open_loop"].push_back(cell);
-    }
-    rates[name] = list;
   }
-  settings["open_loop_rates"] = rates;
-  r["settings"] = settings;
+  r["contention"] = {{"concurrency", plan.contention_concurrency},
+                     {"hot_rows", plan.hot_rows},
+                     {"cells", contention}};
+  // Relay scaling: delivered throughput with 1..3 relay instances.
+  json scaling = json::array();
+  for (const auto& name : plan.scaling_approaches) {
+    for (int k : plan.scaling_instances) {
+      progress.Cell("relay scaling " + name + " x" + std::to_string(k));
+      LoadSpec spec;
+      spec.concurrency = plan.contention_concurrency;
+      spec.duration_s = plan.cell_s;
+      spec.relay_instances = k;
+      json cell = RunLoadCell(ctx, *FindApproach(name), spec, plan);
+      report_error(cell, name + " x" + std::to_string(k));
+      scaling.push_back(cell);
+    }
+  }
+  r["relay_scaling"] = {{"concurrency", plan.contention_concurrency}, {"cells", scaling}};
 
-  // Section 2: the failure matrix.
+  // Section 2: the failure matrix, every cell at the same arrival rate.
+  const double failure_rate = FailureRate(plan, r["rate_grid"], opts.failure_rate);
+  settings["failure_rate_per_s"] = failure_rate;
+  r["settings"] = settings;
   json scenarios = json::array();
   for (const auto& sc : plan.scenarios) {
     scenarios.push_back({{"name", sc.name},
@@ -220,10 +297,10 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
   for (const auto& sc : plan.scenarios) {
     for (const auto& name : plan.failure_approaches) {
       progress.Cell("failure " + sc.name + " x " + name);
-      cells.push_back(RunFailureCell(ctx, *FindApproach(name), sc, plan));
+      cells.push_back(RunFailureCell(ctx, *FindApproach(name), sc, plan, failure_rate));
     }
   }
-  r["failures"] = {{"scenarios", scenarios}, {"cells", cells}};
+  r["failures"] = {{"rate_per_s", failure_rate}, {"scenarios", scenarios}, {"cells", cells}};
   progress.Done();
 
   lab.reset();  // stops and purges the embedded cluster

@@ -21,10 +21,12 @@ struct CompareOptions {
   std::string broker;  // empty: a fresh broker per cell
   std::string only;    // --only
   uint64_t seed = 1;
-  std::string command_line;  // for the report (passwords already redacted)
-  std::string binary;        // the dualwrite executable
-  bool keep_cells = false;   // keep every cell's folder (logs, samples)
-  bool progress = true;      // the progress line, when stderr is a TTY
+  std::string command_line;   // for the report (passwords already redacted)
+  std::string binary;         // the dualwrite executable
+  bool keep_cells = false;    // keep every cell's folder (logs, samples)
+  bool progress = true;       // the progress line, when stderr is a TTY
+  double e2e_bound_ms = 250;  // the sustainable-rate bound on end-to-end p99
+  double failure_rate = 0;    // arrivals/s of the failure cells; 0: from the rate grid
 };
 
 // Runs everything and writes the outputs. Cells that fail are recorded as

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include <pqxx/pqxx>
 
@@ -72,6 +73,14 @@ Status Lab::OpenScratch(const std::string& prefix, Options opts, std::unique_ptr
   }
   *work_dir = tmpl;
   return Status::OK();
+}
+
+pid_t Lab::PostgresPid() const {
+  if (!env_) return -1;
+  std::ifstream f(env_->layout().pg_data + "/postmaster.pid");
+  long pid = -1;
+  if (!(f >> pid) || pid <= 0) return -1;
+  return static_cast<pid_t>(pid);
 }
 
 Lab::~Lab() {

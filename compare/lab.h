@@ -7,6 +7,8 @@
 // pg_stat_user_tables counters of one cell never leak into the next.
 #pragma once
 
+#include <sys/types.h>
+
 #include <memory>
 #include <ostream>
 #include <string>
@@ -48,6 +50,10 @@ class Lab {
   // FailedPrecondition on an external server.
   Status CrashPostgres();
   Status StartPostgres();
+
+  // The embedded cluster's postmaster (first line of postmaster.pid), for
+  // its CPU accounting; -1 on an external server or when it is not running.
+  pid_t PostgresPid() const;
 
  private:
   Lab() = default;

@@ -17,10 +17,12 @@ Status EnsureHotRow(const std::string& dsn) {
   try {
     pqxx::connection c{dsn};
     pqxx::nontransaction tx{c};
-    tx.exec0("CREATE TABLE IF NOT EXISTS dw_hot (id int PRIMARY KEY, n bigint NOT NULL)");
-    tx.exec0("INSERT INTO dw_hot VALUES (1, 0) ON CONFLICT DO NOTHING");
+    tx.exec0(
+        "CREATE TABLE IF NOT EXISTS stock (product int PRIMARY KEY,"
+        " reserved bigint NOT NULL DEFAULT 0)");
+    tx.exec0("INSERT INTO stock (product) VALUES (1) ON CONFLICT DO NOTHING");
   } catch (const std::exception& e) {
-    return Status::IOError(std::string("creating dw_hot: ") + e.what());
+    return Status::IOError(std::string("creating the stock row of the probe: ") + e.what());
   }
   return Status::OK();
 }
@@ -107,7 +109,7 @@ void Monitor::ProbeLoop() {
       pqxx::work tx{*c};
       // Bounded so that Stop() is never stuck behind a lock held for good.
       tx.exec0("SET LOCAL statement_timeout = 120000");
-      tx.exec0("UPDATE dw_hot SET n = n + 1 WHERE id = 1");
+      tx.exec0("UPDATE stock SET reserved = reserved + 1 WHERE product = 1");
       tx.commit();
       done = true;
     } catch (const std::exception&) {

@@ -3,9 +3,10 @@
 // not blind the others:
 //   in doubt   prepared transactions at Postgres (this database) and at the
 //              broker, every 100 ms: the most at once and the oldest age;
-//   hot row    a probe that runs UPDATE dw_hot SET n = n + 1 WHERE id = 1
-//              every 100 ms and records its longest wait (a prepared
-//              transaction holding the row makes it wait);
+//   hot row    a probe that reserves product 1 (UPDATE stock SET reserved =
+//              reserved + 1 WHERE product = 1) every 100 ms and records its
+//              longest wait (a prepared transaction that reserved the same
+//              product holds the row lock until it is resolved);
 //   backlog    committed orders not yet readable at the broker, every 250 ms
 //              (orders rows - messages the BrokerTail has read).
 #pragma once
@@ -23,7 +24,8 @@ namespace dw::compare {
 
 class BrokerTail;
 
-// Creates dw_hot (one row) in the cell's database.
+// Creates the stock table with product 1 (the probe's row) in the cell's
+// database; the load's --hot-rows fills in the other products.
 Status EnsureHotRow(const std::string& dsn);
 
 class Monitor {

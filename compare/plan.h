@@ -1,8 +1,9 @@
 // Plan: what one `compare` run measures, by size. The sizes differ only in
-// counts and durations, never in what is measured or how:
-//   smoke  ctest: seconds per cell, a few approaches in the failure matrix
-//   quick  under 5 minutes on 2 cores (the README's main-job command)
-//   full   under 40 minutes: every approach in every scenario, C up to 64
+// counts, durations and which approaches enter the longer sections, never in
+// what is measured or how:
+//   smoke  ctest: seconds per cell, a few approaches
+//   quick  at most 6 minutes on 2 cores (the README's main-job command)
+//   full   every approach in every section, 3 repetitions of section 1
 #pragma once
 
 #include <string>
@@ -14,8 +15,8 @@
 namespace dw::compare {
 
 struct Scenario {
-  std::string name;   // broker-down, broker-slow, ...
-  std::string title;  // one line for tables
+  std::string name;  // broker-down, broker-slow, ... (compare/faults.h)
+  std::string title;
   std::string description;
   double fault_s = 0;  // how long the fault lasts in this run
 };
@@ -23,18 +24,29 @@ struct Scenario {
 struct Plan {
   std::string size;  // smoke | quick | full
   std::vector<Approach> approaches;
+  int repetitions = 1;  // runs of each closed-loop cell (median, min-max)
+  // Closed loop.
   std::vector<int> concurrency;
-  double cell_s = 0;  // closed-loop load per latency cell
-  // Open loop: offered rates are these fractions of the approach's own
-  // closed-loop throughput at the highest concurrency measured.
-  std::vector<double> open_fractions;
-  std::vector<std::string> open_approaches;  // which approaches get a series
+  double cell_s = 0;
+  // The rate grid: the same offered rates for every approach in
+  // `grid_approaches`; an approach leaves it after its first unsustained rate.
+  std::vector<double> rates;
+  std::vector<std::string> grid_approaches;
   double open_s = 0;
-  int open_concurrency = 0;  // workers available to the open-loop generator
-  // Failure matrix.
+  int open_concurrency = 0;  // workers serving the arrivals
+  double e2e_bound_ms = 250;
+  // Contention: closed loop at `contention_concurrency` with --hot-rows N.
+  std::vector<int> hot_rows;
+  std::vector<std::string> contention_approaches;
+  int contention_concurrency = 16;
+  // Relay scaling: closed loop at `contention_concurrency`, 1..3 instances.
+  std::vector<std::string> scaling_approaches;
+  std::vector<int> scaling_instances;
+  // Failure matrix, at `failure_rate` arrivals per second (0: half the
+  // lowest sustainable rate of the matrix's approaches on the grid).
   std::vector<Scenario> scenarios;
   std::vector<std::string> failure_approaches;
-  int failure_concurrency = 4;
+  double failure_rate = 0;
   double steady_s = 0;  // load before the fault
   double after_s = 0;   // load after the fault ends
   double converge_timeout_s = 0;
@@ -44,7 +56,7 @@ struct Plan {
 // The plan of a size, restricted to `approaches` (already filtered by --only).
 Status MakePlan(const std::string& size, const std::vector<Approach>& approaches, Plan* out);
 
-// Why `scenario` does not apply to `a` ("" when it applies).
-std::string NotApplicable(const Scenario& scenario, const Approach& a);
+// When no rate is given and no approach of the matrix sustained a grid rate.
+inline constexpr double kFallbackFailureRate = 250;
 
 }  // namespace dw::compare

@@ -9,7 +9,10 @@ add_library(dw_compare STATIC
   samples.cc
   history.cc
   monitor.cc
-  cells.cc
+  rig.cc
+  faults.cc
+  load_cell.cc
+  fault_cell.cc
   machine.cc
   compare.cc
   chaos.cc

@@ -4,6 +4,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <fstream>
+#include <unordered_set>
 
 namespace dw::compare {
 
@@ -24,17 +25,31 @@ Status ReadSamples(const std::string& path, std::vector<SampleRow>* out) {
   return Status::OK();
 }
 
+void WindowStats::Add(const SampleRow& r) {
+  ++attempted;
+  latency.Record(r.latency_us);
+  if (r.outcome == 'c') {
+    ++succeeded;
+    ok_latency.Record(r.latency_us);
+  } else {
+    ++failed;
+    fail_latency.Record(r.latency_us);
+  }
+}
+
 nlohmann::json WindowStats::ToJson() const {
-  return {{"attempted", attempted}, {"succeeded", succeeded}, {"failed", failed}};
+  return {{"attempted", attempted},
+          {"offered", attempted},
+          {"succeeded", succeeded},
+          {"failed", failed},
+          {"availability", attempted ? nlohmann::json(static_cast<double>(succeeded) / attempted)
+                                     : nlohmann::json(nullptr)}};
 }
 
 WindowStats Window(const std::vector<SampleRow>& rows, int64_t from_us, int64_t to_us) {
   WindowStats w;
   for (const auto& r : rows) {
-    if (r.start_us < from_us || r.start_us >= to_us) continue;
-    ++w.attempted;
-    (r.outcome == 'c' ? w.succeeded : w.failed) += 1;
-    w.latency.Record(r.latency_us);
+    if (r.start_us >= from_us && r.start_us < to_us) w.Add(r);
   }
   return w;
 }
@@ -47,20 +62,70 @@ nlohmann::json Timeline(const std::vector<SampleRow>& rows, int64_t origin_us, i
   std::vector<WindowStats> b(n);
   for (const auto& r : rows) {
     if (r.start_us < from_us || r.start_us >= to_us) continue;
-    auto& w = b[static_cast<size_t>((r.start_us - from_us) / bucket_us)];
-    ++w.attempted;
-    (r.outcome == 'c' ? w.succeeded : w.failed) += 1;
-    w.latency.Record(r.latency_us);
+    b[static_cast<size_t>((r.start_us - from_us) / bucket_us)].Add(r);
   }
   for (size_t i = 0; i < n; ++i) {
     const int64_t t = from_us + static_cast<int64_t>(i) * bucket_us - origin_us;
-    out.push_back({{"t_s", static_cast<double>(t) / 1e6},
-                   {"ok", b[i].succeeded},
-                   {"failed", b[i].failed},
-                   {"p99_ms", b[i].attempted ? nlohmann::json(b[i].latency.Percentile(0.99) / 1e3)
-                                             : nlohmann::json(nullptr)}});
+    out.push_back(
+        {{"t_s", static_cast<double>(t) / 1e6},
+         {"offered", b[i].attempted},
+         {"ok", b[i].succeeded},
+         {"failed", b[i].failed},
+         {"p99_ms", b[i].succeeded ? nlohmann::json(b[i].ok_latency.Percentile(0.99) / 1e3)
+                                   : nlohmann::json(nullptr)}});
   }
   return out;
+}
+
+nlohmann::json LostTimeline(const std::vector<SampleRow>& rows,
+                            const std::vector<int64_t>& lost_keys, int64_t origin_us,
+                            int64_t from_us, int64_t to_us, int64_t bucket_us) {
+  nlohmann::json out = nlohmann::json::array();
+  if (lost_keys.empty() || to_us <= from_us || bucket_us <= 0) return out;
+  std::unordered_set<int64_t> lost(lost_keys.begin(), lost_keys.end());
+  const size_t n = static_cast<size_t>((to_us - from_us + bucket_us - 1) / bucket_us);
+  std::vector<uint64_t> per(n, 0);
+  for (const auto& r : rows) {
+    if (r.outcome != 'c' || !lost.count(r.key)) continue;
+    if (r.start_us < from_us || r.start_us >= to_us) continue;
+    ++per[static_cast<size_t>((r.start_us - from_us) / bucket_us)];
+  }
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < n; ++i) {
+    cumulative += per[i];
+    const int64_t t = from_us + static_cast<int64_t>(i + 1) * bucket_us - origin_us;
+    out.push_back({{"t_s", static_cast<double>(t) / 1e6}, {"lost", cumulative}});
+  }
+  return out;
+}
+
+std::optional<double> BacklogGrowthPerS(const std::vector<SampleRow>& rows,
+                                        std::vector<int64_t> read_at_us, int64_t from_us,
+                                        int64_t to_us) {
+  if (to_us - from_us < 4 * 10'000) return std::nullopt;
+  std::vector<int64_t> committed_at;
+  for (const auto& r : rows) {
+    if (r.outcome == 'c') committed_at.push_back(r.start_us + r.latency_us);
+  }
+  std::sort(committed_at.begin(), committed_at.end());
+  std::sort(read_at_us.begin(), read_at_us.end());
+  // Committed but not yet readable at t, sampled every 10 ms.
+  auto backlog = [&](int64_t t) {
+    const auto c =
+        std::upper_bound(committed_at.begin(), committed_at.end(), t) - committed_at.begin();
+    const auto d = std::upper_bound(read_at_us.begin(), read_at_us.end(), t) - read_at_us.begin();
+    return static_cast<double>(c - d);
+  };
+  auto mean = [&](int64_t a, int64_t b) {
+    double sum = 0;
+    int n = 0;
+    for (int64_t t = a; t < b; t += 10'000, ++n) sum += backlog(t);
+    return n ? sum / n : 0.0;
+  };
+  const int64_t q = (to_us - from_us) / 4;
+  const double second = mean(from_us + q, from_us + 2 * q);
+  const double last = mean(from_us + 3 * q, to_us);
+  return (last - second) / (2.0 * static_cast<double>(q) / 1e6);
 }
 
 nlohmann::json CdfJson(const Histogram& h, size_t points) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,17 +27,40 @@ struct SampleRow {
 Status ReadSamples(const std::string& path, std::vector<SampleRow>* out);
 
 struct WindowStats {
-  uint64_t attempted = 0, succeeded = 0, failed = 0;
-  Histogram latency;
-  nlohmann::json ToJson() const;  // {attempted, succeeded, failed}
+  uint64_t attempted = 0, succeeded = 0, failed = 0;  // failed: aborted or failed
+  Histogram latency;                                  // µs, every outcome
+  Histogram ok_latency;                               // µs, the operations that succeeded
+  Histogram fail_latency;                             // µs, the others: how fast a failure fails
+  void Add(const SampleRow& r);
+  // {attempted, offered (= attempted: in open loop every arrival is one),
+  //  succeeded, failed, availability (succeeded / offered, null when none)}
+  nlohmann::json ToJson() const;
 };
 // Operations whose intended start lies in [from_us, to_us).
 WindowStats Window(const std::vector<SampleRow>& rows, int64_t from_us, int64_t to_us);
 
-// [{t_s, ok, failed, p99_ms}] per `bucket_us` of intended start in
-// [from_us, to_us), t_s relative to `origin_us`.
+// [{t_s, offered, ok, failed, p99_ms}] per `bucket_us` of intended start in
+// [from_us, to_us), t_s relative to `origin_us`; p99_ms over the operations
+// that succeeded (null when none did).
 nlohmann::json Timeline(const std::vector<SampleRow>& rows, int64_t origin_us, int64_t from_us,
                         int64_t to_us, int64_t bucket_us);
+
+// [{t_s, lost}]: committed operations whose key is in `lost_keys`, counted
+// by intended start, cumulative at the end of each bucket (t_s relative to
+// `origin_us`); [] when nothing was lost.
+nlohmann::json LostTimeline(const std::vector<SampleRow>& rows,
+                            const std::vector<int64_t>& lost_keys, int64_t origin_us,
+                            int64_t from_us, int64_t to_us, int64_t bucket_us);
+
+// How fast the operations committed but not yet readable at the broker grew
+// over [from_us, to_us), per second: the mean backlog of the last quarter
+// minus that of the second quarter (the first is start-up), over the time
+// between them. Commit moments are intended start + latency; `read_at_us`
+// are the moments the consumer read each message. nullopt for a window
+// too short to tell.
+std::optional<double> BacklogGrowthPerS(const std::vector<SampleRow>& rows,
+                                        std::vector<int64_t> read_at_us, int64_t from_us,
+                                        int64_t to_us);
 
 // [[value_ms, fraction], ...] with at most `points` entries.
 nlohmann::json CdfJson(const Histogram& h, size_t points = 60);

@@ -3,6 +3,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -39,23 +42,65 @@ std::optional<uid_t> ProcessUid(pid_t pid) {
   return std::nullopt;
 }
 
-double ProcessCpuSeconds(pid_t pid) {
+namespace {
+
+// Fields 3..17 of /proc/PID/stat (proc(5)), counted after the ")" that ends
+// the command name (which may itself hold spaces and parentheses); false
+// when the process is gone or the line is cut short.
+bool StatFields(pid_t pid, std::vector<std::string>* fields) {
+  if (pid <= 0) return false;
   std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
   std::string line;
-  if (pid <= 0 || !std::getline(f, line)) return -1;
-  // Fields after the ")" that ends the command name: state is field 3,
-  // utime and stime are fields 14 and 15 (proc(5)).
+  if (!std::getline(f, line)) return false;
   const size_t close = line.rfind(')');
-  if (close == std::string::npos) return -1;
+  if (close == std::string::npos || close + 2 > line.size()) return false;
   std::istringstream rest(line.substr(close + 2));
+  fields->assign(3, "");  // fields 0..2: unused, so that index = field number
   std::string field;
-  double utime = -1, stime = -1;
-  for (int i = 3; i <= 15 && rest >> field; ++i) {
-    if (i == 14) utime = std::stod(field);
-    if (i == 15) stime = std::stod(field);
+  for (int i = 3; i <= 17 && rest >> field; ++i) fields->push_back(field);
+  return fields->size() == 18;
+}
+
+double Ticks(const std::string& field) {
+  return std::strtod(field.c_str(), nullptr) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+}  // namespace
+
+CpuTimes ProcessCpuTimes(pid_t pid) {
+  std::vector<std::string> f;
+  if (!StatFields(pid, &f)) return {};
+  return {Ticks(f[14]) + Ticks(f[15]), Ticks(f[16]) + Ticks(f[17])};
+}
+
+double ProcessCpuSeconds(pid_t pid) { return ProcessCpuTimes(pid).self_s; }
+
+std::vector<pid_t> ChildPids(pid_t parent) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(name));
+    std::vector<std::string> f;
+    if (StatFields(pid, &f) && std::strtol(f[4].c_str(), nullptr, 10) == parent) {
+      out.push_back(pid);
+    }
   }
-  if (utime < 0 || stime < 0) return -1;
-  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  return out;
+}
+
+double ProcessTreeCpuSeconds(pid_t pid) {
+  const CpuTimes own = ProcessCpuTimes(pid);
+  if (own.self_s < 0) return -1;
+  double total = own.self_s + own.reaped_children_s;
+  for (pid_t child : ChildPids(pid)) {
+    // A child that exits between the listing and this read is not lost:
+    // its time moves into the parent's reaped figure, read above or next time.
+    const double c = ProcessCpuSeconds(child);
+    if (c > 0) total += c;
+  }
+  return total;
 }
 
 bool ProcessMatches(pid_t pid, const std::vector<std::string>& args) {

@@ -3,7 +3,17 @@
 dw_add_test(compare_report_test SOURCES compare_report_test.cc LIBS dw_compare_render
   nlohmann_json::nlohmann_json LABELS unit TIMEOUT 120 IN_PROCESS)
 target_compile_definitions(compare_report_test PRIVATE
-  DW_COMPARE_FIXTURE="${CMAKE_CURRENT_SOURCE_DIR}/data/compare_fixture.json")
+  DW_COMPARE_FIXTURE="${CMAKE_CURRENT_SOURCE_DIR}/data/compare_fixture.json"
+  DW_COMPARE_FIXTURE_V2="${CMAKE_CURRENT_SOURCE_DIR}/data/compare_fixture_v2.json")
+
+# Every plot's data blocks hold the series its script's titles name, for the
+# fixtures and the committed full run.
+dw_add_test(compare_plots_test SOURCES compare_plots_test.cc LIBS dw_compare_render
+  nlohmann_json::nlohmann_json LABELS unit TIMEOUT 120 IN_PROCESS)
+target_compile_definitions(compare_plots_test PRIVATE
+  DW_COMPARE_FIXTURE="${CMAKE_CURRENT_SOURCE_DIR}/data/compare_fixture.json"
+  DW_COMPARE_FIXTURE_V2="${CMAKE_CURRENT_SOURCE_DIR}/data/compare_fixture_v2.json"
+  DW_COMPARE_FULL_RUN="${CMAKE_SOURCE_DIR}/docs/results/full/results.json")
 
 # The main job end to end at its smallest size (--quick --smoke): its own
 # throwaway cluster, a broker per cell, every approach and the failure matrix.

@@ -41,10 +41,10 @@ void RunOnce() {
 void RunsAndWritesEveryOutput() {
   ASSERT_TRUE(g_status.ok()) << g_status.ToString() << "\n" << g_output;
   ASSERT_TRUE(g_results.is_object()) << g_output;
-  EXPECT_EQ(g_results["schema"], "dualwrite-compare/1");
+  EXPECT_EQ(g_results["schema"], "dualwrite-compare/2");
   EXPECT_EQ(g_results["size"], "smoke");
   EXPECT_TRUE(fs::file_size(g_out + "/report.md") > 1000);
-  for (const char* plot : {"latency-cdf", "e2e-cdf", "throughput", "open-loop-latency",
+  for (const char* plot : {"latency-cdf", "e2e-cdf", "throughput", "rate-grid-latency",
                            "failure-broker-down", "backlog-broker-down"}) {
     bool svg = false, png = false;
     for (const auto& e : fs::directory_iterator(g_out + "/plots")) {
@@ -72,9 +72,25 @@ void EveryApproachHasMeasuredLatencyCells() {
     EXPECT_GT(c["committed"].get<int64_t>(), 0) << a;
     EXPECT_TRUE(c["latency_ms"]["p99"].is_number()) << a;
     EXPECT_TRUE(c["cost"]["wal_bytes_per_op"].is_number()) << a;
+    // CPU per operation of every party that ran, from /proc.
+    EXPECT_GT(c["cpu_us_per_op"]["total"].get<double>(), 0) << a << c["cpu_us_per_op"];
+    EXPECT_GT(c["cpu_us_per_op"]["postgres"].get<double>(), 0) << a;
+    EXPECT_GT(c["cpu_us_per_op"]["load"].get<double>(), 0) << a;
     if (a != "floor") {
       EXPECT_TRUE(c["e2e_ms"]["p50"].is_number()) << a;
       EXPECT_TRUE(c["cost"]["broker_fsyncs_per_op"].is_number()) << a;
+      EXPECT_GT(c["cpu_us_per_op"]["broker"].get<double>(), 0) << a;
+      // Delivered: rows with their message, over the time until the last was readable.
+      ASSERT_TRUE(c["delivered_per_s"].is_number()) << a;
+      EXPECT_GT(c["delivered_per_s"].get<double>(), 0) << a;
+      EXPECT_GE(c["last_delivery_s"].get<double>(), 0.5) << a;
+      if (a != "outbox-offset-naive") {
+        EXPECT_EQ(c["delivered"], c["committed"]) << a;
+      }
+    }
+    if (a.rfind("outbox-", 0) == 0) {
+      EXPECT_GT(c["cpu_us_per_op"]["relay"].get<double>(), 0) << a;
+      EXPECT_EQ(c["batch"], 1000) << a;
     }
     // Every approach that guarantees atomicity is clean after a healthy run.
     if (a != "outbox-offset-naive") {
@@ -82,7 +98,46 @@ void EveryApproachHasMeasuredLatencyCells() {
     }
   }
   EXPECT_EQ(seen.size(), 11u);
-  EXPECT_FALSE(g_results["open_loop"].empty());
+}
+
+// The rate grid runs every grid approach at the same rates, from the lowest,
+// until one is not sustained; contention and relay scaling have their cells.
+void RateGridContentionAndScaling() {
+  ASSERT_TRUE(g_results.is_object());
+  const auto& grid = g_results["rate_grid"];
+  const auto rates = grid["rates"];
+  ASSERT_FALSE(rates.empty());
+  for (const auto& [name, s] : grid["sustainable"].items()) {
+    std::vector<double> ran;
+    json best = nullptr, first_bad = nullptr;
+    for (const auto& c : grid["cells"]) {
+      if (c["approach"] != name) continue;
+      ran.push_back(c["rate"].get<double>());
+      EXPECT_TRUE(first_bad.is_null()) << name << ": ran on after an unsustained rate";
+      (c["sustained"] == true ? best : first_bad) = c["rate"];
+      EXPECT_EQ(c["mode"], "open");
+      ASSERT_TRUE(c["sustained"].is_boolean()) << name;
+      EXPECT_EQ(c["sustained"].get<bool>(), c["sustain_failures"].empty()) << name;
+    }
+    ASSERT_FALSE(ran.empty()) << name;
+    for (size_t i = 0; i < ran.size(); ++i) EXPECT_EQ(ran[i], rates[i].get<double>()) << name;
+    EXPECT_EQ(s["rate_per_s"], best) << name;
+    EXPECT_EQ(s["first_unsustained_per_s"], first_bad) << name;
+  }
+  const auto& contention = g_results["contention"];
+  ASSERT_FALSE(contention["cells"].empty());
+  for (const auto& c : contention["cells"]) {
+    EXPECT_TRUE(c["error"].is_null()) << c["approach"] << ": " << c["error"];
+    EXPECT_GT(c["hot_rows"].get<int>(), 0);
+    EXPECT_GT(c["committed"].get<uint64_t>(), 0u) << c["approach"];
+  }
+  std::set<int> instances;
+  for (const auto& c : g_results["relay_scaling"]["cells"]) {
+    EXPECT_TRUE(c["error"].is_null()) << c["error"];
+    instances.insert(c["instances"].get<int>());
+    EXPECT_GT(c["delivered_per_s"].get<double>(), 0);
+  }
+  EXPECT_EQ(instances, (std::set<int>{1, 2}));
 }
 
 void FailureMatrixIsCompleteAndCleanWhereGuaranteed() {
@@ -105,6 +160,11 @@ void FailureMatrixIsCompleteAndCleanWhereGuaranteed() {
     EXPECT_NE(c["verdict"], "violations") << id << ": " << c["verify"];
     EXPECT_TRUE(c["ops_total"]["attempted"].get<uint64_t>() > 0) << id;
     EXPECT_FALSE(c["timeline"].empty()) << id;
+    // Every cell runs at the same arrival rate; availability is over what was offered.
+    EXPECT_EQ(c["offered_rate_per_s"], g_results["settings"]["failure_rate_per_s"]) << id;
+    const double availability = c["ops"]["availability"].get<double>();
+    EXPECT_GE(availability, 0.0) << id;
+    EXPECT_LE(availability, 1.0) << id;
     if (c["guaranteed"].get<bool>()) {
       EXPECT_EQ(c["verdict"], "clean") << id;
       EXPECT_EQ(c["in_doubt_at_end"], 0) << id;
@@ -115,7 +175,11 @@ void FailureMatrixIsCompleteAndCleanWhereGuaranteed() {
 void OffsetNaiveLosesUnderClockSkewAndTheHeldTransactionBlocks() {
   ASSERT_TRUE(g_results.is_object());
   bool skew = false, held = false;
+  double outbox_probe_ms = -1;
   for (const auto& c : g_results["failures"]["cells"]) {
+    if (c["scenario"] == "in-doubt-held" && c["approach"] == "outbox-skip-locked") {
+      outbox_probe_ms = c["probe_blocked_ms"].get<double>();
+    }
     if (c["scenario"] == "clock-skew" && c["approach"] == "outbox-offset-naive") {
       skew = true;
       EXPECT_EQ(c["verdict"], "expected-loss");
@@ -123,12 +187,16 @@ void OffsetNaiveLosesUnderClockSkewAndTheHeldTransactionBlocks() {
     }
     if (c["scenario"] == "in-doubt-held" && c["approach"] == "2pc-pg") {
       held = true;
-      // The probe waited behind the prepared transaction for most of the window.
+      // The probe waited behind 2PC's own in-doubt transaction for most of the window.
       EXPECT_GT(c["probe_blocked_ms"].get<double>(), 1000.0);
+      EXPECT_EQ(c["history"]["ok"], true) << c["history"];
       EXPECT_GT(c["vacuum"]["dead_tuples_kept_while_held"].get<uint64_t>(), 0u);
     }
   }
   EXPECT_TRUE(skew && held);
+  // The outbox has no in-doubt transaction: its probe waits only for short ones.
+  EXPECT_GE(outbox_probe_ms, 0);
+  EXPECT_LT(outbox_probe_ms, 1000.0);
 }
 
 void FromRerendersWithoutRunning() {
@@ -156,6 +224,10 @@ TEST(CompareSmoke, MainJobEndToEnd) {
   {
     SCOPED_TRACE("latency cells");
     EveryApproachHasMeasuredLatencyCells();
+  }
+  {
+    SCOPED_TRACE("rate grid, contention, relay scaling");
+    RateGridContentionAndScaling();
   }
   {
     SCOPED_TRACE("failure matrix");

@@ -1,5 +1,6 @@
 #include "workload/load_runner.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -24,6 +25,20 @@ double Ms(int64_t us) { return static_cast<double>(us) / 1000.0; }
 
 }  // namespace
 
+namespace {
+
+// User + system CPU of this whole process so far: the load command's own
+// cost (coordinator or writer threads, its clients, setup), which compare
+// divides by the operations to charge the load process per operation.
+double ProcessCpuSecondsNow() {
+  rusage ru{};
+  if (getrusage(RUSAGE_SELF, &ru) != 0) return -1;
+  auto s = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+  return s(ru.ru_utime) + s(ru.ru_stime);
+}
+
+}  // namespace
+
 nlohmann::json LoadSummary::ToJson() const {
   nlohmann::json j = {
       {"committed", committed},
@@ -31,6 +46,7 @@ nlohmann::json LoadSummary::ToJson() const {
       {"failed", failed},
       {"elapsed_s", elapsed_s},
       {"throughput_per_s", throughput_per_s},
+      {"process_cpu_s", ProcessCpuSecondsNow()},
       {"latency_ms",
        {{"p50", Ms(latency.Percentile(0.50))},
         {"p95", Ms(latency.Percentile(0.95))},

@@ -33,8 +33,8 @@ struct LoadOptions {
   bool record_samples = false;  // keep one Sample per operation (timelines in reports)
   // When set, every completed operation is appended to this file as it
   // completes, one line "intended_start_unix_us,latency_us,outcome,key"
-  // (outcome c / a / f; key 0 when unknown), flushed at once: a process killed with SIGKILL still leaves
-  // the record of everything it acknowledged (`compare` relies on that).
+  // (outcome c / a / f; key 0 when unknown), flushed at once: a process killed with SIGKILL still
+  // leaves the record of everything it acknowledged (`compare` relies on that).
   std::string samples_path;
 };
 
@@ -55,7 +55,8 @@ struct LoadSummary {
   std::vector<Sample> samples;                      // when record_samples, ordered by start
   nlohmann::json extra = nlohmann::json::object();  // approach-specific counters (log_fsyncs, ...)
 
-  // {committed, aborted, failed, elapsed_s, throughput_per_s,
+  // {committed, aborted, failed, elapsed_s, throughput_per_s, process_cpu_s
+  //  (this process's user + system CPU when the object is made),
   //  latency_ms: {p50, p95, p99, p999, max, mean}, ...extra}
   nlohmann::json ToJson() const;
   std::string ToText() const;  // human-readable end-of-run summary

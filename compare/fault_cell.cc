@@ -1,0 +1,321 @@
+// Fault cells: steady load, one fault (compare/faults.h), heal, converge,
+// judge. The load is open loop at a fixed arrival rate in the failure
+// matrix (the same rate for every approach, so "offered" means the same
+// thing everywhere and a fast-failing loop cannot inflate its counts), and
+// closed loop in the chaos campaign.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include <pqxx/pqxx>
+
+#include "compare/cells.h"
+#include "compare/faults.h"
+#include "compare/history.h"
+#include "compare/monitor.h"
+#include "compare/samples.h"
+
+namespace dw::compare {
+namespace {
+
+using std::chrono::milliseconds;
+using json = nlohmann::json;
+
+json FailureSkeleton(const Approach& a, const std::string& scenario) {
+  json c = {{"scenario", scenario},  {"approach", a.name},         {"status", "ran"},
+            {"reason", nullptr},     {"guaranteed", a.guaranteed}, {"verdict", "not-run"},
+            {"notes", json::array()}};
+  for (const char* k : {"fault",
+                        "offered_rate_per_s",
+                        "ops",
+                        "ops_total",
+                        "lost",
+                        "orphans",
+                        "duplicates",
+                        "duplicates_before_dedupe",
+                        "in_doubt_max",
+                        "in_doubt_max_age_s",
+                        "in_doubt_at_end",
+                        "probe_blocked_ms",
+                        "converge_s",
+                        "p99_before_ms",
+                        "p99_during_ms",
+                        "p99_ok_during_ms",
+                        "fail_ms",
+                        "timeline",
+                        "lost_timeline",
+                        "backlog",
+                        "verify"}) {
+    c[k] = nullptr;
+  }
+  return c;
+}
+
+constexpr int64_t kBucketUs = 250'000;
+
+}  // namespace
+
+json RunFailureCell(CellContext& ctx, const Approach& a, const Scenario& sc, const Plan& plan,
+                    double rate) {
+  const ScenarioDef* def = FindScenario(sc.name);
+  if (def) {
+    if (std::string why = def->not_applicable(a); !why.empty()) {
+      json cell = FailureSkeleton(a, sc.name);
+      cell["status"] = "n/a";
+      cell["reason"] = why;
+      return cell;
+    }
+  }
+  FaultSpec f;
+  f.scenario = sc.name;
+  f.steady_s = plan.steady_s;
+  f.fault_s = sc.fault_s;
+  f.after_s = plan.after_s;
+  f.concurrency = plan.open_concurrency;
+  f.rate = rate;
+  f.converge_timeout_s = plan.converge_timeout_s;
+  f.drain_timeout_s = plan.drain_timeout_s;
+  return RunFault(ctx, a, f);
+}
+
+json RunFault(CellContext& ctx, const Approach& a, const FaultSpec& f) {
+  json cell = FailureSkeleton(a, f.scenario);
+  const ScenarioDef* def = FindScenario(f.scenario);
+  if (!def) {
+    cell["status"] = "error";
+    cell["reason"] = "unknown scenario " + f.scenario;
+    return cell;
+  }
+  if (def->needs_embedded_postgres && !ctx.lab->embedded()) {
+    cell["status"] = "skipped";
+    cell["reason"] =
+        "Postgres is external (--dsn): compare does not crash a server it did not start";
+    return cell;
+  }
+  Rig rig;
+  Status s = PrepareRig(ctx, a, f.scenario + "-" + a.name, &rig);
+  auto fail = [&](const std::string& why) {
+    CleanupRig(ctx, &rig, true);
+    cell["status"] = "error";
+    cell["reason"] = why + " (logs in " + rig.dir + ")";
+    return cell;
+  };
+  if (!s.ok()) return fail(s.ToString());
+  const double total_s = f.steady_s + f.fault_s + f.after_s;
+  FaultRun run{ctx,
+               rig,
+               a,
+               f,
+               LoadShape{f.concurrency, f.rate, total_s, 0, 0},
+               rig.dir + "/samples.csv",
+               cell["notes"],
+               std::mt19937_64(ctx.seed * 7919 + static_cast<uint64_t>(rig.index)),
+               0,
+               std::nullopt,
+               0,
+               0,
+               false};
+  std::unique_ptr<Fault> fault = def->make();
+  s = fault->Setup(run);
+  if (!s.ok()) return fail("setting up " + f.scenario + ": " + s.ToString());
+
+  Monitor::Options mo;
+  mo.dsn = rig.dsn;
+  mo.broker_url = a.uses_broker() ? rig.broker.url() : "";
+  mo.tail = a.is_outbox() ? rig.tail.get() : nullptr;
+  Monitor monitor(mo);
+  monitor.Start();
+
+  if (a.is_outbox()) {
+    Proc* relay = nullptr;
+    s = StartRelay(ctx, &rig, a, run.by_time, 0, &relay);
+    if (!s.ok()) return fail(s.ToString());
+    run.relay_i = rig.procs.size() - 1;
+  }
+
+  uint64_t dups_before = 0;
+  if (a.uses_broker()) (void)rig.broker.Counter("dw_broker_duplicates_total", &dups_before);
+  run.load_start_us = NowUs();
+  std::vector<std::string> load_args = LoadArgs(a, run.shape, run.samples, ctx.seed);
+  if (f.scenario == "crash-point") {
+    load_args.insert(load_args.end(),
+                     {"--crash-at", f.crash_at, "--crash-after", std::to_string(f.crash_after)});
+  }
+  Proc* load = nullptr;
+  s = StartProc(ctx, &rig, "load", load_args, &load);
+  if (!s.ok()) return fail(s.ToString());
+  run.load_i = rig.procs.size() - 1;
+  s = fault->Arm(run);
+  if (!s.ok()) return fail("arming " + f.scenario + ": " + s.ToString());
+  const std::string command =
+      CommandLine(&rig.procs[run.load_i], run.relay_i ? &rig.procs[*run.relay_i] : nullptr);
+  SleepS(f.steady_s);
+
+  run.fault_start_us = NowUs();
+  s = fault->Inject(run);
+  if (!s.ok()) return fail("injecting " + f.scenario + ": " + s.ToString());
+  // The window is fault_s from its start, whatever Inject spent of it.
+  SleepS(f.fault_s - (NowUs() - run.fault_start_us) / 1e6);
+  const int64_t fault_end = NowUs();
+  s = fault->Heal(run);
+  if (!s.ok()) return fail("healing " + f.scenario + ": " + s.ToString());
+
+  // ---- converge: every row committed by the end of the fault has its message
+  // readable, and nothing has been in doubt for more than a second.
+  const double converge_timeout =
+      a.guaranteed ? f.converge_timeout_s : std::min(f.converge_timeout_s, 3.0);
+  std::vector<int64_t> committed_at_heal;
+  double converge_s = -1;
+  bool recovered = false;
+  {
+    const auto t0 = std::chrono::steady_clock::now();
+    bool have_ids = false;
+    for (;;) {
+      const double el =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (el > converge_timeout) break;
+      if (!have_ids) {
+        try {
+          pqxx::connection pc{rig.dsn};
+          pqxx::nontransaction tx{pc};
+          for (const auto& r : tx.exec_params("SELECT id FROM orders WHERE id BETWEEN $1 AND $2",
+                                              rig.min_id, rig.max_id)) {
+            committed_at_heal.push_back(r[0].as<int64_t>());
+          }
+          have_ids = true;
+        } catch (const std::exception&) {
+          SleepS(0.1);  // Postgres still recovering
+          continue;
+        }
+      }
+      const auto doubt = monitor.Current();
+      // A coordinator that exited with work for recovery: run `2pc recover`
+      // once, as an operator (or the coordinator's next run) would.
+      if (!recovered && !a.recover.empty() && !run.load().running() &&
+          run.load().Wait(milliseconds(0)) && doubt.known && doubt.count > 0) {
+        recovered = true;
+        RunRecover(ctx, &rig, a, &run.notes);
+        continue;
+      }
+      const bool messages = !rig.tail || rig.tail->SeenAll(committed_at_heal);
+      if (messages && doubt.known && (doubt.count == 0 || doubt.max_age_s < 1.0)) {
+        converge_s = (NowUs() - fault_end) / 1e6;
+        break;
+      }
+      SleepS(0.1);
+    }
+  }
+
+  // ---- let the load finish, drain, stop
+  const double remaining = total_s - (NowUs() - run.load_start_us) / 1e6;
+  if (!run.load().Wait(
+          milliseconds(static_cast<int64_t>(std::max(0.0, remaining) * 1000) + 120000))) {
+    return fail("the load command did not finish");
+  }
+  if (!run.load().ok()) run.notes.push_back("load: " + run.load().ErrorLine());
+  if (!recovered && !a.recover.empty() && monitor.Current().count > 0) {
+    recovered = true;
+    RunRecover(ctx, &rig, a, &run.notes);
+  }
+  const double drain = Drain(rig, a.guaranteed ? f.drain_timeout_s : 2.0);
+  if (drain < 0) run.notes.push_back("not every committed row's message arrived after the load");
+  if (run.relay_i) rig.procs[*run.relay_i].Stop(milliseconds(15000));
+  for (auto& p : rig.procs) {
+    if (p.running() && p.tag == "proxy") p.Stop(milliseconds(5000));
+  }
+  monitor.Stop();
+
+  uint64_t dups_after = dups_before;
+  if (a.uses_broker()) (void)rig.broker.Counter("dw_broker_duplicates_total", &dups_after);
+
+  std::vector<SampleRow> rows;
+  (void)ReadSamples(run.samples, &rows);
+  // Arrivals run from the load's first intended start (after its process
+  // started up) for total_s (a restarted load keeps the same end), whatever
+  // converging and draining took afterwards.
+  if (!rows.empty()) {
+    run.load_start_us =
+        std::min_element(rows.begin(), rows.end(), [](const auto& x, const auto& y) {
+          return x.start_us < y.start_us;
+        })->start_us;
+  }
+  const int64_t load_end = run.load_start_us + static_cast<int64_t>(total_s * 1e6);
+  const int64_t fault_start = run.fault_start_us;
+  WindowStats during = Window(rows, fault_start, fault_end);
+  WindowStats before = Window(rows, run.load_start_us, fault_start);
+  WindowStats total = Window(rows, run.load_start_us, load_end);
+  workload::VerifyReport vr;
+  json v = a.uses_broker() ? VerifyJson(rig, rig.broker.url(), &vr) : FloorVerifyJson(rig);
+
+  cell["fault"] = {{"start_s", (fault_start - run.load_start_us) / 1e6},
+                   {"end_s", (fault_end - run.load_start_us) / 1e6}};
+  cell["offered_rate_per_s"] = f.rate > 0 ? json(f.rate) : json(nullptr);
+  cell["ops"] = during.ToJson();
+  cell["ops_total"] = total.ToJson();
+  cell["timeline"] = Timeline(rows, fault_start, run.load_start_us, load_end, kBucketUs);
+  if (f.rate > 0) {
+    // Offered is what arrived, whether or not a process was there to take
+    // it: a killed coordinator (2PC's load generator) issues nothing while
+    // it is down, and those arrivals count as not served.
+    auto offer = [&](json* ops, double seconds) {
+      const double offered =
+          std::max((*ops)["attempted"].get<double>(), std::round(f.rate * seconds));
+      (*ops)["offered"] = offered;
+      (*ops)["availability"] =
+          offered > 0 ? json(std::min(1.0, (*ops)["succeeded"].get<double>() / offered))
+                      : json(nullptr);
+    };
+    offer(&cell["ops"], (fault_end - fault_start) / 1e6);
+    offer(&cell["ops_total"], (load_end - run.load_start_us) / 1e6);
+    for (auto& b : cell["timeline"]) {
+      b["offered"] = std::max(b["offered"].get<double>(), std::round(f.rate * kBucketUs / 1e6));
+    }
+  }
+  cell["lost"] = a.uses_broker() ? json(vr.missing.size()) : json(nullptr);
+  cell["orphans"] = a.uses_broker() ? json(vr.orphans.size()) : json(nullptr);
+  cell["duplicates"] = a.uses_broker() ? json(vr.duplicates.size()) : json(nullptr);
+  cell["duplicates_before_dedupe"] =
+      a.uses_broker() ? json(dups_after - dups_before) : json(nullptr);
+  cell["in_doubt_max"] = monitor.max_in_doubt();
+  cell["in_doubt_max_age_s"] = monitor.max_in_doubt_age_s();
+  cell["in_doubt_at_end"] = v.value("in_doubt", json(nullptr));
+  cell["probe_blocked_ms"] = monitor.probe_max_wait_ms();
+  cell["converge_s"] = converge_s >= 0 ? json(converge_s) : json(nullptr);
+  auto p99 = [](const Histogram& h) {
+    return h.count() ? json(h.Percentile(0.99) / 1e3) : json(nullptr);
+  };
+  cell["p99_before_ms"] = p99(before.ok_latency);
+  cell["p99_during_ms"] = p99(during.latency);
+  cell["p99_ok_during_ms"] = p99(during.ok_latency);
+  cell["fail_ms"] = during.fail_latency.count()
+                        ? json({{"p50", during.fail_latency.Percentile(0.5) / 1e3},
+                                {"p99", during.fail_latency.Percentile(0.99) / 1e3}})
+                        : json(nullptr);
+  std::vector<int64_t> lost_keys;
+  for (const auto& id : vr.missing) lost_keys.push_back(id);
+  cell["lost_timeline"] =
+      LostTimeline(rows, lost_keys, fault_start, run.load_start_us, load_end, kBucketUs);
+  if (a.is_outbox()) {
+    json b = json::array();
+    for (const auto& [at, n] : monitor.backlog()) {
+      b.push_back({{"t_s", (at - fault_start) / 1e6}, {"rows", n}});
+    }
+    cell["backlog"] = b;
+  }
+  fault->Report(run, &cell);
+  cell["verify"] = v;
+  HistoryReport history;
+  Status hs = CheckHistory(rows, rig.dsn, a.uses_broker() ? rig.broker.url() : "", rig.min_id,
+                           rig.max_id, &history);
+  cell["history"] = hs.ok() ? history.ToJson() : json({{"ok", false}, {"error", hs.ToString()}});
+  const bool clean = v.value("ok", false) && hs.ok() && history.ok();
+  cell["verdict"] = clean ? "clean" : a.guaranteed ? "violations" : "expected-loss";
+  cell["command"] = command;
+  if (!clean && ctx.log) {
+    *ctx.log << "compare: " << f.scenario << " x " << a.name << ": verify " << v.dump() << "\n";
+  }
+  CleanupRig(ctx, &rig, !clean && a.guaranteed);
+  return cell;
+}
+
+}  // namespace dw::compare

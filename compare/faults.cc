@@ -1,0 +1,332 @@
+#include "compare/faults.h"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include <pqxx/pqxx>
+
+#include "common/process.h"
+
+namespace dw::compare {
+
+using std::chrono::milliseconds;
+using json = nlohmann::json;
+
+Status FaultRun::RestartLoad(uint64_t seed) {
+  LoadShape left = shape;
+  left.seconds =
+      std::max(0.5, spec.steady_s + spec.fault_s + spec.after_s - (NowUs() - load_start_us) / 1e6);
+  Proc* again = nullptr;
+  Status s =
+      StartProc(ctx, &rig, "load-restarted", LoadArgs(approach, left, samples, seed), &again);
+  if (s.ok()) load_i = rig.procs.size() - 1;
+  return s;
+}
+
+Status FaultRun::RestartRelay() {
+  Proc* again = nullptr;
+  Status s = StartProc(ctx, &rig, "relay-restarted", RelayArgs(approach, by_time), &again);
+  if (s.ok()) relay_i = rig.procs.size() - 1;
+  return s;
+}
+
+namespace {
+
+class BrokerDown : public Fault {
+ public:
+  Status Inject(FaultRun& r) override { return r.rig.broker.Down(r.spec.fault_s); }
+  Status Heal(FaultRun& r) override { return r.rig.broker.Up(); }
+};
+
+class BrokerSlow : public Fault {
+ public:
+  Status Inject(FaultRun& r) override { return r.rig.broker.SetLatencyMs(50); }
+  Status Heal(FaultRun& r) override { return r.rig.broker.SetLatencyMs(0); }
+};
+
+class PostgresRestart : public Fault {
+ public:
+  Status Inject(FaultRun& r) override { return r.ctx.lab->CrashPostgres(); }
+  Status Heal(FaultRun& r) override { return r.ctx.lab->StartPostgres(); }
+};
+
+// The coordinator/relay reach the broker only through the proxy; the
+// observers (tail, monitor, verify) talk to it directly.
+class Partition : public Fault {
+ public:
+  Status Setup(FaultRun& r) override {
+    const int port = FreeTcpPort();
+    control_port_ = FreeTcpPort();
+    const std::string upstream = r.rig.broker.url().substr(std::string("http://").size());
+    Proc* proxy = nullptr;
+    Status s = StartProc(r.ctx, &r.rig, "proxy",
+                         {"proxy", "--listen", "127.0.0.1:" + std::to_string(port), "--upstream",
+                          upstream, "--control", "127.0.0.1:" + std::to_string(control_port_)},
+                         &proxy);
+    if (!s.ok()) return s;
+    bool up = false;
+    for (int i = 0; i < 100 && !up; ++i) {
+      up = PostProxyFaults(control_port_, "{}").ok();
+      if (!up) SleepS(0.05);
+    }
+    if (!up) return Status::IOError("the fault proxy did not start");
+    r.rig.client_broker = "http://127.0.0.1:" + std::to_string(port);
+    return Status::OK();
+  }
+  Status Inject(FaultRun&) override {
+    return PostProxyFaults(control_port_, "{\"blackhole\": true}");
+  }
+  Status Heal(FaultRun&) override {
+    return PostProxyFaults(control_port_, "{\"blackhole\": false}");
+  }
+
+ private:
+  int control_port_ = 0;
+};
+
+// A second writer whose clock runs 3 s ahead, during the window only.
+class ClockSkew : public Fault {
+ public:
+  Status Setup(FaultRun& r) override {
+    r.by_time = r.approach.name == "outbox-offset-naive";
+    if (r.by_time) r.notes.push_back("offset-naive runs --by time in this scenario");
+    return Status::OK();
+  }
+  Status Inject(FaultRun& r) override {
+    LoadShape one{1, 0, r.spec.fault_s, 0, 0};
+    std::vector<std::string> args = LoadArgs(r.approach, one, r.samples, r.ctx.seed + 1);
+    args.insert(args.end(), {"--clock-skew-ms", "3000"});
+    Proc* skewed = nullptr;
+    Status s = StartProc(r.ctx, &r.rig, "skewed-writer", args, &skewed);
+    if (s.ok()) skewed_ = skewed;
+    r.notes.push_back("a second writer with its clock 3 s ahead ran during the fault window");
+    return s;
+  }
+  Status Heal(FaultRun&) override {
+    if (skewed_) skewed_->Wait(milliseconds(60000));
+    return Status::OK();
+  }
+
+ private:
+  Proc* skewed_ = nullptr;
+};
+
+// The load reserves stock (--hot-rows 16). For 2PC a second coordinator (the
+// victim) places one order that reserves product 1 and is killed by its own
+// crash point right after PREPARE: its in-doubt transaction holds the row
+// lock of product 1 until recovery, so the probe and every live order that
+// draws product 1 wait on 2PC's OWN in-doubt transaction. The floor and
+// the outbox have no in-doubt transaction: the same probe waits only for
+// ordinary short ones. At the end of the window the victim's recovery
+// (presumed abort) releases the row. Vacuum is measured while held and after.
+class InDoubtHeld : public Fault {
+ public:
+  Status Setup(FaultRun& r) override {
+    r.shape.hot_rows = 16;
+    return Status::OK();
+  }
+  // The victim starts with the load, so that its own start-up (seconds on a
+  // busy machine) is over by the time the window opens.
+  Status Arm(FaultRun& r) override {
+    if (!r.approach.is_2pc()) return Status::OK();
+    victim_id_ = r.rig.coordinator_id + "-victim";
+    std::vector<std::string> args = r.approach.load;
+    args.insert(args.end(), {"--transactions", "1", "--concurrency", "1", "--hot-rows", "1",
+                             "--crash-at", "after-prepare-all", "--json"});
+    return StartProc(r.ctx, &r.rig, "victim", args, &victim_, victim_id_);
+  }
+  Status Inject(FaultRun& r) override {
+    if (!victim_) {
+      r.notes.push_back(
+          "no in-doubt transaction of its own: the probe waits only on the load's "
+          "short transactions");
+      return Status::OK();
+    }
+    if (!victim_->Wait(milliseconds(30000))) {
+      return Status::Timeout("the victim coordinator did not reach its crash point");
+    }
+    // The window is the time its transaction is held (from its death, if
+    // that came after the steady part).
+    r.fault_start_us = std::max(r.fault_start_us, NowUs());
+    r.notes.push_back(
+        "coordinator " + victim_id_ +
+        " reserved product 1 and was killed after its prepare (crash point after-prepare-all); "
+        "its recovery ran at the end of the window" +
+        std::string(r.approach.name == "2pc-lrco"
+                        ? ". With --lrco Postgres commits in one phase and is never prepared: "
+                          "only the broker's part was in doubt"
+                        : ""));
+    return Status::OK();
+  }
+  Status Heal(FaultRun& r) override {
+    kept_while_held_ = VacuumKept(r.rig.dsn);
+    if (victim_) RunRecover(r.ctx, &r.rig, r.approach, &r.notes, victim_id_);
+    return Status::OK();
+  }
+  void Report(FaultRun& r, json* cell) override {
+    (*cell)["vacuum"] = {{"dead_tuples_kept_while_held", kept_while_held_},
+                         {"dead_tuples_left_after_release", VacuumKept(r.rig.dsn)}};
+  }
+
+ private:
+  // VACUUM the database's tables and sum what it could not remove.
+  static uint64_t VacuumKept(const std::string& dsn) {
+    try {
+      pqxx::connection c{dsn};
+      pqxx::nontransaction tx{c};
+      tx.exec0("VACUUM");
+      return tx.exec1("SELECT COALESCE(sum(n_dead_tup), 0)::bigint FROM pg_stat_user_tables")[0]
+          .as<uint64_t>();
+    } catch (const std::exception&) {
+      return 0;
+    }
+  }
+  Proc* victim_ = nullptr;
+  std::string victim_id_;
+  uint64_t kept_while_held_ = 0;
+};
+
+// The coordinator (2PC: also the load generator) or the relay, SIGKILLed at
+// a seeded moment of the window and restarted at its end.
+class ProcessKill : public Fault {
+ public:
+  Status Inject(FaultRun& r) override {
+    std::uniform_real_distribution<double> d(0.0, std::min(1.0, r.spec.fault_s / 2));
+    const double after =
+        r.spec.kill_after_s >= 0 ? std::min(r.spec.kill_after_s, r.spec.fault_s) : d(r.rng);
+    SleepS(after);
+    Proc& victim = r.approach.is_2pc() ? r.load() : r.rig.procs[*r.relay_i];
+    victim.Signal(SIGKILL);
+    victim.Wait(milliseconds(10000));
+    r.notes.push_back(std::string(r.approach.is_2pc() ? "coordinator" : "relay") +
+                      " killed with SIGKILL " + Fmt(after) +
+                      " s into the fault window, restarted at its end");
+    return Status::OK();
+  }
+  Status Heal(FaultRun& r) override {
+    return r.approach.is_2pc() ? r.RestartLoad(r.ctx.seed + 2) : r.RestartRelay();
+  }
+};
+
+// Faults that fire by themselves at a crash point: the window starts when
+// the victim died. Not reaching it (the load ended first) is reported.
+class CrashPoint : public Fault {
+ public:
+  explicit CrashPoint(bool broker) : broker_(broker) {}
+  Status Inject(FaultRun& r) override {
+    Status s = broker_ ? r.rig.broker.SetCrashAt(r.spec.crash_at) : Status::OK();
+    const auto give_up = std::chrono::steady_clock::now() +
+                         std::chrono::duration<double>(r.spec.fault_s + r.spec.after_s + 10);
+    bool died = false;
+    while (s.ok() && !died && std::chrono::steady_clock::now() < give_up) {
+      died = broker_ ? !r.rig.broker.Alive() : r.load().Wait(milliseconds(0));
+      if (!died) SleepS(0.005);
+    }
+    r.fault_start_us = NowUs();
+    const bool crashed = died && (broker_ || !r.load().ok());
+    r.notes.push_back(
+        crashed ? std::string(broker_ ? "broker" : "coordinator") + " died at crash point " +
+                      r.spec.crash_at +
+                      (r.spec.crash_after
+                           ? " after " + std::to_string(r.spec.crash_after) + " transactions"
+                           : "")
+                : "the crash point " + r.spec.crash_at + " was not reached");
+    if (broker_ && !died) (void)r.rig.broker.SetCrashAt("");  // disarm; the cell goes on
+    return s;
+  }
+  Status Heal(FaultRun& r) override {
+    if (broker_) return r.rig.broker.Up();
+    if (!r.load().ok() && !r.load().running()) return r.RestartLoad(r.ctx.seed + 2);
+    return Status::OK();
+  }
+
+ private:
+  const bool broker_;
+};
+
+std::string NoBroker(const Approach& a) {
+  return a.uses_broker() ? "" : "the floor sends no message";
+}
+
+std::vector<ScenarioDef> Build() {
+  auto always = [](const Approach&) { return std::string(); };
+  std::vector<ScenarioDef> v;
+  v.push_back({"broker-down", "broker down",
+               "the broker process is killed (SIGKILL) and restarted on the same log after the "
+               "fault window; with an external --broker it refuses connections instead "
+               "(down_for_ms)",
+               true, false, NoBroker, [] { return std::make_unique<BrokerDown>(); }});
+  v.push_back({"broker-slow", "broker slow (+50 ms)",
+               "the broker adds 50 ms before answering each request (its latency fault)", true,
+               false, NoBroker, [] { return std::make_unique<BrokerSlow>(); }});
+  v.push_back({"postgres-restart", "Postgres crash + restart",
+               "pg_ctl stop -m immediate (no shutdown checkpoint), kept down for the fault "
+               "window, then started again (crash recovery)",
+               true, true, always, [] { return std::make_unique<PostgresRestart>(); }});
+  v.push_back({"process-kill", "coordinator / relay SIGKILL",
+               "2PC: the coordinator process (it is also the load generator) is killed with "
+               "SIGKILL at a seeded moment and restarted at the end of the window (start-up "
+               "recovery). Outbox: the relay is killed and restarted; the writer keeps going",
+               true, false,
+               [](const Approach& a) {
+                 return a.family == Family::kFloor
+                            ? std::string(
+                                  "the floor has no coordinator or relay; its only process "
+                                  "is the load itself")
+                            : std::string();
+               },
+               [] { return std::make_unique<ProcessKill>(); }});
+  v.push_back({"partition", "network partition to the broker",
+               "the fault proxy between the coordinator/relay and the broker blackholes every "
+               "byte (no RST, no answer: calls time out), then lets traffic through again",
+               true, false, NoBroker, [] { return std::make_unique<Partition>(); }});
+  v.push_back({"clock-skew", "writer clock +3 s",
+               "a second writer whose clock is 3 s ahead stamps created_dttm during the window; "
+               "the time-based offset relay (offset-naive runs --by time here) then skips the "
+               "honest writer's rows",
+               true, false,
+               [](const Approach& a) {
+                 if (!a.is_outbox()) return std::string("no clock decides what is sent");
+                 if (a.name == "outbox-trigger") {
+                   return std::string("the capture trigger stamps rows with the server clock");
+                 }
+                 return std::string();
+               },
+               [] { return std::make_unique<ClockSkew>(); }});
+  v.push_back({"in-doubt-held", "2PC's in-doubt transaction holds a stock row",
+               "the load reserves stock (--hot-rows 16); for 2PC a second coordinator reserves "
+               "product 1 and is killed right after its PREPARE, so its in-doubt transaction "
+               "holds that row until its recovery at the end of the window: the probe, and every "
+               "order that draws product 1, waits on it. The floor and the outbox have no "
+               "in-doubt transaction to hold anything",
+               true, false, always, [] { return std::make_unique<InDoubtHeld>(); }});
+  v.push_back({"crash-point", "coordinator crash point",
+               "the coordinator dies by itself at a named crash point and is restarted", false,
+               false,
+               [](const Approach& a) {
+                 return a.is_2pc() ? std::string() : std::string("only 2PC has crash points");
+               },
+               [] { return std::make_unique<CrashPoint>(false); }});
+  v.push_back({"broker-crash", "broker crash point",
+               "the broker dies by itself at a named crash point and is restarted", false, false,
+               NoBroker, [] { return std::make_unique<CrashPoint>(true); }});
+  return v;
+}
+
+}  // namespace
+
+const std::vector<ScenarioDef>& Scenarios() {
+  static const std::vector<ScenarioDef> all = Build();
+  return all;
+}
+
+const ScenarioDef* FindScenario(const std::string& name) {
+  for (const auto& s : Scenarios()) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+}  // namespace dw::compare

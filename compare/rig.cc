@@ -1,0 +1,347 @@
+#include "compare/rig.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include <pqxx/pqxx>
+
+#include "common/dsn.h"
+#include "common/process.h"
+#include "compare/monitor.h"
+#include "outbox/partitions.h"
+#include "outbox/schema.h"
+#include "participants/broker_client.h"
+#include "workload/orders.h"
+
+namespace dw::compare {
+namespace {
+
+using std::chrono::milliseconds;
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+constexpr int64_t kIdRange = 1'000'000'000;  // order ids per cell
+
+}  // namespace
+
+void SleepS(double s) {
+  if (s > 0) std::this_thread::sleep_for(std::chrono::duration<double>(s));
+}
+
+std::string Fmt(double v) {
+  std::ostringstream o;
+  o << v;
+  return o.str();
+}
+
+std::string Join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : " ") + x;
+  return s;
+}
+
+std::string LastLine(const std::string& path) {
+  std::ifstream in(path);
+  std::string line, last;
+  while (std::getline(in, line)) {
+    if (!line.empty()) last = line;
+  }
+  return last;
+}
+
+int64_t NowUs() { return workload::NowMicros(); }
+
+bool Proc::Wait(milliseconds timeout) {
+  if (pid <= 0 || status != -1) return true;
+  auto st = WaitChild(pid, timeout);
+  if (!st) return false;
+  status = *st;
+  return true;
+}
+
+void Proc::Signal(int sig) {
+  if (running()) kill(pid, sig);
+}
+
+void Proc::Stop(milliseconds grace) {
+  Signal(SIGTERM);
+  if (!Wait(grace)) {
+    Signal(SIGKILL);
+    Wait(milliseconds(10000));
+  }
+}
+
+bool Proc::ok() const { return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0; }
+
+std::string Proc::ErrorLine() const {
+  std::string e = LastLine(err);
+  std::string how = status == -1          ? "still running"
+                    : WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
+                                          : "exit " + std::to_string(WEXITSTATUS(status));
+  return tag + " (" + how + ")" + (e.empty() ? "" : ": " + e);
+}
+
+Rig::~Rig() {
+  if (tail) tail->Stop();
+  for (auto& p : procs) {
+    if (p.running()) {
+      p.Signal(SIGKILL);
+      p.Wait(milliseconds(10000));
+    }
+  }
+}
+
+Status PrepareRig(CellContext& ctx, const Approach& a, const std::string& slug, Rig* rig) {
+  rig->index = ++ctx.next_cell;
+  rig->db = "dw_cmp_" + std::to_string(rig->index);
+  rig->dir = ctx.work_dir + "/cells/" + std::to_string(rig->index) + "-" + slug;
+  std::error_code ec;
+  fs::create_directories(rig->dir + "/state", ec);
+  if (ec) return Status::IOError("creating " + rig->dir + ": " + ec.message());
+  Status s = ctx.lab->FreshDatabase(rig->db, &rig->dsn);
+  if (!s.ok()) return s;
+  s = workload::EnsureOrdersSchema(rig->dsn);
+  if (!s.ok()) return s;
+  // Disjoint order ids per cell: cells may share one (external) broker.
+  rig->min_id =
+      static_cast<int64_t>(ctx.run_nonce % 8'000'000 * 1000 + rig->index % 1000) * kIdRange;
+  rig->max_id = rig->min_id + kIdRange - 1;
+  rig->coordinator_id = "cmp" + std::to_string(ctx.run_nonce) + "-" + std::to_string(rig->index);
+  try {
+    pqxx::connection c{rig->dsn};
+    pqxx::nontransaction tx{c};
+    tx.exec_params("SELECT setval('orders_id_seq', $1)", rig->min_id);
+  } catch (const std::exception& e) {
+    return Status::IOError(std::string("setting the cell's id range: ") + e.what());
+  }
+  s = EnsureHotRow(rig->dsn);
+  if (!s.ok()) return s;
+  if (a.is_outbox()) {
+    // Schema and partitions before any process starts, so the writer and the
+    // relay never race to create them.
+    s = outbox::EnsureSchema(rig->dsn);
+    if (!s.ok()) return s;
+    outbox::MaintenanceReport mr;
+    s = outbox::MaintainPartitions(rig->dsn, outbox::PartitionOptions{}, &mr);
+    if (!s.ok()) return s;
+  }
+  if (a.uses_broker()) {
+    s = ctx.external_broker.empty()
+            ? CellBroker::StartOwn(ctx.binary, rig->dir + "/broker", &rig->broker)
+            : CellBroker::UseExternal(ctx.external_broker, &rig->broker);
+    if (!s.ok()) return s;
+    rig->client_broker = rig->broker.url();
+    rig->tail = std::make_unique<BrokerTail>(rig->broker.url(), workload::kOrdersTopic, rig->min_id,
+                                             rig->max_id);
+    rig->tail->Start();
+  }
+  return Status::OK();
+}
+
+void CleanupRig(CellContext& ctx, Rig* rig, bool failed) {
+  if (rig->tail) rig->tail->Stop();
+  for (auto& p : rig->procs) {
+    if (p.running()) p.Stop(milliseconds(5000));
+  }
+  (void)rig->broker.Stop();  // a broker that will not stop is SIGKILLed by its destructor
+  Status s = ctx.lab->DropDatabase(rig->db);
+  if (!s.ok() && ctx.log) *ctx.log << "compare: " << s.ToString() << "\n";
+  if (!failed && !ctx.keep_cells) {
+    std::error_code ec;
+    fs::remove_all(rig->dir, ec);
+  }
+}
+
+Status StartProc(CellContext& ctx, Rig* rig, const std::string& tag,
+                 const std::vector<std::string>& args, Proc** out,
+                 const std::string& coordinator_id) {
+  Proc p;
+  p.tag = tag;
+  p.args = args;
+  // 2PC: a coordinator id of the cell's own. Gids are dw:<id>:<seq> and the
+  // sequence restarts with each cell's fresh decision log, so cells sharing a
+  // broker (--broker) would otherwise reuse gids the broker already settled.
+  if (!args.empty() && args[0] == "2pc") {
+    p.args.insert(p.args.end(), {"--coordinator-id",
+                                 coordinator_id.empty() ? rig->coordinator_id : coordinator_id});
+  }
+  p.out = rig->dir + "/" + tag + ".out";
+  p.err = rig->dir + "/" + tag + ".err";
+  // The password goes to the child's environment, not its command line.
+  std::optional<std::string> password = DsnPassword(rig->dsn);
+  std::vector<std::string> argv = {ctx.binary, "--dsn", password ? RedactDsn(rig->dsn) : rig->dsn,
+                                   "--state-dir", rig->dir + "/state"};
+  if (!rig->client_broker.empty()) {
+    argv.push_back("--broker");
+    argv.push_back(rig->client_broker);
+  }
+  argv.insert(argv.end(), p.args.begin(), p.args.end());
+  SpawnOptions so;
+  so.stdout_path = p.out;
+  so.stderr_path = p.err;
+  if (password) so.env.push_back("PGPASSWORD=" + *password);
+  Status s = Spawn(argv, so, &p.pid);
+  if (!s.ok()) return s;
+  rig->procs.push_back(std::move(p));
+  *out = &rig->procs.back();
+  return Status::OK();
+}
+
+std::vector<std::string> LoadArgs(const Approach& a, const LoadShape& shape,
+                                  const std::string& samples, uint64_t seed) {
+  std::vector<std::string> v = a.load;
+  v.insert(v.end(),
+           {"--concurrency", std::to_string(shape.concurrency), "--transactions", "0", "--duration",
+            Fmt(shape.seconds), "--seed", std::to_string(seed), "--json", "--samples", samples});
+  if (shape.rate > 0) v.insert(v.end(), {"--rate", Fmt(shape.rate)});
+  if (shape.hot_rows > 0) v.insert(v.end(), {"--hot-rows", std::to_string(shape.hot_rows)});
+  if (shape.hot_skew > 0) v.insert(v.end(), {"--hot-skew", Fmt(shape.hot_skew)});
+  return v;
+}
+
+std::vector<std::string> RelayArgs(const Approach& a, bool by_time, int instances) {
+  std::vector<std::string> v = a.relay;
+  if (a.relay_batch > 0) v.insert(v.end(), {"--batch", std::to_string(a.relay_batch)});
+  const int k = instances > 0 ? instances : a.relay_instances;
+  if (k > 1) v.insert(v.end(), {"--instances", std::to_string(k)});
+  if (by_time) v.insert(v.end(), {"--by", "time"});
+  v.push_back("--json");
+  return v;
+}
+
+Status StartRelay(CellContext& ctx, Rig* rig, const Approach& a, bool by_time, int instances,
+                  Proc** out) {
+  Status s = StartProc(ctx, rig, "relay", RelayArgs(a, by_time, instances), out);
+  if (!s.ok()) return s;
+  const bool cdc = a.name == "outbox-cdc";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!(*out)->running() || (*out)->Wait(milliseconds(0))) {
+      return Status::IOError("the relay stopped at start: " + (*out)->ErrorLine());
+    }
+    try {
+      pqxx::connection c{rig->dsn};
+      pqxx::nontransaction tx{c};
+      auto r = cdc ? tx.exec_params1(
+                         "SELECT count(*) FROM pg_replication_slots WHERE database = $1", rig->db)
+                   : tx.exec1(
+                         "SELECT count(*) FROM pg_stat_activity"
+                         " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                         " AND application_name LIKE 'dualwrite-relay-%'");
+      if (r[0].as<int>() > 0) {
+        SleepS(0.2);
+        return Status::OK();
+      }
+    } catch (const std::exception&) {
+    }
+    SleepS(0.05);
+  }
+  return Status::Timeout("the relay did not start within 20 s");
+}
+
+uint64_t CountRows(const Rig& rig) {
+  try {
+    pqxx::connection c{rig.dsn};
+    pqxx::nontransaction tx{c};
+    return tx
+        .exec_params1("SELECT count(*) FROM orders WHERE id BETWEEN $1 AND $2", rig.min_id,
+                      rig.max_id)[0]
+        .as<uint64_t>();
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+double Drain(const Rig& rig, double timeout_s) {
+  if (!rig.tail) return 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  const uint64_t rows = CountRows(rig);
+  for (;;) {
+    double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (rig.tail->unique() >= rows) return el;
+    if (el > timeout_s) return -1;
+    SleepS(0.01);
+  }
+}
+
+json VerifyJson(const Rig& rig, const std::string& broker_url, workload::VerifyReport* out) {
+  workload::VerifyOptions vo;
+  vo.dsn = rig.dsn;
+  vo.broker_url = broker_url;
+  vo.min_id = rig.min_id;
+  vo.max_id = rig.max_id;
+  workload::VerifyReport r;
+  Status s = workload::Verify(vo, &r);
+  if (!s.ok()) return {{"ok", false}, {"error", s.ToString()}};
+  if (out) *out = r;
+  return {{"ok", r.ok()},
+          {"missing", r.missing.size()},
+          {"orphans", r.orphans.size()},
+          {"duplicates", r.duplicates.size()},
+          {"in_doubt", r.prepared_postgres.size() + r.prepared_broker.size()}};
+}
+
+json FloorVerifyJson(const Rig& rig) {
+  try {
+    pqxx::connection c{rig.dsn};
+    pqxx::nontransaction tx{c};
+    auto n =
+        tx.exec1("SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()")[0]
+            .as<uint64_t>();
+    return {{"ok", n == 0},
+            {"missing", nullptr},
+            {"orphans", nullptr},
+            {"duplicates", nullptr},
+            {"in_doubt", n}};
+  } catch (const std::exception& e) {
+    return {{"ok", false}, {"error", e.what()}};
+  }
+}
+
+std::string CommandLine(const Proc* load, const Proc* relay) {
+  std::string c = "dualwrite " + Join(load->args);
+  if (relay) c += " & dualwrite " + Join(relay->args);
+  return c;
+}
+
+void RunRecover(CellContext& ctx, Rig* rig, const Approach& a, json* notes,
+                const std::string& coordinator_id) {
+  std::vector<std::string> args = a.recover;
+  args.push_back("--json");
+  Proc* p = nullptr;
+  Status s = StartProc(ctx, rig, "recover", args, &p, coordinator_id);
+  if (!s.ok() || !p->Wait(milliseconds(60000))) {
+    notes->push_back("2pc recover did not run: " + (s.ok() ? p->ErrorLine() : s.ToString()));
+    return;
+  }
+  json r = json::parse(LastLine(p->out), nullptr, false);
+  if (!r.is_object()) {
+    notes->push_back("2pc recover failed: " + p->ErrorLine());
+  } else if (r.value("listed", 0) > 0) {
+    notes->push_back("transactions were left in doubt; `dualwrite " + Join(a.recover) +
+                     "` resolved them: committed " + std::to_string(r.value("committed", 0)) +
+                     ", aborted " + std::to_string(r.value("aborted", 0)));
+  }
+}
+
+Status PostProxyFaults(int control_port, const std::string& body) {
+  std::unique_ptr<BrokerClient> c;
+  BrokerClient::Options o;
+  o.url = "http://127.0.0.1:" + std::to_string(control_port);
+  o.timeout = milliseconds(3000);
+  Status s = BrokerClient::Create(o, &c);
+  if (!s.ok()) return s;
+  HttpResponse r;
+  s = c->Request("POST", "/faults", body, &r);
+  if (!s.ok()) return s;
+  if (r.status / 100 != 2) return Status::IOError("proxy POST /faults: " + r.body);
+  return Status::OK();
+}
+
+}  // namespace dw::compare
