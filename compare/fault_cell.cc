@@ -268,7 +268,10 @@ json RunFault(CellContext& ctx, const Approach& a, const FaultSpec& f) {
     offer(&cell["ops"], (fault_end - fault_start) / 1e6);
     offer(&cell["ops_total"], (load_end - run.load_start_us) / 1e6);
     for (auto& b : cell["timeline"]) {
-      b["offered"] = std::max(b["offered"].get<double>(), std::round(f.rate * kBucketUs / 1e6));
+      // The last bucket may be cut short by the end of the arrivals.
+      const int64_t from = fault_start + static_cast<int64_t>(b["t_s"].get<double>() * 1e6);
+      const double width_s = std::clamp<int64_t>(load_end - from, 0, kBucketUs) / 1e6;
+      b["offered"] = std::max(b["offered"].get<double>(), std::round(f.rate * width_s));
     }
   }
   cell["lost"] = a.uses_broker() ? json(vr.missing.size()) : json(nullptr);

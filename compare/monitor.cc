@@ -8,24 +8,13 @@
 #include "compare/broker_tail.h"
 #include "participants/broker_client.h"
 #include "workload/orders.h"
+#include "workload/stock.h"
 
 namespace dw::compare {
 
 using std::chrono::milliseconds;
 
-Status EnsureHotRow(const std::string& dsn) {
-  try {
-    pqxx::connection c{dsn};
-    pqxx::nontransaction tx{c};
-    tx.exec0(
-        "CREATE TABLE IF NOT EXISTS stock (product int PRIMARY KEY,"
-        " reserved bigint NOT NULL DEFAULT 0)");
-    tx.exec0("INSERT INTO stock (product) VALUES (1) ON CONFLICT DO NOTHING");
-  } catch (const std::exception& e) {
-    return Status::IOError(std::string("creating the stock row of the probe: ") + e.what());
-  }
-  return Status::OK();
-}
+Status EnsureHotRow(const std::string& dsn) { return workload::EnsureStockTable(dsn, 1); }
 
 Monitor::Monitor(Options opts) : opts_(std::move(opts)) {}
 
