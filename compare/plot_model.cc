@@ -52,6 +52,59 @@ bool HasOwnSeries(const Panel& p) {
                      [](const Series& s) { return !s.reference; });
 }
 
+// Whole decades around [lo, hi], for a log axis.
+std::string Decades(double lo, double hi) {
+  double a = std::pow(10.0, std::floor(std::log10(lo)));
+  double b = std::pow(10.0, std::ceil(std::log10(hi)));
+  if (b <= a) b = a * 10;
+  return "[" + Fmt(a) + ":" + Fmt(b) + "]";
+}
+
+// The smallest round number (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times a
+// power of ten) at or above v: a top of the y axis that ends on a tic.
+double NiceAbove(double v) {
+  double p = std::pow(10.0, std::floor(std::log10(v)));
+  for (double m : {1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0}) {
+    if (m * p >= v) return m * p;
+  }
+  return 10 * p;
+}
+
+// The panels of a column share their autoscaled log axes, and a linear y
+// axis from 0: a 2PC panel and an outbox panel read against the same scale.
+void ShareAxes(Plot* p) {
+  size_t cols = static_cast<size_t>(p->cols);
+  for (size_t col = 0; col < cols; ++col) {
+    double xlo = INFINITY, xhi = 0, ylo = INFINITY, yhi = -INFINITY;
+    for (size_t i = col; i < p->panels.size(); i += cols) {
+      if (Opt h = p->panels[i].hline; h && *h > 0) {
+        ylo = std::min(ylo, *h);  // the bound stays on the axis
+        yhi = std::max(yhi, *h);
+      }
+      for (const Series& s : p->panels[i].series) {
+        for (const Point& pt : s.points) {
+          if (!std::isfinite(pt.x) || !std::isfinite(pt.y)) continue;
+          if (pt.x > 0) xlo = std::min(xlo, pt.x), xhi = std::max(xhi, pt.x);
+          double top = s.errorbars && std::isfinite(pt.hi) ? std::max(pt.hi, pt.y) : pt.y;
+          double bottom = s.errorbars && std::isfinite(pt.lo) ? std::min(pt.lo, pt.y) : pt.y;
+          if (bottom > 0) ylo = std::min(ylo, bottom);
+          yhi = std::max(yhi, top);
+        }
+      }
+    }
+    for (size_t i = col; i < p->panels.size(); i += cols) {
+      Panel& panel = p->panels[i];
+      if (panel.logx && panel.xrange.empty() && xhi > 0) panel.xrange = Decades(xlo, xhi);
+      if (panel.logy && panel.yrange.empty() && yhi > 0 && std::isfinite(ylo)) {
+        panel.yrange = Decades(ylo, yhi);
+      }
+      if (!panel.logy && panel.yrange == "[0:*]" && yhi > 0) {
+        panel.yrange = "[0:" + Fmt(NiceAbove(yhi * 1.04)) + "]";
+      }
+    }
+  }
+}
+
 }  // namespace
 
 Context MakeContext(const json& r) {
@@ -160,7 +213,9 @@ void AddFamilyPlot(const Context& c, Plot proto, const std::vector<Panel>& colum
       for (auto& p : row) proto.panels.push_back(std::move(p));
     }
   }
-  if (!proto.panels.empty()) plots->push_back(std::move(proto));
+  if (proto.panels.empty()) return;
+  ShareAxes(&proto);
+  plots->push_back(std::move(proto));
 }
 
 std::string Fmt(double v) {
