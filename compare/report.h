@@ -1,10 +1,14 @@
 // The report half of `dualwrite compare`: results.json -> report.md.
 //
-// The report is a pure function of the JSON (schema: docs/compare-results.md),
-// so `dualwrite compare --from results.json` re-renders it without running
-// anything, and every sentence of its "Reading" paragraphs is computed from
-// the figures in that file: a reader of a new run never meets a claim that
-// was true only for the run the renderer was written against.
+// The report is a pure function of the JSON (schema: docs/compare-results.md,
+// versions 1 and 2), so `dualwrite compare --from results.json` re-renders it
+// without running anything. It opens with the answer ("In short"), then
+// section 1 (throughput, latency, cost), section 2 (failures), the seed's
+// three questions and what ran where. Every reading is computed from the
+// figures in that file, and a difference between two approaches is called
+// real only where their repetitions' ranges do not overlap: a reader of a new
+// run never meets a claim that was true only for the run the renderer was
+// written against. The sections live in compare/report_*.cc.
 #pragma once
 
 #include <string>

@@ -1,0 +1,344 @@
+// Section 1 of report.md: the ranking, the closed loop and the cost per
+// operation. The rate grid, contention and relay scaling are report_grid.cc.
+#include <algorithm>
+
+#include "compare/report_sections.h"
+
+namespace dw::compare::rpt {
+namespace {
+
+Opt Business(const json& c) { return Num(c, "throughput_per_s"); }
+Opt Delivered(const json& c) { return Num(c, "delivered_per_s"); }
+Opt CpuTotal(const json& c) { return Num(c, "cpu_us_per_op", "total"); }
+Opt P50(const json& c) { return Num(c, "latency_ms", "p50"); }
+Opt E2eP99(const json& c) { return Num(c, "e2e_ms", "p99"); }
+Opt Wal(const json& c) { return Num(c, "cost", "wal_bytes_per_op"); }
+
+bool AnyClosed(const Data& d, Opt (*get)(const json&)) {
+  for (const json* c : d.closed()) {
+    if (Valid(get(*c))) return true;
+  }
+  return false;
+}
+
+// The floor's value of `get` at concurrency c, if measured.
+Opt FloorFigure(const Data& d, int c, Opt (*get)(const json&)) {
+  for (const Fig& f : d.Collect(c, get, true)) {
+    if (f.family == "floor" && f.value > 0) return f.value;
+  }
+  return std::nullopt;
+}
+
+std::string Noise(const std::vector<std::string>& names) {
+  return names.empty() ? "" : ", within noise of " + List(names) + " (their ranges overlap)";
+}
+
+// ---- Ranking ----
+
+void Ranking(const Data& d, std::string& out) {
+  int c = d.MaxConcurrency();
+  bool grid = d.has_grid();
+  bool delivered = AnyClosed(d, Delivered);
+  bool cpu = AnyClosed(d, CpuTotal);
+  out += "### Ranking\n\n";
+  out += grid ? "Ranked by the highest offered rate each approach sustained on the common rate "
+                "grid (below), then by delivered throughput. "
+              : "Sustainable rate: " + d.NotMeasured() +
+                    "; ranked by closed-loop business throughput instead. ";
+  out +=
+      std::string("Throughput") + (cpu ? " and CPU" : "") +
+      " from the closed loop at concurrency " + std::to_string(c) +
+      (Valid(Num(d.settings(), "repetitions")) ? ", median (min–max) over the repetitions" : "") +
+      ". Business throughput counts acknowledged operations per second of load" +
+      (delivered ? "; delivered counts operations whose message was readable, per second "
+                   "until the last one was"
+                 : "") +
+      ".\n\n";
+  std::vector<const Approach*> order;
+  for (const auto& a : d.approaches()) order.push_back(&a);
+  auto key = [&](const Approach* a) {
+    const json* cell = d.Closed(a->name, c);
+    Opt thr = cell ? Delivered(*cell) : std::nullopt;
+    if (!Valid(thr) && cell) thr = Business(*cell);
+    return std::make_pair(d.SustainableRate(a->name).value_or(-1), thr.value_or(-1));
+  };
+  std::stable_sort(order.begin(), order.end(),
+                   [&](const Approach* a, const Approach* b) { return key(a) > key(b); });
+  std::vector<std::string> header = {"approach", "family"};
+  if (grid) header.insert(header.end(), {"sustained /s", "first unsustained /s"});
+  header.push_back("business /s");
+  if (delivered) header.push_back("delivered /s");
+  if (cpu) header.push_back("CPU µs/op");
+  header.push_back("failure matrix");
+  Table t(header, {0, 1, header.size() - 1});
+  for (const Approach* a : order) {
+    const json* cell = d.Closed(a->name, c);
+    const json& j = cell ? *cell : jv::Null();
+    std::vector<std::string> row = {a->name, a->family.empty() ? "-" : a->family};
+    if (grid) {
+      row.insert(row.end(), {SustainableText(d, a->name), Int(d.FirstUnsustained(a->name))});
+    }
+    row.push_back(WithRange(Business(j), j, "throughput_per_s", Int));
+    if (delivered) row.push_back(WithRange(Delivered(j), j, "delivered_per_s", Int));
+    if (cpu) row.push_back(WithRange(CpuTotal(j), j, "cpu_total_us_per_op", Us));
+    row.push_back(MatrixSummary(d, a->name));
+    t.Add(row);
+  }
+  out += t.Render() + "\n";
+}
+
+// ---- Closed loop ----
+
+void ClosedTable(const Data& d, int c, bool delivered, std::string& out) {
+  out += "#### Concurrency " + std::to_string(c) + "\n\n";
+  Opt floor = FloorFigure(d, c, Business);
+  std::vector<std::string> header = {"approach", "business /s"};
+  if (delivered) header.push_back("delivered /s");
+  header.insert(header.end(),
+                {"vs floor", "p50", "p99", "e2e p50", "e2e p99", "drain s", "verify"});
+  Table t(header, {0, header.size() - 1});
+  for (const auto& a : d.approaches()) {
+    const json* cell = d.Closed(a.name, c);
+    if (!cell) continue;
+    const json& j = *cell;
+    Opt thr = Business(j);
+    std::vector<std::string> row = {a.name, WithRange(thr, j, "throughput_per_s", Int)};
+    if (delivered) row.push_back(WithRange(Delivered(j), j, "delivered_per_s", Int));
+    std::string verify = VerifyText(Get(j, "verify"));
+    if (!Get(j, "error").is_null()) verify = "error: " + Plain(Get(j, "error"));
+    row.insert(row.end(),
+               {Valid(thr) && Valid(floor) ? Ratio(*thr / *floor) : "-",
+                WithRange(P50(j), j, "latency_p50_ms", Ms),
+                WithRange(Num(j, "latency_ms", "p99"), j, "latency_p99_ms", Ms),
+                WithRange(Num(j, "e2e_ms", "p50"), j, "e2e_p50_ms", Ms),
+                WithRange(E2eP99(j), j, "e2e_p99_ms", Ms), Secs(Num(j, "drain_s")), verify});
+    t.Add(row);
+  }
+  out += t.Render() + "\n";
+}
+
+std::vector<std::string> ClosedReading(const Data& d) {
+  std::vector<std::string> s;
+  int c = d.MaxConcurrency();
+  std::string at = " at concurrency " + std::to_string(c);
+  Opt floor = FloorFigure(d, c, Business);
+  auto x_floor = [&](double v) {
+    return Valid(floor) ? " (" + Ratio(v / *floor) + " the floor)" : std::string();
+  };
+  if (Valid(floor)) {
+    s.push_back("The floor (the orders insert alone, no message) committed " + Int(floor) +
+                " operations/s" + at + ".");
+  }
+  auto thr = d.Collect(c, Business, false);
+  if (const Fig* best = MaxFig(thr)) {
+    std::string t = "Highest business throughput" + at + ": " + Code(best->approach) + ", " +
+                    Int(best->value) + "/s" + x_floor(best->value) +
+                    Noise(WithinNoise(*best, thr, "throughput_per_s"));
+    const Fig* worst = MinFig(thr);
+    if (worst && worst->approach != best->approach) {
+      t += "; lowest: " + Code(worst->approach) + ", " + Int(worst->value) + "/s" +
+           x_floor(worst->value);
+    }
+    s.push_back(t + ".");
+  }
+  // Best of each family, and whether the families are apart beyond noise.
+  std::vector<const Fig*> bests;
+  for (const char* f : {"2pc", "outbox"}) {
+    std::vector<const Fig*> in;
+    for (const Fig& g : thr) {
+      if (g.family == f && (in.empty() || g.value > in.front()->value)) in = {&g};
+    }
+    if (!in.empty()) bests.push_back(in.front());
+  }
+  if (bests.size() == 2) {
+    const Fig* a = bests[0];
+    const Fig* b = bests[1];
+    s.push_back("Fastest of each family: 2PC " + Code(a->approach) + " " + Int(a->value) +
+                "/s, the outbox " + Code(b->approach) + " " + Int(b->value) + "/s (" +
+                SeparationText(Separate(*a->cell, *b->cell, "throughput_per_s")) + ").");
+  }
+  // Delivery that trailed the business throughput: the relay's share.
+  for (const Fig& g : thr) {
+    Opt del = Delivered(*g.cell);
+    if (Valid(del) && *del < 0.97 * g.value) {
+      s.push_back(Code(g.approach) + " delivered " + Int(del) + "/s against " + Int(g.value) +
+                  "/s acknowledged: its last message was readable " +
+                  Secs(Num(*g.cell, "drain_s")) + " s after the load ended.");
+    }
+  }
+  auto e2e = d.Collect(c, E2eP99, false);
+  if (const Fig* lo = MinFig(e2e)) {
+    std::string t =
+        "Lowest end-to-end p99 (operation start to message read): " + Code(lo->approach) + ", " +
+        Ms(lo->value) + " ms" + Noise(WithinNoise(*lo, e2e, "e2e_p99_ms"));
+    if (const Fig* hi = MaxFig(e2e); hi && hi->approach != lo->approach) {
+      t += "; highest " + Code(hi->approach) + ", " + Ms(hi->value) + " ms";
+    }
+    s.push_back(t + ".");
+  }
+  if (d.concurrency().size() > 1) {
+    int c0 = d.MinConcurrency();
+    std::vector<Fig> growth;
+    for (const Fig& g : thr) {
+      const json* x = d.Closed(g.approach, c0);
+      Opt t0 = x ? Business(*x) : std::nullopt;
+      if (Valid(t0) && *t0 > 0) growth.push_back({g.approach, g.family, g.value / *t0, g.cell});
+    }
+    const Fig* hi = MaxFig(growth);
+    const Fig* lo = MinFig(growth);
+    if (hi && lo && hi->approach != lo->approach) {
+      s.push_back("From concurrency " + std::to_string(c0) + " to " + std::to_string(c) +
+                  " throughput grew most for " + Code(hi->approach) + " (" + Ratio(hi->value) +
+                  ") and least for " + Code(lo->approach) + " (" + Ratio(lo->value) + ").");
+    }
+  }
+  std::vector<std::string> bad;
+  int checked = 0;
+  for (const json* cell : d.closed()) {
+    std::string who =
+        Code(Str(*cell, "approach")) + " at concurrency " + Int(Num(*cell, "concurrency"));
+    if (!Get(*cell, "error").is_null()) {
+      bad.push_back(who + " (error: " + Plain(Get(*cell, "error")) + ")");
+      continue;
+    }
+    const json& v = Get(*cell, "verify");
+    if (!v.is_object()) continue;
+    ++checked;
+    if (VerifyText(v) != "clean") bad.push_back(who + " (" + VerifyText(v) + ")");
+  }
+  if (!bad.empty()) {
+    s.push_back("Cells that did not finish clean: " + Join(bad, "; ") + ".");
+  } else if (checked > 0) {
+    s.push_back("Verify was clean after all " + std::to_string(checked) + " closed-loop cells.");
+  }
+  return s;
+}
+
+// ---- Cost ----
+
+void Cost(const Data& d, std::string& out) {
+  int c = d.MaxConcurrency();
+  out += "### Cost per operation\n\n";
+  bool cpu = AnyClosed(d, CpuTotal);
+  out += "Closed loop at concurrency " + std::to_string(c) +
+         ", per committed operation, the relay's work included (a cell ends when every message "
+         "was delivered).";
+  out += cpu ? " CPU is user + system time from /proc of each party: Postgres (every backend "
+               "and the WAL sender), the broker, the load command, the relay."
+             : " CPU per operation: " + d.NotMeasured() + ".";
+  out += "\n\n";
+  std::vector<std::string> header = {"approach"};
+  if (cpu)
+    header.insert(header.end(),
+                  {"CPU postgres µs", "broker µs", "load µs", "relay µs", "total µs"});
+  header.insert(header.end(), {"WAL B", "WAL fsyncs", "broker fsyncs", "dead tuples"});
+  Table t(header);
+  for (const auto& a : d.approaches()) {
+    const json* cell = d.Closed(a.name, c);
+    if (!cell) continue;
+    const json& j = *cell;
+    std::vector<std::string> row = {a.name};
+    if (cpu) {
+      for (const char* party : {"postgres", "broker", "load", "relay"}) {
+        row.push_back(Us(Num(j, "cpu_us_per_op", party)));
+      }
+      row.push_back(WithRange(CpuTotal(j), j, "cpu_total_us_per_op", Us));
+    }
+    row.insert(row.end(), {Int(Wal(j)), Per(Num(j, "cost", "wal_syncs_per_op")),
+                           Per(Num(j, "cost", "broker_fsyncs_per_op")),
+                           Per(Num(j, "cost", "dead_tuples_per_op"))});
+    t.Add(row);
+  }
+  out += t.Render() + "\n";
+
+  std::vector<std::string> s;
+  Opt cores = Num(Get(d.root(), "machine"), "cores");
+  if (auto busy = BusyShare(d, c)) {
+    std::string range = PercentSpan(busy->lo, busy->hi);
+    std::string n = Int(cores) + (*cores == 1 ? " core" : " cores");
+    if (busy->lo >= kCpuBound) {
+      s.push_back("Throughput follows total CPU per operation: every party shares the same " + n +
+                  ", and at concurrency " + std::to_string(c) + " they were " + range +
+                  " busy (throughput × CPU µs/op), so an approach that spends less CPU per "
+                  "operation commits more per second.");
+    } else {
+      s.push_back("The " + n + " were " + range + " busy at concurrency " + std::to_string(c) +
+                  " (throughput × CPU µs/op): below saturation, so waiting (fsync, network), "
+                  "not CPU alone, set the throughput.");
+    }
+  }
+  auto wal = d.Collect(c, Wal, false);
+  Opt floor_wal = FloorFigure(d, c, Wal);
+  auto x_wal = [&](double v) {
+    return Valid(floor_wal) ? ", " + Ratio(v / *floor_wal) + " the floor's " + Int(floor_wal) + " B"
+                            : std::string();
+  };
+  if (const Fig* w_lo = MinFig(wal); w_lo && MaxFig(wal)->approach != w_lo->approach) {
+    const Fig* w_hi = MaxFig(wal);
+    s.push_back("WAL per operation: from " + Int(w_lo->value) + " B (" + Code(w_lo->approach) +
+                x_wal(w_lo->value) + ") to " + Int(w_hi->value) + " B (" + Code(w_hi->approach) +
+                x_wal(w_hi->value) + ").");
+  }
+  auto syncs = d.Collect(
+      c, [](const json& j) { return Num(j, "cost", "wal_syncs_per_op"); }, false);
+  if (const Fig* m = MaxFig(syncs)) {
+    s.push_back(Code(m->approach) + " flushed the WAL most often: " + Per(m->value) +
+                " fsyncs per operation (below 1 means group commit).");
+  }
+  auto dead = d.Collect(
+      c, [](const json& j) { return Num(j, "cost", "dead_tuples_per_op"); }, false);
+  if (const Fig* m = MaxFig(dead); m && m->value > 0) {
+    s.push_back(Code(m->approach) + " left the most dead tuples for vacuum: " + Per(m->value) +
+                " per operation.");
+  }
+  for (const auto& line : s) out += "- " + line + "\n";
+  if (!s.empty()) out += "\n";
+}
+
+}  // namespace
+
+std::optional<Span> BusyShare(const Data& d, int c) {
+  Opt cores = Num(Get(d.root(), "machine"), "cores");
+  if (!Valid(cores) || *cores <= 0) return std::nullopt;
+  std::optional<Span> out;
+  for (const Fig& f : d.Collect(c, CpuTotal, true)) {
+    Opt thr = Business(*f.cell);
+    if (!Valid(thr)) continue;
+    double busy = *thr * f.value / (*cores * 1e6);
+    if (!out) out = Span{busy, busy};
+    out->lo = std::min(out->lo, busy);
+    out->hi = std::max(out->hi, busy);
+  }
+  return out;
+}
+
+std::string RenderLoad(const Data& d) {
+  std::string out = "## 1. Throughput, latency and cost\n\n";
+  if (d.closed().empty()) {
+    out += "No closed-loop load cell was measured in this run.\n\n";
+  } else {
+    Ranking(d, out);
+    Opt secs = Num(d.settings(), "cell_duration_s");
+    Opt reps = Num(d.settings(), "repetitions");
+    out += "### Closed loop\n\nEach worker starts its next operation when the previous one ends, " +
+           Secs(secs) + " s per cell" +
+           (Valid(reps) ? ", " + Int(reps) + " repetitions, median (min–max)" : std::string()) +
+           ". Latencies in ms: business from the operation's start to its acknowledgement, "
+           "end-to-end (e2e) until a consumer read the message. \"vs floor\": business "
+           "throughput / the floor's. Drain: from the load's end until the last message was "
+           "readable.\n\n";
+    bool delivered = AnyClosed(d, Delivered);
+    if (!delivered) out += "Delivered throughput: " + d.NotMeasured() + ".\n\n";
+    for (int c : d.concurrency()) ClosedTable(d, c, delivered, out);
+    out += "Reading:\n\n";
+    for (const auto& line : ClosedReading(d)) out += "- " + line + "\n";
+    out += "\n";
+  }
+  out += RenderRateGrid(d);
+  if (!d.closed().empty()) Cost(d, out);
+  out += RenderContention(d);
+  out += RenderRelayScaling(d);
+  return out;
+}
+
+}  // namespace dw::compare::rpt

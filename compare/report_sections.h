@@ -1,0 +1,58 @@
+// The sections of report.md (compare/report.h), one renderer per file; each
+// returns Markdown that starts with its own "## " heading and ends with a
+// blank line. report.cc only assembles them.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "compare/report_data.h"
+
+namespace dw::compare::rpt {
+
+// report_summary.cc: "In short", the answer first: 5-8 bullets.
+std::string RenderSummary(const Data& d);
+
+// report_load.cc: section 1 (ranking, closed loop, cost), with report_grid.cc
+// for its open-loop, contention and relay-scaling parts.
+std::string RenderLoad(const Data& d);
+std::string RenderRateGrid(const Data& d);
+std::string RenderContention(const Data& d);
+std::string RenderRelayScaling(const Data& d);
+
+// report_failures.cc: section 2, the failure matrix.
+std::string RenderFailures(const Data& d);
+
+// report_questions.cc: the seed's three questions, from the failure matrix.
+std::string RenderQuestions(const Data& d);
+
+// ---- Shared by the summary and the sections ----
+
+// How the cells of one family fared under faults, as phrases for a bullet:
+// availability per scenario, losses, redeliveries, in-doubt, blocking.
+std::string FamilyUnderFaults(const Data& d, const std::string& family);
+
+// Lost messages per approach among `cells`: "`a` 37 under `clock-skew`
+// (expected)", "`a` 53622 under 7 scenarios (expected)"; "" when none.
+std::string LossesByApproach(const std::vector<const json*>& cells);
+
+// "7/7 clean", "2/3 clean; loses messages (clock-skew); 1 n/a".
+std::string MatrixSummary(const Data& d, const std::string& approach);
+
+// The highest rate `approach` sustained as "4000/s", or a phrase saying why
+// there is none.
+std::string SustainableText(const Data& d, const std::string& approach);
+
+// How busy the machine's cores were in the closed loop at `concurrency`:
+// throughput x CPU µs per operation / (cores x 10^6), lowest and highest over
+// the approaches; nullopt without CPU figures or a core count.
+std::optional<Span> BusyShare(const Data& d, int concurrency);
+// The busy share above which every approach counts as bound by CPU: the
+// report then says throughput follows total CPU per operation.
+inline constexpr double kCpuBound = 0.6;
+
+// Why a grid cell was not sustained: its sustain_failures joined.
+std::string SustainFailures(const json& cell);
+
+}  // namespace dw::compare::rpt

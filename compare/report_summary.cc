@@ -1,0 +1,228 @@
+// "In short": the answer first. Every bullet is computed from the figures
+// and carries its own caveat; a difference between two approaches is called
+// real only where their repetitions' ranges do not overlap.
+#include <map>
+
+#include "compare/report_sections.h"
+
+namespace dw::compare::rpt {
+namespace {
+
+Opt P50(const json& c) { return Num(c, "latency_ms", "p50"); }
+Opt CpuTotal(const json& c) { return Num(c, "cpu_us_per_op", "total"); }
+Opt Wal(const json& c) { return Num(c, "cost", "wal_bytes_per_op"); }
+Opt Business(const json& c) { return Num(c, "throughput_per_s"); }
+
+std::string NoiseClause(const std::vector<std::string>& names) {
+  return names.empty() ? "" : " (within noise of " + List(names) + ")";
+}
+
+const Fig* Best(const std::vector<Fig>& figs, const std::string& family, bool lowest) {
+  const Fig* best = nullptr;
+  for (const Fig& f : figs) {
+    if (f.family != family) continue;
+    if (!best || (lowest ? f.value < best->value : f.value > best->value)) best = &f;
+  }
+  return best;
+}
+
+std::string Commit(const Data& d) {
+  int c = d.MinConcurrency();
+  auto figs = d.Collect(c, P50, false);
+  const Fig* best = MinFig(figs);
+  if (!best) return "";
+  const json& j = *best->cell;
+  std::string t =
+      "**Fastest commit:** " + Code(best->approach) + ", business latency p50 " + Ms(best->value) +
+      " ms, p99 " + Ms(Num(j, "latency_ms", "p99")) + " ms at concurrency " + std::to_string(c) +
+      (RangeOf(j, "latency_p50_ms") ? NoiseClause(WithinNoise(*best, figs, "latency_p50_ms"))
+                                    : " (one run each, noise not judged)");
+  if (Opt floor =
+          Num(d.Closed("floor", c) ? *d.Closed("floor", c) : jv::Null(), "latency_ms", "p50");
+      Valid(floor)) {
+    t += "; the floor, which sends no message, " + Ms(floor) + " ms";
+  }
+  const std::string other = best->family == "2pc" ? "outbox" : "2pc";
+  if (const Fig* o = Best(figs, other, true)) {
+    t += ". Fastest of " + FamilyTitle(other) + ": " + Code(o->approach) + ", " + Ms(o->value) +
+         " ms (" + Ratio(o->value / best->value) + " the latency, " +
+         SeparationText(Separate(j, *o->cell, "latency_p50_ms")) + ")";
+  }
+  if (best->family == "outbox" && Valid(Num(j, "e2e_ms", "p50"))) {
+    t += ". Caveat: the outbox acknowledges before the relay delivers; the message was read " +
+         Ms(Num(j, "e2e_ms", "p50")) + " ms (e2e p50) after the start";
+  }
+  return t + ".";
+}
+
+std::string Sustain(const Data& d) {
+  if (!d.has_grid()) {
+    std::string t = "**Highest sustainable rate:** " + d.NotMeasured();
+    auto thr = d.Collect(d.MaxConcurrency(), Business, false);
+    if (const Fig* b = MaxFig(thr)) {
+      t += "; the highest closed-loop business throughput was " + Code(b->approach) + "'s, " +
+           Int(b->value) + "/s at concurrency " + std::to_string(d.MaxConcurrency()) +
+           ", which says nothing about delivery";
+    }
+    return t + ".";
+  }
+  std::map<double, std::vector<std::string>, std::greater<>> groups;
+  std::string floor;
+  for (const auto& a : d.approaches()) {
+    Opt r = d.SustainableRate(a.name);
+    if (!Valid(r)) continue;
+    if (a.family == "floor") {
+      floor = "; the floor " + Int(r) + "/s";
+    } else {
+      groups[*r].push_back(a.name);
+    }
+  }
+  if (groups.empty())
+    return "**Highest sustainable rate:** no approach sustained any rate of the grid.";
+  auto names = [](const std::vector<std::string>& v) {
+    std::vector<std::string> out;
+    for (const auto& n : v) out.push_back(Code(n));
+    return List(out);
+  };
+  auto it = groups.begin();
+  std::string t = "**Highest sustainable rate:** " + names(it->second) + ", " + Int(it->first) +
+                  "/s on the common grid";
+  if (it->second.size() == 1) {
+    if (const json* c = d.FirstUnsustainedCell(it->second.front())) {
+      t += " (not " + Int(Num(*c, "rate")) + "/s: " + SustainFailures(*c) + ")";
+    }
+  }
+  std::vector<std::string> rest;
+  for (++it; it != groups.end(); ++it)
+    rest.push_back(names(it->second) + " " + Int(it->first) + "/s");
+  if (!rest.empty()) t += ". Then " + Join(rest, "; ");
+  return t + floor +
+         ". Sustained: at least 99% of the offered operations committed, e2e p99 and drain within "
+         "the bound, no growing backlog; a limit lies between the last rate sustained and the "
+         "next step of the grid.";
+}
+
+// Cells where the commit kept up with the offered rate but delivery did not.
+std::string DeliveryLimit(const Data& d) {
+  std::vector<std::string> who;
+  for (const auto& a : d.approaches()) {
+    const json* c = d.FirstUnsustainedCell(a.name);
+    Opt achieved = c ? Num(*c, "achieved_fraction") : std::nullopt;
+    if (!c || !Valid(achieved) || *achieved < 0.99) continue;
+    who.push_back(Code(a.name) + " at " + Int(Num(*c, "rate")) + "/s committed " +
+                  Percent(*achieved) + " with business p99 " + Ms(Num(*c, "latency_ms", "p99")) +
+                  " ms, yet: " + SustainFailures(*c));
+  }
+  if (who.empty()) return "";
+  return "**Committing is not delivering:** " + Join(who, "; ") +
+         ". Business latency alone would have called these rates kept up.";
+}
+
+std::string CostBullet(const Data& d) {
+  int c = d.MaxConcurrency();
+  auto cpu = d.Collect(c, CpuTotal, false);
+  auto wal = d.Collect(c, Wal, false);
+  const json* floor = d.Closed("floor", c);
+  std::string at = " at concurrency " + std::to_string(c);
+  if (cpu.empty()) {
+    const Fig* lo = MinFig(wal);
+    const Fig* hi = MaxFig(wal);
+    if (!lo) return "";
+    return "**Cost per operation" + at + ":** CPU " + d.NotMeasured() + "; WAL from " +
+           Int(lo->value) + " B (" + Code(lo->approach) + ") to " + Int(hi->value) + " B (" +
+           Code(hi->approach) + ")" +
+           (floor ? ", the floor " + Int(Wal(*floor)) + " B" : std::string()) + ".";
+  }
+  const Fig* lo = MinFig(cpu);
+  const Fig* hi = MaxFig(cpu);
+  std::string t = "**Cost per operation" + at + ":** cheapest " + Code(lo->approach) + ", " +
+                  Us(lo->value) + " µs CPU (all parties) and " + Int(Wal(*lo->cell)) + " B WAL" +
+                  NoiseClause(WithinNoise(*lo, cpu, "cpu_total_us_per_op"));
+  if (hi->approach != lo->approach) {
+    t += "; dearest " + Code(hi->approach) + ", " + Us(hi->value) + " µs and " +
+         Int(Wal(*hi->cell)) + " B (" + Ratio(hi->value / lo->value) + " the CPU)";
+  }
+  if (floor) {
+    t += "; the floor " + Us(CpuTotal(*floor)) + " µs, " + Int(Wal(*floor)) + " B";
+  }
+  auto busy = BusyShare(d, c);
+  if (busy && busy->lo >= kCpuBound) {
+    t += ". The parties share the same cores, so throughput follows total CPU per operation";
+  }
+  return t + ".";
+}
+
+std::string Faults(const Data& d, const std::string& family) {
+  std::string body = FamilyUnderFaults(d, family);
+  if (body.empty()) return "";
+  Opt rate = d.FailureRate();
+  std::string t = "**" + Capitalized(FamilyTitle(family)) + " under faults" +
+                  (Valid(rate) ? " (" + Int(rate) + "/s offered)" : std::string()) + ":** " + body +
+                  ".";
+  if (family == "2pc") {
+    t += " Caveat: a prepared transaction keeps its row locks until it is resolved.";
+  } else if (family == "outbox") {
+    std::vector<std::string> unsafe;
+    for (const auto& a : d.approaches()) {
+      if (a.family != family) continue;
+      for (const json* c : d.failure_cells()) {
+        const json& g = Get(*c, "guaranteed");
+        if (Str(*c, "approach") == a.name && g.is_boolean() && !g.get<bool>()) {
+          unsafe.push_back(Code(a.name));
+          break;
+        }
+      }
+    }
+    t += " Caveat: consumers see the message only after the relay sent it";
+    if (!unsafe.empty()) t += "; " + List(unsafe) + " promises no atomicity and loses messages";
+    t += ".";
+  }
+  return t;
+}
+
+std::string Verdicts(const Data& d) {
+  int ran = 0, clean = 0;
+  std::vector<std::string> violations;
+  std::vector<const json*> losses;
+  for (const json* c : d.failure_cells()) {
+    if (Str(*c, "status") != "ran" || Str(*c, "verdict") == "not-run") continue;
+    ++ran;
+    std::string v = Str(*c, "verdict");
+    clean += v == "clean";
+    if (v == "violations") {
+      violations.push_back(Code(Str(*c, "approach")) + " under `" + Str(*c, "scenario") + "`");
+    }
+    if (v == "expected-loss") losses.push_back(c);
+  }
+  if (ran == 0) return "";
+  if (!violations.empty()) {
+    return "**ATOMICITY VIOLATED:** " + List(violations) +
+           ": an approach that promises atomicity failed verify or the history check (a bug; "
+           "section 2).";
+  }
+  std::string t = "**Verdict:** " + std::to_string(clean) + " of " + std::to_string(ran) +
+                  " failure cells clean; every approach that promises atomicity kept it";
+  if (!losses.empty()) t += "; " + LossesByApproach(losses);
+  return t + ".";
+}
+
+}  // namespace
+
+std::string RenderSummary(const Data& d) {
+  std::vector<std::string> bullets;
+  // A broken guarantee outranks every performance figure.
+  std::string verdict = Verdicts(d);
+  bool violated = verdict.rfind("**ATOMICITY", 0) == 0;
+  if (violated) bullets.push_back(verdict);
+  for (std::string b : {Commit(d), Sustain(d), DeliveryLimit(d), CostBullet(d), Faults(d, "2pc"),
+                        Faults(d, "outbox")}) {
+    if (!b.empty()) bullets.push_back(b);
+  }
+  if (!violated && !verdict.empty()) bullets.push_back(verdict);
+  std::string out = "## In short\n\n";
+  if (bullets.empty()) return out + "There is nothing measured to summarise.\n\n";
+  for (const auto& b : bullets) out += "- " + b + "\n";
+  return out + "\n";
+}
+
+}  // namespace dw::compare::rpt
