@@ -98,10 +98,7 @@ void Trace::Write(std::ostream& out, Format f) const {
   out << "sequenceDiagram\n";
   out << "  participant C as " << origin_ << "\n";
   for (size_t i = 0; i < actors_.size(); ++i) {
-    // Not `"P" + std::to_string(i)`: g++ 12 at -O3 reports a false
-    // -Wrestrict overlap in that operator+ (and in assigning a literal to a
-    // string); inserting one char into to_string's result draws none.
-    id[actors_[i]] = std::to_string(i).insert(0, 1, 'P');
+    id[actors_[i]] = "P" + std::to_string(i);
     out << "  participant P" << i << " as " << actors_[i] << "\n";
   }
   auto clean = [](std::string s) {
