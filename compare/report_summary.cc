@@ -96,10 +96,11 @@ std::string Sustain(const Data& d) {
   for (++it; it != groups.end(); ++it)
     rest.push_back(names(it->second) + " " + Int(it->first) + "/s");
   if (!rest.empty()) t += ". Then " + Join(rest, "; ");
-  return t + floor +
-         ". Sustained: at least 99% of the offered operations committed, e2e p99 and drain within "
-         "the bound, no growing backlog; a limit lies between the last rate sustained and the "
-         "next step of the grid.";
+  Opt bound = Num(Get(d.root(), "rate_grid"), "e2e_bound_ms");
+  return t + floor + ". Sustained: at least 99% of the offered operations committed, e2e p99 " +
+         "and drain under " + Ms(bound) +
+         " ms, no growing backlog; a limit lies between the last rate sustained and the next "
+         "step of the grid.";
 }
 
 // Cells where the commit kept up with the offered rate but delivery did not.
