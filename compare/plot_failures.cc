@@ -76,7 +76,8 @@ void AddScenario(const Context& c, const Failures& f, const std::string& scen,
   // A little below 0: a bucket where nothing succeeded is not hidden by the axis.
   avail.yrange = "[-4:105]";
   avail.xfix = lat.xfix = true;
-  lat.title = v2 ? "business latency p99 of the successes" : "business latency p99";
+  lat.title = v2 ? "business latency p99 of the successes"
+                 : "business latency p99 (successes and failures)";
   lat.ylabel = "p99 latency, ms (log scale)";
   lat.logy = true;
   Fill fill = [&](const std::string& a, size_t col, Panel* panel) {

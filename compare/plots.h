@@ -2,7 +2,8 @@
 //
 // Every plot is a gnuplot script plus the data file it reads, both kept next
 // to the images so a reader can restyle a plot without re-running the
-// benchmark. Like the report, the plots come from the JSON alone.
+// benchmark. Like the report, the plots come from the JSON alone. What each
+// plot draws, and how: compare/plot_model.h.
 #pragma once
 
 #include <string>
