@@ -128,6 +128,13 @@ std::vector<Fig> Data::Collect(int c, Opt (*get)(const json&), bool include_floo
   return out;
 }
 
+Opt Data::FloorFigure(int c, Opt (*get)(const json&)) const {
+  for (const Fig& f : Collect(c, get, true)) {
+    if (f.family == "floor" && f.value > 0) return f.value;
+  }
+  return std::nullopt;
+}
+
 std::vector<const json*> Data::OpenSeries(const std::string& approach) const {
   std::vector<const json*> out;
   for (const json* c : open_) {

@@ -49,6 +49,8 @@ class Data {
   const json* Closed(const std::string& approach, int concurrency) const;
   // A usable figure per approach (cells without an error) at `concurrency`.
   std::vector<Fig> Collect(int concurrency, Opt (*get)(const json&), bool include_floor) const;
+  // The floor's (family "floor") value of `get` at `concurrency`, if above 0.
+  Opt FloorFigure(int concurrency, Opt (*get)(const json&)) const;
   // Version 1's open loop at fractions of each approach's own saturation.
   const std::vector<const json*>& open_v1() const { return open_; }
   std::vector<const json*> OpenSeries(const std::string& approach) const;

@@ -377,7 +377,7 @@ std::string FamilyUnderFaults(const Data& d, const std::string& family) {
       hi = Valid(hi) ? std::max(*hi, *a) : *a;
     }
     if (!Valid(lo)) continue;
-    std::string v = PercentSpan(*lo, *hi);
+    std::string v = SpanText(*lo, *hi, PercentOpt);
     auto it = std::find_if(avail.begin(), avail.end(), [&](const auto& p) { return p.first == v; });
     if (it == avail.end()) it = avail.insert(avail.end(), {v, {}});
     it->second.push_back(name);

@@ -94,9 +94,9 @@ std::string Percent(double fraction) {
 
 std::string PercentOpt(Opt fraction) { return Valid(fraction) ? Percent(*fraction) : "-"; }
 
-std::string PercentSpan(double lo, double hi) {
-  std::string a = Percent(lo);
-  std::string b = Percent(hi);
+std::string SpanText(double lo, double hi, std::string (*fmt)(Opt)) {
+  std::string a = fmt(lo);
+  std::string b = fmt(hi);
   return a == b ? a : a + "–" + b;
 }
 

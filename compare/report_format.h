@@ -36,8 +36,9 @@ std::string Us(Opt v);
 std::string Ratio(double v);           // "0.41x"
 std::string Percent(double fraction);  // "91%"
 std::string PercentOpt(Opt fraction);  // "-" when absent
-// "13%–16%", or "36%" when both ends print alike.
-std::string PercentSpan(double lo, double hi);
+// "lo–hi" with `fmt` for each end, or one number when both print alike
+// ("13%–16%", "36%").
+std::string SpanText(double lo, double hi, std::string (*fmt)(Opt));
 std::string DurationText(Opt seconds);  // "4 min 31 s"
 
 std::string Code(const std::string& name);  // `name`

@@ -229,7 +229,7 @@ std::string RenderContention(const Data& d) {
     auto it = kept.find(f);
     if (it == kept.end()) continue;
     auto [mn, mx] = std::minmax_element(it->second.begin(), it->second.end());
-    parts.push_back(FamilyTitle(f) + " " + PercentSpan(*mn, *mx));
+    parts.push_back(FamilyTitle(f) + " " + SpanText(*mn, *mx, PercentOpt));
   }
   if (!parts.empty()) {
     out += "- Throughput with N = " + std::to_string(n_lo) +

@@ -21,14 +21,6 @@ bool AnyClosed(const Data& d, Opt (*get)(const json&)) {
   return false;
 }
 
-// The floor's value of `get` at concurrency c, if measured.
-Opt FloorFigure(const Data& d, int c, Opt (*get)(const json&)) {
-  for (const Fig& f : d.Collect(c, get, true)) {
-    if (f.family == "floor" && f.value > 0) return f.value;
-  }
-  return std::nullopt;
-}
-
 std::string Noise(const std::vector<std::string>& names) {
   return names.empty() ? "" : ", within noise of " + List(names) + " (their ranges overlap)";
 }
@@ -91,7 +83,7 @@ void Ranking(const Data& d, std::string& out) {
 
 void ClosedTable(const Data& d, int c, bool delivered, std::string& out) {
   out += "#### Concurrency " + std::to_string(c) + "\n\n";
-  Opt floor = FloorFigure(d, c, Business);
+  Opt floor = d.FloorFigure(c, Business);
   std::vector<std::string> header = {"approach", "business /s"};
   if (delivered) header.push_back("delivered /s");
   header.insert(header.end(),
@@ -121,7 +113,7 @@ std::vector<std::string> ClosedReading(const Data& d) {
   std::vector<std::string> s;
   int c = d.MaxConcurrency();
   std::string at = " at concurrency " + std::to_string(c);
-  Opt floor = FloorFigure(d, c, Business);
+  Opt floor = d.FloorFigure(c, Business);
   auto x_floor = [&](double v) {
     return Valid(floor) ? " (" + Ratio(v / *floor) + " the floor)" : std::string();
   };
@@ -254,7 +246,7 @@ void Cost(const Data& d, std::string& out) {
   std::vector<std::string> s;
   Opt cores = Num(Get(d.root(), "machine"), "cores");
   if (auto busy = BusyShare(d, c)) {
-    std::string range = PercentSpan(busy->lo, busy->hi);
+    std::string range = SpanText(busy->lo, busy->hi, PercentOpt);
     std::string n = Int(cores) + (*cores == 1 ? " core" : " cores");
     if (busy->lo >= kCpuBound) {
       s.push_back("Throughput follows total CPU per operation: every party shares the same " + n +
@@ -268,7 +260,7 @@ void Cost(const Data& d, std::string& out) {
     }
   }
   auto wal = d.Collect(c, Wal, false);
-  Opt floor_wal = FloorFigure(d, c, Wal);
+  Opt floor_wal = d.FloorFigure(c, Wal);
   auto x_wal = [&](double v) {
     return Valid(floor_wal) ? ", " + Ratio(v / *floor_wal) + " the floor's " + Int(floor_wal) + " B"
                             : std::string();

@@ -1,6 +1,7 @@
 // "In short": the answer first. Every bullet is computed from the figures
 // and carries its own caveat; a difference between two approaches is called
 // real only where their repetitions' ranges do not overlap.
+#include <algorithm>
 #include <map>
 
 #include "compare/report_sections.h"
@@ -37,9 +38,7 @@ std::string Commit(const Data& d) {
       " ms, p99 " + Ms(Num(j, "latency_ms", "p99")) + " ms at concurrency " + std::to_string(c) +
       (RangeOf(j, "latency_p50_ms") ? NoiseClause(WithinNoise(*best, figs, "latency_p50_ms"))
                                     : " (one run each, noise not judged)");
-  if (Opt floor =
-          Num(d.Closed("floor", c) ? *d.Closed("floor", c) : jv::Null(), "latency_ms", "p50");
-      Valid(floor)) {
+  if (Opt floor = d.FloorFigure(c, P50); Valid(floor)) {
     t += "; the floor, which sends no message, " + Ms(floor) + " ms";
   }
   const std::string other = best->family == "2pc" ? "outbox" : "2pc";
@@ -121,31 +120,40 @@ std::string DeliveryLimit(const Data& d) {
 
 std::string CostBullet(const Data& d) {
   int c = d.MaxConcurrency();
-  auto cpu = d.Collect(c, CpuTotal, false);
-  auto wal = d.Collect(c, Wal, false);
-  const json* floor = d.Closed("floor", c);
-  std::string at = " at concurrency " + std::to_string(c);
-  if (cpu.empty()) {
-    const Fig* lo = MinFig(wal);
-    const Fig* hi = MaxFig(wal);
-    if (!lo) return "";
-    return "**Cost per operation" + at + ":** CPU " + d.NotMeasured() + "; WAL from " +
-           Int(lo->value) + " B (" + Code(lo->approach) + ") to " + Int(hi->value) + " B (" +
-           Code(hi->approach) + ")" +
-           (floor ? ", the floor " + Int(Wal(*floor)) + " B" : std::string()) + ".";
+  auto cpu = d.Collect(c, CpuTotal, true);
+  auto wal = d.Collect(c, Wal, true);
+  // "lo–hi unit" over one family's figures, or "".
+  auto span = [](const std::vector<Fig>& figs, const std::string& family, std::string (*fmt)(Opt),
+                 const char* unit) {
+    std::optional<Span> s;
+    for (const Fig& f : figs) {
+      if (f.family != family) continue;
+      if (!s) s = Span{f.value, f.value};
+      s->lo = std::min(s->lo, f.value);
+      s->hi = std::max(s->hi, f.value);
+    }
+    return s ? SpanText(s->lo, s->hi, fmt) + unit : std::string();
+  };
+  std::vector<std::string> families;
+  for (const std::string f : {"floor", "outbox", "2pc"}) {
+    std::vector<std::string> v;
+    for (std::string x : {span(cpu, f, Us, " µs"), span(wal, f, Int, " B")}) {
+      if (!x.empty()) v.push_back(x);
+    }
+    if (!v.empty()) families.push_back(FamilyTitle(f) + " " + Join(v, ", "));
   }
-  const Fig* lo = MinFig(cpu);
-  const Fig* hi = MaxFig(cpu);
-  std::string t = "**Cost per operation" + at + ":** cheapest " + Code(lo->approach) + ", " +
-                  Us(lo->value) + " µs CPU (all parties) and " + Int(Wal(*lo->cell)) + " B WAL" +
-                  NoiseClause(WithinNoise(*lo, cpu, "cpu_total_us_per_op"));
-  if (hi->approach != lo->approach) {
-    t += "; dearest " + Code(hi->approach) + ", " + Us(hi->value) + " µs and " +
-         Int(Wal(*hi->cell)) + " B (" + Ratio(hi->value / lo->value) + " the CPU)";
+  if (families.empty()) return "";
+  std::string t = "**Cost per operation at concurrency " + std::to_string(c) + "** (" +
+                  (cpu.empty() ? "WAL" : "CPU of all parties, WAL") + "): " + Join(families, "; ");
+  std::vector<Fig> sending;
+  for (const Fig& f : cpu) {
+    if (f.family != "floor") sending.push_back(f);
   }
-  if (floor) {
-    t += "; the floor " + Us(CpuTotal(*floor)) + " µs, " + Int(Wal(*floor)) + " B";
+  if (const Fig* lo = MinFig(sending)) {
+    t += ". Cheapest that sends a message: " + Code(lo->approach) + ", " + Us(lo->value) + " µs" +
+         NoiseClause(WithinNoise(*lo, sending, "cpu_total_us_per_op"));
   }
+  if (cpu.empty()) t += ". CPU " + d.NotMeasured();
   auto busy = BusyShare(d, c);
   if (busy && busy->lo >= kCpuBound) {
     t += ". The parties share the same cores, so throughput follows total CPU per operation";
