@@ -109,13 +109,15 @@ std::string DeliveryLimit(const Data& d) {
     const json* c = d.FirstUnsustainedCell(a.name);
     Opt achieved = c ? Num(*c, "achieved_fraction") : std::nullopt;
     if (!c || !Valid(achieved) || *achieved < 0.99) continue;
-    who.push_back(Code(a.name) + " at " + Int(Num(*c, "rate")) + "/s committed " +
-                  Percent(*achieved) + " with business p99 " + Ms(Num(*c, "latency_ms", "p99")) +
-                  " ms, yet: " + SustainFailures(*c));
+    who.push_back("At " + Int(Num(*c, "rate")) + "/s " + Code(a.name) + " committed " +
+                  Percent(*achieved) + " of the offered operations (business p99 " +
+                  Ms(Num(*c, "latency_ms", "p99")) + " ms) but did not sustain the rate (" +
+                  SustainFailures(*c) + ").");
   }
   if (who.empty()) return "";
-  return "**Committing is not delivering:** " + Join(who, "; ") +
-         ". Business latency alone would have called these rates kept up.";
+  Opt bound = Num(Get(d.root(), "rate_grid"), "e2e_bound_ms");
+  return "**Committing is not delivering:** " + Join(who, " ") + " The bound is " + Ms(bound) +
+         " ms: business latency alone would have called these rates kept up.";
 }
 
 std::string CostBullet(const Data& d) {
