@@ -46,7 +46,10 @@ struct LoadSpec {
   double duration_s = 1;
   int hot_rows = 0;  // --hot-rows of the load (0: no stock reservation)
   double hot_skew = 0;
-  int relay_instances = 0;    // > 0: overrides the approach's deployment
+  int relay_instances = 0;  // > 0: overrides the approach's deployment
+  // Operations started in the first warmup_s seconds (workers opening their
+  // connections) are left out of the latency figures.
+  double warmup_s = 0.5;
   double e2e_bound_ms = 250;  // open loop: the sustainable-rate bound
 };
 

@@ -107,6 +107,7 @@ json RunRateGrid(CellContext& ctx, const Plan& plan, double bound_ms, Progress& 
     for (double rate : plan.rates) {
       progress.Cell("rate grid " + name + " at " + Fmt(rate) + "/s");
       LoadSpec spec;
+      spec.warmup_s = plan.warmup_s;
       spec.concurrency = plan.open_concurrency;
       spec.rate = rate;
       spec.duration_s = plan.open_s;
@@ -185,6 +186,7 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
   settings["repetitions"] = plan.repetitions;
   settings["concurrency"] = plan.concurrency;
   settings["cell_duration_s"] = plan.cell_s;
+  settings["warmup_s"] = plan.warmup_s;
   settings["rate_grid"] = plan.rates;
   settings["open_loop_duration_s"] = plan.open_s;
   settings["open_loop_concurrency"] = plan.open_concurrency;
@@ -240,6 +242,7 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
     for (int c : plan.concurrency) {
       progress.Cell("latency " + a.name + " C=" + std::to_string(c));
       LoadSpec spec;
+      spec.warmup_s = plan.warmup_s;
       spec.concurrency = c;
       spec.duration_s = plan.cell_s;
       json cell = RunLoadCellRepeated(ctx, a, spec, plan, plan.repetitions);
@@ -255,6 +258,7 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
     for (const auto& name : plan.contention_approaches) {
       progress.Cell("contention " + name + " hot rows " + std::to_string(n));
       LoadSpec spec;
+      spec.warmup_s = plan.warmup_s;
       spec.concurrency = plan.contention_concurrency;
       spec.duration_s = plan.cell_s;
       spec.hot_rows = n;
@@ -272,6 +276,7 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
     for (int k : plan.scaling_instances) {
       progress.Cell("relay scaling " + name + " x" + std::to_string(k));
       LoadSpec spec;
+      spec.warmup_s = plan.warmup_s;
       spec.concurrency = plan.contention_concurrency;
       spec.duration_s = plan.cell_s;
       spec.relay_instances = k;

@@ -32,6 +32,7 @@ Status MakePlan(const std::string& size, const std::vector<Approach>& approaches
   const std::vector<std::string> all = Names(approaches);
   if (size == "smoke") {
     p->concurrency = {2};
+    p->warmup_s = 0.2;
     p->cell_s = 0.7;
     p->rates = {250, 1000};
     p->grid_approaches = {"2pc-pg", "outbox-skip-locked"};
@@ -51,7 +52,7 @@ Status MakePlan(const std::string& size, const std::vector<Approach>& approaches
     p->cell_s = 1.5;
     p->rates = {500, 2000, 8000};
     p->grid_approaches = {"floor", "2pc-pg", "2pc-lrco", "outbox-skip-locked", "outbox-cdc"};
-    p->open_s = 1.5;
+    p->open_s = 2.0;
     p->hot_rows = {1, 16, 10000};
     p->contention_approaches = {"floor", "2pc-pg", "outbox-skip-locked"};
     p->scaling_approaches = {"outbox-skip-locked"};
@@ -63,6 +64,7 @@ Status MakePlan(const std::string& size, const std::vector<Approach>& approaches
     p->converge_timeout_s = 30;
   } else if (size == "full") {
     p->repetitions = 3;
+    p->warmup_s = 1.0;
     p->concurrency = {1, 4, 16, 64};
     p->cell_s = 5.0;
     p->rates = {250, 500, 1000, 2000, 4000, 8000, 16000};

@@ -24,7 +24,8 @@ struct Scenario {
 struct Plan {
   std::string size;  // smoke | quick | full
   std::vector<Approach> approaches;
-  int repetitions = 1;  // runs of each closed-loop cell (median, min-max)
+  int repetitions = 1;    // runs of each closed-loop cell (median, min-max)
+  double warmup_s = 0.5;  // left out of every load cell's latency figures
   // Closed loop.
   std::vector<int> concurrency;
   double cell_s = 0;

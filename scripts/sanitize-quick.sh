@@ -28,7 +28,7 @@ case "$preset" in
 esac
 tests=(common_test broker_core_test record_file_fault_test coordinator_unit_test
        coordinator_fake_test outbox_unit_test outbox_fake_test participants_unit_test
-       compare_report_test)
+       compare_report_test compare_plots_test workload_stock_unit_test)
 cmake --preset "$preset" >/dev/null
 cmake --build "build-$preset" -j2 --target "${tests[@]}"
 failed=0
