@@ -67,6 +67,11 @@ struct OutboxWriter::Impl {
   bool dirty = false;    // guarded by mu: a commit not yet followed by a NOTIFY
   std::thread maintainer;
   std::thread notifier;
+  // Opened before the workers connect: opened lazily at the first commit,
+  // it queued behind 64 workers' connections at the postmaster and the
+  // first wake-up came 1.3 s after the first commit, so relays slept
+  // through their poll interval.
+  std::unique_ptr<pqxx::connection> notify_conn;
 
   void MarkDirty() {
     {
@@ -80,7 +85,7 @@ struct OutboxWriter::Impl {
   // Sends one NOTIFY per wake-up, for every commit marked since the last
   // one. A NOTIFY alone in its transaction writes no WAL and is cheap.
   void NotifierLoop() {
-    std::unique_ptr<pqxx::connection> c;
+    std::unique_ptr<pqxx::connection> c = std::move(notify_conn);
     std::unique_lock<std::mutex> l(mu);
     for (;;) {
       cv.wait(l, [this] { return dirty || closing; });
@@ -157,6 +162,11 @@ Status OutboxWriter::Open(const WriterOptions& opts, std::unique_ptr<OutboxWrite
   impl->sql = WriteSql(opts.trigger, opts.notify, opts.clock_skew_ms, false);
   impl->sql_reserving = WriteSql(opts.trigger, opts.notify, opts.clock_skew_ms, true);
   if (opts.notify == WriterOptions::NotifyMode::kAfterCommit) {
+    try {
+      impl->notify_conn = std::make_unique<pqxx::connection>(WithConnectTimeout(opts.dsn));
+    } catch (const std::exception&) {
+      // The loop retries at the first commit; relays poll meanwhile.
+    }
     impl->notifier = std::thread([raw = impl.get()] { raw->NotifierLoop(); });
   }
   PgPool::Options pool_opts;
