@@ -230,24 +230,27 @@ json RunLoadCell(CellContext& ctx, const Approach& a, const LoadSpec& spec, cons
   }
   cell["cdf"] = CdfJson(h);
   cell["cost"] = CostJson(before, after, committed, a.uses_broker());
-  const double load_cpu = lj.value("process_cpu_s", -1.0);
+  // CPU per party: a party that did not run is null; the total is null when
+  // a party that ran could not be read (an external server, a lost pid).
   auto delta = [](double x0, double x1) { return x0 >= 0 && x1 >= x0 ? x1 - x0 : -1.0; };
-  const double pg_s = delta(cpu0.postgres, cpu1.postgres);
-  const double br_s = delta(cpu0.broker, cpu1.broker);
-  json cpu = {{"postgres", PerOp(pg_s, committed)},
-              {"broker", a.uses_broker() ? PerOp(br_s, committed) : json(nullptr)},
-              {"load", PerOp(load_cpu, committed)},
-              {"relay", relay ? PerOp(relay_cpu_s, committed) : json(nullptr)}};
+  struct Party {
+    const char* name;
+    bool ran;
+    double seconds;
+  };
+  const Party parties[] = {
+      {"postgres", true, delta(cpu0.postgres, cpu1.postgres)},
+      {"broker", a.uses_broker(), delta(cpu0.broker, cpu1.broker)},
+      {"load", true, lj.value("process_cpu_s", -1.0)},
+      {"relay", relay != nullptr, relay_cpu_s},
+  };
+  json cpu = json::object();
   double total = 0;
   bool complete = true;
-  for (const char* k : {"postgres", "broker", "load", "relay"}) {
-    if (cpu[k].is_number()) {
-      total += cpu[k].get<double>();
-    } else if ((std::string(k) == "broker" && a.uses_broker()) ||
-               (std::string(k) == "relay" && relay) || std::string(k) == "postgres" ||
-               std::string(k) == "load") {
-      complete = false;  // a party that ran but could not be read
-    }
+  for (const Party& p : parties) {
+    cpu[p.name] = p.ran ? PerOp(p.seconds, committed) : json(nullptr);
+    if (cpu[p.name].is_number()) total += cpu[p.name].get<double>();
+    complete = complete && (!p.ran || cpu[p.name].is_number());
   }
   cpu["total"] = complete ? json(total) : json(nullptr);
   cell["cpu_us_per_op"] = cpu;
@@ -295,11 +298,14 @@ constexpr RangedFigure kRanged[] = {
     {"cpu_total_us_per_op", "cpu_us_per_op", "total"},
 };
 
-json* Slot(json& cell, const RangedFigure& f) {
-  json& v = cell[f.key];
-  if (!f.sub) return &v;
-  if (!v.is_object()) return nullptr;
-  return &v[f.sub];
+// The figure's value in `cell`, or null when the cell lacks it.
+const json* Find(const json& cell, const RangedFigure& f) {
+  auto v = cell.find(f.key);
+  if (v == cell.end()) return nullptr;
+  if (!f.sub) return &*v;
+  if (!v->is_object()) return nullptr;
+  auto sub = v->find(f.sub);
+  return sub == v->end() ? nullptr : &*sub;
 }
 
 double Median(std::vector<double> v) {
@@ -328,16 +334,14 @@ json MergeRepetitions(const std::vector<json>& runs) {
   for (const auto& f : kRanged) {
     std::vector<double> v;
     for (const json* r : good) {
-      json copy = *r;
-      const json* x = Slot(copy, f);
+      const json* x = Find(*r, f);
       if (x && x->is_number()) v.push_back(x->get<double>());
     }
-    json* dst = Slot(cell, f);
-    if (v.size() != good.size() || !dst) {
+    if (v.size() != good.size()) {
       range[f.name] = nullptr;
       continue;
     }
-    *dst = Median(v);
+    (f.sub ? cell[f.key][f.sub] : cell[f.key]) = Median(v);
     range[f.name] = {*std::min_element(v.begin(), v.end()), *std::max_element(v.begin(), v.end())};
   }
   cell["range"] = range;

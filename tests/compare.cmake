@@ -23,3 +23,7 @@ dw_add_test(compare_smoke_test SOURCES compare_smoke_test.cc LIBS dw_common
 # The randomized crash campaign in its CI size (docs/RELIABILITY.md has a 200-run campaign).
 dw_add_test(chaos_test SOURCES chaos_test.cc LIBS dw_common nlohmann_json::nlohmann_json
   LABELS slow chaos TIMEOUT 900)
+
+# Repeated load cells: medians, ranges, sustained only when every run was.
+dw_add_test(compare_merge_test SOURCES compare_merge_test.cc LIBS dw_compare
+  nlohmann_json::nlohmann_json LABELS unit compare TIMEOUT 60 IN_PROCESS)
