@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 
 #include <pqxx/pqxx>
 
@@ -52,6 +53,11 @@ json FailureSkeleton(const Approach& a, const std::string& scenario) {
 }
 
 constexpr int64_t kBucketUs = 250'000;
+// The load runs this much longer than steady + fault + after: the steady
+// part starts at its first finished operation, after its start-up, and the
+// window must not outlast its arrivals. Only arrivals in the first
+// steady + fault + after seconds are counted.
+constexpr double kStartSlackS = 1.5;
 
 }  // namespace
 
@@ -106,7 +112,7 @@ json RunFault(CellContext& ctx, const Approach& a, const FaultSpec& f) {
                rig,
                a,
                f,
-               LoadShape{f.concurrency, f.rate, total_s, 0, 0},
+               LoadShape{f.concurrency, f.rate, total_s + kStartSlackS, 0, 0},
                rig.dir + "/samples.csv",
                cell["notes"],
                std::mt19937_64(ctx.seed * 7919 + static_cast<uint64_t>(rig.index)),
@@ -149,6 +155,19 @@ json RunFault(CellContext& ctx, const Approach& a, const FaultSpec& f) {
   if (!s.ok()) return fail("arming " + f.scenario + ": " + s.ToString());
   const std::string command =
       CommandLine(&rig.procs[run.load_i], run.relay_i ? &rig.procs[*run.relay_i] : nullptr);
+  // The steady part starts with the load's first finished operation: a
+  // coordinator opening 64 workers' connections (and running its start-up
+  // recovery) takes a second or more on two busy cores, and a fault
+  // injected before it runs would find no load to act on.
+  const auto started_by = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  std::error_code ec;
+  while (std::filesystem::file_size(run.samples, ec) == 0 || ec) {
+    if (!run.load().running() || run.load().Wait(milliseconds(0)) ||
+        std::chrono::steady_clock::now() > started_by) {
+      break;  // judged below from what it left (the samples, its exit)
+    }
+    SleepS(0.01);
+  }
   SleepS(f.steady_s);
 
   run.fault_start_us = NowUs();

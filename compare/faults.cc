@@ -16,8 +16,7 @@ using json = nlohmann::json;
 
 Status FaultRun::RestartLoad(uint64_t seed) {
   LoadShape left = shape;
-  left.seconds =
-      std::max(0.5, spec.steady_s + spec.fault_s + spec.after_s - (NowUs() - load_start_us) / 1e6);
+  left.seconds = std::max(0.5, shape.seconds - (NowUs() - load_start_us) / 1e6);
   Proc* again = nullptr;
   Status s =
       StartProc(ctx, &rig, "load-restarted", LoadArgs(approach, left, samples, seed), &again);
