@@ -252,37 +252,34 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
   }
   // Section 1: the same offered rates for every approach.
   r["rate_grid"] = RunRateGrid(ctx, plan, plan.e2e_bound_ms, progress);
-  // Contention: the stock reservation with N hot rows.
+  // Contention (the stock reservation with N hot rows) and relay scaling
+  // (delivered throughput with 1..3 relay instances): closed loop.
+  auto closed = [&](const std::string& name, const std::string& what, int hot_rows, int instances) {
+    progress.Cell(what);
+    LoadSpec spec;
+    spec.warmup_s = plan.warmup_s;
+    spec.concurrency = plan.contention_concurrency;
+    spec.duration_s = plan.cell_s;
+    spec.hot_rows = hot_rows;
+    spec.relay_instances = instances;
+    json cell = RunLoadCell(ctx, *FindApproach(name), spec, plan);
+    report_error(cell, what);
+    return cell;
+  };
   json contention = json::array();
   for (int n : plan.hot_rows) {
     for (const auto& name : plan.contention_approaches) {
-      progress.Cell("contention " + name + " hot rows " + std::to_string(n));
-      LoadSpec spec;
-      spec.warmup_s = plan.warmup_s;
-      spec.concurrency = plan.contention_concurrency;
-      spec.duration_s = plan.cell_s;
-      spec.hot_rows = n;
-      json cell = RunLoadCell(ctx, *FindApproach(name), spec, plan);
-      report_error(cell, name + " hot rows " + std::to_string(n));
-      contention.push_back(cell);
+      contention.push_back(
+          closed(name, "contention " + name + " hot rows " + std::to_string(n), n, 0));
     }
   }
   r["contention"] = {{"concurrency", plan.contention_concurrency},
                      {"hot_rows", plan.hot_rows},
                      {"cells", contention}};
-  // Relay scaling: delivered throughput with 1..3 relay instances.
   json scaling = json::array();
   for (const auto& name : plan.scaling_approaches) {
     for (int k : plan.scaling_instances) {
-      progress.Cell("relay scaling " + name + " x" + std::to_string(k));
-      LoadSpec spec;
-      spec.warmup_s = plan.warmup_s;
-      spec.concurrency = plan.contention_concurrency;
-      spec.duration_s = plan.cell_s;
-      spec.relay_instances = k;
-      json cell = RunLoadCell(ctx, *FindApproach(name), spec, plan);
-      report_error(cell, name + " x" + std::to_string(k));
-      scaling.push_back(cell);
+      scaling.push_back(closed(name, "relay scaling " + name + " x" + std::to_string(k), 0, k));
     }
   }
   r["relay_scaling"] = {{"concurrency", plan.contention_concurrency}, {"cells", scaling}};
