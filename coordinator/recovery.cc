@@ -59,16 +59,16 @@ Status RecoverOnce(const RecoveryContext& ctx, const InFlight& in_flight, Recove
       return p->ListInDoubt(prefix, out.get());
     });
   }
-  std::vector<Status> listed =
+  std::vector<Status> listings =
       ctx.pool->Fanout(calls, std::chrono::steady_clock::now() + ctx.call_timeout);
   bool complete = true;
   // global gid -> (member index, branch name)
   std::map<std::string, std::vector<std::pair<size_t, std::string>>> prepared;
   for (size_t i = 0; i < members.size(); ++i) {
-    if (!listed[i].ok()) {
+    if (!listings[i].ok()) {
       complete = false;
       report->errors.push_back("listing prepared transactions at " +
-                               members[i].participant->name() + ": " + listed[i].ToString());
+                               members[i].participant->name() + ": " + listings[i].ToString());
       continue;
     }
     for (const InDoubtTxn& t : *own[i]) {
@@ -96,12 +96,18 @@ Status RecoverOnce(const RecoveryContext& ctx, const InFlight& in_flight, Recove
     // prepare still on its way (sent just before the coordinator died, or
     // by a call that missed its deadline) is then refused by the broker,
     // which remembers aborted gids (Postgres does not; see session_wait.h).
+    // Commit goes also to every member that could not be listed: it may
+    // hold the gid prepared. Without that, a pass whose Postgres listing
+    // failed (the server restarting) but whose Resolve succeeded a moment
+    // later would commit the broker alone and END the decision; the next
+    // pass would then find the Postgres branch with no record and presume
+    // abort: a message without its row.
     std::vector<std::pair<size_t, std::string>> targets = branches;
-    if (!committed) {
-      for (size_t i = 0; i < members.size(); ++i) {
-        bool listed = false;
-        for (const auto& b : branches) listed |= b.first == i;
-        if (!listed) targets.emplace_back(i, BranchGid(gid, members[i].branch));
+    for (size_t i = 0; i < members.size(); ++i) {
+      bool listed = false;
+      for (const auto& b : branches) listed |= b.first == i;
+      if (!listed && (!committed || !listings[i].ok())) {
+        targets.emplace_back(i, BranchGid(gid, members[i].branch));
       }
     }
     std::vector<std::function<Status()>> fin;
@@ -118,8 +124,8 @@ Status RecoverOnce(const RecoveryContext& ctx, const InFlight& in_flight, Recove
     for (size_t k = branches.size(); k < targets.size(); ++k) {
       if (!res[k].ok()) {
         all = false;
-        report->errors.push_back("abort " + targets[k].second + " at " +
-                                 members[targets[k].first].participant->name() + ": " +
+        report->errors.push_back(std::string(committed ? "commit " : "abort ") + targets[k].second +
+                                 " at " + members[targets[k].first].participant->name() + ": " +
                                  res[k].ToString());
       }
     }

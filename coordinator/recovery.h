@@ -9,10 +9,13 @@
 //   2. List the prepared gids with prefix "dw:<id>:" at every participant
 //      (pg_prepared_xacts, GET /transactions?state=prepared).
 //   3. Per gid, ask the decision log (DecisionLog::Resolve, AFTER the
-//      listing): COMMIT recorded -> COMMIT PREPARED everywhere it is
-//      prepared; no record -> abort (presumed abort) at every participant,
-//      also those that did not list it, so that a prepare still on its way
-//      is refused by the broker. Once every branch answered, END it in the log.
+//      listing): COMMIT recorded -> commit everywhere it is listed and at
+//      every participant that could not be listed (it may hold the gid);
+//      no record -> abort (presumed abort) at every participant, also those
+//      that did not list it, so that a prepare still on its way is refused
+//      by the broker. Once every one of those answered, END it in the log:
+//      an END while some participant may still hold the gid prepared would
+//      turn its COMMIT into a presumed abort on the next pass.
 //   4. If every participant could be listed, END the log's open decisions
 //      that no participant holds any more (their END was lost in a crash).
 // A gid not in the snapshot with a smaller sequence number finished its

@@ -235,6 +235,31 @@ TEST_F(CoordinatorFakeRecoveryTest, CommitNotFoundIsTakenAsAlreadyDone) {
   EXPECT_EQ(log_->ended(), std::set<std::string>{gid_}) << "nothing left to do for it";
 }
 
+// Postgres restarting: its listing fails, but the decision log answers a
+// moment later. The commit must still reach it, and the decision may be
+// ended only once it did: an early END would make the next pass presume
+// abort for the Postgres branch, leaving the message without its row.
+TEST_F(CoordinatorFakeRecoveryTest, CommitAlsoGoesWhereTheListingFailedAndEndsOnlyOnceAnswered) {
+  db_->AddPrepared(gid_);
+  broker_->AddPrepared(gid_);
+  db_->Answer(M::kList, Status::Unavailable("the database system is starting up"));
+  db_->Answer(M::kCommit, Status::Unavailable("the database system is starting up"));
+  setup_log_ = [&](MemoryDecisionLog* log) { log->AddCommit(gid_); };
+  Start();
+  const RecoveryReport first = coord_->stats().recovery;
+  EXPECT_EQ(broker_->committed(), std::set<std::string>{gid_});
+  EXPECT_EQ(db_->prepared(), std::set<std::string>{gid_}) << "its commit failed: still prepared";
+  EXPECT_EQ(db_->calls(M::kCommit), 1) << "sent although the listing had failed";
+  EXPECT_TRUE(log_->ended().empty()) << "ended while Postgres may hold the gid";
+  EXPECT_EQ(first.errors.size(), 2u) << first.ToText();
+
+  RecoveryReport again;
+  EXPECT_TRUE(coord_->Recover(&again).ok()) << again.ToText();
+  EXPECT_EQ(db_->committed(), std::set<std::string>{gid_});
+  for (FakeParticipant* p : Both()) EXPECT_EQ(p->calls(M::kAbort), 0) << p->name();
+  EXPECT_EQ(log_->ended(), std::set<std::string>{gid_});
+}
+
 TEST_F(CoordinatorFakeRecoveryTest, OtherCoordinatorsAndFailedListingsAreLeftAlone) {
   const std::string other = FormatGid("t10", 5);
   db_->AddPrepared(other);
