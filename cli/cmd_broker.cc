@@ -1,5 +1,5 @@
 // `dualwrite broker serve`: runs the broker participant server in the
-// foreground until SIGTERM/SIGINT. See participants/broker/service.h.
+// foreground until SIGTERM/SIGINT. See broker/service.h.
 // Also the global --broker-ca/--broker-cert/--broker-key/--broker-token-file
 // flags of every command (AddBrokerCredentialFlags). See docs/security.md.
 #include <stdlib.h>
@@ -12,9 +12,9 @@
 #include <memory>
 #include <string>
 
+#include "broker/service.h"
+#include "broker/tls_context.h"
 #include "cli/commands.h"
-#include "participants/broker/service.h"
-#include "participants/broker/tls_context.h"
 
 namespace dw::cli {
 namespace {

@@ -23,7 +23,7 @@ std::string Env(const char* name) {
   return v ? v : "";
 }
 
-// The client side of participants/broker/tls_context.cc, kept to what a
+// The client side of broker/tls_context.cc, kept to what a
 // probe needs (env may not depend on participants): TLS 1.2+, a missing
 // close_notify is EOF, the CA is required, the client certificate optional.
 Status ClientContext(std::unique_ptr<ssl::context>* out) {

@@ -1,6 +1,6 @@
 // libFuzzer target: the broker's HTTP API below the sockets - arbitrary
 // methods, targets, bodies and tokens into Router::Handle
-// (participants/broker/router.h), over a real Store, Writer thread and
+// (broker/router.h), over a real Store, Writer thread and
 // broker.log in a temp dir.
 //
 // Input format (text, so seeds are readable and mutations stay meaningful):
@@ -39,13 +39,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "broker/faults.h"
+#include "broker/log_format.h"
+#include "broker/metrics.h"
+#include "broker/router.h"
+#include "broker/store.h"
+#include "broker/writer.h"
 #include "common/record_file.h"
-#include "participants/broker/faults.h"
-#include "participants/broker/log_format.h"
-#include "participants/broker/metrics.h"
-#include "participants/broker/router.h"
-#include "participants/broker/store.h"
-#include "participants/broker/writer.h"
 
 namespace {
 

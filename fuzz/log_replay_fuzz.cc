@@ -1,5 +1,5 @@
 // libFuzzer target: random, torn and corrupted broker.log files replayed the
-// way the broker replays at start (participants/broker/service.cc:
+// way the broker replays at start (broker/service.cc:
 // RecordFile::Open -> DecodeRecord -> Store::Apply). They must never crash or
 // hang, and must never serve a corrupt record.
 //
@@ -35,9 +35,9 @@
 #include <string_view>
 #include <vector>
 
+#include "broker/log_format.h"
+#include "broker/store.h"
 #include "common/record_file.h"
-#include "participants/broker/log_format.h"
-#include "participants/broker/store.h"
 
 namespace {
 

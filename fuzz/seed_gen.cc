@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "broker/log_format.h"
 #include "common/record_file.h"
-#include "participants/broker/log_format.h"
 
 namespace {
 

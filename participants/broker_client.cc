@@ -16,10 +16,10 @@
 #include <simdjson.h>
 #include <nlohmann/json.hpp>
 
+#include "broker/tls_context.h"
 #include "common/asio.h"  // before the other Asio headers (see common/asio.h)
 #include "common/json_text.h"
 #include "common/names.h"
-#include "participants/broker/tls_context.h"
 
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/ssl.hpp>

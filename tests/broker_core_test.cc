@@ -10,12 +10,12 @@
 #include <thread>
 #include <vector>
 
+#include "broker/log_format.h"
+#include "broker/message_body.h"
+#include "broker/sequencer.h"
+#include "broker/store.h"
+#include "broker/writer.h"
 #include "common/record_file.h"
-#include "participants/broker/log_format.h"
-#include "participants/broker/message_body.h"
-#include "participants/broker/sequencer.h"
-#include "participants/broker/store.h"
-#include "participants/broker/writer.h"
 #include "tests/support/test_support.h"
 
 namespace dw::broker {

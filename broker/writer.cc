@@ -1,4 +1,4 @@
-#include "participants/broker/writer.h"
+#include "broker/writer.h"
 
 #include <unistd.h>
 

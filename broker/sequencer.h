@@ -22,9 +22,9 @@
 
 #include <absl/container/flat_hash_map.h>
 
+#include "broker/log_format.h"
+#include "broker/store.h"
 #include "common/status.h"
-#include "participants/broker/log_format.h"
-#include "participants/broker/store.h"
 
 namespace dw::broker {
 

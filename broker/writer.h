@@ -31,11 +31,11 @@
 #include <mutex>
 #include <thread>
 
+#include "broker/faults.h"
+#include "broker/metrics.h"
+#include "broker/sequencer.h"
+#include "broker/store.h"
 #include "common/record_file.h"
-#include "participants/broker/faults.h"
-#include "participants/broker/metrics.h"
-#include "participants/broker/sequencer.h"
-#include "participants/broker/store.h"
 
 namespace dw::broker {
 

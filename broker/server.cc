@@ -1,4 +1,4 @@
-#include "participants/broker/server.h"
+#include "broker/server.h"
 
 #include <cstdio>
 #include <optional>

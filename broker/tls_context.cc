@@ -1,4 +1,4 @@
-#include "participants/broker/tls_context.h"
+#include "broker/tls_context.h"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>

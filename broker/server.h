@@ -31,12 +31,12 @@
 #include <memory>
 #include <string>
 
+#include "broker/faults.h"
+#include "broker/metrics.h"
+#include "broker/router.h"
+#include "broker/tls_context.h"
 #include "common/asio.h"
 #include "common/status.h"
-#include "participants/broker/faults.h"
-#include "participants/broker/metrics.h"
-#include "participants/broker/router.h"
-#include "participants/broker/tls_context.h"
 
 namespace dw::broker {
 

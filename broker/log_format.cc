@@ -1,4 +1,4 @@
-#include "participants/broker/log_format.h"
+#include "broker/log_format.h"
 
 namespace dw::broker {
 namespace {

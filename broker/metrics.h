@@ -23,7 +23,7 @@
 #include <string>
 #include <utility>
 
-#include "participants/broker/store.h"
+#include "broker/store.h"
 
 namespace dw::broker {
 

@@ -22,10 +22,10 @@
 #include <functional>
 #include <string>
 
-#include "participants/broker/faults.h"
-#include "participants/broker/metrics.h"
-#include "participants/broker/store.h"
-#include "participants/broker/writer.h"
+#include "broker/faults.h"
+#include "broker/metrics.h"
+#include "broker/store.h"
+#include "broker/writer.h"
 
 namespace dw::broker {
 

@@ -1,4 +1,4 @@
-#include "participants/broker/faults.h"
+#include "broker/faults.h"
 
 #include <cmath>
 

@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "participants/broker/log_format.h"
+#include "broker/log_format.h"
 
 namespace dw::broker {
 

@@ -32,8 +32,8 @@
 
 #include <absl/container/flat_hash_map.h>
 
+#include "broker/log_format.h"
 #include "common/status.h"
-#include "participants/broker/log_format.h"
 
 namespace dw::broker {
 

@@ -1,4 +1,4 @@
-#include "participants/broker/store.h"
+#include "broker/store.h"
 
 #include <algorithm>
 #include <mutex>

@@ -16,11 +16,11 @@
 #include <mutex>
 #include <string>
 
+#include "broker/faults.h"
+#include "broker/server.h"
+#include "broker/writer.h"
 #include "common/record_file.h"
 #include "common/status.h"
-#include "participants/broker/faults.h"
-#include "participants/broker/server.h"
-#include "participants/broker/writer.h"
 
 namespace dw::broker {
 

@@ -1,4 +1,4 @@
-#include "participants/broker/service.h"
+#include "broker/service.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "participants/broker/router.h"
+#include "broker/router.h"
 
 namespace dw::broker {
 

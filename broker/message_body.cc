@@ -1,4 +1,4 @@
-#include "participants/broker/message_body.h"
+#include "broker/message_body.h"
 
 #include <optional>
 #include <string_view>

@@ -1,4 +1,4 @@
-#include "participants/broker/sequencer.h"
+#include "broker/sequencer.h"
 
 namespace dw::broker {
 

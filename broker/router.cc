@@ -1,4 +1,4 @@
-#include "participants/broker/router.h"
+#include "broker/router.h"
 
 #include <charconv>
 #include <optional>
@@ -8,8 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "broker/message_body.h"
 #include "common/names.h"
-#include "participants/broker/message_body.h"
 
 namespace dw::broker {
 namespace {

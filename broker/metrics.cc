@@ -1,4 +1,4 @@
-#include "participants/broker/metrics.h"
+#include "broker/metrics.h"
 
 #include <sstream>
 
