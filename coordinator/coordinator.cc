@@ -171,18 +171,8 @@ TxnResult Coordinator::Execute(const std::vector<Work>& works) {
   }
   StepReached(Step::kBeforePrepare, gid);
 
-  // Phase 1. The calls copy what they need: one that misses the deadline
-  // runs on after Execute returned.
-  std::vector<std::function<Status()>> calls;
-  for (size_t i : prep) {
-    calls.push_back([p = members_[i].participant, b = BranchGid(gid, members_[i].branch),
-                     w = works[i], tr, gid] {
-      if (tr) tr->Send(gid, p->name(), Verb("prepare", b, gid));
-      Status st = p->Prepare(b, w);
-      if (tr) tr->Reply(gid, p->name(), VoteText(st));
-      return st;
-    });
-  }
+  // Phase 1.
+  std::vector<std::function<Status()>> calls = BranchCalls(BranchOp::kPrepare, gid, prep, works);
   bool first_ok = false;
   std::vector<Status> votes = pool_.Fanout(
       calls, Clock::now() + opts_.call_timeout,
@@ -274,22 +264,54 @@ TxnResult Coordinator::Execute(const std::vector<Work>& works) {
   return done(TxnOutcome::kCommitted, Status::OK());
 }
 
+std::vector<std::function<Status()>> Coordinator::BranchCalls(
+    BranchOp op, const std::string& gid, const std::vector<size_t>& which,
+    const std::vector<Work>& works) const {
+  static const char* const kVerb[] = {"prepare", "commit", "abort"};
+  Trace* tr = opts_.trace;
+  std::vector<std::function<Status()>> calls;
+  calls.reserve(which.size());
+  for (size_t i : which) {
+    // The calls copy what they need: one that misses the deadline runs on
+    // after its caller returned.
+    Work w = op == BranchOp::kPrepare ? works[i] : Work{};
+    calls.push_back([op, p = members_[i].participant, b = BranchGid(gid, members_[i].branch),
+                     w = std::move(w), tr, gid] {
+      if (tr) tr->Send(gid, p->name(), Verb(kVerb[static_cast<int>(op)], b, gid));
+      Status st;
+      switch (op) {
+        case BranchOp::kPrepare:
+          st = p->Prepare(b, w);
+          break;
+        case BranchOp::kCommit:
+          st = p->Commit(b);
+          // NotFound: it holds no such prepared gid any more; it was committed
+          // (an earlier attempt whose answer was lost, or recovery).
+          if (st.IsNotFound()) st = Status::OK();
+          break;
+        case BranchOp::kAbort:
+          st = p->Abort(b);
+          break;
+      }
+      if (tr) {
+        tr->Reply(gid, p->name(),
+                  op == BranchOp::kPrepare  ? VoteText(st)
+                  : !st.ok()                ? st.ToString()
+                  : op == BranchOp::kCommit ? "committed"
+                                            : "aborted");
+      }
+      return st;
+    });
+  }
+  return calls;
+}
+
 bool Coordinator::AbortAll(const std::string& gid, const std::vector<size_t>& which) {
   std::vector<size_t> remaining = which;
   Backoff backoff = RetryBackoff(opts_);
   const auto deadline = Clock::now() + opts_.phase2_budget;
-  Trace* tr = opts_.trace;
   while (!remaining.empty()) {
-    std::vector<std::function<Status()>> calls;
-    for (size_t i : remaining) {
-      calls.push_back(
-          [p = members_[i].participant, b = BranchGid(gid, members_[i].branch), tr, gid] {
-            if (tr) tr->Send(gid, p->name(), Verb("abort", b, gid));
-            Status st = p->Abort(b);
-            if (tr) tr->Reply(gid, p->name(), st.ok() ? "aborted" : st.ToString());
-            return st;
-          });
-    }
+    std::vector<std::function<Status()>> calls = BranchCalls(BranchOp::kAbort, gid, remaining);
     std::vector<Status> res =
         pool_.Fanout(calls, Clock::now() + opts_.call_timeout, {}, RunHere(remaining));
     std::vector<size_t> next;
@@ -305,20 +327,9 @@ bool Coordinator::AbortAll(const std::string& gid, const std::vector<size_t>& wh
 }
 
 void Coordinator::CommitRound(Job* job) {
-  Trace* tr = opts_.trace;
   const std::string gid = job->gid;
-  std::vector<std::function<Status()>> calls;
-  for (size_t i : job->remaining) {
-    calls.push_back([p = members_[i].participant, b = BranchGid(gid, members_[i].branch), tr, gid] {
-      if (tr) tr->Send(gid, p->name(), Verb("commit", b, gid));
-      Status st = p->Commit(b);
-      // NotFound: it holds no such prepared gid any more; it was committed
-      // (an earlier attempt whose answer was lost, or recovery).
-      if (st.IsNotFound()) st = Status::OK();
-      if (tr) tr->Reply(gid, p->name(), st.ok() ? "committed" : st.ToString());
-      return st;
-    });
-  }
+  std::vector<std::function<Status()>> calls =
+      BranchCalls(BranchOp::kCommit, job->gid, job->remaining);
   if (job->rounds++ > 0) phase2_retries_ += calls.size();
   std::vector<Status> res = pool_.Fanout(
       calls, Clock::now() + opts_.call_timeout,

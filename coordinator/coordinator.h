@@ -146,6 +146,13 @@ class Coordinator {
   // Index in `which` (member indexes) of the call Fanout may run on the
   // calling thread: a member whose calls bound themselves, if any.
   std::optional<size_t> RunHere(const std::vector<size_t>& which) const;
+  enum class BranchOp { kPrepare, kCommit, kAbort };
+  // One call per member of `which` (member indexes) doing `op` on its branch
+  // of `gid`, traced; `works` (indexed like members_) only for kPrepare.
+  // Commit's NotFound counts as committed.
+  std::vector<std::function<Status()>> BranchCalls(BranchOp op, const std::string& gid,
+                                                   const std::vector<size_t>& which,
+                                                   const std::vector<Work>& works = {}) const;
   // Sends Abort to `which` members; false if some did not acknowledge.
   bool AbortAll(const std::string& gid, const std::vector<size_t>& which);
   // One round of Commit on job->remaining; removes the acknowledged ones.
