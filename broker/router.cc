@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "broker/api.h"
 #include "broker/message_body.h"
 #include "common/names.h"
 
@@ -15,6 +16,13 @@ namespace dw::broker {
 namespace {
 
 using nlohmann::json;
+namespace key = api::key;
+
+// The statuses of answers made here, from the one table (api.h).
+constexpr int kOk = api::HttpStatusFor(Status::Code::kOk);
+constexpr int kBadRequest = api::HttpStatusFor(Status::Code::kInvalidArgument);
+constexpr int kNoRoute = api::HttpStatusFor(Status::Code::kNotFound);
+constexpr int kInternal = api::HttpStatusFor(Status::Code::kIOError);
 
 constexpr uint64_t kDefaultLimit = 100;
 constexpr uint64_t kMaxLimit = 10000;
@@ -31,28 +39,12 @@ HttpResult Json(int status, const json& j, std::string route) {
 }
 
 HttpResult Error(int status, const std::string& msg, std::string route) {
-  return Json(status, json{{"error", msg}}, std::move(route));
+  return Json(status, json{{key::kError, msg}}, std::move(route));
 }
 
-// The HTTP status for a failure the writer or sequencer reported.
-int StatusCode(const Status& s) {
-  switch (s.code()) {
-    case Status::Code::kOk:
-      return 200;
-    case Status::Code::kNotFound:
-      return 404;
-    case Status::Code::kAborted:
-    case Status::Code::kFailedPrecondition:
-      return 409;
-    case Status::Code::kInvalidArgument:
-      return 400;
-    case Status::Code::kUnavailable:
-      return 503;
-    case Status::Code::kNoSpace:
-      return 507;
-    default:
-      return 500;
-  }
+// A failure the writer or sequencer reported, at its status from the table.
+HttpResult Fail(const Status& s, std::string route) {
+  return Error(api::HttpStatusFor(s.code()), s.message(), std::move(route));
 }
 
 struct Target {
@@ -148,7 +140,7 @@ void Router::Handle(const HttpRequest& req, Done done) {
     // Every path of Dispatch calls `done` as its very last step (and `done`
     // itself does not throw), so an exception - from JSON handling or an
     // allocation - means nobody has been answered yet.
-    r = Error(500, std::string("internal error: ") + e.what(), "unknown");
+    r = Error(kInternal, std::string("internal error: ") + e.what(), "unknown");
   }
   done(std::move(*r));
 }
@@ -159,41 +151,19 @@ void Router::Dispatch(const HttpRequest& req, const Done& done) {
   const std::string& method = req.method;
 
   auto method_not_allowed = [&](const char* allow, const char* route) {
-    HttpResult r = Error(405, "method " + method + " not allowed here", route);
+    HttpResult r =
+        Error(api::kHttpMethodNotAllowed, "method " + method + " not allowed here", route);
     r.allow = allow;
     done(std::move(r));
   };
 
   // Route shape first, so an unknown path is 404 whatever the method.
-  enum class R {
-    kNone,
-    kHealthz,
-    kMetrics,
-    kFaults,
-    kMessages,
-    kBatch,
-    kTxnList,
-    kPrepare,
-    kCommit,
-    kAbort
-  } route = R::kNone;
-  if (seg.size() == 1 && seg[0] == "healthz") route = R::kHealthz;
-  if (seg.size() == 1 && seg[0] == "metrics") route = R::kMetrics;
-  if (seg.size() == 2 && seg[0] == "admin" && seg[1] == "faults") route = R::kFaults;
-  if (seg.size() == 3 && seg[0] == "topics") {
-    if (seg[2] == "messages") route = R::kMessages;
-    if (seg[2] == "batch") route = R::kBatch;
-  }
-  if (seg.size() == 1 && seg[0] == "transactions") route = R::kTxnList;
-  if (seg.size() == 3 && seg[0] == "transactions") {
-    if (seg[2] == "prepare") route = R::kPrepare;
-    if (seg[2] == "commit") route = R::kCommit;
-    if (seg[2] == "abort") route = R::kAbort;
-  }
-  if (route == R::kNone) return done(Error(404, "no such route: " + req.target, "unknown"));
+  using R = api::Route;
+  const R route = api::MatchRoute(seg);
+  if (route == R::kNone) return done(Error(kNoRoute, "no such route: " + req.target, "unknown"));
 
   if (!token_.empty() && route != R::kHealthz && req.authorization != "Bearer " + token_) {
-    return done(Error(401, "missing or wrong bearer token", "unauthorized"));
+    return done(Error(api::kHttpUnauthorized, "missing or wrong bearer token", "unauthorized"));
   }
 
   std::string err;
@@ -204,7 +174,7 @@ void Router::Dispatch(const HttpRequest& req, const Done& done) {
 
     case R::kHealthz:
       if (method != "GET") return method_not_allowed("GET", "healthz");
-      return done(Json(200, json{{"status", "ok"}}, "healthz"));
+      return done(Json(kOk, json{{key::kStatus, api::kHealthOk}}, "healthz"));
 
     case R::kMetrics: {
       if (method != "GET") return method_not_allowed("GET", "metrics");
@@ -216,15 +186,15 @@ void Router::Dispatch(const HttpRequest& req, const Done& done) {
     }
 
     case R::kFaults: {
-      if (method == "GET") return done(Json(200, FaultsJson(*faults_), "admin_faults"));
+      if (method == "GET") return done(Json(kOk, FaultsJson(*faults_), "admin_faults"));
       if (method != "POST") return method_not_allowed("GET, POST", "admin_faults");
-      if (!ParseObject(req.body, &body, &err)) return done(Error(400, err, "admin_faults"));
+      if (!ParseObject(req.body, &body, &err)) return done(Error(kBadRequest, err, "admin_faults"));
       FaultConfig c = faults_->Get();
       std::optional<double> down;
       for (const auto& [k, v] : body.items()) {
         if (k == "crash_at") {
           if (!v.is_string() || !ParseCrashPoint(v.get<std::string>(), &c.crash_at)) {
-            return done(Error(400,
+            return done(Error(kBadRequest,
                               "crash_at must be \"\", \"after-stage-before-vote\" or "
                               "\"after-commit-before-reply\"",
                               "admin_faults"));
@@ -236,9 +206,10 @@ void Router::Dispatch(const HttpRequest& req, const Done& done) {
                         : k == "abort_prob" ? &c.abort_prob
                                             : nullptr;
         if (field == nullptr && k != "down_for_ms") {
-          return done(Error(400, "unknown fault '" + k + "'", "admin_faults"));
+          return done(Error(kBadRequest, "unknown fault '" + k + "'", "admin_faults"));
         }
-        if (!v.is_number()) return done(Error(400, k + " must be a number", "admin_faults"));
+        if (!v.is_number())
+          return done(Error(kBadRequest, k + " must be a number", "admin_faults"));
         if (field) {
           *field = v.get<double>();
         } else {
@@ -246,14 +217,14 @@ void Router::Dispatch(const HttpRequest& req, const Done& done) {
         }
       }
       if (Status s = Faults::Validate(c); !s.ok()) {
-        return done(Error(400, s.message(), "admin_faults"));
+        return done(Error(kBadRequest, s.message(), "admin_faults"));
       }
       if (down && !(*down >= 0 && *down <= 3600e3)) {
-        return done(Error(400, "down_for_ms must be in [0, 3600000]", "admin_faults"));
+        return done(Error(kBadRequest, "down_for_ms must be in [0, 3600000]", "admin_faults"));
       }
       faults_->Set(c);
       if (down) faults_->SetDownFor(static_cast<int64_t>(*down));
-      return done(Json(200, FaultsJson(*faults_), "admin_faults"));
+      return done(Json(kOk, FaultsJson(*faults_), "admin_faults"));
     }
 
     case R::kMessages:
@@ -266,28 +237,28 @@ void Router::Dispatch(const HttpRequest& req, const Done& done) {
       }
       std::string topic(seg[1]);
       if (!ValidName(topic)) {
-        return done(Error(400, "topic must match [A-Za-z0-9._:-]{1,200}", label));
+        return done(Error(kBadRequest, "topic must match [A-Za-z0-9._:-]{1,200}", label));
       }
       if (read) {
         uint64_t from = 0, limit = kDefaultLimit;
-        if (auto v = t.Param("from"); v && !ParseU64(*v, &from)) {
-          return done(Error(400, "'from' must be a non-negative integer", label));
+        if (auto v = t.Param(api::kFromParam); v && !ParseU64(*v, &from)) {
+          return done(Error(kBadRequest, "'from' must be a non-negative integer", label));
         }
-        if (auto v = t.Param("limit"); v && !ParseU64(*v, &limit)) {
-          return done(Error(400, "'limit' must be a non-negative integer", label));
+        if (auto v = t.Param(api::kLimitParam); v && !ParseU64(*v, &limit)) {
+          return done(Error(kBadRequest, "'limit' must be a non-negative integer", label));
         }
         if (limit > kMaxLimit) limit = kMaxLimit;
         std::vector<StoredMessage> msgs;
         uint64_t next = store_->Read(topic, from, limit, &msgs);
         json arr = json::array();
         for (const auto& m : msgs) {
-          arr.push_back(json{{"offset", m.offset},
-                             {"id", m.data.id},
-                             {"key", m.data.key},
-                             {"payload", m.data.payload},
-                             {"ts", m.ts_ms}});
+          arr.push_back(json{{key::kOffset, m.offset},
+                             {key::kId, m.data.id},
+                             {key::kKey, m.data.key},
+                             {key::kPayload, m.data.payload},
+                             {key::kTs, m.ts_ms}});
         }
-        return done(Json(200, json{{"messages", std::move(arr)}, {"next", next}}, label));
+        return done(Json(kOk, json{{key::kMessages, std::move(arr)}, {key::kNext, next}}, label));
       }
       Mutation m;
       m.topic = topic;
@@ -295,51 +266,54 @@ void Router::Dispatch(const HttpRequest& req, const Done& done) {
         m.kind = Mutation::Kind::kPublish;
         m.messages.emplace_back();
         if (!ParseMessageBody(req.body, &m.messages.back(), &err)) {
-          return done(Error(400, err, label));
+          return done(Error(kBadRequest, err, label));
         }
       } else {
         m.kind = Mutation::Kind::kPublishBatch;
-        if (!ParseBatchBody(req.body, &m.messages, &err)) return done(Error(400, err, label));
-        if (m.messages.empty()) return done(Json(200, json{{"offsets", json::array()}}, label));
+        if (!ParseBatchBody(req.body, &m.messages, &err))
+          return done(Error(kBadRequest, err, label));
+        if (m.messages.empty()) return done(Json(kOk, json{{key::kOffsets, json::array()}}, label));
       }
       const bool single = route == R::kMessages;
       writer_->Submit(std::move(m), [done, single, label](Outcome o) {
         HttpResult r;
         try {
           if (!o.status.ok()) {
-            r = Error(StatusCode(o.status), o.status.message(), label);
+            r = Fail(o.status, label);
           } else if (single) {
-            r = Json(o.created ? 201 : 200, json{{"offset", o.offsets.at(0)}}, label);
+            r = Json(o.created ? api::kHttpCreated : kOk, json{{key::kOffset, o.offsets.at(0)}},
+                     label);
           } else {
-            r = Json(200, json{{"offsets", o.offsets}}, label);
+            r = Json(kOk, json{{key::kOffsets, o.offsets}}, label);
           }
         } catch (const std::exception& e) {
-          r = Error(500, std::string("internal error: ") + e.what(), label);
+          r = Error(kInternal, std::string("internal error: ") + e.what(), label);
         }
         done(std::move(r));
       });
       return;
     }
 
-    case R::kTxnList: {
+    case R::kTransactions: {
       if (method != "GET") return method_not_allowed("GET", "transactions");
-      auto state = t.Param("state");
-      if (state && *state != "prepared") {
-        return done(Error(400, "only state=prepared is supported", "transactions"));
+      auto state = t.Param(api::kStateParam);
+      if (state && *state != api::kStatePrepared) {
+        return done(Error(kBadRequest, "only state=prepared is supported", "transactions"));
       }
       json arr = json::array();
       for (const auto& p : store_->ListPrepared()) {
         json msgs = json::array();
         for (const auto& s : p.messages) {
-          msgs.push_back(json{{"topic", s.topic},
-                              {"id", s.data.id},
-                              {"key", s.data.key},
-                              {"payload", s.data.payload}});
+          msgs.push_back(json{{key::kTopic, s.topic},
+                              {key::kId, s.data.id},
+                              {key::kKey, s.data.key},
+                              {key::kPayload, s.data.payload}});
         }
-        arr.push_back(
-            json{{"gid", p.gid}, {"prepared_at", p.prepared_at_ms}, {"messages", std::move(msgs)}});
+        arr.push_back(json{{key::kGid, p.gid},
+                           {key::kPreparedAt, p.prepared_at_ms},
+                           {key::kMessages, std::move(msgs)}});
       }
-      return done(Json(200, json{{"transactions", std::move(arr)}}, "transactions"));
+      return done(Json(kOk, json{{key::kTransactions, std::move(arr)}}, "transactions"));
     }
 
     case R::kPrepare:
@@ -352,11 +326,12 @@ void Router::Dispatch(const HttpRequest& req, const Done& done) {
       Mutation m;
       m.gid = std::string(seg[1]);
       if (!ValidName(m.gid)) {
-        return done(Error(400, "gid must match [A-Za-z0-9._:-]{1,200}", label));
+        return done(Error(kBadRequest, "gid must match [A-Za-z0-9._:-]{1,200}", label));
       }
       if (route == R::kPrepare) {
         m.kind = Mutation::Kind::kPrepare;
-        if (!ParsePrepareBody(req.body, &m.staged, &err)) return done(Error(400, err, label));
+        if (!ParsePrepareBody(req.body, &m.staged, &err))
+          return done(Error(kBadRequest, err, label));
         m.inject_abort = faults_->RollAbort();
       } else {
         // commit/abort carry no body; whatever was sent is ignored.
@@ -368,17 +343,19 @@ void Router::Dispatch(const HttpRequest& req, const Done& done) {
         try {
           if (kind == Mutation::Kind::kPrepare && (o.status.ok() || o.status.IsAborted())) {
             r = o.status.ok()
-                    ? Json(200, json{{"vote", "commit"}}, label)
-                    : Json(409, json{{"vote", "abort"}, {"reason", o.status.message()}}, label);
+                    ? Json(kOk, json{{key::kVote, api::kVoteCommit}}, label)
+                    : Json(api::HttpStatusFor(o.status.code()),
+                           json{{key::kVote, api::kVoteAbort}, {key::kReason, o.status.message()}},
+                           label);
           } else if (!o.status.ok()) {
-            r = Error(StatusCode(o.status), o.status.message(), label);
+            r = Fail(o.status, label);
           } else if (kind == Mutation::Kind::kCommit) {
-            r = Json(200, json{{"offsets", o.offsets}}, label);
+            r = Json(kOk, json{{key::kOffsets, o.offsets}}, label);
           } else {
-            r = Json(200, json{{"state", "aborted"}}, label);
+            r = Json(kOk, json{{key::kState, api::kStateAborted}}, label);
           }
         } catch (const std::exception& e) {
-          r = Error(500, std::string("internal error: ") + e.what(), label);
+          r = Error(kInternal, std::string("internal error: ") + e.what(), label);
         }
         done(std::move(r));
       });

@@ -1,14 +1,15 @@
-// Router: one HTTP request in, one response out - the broker's whole HTTP API
-// (paths, status codes, JSON keys) lives here, free of sockets, so it can be
-// driven directly by tests and fuzzers. The API (a public interface):
+// Router: one HTTP request in, one response out - the broker's whole HTTP API,
+// free of sockets, so it can be driven directly by tests and fuzzers. Its
+// paths, JSON keys and the Status <-> HTTP table are the wire contract in
+// api.h, shared with the clients; this is the server's side of it:
 //
 //   POST /topics/{topic}/messages      {"id"?, "key"?, "payload"}  -> 201 {"offset"} | 200 dup
 //   POST /topics/{topic}/batch         {"messages": [...]}         -> 200 {"offsets": [...]}
 //   GET  /topics/{topic}/messages?from=&limit=                     -> 200 {"messages", "next"}
 //   POST /transactions/{gid}/prepare   {"messages": [{"topic",...}]} -> 200 {"vote":"commit"}
 //                                                                   | 409 {"vote":"abort","reason"}
-//   POST /transactions/{gid}/commit    -> 200 {"offsets"} | 404 unknown | 409 aborted
-//   POST /transactions/{gid}/abort     -> 200 {} (also unknown gid) | 409 committed
+//   POST /transactions/{gid}/commit    -> 200 {"offsets"} | 404 unknown | 412 aborted
+//   POST /transactions/{gid}/abort     -> 200 {} (also unknown gid) | 412 committed
 //   GET  /transactions?state=prepared  -> 200 {"transactions": [{"gid","prepared_at","messages"}]}
 //   GET  /healthz, GET /metrics, GET|POST /admin/faults
 // Errors are {"error": "..."}: 400 bad input, 401 bad token, 404 unknown

@@ -131,6 +131,8 @@ bool DocumentedStatus(int s) {
     case 404:
     case 405:
     case 409:
+    case 412:
+    case 422:
       return true;
     default:
       return false;

@@ -16,6 +16,7 @@
 #include <simdjson.h>
 #include <nlohmann/json.hpp>
 
+#include "broker/api.h"
 #include "broker/tls_context.h"
 #include "common/asio.h"  // before the other Asio headers (see common/asio.h)
 #include "common/json_text.h"
@@ -28,6 +29,8 @@ namespace dw {
 namespace {
 
 using json = nlohmann::json;
+namespace api = broker::api;
+namespace key = broker::api::key;
 using Clock = std::chrono::steady_clock;
 
 // Strict UTF-8 (what the broker's parser accepts): no overlong forms, no
@@ -56,16 +59,24 @@ Status CheckName(const char* what, const std::string& s) {
 
 // {"id":...,"key":...,"payload":...[,"topic":...]} (the bytes nlohmann would
 // dump), appended to *out. The strings must have passed CheckMessage.
+// "name":"value" (the key needs no escaping: api.h's keys are plain words).
+void AppendField(const char* name, std::string_view value, std::string* out) {
+  out->push_back('"');
+  out->append(name);
+  out->append("\":");
+  AppendJsonString(value, out);
+}
+
 void AppendMessageJson(const OutMessage& m, bool with_topic, std::string* out) {
-  out->append("{\"id\":");
-  AppendJsonString(m.id, out);
-  out->append(",\"key\":");
-  AppendJsonString(m.key, out);
-  out->append(",\"payload\":");
-  AppendJsonString(m.payload, out);
+  out->push_back('{');
+  AppendField(key::kId, m.id, out);
+  out->push_back(',');
+  AppendField(key::kKey, m.key, out);
+  out->push_back(',');
+  AppendField(key::kPayload, m.payload, out);
   if (with_topic) {
-    out->append(",\"topic\":");
-    AppendJsonString(m.topic, out);
+    out->push_back(',');
+    AppendField(key::kTopic, m.topic, out);
   }
   out->push_back('}');
 }
@@ -83,7 +94,7 @@ Status MessagesBody(const std::vector<OutMessage>& ms, bool with_topic, std::str
   }
   out->clear();
   out->reserve(raw + raw / 8 + 64 * ms.size() + 16);  // escapes are rare; growth covers them
-  out->append("{\"messages\":[");
+  out->append("{\"").append(key::kMessages).append("\":[");
   for (size_t i = 0; i < ms.size(); ++i) {
     if (i > 0) out->push_back(',');
     AppendMessageJson(ms[i], with_topic, out);
@@ -97,7 +108,7 @@ Status MessagesBody(const std::vector<OutMessage>& ms, bool with_topic, std::str
 std::string ErrorText(const std::string& body) {
   json j = json::parse(body, nullptr, false);
   if (j.is_object()) {
-    for (const char* k : {"error", "reason"}) {
+    for (const char* k : {key::kError, key::kReason}) {
       auto it = j.find(k);
       if (it != j.end() && it->is_string()) return it->get<std::string>();
     }
@@ -110,24 +121,8 @@ std::string ErrorText(const std::string& body) {
 Status StatusFromResponse(const HttpResponse& r, const std::string& what) {
   if (r.status >= 200 && r.status < 300) return Status::OK();
   std::string err = ErrorText(r.body);
-  std::string m = what + ": HTTP " + std::to_string(r.status) + (err.empty() ? "" : ": " + err);
-  switch (r.status) {
-    case 404:
-      return Status::NotFound(m);
-    case 409:
-      return Status::Aborted(m);
-    case 401:
-    case 403:
-      return Status::FailedPrecondition(m);
-    case 503:
-      return Status::Unavailable(m);
-    case 507:
-      return Status::NoSpace(m);
-    default:
-      break;
-  }
-  if (r.status >= 400 && r.status < 500) return Status::InvalidArgument(m);
-  return Status::IOError(m);
+  return api::StatusForHttp(
+      r.status, what + ": HTTP " + std::to_string(r.status) + (err.empty() ? "" : ": " + err));
 }
 
 // Parses a 2xx body; nlohmann's exceptions stay in here.
@@ -527,7 +522,7 @@ Status BrokerClient::Request(const std::string& method, const std::string& targe
 
 Status BrokerClient::Health() {
   HttpResponse r;
-  Status s = impl_->Exchange(http::verb::get, "/healthz", "", &r);
+  Status s = impl_->Exchange(http::verb::get, api::Path(api::Route::kHealthz), "", &r);
   if (!s.ok()) return s;
   return StatusFromResponse(r, "GET /healthz");
 }
@@ -539,14 +534,13 @@ Status BrokerClient::Publish(const std::string& topic, const OutMessage& m, uint
   std::string body;
   if (s.ok()) AppendMessageJson(m, false, &body);
   if (!s.ok()) return s;
-  const std::string target = "/topics/" + topic + "/messages";
   HttpResponse r;
-  s = impl_->Exchange(http::verb::post, target, body, &r);
+  s = impl_->Exchange(http::verb::post, api::Path(api::Route::kMessages, topic), body, &r);
   if (s.ok()) s = StatusFromResponse(r, "publish to " + topic);
   if (!s.ok()) return s;
-  if (created) *created = r.status == 201;
+  if (created) *created = r.status == api::kHttpCreated;
   return ParseBody(r, "publish to " + topic,
-                   [&](const json& j) { *offset = j.at("offset").get<uint64_t>(); });
+                   [&](const json& j) { *offset = j.at(key::kOffset).get<uint64_t>(); });
 }
 
 Status BrokerClient::PublishBatch(const std::string& topic, const std::vector<OutMessage>& ms,
@@ -558,11 +552,11 @@ Status BrokerClient::PublishBatch(const std::string& topic, const std::vector<Ou
   if (!s.ok()) return s;
   const std::string what = "batch publish to " + topic;
   HttpResponse r;
-  s = impl_->Exchange(http::verb::post, "/topics/" + topic + "/batch", body, &r);
+  s = impl_->Exchange(http::verb::post, api::Path(api::Route::kBatch, topic), body, &r);
   if (s.ok()) s = StatusFromResponse(r, what);
   if (!s.ok()) return s;
-  s = ParseBody(r, what,
-                [&](const json& j) { *offsets = j.at("offsets").get<std::vector<uint64_t>>(); });
+  s = ParseBody(
+      r, what, [&](const json& j) { *offsets = j.at(key::kOffsets).get<std::vector<uint64_t>>(); });
   if (s.ok() && offsets->size() != ms.size()) {
     s = Status::IOError(what + ": broker returned " + std::to_string(offsets->size()) +
                         " offsets for " + std::to_string(ms.size()) + " messages");
@@ -575,24 +569,23 @@ Status BrokerClient::Read(const std::string& topic, uint64_t from, size_t limit,
   out->clear();
   Status s = CheckName("topic", topic);
   if (!s.ok()) return s;
-  const std::string target = "/topics/" + topic + "/messages?from=" + std::to_string(from) +
-                             "&limit=" + std::to_string(limit);
+  const std::string target = api::ReadPath(topic, from, limit);
   const std::string what = "read " + topic;
   HttpResponse r;
   s = impl_->Exchange(http::verb::get, target, "", &r);
   if (s.ok()) s = StatusFromResponse(r, what);
   if (!s.ok()) return s;
   return ParseBody(r, what, [&](const json& j) {
-    for (const auto& m : j.at("messages")) {
+    for (const auto& m : j.at(key::kMessages)) {
       BrokerMessage bm;
-      bm.offset = m.at("offset").get<uint64_t>();
-      bm.id = m.at("id").get<std::string>();
-      bm.key = m.value("key", std::string());
-      bm.payload = m.at("payload").get<std::string>();
-      bm.ts_ms = m.value("ts", int64_t{0});
+      bm.offset = m.at(key::kOffset).get<uint64_t>();
+      bm.id = m.at(key::kId).get<std::string>();
+      bm.key = m.value(key::kKey, std::string());
+      bm.payload = m.at(key::kPayload).get<std::string>();
+      bm.ts_ms = m.value(key::kTs, int64_t{0});
       out->push_back(std::move(bm));
     }
-    if (next) *next = j.at("next").get<uint64_t>();
+    if (next) *next = j.at(key::kNext).get<uint64_t>();
   });
 }
 
@@ -602,7 +595,7 @@ Status BrokerClient::Prepare(const std::string& gid, const std::vector<OutMessag
   if (s.ok()) s = MessagesBody(ms, true, &body);
   if (!s.ok()) return s;
   HttpResponse r;
-  s = impl_->Exchange(http::verb::post, "/transactions/" + gid + "/prepare", body, &r);
+  s = impl_->Exchange(http::verb::post, api::Path(api::Route::kPrepare, gid), body, &r);
   if (!s.ok()) return s;
   return StatusFromResponse(r, "broker prepare " + gid);
 }
@@ -613,18 +606,18 @@ Status BrokerClient::Commit(const std::string& gid, std::vector<uint64_t>* offse
   if (!s.ok()) return s;
   const std::string what = "broker commit " + gid;
   HttpResponse r;
-  s = impl_->Exchange(http::verb::post, "/transactions/" + gid + "/commit", "", &r);
+  s = impl_->Exchange(http::verb::post, api::Path(api::Route::kCommit, gid), "", &r);
   if (s.ok()) s = StatusFromResponse(r, what);
   if (!s.ok() || !offsets) return s;
-  return ParseBody(r, what,
-                   [&](const json& j) { *offsets = j.value("offsets", std::vector<uint64_t>()); });
+  return ParseBody(
+      r, what, [&](const json& j) { *offsets = j.value(key::kOffsets, std::vector<uint64_t>()); });
 }
 
 Status BrokerClient::Abort(const std::string& gid) {
   Status s = CheckName("gid", gid);
   if (!s.ok()) return s;
   HttpResponse r;
-  s = impl_->Exchange(http::verb::post, "/transactions/" + gid + "/abort", "", &r);
+  s = impl_->Exchange(http::verb::post, api::Path(api::Route::kAbort, gid), "", &r);
   if (!s.ok()) return s;
   return StatusFromResponse(r, "broker abort " + gid);
 }
@@ -633,20 +626,20 @@ Status BrokerClient::ListPrepared(std::vector<BrokerPrepared>* out) {
   out->clear();
   const std::string what = "list broker transactions";
   HttpResponse r;
-  Status s = impl_->Exchange(http::verb::get, "/transactions?state=prepared", "", &r);
+  Status s = impl_->Exchange(http::verb::get, api::Path(api::Route::kTransactions), "", &r);
   if (s.ok()) s = StatusFromResponse(r, what);
   if (!s.ok()) return s;
   s = ParseBody(r, what, [&](const json& j) {
-    for (const auto& t : j.at("transactions")) {
+    for (const auto& t : j.at(key::kTransactions)) {
       BrokerPrepared p;
-      p.gid = t.at("gid").get<std::string>();
-      p.prepared_at = FromUnixMs(t.at("prepared_at").get<int64_t>());
-      for (const auto& m : t.value("messages", json::array())) {
+      p.gid = t.at(key::kGid).get<std::string>();
+      p.prepared_at = FromUnixMs(t.at(key::kPreparedAt).get<int64_t>());
+      for (const auto& m : t.value(key::kMessages, json::array())) {
         OutMessage om;
-        om.topic = m.value("topic", std::string());
-        om.id = m.at("id").get<std::string>();
-        om.key = m.value("key", std::string());
-        om.payload = m.at("payload").get<std::string>();
+        om.topic = m.value(key::kTopic, std::string());
+        om.id = m.at(key::kId).get<std::string>();
+        om.key = m.value(key::kKey, std::string());
+        om.payload = m.at(key::kPayload).get<std::string>();
         p.messages.push_back(std::move(om));
       }
       out->push_back(std::move(p));

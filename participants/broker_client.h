@@ -9,8 +9,12 @@
 //   connection lost after the request was sent, no response   -> InDoubt
 //   no response before the deadline                           -> Timeout
 //     (both: the broker may or may not have applied it)
-//   404 NotFound, 409 Aborted, 400/413/other 4xx InvalidArgument,
-//   401/403 FailedPrecondition, 503 Unavailable, 507 NoSpace, other 5xx IOError;
+//   an HTTP error status -> the code broker/api.h's table gives it (the
+//     same table the broker answers by): 404 NotFound, 409 Aborted (a vote
+//     abort), 412 FailedPrecondition (the gid's outcome went the other way),
+//     401/403 FailedPrecondition, 422 Aborted (a publish refused),
+//     400/405/413/other 4xx InvalidArgument, 503 Unavailable, 507 NoSpace,
+//     500/other 5xx IOError;
 //   a response that is not the JSON we expect                 -> IOError.
 // Error messages carry the broker's {"error": "..."} text when it sent one.
 //

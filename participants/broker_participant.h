@@ -9,7 +9,9 @@
 //            (the broker records the abort, so a late prepare or commit of
 //            that gid is refused).
 //   The broker remembers outcomes: Commit of an aborted gid and Abort of a
-//   committed one answer 409 -> Aborted (the other decision already won).
+//   committed one answer 412 -> FailedPrecondition (the other decision
+//   already won; no retry changes that). Not Aborted: that is a vote, which
+//   only a Prepare returns (participant.h).
 //   ListInDoubt  GET /transactions?state=prepared, filtered by gid prefix.
 // Transport failures map as documented in broker_client.h. Thread-safe.
 #pragma once

@@ -171,7 +171,7 @@ TEST_F(BrokerApi, AbortDiscardsStagedMessagesAndIsRemembered) {
     EXPECT_NE(t["gid"], "gid-abort-1");
   }
   Resp commit = Call(port(), "POST", "/transactions/gid-abort-1/commit");
-  EXPECT_EQ(commit.status, 409) << commit.body;
+  EXPECT_EQ(commit.status, 412) << commit.body;
   EXPECT_TRUE(commit.j.contains("error"));
   Resp late = Call(port(), "POST", "/transactions/gid-abort-1/prepare",
                    R"({"messages":[{"topic":"tx-abort","payload":"late"}]})");
@@ -196,7 +196,7 @@ TEST_F(BrokerApi, UnknownGids) {
   ASSERT_EQ(Call(port(), "POST", "/transactions/c-then-a/prepare", R"({"messages":[]})").status,
             200);
   ASSERT_EQ(Call(port(), "POST", "/transactions/c-then-a/commit").status, 200);
-  EXPECT_EQ(Call(port(), "POST", "/transactions/c-then-a/abort").status, 409);
+  EXPECT_EQ(Call(port(), "POST", "/transactions/c-then-a/abort").status, 412);
 }
 
 TEST_F(BrokerApi, ConcurrentPublishersGetUniqueDenseOffsets) {

@@ -6,10 +6,12 @@
 #include <filesystem>
 #include <future>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "broker/api.h"
 #include "broker/log_format.h"
 #include "broker/message_body.h"
 #include "broker/sequencer.h"
@@ -290,6 +292,91 @@ TEST(BrokerWriter, GroupCommitsAndReplayRebuildsTheSameState) {
   EXPECT_EQ(pa[0].messages, pb[0].messages);
   EXPECT_EQ(pa[0].prepared_at_ms, pb[0].prepared_at_ms);
   std::filesystem::remove_all(dir);
+}
+
+// The wire contract (api.h): one table both ends read.
+TEST(BrokerApiTable, EveryCodeThatTravelsRoundTrips) {
+  std::set<int> statuses;
+  for (const api::StatusRow& r : api::kStatusTable) {
+    EXPECT_EQ(api::HttpStatusFor(r.code), r.http) << CodeName(r.code);
+    EXPECT_EQ(api::CodeForHttp(r.http), r.code) << r.http;
+    Status back = api::StatusForHttp(r.http, "why");
+    EXPECT_EQ(back.code(), r.code) << r.http;
+    if (!back.ok()) {
+      EXPECT_EQ(back.message(), "why");
+    }
+    EXPECT_TRUE(statuses.insert(r.http).second) << "two codes share HTTP " << r.http;
+  }
+  // The statuses sent without a Status behind them never shadow a row.
+  for (const api::StatusRow& r : api::kHttpOnlyTable) {
+    EXPECT_TRUE(statuses.insert(r.http).second) << "HTTP " << r.http << " is in both tables";
+    EXPECT_EQ(api::CodeForHttp(r.http), r.code) << r.http;
+  }
+}
+
+TEST(BrokerApiTable, TotalBothWays) {
+  for (int c = 0; c <= static_cast<int>(Status::Code::kFailedPrecondition); ++c) {
+    const auto code = static_cast<Status::Code>(c);
+    const int http = api::HttpStatusFor(code);
+    if (code == Status::Code::kOk) {
+      EXPECT_EQ(http, 200);
+    } else {
+      EXPECT_TRUE(http >= 400 && http < 600) << CodeName(code) << " -> " << http;
+    }
+  }
+  // Not on the wire: the client's own verdicts and the log's.
+  for (auto code : {Status::Code::kTimeout, Status::Code::kInDoubt, Status::Code::kCorruption}) {
+    EXPECT_EQ(api::HttpStatusFor(code), 500) << CodeName(code);
+  }
+  for (int http = 100; http < 600; ++http) {
+    const Status::Code code = api::CodeForHttp(http);
+    if (http >= 200 && http < 300) {
+      EXPECT_EQ(code, Status::Code::kOk) << http;
+    } else {
+      EXPECT_NE(code, Status::Code::kOk) << http;
+      EXPECT_FALSE(code == Status::Code::kTimeout || code == Status::Code::kInDoubt) << http;
+    }
+  }
+}
+
+// What participant.h promises the coordinator, as the broker's statuses read.
+TEST(BrokerApiTable, KeepsTheParticipantContract) {
+  // A prepare refused (abort_prob, or the gid was aborted before) is a vote abort.
+  EXPECT_TRUE(api::StatusForHttp(409, "").IsAborted());
+  // Commit of a gid the broker does not hold prepared: NotFound.
+  EXPECT_TRUE(api::StatusForHttp(404, "").IsNotFound());
+  // Commit of an aborted gid / abort of a committed one: not a vote.
+  EXPECT_EQ(api::StatusForHttp(412, "").code(), Status::Code::kFailedPrecondition);
+  // A publish the business refused: definitive, like a vote abort.
+  EXPECT_TRUE(api::StatusForHttp(api::kHttpRejected, "").IsAborted());
+  EXPECT_EQ(api::StatusForHttp(503, "").code(), Status::Code::kUnavailable);
+  EXPECT_EQ(api::StatusForHttp(401, "").code(), Status::Code::kFailedPrecondition);
+  EXPECT_EQ(api::StatusForHttp(413, "").code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(api::StatusForHttp(502, "").code(), Status::Code::kIOError);
+}
+
+TEST(BrokerApiRoutes, EveryPathMatchesItsRoute) {
+  using api::Route;
+  for (Route r : {Route::kHealthz, Route::kMetrics, Route::kFaults, Route::kMessages, Route::kBatch,
+                  Route::kTransactions, Route::kPrepare, Route::kCommit, Route::kAbort}) {
+    std::string path = api::Path(r, "name.1:x");
+    ASSERT_EQ(path[0], '/');
+    std::string_view p = path;
+    p.remove_prefix(1);
+    p = p.substr(0, p.find('?'));
+    std::vector<std::string_view> seg;
+    for (size_t slash; (slash = p.find('/')) != std::string_view::npos;
+         p.remove_prefix(slash + 1)) {
+      seg.push_back(p.substr(0, slash));
+    }
+    seg.push_back(p);
+    EXPECT_EQ(api::MatchRoute(seg), r) << path;
+  }
+  EXPECT_EQ(api::Path(Route::kCommit, "g1"), "/transactions/g1/commit");
+  EXPECT_EQ(api::Path(Route::kTransactions), "/transactions?state=prepared");
+  EXPECT_EQ(api::ReadPath("orders", 5, 10), "/topics/orders/messages?from=5&limit=10");
+  EXPECT_EQ(api::MatchRoute({"topics", "orders"}), Route::kNone);
+  EXPECT_EQ(api::MatchRoute({"transactions", "g1", "rollback"}), Route::kNone);
 }
 
 }  // namespace

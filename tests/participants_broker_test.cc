@@ -182,10 +182,14 @@ TEST_F(BrokerClientTest, ParticipantPrepareCommitAbortList) {
   EXPECT_TRUE(p.Abort("c1:never-prepared").ok()) << "presumed abort";
   Status s = p.Commit("c1:never-seen");
   EXPECT_TRUE(s.IsNotFound()) << s.ToString();
-  // The broker remembers decisions: the opposite one is refused (409).
-  EXPECT_TRUE(p.Commit("c1:abort-me").IsAborted());
-  EXPECT_TRUE(p.Commit("c1:never-prepared").IsAborted()) << "its presumed abort was recorded";
-  EXPECT_TRUE(p.Abort("c1:commit-me").IsAborted());
+  // The broker remembers decisions: the opposite one is refused (412), and
+  // that is no vote: FailedPrecondition, not Aborted (participant.h).
+  s = p.Commit("c1:abort-me");
+  EXPECT_EQ(s.code(), Status::Code::kFailedPrecondition) << s.ToString();
+  s = p.Commit("c1:never-prepared");
+  EXPECT_EQ(s.code(), Status::Code::kFailedPrecondition) << "its presumed abort was recorded";
+  s = p.Abort("c1:commit-me");
+  EXPECT_EQ(s.code(), Status::Code::kFailedPrecondition) << s.ToString();
 
   auto orders = ReadAll("orders");
   ASSERT_EQ(orders.size(), 1u);
