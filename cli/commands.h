@@ -40,6 +40,7 @@ void AddFloorCommand(CLI::App& app, Globals& g);    // floor (the baseline)
 void AddCompareCommand(CLI::App& app, Globals& g);  // compare (the report)
 void AddChaosCommand(CLI::App& app, Globals& g);    // chaos (crash campaign)
 void AddDemoCommand(CLI::App& app, Globals& g);     // demo LESSON (narrated lessons)
+void AddEsCommands(CLI::App& app, Globals& g);      // es write, es project (event sourcing)
 
 // The Postgres DSN and broker URL a command should use: --dsn / --broker as
 // given, the embedded environment (started if needed) for what is missing.

@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
   dw::cli::AddCompareCommand(app, g);
   dw::cli::AddChaosCommand(app, g);
   dw::cli::AddDemoCommand(app, g);
+  dw::cli::AddEsCommands(app, g);
 
   dw::cli::TightenNumberChecks(&app);
 

@@ -1,0 +1,258 @@
+#include "es/projector.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "participants/broker_client.h"
+#include "workload/orders.h"
+
+namespace dw::es {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t NowUnixUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The row an OrderPlaced event stands for; false for any other event.
+struct Row {
+  int64_t id = 0;
+  std::string customer;
+  int64_t amount_cents = 0;
+};
+
+bool ParseOrderPlaced(const BrokerMessage& m, Row* r) {
+  auto [p, ec] = std::from_chars(m.key.data(), m.key.data() + m.key.size(), r->id);
+  if (ec != std::errc() || p != m.key.data() + m.key.size()) return false;
+  nlohmann::json j = nlohmann::json::parse(m.payload, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || j.value("type", "") != "OrderPlaced") return false;
+  auto customer = j.find("customer");
+  auto amount = j.find("amount_cents");
+  auto order_id = j.find("order_id");
+  if (customer == j.end() || !customer->is_string() || amount == j.end() ||
+      !amount->is_number_integer() || order_id == j.end() || !order_id->is_number_integer() ||
+      order_id->get<int64_t>() != r->id) {
+    return false;
+  }
+  r->customer = customer->get<std::string>();
+  r->amount_cents = amount->get<int64_t>();
+  return true;
+}
+
+}  // namespace
+
+struct Projector::Pg {
+  explicit Pg(const std::string& dsn) : conn(dsn) {}
+  pqxx::connection conn;
+};
+
+nlohmann::json ProjectorStats::ToJson() const {
+  auto ms = [](int64_t us) { return us / 1000.0; };
+  return {{"batches", batches},
+          {"events", events},
+          {"rows", rows},
+          {"duplicates", duplicates},
+          {"skipped", skipped},
+          {"conflicts", conflicts},
+          {"next_offset", next_offset},
+          {"elapsed_s", elapsed_s},
+          {"rows_per_s", elapsed_s > 0 ? rows / elapsed_s : 0.0},
+          {"lag_ms",
+           {{"p50", ms(lag_us.Percentile(0.5))},
+            {"p99", ms(lag_us.Percentile(0.99))},
+            {"max", ms(lag_us.max())},
+            {"count", lag_us.count()}}}};
+}
+
+std::string ProjectorStats::ToText() const {
+  std::ostringstream o;
+  o << "projected " << events << " events in " << batches << " batches: " << rows
+    << " rows inserted, " << duplicates << " already present, " << skipped << " not OrderPlaced, "
+    << conflicts << " batches lost to another projector\n";
+  o << "next offset " << next_offset << "; " << (elapsed_s > 0 ? rows / elapsed_s : 0.0)
+    << " rows/s\n";
+  if (lag_us.count() > 0) {
+    o << "projection lag (broker visible -> row committed): p50 " << lag_us.Percentile(0.5) / 1000.0
+      << " ms, p99 " << lag_us.Percentile(0.99) / 1000.0 << " ms, max " << lag_us.max() / 1000.0
+      << " ms\n";
+  }
+  return o.str();
+}
+
+Projector::Projector(const ProjectorOptions& opts) : opts_(opts) {}
+Projector::~Projector() = default;
+
+Status Projector::Open(const ProjectorOptions& opts, std::unique_ptr<Projector>* out) {
+  if (opts.batch == 0) return Status::InvalidArgument("--batch must be at least 1");
+  if (opts.name.empty()) return Status::InvalidArgument("the projector needs a name");
+  Status s = workload::EnsureOrdersSchema(opts.dsn);
+  if (!s.ok()) return s;
+  std::unique_ptr<Projector> p(new Projector(opts));
+  BrokerClient::Options bo;
+  bo.url = opts.broker_url;
+  s = BrokerClient::Create(bo, &p->broker_);
+  if (!s.ok()) return s;
+  s = p->Connect();
+  if (!s.ok()) return s;
+  try {
+    pqxx::work tx{p->pg_->conn};
+    tx.exec0(
+        "CREATE TABLE IF NOT EXISTS es_offsets ("
+        " projector text PRIMARY KEY,"
+        " topic text NOT NULL,"
+        " next_offset bigint NOT NULL,"
+        " updated_at timestamptz NOT NULL DEFAULT now())");
+    tx.exec_params0(
+        "INSERT INTO es_offsets (projector, topic, next_offset) VALUES ($1, $2, 0) "
+        "ON CONFLICT (projector) DO NOTHING",
+        opts.name, opts.topic);
+    pqxx::result r = tx.exec_params("SELECT topic FROM es_offsets WHERE projector = $1", opts.name);
+    if (r.empty() || r[0][0].as<std::string>() != opts.topic) {
+      return Status::InvalidArgument("projector '" + opts.name + "' follows topic '" +
+                                     (r.empty() ? "" : r[0][0].as<std::string>()) + "', not '" +
+                                     opts.topic + "': give it another --name");
+    }
+    tx.commit();
+  } catch (const std::exception& e) {
+    return Status::IOError(std::string("creating es_offsets: ") + e.what());
+  }
+  *out = std::move(p);
+  return Status::OK();
+}
+
+Status Projector::Connect() {
+  if (pg_) return Status::OK();
+  try {
+    pg_ = std::make_unique<Pg>(opts_.dsn);
+  } catch (const std::exception& e) {
+    return Status::Unavailable(std::string("cannot connect to Postgres: ") + e.what());
+  }
+  return Status::OK();
+}
+
+Status Projector::Step(bool* caught_up) {
+  *caught_up = false;
+  Status s = Connect();
+  if (!s.ok()) return s;
+  try {
+    uint64_t from = 0;
+    {
+      pqxx::nontransaction tx{pg_->conn};
+      from =
+          tx.exec_params1("SELECT next_offset FROM es_offsets WHERE projector = $1", opts_.name)[0]
+              .as<uint64_t>();
+    }
+    std::vector<BrokerMessage> events;
+    uint64_t next = from;
+    s = broker_->Read(opts_.topic, from, opts_.batch, &events, &next);
+    if (!s.ok()) return s;
+    stats_.next_offset = from;
+    if (events.empty()) {
+      *caught_up = true;
+      return Status::OK();
+    }
+    std::vector<Row> rows;
+    rows.reserve(events.size());
+    std::vector<int64_t> visible_ms;
+    for (const BrokerMessage& m : events) {
+      Row r;
+      if (ParseOrderPlaced(m, &r)) {
+        rows.push_back(std::move(r));
+        visible_ms.push_back(m.ts_ms);
+      }
+    }
+    pqxx::work tx{pg_->conn};
+    uint64_t inserted = 0;
+    if (!rows.empty()) {
+      std::string sql = "INSERT INTO orders (id, customer, amount_cents) VALUES ";
+      std::vector<std::string> params;
+      params.reserve(rows.size() * 3);
+      for (size_t i = 0; i < rows.size(); ++i) {
+        if (i > 0) sql += ',';
+        sql += "($" + std::to_string(3 * i + 1) + "::bigint,$" + std::to_string(3 * i + 2) + ",$" +
+               std::to_string(3 * i + 3) + "::bigint)";
+        params.push_back(std::to_string(rows[i].id));
+        params.push_back(rows[i].customer);
+        params.push_back(std::to_string(rows[i].amount_cents));
+      }
+      sql += " ON CONFLICT (id) DO NOTHING";
+      std::vector<const char*> ptrs;
+      ptrs.reserve(params.size());
+      for (const auto& p : params) ptrs.push_back(p.c_str());
+      inserted = tx.exec_params(sql, pqxx::prepare::make_dynamic_params(ptrs)).affected_rows();
+    }
+    if (opts_.crash_after_insert_of_batch > 0 &&
+        static_cast<int64_t>(stats_.batches) + 1 == opts_.crash_after_insert_of_batch) {
+      kill(getpid(), SIGKILL);  // the test's crash point: rows inserted, nothing committed
+    }
+    const uint64_t moved = tx.exec_params(
+                                 "UPDATE es_offsets SET next_offset = $1, updated_at = now() "
+                                 "WHERE projector = $2 AND next_offset = $3",
+                                 next, opts_.name, from)
+                               .affected_rows();
+    if (moved != 1) {
+      tx.abort();
+      ++stats_.conflicts;
+      return Status::OK();
+    }
+    tx.commit();
+    const int64_t committed_us = NowUnixUs();
+    for (int64_t ms : visible_ms) stats_.lag_us.Record(committed_us - ms * 1000);
+    ++stats_.batches;
+    stats_.events += events.size();
+    stats_.rows += inserted;
+    stats_.duplicates += rows.size() - inserted;
+    stats_.skipped += events.size() - rows.size();
+    stats_.next_offset = next;
+  } catch (const pqxx::broken_connection& e) {
+    pg_.reset();
+    return Status::Unavailable(std::string("projector: Postgres connection lost: ") + e.what());
+  } catch (const std::exception& e) {
+    if (pg_ && !pg_->conn.is_open()) pg_.reset();
+    return Status::IOError(std::string("projector: ") + e.what());
+  }
+  return Status::OK();
+}
+
+Status Projector::Run(const std::atomic<bool>& stop, bool until_caught_up,
+                      std::chrono::milliseconds max_run, std::chrono::milliseconds error_budget) {
+  const auto t0 = Clock::now();
+  auto last_ok = t0;
+  Status last_error;
+  while (!stop.load()) {
+    if (max_run.count() > 0 && Clock::now() - t0 >= max_run) break;
+    bool caught_up = false;
+    Status s = Step(&caught_up);
+    if (!s.ok()) {
+      // A server away (Postgres restarting, the broker down) is waited out:
+      // the stored offset makes a retry safe.
+      last_error = s;
+      if (Clock::now() - last_ok > error_budget) {
+        stats_.elapsed_s = std::chrono::duration<double>(Clock::now() - t0).count();
+        return s;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    last_ok = Clock::now();
+    if (caught_up) {
+      if (until_caught_up) break;
+      std::this_thread::sleep_for(opts_.idle_wait);
+    }
+  }
+  stats_.elapsed_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  return Status::OK();
+}
+
+}  // namespace dw::es

@@ -1,0 +1,4 @@
+# Event sourcing, broker first (`es write`, `es project`): the real binary, a
+# scratch database of the shared cluster and a topic of the shared broker per test.
+dw_add_test(es_test SOURCES es_test.cc LIBS dw_workload dw_participants NEEDS_ENV
+  LABELS es TIMEOUT 300)
