@@ -50,6 +50,9 @@ Status Faults::Validate(const FaultConfig& c) {
   if (!(c.abort_prob >= 0 && c.abort_prob <= 1)) {
     return Status::InvalidArgument("abort_prob must be in [0, 1]");
   }
+  if (!(c.reject_prob >= 0 && c.reject_prob <= 1)) {
+    return Status::InvalidArgument("reject_prob must be in [0, 1]");
+  }
   return Status::OK();
 }
 
@@ -87,6 +90,13 @@ bool Faults::RollAbort() {
   if (cfg_.abort_prob <= 0) return false;
   if (cfg_.abort_prob >= 1) return true;
   return std::uniform_real_distribution<double>(0, 1)(rng_) < cfg_.abort_prob;
+}
+
+bool Faults::RollReject() {
+  std::lock_guard lock(mu_);
+  if (cfg_.reject_prob <= 0) return false;
+  if (cfg_.reject_prob >= 1) return true;
+  return std::uniform_real_distribution<double>(0, 1)(rng_) < cfg_.reject_prob;
 }
 
 }  // namespace dw::broker

@@ -9,6 +9,13 @@
 //                           probes and fault control stay fast.
 //   abort_prob              probability that a prepare votes abort (the gid is
 //                           then recorded as aborted).
+//   reject_prob             probability that a single-message publish
+//                           (POST /topics/{t}/messages) is refused with 422
+//                           and a reason, nothing stored: the downstream's
+//                           business "no" that a saga compensates. Batches are
+//                           never refused: they carry events already decided
+//                           (an outbox relay's, a saga's compensation), which
+//                           the sender must deliver, not have judged again.
 //   down_for_ms             for that long, new connections are closed right
 //                           after accept and requests on open connections get
 //                           their connection closed without a response -
@@ -41,6 +48,7 @@ struct FaultConfig {
   double latency_ms = 0;
   double jitter_ms = 0;
   double abort_prob = 0;
+  double reject_prob = 0;
   CrashPoint crash_at = CrashPoint::kNone;
 };
 
@@ -62,6 +70,8 @@ class Faults {
   std::chrono::microseconds NextDelay();
   // Rolls the abort-probability die.
   bool RollAbort();
+  // Rolls the reject-probability die (single-message publishes).
+  bool RollReject();
   CrashPoint crash_at() const { return crash_at_.load(std::memory_order_relaxed); }
 
  private:

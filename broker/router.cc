@@ -109,11 +109,9 @@ bool ParseObject(const std::string& body, json* out, std::string* err) {
 
 json FaultsJson(const Faults& f) {
   FaultConfig c = f.Get();
-  return json{{"latency_ms", c.latency_ms},
-              {"jitter_ms", c.jitter_ms},
-              {"abort_prob", c.abort_prob},
-              {"down_for_ms", f.DownRemainingMs()},
-              {"crash_at", CrashPointName(c.crash_at)}};
+  return json{{"latency_ms", c.latency_ms},         {"jitter_ms", c.jitter_ms},
+              {"abort_prob", c.abort_prob},         {"reject_prob", c.reject_prob},
+              {"down_for_ms", f.DownRemainingMs()}, {"crash_at", CrashPointName(c.crash_at)}};
 }
 
 }  // namespace
@@ -201,10 +199,11 @@ void Router::Dispatch(const HttpRequest& req, const Done& done) {
           }
           continue;
         }
-        double* field = k == "latency_ms"   ? &c.latency_ms
-                        : k == "jitter_ms"  ? &c.jitter_ms
-                        : k == "abort_prob" ? &c.abort_prob
-                                            : nullptr;
+        double* field = k == "latency_ms"    ? &c.latency_ms
+                        : k == "jitter_ms"   ? &c.jitter_ms
+                        : k == "abort_prob"  ? &c.abort_prob
+                        : k == "reject_prob" ? &c.reject_prob
+                                             : nullptr;
         if (field == nullptr && k != "down_for_ms") {
           return done(Error(kBadRequest, "unknown fault '" + k + "'", "admin_faults"));
         }
@@ -267,6 +266,10 @@ void Router::Dispatch(const HttpRequest& req, const Done& done) {
         m.messages.emplace_back();
         if (!ParseMessageBody(req.body, &m.messages.back(), &err)) {
           return done(Error(kBadRequest, err, label));
+        }
+        // The reject_prob fault (faults.h): the business "no", nothing stored.
+        if (faults_->RollReject()) {
+          return done(Error(422, "rejected: the reject_prob fault refused this message", label));
         }
       } else {
         m.kind = Mutation::Kind::kPublishBatch;
