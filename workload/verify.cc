@@ -138,4 +138,146 @@ Status Verify(const VerifyOptions& opts, VerifyReport* r) {
   return Status::OK();
 }
 
+nlohmann::json SagaVerifyReport::ToJson() const {
+  return {{"ok", ok()},
+          {"orders", orders},
+          {"placed", placed},
+          {"cancelled", cancelled},
+          {"messages", messages},
+          {"pending", pending},
+          {"compensating", compensating},
+          {"placed_missing", placed_missing},
+          {"placed_duplicates", placed_duplicates},
+          {"placed_cancelled", placed_cancelled},
+          {"cancelled_unannounced", cancelled_unannounced},
+          {"orphans", orphans}};
+}
+
+std::string SagaVerifyReport::ToText(size_t max) const {
+  std::string out = "saga orders " + std::to_string(orders) + " (placed " +
+                    std::to_string(placed) + ", cancelled " + std::to_string(cancelled) +
+                    "), events " + std::to_string(messages) + "\n";
+  auto line = [&](const char* what, const std::vector<int64_t>& v) {
+    out += std::string(what) + ": " + std::to_string(v.size());
+    if (!v.empty()) out += " [" + List(v, max) + "]";
+    out += "\n";
+  };
+  line("pending (not decided)", pending);
+  line("compensating (OrderCancelled not sent)", compensating);
+  line("placed without OrderPlaced", placed_missing);
+  line("placed with several OrderPlaced", placed_duplicates);
+  line("placed yet cancelled by an event", placed_cancelled);
+  line("cancelled, OrderPlaced not followed by OrderCancelled", cancelled_unannounced);
+  line("events without their row", orphans);
+  out += ok() ? "verify: OK\n" : "verify: VIOLATIONS\n";
+  return out;
+}
+
+Status VerifySaga(const VerifyOptions& opts, SagaVerifyReport* r) {
+  *r = SagaVerifyReport{};
+  // Every order row of the range (for orphans), with its saga status if any.
+  std::unordered_map<int64_t, std::string> status;  // "" = not a saga order
+  try {
+    pqxx::connection c{opts.dsn};
+    pqxx::read_transaction tx{c};
+    bool have_orders = tx.exec1("SELECT to_regclass('orders') IS NOT NULL")[0].as<bool>();
+    bool have_saga = tx.exec1("SELECT to_regclass('saga_orders') IS NOT NULL AND "
+                              "to_regclass('saga_log') IS NOT NULL")[0]
+                         .as<bool>();
+    if (have_orders) {
+      std::string q = have_saga ? "SELECT o.id, coalesce(s.status, '') FROM orders o LEFT JOIN "
+                                  "saga_orders s ON s.order_id = o.id"
+                                : "SELECT id, '' FROM orders o";
+      q += " WHERE o.id BETWEEN $1 AND $2";
+      for (const auto& row : tx.exec_params(q, opts.min_id, opts.max_id)) {
+        status[row[0].as<int64_t>()] = row[1].as<std::string>();
+      }
+    }
+    if (have_saga) {
+      for (const auto& row : tx.exec_params("SELECT saga_id FROM saga_log WHERE state = "
+                                            "'compensating' AND saga_id BETWEEN $1 AND $2 "
+                                            "ORDER BY saga_id",
+                                            opts.min_id, opts.max_id)) {
+        r->compensating.push_back(row[0].as<int64_t>());
+      }
+    }
+    tx.commit();
+  } catch (const pqxx::broken_connection& e) {
+    return Status::Unavailable(std::string("cannot connect to Postgres: ") + e.what());
+  } catch (const std::exception& e) {
+    return Status::IOError(std::string("reading saga orders: ") + e.what());
+  }
+
+  std::unique_ptr<BrokerClient> broker;
+  BrokerClient::Options bo;
+  bo.url = opts.broker_url;
+  bo.timeout = std::chrono::milliseconds(30000);
+  Status s = BrokerClient::Create(bo, &broker);
+  if (!s.ok()) return s;
+  struct Events {
+    uint32_t placed = 0;
+    uint32_t cancelled = 0;
+    uint64_t last_placed = 0, last_cancelled = 0;  // offsets
+  };
+  std::unordered_map<int64_t, Events> events;
+  std::unordered_set<int64_t> orphans;
+  uint64_t from = 0;
+  for (;;) {
+    std::vector<BrokerMessage> batch;
+    uint64_t next = from;
+    s = broker->Read(opts.topic, from, 10000, &batch, &next);
+    if (!s.ok()) return s;
+    if (batch.empty()) break;
+    for (const auto& m : batch) {
+      int64_t id = 0;
+      auto [p, ec] = std::from_chars(m.key.data(), m.key.data() + m.key.size(), id);
+      if (ec != std::errc() || p != m.key.data() + m.key.size()) continue;  // not an order's
+      if (id < opts.min_id || id > opts.max_id) continue;
+      const std::string placed_id = "order-" + m.key;
+      const bool is_placed = m.id == placed_id;
+      const bool is_cancelled = m.id == placed_id + "-cancelled";
+      if (!is_placed && !is_cancelled) continue;
+      ++r->messages;
+      auto row = status.find(id);
+      if (row == status.end() || (is_cancelled && row->second.empty())) {
+        orphans.insert(id);
+        continue;
+      }
+      Events& e = events[id];
+      if (is_placed) {
+        ++e.placed;
+        e.last_placed = m.offset;
+      } else {
+        ++e.cancelled;
+        e.last_cancelled = m.offset;
+      }
+    }
+    from = next;
+  }
+  for (const auto& [id, st] : status) {
+    if (st.empty()) continue;
+    ++r->orders;
+    const Events e = events.count(id) ? events[id] : Events{};
+    if (st == "pending") {
+      r->pending.push_back(id);
+    } else if (st == "placed") {
+      ++r->placed;
+      if (e.placed == 0) r->placed_missing.push_back(id);
+      if (e.placed > 1) r->placed_duplicates.push_back(id);
+      if (e.cancelled > 0) r->placed_cancelled.push_back(id);
+    } else if (st == "cancelled") {
+      ++r->cancelled;
+      if (e.placed > 0 && (e.cancelled == 0 || e.last_cancelled < e.last_placed)) {
+        r->cancelled_unannounced.push_back(id);
+      }
+    }
+  }
+  r->orphans.assign(orphans.begin(), orphans.end());
+  for (auto* v : {&r->pending, &r->placed_missing, &r->placed_duplicates, &r->placed_cancelled,
+                  &r->cancelled_unannounced, &r->orphans}) {
+    std::sort(v->begin(), v->end());
+  }
+  return Status::OK();
+}
+
 }  // namespace dw::workload

@@ -49,4 +49,40 @@ struct VerifyReport {
 
 Status Verify(const VerifyOptions& opts, VerifyReport* out);
 
+// Saga mode (`dualwrite saga verify`). The saga's orders (rows of
+// saga_orders, see saga/schema.h) are judged by their status against the
+// topic's OrderPlaced (id "order-<id>") and OrderCancelled (id
+// "order-<id>-cancelled") events, in offset order:
+//   placed      exactly one OrderPlaced and no OrderCancelled
+//   cancelled   no OrderPlaced, or an OrderPlaced followed by an OrderCancelled
+//   pending     none left ('pending' orders, sagas still 'compensating')
+//   orphan      no event without its row: an event whose order id has no
+//               `orders` row, or an OrderCancelled with no saga order
+// Orders of the other approaches (no saga_orders row) and their events are
+// not judged here; `Verify` above is their check. Same id range as Verify.
+struct SagaVerifyReport {
+  uint64_t orders = 0;  // saga orders judged
+  uint64_t placed = 0;
+  uint64_t cancelled = 0;
+  uint64_t messages = 0;                // events of the judged range read
+  std::vector<int64_t> pending;         // status 'pending'
+  std::vector<int64_t> compensating;    // cancelled, OrderCancelled not yet acknowledged
+  std::vector<int64_t> placed_missing;  // placed, no OrderPlaced
+  std::vector<int64_t> placed_duplicates;         // placed, more than one OrderPlaced
+  std::vector<int64_t> placed_cancelled;          // placed, yet an OrderCancelled exists
+  std::vector<int64_t> cancelled_unannounced;     // cancelled, OrderPlaced not followed by
+                                                  // an OrderCancelled
+  std::vector<int64_t> orphans;                   // events without their row
+
+  bool ok() const {
+    return pending.empty() && compensating.empty() && placed_missing.empty() &&
+           placed_duplicates.empty() && placed_cancelled.empty() &&
+           cancelled_unannounced.empty() && orphans.empty();
+  }
+  nlohmann::json ToJson() const;
+  std::string ToText(size_t max_listed) const;
+};
+
+Status VerifySaga(const VerifyOptions& opts, SagaVerifyReport* out);
+
 }  // namespace dw::workload
