@@ -35,6 +35,7 @@ void AddBrokerCommands(CLI::App& app, Globals& g);  // broker serve
 void AddVerifyCommands(CLI::App& app, Globals& g);  // verify
 void Add2pcCommands(CLI::App& app, Globals& g);     // 2pc run, 2pc recover
 void AddOutboxCommands(CLI::App& app, Globals& g);  // outbox write, relay, maintain
+void AddSagaCommands(CLI::App& app, Globals& g);    // saga run, recover, verify
 void AddProxyCommands(CLI::App& app, Globals& g);   // proxy
 void AddFloorCommand(CLI::App& app, Globals& g);    // floor (the baseline)
 void AddCompareCommand(CLI::App& app, Globals& g);  // compare (the report)

@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   dw::cli::AddVerifyCommands(app, g);
   dw::cli::Add2pcCommands(app, g);
   dw::cli::AddOutboxCommands(app, g);
+  dw::cli::AddSagaCommands(app, g);
   dw::cli::AddProxyCommands(app, g);
   dw::cli::AddFloorCommand(app, g);
   dw::cli::AddCompareCommand(app, g);
