@@ -48,7 +48,6 @@
 #include <iostream>
 #include <map>
 #include <mutex>
-#include <sstream>
 #include <stdexcept>
 #include <thread>
 #include <unordered_map>
@@ -140,36 +139,16 @@ int EnvInt(const char* name, int def) {
   return v && std::atoi(v) > 0 ? std::atoi(v) : def;
 }
 
-// Trace lines "   12.345  r0.b7  -> broker  what": (ms, id, "->"|"<-", actor,
-// what) for the Send and Reply events of a relay's trace (Trace::Write text).
-struct TraceEvent {
-  double ms;
-  bool send;
-  std::string actor, what;
-};
-
-std::map<std::string, std::vector<TraceEvent>> ParseTrace(const Trace& trace) {
-  std::ostringstream out;
-  trace.Write(out, Trace::Format::kText);
-  std::istringstream in(out.str());
-  std::map<std::string, std::vector<TraceEvent>> by_id;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream ls(line);
-    TraceEvent e;
-    std::string id, arrow;
-    if (!(ls >> e.ms >> id >> arrow)) continue;
-    if (arrow != "->" && arrow != "<-") continue;
-    e.send = arrow == "->";
-    ls >> e.actor;
-    std::getline(ls, e.what);
-    size_t p = e.what.find_first_not_of(' ');
-    e.what = p == std::string::npos ? "" : e.what.substr(p);
-    by_id[id].push_back(std::move(e));
+// The Send and Reply events of a relay's trace, by batch id, in time order.
+std::map<std::string, std::vector<Trace::Event>> MessagesByBatch(const Trace& trace) {
+  std::map<std::string, std::vector<Trace::Event>> by_id;
+  for (Trace::Event& e : trace.Events()) {
+    if (e.kind != Trace::Kind::kNote) by_id[e.id].push_back(std::move(e));
   }
   return by_id;
 }
+
+bool IsSend(const Trace::Event& e) { return e.kind == Trace::Kind::kSend; }
 
 // The first order id named "order-N" in `s`, or -1.
 int64_t FirstOrderId(const std::string& s) {
@@ -267,19 +246,20 @@ Status DrainOnce(outbox::Strategy strategy, int batch, int instances, double* ra
   *dead = report.table_stats.value("n_dead_tup", 0);
   if (ro.trace) {
     std::vector<double> claim, publish, settle, step;
-    for (const auto& [bid, evs] : ParseTrace(trace)) {
+    for (const auto& [bid, evs] : MessagesByBatch(trace)) {
       double cs = -1, cr = -1, ps = -1, pr = -1, ss = -1, sr = -1;
       for (const auto& e : evs) {
+        const double ms = e.t_us / 1000.0;
         if (e.actor == "broker") {
-          (e.send ? ps : pr) = e.ms;
-        } else if (e.send && e.what.starts_with("BEGIN")) {
-          cs = e.ms;
-        } else if (!e.send && cr < 0 && cs >= 0) {
-          cr = e.ms;
-        } else if (e.send && e.what == "COMMIT") {
-          ss = e.ms;
-        } else if (!e.send && ss >= 0) {
-          sr = e.ms;
+          (IsSend(e) ? ps : pr) = ms;
+        } else if (IsSend(e) && e.what.starts_with("BEGIN")) {
+          cs = ms;
+        } else if (!IsSend(e) && cr < 0 && cs >= 0) {
+          cr = ms;
+        } else if (IsSend(e) && e.what == "COMMIT") {
+          ss = ms;
+        } else if (!IsSend(e) && ss >= 0) {
+          sr = ms;
         }
       }
       if (cs < 0 || cr < 0 || ps < 0 || pr < 0 || ss < 0 || sr < 0) continue;
@@ -654,25 +634,25 @@ void BM_Latency(benchmark::State& state, outbox::Strategy strategy) {
       //   sender's wake-up, decoding, transfer; negative when it beats the
       //   writer's own ack), buffer (-> publish sent), publish, read.
       std::map<std::string, std::vector<double>> seg;
-      for (const auto& [bid, evs] : ParseTrace(trace)) {
+      for (const auto& [bid, evs] : MessagesByBatch(trace)) {
         double claim_s = -1, claim_r = -1, pub_s = -1, pub_r = -1, set_s = -1, set_r = -1,
                first = -1;
         int64_t order = -1;
         for (const auto& e : evs) {
-          const double us = e.ms * 1000;
+          const double us = static_cast<double>(e.t_us);
           if (first < 0) first = us;
           if (e.actor == "broker") {
-            if (e.send && pub_s < 0) {
+            if (IsSend(e) && pub_s < 0) {
               pub_s = us;
               order = FirstOrderId(e.what);
-            } else if (!e.send) {
+            } else if (!IsSend(e)) {
               pub_r = us;
             }
           } else if (e.actor == "postgres") {
-            if (e.send && e.what.starts_with("BEGIN")) claim_s = us;
-            if (!e.send && claim_r < 0 && claim_s >= 0) claim_r = us;
-            if (e.send && e.what == "COMMIT") set_s = us;
-            if (!e.send && set_s >= 0) set_r = us;
+            if (IsSend(e) && e.what.starts_with("BEGIN")) claim_s = us;
+            if (!IsSend(e) && claim_r < 0 && claim_s >= 0) claim_r = us;
+            if (IsSend(e) && e.what == "COMMIT") set_s = us;
+            if (!IsSend(e) && set_s >= 0) set_r = us;
           }
         }
         if (order < 0 || pub_r < 0) continue;

@@ -64,11 +64,23 @@ void Trace::Add(Kind k, const std::string& id, const std::string& actor, const s
                           k, id, actor, what});
 }
 
-void Trace::Write(std::ostream& out, Format f) const {
-  std::lock_guard<std::mutex> l(mu_);
+std::vector<Trace::Event> Trace::SortedEvents() const {
   std::vector<Event> ev = events_;
+  // Threads append in lock order, which can differ from clock order by the
+  // time one waited for the mutex.
   std::stable_sort(ev.begin(), ev.end(),
                    [](const Event& a, const Event& b) { return a.t_us < b.t_us; });
+  return ev;
+}
+
+std::vector<Trace::Event> Trace::Events() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return SortedEvents();
+}
+
+void Trace::Write(std::ostream& out, Format f) const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<Event> ev = SortedEvents();
   if (f == Format::kText) {
     out << "# trace: " << traced_.size() << " id(s), times in ms from the start\n";
     size_t w = origin_.size();

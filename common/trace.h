@@ -30,6 +30,14 @@ namespace dw {
 class Trace {
  public:
   enum class Format { kText, kMermaid };
+  enum class Kind { kSend, kReply, kNote };
+  // One recorded step. `actor`: whom the origin talks to (Send, Reply), or
+  // the origin itself (Note).
+  struct Event {
+    int64_t t_us;  // since the Trace was made (steady clock)
+    Kind kind;
+    std::string id, actor, what;
+  };
 
   // `origin`: the name of the process whose steps are traced.
   explicit Trace(size_t max_ids, std::string origin = "coordinator");
@@ -52,13 +60,12 @@ class Trace {
 
   void Write(std::ostream& out, Format f) const;
 
+  // A copy of the events of the traced ids, in time order (what Write
+  // prints): for a program that measures from a trace rather than reading it.
+  std::vector<Event> Events() const;
+
  private:
-  enum class Kind { kSend, kReply, kNote };
-  struct Event {
-    int64_t t_us;
-    Kind kind;
-    std::string id, actor, what;
-  };
+  std::vector<Event> SortedEvents() const;  // mu_ held
   void Add(Kind k, const std::string& id, const std::string& actor, const std::string& what);
 
   const size_t max_ids_;

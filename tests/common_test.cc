@@ -1,5 +1,5 @@
 // Unit tests of the common library: CRC-32C, the record file's replay rules,
-// JSON string literals, histograms and DSN parsing.
+// JSON string literals, histograms, DSN parsing and the trace's recorded events.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -15,6 +15,7 @@
 #include "common/json_text.h"
 #include "common/names.h"
 #include "common/record_file.h"
+#include "common/trace.h"
 
 namespace fs = std::filesystem;
 using dw::RecordFile;
@@ -248,5 +249,42 @@ TEST(JsonText, SameBytesAsNlohmannDump) {
     EXPECT_EQ(got, "prefix" + want) << "input of " << in.size() << " bytes";
     EXPECT_EQ(dw::JsonStringSize(in), want.size());
     EXPECT_EQ(nlohmann::json::parse(want).get<std::string>(), in);
+  }
+}
+
+// Events() is what Write prints, typed: the traced ids only, in time order,
+// the origin as the actor of a Note; a discarded id leaves nothing.
+TEST(Trace, EventsAreTheTracedStepsInOrder) {
+  dw::Trace tr(2, "relay");
+  ASSERT_TRUE(tr.Begin("b1"));
+  tr.Send("b1", "postgres", "DELETE 2");
+  tr.Reply("b1", "postgres", "2 rows");
+  ASSERT_TRUE(tr.Begin("b2"));
+  tr.Send("b2", "broker", "POST");
+  tr.Discard("b2");
+  EXPECT_TRUE(tr.Begin("b3"));  // b2's place in the budget of 2 ids
+  EXPECT_FALSE(tr.Begin("b4"));
+  tr.Discard("b3");
+  tr.Note("untraced", "dropped");
+  tr.Note("b1", "done");
+
+  std::vector<dw::Trace::Event> ev = tr.Events();
+  ASSERT_EQ(ev.size(), 4u);
+  using K = dw::Trace::Kind;
+  EXPECT_EQ(ev[0].kind, K::kNote);
+  EXPECT_EQ(ev[0].what, "begin");
+  EXPECT_EQ(ev[0].actor, "relay");
+  EXPECT_EQ(ev[1].kind, K::kSend);
+  EXPECT_EQ(ev[1].actor, "postgres");
+  EXPECT_EQ(ev[1].what, "DELETE 2");
+  EXPECT_EQ(ev[2].kind, K::kReply);
+  EXPECT_EQ(ev[2].what, "2 rows");
+  EXPECT_EQ(ev[3].kind, K::kNote);
+  EXPECT_EQ(ev[3].what, "done");
+  for (size_t i = 0; i < ev.size(); ++i) {
+    EXPECT_EQ(ev[i].id, "b1");
+    if (i > 0) {
+      EXPECT_LE(ev[i - 1].t_us, ev[i].t_us);
+    }
   }
 }
