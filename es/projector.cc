@@ -91,7 +91,9 @@ std::string ProjectorStats::ToText() const {
 }
 
 Projector::Projector(const ProjectorOptions& opts) : opts_(opts) {}
-Projector::~Projector() = default;
+Projector::~Projector() {
+  if (ahead_.valid()) ahead_.wait();  // it uses broker_
+}
 
 Status Projector::Open(const ProjectorOptions& opts, std::unique_ptr<Projector>* out) {
   if (opts.batch == 0) return Status::InvalidArgument("--batch must be at least 1");
@@ -141,6 +143,22 @@ Status Projector::Connect() {
   return Status::OK();
 }
 
+Projector::Batch Projector::ReadBatch(uint64_t from) {
+  Batch b;
+  b.from = from;
+  b.next = from;
+  b.status = broker_->Read(opts_.topic, from, opts_.batch, &b.events, &b.next);
+  return b;
+}
+
+Projector::Batch Projector::TakeBatch(uint64_t from) {
+  if (ahead_.valid()) {
+    Batch b = ahead_.get();
+    if (b.status.ok() && b.from == from) return b;
+  }
+  return ReadBatch(from);
+}
+
 Status Projector::Step(bool* caught_up) {
   *caught_up = false;
   Status s = Connect();
@@ -153,15 +171,17 @@ Status Projector::Step(bool* caught_up) {
           tx.exec_params1("SELECT next_offset FROM es_offsets WHERE projector = $1", opts_.name)[0]
               .as<uint64_t>();
     }
-    std::vector<BrokerMessage> events;
-    uint64_t next = from;
-    s = broker_->Read(opts_.topic, from, opts_.batch, &events, &next);
-    if (!s.ok()) return s;
+    Batch b = TakeBatch(from);
+    if (!b.status.ok()) return b.status;
+    const std::vector<BrokerMessage>& events = b.events;
+    const uint64_t next = b.next;
     stats_.next_offset = from;
     if (events.empty()) {
       *caught_up = true;
       return Status::OK();
     }
+    // The next batch is read while this one's transaction runs.
+    ahead_ = std::async(std::launch::async, [this, next] { return ReadBatch(next); });
     std::vector<Row> rows;
     rows.reserve(events.size());
     std::vector<int64_t> visible_ms;

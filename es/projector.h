@@ -22,6 +22,11 @@
 // key that is not an order id) advance the offset and are counted as
 // `skipped`.
 //
+// Read-ahead: while a batch's transaction runs, the next batch (from where
+// this one ends) is already being read from the broker, so the two round
+// trips overlap. It is used only if the stored offset is still where it
+// expected to start; otherwise it is dropped and the batch read again.
+//
 // Lag: for every projected event, (the batch's commit) - (the moment the
 // broker made the event visible, BrokerMessage::ts_ms): how long a reader of
 // the read model could not see a write the broker had acknowledged.
@@ -30,17 +35,17 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "common/histogram.h"
 #include "common/status.h"
 
-namespace dw {
-class BrokerClient;
-}
+#include "participants/broker_client.h"
 
 namespace dw::es {
 
@@ -94,7 +99,17 @@ class Projector {
   explicit Projector(const ProjectorOptions& opts);
   Status Connect();
 
+  struct Batch {
+    Status status;
+    uint64_t from = 0, next = 0;
+    std::vector<BrokerMessage> events;
+  };
+  Batch ReadBatch(uint64_t from);
+  // The batch at `from`: the read-ahead when it started there, else read now.
+  Batch TakeBatch(uint64_t from);
+
   ProjectorOptions opts_;
+  std::future<Batch> ahead_;
   struct Pg;
   std::unique_ptr<Pg> pg_;
   std::unique_ptr<BrokerClient> broker_;
