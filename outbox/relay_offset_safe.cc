@@ -46,7 +46,8 @@ const char* const kStallSql =
 
 class OffsetSafeRelay : public PollingRelay {
  public:
-  explicit OffsetSafeRelay(const RelayOptions& opts) : PollingRelay(opts), key_(CounterKey(opts)) {
+  explicit OffsetSafeRelay(const RelayOptions& opts)
+      : PollingRelay(opts, StepNames{"read/advance", "read/advance", ""}), key_(CounterKey(opts)) {
     // The planner estimates ONE row for a row comparison on xid8 and then
     // prefers reading every matching row and sorting them over the
     // (txid, id) index order: 100 ms per batch on a 200k-row backlog instead
@@ -54,81 +55,28 @@ class OffsetSafeRelay : public PollingRelay {
     session_settings_.push_back("SET enable_sort = off");
   }
 
-  Status StartStrategy() override {
-    try {
-      pqxx::work tx{lease_.conn()};
-      Exec(tx, kInitSql, key_);
-      tx.commit();
-      return Status::OK();
-    } catch (...) {
-      return PgError("creating the counter row");
-    }
+  Status StartStrategy() override { return CreateCounterRow(kInitSql, key_); }
+
+  // Takes the horizon, locks the counter row (held until Settle's COMMIT, or
+  // the ROLLBACK of a failed publish: the position stays) and reads past the
+  // position, below the horizon.
+  void Claim(std::vector<OutboxEvent>* events) override {
+    std::string horizon = Exec(BeginTx(), kHorizonSql)[0][0].as<std::string>();
+    auto lock = Exec(tx(), kLockSql, key_);
+    if (lock.empty()) return;  // another relay holds the counter
+    std::string pos_xid = lock[0][0].as<std::string>();
+    int64_t pos_id = lock[0][1].as<int64_t>();
+    auto rows = Exec(tx(), kReadSql, pos_xid, pos_id, horizon, opts_.batch);
+    *events = Events(rows);
+    if (rows.empty()) return;
+    const auto& last = rows[rows.size() - 1];
+    next_xid_ = last[5].as<std::string>();
+    next_id_ = last[0].as<int64_t>();
   }
 
-  Status Step(int64_t* moved) override {
-    *moved = 0;
-    pqxx::connection* c;
-    Status s = Connection(&c);
-    if (!s.ok()) return s;
-    std::vector<OutboxEvent> events;
-    Trace* tr = BeginBatchTrace();
-    try {
-      pqxx::work tx{*c};
-      if (tr) {
-        tr->Send(trace_id_, "postgres",
-                 "BEGIN, SELECT pg_snapshot_xmin(pg_current_snapshot()), SELECT counter_xid, "
-                 "counter_value FROM outbox_counter WHERE counter_key = '" +
-                     key_ + "' FOR UPDATE SKIP LOCKED");
-      }
-      std::string horizon = Exec(tx, kHorizonSql)[0][0].as<std::string>();
-      auto lock = Exec(tx, kLockSql, key_);
-      if (lock.empty()) {  // another relay holds the counter
-        tx.commit();
-        if (tr) DiscardBatchTrace();
-        return Status::OK();
-      }
-      std::string pos_xid = lock[0][0].as<std::string>();
-      int64_t pos_id = lock[0][1].as<int64_t>();
-      if (tr) {
-        tr->Reply(trace_id_, "postgres",
-                  "horizon xmin " + horizon + ", position (" + pos_xid + ", " +
-                      std::to_string(pos_id) + ")");
-        tr->Send(trace_id_, "postgres",
-                 "SELECT ... FROM outbox_table WHERE (txid, id) > (" + pos_xid + ", " +
-                     std::to_string(pos_id) + ") AND txid < " + horizon +
-                     " ORDER BY txid, id LIMIT " + std::to_string(opts_.batch));
-      }
-      auto rows = Exec(tx, kReadSql, pos_xid, pos_id, horizon, opts_.batch);
-      events = Events(rows);
-      if (events.empty()) {
-        tx.commit();
-        if (tr) DiscardBatchTrace();
-        return Status::OK();
-      }
-      if (tr) tr->Reply(trace_id_, "postgres", DescribeRows(events));
-      s = PublishTraced(broker_.get(), events, tr, trace_id_);
-      if (!s.ok()) {
-        if (tr) tr->Send(trace_id_, "postgres", "ROLLBACK (the position stays)");
-        tx.abort();
-        return s;
-      }
-      const auto& last = rows[rows.size() - 1];
-      if (tr) {
-        tr->Send(trace_id_, "postgres",
-                 "UPDATE outbox_counter SET counter_xid = " + last[5].as<std::string>() +
-                     ", counter_value = " + last[0].as<std::string>() + ", COMMIT");
-      }
-      Exec(tx, kAdvanceSql, key_, last[5].as<std::string>(), last[0].as<int64_t>());
-      tx.commit();
-      if (tr) tr->Reply(trace_id_, "postgres", "committed");
-    } catch (...) {
-      Status e = PgError("read/advance");
-      if (tr) tr->Note(trace_id_, "error: " + e.ToString());
-      return e;
-    }
-    *moved = static_cast<int64_t>(events.size());
-    counters_.published += events.size();
-    ++counters_.steps;
+  Status Settle(const std::vector<OutboxEvent>&) override {
+    Exec(tx(), kAdvanceSql, key_, next_xid_, next_id_);
+    CommitTx("position (" + next_xid_ + ", " + std::to_string(next_id_) + ")");
     return Status::OK();
   }
 
@@ -169,6 +117,8 @@ class OffsetSafeRelay : public PollingRelay {
 
  private:
   std::string key_;
+  std::string next_xid_;  // the position after the batch Claim read
+  int64_t next_id_ = 0;
   std::chrono::steady_clock::time_point last_check_{};
   std::optional<std::chrono::steady_clock::time_point> stalled_since_;
 };

@@ -24,62 +24,32 @@ namespace {
 
 class SkipLockedRelay : public PollingRelay {
  public:
-  explicit SkipLockedRelay(const RelayOptions& opts) : PollingRelay(opts) {}
+  explicit SkipLockedRelay(const RelayOptions& opts)
+      : PollingRelay(opts, Names(opts.mark_sent)), mark_(opts.mark_sent) {}
 
-  Status Step(int64_t* moved) override {
-    *moved = 0;
-    pqxx::connection* c;
-    Status s = Connection(&c);
-    if (!s.ok()) return s;
-    std::vector<OutboxEvent> events;
-    Trace* tr = BeginBatchTrace();
-    try {
-      pqxx::work tx{*c};
-      const bool mark = opts_.mark_sent;
-      if (tr) {
-        tr->Send(trace_id_, "postgres",
-                 std::string(mark ? "BEGIN, UPDATE outbox_table SET status = 'sent'"
-                                  : "BEGIN, DELETE FROM outbox_table") +
-                     " WHERE (id, created_dttm) IN (SELECT ..." +
-                     (mark ? " WHERE status = 'new'" : "") + " ORDER BY id LIMIT " +
-                     std::to_string(opts_.batch) + " FOR UPDATE SKIP LOCKED) RETURNING ...");
-      }
-      events = Events(Exec(tx, mark ? kSkipLockedMarkSql : kSkipLockedClaimSql, opts_.batch));
-      if (events.empty()) {
-        tx.commit();
-        if (tr) DiscardBatchTrace();
-        return Status::OK();
-      }
-      if (tr)
-        tr->Reply(
-            trace_id_, "postgres",
-            DescribeRows(events) + (mark ? " marked sent" : " deleted") + ", locked until COMMIT");
-      std::sort(events.begin(), events.end(),
-                [](const OutboxEvent& a, const OutboxEvent& b) { return a.id < b.id; });
-      s = PublishTraced(broker_.get(), events, tr, trace_id_);
-      if (!s.ok()) {
-        if (tr) tr->Send(trace_id_, "postgres", "ROLLBACK (the rows come back)");
-        tx.abort();  // the rows are not deleted/marked: a later batch sends them again
-        return s;
-      }
-      if (tr) tr->Send(trace_id_, "postgres", "COMMIT");
-      tx.commit();
-      if (tr) {
-        tr->Reply(trace_id_, "postgres",
-                  mark ? "committed: the rows are marked sent" : "committed: the rows are gone");
-      }
-    } catch (...) {
-      Status e = PgError(opts_.mark_sent ? "claim/mark batch" : "claim/delete batch");
-      if (tr) tr->Note(trace_id_, "error: " + e.ToString());
-      return e;
-    }
-    *moved = static_cast<int64_t>(events.size());
-    counters_.published += events.size();
-    ++counters_.steps;
+  Status Drained(bool* drained) override { return NoneUnsent(drained); }
+
+ private:
+  static StepNames Names(bool mark) {
+    const char* what = mark ? "claim/mark batch" : "claim/delete batch";
+    return StepNames{what, what, ""};
+  }
+
+  // The rows' locks are held until CommitTx (Settle) or RollbackTx (a failed
+  // publish: the rows are not deleted/marked, a later batch sends them again).
+  void Claim(std::vector<OutboxEvent>* events) override {
+    *events =
+        Events(Exec(BeginTx(), mark_ ? kSkipLockedMarkSql : kSkipLockedClaimSql, opts_.batch));
+    std::sort(events->begin(), events->end(),
+              [](const OutboxEvent& a, const OutboxEvent& b) { return a.id < b.id; });
+  }
+
+  Status Settle(const std::vector<OutboxEvent>&) override {
+    CommitTx(mark_ ? "the rows are marked sent" : "the rows are gone");
     return Status::OK();
   }
 
-  Status Drained(bool* drained) override { return NoneUnsent(drained); }
+  const bool mark_;
 };
 
 }  // namespace

@@ -28,89 +28,51 @@ const char* const kReapSql =
     "UPDATE outbox_table SET status = 'new', locked_at = NULL, locked_by = NULL"
     " WHERE status = 'locked' AND locked_at < now() - $1::bigint * interval '1 millisecond'";
 
+std::string IdArray(const std::vector<OutboxEvent>& events) {
+  std::vector<int64_t> ids;
+  ids.reserve(events.size());
+  for (const auto& e : events) ids.push_back(e.id);
+  return BigintArray(ids);
+}
+
 class StatusRelay : public PollingRelay {
  public:
-  explicit StatusRelay(const RelayOptions& opts) : PollingRelay(opts) {}
+  explicit StatusRelay(const RelayOptions& opts)
+      : PollingRelay(opts, StepNames{"claim", "mark sent", " (the reaper will return the rows)"}) {}
 
-  Status Step(int64_t* moved) override {
-    *moved = 0;
+  // 1. claim, in a transaction of its own: the rows stay 'locked' by this
+  // relay, no transaction open during the publish.
+  void Claim(std::vector<OutboxEvent>* events) override {
+    *events = Events(Exec(BeginTx(), kClaimSql, opts_.batch, opts_.instance_name));
+    CommitTx("the rows are 'locked' by this relay");
+    std::sort(events->begin(), events->end(),
+              [](const OutboxEvent& a, const OutboxEvent& b) { return a.id < b.id; });
+  }
+
+  // 3. mark sent. If this fails, the rows were published but stay 'locked'
+  // until the reaper returns them and they are published again
+  // (deduplicated).
+  Status Settle(const std::vector<OutboxEvent>& events) override {
     pqxx::connection* c;
     Status s = Connection(&c);
     if (!s.ok()) return s;
-    std::vector<OutboxEvent> events;
-    Trace* tr = BeginBatchTrace();
-    try {
-      pqxx::work tx{*c};
-      if (tr) {
-        tr->Send(trace_id_, "postgres",
-                 "BEGIN, UPDATE outbox_table SET status = 'locked', locked_at = now() WHERE ... IN "
-                 "(SELECT ... WHERE status = 'new' ORDER BY created_dttm LIMIT " +
-                     std::to_string(opts_.batch) +
-                     " FOR UPDATE SKIP LOCKED) RETURNING ..., COMMIT");
-      }
-      events = Events(Exec(tx, kClaimSql, opts_.batch, opts_.instance_name));
-      tx.commit();
-    } catch (...) {
-      Status e = PgError("claim");
-      if (tr) tr->Note(trace_id_, "error: " + e.ToString());
-      return e;
-    }
-    if (events.empty()) {
-      if (tr) DiscardBatchTrace();
-      return Status::OK();
-    }
-    if (tr) tr->Reply(trace_id_, "postgres", DescribeRows(events) + " claimed: status 'locked'");
-    std::sort(events.begin(), events.end(),
-              [](const OutboxEvent& a, const OutboxEvent& b) { return a.id < b.id; });
-    std::vector<int64_t> ids;
-    ids.reserve(events.size());
-    for (const auto& e : events) ids.push_back(e.id);
-    const std::string id_array = BigintArray(ids);
-
-    s = PublishTraced(broker_.get(), events, tr, trace_id_);
-    if (!s.ok()) {
-      // Give the rows back now rather than after the lease (best effort: if
-      // this fails too, the reaper does it).
-      try {
-        pqxx::connection* c2;
-        if (Connection(&c2).ok()) {
-          if (tr) {
-            tr->Send(trace_id_, "postgres",
-                     "UPDATE outbox_table SET status = 'new' WHERE id = ANY(...) AND locked_by = "
-                     "me, COMMIT");
-          }
-          pqxx::work tx{*c2};
-          Exec(tx, kReleaseSql, id_array, opts_.instance_name);
-          tx.commit();
-        }
-      } catch (...) {
-        PgError("release");
-      }
-      return s;
-    }
-    try {
-      pqxx::connection* c2;
-      s = Connection(&c2);
-      if (!s.ok()) return s;
-      if (tr) {
-        tr->Send(trace_id_, "postgres",
-                 "BEGIN, UPDATE outbox_table SET status = 'sent' WHERE id = ANY(...), COMMIT");
-      }
-      pqxx::work tx{*c2};
-      Exec(tx, kMarkSql, id_array);
-      tx.commit();
-      if (tr) tr->Reply(trace_id_, "postgres", "committed: status 'sent'");
-    } catch (...) {
-      // Published but not marked: the rows stay 'locked' until the reaper
-      // returns them and they are published again (deduplicated).
-      Status e = PgError("mark sent");
-      if (tr) tr->Note(trace_id_, "error: " + e.ToString() + " (the reaper will return the rows)");
-      return e;
-    }
-    *moved = static_cast<int64_t>(events.size());
-    counters_.published += events.size();
-    ++counters_.steps;
+    Exec(BeginTx(), kMarkSql, IdArray(events));
+    CommitTx("status 'sent'");
     return Status::OK();
+  }
+
+  // Give the rows back now rather than after the lease (best effort: if this
+  // fails too, the reaper does it).
+  void PublishFailed(const std::vector<OutboxEvent>& events) override {
+    try {
+      pqxx::connection* c;
+      if (Connection(&c).ok()) {
+        Exec(BeginTx(), kReleaseSql, IdArray(events), opts_.instance_name);
+        CommitTx("status 'new' again");
+      }
+    } catch (...) {
+      PgError("release");
+    }
   }
 
   Status Housekeeping(std::string* warning) override {
@@ -121,30 +83,24 @@ class StatusRelay : public PollingRelay {
     pqxx::connection* c;
     Status s = Connection(&c);
     if (!s.ok()) return s;
-    Trace* tr = BeginBatchTrace();
+    // Traced as a batch of its own, forgotten when it returned nothing.
+    BeginBatchTrace();
+    TraceNote("reaper");
+    int64_t reaped = 0;
     try {
-      pqxx::work tx{*c};
-      if (tr) {
-        tr->Send(trace_id_, "postgres",
-                 "reaper: UPDATE outbox_table SET status = 'new' WHERE status = 'locked' AND "
-                 "locked_at < now() - " +
-                     std::to_string(opts_.lease.count()) + " ms, COMMIT");
-      }
-      auto r = Exec(tx, kReapSql, static_cast<int64_t>(opts_.lease.count()));
-      tx.commit();
-      if (tr && r.affected_rows() == 0) DiscardBatchTrace();
-      if (tr && r.affected_rows() > 0) {
-        tr->Reply(trace_id_, "postgres",
-                  std::to_string(r.affected_rows()) + " stuck rows back to 'new'");
-      }
-      if (r.affected_rows() > 0) {
-        counters_.reaped += r.affected_rows();
-        *warning = "reaper: returned " + std::to_string(r.affected_rows()) +
-                   " rows locked longer than the lease (" + std::to_string(opts_.lease.count()) +
-                   " ms) to 'new'";
-      }
+      reaped = Exec(BeginTx(), kReapSql, static_cast<int64_t>(opts_.lease.count())).affected_rows();
+      CommitTx("rows locked longer than the lease are 'new' again");
     } catch (...) {
-      return PgError("reaper");
+      Status e = PgError("reaper");
+      EndBatchTrace(/*discard=*/false);
+      return e;
+    }
+    EndBatchTrace(/*discard=*/reaped == 0);
+    if (reaped > 0) {
+      counters_.reaped += reaped;
+      *warning = "reaper: returned " + std::to_string(reaped) +
+                 " rows locked longer than the lease (" + std::to_string(opts_.lease.count()) +
+                 " ms) to 'new'";
     }
     return Status::OK();
   }

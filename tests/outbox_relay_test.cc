@@ -4,8 +4,10 @@
 // (DW_OUTBOX_ORDERS).
 #include <gtest/gtest.h>
 
+#include "common/trace.h"
 #include "outbox/event.h"
 #include "outbox/relay.h"
+#include "outbox/relay_skip_locked.h"
 #include "outbox/schema.h"
 #include "participants/broker_client.h"
 #include "tests/support/outbox_test_util.h"
@@ -197,6 +199,54 @@ TEST_F(OutboxTest, PublishEventsSplitsByBodySize) {
     EXPECT_EQ(m.id, escaped[i].event_id);
     EXPECT_EQ(m.payload, escaped[i].payload) << m.id << " must round-trip byte-exact";
   }
+}
+
+// `outbox relay --trace` records what the relay actually ran: the claim
+// statement with its parameters in place and its command tag, the broker
+// call, COMMIT; a batch that found nothing leaves no trace.
+TEST_F(OutboxTest, TracedBatchesShowTheStatementsRun) {
+  {
+    std::unique_ptr<outbox::OutboxWriter> writer;
+    ASSERT_TRUE(outbox::OutboxWriter::Open(Writer(1), &writer).ok());
+    EXPECT_EQ(Write(writer.get(), 3, 1).committed, 3u);
+  }
+  Trace trace(100, "relay");
+  outbox::RelayOptions ro = Relay(outbox::Strategy::kSkipLocked, /*batch=*/2);
+  ro.trace = &trace;
+  outbox::RunnerOptions rn;
+  rn.until_drained = true;
+  RelayThread relay(ro, rn);
+  EXPECT_EQ(relay.Join().published, 3u);
+
+  std::string claim = std::string(outbox::kSkipLockedClaimSql);
+  claim.replace(claim.find("$1"), 2, "2");
+  std::vector<std::string> lines;
+  for (const Trace::Event& e : trace.Events()) {
+    if (e.kind == Trace::Kind::kNote) continue;
+    std::string what = e.what;
+    const bool send = e.kind == Trace::Kind::kSend;
+    if ((!send && what.starts_with("DELETE ")) || (send && what.starts_with("POST "))) {
+      what = what.substr(0, what.find(" ("));  // which ids: the writer's draw
+    }
+    lines.push_back(e.id.substr(e.id.find('.')) + (send ? " -> " : " <- ") + e.actor + ": " + what);
+  }
+  const std::vector<std::string> want = {
+      ".b1 -> postgres: BEGIN",
+      ".b1 -> postgres: " + claim,
+      ".b1 <- postgres: DELETE 2",
+      ".b1 -> broker: POST /topics/orders/batch: 2 messages",
+      ".b1 <- broker: 200: stored durably",
+      ".b1 -> postgres: COMMIT",
+      ".b1 <- postgres: committed: the rows are gone",
+      ".b2 -> postgres: BEGIN",
+      ".b2 -> postgres: " + claim,
+      ".b2 <- postgres: DELETE 1",
+      ".b2 -> broker: POST /topics/orders/batch: 1 message",
+      ".b2 <- broker: 200: stored durably",
+      ".b2 -> postgres: COMMIT",
+      ".b2 <- postgres: committed: the rows are gone",
+  };
+  EXPECT_EQ(lines, want);
 }
 
 // The status strategy's reaper: rows a dead relay left 'locked' go back to
