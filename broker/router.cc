@@ -269,7 +269,8 @@ void Router::Dispatch(const HttpRequest& req, const Done& done) {
         }
         // The reject_prob fault (faults.h): the business "no", nothing stored.
         if (faults_->RollReject()) {
-          return done(Error(422, "rejected: the reject_prob fault refused this message", label));
+          return done(Error(api::kHttpRejected,
+                            "rejected: the reject_prob fault refused this message", label));
         }
       } else {
         m.kind = Mutation::Kind::kPublishBatch;

@@ -4,6 +4,7 @@
 // api.h, shared with the clients; this is the server's side of it:
 //
 //   POST /topics/{topic}/messages      {"id"?, "key"?, "payload"}  -> 201 {"offset"} | 200 dup
+//                                                                   | 422 rejected (reject_prob)
 //   POST /topics/{topic}/batch         {"messages": [...]}         -> 200 {"offsets": [...]}
 //   GET  /topics/{topic}/messages?from=&limit=                     -> 200 {"messages", "next"}
 //   POST /transactions/{gid}/prepare   {"messages": [{"topic",...}]} -> 200 {"vote":"commit"}
