@@ -1,7 +1,8 @@
 // The embedded broker: `dualwrite broker serve` started detached (its own
 // session, output to <state>/broker/broker.out) so it outlives `up`, and
 // recognised later by its pid (env.json and broker/broker.pid) plus its argv,
-// since pids are reused.
+// since pids are reused. Started through the broker kind of ServerProcess,
+// released once ready: a later `down` stops it by pid.
 #pragma once
 
 #include <sys/types.h>
@@ -11,11 +12,10 @@
 #include <string>
 
 #include "common/status.h"
+#include "env/broker_process.h"
 #include "env/layout.h"
 
 namespace dw::env {
-
-std::string BrokerUrl(int port);
 
 class BrokerDaemon {
  public:
@@ -32,15 +32,15 @@ class BrokerDaemon {
   Status Start(int port, pid_t* pid, std::ostream* log);
 
   // True when GET /healthz answers 200 within `timeout`.
-  static bool Healthy(int port, std::chrono::milliseconds timeout);
+  static bool Healthy(int port, std::chrono::milliseconds timeout) {
+    return BrokerHealthy(port, timeout);
+  }
 
   // SIGTERM, then SIGKILL after `grace`; removes the pid file.
   Status Stop(pid_t pid, std::ostream* log,
               std::chrono::milliseconds grace = std::chrono::seconds(10));
 
  private:
-  std::string LogTail() const;
-
   Layout layout_;
   std::string binary_;
 };
