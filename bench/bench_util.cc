@@ -2,7 +2,6 @@
 
 #include "participants/pg_dsn.h"
 
-#include <signal.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -11,7 +10,6 @@
 #include <filesystem>
 #include <iostream>
 #include <sstream>
-#include <thread>
 
 #include <libpq-fe.h>
 #include <nlohmann/json.hpp>
@@ -36,58 +34,6 @@ Status MakeTempDir(const std::string& tag, std::string* out) {
   if (chmod(tmpl.c_str(), 0755) != 0) return Status::IOError("chmod " + tmpl + " failed");
   *out = tmpl;
   return Status::OK();
-}
-
-// ---------------------------------------------------------------- BrokerServer
-
-BrokerServer::BrokerServer(std::string data_dir, std::string fsync_policy)
-    : data_dir_(std::move(data_dir)), fsync_(std::move(fsync_policy)), port_(FreeTcpPort()) {}
-
-BrokerServer::~BrokerServer() { Stop(); }
-
-Status BrokerServer::Start() {
-  std::error_code ec;
-  fs::create_directories(data_dir_, ec);
-  if (ec) return Status::IOError("creating " + data_dir_ + ": " + ec.message());
-  std::vector<std::string> argv = {
-      DualwriteBinary(), "broker",  "serve",   "--listen", "127.0.0.1:" + std::to_string(port_),
-      "--data-dir",      data_dir_, "--fsync", fsync_};
-  SpawnOptions o;
-  o.stdout_path = data_dir_ + "/broker.out";
-  o.stderr_path = "=stdout";
-  Status s = Spawn(argv, o, &pid_);
-  if (!s.ok()) return s;
-
-  BrokerClient::Options co;
-  co.url = url();
-  co.timeout = std::chrono::milliseconds(500);
-  std::unique_ptr<BrokerClient> probe;
-  s = BrokerClient::Create(co, &probe);
-  if (!s.ok()) return s;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (!ProcessAlive(pid_)) {
-      WaitChild(pid_, std::chrono::seconds(1));
-      pid_ = -1;
-      return Status::Unavailable("broker exited during start; see " + data_dir_ + "/broker.out");
-    }
-    if (probe->Health().ok()) return Status::OK();
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  Stop();
-  return Status::Timeout("broker did not answer /healthz within 20 s; see " + data_dir_ +
-                         "/broker.out");
-}
-
-Status BrokerServer::Stop() {
-  if (pid_ <= 0) return Status::OK();
-  const pid_t pid = pid_;
-  pid_ = -1;
-  kill(pid, SIGTERM);
-  if (WaitChild(pid, std::chrono::seconds(15))) return Status::OK();
-  kill(pid, SIGKILL);
-  WaitChild(pid, std::chrono::seconds(10));
-  return Status::Timeout("broker " + std::to_string(pid) + " ignored SIGTERM for 15 s; killed");
 }
 
 // ---------------------------------------------------------------- metrics

@@ -24,6 +24,7 @@
 #include <benchmark/benchmark.h>
 
 #include "common/status.h"
+#include "env/broker_process.h"
 #include "participants/broker_client.h"
 
 namespace dw::bench {
@@ -38,29 +39,41 @@ Status MakeTempDir(const std::string& tag, std::string* out);
 
 // One `dualwrite broker serve` process of the benchmark's own, on a free
 // loopback port, with its data dir and fsync policy. Its stdout+stderr go to
-// DATA_DIR/broker.out.
+// DATA_DIR/broker.out. An env::BrokerProcess with the benchmark's binary.
 class BrokerServer {
  public:
-  BrokerServer(std::string data_dir, std::string fsync_policy);
-  ~BrokerServer();  // Stop()
+  BrokerServer(std::string data_dir, std::string fsync_policy)
+      : broker_(DualwriteBinary(), Options(std::move(data_dir)), {"--fsync", fsync_policy}),
+        fsync_(std::move(fsync_policy)) {}
+  ~BrokerServer() { (void)Stop(); }
   BrokerServer(const BrokerServer&) = delete;
   BrokerServer& operator=(const BrokerServer&) = delete;
 
   // Spawns it and waits (up to 20 s) until GET /healthz answers.
-  Status Start();
-  // SIGTERM and wait for a clean exit; SIGKILL after 15 s. Idempotent.
-  Status Stop();
+  Status Start() { return broker_.Start(); }
+  // SIGTERM and wait for a clean exit; SIGKILL after 15 s (then Timeout). Idempotent.
+  Status Stop() {
+    bool killed = false;
+    Status s = broker_.Stop(std::chrono::seconds(15), &killed);
+    if (s.ok() && killed) return Status::Timeout("the broker ignored SIGTERM for 15 s; killed");
+    return s;
+  }
 
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  const std::string& data_dir() const { return data_dir_; }
-  pid_t pid() const { return pid_; }  // -1 when not running
+  std::string url() const { return broker_.url(); }
+  const std::string& data_dir() const { return broker_.data_dir(); }
+  pid_t pid() const { return broker_.pid(); }  // -1 when not running
   const std::string& fsync_policy() const { return fsync_; }
 
  private:
-  std::string data_dir_;
+  static env::ServerOptions Options(std::string data_dir) {
+    env::ServerOptions o;
+    o.data_dir = std::move(data_dir);
+    o.log_path = o.data_dir + "/broker.out";
+    return o;
+  }
+
+  env::BrokerProcess broker_;
   std::string fsync_;
-  int port_;
-  pid_t pid_ = -1;
 };
 
 // The value of the unlabelled sample `name` in a Prometheus text exposition

@@ -1,14 +1,9 @@
 #include "compare/cell_broker.h"
 
-#include <signal.h>
-
 #include <chrono>
 #include <memory>
 #include <sstream>
-#include <thread>
 
-#include "common/process.h"
-#include "env/broker_daemon.h"
 #include "participants/broker_client.h"
 
 namespace dw::compare {
@@ -30,14 +25,10 @@ CellBroker::CellBroker(CellBroker&& o) noexcept { *this = std::move(o); }
 CellBroker& CellBroker::operator=(CellBroker&& o) noexcept {
   if (this != &o) {
     (void)Stop();
-    binary_ = std::move(o.binary_);
-    dir_ = std::move(o.dir_);
+    own_ = o.own_;
+    broker_ = std::move(o.broker_);
     url_ = std::move(o.url_);
-    port_ = o.port_;
-    pid_ = o.pid_;
-    carried_ = std::move(o.carried_);
-    o.pid_ = -1;
-    o.dir_.clear();
+    o.own_ = false;
   }
   return *this;
 }
@@ -45,13 +36,17 @@ CellBroker& CellBroker::operator=(CellBroker&& o) noexcept {
 CellBroker::~CellBroker() { (void)Stop(); }
 
 Status CellBroker::StartOwn(const std::string& binary, const std::string& dir, CellBroker* out) {
+  env::ServerOptions so;
+  so.data_dir = dir;
+  so.log_path = dir + ".out";
+  // After a SIGKILL (broker-down) the port may stay taken for a moment.
+  so.start_attempts = 20;
   CellBroker b;
-  b.binary_ = binary;
-  b.dir_ = dir;
-  b.port_ = FreeTcpPort();
-  if (b.port_ <= 0) return Status::IOError("no free TCP port for the cell's broker");
-  b.url_ = "http://127.0.0.1:" + std::to_string(b.port_);
-  Status s = b.Spawn();
+  b.own_ = true;
+  b.broker_ = env::BrokerProcess(binary, std::move(so), {"--fsync", "batch"});
+  if (b.broker_.port() <= 0) return Status::IOError("no free TCP port for the cell's broker");
+  b.url_ = b.broker_.url();
+  Status s = b.broker_.Start();
   if (!s.ok()) return s;
   *out = std::move(b);
   return Status::OK();
@@ -65,32 +60,6 @@ Status CellBroker::UseExternal(const std::string& url, CellBroker* out) {
   if (s.ok()) s = c->Health();
   if (!s.ok()) return Status::Unavailable("broker " + url + " is not answering: " + s.ToString());
   *out = std::move(b);
-  return Status::OK();
-}
-
-Status CellBroker::Spawn() {
-  SpawnOptions so;
-  so.stdout_path = dir_ + ".out";
-  so.stderr_path = "=stdout";
-  Status s =
-      dw::Spawn({binary_, "broker", "serve", "--listen", "127.0.0.1:" + std::to_string(port_),
-                 "--data-dir", dir_, "--fsync", "batch"},
-                so, &pid_);
-  if (!s.ok()) return s;
-  bool healthy = false;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  while (!healthy && std::chrono::steady_clock::now() < deadline) {
-    if (WaitChild(pid_, milliseconds(0))) break;  // it exited: the port was taken, say
-    healthy = env::BrokerDaemon::Healthy(port_, milliseconds(500));
-    if (!healthy) std::this_thread::sleep_for(milliseconds(20));
-  }
-  if (!healthy) {
-    kill(pid_, SIGKILL);
-    WaitChild(pid_, milliseconds(5000));
-    pid_ = -1;
-    return Status::Unavailable("the cell's broker did not become healthy on port " +
-                               std::to_string(port_) + " (see " + dir_ + ".out)");
-  }
   return Status::OK();
 }
 
@@ -109,47 +78,26 @@ Status CellBroker::Admin(const std::string& body) const {
 }
 
 Status CellBroker::Down(double seconds) {
-  if (pid_ <= 0) {
-    if (own()) return Status::FailedPrecondition("the cell's broker is not running");
+  if (!own_) {
     return Admin("{\"down_for_ms\": " + std::to_string(static_cast<int64_t>(seconds * 1000)) + "}");
   }
-  std::map<std::string, uint64_t> m;
-  if (ReadMetrics(&m).ok()) {
-    for (const auto& [k, v] : m) carried_[k] += v;
-  }
-  kill(pid_, SIGKILL);
-  WaitChild(pid_, milliseconds(10000));
-  pid_ = -1;
-  return Status::OK();
+  if (!broker_.Running()) return Status::FailedPrecondition("the cell's broker is not running");
+  return broker_.Kill();  // carries its counters over first
 }
 
 Status CellBroker::SetCrashAt(const std::string& point) {
-  if (!own()) {
+  if (!own_) {
     return Status::FailedPrecondition("compare does not crash a broker it did not start");
   }
   return Admin("{\"crash_at\": \"" + point + "\"}");
 }
 
-bool CellBroker::Alive() {
-  if (pid_ <= 0) return false;
-  if (WaitChild(pid_, milliseconds(0))) {
-    pid_ = -1;
-    return false;
-  }
-  return true;
-}
+bool CellBroker::Alive() { return own_ && broker_.Running(); }
 
 Status CellBroker::Up() {
-  if (!own()) return Status::OK();  // down_for_ms expires by itself
-  if (Alive()) return Status::OK();
-  // The port was released by the kernel when the process died; take it again.
-  Status s;
-  for (int attempt = 0; attempt < 20; ++attempt) {
-    s = Spawn();
-    if (s.ok()) return s;
-    std::this_thread::sleep_for(milliseconds(250));
-  }
-  return s;
+  if (!own_) return Status::OK();  // down_for_ms expires by itself
+  // Start is a no-op while it runs; the port is the one it had.
+  return broker_.Start();
 }
 
 Status CellBroker::SetLatencyMs(double ms) {
@@ -158,41 +106,18 @@ Status CellBroker::SetLatencyMs(double ms) {
   return Admin(b.str());
 }
 
-Status CellBroker::ReadMetrics(std::map<std::string, uint64_t>* out) const {
-  std::unique_ptr<BrokerClient> c;
-  Status s = Client(url_, &c);
-  if (!s.ok()) return s;
-  HttpResponse r;
-  s = c->Request("GET", "/metrics", "", &r);
-  if (!s.ok()) return s;
-  if (r.status != 200) return Status::IOError("GET /metrics answered " + std::to_string(r.status));
-  std::istringstream in(r.body);
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty() || line[0] == '#' || line.find('{') != std::string::npos) continue;
-    auto sp = line.find(' ');
-    if (sp == std::string::npos) continue;
-    (*out)[line.substr(0, sp)] = std::strtoull(line.c_str() + sp + 1, nullptr, 10);
-  }
-  return Status::OK();
-}
-
 Status CellBroker::Counter(const std::string& name, uint64_t* value) {
+  if (own_) return broker_.Counter(name, value);
   std::map<std::string, uint64_t> m;
-  Status s = ReadMetrics(&m);
+  Status s = env::ReadBrokerCounters(url_, &m);
   if (!s.ok()) return s;
-  *value = carried_[name] + m[name];
+  *value = m[name];
   return Status::OK();
 }
 
 Status CellBroker::Stop() {
-  if (pid_ <= 0) return Status::OK();
-  kill(pid_, SIGTERM);
-  if (!WaitChild(pid_, milliseconds(10000))) {
-    kill(pid_, SIGKILL);
-    WaitChild(pid_, milliseconds(5000));
-  }
-  pid_ = -1;
-  return Status::OK();
+  if (!own_) return Status::OK();
+  return broker_.Stop(std::chrono::seconds(10));
 }
 
 }  // namespace dw::compare

@@ -4,16 +4,17 @@
 // by every cell (cells then use disjoint order-id ranges).
 //
 // Counters (fsyncs, deduplicated publishes) are read from /metrics and
-// accumulated across restarts of the process (a restart resets them).
+// accumulated across restarts of the process (a restart resets them): the
+// own process is an env::BrokerProcess, which carries them over.
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
-#include <map>
 #include <string>
 
 #include "common/status.h"
+#include "env/broker_process.h"
 
 namespace dw::compare {
 
@@ -31,8 +32,8 @@ class CellBroker {
 
   const std::string& url() const { return url_; }
   // The own process's pid (changes with each restart); -1 for an external broker.
-  pid_t pid() const { return pid_; }
-  bool own() const { return pid_ > 0 || !dir_.empty(); }
+  pid_t pid() const { return own_ ? broker_.pid() : -1; }
+  bool own() const { return own_; }
 
   // broker-down: SIGKILL (own) / down_for_ms (external), and back.
   Status Down(double seconds);
@@ -49,14 +50,11 @@ class CellBroker {
   Status Stop();
 
  private:
-  Status Spawn();
-  Status ReadMetrics(std::map<std::string, uint64_t>* out) const;
   Status Admin(const std::string& body) const;
 
-  std::string binary_, dir_, url_;
-  int port_ = 0;
-  pid_t pid_ = -1;
-  std::map<std::string, uint64_t> carried_;  // counters of killed incarnations
+  bool own_ = false;
+  env::BrokerProcess broker_;  // own_ only
+  std::string url_;
 };
 
 }  // namespace dw::compare

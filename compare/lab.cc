@@ -13,16 +13,10 @@
 #include "env/environment.h"
 #include "env/layout.h"
 #include "env/pg_binaries.h"
+#include "env/scratch_database.h"
 #include "participants/pg_dsn.h"
 
 namespace dw::compare {
-namespace {
-
-Status PgError(const std::string& what, const std::exception& e) {
-  return Status::IOError(what + ": " + e.what());
-}
-
-}  // namespace
 
 Status Lab::Open(const Options& opts, std::unique_ptr<Lab>* out) {
   std::unique_ptr<Lab> lab(new Lab());
@@ -92,40 +86,12 @@ Lab::~Lab() {
 }
 
 Status Lab::DropDatabase(const std::string& name) {
-  try {
-    pqxx::connection c{admin_dsn_};
-    pqxx::nontransaction tx{c};
-    // Prepared transactions and slots pin a database: DROP refuses while they exist.
-    for (const auto& r :
-         tx.exec_params("SELECT gid FROM pg_prepared_xacts WHERE database = $1", name)) {
-      std::string dsn;
-      Status s = DsnWithDatabase(admin_dsn_, name, &dsn);
-      if (!s.ok()) return s;
-      pqxx::connection d{dsn};
-      pqxx::nontransaction dt{d};
-      dt.exec0("ROLLBACK PREPARED " + dt.quote(r[0].as<std::string>()));
-    }
-    tx.exec_params(
-        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
-        " WHERE database = $1 AND NOT active",
-        name);
-    tx.exec0("DROP DATABASE IF EXISTS " + tx.quote_name(name) + " WITH (FORCE)");
-  } catch (const std::exception& e) {
-    return PgError("dropping database " + name, e);
-  }
-  return Status::OK();
+  return env::DropScratchDatabase(admin_dsn_, name);
 }
 
 Status Lab::FreshDatabase(const std::string& name, std::string* dsn) {
-  Status s = DropDatabase(name);
+  Status s = env::RecreateScratchDatabase(admin_dsn_, name);
   if (!s.ok()) return s;
-  try {
-    pqxx::connection c{admin_dsn_};
-    pqxx::nontransaction tx{c};
-    tx.exec0("CREATE DATABASE " + tx.quote_name(name));
-  } catch (const std::exception& e) {
-    return PgError("creating database " + name, e);
-  }
   return DsnWithDatabase(admin_dsn_, name, dsn);
 }
 

@@ -11,10 +11,9 @@
 #include <iostream>
 #include <regex>
 #include <sstream>
-#include <thread>
 
 #include "common/process.h"
-#include "env/broker_daemon.h"
+#include "env/scratch_database.h"
 #include "outbox/partitions.h"
 #include "outbox/schema.h"
 #include "participants/pg_dsn.h"
@@ -38,46 +37,6 @@ std::string DbName(const std::string& lesson) {
   std::string out = "dw_demo_";
   for (char c : lesson) out.push_back(c == '-' ? '_' : c);
   return out;
-}
-
-// Prepared transactions and replication slots of `db` block DROP DATABASE
-// (even WITH (FORCE)): remove them first.
-void ClearDatabase(const std::string& admin_dsn, const std::string& db, bool recreate) {
-  pqxx::connection c{admin_dsn};
-  pqxx::nontransaction tx{c};
-  auto exists = tx.exec_params("SELECT 1 FROM pg_database WHERE datname = $1", db);
-  if (!exists.empty()) {
-    auto gids = tx.exec_params("SELECT gid FROM pg_prepared_xacts WHERE database = $1", db);
-    if (!gids.empty()) {
-      std::string dsn;
-      if (DsnWithDatabase(admin_dsn, db, &dsn).ok()) {
-        pqxx::connection d{dsn};
-        for (const auto& g : gids) {
-          pqxx::nontransaction dt{d};
-          dt.exec("ROLLBACK PREPARED " + dt.quote(g[0].as<std::string>()));
-        }
-      }
-    }
-    for (int attempt = 0; attempt < 50; ++attempt) {
-      auto slots = tx.exec_params(
-          "SELECT slot_name, active_pid FROM pg_replication_slots WHERE database = $1", db);
-      if (slots.empty()) break;
-      for (const auto& s : slots) {
-        if (!s[1].is_null()) {
-          tx.exec_params("SELECT pg_terminate_backend($1)", s[1].as<int>());
-          continue;
-        }
-        try {
-          tx.exec_params("SELECT pg_drop_replication_slot($1)", s[0].as<std::string>());
-        } catch (const std::exception&) {
-          // became active again meanwhile: next round
-        }
-      }
-      std::this_thread::sleep_for(milliseconds(100));
-    }
-    tx.exec("DROP DATABASE IF EXISTS " + tx.quote_name(db) + " WITH (FORCE)");
-  }
-  if (recreate) tx.exec("CREATE DATABASE " + tx.quote_name(db));
 }
 
 RunResult Collect(const Child& child, std::optional<int> wait_status) {
@@ -129,26 +88,31 @@ Status Stage::Open(const StageOptions& opts, Narrator* n, std::unique_ptr<Stage>
   // printed in command lines the class may copy into a shell.
   static const std::regex kPlain(R"(='([A-Za-z0-9_.:/@-]*)')");
   s->dsn_ = std::regex_replace(s->dsn_, kPlain, "=$1");
-  try {
-    ClearDatabase(opts.admin_dsn, s->db_, /*recreate=*/true);
-  } catch (const std::exception& e) {
-    return Status::Unavailable("creating database " + s->db_ + ": " + OneLine(e.what()));
-  }
+  st = env::RecreateScratchDatabase(opts.admin_dsn, s->db_);
+  if (!st.ok()) return st;
   std::string tmpl = (fs::temp_directory_path() / ("dw-demo-" + opts.lesson + "-XXXXXX")).string();
   if (!mkdtemp(tmpl.data())) return Status::IOError("mkdtemp " + tmpl + " failed");
   s->dir_ = tmpl;
-  s->broker_port_ = FreeTcpPort();
-  if (s->broker_port_ <= 0) return Status::IOError("no free TCP port for the lesson's broker");
-  s->broker_url_ = env::BrokerUrl(s->broker_port_);
+  env::ServerOptions bo;
+  bo.data_dir = s->dir_ + "/broker";
+  bo.log_path = s->dir_ + "/broker.out";
+  // After a SIGKILL the port may stay taken for a moment: StartBroker tries again.
+  bo.start_attempts = 20;
+  s->broker_proc_ = env::BrokerProcess(opts.binary, std::move(bo));
+  s->broker_proc_.set_carry_counters(false);  // `kill -9` is narrated as immediate
+  if (s->broker_proc_.port() <= 0) {
+    return Status::IOError("no free TCP port for the lesson's broker");
+  }
+  s->broker_url_ = s->broker_proc_.url();
   st = s->StartBroker();
   if (!st.ok()) return st;
-  BrokerClient::Options bo;
-  bo.url = s->broker_url_;
-  bo.timeout = milliseconds(10000);
-  st = BrokerClient::Create(bo, &s->broker_);
+  BrokerClient::Options co;
+  co.url = s->broker_url_;
+  co.timeout = milliseconds(10000);
+  st = BrokerClient::Create(co, &s->broker_);
   if (!st.ok()) return st;
   n->Note("parties: database " + s->db_ + " (fresh), broker " + s->broker_url_ + " (pid " +
-          std::to_string(s->broker_pid_) + ", data in " + s->dir_ + "/broker)");
+          std::to_string(s->broker_proc_.pid()) + ", data in " + s->dir_ + "/broker)");
   *out = std::move(s);
   return Status::OK();
 }
@@ -163,19 +127,11 @@ void Stage::Cleanup() {
     }
   }
   children_.clear();
-  if (broker_pid_ > 0) {
-    kill(broker_pid_, SIGTERM);
-    if (!WaitChild(broker_pid_, milliseconds(10000))) {
-      kill(broker_pid_, SIGKILL);
-      WaitChild(broker_pid_, milliseconds(5000));
-    }
-    broker_pid_ = -1;
-  }
+  (void)broker_proc_.Stop(milliseconds(10000));
   broker_.reset();
-  try {
-    if (!db_.empty()) ClearDatabase(opts_.admin_dsn, db_, /*recreate=*/false);
-  } catch (const std::exception& e) {
-    std::cerr << "demo: could not drop database " << db_ << ": " << OneLine(e.what()) << "\n";
+  if (!db_.empty()) {
+    Status s = env::DropScratchDatabase(opts_.admin_dsn, db_);
+    if (!s.ok()) std::cerr << "demo: " << s.message() << "\n";
   }
   if (!dir_.empty()) {
     std::error_code ec;
@@ -184,47 +140,15 @@ void Stage::Cleanup() {
 }
 
 Status Stage::StartBroker() {
-  std::string data = dir_ + "/broker";
-  std::error_code ec;
-  fs::create_directories(data, ec);
-  SpawnOptions so;
-  so.stdout_path = dir_ + "/broker.out";
-  so.stderr_path = "=stdout";
-  std::vector<std::string> argv = {
-      opts_.binary, "broker", "serve", "--listen", "127.0.0.1:" + std::to_string(broker_port_),
-      "--data-dir", data};
-  Status s;
-  // After a SIGKILL the port may stay taken for a moment: try again.
-  for (int attempt = 0; attempt < 20; ++attempt) {
-    s = dw::Spawn(argv, so, &broker_pid_);
-    if (!s.ok()) return s;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (WaitChild(broker_pid_, milliseconds(0))) {
-        broker_pid_ = -1;
-        break;
-      }
-      if (env::BrokerDaemon::Healthy(broker_port_, milliseconds(500))) return Status::OK();
-      std::this_thread::sleep_for(milliseconds(20));
-    }
-    if (broker_pid_ > 0) {
-      kill(broker_pid_, SIGKILL);
-      WaitChild(broker_pid_, milliseconds(5000));
-      broker_pid_ = -1;
-    }
-    std::this_thread::sleep_for(milliseconds(250));
-  }
-  return Status::Unavailable("the lesson's broker did not start on port " +
-                             std::to_string(broker_port_) + " (see " + dir_ + "/broker.out)");
+  Status s = broker_proc_.Start();
+  if (!s.ok()) return Status::Unavailable("the lesson's broker did not start: " + s.message());
+  return s;
 }
 
 Status Stage::KillBroker() {
-  if (broker_pid_ <= 0) return Status::FailedPrecondition("the broker is not running");
-  n_->Output("$ kill -9 " + std::to_string(broker_pid_) + "    # the broker");
-  kill(broker_pid_, SIGKILL);
-  WaitChild(broker_pid_, milliseconds(10000));
-  broker_pid_ = -1;
-  return Status::OK();
+  if (!broker_proc_.Running()) return Status::FailedPrecondition("the broker is not running");
+  n_->Output("$ kill -9 " + std::to_string(broker_proc_.pid()) + "    # the broker");
+  return broker_proc_.Kill();
 }
 
 HttpResponse Stage::BrokerHttp(const std::string& method, const std::string& target,

@@ -29,6 +29,7 @@
 
 #include "common/status.h"
 #include "demo/narrator.h"
+#include "env/broker_process.h"
 #include "participants/broker_client.h"
 
 namespace dw::demo {
@@ -102,7 +103,7 @@ class Stage {
   // failure (broker down) is narrated and returned as resp->status 0.
   HttpResponse BrokerHttp(const std::string& method, const std::string& target,
                           const std::string& body = "");
-  pid_t broker_pid() const { return broker_pid_; }
+  pid_t broker_pid() const { return broker_proc_.pid(); }
   // SIGKILL (narrated as `kill -9 PID`), and back on the same port and data.
   Status KillBroker();
   Status StartBroker();
@@ -142,8 +143,7 @@ class Stage {
   StageOptions opts_;
   Narrator* n_;
   std::string db_, dsn_, dir_;
-  int broker_port_ = 0;
-  pid_t broker_pid_ = -1;
+  env::BrokerProcess broker_proc_;
   std::string broker_url_;
   std::unique_ptr<BrokerClient> broker_;
   std::vector<pid_t> children_;

@@ -2,10 +2,8 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,9 +12,9 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <regex>
-#include <thread>
 
 #include "common/process.h"
+#include "env/scratch_database.h"
 
 namespace fs = std::filesystem;
 
@@ -51,14 +49,6 @@ const Shared& GetShared() {
   return shared;
 }
 
-void Exec(PGconn* c, const std::string& sql) {
-  PGresult* r = PQexec(c, sql.c_str());
-  auto st = PQresultStatus(r);
-  std::string err = PQresultErrorMessage(r);
-  PQclear(r);
-  ASSERT_TRUE(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) << sql << ": " << err;
-}
-
 }  // namespace
 
 std::string DualwriteBinary() { return DW_BINARY; }
@@ -91,36 +81,11 @@ std::string WithDatabase(const std::string& dsn, const std::string& dbname) {
 std::string ScratchDatabase(const std::string& name) {
   std::string dsn = SharedDsn();
   if (dsn.empty()) return {};
-  PGconn* c = PQconnectdb(dsn.c_str());
-  if (PQstatus(c) != CONNECTION_OK) {
-    ADD_FAILURE() << "connect " << dsn << ": " << PQerrorMessage(c);
-    PQfinish(c);
+  Status s = env::RecreateScratchDatabase(dsn, name);
+  if (!s.ok()) {
+    ADD_FAILURE() << s.ToString();
     return {};
   }
-  // Leftover prepared transactions of an earlier run would block DROP DATABASE.
-  const char* params[] = {name.c_str()};
-  PGresult* r = PQexecParams(c, "SELECT gid FROM pg_prepared_xacts WHERE database = $1", 1, nullptr,
-                             params, nullptr, nullptr, 0);
-  std::vector<std::string> gids;
-  if (PQresultStatus(r) == PGRES_TUPLES_OK) {
-    for (int i = 0; i < PQntuples(r); ++i) gids.emplace_back(PQgetvalue(r, i, 0));
-  }
-  PQclear(r);
-  for (const auto& gid : gids) {
-    // ROLLBACK PREPARED must run in the database that owns it.
-    PGconn* d = PQconnectdb(WithDatabase(dsn, name).c_str());
-    char* lit = PQescapeLiteral(d, gid.c_str(), gid.size());
-    PGresult* rr = PQexec(d, (std::string("ROLLBACK PREPARED ") + lit).c_str());
-    PQfreemem(lit);
-    PQclear(rr);
-    PQfinish(d);
-  }
-  char* ident = PQescapeIdentifier(c, name.c_str(), name.size());
-  std::string id = ident;
-  PQfreemem(ident);
-  Exec(c, "DROP DATABASE IF EXISTS " + id + " WITH (FORCE)");
-  Exec(c, "CREATE DATABASE " + id);
-  PQfinish(c);
   return WithDatabase(dsn, name);
 }
 
@@ -136,61 +101,36 @@ std::string TempDir(const std::string& tag) {
   return p;
 }
 
-BrokerProcess::BrokerProcess(std::string data_dir, std::vector<std::string> extra)
-    : data_dir_(std::move(data_dir)), extra_(std::move(extra)), port_(FreeTcpPort()) {
-  fs::create_directories(data_dir_);
-  log_path_ = data_dir_ + "/broker.out";
+BrokerProcess::BrokerProcess(std::string data_dir, std::vector<std::string> extra) {
+  env::ServerOptions o;
+  o.data_dir = std::move(data_dir);
+  o.log_path = o.data_dir + "/broker.out";
+  std::error_code ec;
+  fs::create_directories(o.data_dir, ec);
+  broker_ = env::BrokerProcess(DualwriteBinary(), std::move(o), std::move(extra));
+  // A test kills it at the moment it chooses, not after a GET /metrics.
+  broker_.set_carry_counters(false);
 }
 
-BrokerProcess::~BrokerProcess() {
-  if (Running()) Kill9();
-}
+BrokerProcess::~BrokerProcess() { (void)broker_.Kill(); }
 
-std::string BrokerProcess::url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
-bool BrokerProcess::Running() const { return pid_ > 0 && ProcessAlive(pid_); }
+bool BrokerProcess::Running() const { return broker_.Running(); }
 
 void BrokerProcess::Start() {
-  std::vector<std::string> argv = {
-      DualwriteBinary(), "broker", "serve", "--listen", "127.0.0.1:" + std::to_string(port_),
-      "--data-dir",      data_dir_};
-  argv.insert(argv.end(), extra_.begin(), extra_.end());
-  SpawnOptions o;
-  o.stdout_path = log_path_;
-  o.stderr_path = "=stdout";
-  Status s = Spawn(argv, o, &pid_);
+  Status s = broker_.Start();
   ASSERT_TRUE(s.ok()) << s.ToString();
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (!ProcessAlive(pid_)) {
-      pid_ = -1;
-      FAIL() << "broker exited during start; see " << log_path_;
-    }
-    if (RawHttp(port_, "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", nullptr,
-                std::chrono::milliseconds(500)) == 200) {
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  FAIL() << "broker did not answer /healthz within 20 s; see " << log_path_;
 }
 
 void BrokerProcess::Kill9() {
-  if (pid_ <= 0) return;
-  kill(pid_, SIGKILL);
-  WaitChild(pid_, std::chrono::seconds(10));
-  pid_ = -1;
+  Status s = broker_.Kill();
+  EXPECT_TRUE(s.ok()) << s.ToString();
 }
 
 void BrokerProcess::Stop() {
-  if (pid_ <= 0) return;
-  kill(pid_, SIGTERM);
-  if (!WaitChild(pid_, std::chrono::seconds(15))) {
-    ADD_FAILURE() << "broker ignored SIGTERM for 15 s; killing it";
-    kill(pid_, SIGKILL);
-    WaitChild(pid_, std::chrono::seconds(10));
-  }
-  pid_ = -1;
+  bool killed = false;
+  Status s = broker_.Stop(std::chrono::seconds(15), &killed);
+  EXPECT_FALSE(killed) << "broker ignored SIGTERM for 15 s; it was killed";
+  EXPECT_TRUE(s.ok()) << s.ToString();
 }
 
 int RawHttp(int port, const std::string& raw, std::string* body,

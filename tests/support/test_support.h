@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "env/broker_process.h"
+
 namespace dw::testing {
 
 // The path of the dualwrite binary built with the tests.
@@ -30,7 +32,9 @@ std::string WithDatabase(const std::string& dsn, const std::string& dbname);
 // A fresh empty folder under /tmp, removed by nobody (tests may inspect it after a failure).
 std::string TempDir(const std::string& tag);
 
-// A broker process of the test's own: `dualwrite broker serve` on a free port.
+// A broker process of the test's own: `dualwrite broker serve` on a free
+// port, log in DATA_DIR/broker.out. env::BrokerProcess with the test's
+// binary, failing the calling test (gtest) where that returns an error.
 class BrokerProcess {
  public:
   // `extra` args are appended (e.g. {"--fsync", "batch"}).
@@ -40,23 +44,19 @@ class BrokerProcess {
   // Starts it and waits until GET /healthz answers 200 (fails the test otherwise).
   void Start();
   void Kill9();     // SIGKILL, reaped
-  void Stop();      // SIGTERM, waits for a clean exit
+  void Stop();      // SIGTERM, waits for a clean exit (fails the test after 15 s)
   void Restart() {  // same port, same data dir
     Stop();
     Start();
   }
   bool Running() const;
-  pid_t pid() const { return pid_; }
-  int port() const { return port_; }
-  std::string url() const;
-  const std::string& log_path() const { return log_path_; }
+  pid_t pid() const { return broker_.pid(); }
+  int port() const { return broker_.port(); }
+  std::string url() const { return broker_.url(); }
+  const std::string& log_path() const { return broker_.log_path(); }
 
  private:
-  std::string data_dir_;
-  std::vector<std::string> extra_;
-  std::string log_path_;
-  int port_;
-  pid_t pid_ = -1;
+  mutable env::BrokerProcess broker_;
 };
 
 // Minimal raw HTTP/1.1 exchange over a fresh TCP connection (Connection: close),
