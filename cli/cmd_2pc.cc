@@ -28,10 +28,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-void Check(const Status& s) {
-  if (!s.ok()) throw CliError(s.ToString());
-}
-
 // Options shared by run and recover: they must name the same coordinator.
 struct CommonOpts {
   std::string coordinator_id = "c1";
@@ -266,8 +262,7 @@ void AddRun(CLI::App* group, Globals& g) {
     }
 
     workload::OrderIdAllocator ids(built.dsns[0]);
-    std::mutex err_mu;
-    std::vector<std::string> first_errors;
+    FirstErrors first_errors;
     workload::LoadOptions lo = o->load.ToOptions("2pc");
     workload::LoadSummary sum;
     Check(workload::RunLoad(
@@ -285,10 +280,7 @@ void AddRun(CLI::App* group, Globals& g) {
             r.status = s;
           }
           if (r.outcome == coord::TxnOutcome::kCommitted) return workload::Outcome::kCommitted;
-          {
-            std::lock_guard<std::mutex> l(err_mu);
-            if (first_errors.size() < 5) first_errors.push_back(r.gid + ": " + r.status.ToString());
-          }
+          first_errors.Add(r.gid + ": " + r.status.ToString());
           return r.outcome == coord::TxnOutcome::kAborted ? workload::Outcome::kAborted
                                                           : workload::Outcome::kFailed;
         },
@@ -317,16 +309,12 @@ void AddRun(CLI::App* group, Globals& g) {
       trace->Write(o->json ? std::cerr : std::cout,
                    o->trace_format == "mermaid" ? Trace::Format::kMermaid : Trace::Format::kText);
     }
-    for (const auto& e : first_errors) std::cerr << "not committed: " << e << "\n";
+    first_errors.Print(std::cerr, "not committed");
     if (pending > 0) {
       std::cerr << pending << " transaction(s) committed but not acknowledged by every "
                 << "participant yet: `dualwrite 2pc recover` (or the next run) finishes them\n";
     }
-    if (o->json) {
-      std::cout << sum.ToJson().dump() << "\n";
-    } else {
-      std::cout << sum.ToText();
-    }
+    PrintSummary(sum, o->json);
   });
 }
 

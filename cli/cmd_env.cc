@@ -14,10 +14,6 @@
 namespace dw::cli {
 namespace {
 
-void Check(const Status& s) {
-  if (!s.ok()) throw CliError(s.ToString());
-}
-
 std::string Seconds(double s) {
   std::ostringstream o;
   o << std::fixed << std::setprecision(1) << s << " s";

@@ -30,10 +30,6 @@ namespace {
 std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop = true; }
 
-void Check(const Status& s) {
-  if (!s.ok()) throw CliError(s.ToString());
-}
-
 // Read-your-writes probe: right after the broker acknowledged an order, one
 // SELECT asks the read model for its row. A miss is what a user who reloads
 // the page right after "order placed" would see.
@@ -115,8 +111,7 @@ void AddWrite(CLI::App* group, Globals& g) {
     std::unique_ptr<RywProbe> probe;
     if (o->ryw_probe) probe = std::make_unique<RywProbe>(ep.dsn, o->load.concurrency);
 
-    std::mutex err_mu;
-    std::vector<std::string> first_errors;
+    FirstErrors first_errors;
     workload::LoadSummary sum;
     Check(workload::RunLoad(
         o->load.ToOptions("es write"),
@@ -137,22 +132,15 @@ void AddWrite(CLI::App* group, Globals& g) {
             if (probe) probe->Look(id);
             return workload::Outcome::kCommitted;
           }
-          {
-            std::lock_guard<std::mutex> l(err_mu);
-            if (first_errors.size() < 5) first_errors.push_back(s.ToString());
-          }
+          first_errors.Add(s.ToString());
           return s.IsAborted() ? workload::Outcome::kAborted : workload::Outcome::kFailed;
         },
         &sum));
     sum.extra["approach"] = "event-sourced";
     sum.extra["id_blocks_reserved"] = ids->blocks_reserved();
     if (probe) sum.extra["read_your_writes"] = probe->ToJson();
-    for (const auto& e : first_errors) std::cerr << "not written: " << e << "\n";
-    if (o->json) {
-      std::cout << sum.ToJson().dump() << "\n";
-    } else {
-      std::cout << sum.ToText();
-    }
+    first_errors.Print(std::cerr, "not written");
+    PrintSummary(sum, o->json);
   });
 }
 

@@ -17,13 +17,7 @@
 #include "workload/stock.h"
 
 namespace dw::cli {
-namespace {
-
-void Check(const Status& s) {
-  if (!s.ok()) throw CliError(s.ToString());
-}
-
-}  // namespace
+namespace {}  // namespace
 
 void AddFloorCommand(CLI::App& app, Globals& g) {
   auto* cmd = app.add_subcommand(
@@ -51,8 +45,7 @@ void AddFloorCommand(CLI::App& app, Globals& g) {
     Check(PostgresParticipant::Create(po, PostgresParticipant::Options{}, &pg));
     workload::OrderIdAllocator ids(dsn);
 
-    std::mutex err_mu;
-    std::vector<std::string> first_errors;
+    FirstErrors first_errors;
     workload::LoadSummary sum;
     Check(workload::RunLoad(
         o->load.ToOptions("floor"),
@@ -68,20 +61,13 @@ void AddFloorCommand(CLI::App& app, Globals& g) {
             s = pg->CommitOnePhase(w);
           }
           if (s.ok()) return workload::Outcome::kCommitted;
-          {
-            std::lock_guard<std::mutex> l(err_mu);
-            if (first_errors.size() < 5) first_errors.push_back(s.ToString());
-          }
+          first_errors.Add(s.ToString());
           return s.IsAborted() ? workload::Outcome::kAborted : workload::Outcome::kFailed;
         },
         &sum));
     sum.extra["approach"] = "floor";
-    for (const auto& e : first_errors) std::cerr << "not committed: " << e << "\n";
-    if (o->json) {
-      std::cout << sum.ToJson().dump() << "\n";
-    } else {
-      std::cout << sum.ToText();
-    }
+    first_errors.Print(std::cerr, "not committed");
+    PrintSummary(sum, o->json);
   });
 }
 

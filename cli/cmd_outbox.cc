@@ -25,10 +25,6 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-void Check(const Status& s) {
-  if (!s.ok()) throw CliError(s.ToString());
-}
-
 std::atomic<bool> g_stop{false};
 
 void OnSignal(int) { g_stop = true; }
@@ -154,8 +150,7 @@ void AddWrite(CLI::App* group, Globals& g) {
     std::unique_ptr<outbox::OutboxWriter> writer;
     Check(outbox::OutboxWriter::Open(wo, &writer));
 
-    std::mutex err_mu;
-    std::vector<std::string> first_errors;
+    FirstErrors first_errors;
     workload::LoadOptions lo = o->load.ToOptions("outbox");
     workload::LoadSummary sum;
     Check(workload::RunLoad(
@@ -163,10 +158,7 @@ void AddWrite(CLI::App* group, Globals& g) {
         [&](int worker, int64_t i, int64_t* key) {
           Status s = writer->PlaceOrder(worker, i, key);
           if (s.ok()) return workload::Outcome::kCommitted;
-          {
-            std::lock_guard<std::mutex> l(err_mu);
-            if (first_errors.size() < 5) first_errors.push_back(s.ToString());
-          }
+          first_errors.Add(s.ToString());
           return s.IsAborted() ? workload::Outcome::kAborted : workload::Outcome::kFailed;
         },
         &sum));
@@ -175,12 +167,8 @@ void AddWrite(CLI::App* group, Globals& g) {
     sum.extra["capture"] = o->trigger ? "trigger" : "explicit";
     sum.extra["notify"] = o->notify;
     o->trace.Print(trace.get(), o->json);
-    for (const auto& e : first_errors) std::cerr << "not committed: " << e << "\n";
-    if (o->json) {
-      std::cout << sum.ToJson().dump() << "\n";
-    } else {
-      std::cout << sum.ToText();
-    }
+    first_errors.Print(std::cerr, "not committed");
+    PrintSummary(sum, o->json);
   });
 }
 

@@ -19,10 +19,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-void Check(const Status& s) {
-  if (!s.ok()) throw CliError(s.ToString());
-}
-
 // Options shared by run and recover: recovery runs the pivot again, so it
 // needs the same budget.
 struct CommonOpts {
@@ -103,8 +99,7 @@ void AddRun(CLI::App* group, Globals& g) {
     if (start.listed > 0) std::cerr << "start-up recovery:\n" << start.ToText();
 
     workload::OrderIdAllocator ids(so.dsn);
-    std::mutex err_mu;
-    std::vector<std::string> first_errors;
+    FirstErrors first_errors;
     workload::LoadSummary sum;
     Check(workload::RunLoad(
         o->load.ToOptions("saga"),
@@ -116,12 +111,7 @@ void AddRun(CLI::App* group, Globals& g) {
             *key = id;
             end = orch->PlaceOrder(w, workload::MakeOrder(id, i, o->seed), &s);
           }
-          if (!s.ok()) {
-            std::lock_guard<std::mutex> l(err_mu);
-            if (first_errors.size() < 5) {
-              first_errors.push_back("order " + std::to_string(id) + ": " + s.ToString());
-            }
-          }
+          if (!s.ok()) first_errors.Add("order " + std::to_string(id) + ": " + s.ToString());
           return end == saga::SagaEnd::kPlaced      ? workload::Outcome::kCommitted
                  : end == saga::SagaEnd::kCancelled ? workload::Outcome::kAborted
                                                     : workload::Outcome::kFailed;
@@ -140,12 +130,8 @@ void AddRun(CLI::App* group, Globals& g) {
     sum.extra["left_open"] = st.open;
     st.recovery.Add(start);
     sum.extra["recovered"] = st.recovery.ToJson();
-    for (const auto& e : first_errors) std::cerr << "left to recovery: " << e << "\n";
-    if (o->json) {
-      std::cout << sum.ToJson().dump() << "\n";
-    } else {
-      std::cout << sum.ToText();
-    }
+    first_errors.Print(std::cerr, "left to recovery");
+    PrintSummary(sum, o->json);
   });
 }
 

@@ -8,12 +8,19 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/status.h"
+
 namespace dw::cli {
 
 struct CliError : std::runtime_error {
   explicit CliError(const std::string& m, int code = 1) : std::runtime_error(m), exit_code(code) {}
   int exit_code;
 };
+
+// Throws CliError with the status's text when it is not OK.
+inline void Check(const Status& s) {
+  if (!s.ok()) throw CliError(s.ToString());
+}
 
 // Options every command accepts (registered on the top-level app; CLI11's
 // fallthrough lets them appear after the subcommand too).

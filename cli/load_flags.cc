@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 
 #include "cli/commands.h"
@@ -11,6 +12,24 @@
 #include "workload/stock.h"
 
 namespace dw::cli {
+
+void FirstErrors::Add(const std::string& error) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (errors_.size() < kKept) errors_.push_back(error);
+}
+
+void FirstErrors::Print(std::ostream& out, const std::string& what) const {
+  std::lock_guard<std::mutex> l(mu_);
+  for (const auto& e : errors_) out << what << ": " << e << "\n";
+}
+
+void PrintSummary(const workload::LoadSummary& sum, bool json) {
+  if (json) {
+    std::cout << sum.ToJson().dump() << "\n";
+  } else {
+    std::cout << sum.ToText();
+  }
+}
 namespace {
 
 // "" when `s` is a number satisfying `ok`, else what is wrong with it.

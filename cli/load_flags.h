@@ -5,7 +5,10 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
+#include <ostream>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -25,6 +28,25 @@ extern const CLI::Validator Positive;     // a number > 0
 // 2.1 reads "--seed -1" as 2^64-1). main() calls it once every command is
 // registered, so commands added later are covered without touching them.
 void TightenNumberChecks(CLI::App* app);
+
+// The first few errors of a load, printed after its summary (a run with
+// thousands of failures names five, not thousands). Thread-safe: the load's
+// workers add to it.
+class FirstErrors {
+ public:
+  void Add(const std::string& error);
+  // One line per error: "<what>: <error>".
+  void Print(std::ostream& out, const std::string& what) const;
+
+ private:
+  static constexpr size_t kKept = 5;
+  mutable std::mutex mu_;
+  std::vector<std::string> errors_;  // guarded by mu_
+};
+
+// The end-of-run summary every load command prints: one JSON object with
+// --json, else the text.
+void PrintSummary(const workload::LoadSummary& sum, bool json);
 
 struct LoadFlags {
   int64_t transactions = 1000;
