@@ -26,7 +26,7 @@
 // column is wall time divided by the operations of all threads, i.e. the
 // inverse of throughput; at one thread it is the mean latency.
 //
-// After the table, a summary states the targets of issue 2 section 6:
+// After the table, a summary states its targets:
 //   - a durable publish at 1 connection within 1.5x of healthz + fdatasync
 //     (judged on publish_vs_baseline's ratio of means);
 //   - fewer than 0.5 fsyncs per request at 16 connections with group commit.
@@ -372,7 +372,7 @@ void Register(Target* t) {
       ->UseRealTime()
       ->Threads(1)
       ->Threads(16);
-  if (p == "batch") {  // what a relay's batch costs (issue 4: the skip-locked drain)
+  if (p == "batch") {  // what a relay's batch costs
     benchmark::RegisterBenchmark(("publish_batch/" + p).c_str(), BM_PublishBatch, t)
         ->Arg(100)
         ->Arg(1000)
@@ -444,7 +444,7 @@ void PrintSummary(const KeepingReporter& rep, const std::vector<std::unique_ptr<
                 Counter(r, "broker_cpu_ms"));
   }
 
-  std::printf("\nTargets (issue 2, section 6), ratios within this run:\n");
+  std::printf("\nTargets, ratios within this run:\n");
   for (const auto& t : ts) {
     if (t->policy == "never") continue;  // not durable: no target
     const auto r = rep.Find("publish_vs_baseline/" + t->policy + "/real_time/threads:1");

@@ -244,7 +244,7 @@ void BM_Coordinator(benchmark::State& state, std::string mode) {
 // --- The outbox writer --------------------------------------------------------
 
 // `notify`: the writer's default also sends a NOTIFY to wake relays (after
-// the commit, coalesced: outbox/writer.h). The reference is the local
+// the commit, coalesced: outbox/writer.h). The reference here is the local
 // transaction alone (orders + outbox insert, one commit), so "outbox" runs
 // without it and "outbox-notify" shows its cost.
 void BM_Outbox(benchmark::State& state, bool notify) {

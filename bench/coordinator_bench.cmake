@@ -1,4 +1,4 @@
-# The coordinator benchmark (issue 3): baseline vs 2PC vs the outbox writer.
+# The coordinator benchmark: baseline vs 2PC vs the outbox writer.
 add_executable(coordinator_bench coordinator_bench.cc)
 target_include_directories(coordinator_bench PRIVATE ${PROJECT_SOURCE_DIR})
 target_compile_definitions(coordinator_bench PRIVATE DW_BINARY="$<TARGET_FILE:dualwrite>")

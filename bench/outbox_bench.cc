@@ -1,4 +1,4 @@
-// The outbox (issue 4), measured against raw SQL baselines in the same run
+// The outbox, measured against raw SQL baselines in the same run
 // (the machine is shared and noisy: only ratios within one run mean much):
 //
 //   pair/<strategy>/batch:B     PAIRED: a pre-filled outbox of R rows drained by
@@ -36,7 +36,7 @@
 //                               cdc, the slot's lag in bytes; then the time to
 //                               catch up once the writer stops.
 //
-// R = $DW_BENCH_OUTBOX_ROWS (default 200,000; the issue's figure is 1,000,000).
+// R = $DW_BENCH_OUTBOX_ROWS (default 200,000; the recorded run used 1,000,000).
 // Postgres: $DW_BENCH_DSN, else an embedded environment (bench_util.h); a
 // database dw_bench_outbox is recreated. Each benchmark is one Google
 // Benchmark iteration (Iterations(1)); the pairs repeat inside it.
@@ -883,7 +883,7 @@ void BM_Keepup(benchmark::State& state, outbox::Strategy strategy) {
 }
 
 // pgbench running the writer's two inserts (`-M prepared`, BEGIN/INSERT/
-// INSERT/END) at the same concurrency: the issue's reference for the writer.
+// INSERT/END) at the same concurrency: the reference for the writer.
 void BM_Pgbench(benchmark::State& state) {
   const int c = static_cast<int>(state.range(0));
   const int64_t per_client = std::max<int64_t>(2000, g_rows / 20) / c;

@@ -1,4 +1,4 @@
-# The outbox benchmark (issue 4): drain rates paired with raw SQL baselines,
+# The outbox benchmark: drain rates paired with raw SQL baselines,
 # DELETE vs partition drop, the writer with explicit insert vs capture trigger
 # and vs pgbench, end-to-end latency at 1,000/s, relay keep-up at C=16.
 add_executable(outbox_bench outbox_bench.cc)

@@ -1,4 +1,4 @@
-// `dualwrite 2pc run | recover`: the two-phase-commit coordinator (issue 3).
+// `dualwrite 2pc run | recover`: the two-phase-commit coordinator.
 #include <filesystem>
 #include <iostream>
 #include <memory>

@@ -1,4 +1,4 @@
-// `dualwrite chaos`: the randomized crash campaign (issue 6). The work is in
+// `dualwrite chaos`: the randomized crash campaign. The work is in
 // compare/chaos.h; this file is flags and the exit status.
 #include <iostream>
 #include <memory>

@@ -1,5 +1,5 @@
 // `dualwrite demo LESSON [--step] [--slow MS] [--result FILE]`: narrated
-// lessons for a class (issue 7). The lessons live in demo/; this file only
+// lessons for a class. The lessons live in demo/; this file only
 // parses flags, finds the cluster, and turns the verdict into an exit code.
 #include <fstream>
 #include <iostream>

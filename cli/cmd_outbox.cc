@@ -1,4 +1,4 @@
-// `dualwrite outbox write | relay | maintain`: the transactional outbox (issue 4).
+// `dualwrite outbox write | relay | maintain`: the transactional outbox.
 #include <signal.h>
 
 #include <atomic>

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The foundation benchmarks (issue 2, section 6): builds them and runs
+# The foundation benchmarks: builds them and runs
 #   bench/broker_bench          the broker per fsync policy vs loopback HTTP + fdatasync
 #   bench/pg_participant_bench  PREPARE + COMMIT PREPARED vs a plain commit
 # Each prints its table to the console and writes JSON to

@@ -1,4 +1,4 @@
-// Bad input at the command line (issue 6, "Bad input everywhere"): the real
+// Bad input at the command line: the real
 // `dualwrite` binary, for every subcommand, with values its flags must
 // refuse. Each case must
 //   - exit non-zero (and not by a signal),

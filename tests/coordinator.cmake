@@ -1,4 +1,4 @@
-# Tests of the two-phase-commit coordinator (issue 3).
+# Tests of the two-phase-commit coordinator.
 dw_add_test(coordinator_unit_test SOURCES coordinator_unit_test.cc LIBS dw_coordinator
   LABELS coordinator unit IN_PROCESS)
 # The protocol and recovery against scripted participants and an in-memory

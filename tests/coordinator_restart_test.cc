@@ -56,7 +56,7 @@ class OwnCluster : public ::testing::Environment {
 };
 [[maybe_unused]] const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new OwnCluster);
 
-// A crash of the Postgres server, as the issue asks: pg_ctl stop -m immediate.
+// A crash of the Postgres server: pg_ctl stop -m immediate.
 void StopPostgresImmediately() {
   std::string bin;
   ASSERT_TRUE(env::FindPostgresBinDir(&bin).ok());

@@ -1,4 +1,4 @@
-# `dualwrite demo LESSON` (issue 7): every lesson runs non-interactively
+# `dualwrite demo LESSON`: every lesson runs non-interactively
 # through the real binary and its lesson is asserted from its --result facts.
 # A cluster of its own (ENV demo): the lessons hold prepared transactions and
 # replication slots on purpose, which would stall other suites' offset-safe

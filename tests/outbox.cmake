@@ -1,4 +1,4 @@
-# Tests of the transactional outbox (issue 4). The database tests use a
+# Tests of the transactional outbox. The database tests use a
 # scratch database of the outbox's own test cluster (ENV outbox: see
 # tests/CMakeLists.txt for why) and a broker process of their own per test.
 dw_add_test(outbox_unit_test SOURCES outbox_unit_test.cc LIBS dw_outbox LABELS outbox unit IN_PROCESS)
@@ -7,7 +7,7 @@ dw_add_test(outbox_fake_test SOURCES outbox_fake_test.cc support/fake_publisher.
   LABELS outbox unit IN_PROCESS)
 dw_add_test(outbox_relay_test SOURCES outbox_relay_test.cc LIBS dw_outbox
   NEEDS_ENV ENV outbox LABELS outbox TIMEOUT 300)
-# The same end-to-end runs with the issue's 10,000 orders.
+# The same end-to-end runs with 10,000 orders.
 dw_add_test(outbox_relay_slow_test SOURCES outbox_relay_test.cc LIBS dw_outbox
   NEEDS_ENV ENV outbox LABELS outbox slow TIMEOUT 900)
 target_compile_definitions(outbox_relay_slow_test PRIVATE DW_OUTBOX_ORDERS=10000)

@@ -1,4 +1,4 @@
-# Bad input and security (issue 6): every CLI flag refused with one line and
+# Bad input and security: every CLI flag refused with one line and
 # nothing created; DSN passwords never printed or written; hostile payloads
 # and names through both approaches and the broker API.
 # The CLI cases need nothing running (they must not start anything).

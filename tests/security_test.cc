@@ -1,4 +1,4 @@
-// Security and hostile input (issue 6), end to end with the real binary, real
+// Security and hostile input, end to end with the real binary, real
 // Postgres clusters and real broker processes:
 //   - a DSN's password never appears in what dualwrite prints or writes
 //     (errors of every command, `env`, compare's report / results / cells);

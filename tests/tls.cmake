@@ -1,4 +1,4 @@
-# TLS / mutual TLS between the broker and its clients (issue 6, security):
+# TLS / mutual TLS between the broker and its clients:
 # real `broker serve --tls-*` processes with certificates from
 # scripts/gen-certs.sh; the end-to-end test (2pc run + verify over mutual
 # TLS) uses the shared Postgres, hence NEEDS_ENV.
