@@ -257,7 +257,13 @@ TEST_F(BrokerClientTest, KilledBrokerIsUnavailableQuicklyThenRecovers) {
 
   auto start = Clock::now();
   Status s = c->Publish("orders", {"", "while-dead", "", "x"}, &off);
-  EXPECT_EQ(s.code(), Status::Code::kUnavailable) << s.ToString();
+  // Usually the pooled connection's FIN is already there and the publish is
+  // refused before anything is sent: Unavailable. On a loaded machine the
+  // loopback FIN can still be queued in the kernel when the killed process
+  // has been reaped; then the request goes out on the dead connection, and
+  // the client rightly cannot rule out that it was applied: InDoubt.
+  EXPECT_TRUE(s.code() == Status::Code::kUnavailable || s.code() == Status::Code::kInDoubt)
+      << s.ToString();
   // Refused at once, not after the 10 s deadline.
   EXPECT_LT(Clock::now() - start, std::chrono::seconds(5));
   start = Clock::now();
