@@ -76,6 +76,6 @@ for rep in $(seq 1 "$reps"); do
   ratios+=("$ratio")
   printf "%-4s %14.0f %14.0f %7sx\n" "$rep" "$proj" "$raw" "$ratio"
 done
-median=$(printf "%s\n" "${ratios[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+median=$(printf "%s\n" "${ratios[@]}" | sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
 echo "projector / raw loop: median ${median}x (range $(printf "%s\n" "${ratios[@]}" | sort -n | head -1)x-$(printf "%s\n" "${ratios[@]}" | sort -n | tail -1)x) over $reps runs"
 psql "$base_dsn" -q -c "DROP DATABASE IF EXISTS es_bench WITH (FORCE)"
