@@ -47,6 +47,7 @@ Route MatchRoute(const std::vector<std::string_view>& seg) {
     if (seg[2] == "prepare") return Route::kPrepare;
     if (seg[2] == "commit") return Route::kCommit;
     if (seg[2] == "abort") return Route::kAbort;
+    if (seg[2] == "precommit") return Route::kPrecommit;
   }
   return Route::kNone;
 }
@@ -74,6 +75,8 @@ std::string Path(Route route, std::string_view name) {
       return "/transactions/" + n + "/commit";
     case Route::kAbort:
       return "/transactions/" + n + "/abort";
+    case Route::kPrecommit:
+      return "/transactions/" + n + "/precommit";
   }
   return "/";
 }

@@ -13,13 +13,14 @@
 //                             a new message; every 2xx reads as OK)
 //   InvalidArgument     400   bad JSON, name, query or fault value
 //   NotFound            404   commit of a gid the broker does not hold
-//                             prepared (resolved before, or never prepared);
-//                             an unknown route
+//                             prepared (resolved before, or never prepared),
+//                             precommit of a gid never prepared; an unknown
+//                             route
 //   Aborted             409   a prepare voted abort ({"vote": "abort"}): the
 //                             abort_prob fault, or a gid already aborted
 //   FailedPrecondition  412   the gid's outcome was decided the other way:
-//                             commit of an aborted gid, abort of a committed
-//                             one (retrying cannot help; nothing changed)
+//                             commit or precommit of an aborted gid, abort
+//                             of a committed one (retrying cannot help; nothing changed)
 //   IOError             500   the log write failed; an internal error
 //   Unavailable         503   the broker is shutting down
 //   NoSpace             507   the disk is full; nothing was written
@@ -120,8 +121,10 @@ Status StatusForHttp(int http, std::string message);
 //   POST /topics/{topic}/messages             kPublish
 //   GET  /topics/{topic}/messages?from=&limit= kRead (same path as kPublish)
 //   POST /topics/{topic}/batch                kBatch
-//   GET  /transactions?state=prepared         kTransactions
+//   GET  /transactions?state=prepared         kTransactions (precommitted ones too)
+//   GET  /transactions?state=precommitted     kTransactions (only those)
 //   POST /transactions/{gid}/prepare          kPrepare
+//   POST /transactions/{gid}/precommit        kPrecommit (three-phase commit)
 //   POST /transactions/{gid}/commit           kCommit
 //   POST /transactions/{gid}/abort            kAbort
 //   GET  /healthz, GET /metrics, GET|POST /admin/faults
@@ -136,15 +139,16 @@ enum class Route {
   kTransactions,
   kPrepare,
   kCommit,
-  kAbort
+  kAbort,
+  kPrecommit
 };
 
 // The route of a path split at '/' (no leading empty segment, no query).
 Route MatchRoute(const std::vector<std::string_view>& segments);
 
 // Client side: the target of a route. `name` is the topic (kMessages,
-// kBatch) or the gid (kPrepare, kCommit, kAbort), ignored by the others;
-// kTransactions carries ?state=prepared. The caller checks `name` first
+// kBatch) or the gid (kPrepare, kCommit, kAbort, kPrecommit), ignored by the
+// others; kTransactions carries ?state=prepared. The caller checks `name` first
 // (common/names.h): it is not escaped.
 std::string Path(Route route, std::string_view name = {});
 // GET /topics/{topic}/messages?from=&limit=
@@ -155,6 +159,10 @@ inline constexpr char kFromParam[] = "from";
 inline constexpr char kLimitParam[] = "limit";
 inline constexpr char kStateParam[] = "state";
 inline constexpr char kStatePrepared[] = "prepared";
+// A prepared transaction that three-phase commit pre-committed: every
+// participant voted yes, and the broker holds that durably. Still undecided
+// (listed under state=prepared too, with this as its "state").
+inline constexpr char kStatePrecommitted[] = "precommitted";
 
 // ---- JSON field names ----
 namespace key {
@@ -171,7 +179,9 @@ inline constexpr char kOffsets[] = "offsets";
 inline constexpr char kNext[] = "next";
 inline constexpr char kVote[] = "vote";      // prepare: "commit" | "abort"
 inline constexpr char kReason[] = "reason";  // prepare: why it voted abort
-inline constexpr char kState[] = "state";    // abort: "aborted"
+// abort: "aborted"; precommit: "precommitted"; listed transactions:
+// "prepared" | "precommitted".
+inline constexpr char kState[] = "state";
 inline constexpr char kTransactions[] = "transactions";
 inline constexpr char kGid[] = "gid";
 inline constexpr char kPreparedAt[] = "prepared_at";  // unix ms

@@ -76,6 +76,8 @@ const char* RecordTypeName(Record::Type t) {
       return "commit";
     case Record::Type::kAbort:
       return "abort";
+    case Record::Type::kPrecommit:
+      return "precommit";
   }
   return "unknown";
 }
@@ -112,6 +114,7 @@ void EncodeRecord(const Record& r, std::string* out) {
       for (uint64_t o : r.offsets) PutVarint(o, out);
       break;
     case Record::Type::kAbort:
+    case Record::Type::kPrecommit:
       PutString(r.gid, out);
       break;
   }
@@ -166,6 +169,10 @@ Status DecodeRecord(std::string_view in, Record* out) {
     case static_cast<uint8_t>(Record::Type::kAbort):
       out->type = Record::Type::kAbort;
       if (!rd.String(&out->gid)) return Bad("truncated abort");
+      break;
+    case static_cast<uint8_t>(Record::Type::kPrecommit):
+      out->type = Record::Type::kPrecommit;
+      if (!rd.String(&out->gid)) return Bad("truncated precommit");
       break;
     default:
       return Bad("unknown record type");

@@ -15,6 +15,9 @@
 //             n x (str topic, str id, str key, str payload)
 //   kCommit:  str gid, var ts_ms, var n, n x var offset   (one per staged message, in order)
 //   kAbort:   str gid
+//   kPrecommit: str gid   (a prepared gid moves to "precommitted": three-phase
+//             commit's durable "every participant voted yes" mark; its staged
+//             messages stay where the kPrepare record put them)
 // var = unsigned LEB128 varint (at most 10 bytes), str = var length + bytes.
 // Decoding rejects (Corruption) anything malformed or with trailing bytes; it
 // never trusts a count or length beyond the bytes actually present.
@@ -48,12 +51,12 @@ struct StagedMessage {
 };
 
 struct Record {
-  enum class Type : uint8_t { kPublish = 1, kPrepare = 2, kCommit = 3, kAbort = 4 };
+  enum class Type : uint8_t { kPublish = 1, kPrepare = 2, kCommit = 3, kAbort = 4, kPrecommit = 5 };
 
   Type type = Type::kPublish;
   std::string topic;          // kPublish
   uint64_t first_offset = 0;  // kPublish
-  std::string gid;            // kPrepare, kCommit, kAbort
+  std::string gid;            // kPrepare, kCommit, kAbort, kPrecommit
   // kPublish/kCommit: the messages' "ts" (unix ms, taken by the sequencer
   // just before the write; they become visible once it is durable);
   // kPrepare: prepared_at.

@@ -301,11 +301,14 @@ void Router::Dispatch(const HttpRequest& req, const Done& done) {
     case R::kTransactions: {
       if (method != "GET") return method_not_allowed("GET", "transactions");
       auto state = t.Param(api::kStateParam);
-      if (state && *state != api::kStatePrepared) {
-        return done(Error(kBadRequest, "only state=prepared is supported", "transactions"));
+      if (state && *state != api::kStatePrepared && *state != api::kStatePrecommitted) {
+        return done(Error(kBadRequest, "only state=prepared or state=precommitted is supported",
+                          "transactions"));
       }
+      const bool only_precommitted = state && *state == api::kStatePrecommitted;
       json arr = json::array();
       for (const auto& p : store_->ListPrepared()) {
+        if (only_precommitted && !p.precommitted) continue;
         json msgs = json::array();
         for (const auto& s : p.messages) {
           msgs.push_back(json{{key::kTopic, s.topic},
@@ -313,19 +316,23 @@ void Router::Dispatch(const HttpRequest& req, const Done& done) {
                               {key::kKey, s.data.key},
                               {key::kPayload, s.data.payload}});
         }
-        arr.push_back(json{{key::kGid, p.gid},
-                           {key::kPreparedAt, p.prepared_at_ms},
-                           {key::kMessages, std::move(msgs)}});
+        arr.push_back(
+            json{{key::kGid, p.gid},
+                 {key::kState, p.precommitted ? api::kStatePrecommitted : api::kStatePrepared},
+                 {key::kPreparedAt, p.prepared_at_ms},
+                 {key::kMessages, std::move(msgs)}});
       }
       return done(Json(kOk, json{{key::kTransactions, std::move(arr)}}, "transactions"));
     }
 
     case R::kPrepare:
     case R::kCommit:
-    case R::kAbort: {
-      const char* label = route == R::kPrepare  ? "prepare"
-                          : route == R::kCommit ? "commit"
-                                                : "abort";
+    case R::kAbort:
+    case R::kPrecommit: {
+      const char* label = route == R::kPrepare     ? "prepare"
+                          : route == R::kCommit    ? "commit"
+                          : route == R::kPrecommit ? "precommit"
+                                                   : "abort";
       if (method != "POST") return method_not_allowed("POST", label);
       Mutation m;
       m.gid = std::string(seg[1]);
@@ -338,8 +345,10 @@ void Router::Dispatch(const HttpRequest& req, const Done& done) {
           return done(Error(kBadRequest, err, label));
         m.inject_abort = faults_->RollAbort();
       } else {
-        // commit/abort carry no body; whatever was sent is ignored.
-        m.kind = route == R::kCommit ? Mutation::Kind::kCommit : Mutation::Kind::kAbort;
+        // commit/abort/precommit carry no body; whatever was sent is ignored.
+        m.kind = route == R::kCommit      ? Mutation::Kind::kCommit
+                 : route == R::kPrecommit ? Mutation::Kind::kPrecommit
+                                          : Mutation::Kind::kAbort;
       }
       const Mutation::Kind kind = m.kind;
       writer_->Submit(std::move(m), [done, kind, label](Outcome o) {
@@ -355,6 +364,8 @@ void Router::Dispatch(const HttpRequest& req, const Done& done) {
             r = Fail(o.status, label);
           } else if (kind == Mutation::Kind::kCommit) {
             r = Json(kOk, json{{key::kOffsets, o.offsets}}, label);
+          } else if (kind == Mutation::Kind::kPrecommit) {
+            r = Json(kOk, json{{key::kState, api::kStatePrecommitted}}, label);
           } else {
             r = Json(kOk, json{{key::kState, api::kStateAborted}}, label);
           }

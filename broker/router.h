@@ -11,7 +11,11 @@
 //                                                                   | 409 {"vote":"abort","reason"}
 //   POST /transactions/{gid}/commit    -> 200 {"offsets"} | 404 unknown | 412 aborted
 //   POST /transactions/{gid}/abort     -> 200 {} (also unknown gid) | 412 committed
-//   GET  /transactions?state=prepared  -> 200 {"transactions": [{"gid","prepared_at","messages"}]}
+//   POST /transactions/{gid}/precommit -> 200 {"state":"precommitted"} (also again, and after
+//                                         its commit) | 404 never prepared | 412 aborted
+//   GET  /transactions?state=prepared|precommitted
+//                                      -> 200 {"transactions":
+//                                      [{"gid","state","prepared_at","messages"}]}
 //   GET  /healthz, GET /metrics, GET|POST /admin/faults
 // Errors are {"error": "..."}: 400 bad input, 401 bad token, 404 unknown
 // route, 405 wrong method, 503 shutting down, 507 disk full, 500 I/O error.

@@ -68,6 +68,9 @@ void Sequencer::Plan(Mutation m, int64_t now_ms, Outcome* out, bool* depends_on_
     case Mutation::Kind::kAbort:
       PlanAbort(m, out);
       break;
+    case Mutation::Kind::kPrecommit:
+      PlanPrecommit(m, out);
+      break;
   }
   *depends_on_batch = used_overlay_ || records_.size() != records_before;
 }
@@ -94,7 +97,8 @@ void Sequencer::PlanPublish(Mutation& m, int64_t now_ms, Outcome* out) {
 
 void Sequencer::PlanPrepare(const Mutation& m, int64_t now_ms, Outcome* out) {
   switch (State(m.gid)) {
-    case TxnState::kPrepared:   // a retried prepare: the vote stands
+    case TxnState::kPrepared:  // a retried prepare: the vote stands
+    case TxnState::kPrecommitted:
     case TxnState::kCommitted:  // a very late retry: nothing to stage, commit already happened
       return;
     case TxnState::kAborted:
@@ -134,7 +138,8 @@ void Sequencer::PlanCommit(const Mutation& m, int64_t now_ms, Outcome* out) {
       out->offsets = g != gids_.end() ? g->second.offsets : *store_->CommittedOffsets(m.gid);
       return;
     }
-    case TxnState::kPrepared: {
+    case TxnState::kPrepared:
+    case TxnState::kPrecommitted: {
       auto g = gids_.find(m.gid);
       staged = g != gids_.end() ? &g->second.staged : &store_->FindPrepared(m.gid)->messages;
       break;
@@ -162,6 +167,7 @@ void Sequencer::PlanAbort(const Mutation& m, Outcome* out) {
       out->status = Status::FailedPrecondition("transaction " + m.gid + " is already committed");
       return;
     case TxnState::kPrepared:
+    case TxnState::kPrecommitted:  // the 3PC protocol decides; the broker only records it
     case TxnState::kUnknown:
       // Unknown gids are recorded too (presumed abort): a prepare that
       // arrives after its abort must vote abort, even across a restart.
@@ -171,6 +177,30 @@ void Sequencer::PlanAbort(const Mutation& m, Outcome* out) {
   rec.type = Record::Type::kAbort;
   rec.gid = m.gid;
   gids_[m.gid] = GidOverlay{TxnState::kAborted, {}, {}};
+  records_.push_back(std::move(rec));
+}
+
+void Sequencer::PlanPrecommit(const Mutation& m, Outcome* out) {
+  switch (State(m.gid)) {
+    case TxnState::kUnknown:
+      out->status = Status::NotFound("transaction " + m.gid + " is not prepared");
+      return;
+    case TxnState::kAborted:
+      out->status = Status::FailedPrecondition("transaction " + m.gid + " was aborted");
+      return;
+    case TxnState::kPrecommitted:  // a retried precommit: nothing more to record
+    case TxnState::kCommitted:     // a late retry: the commit it leads to already happened
+      return;
+    case TxnState::kPrepared:
+      break;
+  }
+  auto g = gids_.find(m.gid);
+  std::vector<StagedMessage> staged =
+      g != gids_.end() ? g->second.staged : store_->FindPrepared(m.gid)->messages;
+  Record rec;
+  rec.type = Record::Type::kPrecommit;
+  rec.gid = m.gid;
+  gids_[m.gid] = GidOverlay{TxnState::kPrecommitted, std::move(staged), {}};
   records_.push_back(std::move(rec));
 }
 

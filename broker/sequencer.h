@@ -31,20 +31,21 @@ namespace dw::broker {
 // A request to change state, already validated for shape (names, types) by
 // the router; what depends on state is the sequencer's job.
 struct Mutation {
-  enum class Kind { kPublish, kPublishBatch, kPrepare, kCommit, kAbort };
+  enum class Kind { kPublish, kPublishBatch, kPrepare, kCommit, kAbort, kPrecommit };
   Kind kind = Kind::kPublish;
   std::string topic;                  // kPublish, kPublishBatch
   std::vector<MessageData> messages;  // kPublish (exactly one), kPublishBatch
-  std::string gid;                    // kPrepare, kCommit, kAbort
+  std::string gid;                    // kPrepare, kCommit, kAbort, kPrecommit
   std::vector<StagedMessage> staged;  // kPrepare
   bool inject_abort = false;          // kPrepare: the abort-probability fault fired
 };
 
 // What the requester is told once the batch is durable.
-//   OK                  publish/batch/commit (offsets), prepare voted commit, abort done
+//   OK                  publish/batch/commit (offsets), prepare voted commit, abort done,
+//                       precommit done (also again, and for a gid already committed)
 //   Aborted             prepare voted abort (message = reason)
-//   NotFound            commit of a gid that was never prepared
-//   FailedPrecondition  commit of an aborted gid, abort of a committed gid
+//   NotFound            commit or precommit of a gid that was never prepared
+//   FailedPrecondition  commit or precommit of an aborted gid, abort of a committed gid
 //   NoSpace / IOError   the batch's write or sync failed (set by the writer)
 //   Unavailable         the broker is shutting down (set by the writer)
 struct Outcome {
@@ -76,7 +77,7 @@ class Sequencer {
  private:
   struct GidOverlay {
     TxnState state = TxnState::kUnknown;
-    std::vector<StagedMessage> staged;  // kPrepared
+    std::vector<StagedMessage> staged;  // kPrepared, kPrecommitted
     std::vector<uint64_t> offsets;      // kCommitted
   };
 
@@ -92,6 +93,7 @@ class Sequencer {
   void PlanPrepare(const Mutation& m, int64_t now_ms, Outcome* out);
   void PlanCommit(const Mutation& m, int64_t now_ms, Outcome* out);
   void PlanAbort(const Mutation& m, Outcome* out);
+  void PlanPrecommit(const Mutation& m, Outcome* out);
 
   const Store* store_;
   std::vector<Record> records_;

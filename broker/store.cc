@@ -46,6 +46,9 @@ Status Store::ApplyLocked(Record& r) {
     case Record::Type::kAbort:
       s = ApplyAbort(r);
       break;
+    case Record::Type::kPrecommit:
+      s = ApplyPrecommit(r);
+      break;
   }
   if (s.ok()) ++records_applied_;
   return s;
@@ -141,6 +144,15 @@ Status Store::ApplyAbort(const Record& r) {
   return Status::OK();
 }
 
+Status Store::ApplyPrecommit(const Record& r) {
+  auto p = prepared_.find(r.gid);
+  if (p == prepared_.end()) return Inconsistent(r, "gid is not prepared");
+  // The sequencer answers a repeated precommit without a record.
+  if (p->second.precommitted) return Inconsistent(r, "gid is already precommitted");
+  p->second.precommitted = true;
+  return Status::OK();
+}
+
 uint64_t Store::EndOffset(const std::string& topic) const {
   auto it = topics_.find(topic);
   return it == topics_.end() ? 0 : it->second.messages.size();
@@ -155,7 +167,10 @@ std::optional<uint64_t> Store::FindId(const std::string& topic, const std::strin
 }
 
 TxnState Store::State(const std::string& gid) const {
-  if (prepared_.count(gid)) return TxnState::kPrepared;
+  auto p = prepared_.find(gid);
+  if (p != prepared_.end()) {
+    return p->second.precommitted ? TxnState::kPrecommitted : TxnState::kPrepared;
+  }
   if (committed_.count(gid)) return TxnState::kCommitted;
   if (aborted_.count(gid)) return TxnState::kAborted;
   return TxnState::kUnknown;
@@ -196,6 +211,7 @@ Store::Stats Store::GetStats() const {
   Stats s;
   s.records_applied = records_applied_;
   s.prepared = prepared_.size();
+  for (const auto& [gid, p] : prepared_) s.precommitted += p.precommitted ? 1 : 0;
   s.committed = committed_.size();
   s.aborted = aborted_.size();
   for (const auto& [name, t] : topics_) s.topic_sizes.emplace_back(name, t.messages.size());

@@ -1,7 +1,11 @@
 // Store: the broker's state machine - topics (dense offsets from 0), the
 // per-topic idempotency index, and the transactions it knows (prepared,
-// committed, aborted). It changes only by applying log records
-// (log_format.h), at replay and after the writer made a batch durable.
+// precommitted, committed, aborted). A precommitted transaction is a
+// prepared one that three-phase commit marked "every participant voted
+// yes": it still holds its staged messages and is still listed with the
+// prepared ones (it is undecided at this broker until a commit or an abort
+// arrives). It changes only by applying log records (log_format.h), at
+// replay and after the writer made a batch durable.
 //
 // Durability design ("apply only after durable"): the writer thread
 // (writer.h) decides every change with the Sequencer (sequencer.h) against
@@ -47,15 +51,17 @@ struct PreparedTxn {
   std::string gid;
   int64_t prepared_at_ms = 0;
   std::vector<StagedMessage> messages;
+  bool precommitted = false;  // a kPrecommit record followed its kPrepare
 };
 
-enum class TxnState { kUnknown, kPrepared, kCommitted, kAborted };
+enum class TxnState { kUnknown, kPrepared, kPrecommitted, kCommitted, kAborted };
 
 class Store {
  public:
   struct Stats {
     uint64_t records_applied = 0;
-    uint64_t prepared = 0;
+    uint64_t prepared = 0;  // precommitted ones included
+    uint64_t precommitted = 0;
     uint64_t committed = 0;
     uint64_t aborted = 0;
     std::vector<std::pair<std::string, uint64_t>> topic_sizes;  // sorted by topic
@@ -114,6 +120,7 @@ class Store {
   Status ApplyPrepare(const Record& r);
   Status ApplyCommit(const Record& r);
   Status ApplyAbort(const Record& r);
+  Status ApplyPrecommit(const Record& r);
 
   mutable std::shared_mutex mu_;
   std::map<std::string, Topic> topics_;

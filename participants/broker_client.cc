@@ -260,6 +260,15 @@ Status BrokerClient::Abort(const std::string& gid) {
   return StatusFromResponse(r, "broker abort " + gid);
 }
 
+Status BrokerClient::Precommit(const std::string& gid) {
+  Status s = CheckName("gid", gid);
+  if (!s.ok()) return s;
+  HttpResponse r;
+  s = impl_->Exchange("POST", api::Path(api::Route::kPrecommit, gid), "", &r);
+  if (!s.ok()) return s;
+  return StatusFromResponse(r, "broker precommit " + gid);
+}
+
 Status BrokerClient::ListPrepared(std::vector<BrokerPrepared>* out) {
   out->clear();
   const std::string what = "list broker transactions";
@@ -272,6 +281,7 @@ Status BrokerClient::ListPrepared(std::vector<BrokerPrepared>* out) {
       BrokerPrepared p;
       p.gid = t.at(key::kGid).get<std::string>();
       p.prepared_at = FromUnixMs(t.at(key::kPreparedAt).get<int64_t>());
+      p.precommitted = t.value(key::kState, std::string()) == api::kStatePrecommitted;
       for (const auto& m : t.value(key::kMessages, json::array())) {
         OutMessage om;
         om.topic = m.value(key::kTopic, std::string());

@@ -46,6 +46,7 @@ struct BrokerPrepared {
   std::string gid;
   std::chrono::system_clock::time_point prepared_at;
   std::vector<OutMessage> messages;
+  bool precommitted = false;  // three-phase commit pre-committed it (still undecided)
 };
 
 class BrokerClient {
@@ -83,7 +84,11 @@ class BrokerClient {
   Status Commit(const std::string& gid, std::vector<uint64_t>* offsets = nullptr);
   // POST /transactions/{gid}/abort: OK also for an unknown gid.
   Status Abort(const std::string& gid);
-  // GET /transactions?state=prepared
+  // POST /transactions/{gid}/precommit (three-phase commit): OK also when it
+  // was precommitted or committed before; NotFound for a gid never prepared,
+  // FailedPrecondition for an aborted one.
+  Status Precommit(const std::string& gid);
+  // GET /transactions?state=prepared (precommitted ones included, flagged)
   Status ListPrepared(std::vector<BrokerPrepared>* out);
 
   Status Health();

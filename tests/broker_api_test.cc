@@ -156,6 +156,52 @@ TEST_F(BrokerApi, PreparedMessagesBecomeVisibleAtomicallyOnCommit) {
   }
 }
 
+TEST_F(BrokerApi, PrecommitMarksAPreparedTransactionUntilItsCommit) {
+  EXPECT_EQ(Call(port(), "POST", "/transactions/gid-pc-never/precommit").status, 404);
+  ASSERT_EQ(Call(port(), "POST", "/transactions/gid-pc-1/prepare",
+                 R"({"messages":[{"topic":"tx-pc","id":"p1","payload":"one"}]})")
+                .status,
+            200);
+  Resp pre = Call(port(), "POST", "/transactions/gid-pc-1/precommit");
+  ASSERT_EQ(pre.status, 200) << pre.body;
+  EXPECT_EQ(pre.j, json({{"state", "precommitted"}}));
+  EXPECT_EQ(Call(port(), "POST", "/transactions/gid-pc-1/precommit").j, pre.j) << "idempotent";
+  EXPECT_TRUE(ReadAll(port(), "tx-pc").empty()) << "precommitted is still undecided";
+
+  auto state_of = [&](const std::string& query, const std::string& gid) {
+    Resp l = Call(port(), "GET", "/transactions?state=" + query);
+    EXPECT_EQ(l.status, 200) << l.body;
+    for (const auto& t : l.j["transactions"]) {
+      if (t["gid"] == gid) return t["state"].get<std::string>();
+    }
+    return std::string("absent");
+  };
+  EXPECT_EQ(state_of("prepared", "gid-pc-1"), "precommitted");
+  EXPECT_EQ(state_of("precommitted", "gid-pc-1"), "precommitted");
+  ASSERT_EQ(Call(port(), "POST", "/transactions/gid-pc-2/prepare",
+                 R"({"messages":[{"topic":"tx-pc","id":"p2","payload":"two"}]})")
+                .status,
+            200);
+  EXPECT_EQ(state_of("prepared", "gid-pc-2"), "prepared");
+  EXPECT_EQ(state_of("precommitted", "gid-pc-2"), "absent");
+  EXPECT_EQ(Call(port(), "GET", "/transactions?state=committed").status, 400);
+
+  ASSERT_EQ(Call(port(), "POST", "/transactions/gid-pc-1/commit").status, 200);
+  auto msgs = ReadAll(port(), "tx-pc");
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(msgs[0]["id"], "p1");
+  EXPECT_EQ(state_of("prepared", "gid-pc-1"), "absent");
+  EXPECT_EQ(Call(port(), "POST", "/transactions/gid-pc-1/precommit").status, 200)
+      << "a late retry after the commit";
+
+  ASSERT_EQ(Call(port(), "POST", "/transactions/gid-pc-2/abort").status, 200);
+  Resp refused = Call(port(), "POST", "/transactions/gid-pc-2/precommit");
+  EXPECT_EQ(refused.status, 412) << refused.body;
+  EXPECT_TRUE(refused.j.contains("error"));
+  EXPECT_EQ(Call(port(), "GET", "/transactions/gid-pc-2/precommit").status, 405);
+  EXPECT_EQ(Call(port(), "POST", "/transactions/bad%20gid/precommit").status, 400);
+}
+
 TEST_F(BrokerApi, AbortDiscardsStagedMessagesAndIsRemembered) {
   ASSERT_EQ(Call(port(), "POST", "/transactions/gid-abort-1/prepare",
                  R"({"messages":[{"topic":"tx-abort","id":"z","payload":"never"}]})")

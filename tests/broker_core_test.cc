@@ -127,6 +127,81 @@ TEST(BrokerStore, AppliesRecordsAndAnswersQueries) {
   EXPECT_TRUE(msgs.empty());
 }
 
+// Three-phase commit's mark: prepared -> precommitted -> committed (or
+// aborted), replayed from records like every other state.
+TEST(BrokerStore, PrecommitMarksAPreparedGidAndKeepsItsMessages) {
+  Store st;
+  Record prep;
+  prep.type = Record::Type::kPrepare;
+  prep.gid = "g3";
+  prep.staged = {{"orders", {"m1", "k", "p"}}};
+  Record pre;
+  pre.type = Record::Type::kPrecommit;
+  pre.gid = "g3";
+  std::string enc;
+  EncodeRecord(pre, &enc);
+  Record back;
+  ASSERT_TRUE(DecodeRecord(enc, &back).ok());
+  EXPECT_EQ(back, pre);
+  EXPECT_EQ(std::string(RecordTypeName(pre.type)), "precommit");
+
+  EXPECT_EQ(st.Apply(pre).code(), Status::Code::kCorruption) << "not prepared";
+  ApplyOk(&st, {prep, pre});
+  EXPECT_EQ(st.State("g3"), TxnState::kPrecommitted);
+  EXPECT_EQ(st.Apply(pre).code(), Status::Code::kCorruption) << "a second mark is never written";
+  auto listed = st.ListPrepared();
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_TRUE(listed[0].precommitted);
+  EXPECT_EQ(listed[0].messages, prep.staged);
+  EXPECT_EQ(st.GetStats().precommitted, 1u);
+  EXPECT_EQ(st.GetStats().prepared, 1u);
+
+  Record commit;
+  commit.type = Record::Type::kCommit;
+  commit.gid = "g3";
+  commit.offsets = {0};
+  ApplyOk(&st, {commit});
+  EXPECT_EQ(st.State("g3"), TxnState::kCommitted);
+  EXPECT_EQ(st.FindId("orders", "m1"), 0u);
+  EXPECT_EQ(st.GetStats().precommitted, 0u);
+}
+
+TEST(BrokerSequencer, PrecommitIsIdempotentAndRefusesWhatWasNotPrepared) {
+  Store st;
+  auto plan = [&](Mutation::Kind kind, const std::string& gid) {
+    Sequencer seq(&st);
+    Mutation m;
+    m.kind = kind;
+    m.gid = gid;
+    if (kind == Mutation::Kind::kPrepare) m.staged = {{"orders", {"id-" + gid, "", "x"}}};
+    Outcome o;
+    bool dep;
+    seq.Plan(std::move(m), 1, &o, &dep);
+    size_t n = seq.records().size();
+    EXPECT_TRUE(st.ApplyAll(seq.TakeRecords()).ok());
+    return std::make_pair(o.status, n);
+  };
+  EXPECT_TRUE(plan(Mutation::Kind::kPrecommit, "never").first.IsNotFound());
+  EXPECT_TRUE(plan(Mutation::Kind::kPrepare, "a").first.ok());
+  auto first = plan(Mutation::Kind::kPrecommit, "a");
+  EXPECT_TRUE(first.first.ok());
+  EXPECT_EQ(first.second, 1u);
+  auto again = plan(Mutation::Kind::kPrecommit, "a");
+  EXPECT_TRUE(again.first.ok());
+  EXPECT_EQ(again.second, 0u) << "a retried precommit writes nothing";
+  EXPECT_TRUE(plan(Mutation::Kind::kPrepare, "a").first.ok()) << "a retried prepare: vote stands";
+  EXPECT_TRUE(plan(Mutation::Kind::kCommit, "a").first.ok());
+  EXPECT_TRUE(plan(Mutation::Kind::kPrecommit, "a").first.ok()) << "late retry after commit";
+  EXPECT_TRUE(plan(Mutation::Kind::kPrepare, "b").first.ok());
+  EXPECT_TRUE(plan(Mutation::Kind::kAbort, "b").first.ok());
+  EXPECT_EQ(plan(Mutation::Kind::kPrecommit, "b").first.code(), Status::Code::kFailedPrecondition);
+  // A precommitted gid can still be aborted: the protocol above decides.
+  EXPECT_TRUE(plan(Mutation::Kind::kPrepare, "c").first.ok());
+  EXPECT_TRUE(plan(Mutation::Kind::kPrecommit, "c").first.ok());
+  EXPECT_TRUE(plan(Mutation::Kind::kAbort, "c").first.ok());
+  EXPECT_EQ(st.State("c"), TxnState::kAborted);
+}
+
 TEST(BrokerStore, RefusesContradictingRecordsWithoutChangingState) {
   Store st;
   ApplyOk(&st, SampleRecords());
@@ -357,8 +432,9 @@ TEST(BrokerApiTable, KeepsTheParticipantContract) {
 
 TEST(BrokerApiRoutes, EveryPathMatchesItsRoute) {
   using api::Route;
-  for (Route r : {Route::kHealthz, Route::kMetrics, Route::kFaults, Route::kMessages, Route::kBatch,
-                  Route::kTransactions, Route::kPrepare, Route::kCommit, Route::kAbort}) {
+  for (Route r :
+       {Route::kHealthz, Route::kMetrics, Route::kFaults, Route::kMessages, Route::kBatch,
+        Route::kTransactions, Route::kPrepare, Route::kCommit, Route::kAbort, Route::kPrecommit}) {
     std::string path = api::Path(r, "name.1:x");
     ASSERT_EQ(path[0], '/');
     std::string_view p = path;
@@ -373,6 +449,7 @@ TEST(BrokerApiRoutes, EveryPathMatchesItsRoute) {
     EXPECT_EQ(api::MatchRoute(seg), r) << path;
   }
   EXPECT_EQ(api::Path(Route::kCommit, "g1"), "/transactions/g1/commit");
+  EXPECT_EQ(api::Path(Route::kPrecommit, "g1"), "/transactions/g1/precommit");
   EXPECT_EQ(api::Path(Route::kTransactions), "/transactions?state=prepared");
   EXPECT_EQ(api::ReadPath("orders", 5, 10), "/topics/orders/messages?from=5&limit=10");
   EXPECT_EQ(api::MatchRoute({"topics", "orders"}), Route::kNone);

@@ -37,6 +37,11 @@ TEST(BrokerLog, RestartReplaysMessagesIdempotencyAndTransactions) {
                 .status,
             200);
   ASSERT_EQ(Call(p, "POST", "/transactions/g-aborted/abort").status, 200);
+  ASSERT_EQ(Call(p, "POST", "/transactions/g-pre/prepare",
+                 R"({"messages":[{"topic":"audit","id":"a-2","payload":"e"}]})")
+                .status,
+            200);
+  ASSERT_EQ(Call(p, "POST", "/transactions/g-pre/precommit").status, 200);
   auto before = ReadAll(p, "orders");
   auto prepared_before = Call(p, "GET", "/transactions?state=prepared").j;
   ASSERT_EQ(before.size(), 4u);
@@ -44,6 +49,10 @@ TEST(BrokerLog, RestartReplaysMessagesIdempotencyAndTransactions) {
   b.Restart();  // SIGTERM, clean start
   EXPECT_EQ(ReadAll(p, "orders"), before);
   EXPECT_EQ(Call(p, "GET", "/transactions?state=prepared").j, prepared_before);
+  // The precommitted mark survived the restart.
+  Resp pre = Call(p, "GET", "/transactions?state=precommitted");
+  ASSERT_EQ(pre.j["transactions"].size(), 1u) << pre.body;
+  EXPECT_EQ(pre.j["transactions"][0]["gid"], "g-pre");
   // The idempotency index survived: same id -> the original offset, nothing new.
   Resp dup = Publish(p, "orders", "o-2", "again");
   EXPECT_EQ(dup.status, 200);
@@ -55,7 +64,7 @@ TEST(BrokerLog, RestartReplaysMessagesIdempotencyAndTransactions) {
   EXPECT_EQ(Call(p, "POST", "/transactions/g-aborted/prepare", R"({"messages":[]})").status, 409);
   EXPECT_EQ(ReadAll(p, "orders").size(), 4u);
   std::string out = ReadFile(b.log_path());
-  EXPECT_NE(out.find("replayed 6 records (4 messages, 1 prepared), truncated 0 torn bytes"),
+  EXPECT_NE(out.find("replayed 8 records (4 messages, 2 prepared), truncated 0 torn bytes"),
             std::string::npos)
       << out;
   b.Stop();
