@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/pgq_setup.h"
 #include "env/environment.h"
 
 namespace dw::cli {
@@ -104,10 +105,19 @@ void PrintHuman(const nlohmann::json& j, std::ostream& out) {
 void AddEnvCommands(CLI::App& app, Globals& g) {
   CLI::App* up = app.add_subcommand(
       "up", "create (first time) and start the embedded Postgres cluster and broker");
+  static bool up_pgq = false;
+  up->add_flag("--pgq", up_pgq,
+               "also create PgQ's extension, queue and consumer in database dualwrite and start "
+               "pgqd (`outbox write --queue pgq` and `outbox relay --strategy pgq` do it when "
+               "needed)");
   up->callback([&g] {
     env::Environment e(g.state_dir);
     env::Endpoints ep;
     Check(e.Up(&ep, &std::cout));
+    if (up_pgq) {
+      outbox::PgqTickerSettings ticker;
+      EnsurePgq(g, ep.dsn, &ticker, /*pgqd=*/true, std::cout);
+    }
     nlohmann::json j;
     Check(e.Describe(&j));
     std::cout << "\n";

@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "cli/load_flags.h"
+#include "cli/pgq_setup.h"
 #include "common/trace.h"
 #include "outbox/partitions.h"
 #include "outbox/partman.h"
@@ -105,11 +106,23 @@ void AddWrite(CLI::App* group, Globals& g) {
     uint64_t seed = 1;
     bool json = false;
     int64_t clock_skew_ms = 0;
+    std::string queue = "table";
+    bool emit = false;
     PartitionFlags partitions;
     TraceFlags trace;
   };
   auto o = std::make_shared<Opts>();
   o->load.Add(cmd);
+  cmd->add_option("--queue", o->queue,
+                  "where the event goes in the order's transaction: table (default: an "
+                  "outbox_table row) or pgq (pgq.insert_event into PgQ's queue dw_outbox; "
+                  "creates the extension and queue and starts pgqd if needed; relay with "
+                  "--strategy pgq)")
+      ->check(CLI::IsMember({"table", "pgq"}));
+  cmd->add_flag("--emit-message", o->emit,
+                "no outbox table: pg_logical_emit_message(true, 'dw_outbox', event) in the "
+                "order's transaction, read from the WAL by `outbox relay --strategy cdc` (which "
+                "must have created its slot first)");
   o->trace.Add(cmd, "orders");
   cmd->add_option("--clock-skew-ms", o->clock_skew_ms,
                   "stamp created_dttm with this writer's clock, off by this many ms (may be "
@@ -134,6 +147,14 @@ void AddWrite(CLI::App* group, Globals& g) {
       throw CliError(
           "--clock-skew-ms stamps the outbox row the writer inserts: not with --trigger");
     }
+    const bool pgq = o->queue == "pgq";
+    if (pgq && (o->trigger || o->clock_skew_ms != 0)) {
+      throw CliError("--queue pgq inserts a PgQ event: not with --trigger or --clock-skew-ms");
+    }
+    if (o->emit && (pgq || o->trigger || o->clock_skew_ms != 0)) {
+      throw CliError(
+          "--emit-message writes no row: not with --queue pgq, --trigger or --clock-skew-ms");
+    }
     std::unique_ptr<Trace> trace = o->trace.Make(cmd, "writer");
     outbox::WriterOptions wo;
     wo.trace = trace.get();
@@ -147,6 +168,12 @@ void AddWrite(CLI::App* group, Globals& g) {
     wo.seed = o->seed;
     wo.clock_skew_ms = o->clock_skew_ms;
     wo.partitions = partitions;
+    if (o->emit) wo.sink = outbox::WriterOptions::Sink::kEmit;
+    if (pgq) {
+      wo.sink = outbox::WriterOptions::Sink::kPgq;
+      // Events wait in the queue until a tick: make sure one will come.
+      EnsurePgq(g, wo.dsn, nullptr, /*pgqd=*/true, std::cerr);
+    }
     std::unique_ptr<outbox::OutboxWriter> writer;
     Check(outbox::OutboxWriter::Open(wo, &writer));
 
@@ -165,6 +192,7 @@ void AddWrite(CLI::App* group, Globals& g) {
     writer.reset();  // releases the writers' lock after the last commit
     sum.extra["approach"] = "outbox";
     sum.extra["capture"] = o->trigger ? "trigger" : "explicit";
+    sum.extra["queue"] = o->emit ? "emit-message" : o->queue;
     sum.extra["notify"] = o->notify;
     o->trace.Print(trace.get(), o->json);
     first_errors.Print(std::cerr, "not committed");
@@ -185,6 +213,7 @@ void AddRelay(CLI::App* group, Globals& g) {
     bool no_listen = false;
     int64_t lease_ms = 30000;
     bool mark = false;
+    std::string ticker = "pgqd";
     std::string slot;
     int64_t slot_warn_mb = 1024;
     int64_t broker_timeout_ms = 5000;
@@ -198,7 +227,7 @@ void AddRelay(CLI::App* group, Globals& g) {
   auto o = std::make_shared<Opts>();
   o->trace.Add(cmd, "batches");
   cmd->add_option("--strategy", o->strategy,
-                  "skip-locked | status | offset-naive | offset-safe | cdc")
+                  "skip-locked | status | offset-naive | offset-safe | cdc | pgq")
       ->required();
   cmd->add_option("--batch", o->batch, "events per batch (default 100)")
       ->check(CLI::PositiveNumber);
@@ -220,6 +249,10 @@ void AddRelay(CLI::App* group, Globals& g) {
   cmd->add_flag("--mark", o->mark,
                 "skip-locked: mark sent rows status = 'sent' instead of deleting them (they leave "
                 "when their partition is dropped)");
+  cmd->add_option("--ticker", o->ticker,
+                  "pgq: who takes the ticks: pgqd (default; started for the state folder if not "
+                  "running) or self (the relay calls pgq.ticker() when it finds no batch)")
+      ->check(CLI::IsMember({"pgqd", "self"}));
   // The name is spliced into replication commands (CREATE_REPLICATION_SLOT,
   // START_REPLICATION): only Postgres' own slot alphabet may pass.
   cmd->add_option("--slot", o->slot, "cdc: replication slot (default dw_outbox_<database>)")
@@ -252,6 +285,12 @@ void AddRelay(CLI::App* group, Globals& g) {
       throw CliError("--mark is for --strategy skip-locked (status marks rows by design)");
     }
     ro.mark_sent = o->mark;
+    const bool pgq = ro.strategy == outbox::Strategy::kPgq;
+    if (cmd->count("--ticker") > 0 && !pgq) throw CliError("--ticker is for --strategy pgq");
+    if (pgq && o->instances != 1) {
+      throw CliError("--strategy pgq runs one instance: a PgQ consumer reads one batch at a time");
+    }
+    ro.pgq_self_tick = o->ticker == "self";
     outbox::PartitionOptions partitions = ToPartitionOptions(o->partitions);  // checks the flags
     std::unique_ptr<Trace> trace = o->trace.Make(cmd, "relay");
     ro.trace = trace.get();
@@ -275,6 +314,7 @@ void AddRelay(CLI::App* group, Globals& g) {
       // The loop only logs a failed pass and relays on: say it now, once.
       Check(outbox::EnsurePartmanExtension(ro.dsn));
     }
+    if (pgq) EnsurePgq(g, ro.dsn, &ro.pgq_ticker, /*pgqd=*/!ro.pgq_self_tick, std::cerr);
     rn.maintain_interval = seconds(o->maintain_interval_s);
     rn.max_run = milliseconds(static_cast<int64_t>(o->max_run_s * 1000));
     rn.stop = &g_stop;

@@ -19,6 +19,7 @@
 #include "common/dsn.h"
 #include "common/process.h"
 #include "env/broker_daemon.h"
+#include "env/pgqd_daemon.h"
 #include "env/ports.h"
 #include "env/postgres_cluster.h"
 #include "env/proc_info.h"
@@ -228,7 +229,8 @@ Status Environment::CheckPurgeable() const {
   // Guard against `--state-dir ~ down --purge`: only delete a folder that
   // holds nothing but what Up creates.
   // "coordinator": the default home of 2pc file decision logs (cli/cmd_2pc.cc).
-  static const std::set<std::string> ours = {"env.json", ".lock", "pg", "broker", "coordinator"};
+  static const std::set<std::string> ours = {"env.json", ".lock",       "pg",
+                                             "broker",   "coordinator", "pgqd"};
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(layout_.root, ec)) {
     std::string name = e.path().filename().string();
@@ -259,6 +261,10 @@ Status Environment::Down(bool purge, std::ostream* log) {
   BrokerDaemon broker(layout_, "");
   pid_t bpid = broker.Running(st.broker_pid);
   Status broker_status = broker.Stop(bpid, log);
+  // pgqd before Postgres: otherwise it logs reconnect failures until killed.
+  PgqdDaemon pgqd(layout_);
+  const bool pgqd_running = pgqd.Running() > 0;
+  Status pgqd_status = pgqd.Stop(log);
 
   PostgresCluster pg(layout_);
   Status pg_status;
@@ -270,9 +276,10 @@ Status Environment::Down(bool purge, std::ostream* log) {
     if (!init.ok()) Say(log, "warning: " + init.ToString());
     pg_status = pg.Stop(log);
   }
-  if (!bpid && !pg_running) Say(log, "nothing was running in " + layout_.root);
+  if (!bpid && !pg_running && !pgqd_running) Say(log, "nothing was running in " + layout_.root);
 
   if (!broker_status.ok()) return broker_status;
+  if (!pgqd_status.ok()) return pgqd_status;
   if (!pg_status.ok()) return pg_status;
   if (purge) {
     fs::remove_all(layout_.root, ec);

@@ -12,6 +12,11 @@
 //     (a stopped cdc relay makes Postgres keep all WAL since):
 //     [{"slot_name", "plugin", "database", "active", "retained_wal_bytes",
 //       "confirmed_flush_lsn"}] (skipped when there is none).
+//   "pgq": PgQ's queues (skipped when the database has no pgq extension
+//     and no pgqd runs; env/pgq_probe.cc): {"pgqd_pid" (0: not running),
+//     "queues": [{"queue", "ticker_lag_s" (age of the last tick),
+//     "ev_new" (events since it), "consumers": [{"consumer", "lag_s",
+//     "pending_events", "current_batch"}]}]}
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -23,5 +28,6 @@ namespace dw::env {
 
 Status ProbeOutboxBacklog(const ProbeContext& ctx, nlohmann::json* section);
 Status ProbeReplicationSlots(const ProbeContext& ctx, nlohmann::json* section);
+Status ProbePgq(const ProbeContext& ctx, nlohmann::json* section);
 
 }  // namespace dw::env

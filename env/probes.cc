@@ -104,6 +104,7 @@ std::vector<Probe> BuiltinProbes() {
       {"broker_prepared", ProbeBrokerPrepared},
       {"outbox", ProbeOutboxBacklog},
       {"replication_slots", ProbeReplicationSlots},
+      {"pgq", ProbePgq},
   };
 }
 

@@ -173,6 +173,17 @@ Status Decoder::Decode(std::string_view bytes, Message* out) {
       out->relation = &it->second;
       return Status::OK();
     }
+    case 'M': {  // Message (messages 'true'): flags, LSN, prefix, length, content
+      uint8_t flags;
+      uint32_t len;
+      if (!r.U8(&flags) || !r.U64(&out->message_lsn) || !r.CString(&out->prefix) || !r.U32(&len) ||
+          !r.Bytes(len, &out->content)) {
+        return Truncated(type);
+      }
+      out->transactional = (flags & 1) != 0;
+      out->kind = Message::Kind::kLogicalMessage;
+      return Status::OK();
+    }
     default:
       out->kind = Message::Kind::kOther;
       return Status::OK();

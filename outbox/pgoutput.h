@@ -2,10 +2,11 @@
 // `START_REPLICATION ... (proto_version '1', publication_names '...')`
 // streams inside XLogData). Pure: no I/O, so it is unit-tested on bytes.
 //
-// Only what the cdc relay needs is decoded: Begin, Commit, Relation and
-// Insert. Other messages (Update, Delete, Truncate, Type, Origin, logical
-// messages) are reported as kOther and skipped; each XLogData carries exactly
-// one message, so skipping needs no parsing.
+// Only what the cdc relay needs is decoded: Begin, Commit, Relation, Insert
+// and logical messages (pg_logical_emit_message, streamed with the option
+// messages 'true'). Other messages (Update, Delete, Truncate, Type, Origin)
+// are reported as kOther and skipped; each XLogData carries exactly one
+// message, so skipping needs no parsing.
 // Reference: PostgreSQL docs, "Logical Replication Message Formats".
 #pragma once
 
@@ -30,7 +31,7 @@ struct Relation {
 };
 
 struct Message {
-  enum class Kind { kBegin, kCommit, kRelation, kInsert, kOther };
+  enum class Kind { kBegin, kCommit, kRelation, kInsert, kLogicalMessage, kOther };
   Kind kind = Kind::kOther;
   char type = 0;  // the raw message type byte
   // kBegin: final_lsn (the commit's LSN), xid. kCommit: commit_lsn, end_lsn.
@@ -43,6 +44,13 @@ struct Message {
   // kInsert: the new tuple's columns in text form; nullopt = NULL (or an
   // unchanged TOAST value, which an insert never has).
   std::vector<std::optional<std::string>> values;
+  // kLogicalMessage: emitted inside a transaction (true: it arrives between
+  // that transaction's Begin and Commit, in commit order) or not; the LSN it
+  // was written at; its prefix and content.
+  bool transactional = false;
+  uint64_t message_lsn = 0;
+  std::string prefix;
+  std::string content;
 };
 
 class Decoder {

@@ -3,6 +3,7 @@
 #include "outbox/relay_cdc.h"
 #include "outbox/relay_offset_naive.h"
 #include "outbox/relay_offset_safe.h"
+#include "outbox/relay_pgq.h"
 #include "outbox/relay_skip_locked.h"
 #include "outbox/relay_status.h"
 
@@ -20,20 +21,22 @@ const char* StrategyName(Strategy s) {
       return "offset-safe";
     case Strategy::kCdc:
       return "cdc";
+    case Strategy::kPgq:
+      return "pgq";
   }
   return "?";
 }
 
 Status ParseStrategy(std::string_view name, Strategy* out) {
   for (Strategy s : {Strategy::kSkipLocked, Strategy::kStatus, Strategy::kOffsetNaive,
-                     Strategy::kOffsetSafe, Strategy::kCdc}) {
+                     Strategy::kOffsetSafe, Strategy::kCdc, Strategy::kPgq}) {
     if (name == StrategyName(s)) {
       *out = s;
       return Status::OK();
     }
   }
   return Status::InvalidArgument("unknown strategy '" + std::string(name) +
-                                 "' (skip-locked, status, offset-naive, offset-safe, cdc)");
+                                 "' (skip-locked, status, offset-naive, offset-safe, cdc, pgq)");
 }
 
 std::string CounterKey(const RelayOptions& opts) {
@@ -52,6 +55,8 @@ std::string CounterKey(const RelayOptions& opts) {
 std::string UnsentPredicate(const RelayOptions& opts) {
   const std::string key = "'" + CounterKey(opts) + "'";
   switch (opts.strategy) {
+    case Strategy::kPgq:
+      return "true";  // the events live in PgQ's tables: outbox_table has none of its rows
     case Strategy::kSkipLocked:
       return opts.mark_sent ? "o.status <> 'sent'" : "true";  // else a sent row is deleted
     case Strategy::kStatus:
@@ -112,6 +117,9 @@ Status CreateRelay(const RelayOptions& opts, std::unique_ptr<Relay>* out) {
       break;
     case Strategy::kCdc:
       *out = NewCdcRelay(opts);
+      break;
+    case Strategy::kPgq:
+      *out = NewPgqRelay(opts);
       break;
   }
   return Status::OK();

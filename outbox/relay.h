@@ -16,6 +16,10 @@
 //                 transaction is older than every running one
 //                 (txid < pg_snapshot_xmin(pg_current_snapshot())). No loss;
 //                 stalls while any transaction stays open (or prepared).
+//   pgq           a PgQ consumer (relay_pgq.h): next_batch, get_batch_events,
+//                 publish, finish_batch. Batches are cut by the ticker's
+//                 snapshots: no loss on out-of-order commits, no per-event
+//                 update or delete. One instance.
 //   cdc           logical replication (pgoutput, publish_via_partition_root)
 //                 over the streaming protocol; the flush position is
 //                 confirmed only after the broker acknowledged.
@@ -36,10 +40,11 @@
 
 #include "common/status.h"
 #include "common/trace.h"
+#include "outbox/pgq_queue.h"
 
 namespace dw::outbox {
 
-enum class Strategy { kSkipLocked, kStatus, kOffsetNaive, kOffsetSafe, kCdc };
+enum class Strategy { kSkipLocked, kStatus, kOffsetNaive, kOffsetSafe, kCdc, kPgq };
 
 class Publisher;  // publisher.h
 
@@ -70,6 +75,10 @@ struct RelayOptions {
   std::string slot;  // empty: "dw_outbox_<database>" (slot names are cluster-wide)
   std::string publication = "dw_outbox_pub";
   int64_t slot_warn_bytes = 1ll << 30;  // warn when the slot retains more WAL
+  // pgq: the queue's ticker settings (applied at Start), and whether the
+  // relay takes the ticks itself (pgq.ticker) instead of relying on pgqd.
+  PgqTickerSettings pgq_ticker;
+  bool pgq_self_tick = false;
   // A name for logs and status.locked_by; the runner sets "<host>:<pid>:<instance>".
   std::string instance_name = "relay";
   // Non-null: each batch's statements, broker calls and settlement are

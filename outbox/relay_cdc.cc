@@ -13,6 +13,7 @@
 #include "common/crc32c.h"
 #include "common/one_line.h"
 #include "outbox/cdc_backlog.h"
+#include "outbox/emit_message.h"
 #include "outbox/event.h"
 #include "outbox/pg_util.h"
 #include "outbox/pgoutput.h"
@@ -192,7 +193,7 @@ class CdcRelay : public Relay {
     }
     std::string cmd = "START_REPLICATION SLOT \"" + slot_ +
                       "\" LOGICAL 0/0 (proto_version '1', publication_names '" + opts_.publication +
-                      "')";
+                      "', messages 'true')";
     const std::string start_id = TraceInstance(opts_) + ".start";
     Trace* tr = opts_.trace && (opts_.trace->Traced(start_id) || opts_.trace->Begin(start_id))
                     ? opts_.trace
@@ -428,6 +429,15 @@ class CdcRelay : public Relay {
           TraceWal("XLogData: INSERT outbox_table id " + std::to_string(e.id) + " (" + e.event_id +
                    ")");
         }
+        backlog_.Insert(std::move(e));
+        break;
+      }
+      case Message::Kind::kLogicalMessage: {  // `outbox write --emit-message` (emit_message.h)
+        if (!msg.transactional || msg.prefix != kEmitPrefix) break;
+        OutboxEvent e;
+        s = DecodeEmitMessage(msg.content, msg.message_lsn, &e);
+        if (!s.ok()) return s;
+        if (opts_.trace) TraceWal("XLogData: MESSAGE " + msg.prefix + " (" + e.event_id + ")");
         backlog_.Insert(std::move(e));
         break;
       }

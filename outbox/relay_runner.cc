@@ -240,6 +240,10 @@ Status RunRelays(const RelayOptions& relay, const RunnerOptions& opts, RelayRepo
     return Status::InvalidArgument(
         "cdc runs one instance per replication slot (Postgres allows one consumer per slot)");
   }
+  if (relay.strategy == Strategy::kPgq && opts.instances != 1) {
+    return Status::InvalidArgument(
+        "pgq runs one instance: a PgQ consumer reads its batches one at a time");
+  }
   Status s = EnsureSchema(relay.dsn);
   if (!s.ok()) return s;
 

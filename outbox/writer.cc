@@ -6,7 +6,9 @@
 
 #include <pqxx/pqxx>
 
+#include "outbox/emit_message.h"
 #include "outbox/pg_util.h"
+#include "outbox/pgq_queue.h"
 #include "outbox/schema.h"
 #include "participants/pg_pool.h"
 #include "workload/stock.h"
@@ -23,7 +25,7 @@ constexpr auto kMinNotifySpacing = std::chrono::microseconds(500);
 // its product the last parameter: a WITH's data-modifying statements all run
 // to completion, referenced or not, in the statement's one transaction.
 std::string WriteSql(bool trigger, WriterOptions::NotifyMode notify, int64_t clock_skew_ms,
-                     bool reserve) {
+                     bool reserve, WriterOptions::Sink sink) {
   workload::Order probe;
   std::string order_insert = workload::InsertOrderStatement(probe).sql;
   const bool in_tx = notify == WriterOptions::NotifyMode::kInTransaction;
@@ -46,6 +48,8 @@ std::string WriteSql(bool trigger, WriterOptions::NotifyMode notify, int64_t clo
             "created_dttm) SELECT $4, $5, $6, $7, $8, clock_timestamp() + " +
                 std::to_string(clock_skew_ms) + " * interval '1 millisecond' FROM ord";
   std::string sql = lead + "ord AS (" + order_insert + " RETURNING id)";
+  if (sink == WriterOptions::Sink::kPgq) return sql + " " + PgqInsertSql();
+  if (sink == WriterOptions::Sink::kEmit) return sql + " " + EmitMessageSql();
   if (in_tx) return sql + ", evt AS (" + outbox_insert + " RETURNING 1) " + wake + "evt";
   return sql + " " + outbox_insert;
 }
@@ -137,6 +141,30 @@ Status OutboxWriter::Open(const WriterOptions& opts, std::unique_ptr<OutboxWrite
   if (!s.ok()) return s;
   s = EnsureSchema(opts.dsn);
   if (!s.ok()) return s;
+  if (opts.sink != WriterOptions::Sink::kTable && (opts.trigger || opts.clock_skew_ms != 0)) {
+    return Status::InvalidArgument(
+        "a PgQ or emit-message writer takes no capture trigger and no clock skew");
+  }
+  if (opts.sink == WriterOptions::Sink::kPgq) {
+    s = EnsurePgqQueue(opts.dsn, nullptr);
+    if (!s.ok()) return s;
+  }
+  if (opts.sink == WriterOptions::Sink::kEmit) {
+    int64_t slots = 0;
+    s = WithConnection(opts.dsn, "looking for a logical slot", [&](pqxx::connection& c) {
+      pqxx::read_transaction tx{c};
+      slots = tx.exec1(
+                    "SELECT count(*) FROM pg_replication_slots"
+                    " WHERE database = current_database() AND plugin = 'pgoutput'")[0]
+                  .as<int64_t>();
+    });
+    if (!s.ok()) return s;
+    if (slots == 0) {
+      return Status::FailedPrecondition(
+          "no logical replication slot in this database: a message emitted now would reach "
+          "nobody. Start `dualwrite outbox relay --strategy cdc` first (it creates the slot)");
+    }
+  }
   if (opts.trigger) {
     s = InstallCaptureTrigger(opts.dsn);
     if (!s.ok()) return s;
@@ -159,9 +187,12 @@ Status OutboxWriter::Open(const WriterOptions& opts, std::unique_ptr<OutboxWrite
 
   auto impl = std::make_unique<Impl>();
   impl->opts = opts;
-  impl->sql = WriteSql(opts.trigger, opts.notify, opts.clock_skew_ms, false);
-  impl->sql_reserving = WriteSql(opts.trigger, opts.notify, opts.clock_skew_ms, true);
-  if (opts.notify == WriterOptions::NotifyMode::kAfterCommit) {
+  // The pgq relay polls for ticks (a NOTIFY per commit would wake it early);
+  // the cdc relay is woken by the stream itself.
+  if (opts.sink != WriterOptions::Sink::kTable) impl->opts.notify = WriterOptions::NotifyMode::kOff;
+  impl->sql = WriteSql(opts.trigger, opts.notify, opts.clock_skew_ms, false, opts.sink);
+  impl->sql_reserving = WriteSql(opts.trigger, opts.notify, opts.clock_skew_ms, true, opts.sink);
+  if (impl->opts.notify == WriterOptions::NotifyMode::kAfterCommit) {
     try {
       impl->notify_conn = std::make_unique<pqxx::connection>(WithConnectTimeout(opts.dsn));
     } catch (const std::exception&) {
@@ -236,8 +267,14 @@ Status OutboxWriter::PlaceOrderWithId(int worker, int64_t index, int64_t order_i
     tr->Send(tid, "postgres", wo.trigger ? insert : "WITH ord AS (" + insert + " RETURNING id)");
     tr->Send(tid, "postgres",
              wo.trigger ? std::string("(AFTER INSERT trigger on orders) INSERT INTO outbox_table")
-                        : "INSERT INTO outbox_table (event_id " + m.id +
-                              ", ...) SELECT ... FROM ord  [same statement]");
+             : wo.sink == WriterOptions::Sink::kPgq
+                 ? "SELECT pgq.insert_event('" + std::string(kPgqQueue) + "', ..., '" + m.id +
+                       "', ...) FROM ord  [same statement]"
+             : wo.sink == WriterOptions::Sink::kEmit
+                 ? "SELECT pg_logical_emit_message(true, '" + std::string(kEmitPrefix) +
+                       "', {event_id " + m.id + ", ...}) FROM ord  [same statement]"
+                 : "INSERT INTO outbox_table (event_id " + m.id +
+                       ", ...) SELECT ... FROM ord  [same statement]");
     if (o.product > 0) {
       tr->Send(tid, "postgres",
                "UPDATE stock SET reserved = reserved + 1 WHERE product = " +

@@ -9,6 +9,10 @@
 // order where BEGIN / INSERT / INSERT / COMMIT would take four.
 //   WITH ord AS (INSERT INTO orders ... RETURNING id)
 //   INSERT INTO outbox_table (...) SELECT ... FROM ord
+// or, with the PgQ sink,
+//   WITH ord AS (...) SELECT pgq.insert_event('dw_outbox', ...) FROM ord
+// or, with the emit sink (no table at all),
+//   WITH ord AS (...) SELECT pg_logical_emit_message(true, 'dw_outbox', ...) FROM ord
 // With `trigger` the writer only inserts the order; the capture trigger on
 // `orders` (schema.h) writes the outbox row inside the same transaction.
 // An order with a product (`--hot-rows`, workload/stock.h) also reserves its
@@ -49,6 +53,15 @@ struct WriterOptions {
   std::string dsn;
   int connections = 1;  // one per concurrent worker
   bool trigger = false;
+  // Where the event goes, in the order's transaction: an outbox_table row
+  // (kTable), or a PgQ event (kPgq: pgq.insert_event, outbox/pgq_queue.h;
+  // the queue is created at Open; no trigger, no clock skew, and no NOTIFY,
+  // since the pgq relay waits for ticks, not commits).
+  // Or kEmit: pg_logical_emit_message into the WAL only (emit_message.h),
+  // read by the cdc relay; Open refuses while the database has no logical
+  // slot, since a message emitted before one exists reaches nobody.
+  enum class Sink { kTable, kPgq, kEmit };
+  Sink sink = Sink::kTable;
   enum class NotifyMode { kOff, kInTransaction, kAfterCommit };
   NotifyMode notify = NotifyMode::kAfterCommit;
   std::string topic = workload::kOrdersTopic;

@@ -20,3 +20,7 @@ dw_add_test(outbox_partitions_test SOURCES outbox_partitions_test.cc LIBS dw_out
 # pg_partman as the partitioner (skips only when the server lacks the extension).
 dw_add_test(outbox_partman_test SOURCES outbox_partman_test.cc LIBS dw_outbox
   NEEDS_ENV ENV outbox LABELS outbox TIMEOUT 300)
+# PgQ as the outbox: a real pgqd per test (env/pgqd_daemon.h); needs the
+# postgresql-15-pgq3 and pgqd packages (scripts/install-deps.sh).
+dw_add_test(outbox_pgq_test SOURCES outbox_pgq_test.cc LIBS dw_outbox dw_env
+  NEEDS_ENV ENV outbox LABELS outbox pgq TIMEOUT 300)

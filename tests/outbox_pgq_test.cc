@@ -1,0 +1,321 @@
+// PgQ as the outbox (outbox/pgq_queue.h, relay_pgq.h), against a real
+// Postgres with the pgq extension, a real pgqd and a real broker:
+//  - 10,000 orders from 8 writers with the relay running: verify clean;
+//  - the relay (the real CLI) SIGKILLed while a batch is open: a new relay
+//    gets the same batch again, nothing is lost and the broker's dedupe
+//    absorbs the repeats;
+//  - offset-naive's losing interleaving (a transaction that inserts first
+//    and commits last): both events delivered;
+//  - a prepared transaction holding an event does not hold back later
+//    commits, and its event is delivered once it commits.
+// And the outbox without a table (outbox/emit_message.h): the same 10,000
+// orders and the same interleaving, read by the cdc relay from the WAL.
+#include <sys/stat.h>
+
+#include <csignal>
+
+#include <gtest/gtest.h>
+
+#include "common/process.h"
+#include "env/layout.h"
+#include "env/pgqd_daemon.h"
+#include "outbox/emit_message.h"
+#include "outbox/pgq_queue.h"
+#include "outbox/relay.h"
+#include "outbox/schema.h"
+#include "tests/support/outbox_test_util.h"
+#include "workload/orders.h"
+
+namespace dw::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+class PgqTest : public OutboxTest {
+ protected:
+  void SetUp() override {
+    OutboxTest::SetUp();
+    ASSERT_TRUE(workload::EnsureOrdersSchema(dsn_).ok());
+    outbox::PgqTickerSettings ticker;
+    Status s = outbox::EnsurePgqQueue(dsn_, &ticker);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    state_ = TempDir("pgq-state");
+    chmod(state_.c_str(), 0755);  // pgqd runs as the `postgres` OS user under root
+  }
+  void TearDown() override {
+    // Before the database is dropped: pgqd would log reconnect failures.
+    env::PgqdDaemon(env::Layout(state_)).Stop(nullptr);
+    OutboxTest::TearDown();
+  }
+
+  void StartPgqd() {
+    env::PgqdDaemon d{env::Layout(state_)};
+    pid_t pid = 0;
+    bool started = false;
+    Status s = d.Ensure(dsn_, env::PgqdSettings{}, &pid, &started, nullptr);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    ASSERT_GT(pid, 0);
+  }
+
+  outbox::RelayOptions PgqRelay(bool self_tick) const {
+    outbox::RelayOptions ro = Relay(outbox::Strategy::kPgq);
+    ro.pgq_self_tick = self_tick;
+    return ro;
+  }
+
+  outbox::WriterOptions PgqWriter(int connections) const {
+    outbox::WriterOptions wo = Writer(connections);
+    wo.sink = outbox::WriterOptions::Sink::kPgq;
+    return wo;
+  }
+
+  // The writer's statement, by hand, inside the caller's transaction.
+  static void InsertEvent(pqxx::transaction_base& tx, int64_t order_id) {
+    workload::Order o = workload::MakeOrder(order_id, order_id, 1);
+    SqlStatement ins = workload::InsertOrderStatement(o);
+    tx.exec_params(ins.sql, *ins.params[0], *ins.params[1], *ins.params[2]);
+    OutMessage m = workload::OrderPlacedMessage(o);
+    tx.exec_params("SELECT pgq.insert_event($1, $2, $3, $4, $5, 'order', NULL)", outbox::kPgqQueue,
+                   m.topic, m.payload, m.id, m.key);
+  }
+
+  // Steps `r` (self-ticking) until `want` events moved in all or 30 s passed.
+  static int64_t PumpUntil(outbox::Relay* r, int64_t want) {
+    int64_t total = 0;
+    auto end = std::chrono::steady_clock::now() + 30s;
+    while (total < want && std::chrono::steady_clock::now() < end) {
+      int64_t moved = 0;
+      Status s = r->Step(&moved);
+      EXPECT_TRUE(s.ok()) << s.ToString();
+      total += moved;
+      if (moved == 0) std::this_thread::sleep_for(20ms);
+    }
+    return total;
+  }
+
+  // Steps for `d` and returns what moved (expected: nothing).
+  static int64_t PumpFor(outbox::Relay* r, std::chrono::milliseconds d) {
+    int64_t total = 0;
+    auto end = std::chrono::steady_clock::now() + d;
+    while (std::chrono::steady_clock::now() < end) {
+      int64_t moved = 0;
+      EXPECT_TRUE(r->Step(&moved).ok());
+      total += moved;
+      std::this_thread::sleep_for(20ms);
+    }
+    return total;
+  }
+
+  std::unique_ptr<outbox::Relay> StartedRelay(bool self_tick) {
+    std::unique_ptr<outbox::Relay> r;
+    EXPECT_TRUE(outbox::CreateRelay(PgqRelay(self_tick), &r).ok());
+    Status s = r->Start();
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return r;
+  }
+
+  std::string state_;
+};
+
+TEST_F(PgqTest, TenThousandOrdersFromEightWritersWithPgqd) {
+  constexpr int64_t kOrders = 10000;
+  StartPgqd();
+  std::unique_ptr<outbox::OutboxWriter> writer;
+  Status s = outbox::OutboxWriter::Open(PgqWriter(8), &writer);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  outbox::RunnerOptions rn;
+  rn.until_drained = true;
+  rn.maintain = false;
+  RelayThread relay(PgqRelay(/*self_tick=*/false), rn);  // after Open: the writers' lock is held
+  EXPECT_EQ(Write(writer.get(), kOrders, 8).committed, static_cast<uint64_t>(kOrders));
+  writer.reset();
+  const auto& report = relay.Join();
+  EXPECT_TRUE(report.drained) << report.ToText();
+  EXPECT_GE(report.published, static_cast<uint64_t>(kOrders)) << report.ToText();
+  workload::VerifyReport v = Verify();
+  EXPECT_EQ(v.rows, static_cast<uint64_t>(kOrders));
+  EXPECT_EQ(v.messages, static_cast<uint64_t>(kOrders));
+  EXPECT_TRUE(v.ok()) << v.ToText(20);
+  // Nothing went through outbox_table, and nothing was updated or deleted
+  // per event: the queue's tables only receive inserts.
+  EXPECT_EQ(SqlInt(dsn_, "SELECT count(*) FROM outbox_table"), 0);
+}
+
+TEST_F(PgqTest, RelaySigkilledMidBatchLosesNothing) {
+  constexpr int64_t kOrders = 3000;
+  StartPgqd();
+  {
+    std::unique_ptr<outbox::OutboxWriter> writer;
+    ASSERT_TRUE(outbox::OutboxWriter::Open(PgqWriter(4), &writer).ok());
+    EXPECT_EQ(Write(writer.get(), kOrders, 4).committed, static_cast<uint64_t>(kOrders));
+  }
+  // The real CLI, with the test's pgqd (same state folder: it finds it running).
+  pid_t pid = -1;
+  SpawnOptions so;
+  so.stdout_path = state_ + "/relay.out";
+  so.stderr_path = "=stdout";
+  ASSERT_TRUE(Spawn({DualwriteBinary(), "--state-dir", state_, "--dsn", dsn_, "--broker",
+                     broker_->url(), "outbox", "relay", "--strategy", "pgq", "--no-maintain"},
+                    so, &pid)
+                  .ok());
+  // Kill it once it holds an open batch (next_batch committed, finish_batch
+  // not yet): the consumer's current_batch is set exactly then.
+  bool open_batch = false;
+  auto end = std::chrono::steady_clock::now() + 30s;
+  while (!open_batch && std::chrono::steady_clock::now() < end) {
+    open_batch = SqlInt(dsn_,
+                        "SELECT count(*) FROM pgq.get_consumer_info('dw_outbox', 'dw_relay')"
+                        " WHERE current_batch IS NOT NULL") > 0;
+  }
+  kill(pid, SIGKILL);
+  ASSERT_TRUE(WaitGone(pid, 10s));
+  ASSERT_TRUE(open_batch) << "the relay never opened a batch; see " << state_ << "/relay.out";
+
+  outbox::RunnerOptions rn;
+  rn.until_drained = true;
+  rn.maintain = false;
+  RelayThread relay(PgqRelay(/*self_tick=*/false), rn);
+  const auto& report = relay.Join();
+  EXPECT_TRUE(report.drained);
+  workload::VerifyReport v = Verify();
+  EXPECT_EQ(v.messages, static_cast<uint64_t>(kOrders));
+  EXPECT_TRUE(v.ok()) << v.ToText(20);
+}
+
+// offset-naive loses B's neighbour A here (outbox_offset_test.cc): A inserts
+// first (the lower event id) and commits after B was relayed.
+TEST_F(PgqTest, OutOfOrderCommitIsDelivered) {
+  auto relay = StartedRelay(/*self_tick=*/true);
+  pqxx::connection ca{dsn_};
+  pqxx::work a{ca};
+  InsertEvent(a, 1);
+  {
+    pqxx::connection cb{dsn_};
+    pqxx::work b{cb};
+    InsertEvent(b, 2);
+    b.commit();
+  }
+  EXPECT_EQ(PumpUntil(relay.get(), 1), 1) << "B, committed, is delivered while A is open";
+  a.commit();
+  EXPECT_EQ(PumpUntil(relay.get(), 1), 1) << "A, committed after B was relayed, is not skipped";
+  workload::VerifyReport v = Verify();
+  EXPECT_EQ(v.rows, 2u);
+  EXPECT_EQ(v.messages, 2u);
+  EXPECT_TRUE(v.ok()) << v.ToText(20);
+}
+
+TEST_F(PgqTest, HeldPreparedTransactionDoesNotStallLaterCommits) {
+  auto relay = StartedRelay(/*self_tick=*/true);
+  const std::string gid = "dw_pgq_held_" + db_;
+  {
+    pqxx::connection c{dsn_};
+    pqxx::work tx{c};
+    InsertEvent(tx, 10);
+    tx.exec("PREPARE TRANSACTION " + tx.quote(gid));
+  }  // the session is gone; the prepared transaction stays
+  {
+    pqxx::connection c{dsn_};
+    pqxx::work tx{c};
+    InsertEvent(tx, 11);
+    tx.commit();
+  }
+  EXPECT_EQ(PumpUntil(relay.get(), 1), 1) << "a later commit is not held back";
+  EXPECT_EQ(PumpFor(relay.get(), 300ms), 0) << "the prepared event is not visible yet";
+  Sql(dsn_, "COMMIT PREPARED " + pqxx::connection{dsn_}.quote(gid));
+  EXPECT_EQ(PumpUntil(relay.get(), 1), 1) << "delivery resumes once it commits";
+  workload::VerifyReport v = Verify();
+  EXPECT_EQ(v.messages, 2u);
+  EXPECT_TRUE(v.ok()) << v.ToText(20);
+}
+
+class EmitTest : public OutboxTest {
+ protected:
+  void SetUp() override {
+    OutboxTest::SetUp();
+    ASSERT_TRUE(workload::EnsureOrdersSchema(dsn_).ok());
+    ASSERT_TRUE(outbox::EnsureSchema(dsn_).ok());  // the publication names outbox_table
+    // The cdc relay's first Start creates the slot (and the publication):
+    // the writer refuses to emit before a slot exists.
+    std::unique_ptr<outbox::Relay> r;
+    ASSERT_TRUE(outbox::CreateRelay(Relay(outbox::Strategy::kCdc), &r).ok());
+    Status s = r->Start();
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+
+  outbox::WriterOptions EmitWriter(int connections) const {
+    outbox::WriterOptions wo = Writer(connections);
+    wo.sink = outbox::WriterOptions::Sink::kEmit;
+    return wo;
+  }
+};
+
+TEST_F(OutboxTest, EmitWriterRefusesWithoutASlot) {
+  ASSERT_TRUE(workload::EnsureOrdersSchema(dsn_).ok());
+  outbox::WriterOptions wo = Writer(1);
+  wo.sink = outbox::WriterOptions::Sink::kEmit;
+  std::unique_ptr<outbox::OutboxWriter> writer;
+  Status s = outbox::OutboxWriter::Open(wo, &writer);
+  EXPECT_EQ(s.code(), Status::Code::kFailedPrecondition) << s.ToString();
+}
+
+TEST_F(EmitTest, TenThousandOrdersFromEightWriters) {
+  constexpr int64_t kOrders = 10000;
+  std::unique_ptr<outbox::OutboxWriter> writer;
+  Status s = outbox::OutboxWriter::Open(EmitWriter(8), &writer);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  outbox::RunnerOptions rn;
+  rn.until_drained = true;
+  rn.maintain = false;
+  RelayThread relay(Relay(outbox::Strategy::kCdc), rn);
+  EXPECT_EQ(Write(writer.get(), kOrders, 8).committed, static_cast<uint64_t>(kOrders));
+  writer.reset();
+  const auto& report = relay.Join();
+  EXPECT_TRUE(report.drained) << report.ToText();
+  workload::VerifyReport v = Verify();
+  EXPECT_EQ(v.rows, static_cast<uint64_t>(kOrders));
+  EXPECT_EQ(v.messages, static_cast<uint64_t>(kOrders));
+  EXPECT_TRUE(v.ok()) << v.ToText(20);
+  EXPECT_EQ(SqlInt(dsn_, "SELECT count(*) FROM outbox_table"), 0) << "no table was written";
+}
+
+// A inserts first and commits last; B's event is delivered first, A's after
+// it commits (commit order), and a rolled-back C's never.
+TEST_F(EmitTest, OutOfOrderCommitIsDeliveredAndRollbackIsNot) {
+  auto emit = [&](pqxx::transaction_base& tx, int64_t id) {
+    workload::Order o = workload::MakeOrder(id, id, 1);
+    SqlStatement ins = workload::InsertOrderStatement(o);
+    tx.exec_params(ins.sql, *ins.params[0], *ins.params[1], *ins.params[2]);
+    OutMessage m = workload::OrderPlacedMessage(o);
+    tx.exec_params(
+        "SELECT pg_logical_emit_message(true, $1, json_build_object('event_id', "
+        "$2::text, 'topic', $3::text, 'key', $4::text, 'payload', $5::text)::text)",
+        std::string(outbox::kEmitPrefix), m.id, m.topic, m.key, m.payload);
+  };
+  pqxx::connection ca{dsn_};
+  pqxx::work a{ca};
+  emit(a, 1);
+  {
+    pqxx::connection cb{dsn_};
+    pqxx::work b{cb};
+    emit(b, 2);
+    b.commit();
+    pqxx::work c{cb};
+    emit(c, 3);
+    c.abort();
+  }
+  a.commit();
+  outbox::RunnerOptions rn;
+  rn.until_drained = true;
+  rn.maintain = false;
+  RelayThread relay(Relay(outbox::Strategy::kCdc), rn);
+  const auto& report = relay.Join();
+  EXPECT_TRUE(report.drained);
+  EXPECT_EQ(report.published, 2u);
+  workload::VerifyReport v = Verify();
+  EXPECT_EQ(v.rows, 2u);
+  EXPECT_EQ(v.messages, 2u);
+  EXPECT_TRUE(v.ok()) << v.ToText(20);
+}
+
+}  // namespace
+}  // namespace dw::testing
