@@ -1,8 +1,10 @@
-// Pure parts of the outbox: the pgoutput decoder (on hand-built bytes),
+// Pure parts of the outbox: the pgoutput decoder (on hand-built bytes, logical
+// messages and the events they carry too),
 // partition width parsing and naming, backoff bounds, strategy names.
 #include <gtest/gtest.h>
 
 #include "common/backoff.h"
+#include "outbox/emit_message.h"
 #include "outbox/partitions.h"
 #include "outbox/pgoutput.h"
 #include "outbox/relay.h"
@@ -90,6 +92,37 @@ TEST(PgOutput, DecodesBeginRelationInsertCommit) {
 
   ASSERT_TRUE(d.Decode("Yxyz", &m).ok());
   EXPECT_EQ(m.kind, pgoutput::Message::Kind::kOther);
+}
+
+// A logical message (pg_logical_emit_message, `outbox write --emit-message`)
+// and the outbox event its content carries.
+TEST(PgOutput, DecodesLogicalMessageIntoAnEvent) {
+  pgoutput::Decoder d;
+  pgoutput::Message m;
+  std::string msg = "M";
+  U8(&msg, 1);  // transactional
+  pgoutput::PutU64(&msg, 0x5000ull);
+  Str(&msg, kEmitPrefix);
+  const std::string content =
+      R"({"event_id": "order-7", "topic": "orders", "key": "7", "payload": "{\"id\":7}"})";
+  U32(&msg, static_cast<uint32_t>(content.size()));
+  msg += content;
+  ASSERT_TRUE(d.Decode(msg, &m).ok());
+  EXPECT_EQ(m.kind, pgoutput::Message::Kind::kLogicalMessage);
+  EXPECT_TRUE(m.transactional);
+  EXPECT_EQ(m.message_lsn, 0x5000ull);
+  EXPECT_EQ(m.prefix, kEmitPrefix);
+  EXPECT_EQ(m.content, content);
+  OutboxEvent e;
+  ASSERT_TRUE(DecodeEmitMessage(m.content, m.message_lsn, &e).ok());
+  EXPECT_EQ(e.id, 0x5000);
+  EXPECT_EQ(e.event_id, "order-7");
+  EXPECT_EQ(e.topic, "orders");
+  EXPECT_EQ(e.key, "7");
+  EXPECT_EQ(e.payload, "{\"id\":7}");
+  EXPECT_EQ(DecodeEmitMessage("not json", 1, &e).code(), Status::Code::kCorruption);
+  EXPECT_EQ(DecodeEmitMessage(R"({"event_id": "x"})", 1, &e).code(), Status::Code::kCorruption);
+  EXPECT_EQ(d.Decode(msg.substr(0, msg.size() - 3), &m).code(), Status::Code::kCorruption);
 }
 
 TEST(PgOutput, RejectsTruncatedAndUnknownRelation) {
