@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <optional>
 #include <pqxx/pqxx>
 #include <unordered_map>
 #include <unordered_set>
@@ -24,6 +25,41 @@ std::string List(const std::vector<T>& v, size_t max) {
   }
   if (v.size() > max) out += ", ... (" + std::to_string(v.size() - max) + " more)";
   return out;
+}
+
+// A client for reading the whole topic: a long deadline, since a read of
+// 10,000 messages from a busy broker may take seconds.
+Status OpenReader(const VerifyOptions& opts, std::unique_ptr<BrokerClient>* out) {
+  BrokerClient::Options bo;
+  bo.url = opts.broker_url;
+  bo.timeout = std::chrono::milliseconds(30000);
+  return BrokerClient::Create(bo, out);
+}
+
+// Reads opts.topic from its first offset to its end and calls visit(m, id)
+// for each message: id is the order id its key names, or nullopt when the key
+// is not an order id; messages of orders outside [min_id, max_id] are skipped.
+template <typename Visit>
+Status ScanOrderTopic(BrokerClient& broker, const VerifyOptions& opts, Visit visit) {
+  uint64_t from = 0;
+  for (;;) {
+    std::vector<BrokerMessage> batch;
+    uint64_t next = from;
+    Status s = broker.Read(opts.topic, from, 10000, &batch, &next);
+    if (!s.ok()) return s;
+    if (batch.empty()) return Status::OK();
+    for (const auto& m : batch) {
+      int64_t id = 0;
+      auto [p, ec] = std::from_chars(m.key.data(), m.key.data() + m.key.size(), id);
+      if (ec != std::errc() || p != m.key.data() + m.key.size()) {
+        visit(m, std::optional<int64_t>());
+        continue;
+      }
+      if (id < opts.min_id || id > opts.max_id) continue;
+      visit(m, std::optional<int64_t>(id));
+    }
+    from = next;
+  }
 }
 
 }  // namespace
@@ -93,33 +129,18 @@ Status Verify(const VerifyOptions& opts, VerifyReport* r) {
   r->rows = rows.size();
 
   std::unique_ptr<BrokerClient> broker;
-  BrokerClient::Options bo;
-  bo.url = opts.broker_url;
-  bo.timeout = std::chrono::milliseconds(30000);
-  Status s = BrokerClient::Create(bo, &broker);
+  Status s = OpenReader(opts, &broker);
   if (!s.ok()) return s;
   std::unordered_map<int64_t, uint32_t> seen;
-  uint64_t from = 0;
-  for (;;) {
-    std::vector<BrokerMessage> batch;
-    uint64_t next = from;
-    s = broker->Read(opts.topic, from, 10000, &batch, &next);
-    if (!s.ok()) return s;
-    if (batch.empty()) break;
-    for (const auto& m : batch) {
-      int64_t id = 0;
-      auto [p, ec] = std::from_chars(m.key.data(), m.key.data() + m.key.size(), id);
-      if (ec != std::errc() || p != m.key.data() + m.key.size()) {
-        ++r->messages;
-        r->foreign_keys.push_back(m.key);
-        continue;
-      }
-      if (id < opts.min_id || id > opts.max_id) continue;
-      ++r->messages;
-      if (++seen[id] == 2) r->duplicates.push_back(id);
+  s = ScanOrderTopic(*broker, opts, [&](const BrokerMessage& m, std::optional<int64_t> id) {
+    ++r->messages;
+    if (!id) {
+      r->foreign_keys.push_back(m.key);
+    } else if (++seen[*id] == 2) {
+      r->duplicates.push_back(*id);
     }
-    from = next;
-  }
+  });
+  if (!s.ok()) return s;
   for (int64_t id : rows) {
     if (!seen.count(id)) r->missing.push_back(id);
   }
@@ -154,9 +175,9 @@ nlohmann::json SagaVerifyReport::ToJson() const {
 }
 
 std::string SagaVerifyReport::ToText(size_t max) const {
-  std::string out = "saga orders " + std::to_string(orders) + " (placed " +
-                    std::to_string(placed) + ", cancelled " + std::to_string(cancelled) +
-                    "), events " + std::to_string(messages) + "\n";
+  std::string out = "saga orders " + std::to_string(orders) + " (placed " + std::to_string(placed) +
+                    ", cancelled " + std::to_string(cancelled) + "), events " +
+                    std::to_string(messages) + "\n";
   auto line = [&](const char* what, const std::vector<int64_t>& v) {
     out += std::string(what) + ": " + std::to_string(v.size());
     if (!v.empty()) out += " [" + List(v, max) + "]";
@@ -181,8 +202,9 @@ Status VerifySaga(const VerifyOptions& opts, SagaVerifyReport* r) {
     pqxx::connection c{opts.dsn};
     pqxx::read_transaction tx{c};
     bool have_orders = tx.exec1("SELECT to_regclass('orders') IS NOT NULL")[0].as<bool>();
-    bool have_saga = tx.exec1("SELECT to_regclass('saga_orders') IS NOT NULL AND "
-                              "to_regclass('saga_log') IS NOT NULL")[0]
+    bool have_saga = tx.exec1(
+                           "SELECT to_regclass('saga_orders') IS NOT NULL AND "
+                           "to_regclass('saga_log') IS NOT NULL")[0]
                          .as<bool>();
     if (have_orders) {
       std::string q = have_saga ? "SELECT o.id, coalesce(s.status, '') FROM orders o LEFT JOIN "
@@ -209,10 +231,7 @@ Status VerifySaga(const VerifyOptions& opts, SagaVerifyReport* r) {
   }
 
   std::unique_ptr<BrokerClient> broker;
-  BrokerClient::Options bo;
-  bo.url = opts.broker_url;
-  bo.timeout = std::chrono::milliseconds(30000);
-  Status s = BrokerClient::Create(bo, &broker);
+  Status s = OpenReader(opts, &broker);
   if (!s.ok()) return s;
   struct Events {
     uint32_t placed = 0;
@@ -221,39 +240,28 @@ Status VerifySaga(const VerifyOptions& opts, SagaVerifyReport* r) {
   };
   std::unordered_map<int64_t, Events> events;
   std::unordered_set<int64_t> orphans;
-  uint64_t from = 0;
-  for (;;) {
-    std::vector<BrokerMessage> batch;
-    uint64_t next = from;
-    s = broker->Read(opts.topic, from, 10000, &batch, &next);
-    if (!s.ok()) return s;
-    if (batch.empty()) break;
-    for (const auto& m : batch) {
-      int64_t id = 0;
-      auto [p, ec] = std::from_chars(m.key.data(), m.key.data() + m.key.size(), id);
-      if (ec != std::errc() || p != m.key.data() + m.key.size()) continue;  // not an order's
-      if (id < opts.min_id || id > opts.max_id) continue;
-      const std::string placed_id = "order-" + m.key;
-      const bool is_placed = m.id == placed_id;
-      const bool is_cancelled = m.id == placed_id + "-cancelled";
-      if (!is_placed && !is_cancelled) continue;
-      ++r->messages;
-      auto row = status.find(id);
-      if (row == status.end() || (is_cancelled && row->second.empty())) {
-        orphans.insert(id);
-        continue;
-      }
-      Events& e = events[id];
-      if (is_placed) {
-        ++e.placed;
-        e.last_placed = m.offset;
-      } else {
-        ++e.cancelled;
-        e.last_cancelled = m.offset;
-      }
+  s = ScanOrderTopic(*broker, opts, [&](const BrokerMessage& m, std::optional<int64_t> id) {
+    if (!id) return;  // not an order's
+    const std::string placed_id = "order-" + m.key;
+    const bool is_placed = m.id == placed_id;
+    const bool is_cancelled = m.id == placed_id + "-cancelled";
+    if (!is_placed && !is_cancelled) return;
+    ++r->messages;
+    auto row = status.find(*id);
+    if (row == status.end() || (is_cancelled && row->second.empty())) {
+      orphans.insert(*id);
+      return;
     }
-    from = next;
-  }
+    Events& e = events[*id];
+    if (is_placed) {
+      ++e.placed;
+      e.last_placed = m.offset;
+    } else {
+      ++e.cancelled;
+      e.last_cancelled = m.offset;
+    }
+  });
+  if (!s.ok()) return s;
   for (const auto& [id, st] : status) {
     if (st.empty()) continue;
     ++r->orders;
