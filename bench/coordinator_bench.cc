@@ -35,7 +35,6 @@
 #include <iostream>
 #include <map>
 #include <mutex>
-#include <regex>
 
 #include <benchmark/benchmark.h>
 
@@ -45,6 +44,7 @@
 #include "coordinator/participant_spec.h"
 #include "coordinator/pg_decision_log.h"
 #include "env/environment.h"
+#include "env/scratch_database.h"
 #include "outbox/writer.h"
 #include "participants/broker_client.h"
 #include "workload/load_runner.h"
@@ -271,11 +271,6 @@ void BM_Outbox(benchmark::State& state, bool notify) {
   }
 }
 
-std::string WithDb(const std::string& dsn, const std::string& db) {
-  std::string out = std::regex_replace(dsn, std::regex(R"((^|\s)dbname=\S+)"), "");
-  return out + " dbname=" + db;
-}
-
 Status SetUpEnvironment() {
   const char* d = std::getenv("DW_BENCH_DSN");
   const char* b = std::getenv("DW_BENCH_BROKER");
@@ -301,19 +296,12 @@ Status SetUpEnvironment() {
     broker = g_broker_server->url();
   }
   // A fresh database, so every run starts from the same empty tables.
-  PGconn* c = PQconnectdb(dsn.c_str());
-  if (PQstatus(c) != CONNECTION_OK) {
-    std::string e = PQerrorMessage(c);
-    PQfinish(c);
-    return Status::Unavailable(e);
-  }
-  bool ok = Exec(c, "DROP DATABASE IF EXISTS dw_bench_coord WITH (FORCE)") &&
-            Exec(c, "CREATE DATABASE dw_bench_coord");
-  PQfinish(c);
-  if (!ok) return Status::IOError("creating database dw_bench_coord");
-  g_dsn = WithDb(dsn, "dw_bench_coord");
+  Status s = env::RecreateScratchDatabase(dsn, "dw_bench_coord");
+  if (!s.ok()) return s;
+  s = WithDatabase(dsn, "dw_bench_coord", &g_dsn);
+  if (!s.ok()) return s;
   g_broker = broker;
-  Status s = workload::EnsureOrdersSchema(g_dsn);
+  s = workload::EnsureOrdersSchema(g_dsn);
   if (!s.ok()) return s;
   const char* scale = std::getenv("DW_BENCH_SCALE");
   if (scale) g_scale = std::atof(scale);

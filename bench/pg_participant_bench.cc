@@ -37,6 +37,7 @@
 #include <pqxx/pqxx>
 
 #include "bench/bench_util.h"
+#include "env/scratch_database.h"
 #include "participants/pg_pool.h"
 #include "participants/postgres_participant.h"
 #include "workload/orders.h"
@@ -224,40 +225,16 @@ void BM_Paired(benchmark::State& state) {
   state.counters["ratio_mean"] = mean(p) / mean(l);
 }
 
-// (Re)creates database dw_bench_pg from the admin DSN; *dsn points at it.
+// (Re)creates database dw_bench_pg from the admin DSN (an interrupted run's
+// prepared transactions there are rolled back first); *dsn points at it.
 Status CreateDatabase(const std::string& admin_dsn, std::string* dsn) {
-  try {
-    pqxx::connection c{admin_dsn};
-    pqxx::nontransaction tx(c);
-    // Leftover prepared transactions of an interrupted run would block the
-    // DROP; they live in dw_bench_pg, so they are rolled back from there.
-    pqxx::result r = tx.exec_params("SELECT gid FROM pg_prepared_xacts WHERE database = $1",
-                                    std::string(kDatabase));
-    if (!r.empty()) {
-      std::string d;
-      Status s = WithDatabase(admin_dsn, kDatabase, &d);
-      if (!s.ok()) return s;
-      pqxx::connection dc{d};
-      pqxx::nontransaction dtx(dc);
-      for (const auto& row : r) dtx.exec0("ROLLBACK PREPARED " + dtx.quote(row[0].c_str()));
-    }
-    tx.exec0(std::string("DROP DATABASE IF EXISTS ") + kDatabase + " WITH (FORCE)");
-    tx.exec0(std::string("CREATE DATABASE ") + kDatabase);
-  } catch (const std::exception& e) {
-    return Status::IOError(std::string("creating database ") + kDatabase + ": " + e.what());
-  }
+  Status s = env::RecreateScratchDatabase(admin_dsn, kDatabase);
+  if (!s.ok()) return s;
   return WithDatabase(admin_dsn, kDatabase, dsn);
 }
 
 Status DropDatabase(const std::string& admin_dsn) {
-  try {
-    pqxx::connection c{admin_dsn};
-    pqxx::nontransaction tx(c);
-    tx.exec0(std::string("DROP DATABASE IF EXISTS ") + kDatabase + " WITH (FORCE)");
-  } catch (const std::exception& e) {
-    return Status::IOError(std::string("dropping database ") + kDatabase + ": " + e.what());
-  }
-  return Status::OK();
+  return env::DropScratchDatabase(admin_dsn, kDatabase);
 }
 
 Status SetUp(const std::string& admin_dsn, Fixture* fx) {

@@ -5,6 +5,7 @@
 
 #include <simdjson.h>
 
+#include "broker/api.h"
 #include "common/names.h"
 
 namespace dw::broker {
@@ -57,17 +58,18 @@ bool OptString(const std::optional<element>& v, const char* key, std::string* ou
 bool ParseMessage(object obj, MessageData* m, std::string* topic, std::string* err) {
   std::optional<element> id, key, payload, t;
   for (auto field : obj) {
-    if (field.key == "id") {
+    if (field.key == api::key::kId) {
       id = field.value;
-    } else if (field.key == "key") {
+    } else if (field.key == api::key::kKey) {
       key = field.value;
-    } else if (field.key == "payload") {
+    } else if (field.key == api::key::kPayload) {
       payload = field.value;
-    } else if (topic != nullptr && field.key == "topic") {
+    } else if (topic != nullptr && field.key == api::key::kTopic) {
       t = field.value;
     }
   }
-  if (!OptString(id, "id", &m->id, err) || !OptString(key, "key", &m->key, err)) return false;
+  if (!OptString(id, api::key::kId, &m->id, err) || !OptString(key, api::key::kKey, &m->key, err))
+    return false;
   std::string_view p;
   if (!payload || payload->get_string().get(p) != simdjson::SUCCESS) {
     *err = "'payload' is required and must be a string";
@@ -101,7 +103,7 @@ bool MessagesArray(const std::string& body, simdjson::dom::array* out, std::stri
   if (!ParseRoot(body, &root, err)) return false;
   std::optional<element> messages;
   for (auto field : root) {
-    if (field.key == "messages") messages = field.value;
+    if (field.key == api::key::kMessages) messages = field.value;
   }
   if (!messages || messages->get_array().get(*out) != simdjson::SUCCESS) {
     *err = "'messages' is required and must be an array";

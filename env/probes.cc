@@ -4,12 +4,15 @@
 
 #include <pqxx/pqxx>
 
+#include "broker/api.h"
 #include "common/one_line.h"
 #include "env/http_get.h"
 #include "env/outbox_probes.h"
 
 namespace dw::env {
 namespace {
+
+namespace api = broker::api;
 
 // Items listed per section: enough to see what is stuck, bounded so that a
 // runaway test does not turn `env` into a megabyte of JSON.
@@ -70,11 +73,11 @@ Status ProbeBrokerPrepared(const ProbeContext& ctx, nlohmann::json* section) {
   }
   // {"transactions": [{"gid", "prepared_at", "messages"}]} (see the broker's router.h).
   auto body = nlohmann::json::parse(reply.body, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded() || !body.is_object() || !body.contains("transactions") ||
-      !body["transactions"].is_array()) {
+  if (body.is_discarded() || !body.is_object() || !body.contains(api::key::kTransactions) ||
+      !body[api::key::kTransactions].is_array()) {
     return Status::Corruption("GET /transactions?state=prepared: unexpected body");
   }
-  const auto& txs = body["transactions"];
+  const auto& txs = body[api::key::kTransactions];
   nlohmann::json gids = nlohmann::json::array();
   double oldest_age_s = 0;
   auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -82,12 +85,13 @@ Status ProbeBrokerPrepared(const ProbeContext& ctx, nlohmann::json* section) {
                     .count();
   for (const auto& t : txs) {
     if (!t.is_object()) continue;
-    if (static_cast<int>(gids.size()) < kMaxItems && t.contains("gid") && t["gid"].is_string()) {
-      gids.push_back(t["gid"]);
+    if (static_cast<int>(gids.size()) < kMaxItems && t.contains(api::key::kGid) &&
+        t[api::key::kGid].is_string()) {
+      gids.push_back(t[api::key::kGid]);
     }
     // prepared_at: unix milliseconds.
-    if (t.contains("prepared_at") && t["prepared_at"].is_number()) {
-      double age = (now_ms - t["prepared_at"].get<double>()) / 1000.0;
+    if (t.contains(api::key::kPreparedAt) && t[api::key::kPreparedAt].is_number()) {
+      double age = (now_ms - t[api::key::kPreparedAt].get<double>()) / 1000.0;
       if (age > oldest_age_s) oldest_age_s = age;
     }
   }

@@ -21,6 +21,7 @@
 #include "coordinator/pg_decision_log.h"
 #include "env/layout.h"
 #include "env/pg_binaries.h"
+#include "env/scratch_database.h"
 #include "tests/support/test_support.h"
 #include "workload/orders.h"
 #include "workload/verify.h"
@@ -92,12 +93,8 @@ class Restart : public ::testing::Test {
     std::string db = std::string("r_") + info->name();
     for (char& c : db) c = std::isalnum(static_cast<unsigned char>(c)) ? std::tolower(c) : '_';
     db = db.substr(0, 60);
-    {
-      pqxx::connection c(g_dsn);
-      pqxx::nontransaction tx(c);
-      tx.exec("DROP DATABASE IF EXISTS " + tx.quote_name(db) + " WITH (FORCE)");
-      tx.exec("CREATE DATABASE " + tx.quote_name(db));
-    }
+    Status s = env::RecreateScratchDatabase(g_dsn, db);
+    ASSERT_TRUE(s.ok()) << s.ToString();
     dsn_ = testing::WithDatabase(g_dsn, db);
     ASSERT_TRUE(workload::EnsureOrdersSchema(dsn_).ok());
     dir_ = testing::TempDir("coord-restart");
