@@ -271,7 +271,7 @@ void AbortLeftovers(Fixture* fx) {
   if (!fx->participant) return;
   std::vector<InDoubtTxn> left;
   if (!fx->participant->ListInDoubt(kGidPrefix, &left).ok()) return;
-  for (const auto& t : left) fx->participant->Abort(t.gid);
+  for (const auto& t : left) (void)fx->participant->Abort(t.gid);  // best-effort clean-up
   if (!left.empty())
     std::cerr << "pg_participant_bench: rolled back " << left.size()
               << " leftover prepared transactions\n";

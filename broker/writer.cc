@@ -133,7 +133,13 @@ void Writer::WriteBatch(std::deque<Item>* batch) {
       } else {
         // The bytes may or may not be on disk; they were never acknowledged,
         // so take them back rather than let a restart resurrect them.
-        log_->Truncate(size_before);
+        Status t = log_->Truncate(size_before);
+        if (!t.ok()) {
+          std::fprintf(stderr,
+                       "dualwrite broker: cannot take back an unacknowledged batch (%s): a "
+                       "restart may replay it\n",
+                       t.ToString().c_str());
+        }
       }
     }
     if (s.ok()) {

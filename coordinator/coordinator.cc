@@ -82,7 +82,7 @@ Status Coordinator::Create(const CoordinatorOptions& opts, std::vector<Member> m
   std::unique_ptr<Coordinator> c(new Coordinator(opts, std::move(members), std::move(log)));
   if (opts.recover_at_start) {
     RecoveryReport r;
-    c->Recover(&r);  // an incomplete pass is retried by the loop
+    (void)c->Recover(&r);  // an incomplete pass is retried by the loop
   }
   int workers = std::max(1, opts.background_workers);
   for (int i = 0; i < workers; ++i)
@@ -102,7 +102,7 @@ Coordinator::~Coordinator() {
   bg_cv_.notify_all();
   for (auto& t : bg_threads_) t.join();
   if (recovery_thread_.joinable()) recovery_thread_.join();
-  log_->Flush();
+  (void)log_->Flush();  // pending ENDs only: see DecisionLog::Flush
 }
 
 Status Coordinator::Begin(uint64_t* seq) {
@@ -408,7 +408,7 @@ void Coordinator::RecoveryLoop() {
       if (bg_cv_.wait_for(l, opts_.recovery_interval, [&] { return stop_; })) return;
     }
     RecoveryReport r;
-    Recover(&r);  // errors are in the report; the next pass retries
+    (void)Recover(&r);  // errors are in the report; the next pass retries
   }
 }
 

@@ -38,7 +38,9 @@ struct PgDecisionLog::LockConn {
 PgDecisionLog::PgDecisionLog(const Options& opts) : opts_(opts) {}
 
 PgDecisionLog::~PgDecisionLog() {
-  Flush();
+  // ENDs only let decision rows go: one that is not flushed leaves its row
+  // for the next recovery pass to end again.
+  (void)Flush();
   group_.reset();
   lock_.reset();  // closing the session releases the advisory lock
 }
@@ -188,7 +190,7 @@ void PgDecisionLog::LogEnd(const std::string& gid) {
     pending_ends_.push_back(gid);
     flush = pending_ends_.size() >= opts_.end_batch;
   }
-  if (flush) Flush();
+  if (flush) (void)Flush();  // unflushed ENDs stay queued for the next Flush
 }
 
 Status PgDecisionLog::Flush() {

@@ -210,7 +210,7 @@ Status Environment::Up(const UpOptions& opts, Endpoints* out, std::ostream* log)
           "the broker", st.broker_port, [&](int p) { return broker.Start(p, &pid, log); }, log,
           &port);
       if (!s.ok()) {
-        save();
+        (void)save();  // the failed start is the error to report
         return s;
       }
       st.broker_port = port;

@@ -465,7 +465,8 @@ class CdcRelay : public Relay {
     Status s = backlog_.Publish(broker_.get(), tr, trace_id_);
     if (!s.ok()) {
       // Keep the stream alive while the broker is away (wal_sender_timeout).
-      MaybeSendFeedback();
+      // A failure here ends the stream, which the next read reports.
+      (void)MaybeSendFeedback();
       return s;
     }
     *moved = static_cast<int64_t>(n);

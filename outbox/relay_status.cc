@@ -71,7 +71,7 @@ class StatusRelay : public PollingRelay {
         CommitTx("status 'new' again");
       }
     } catch (...) {
-      PgError("release");
+      (void)PgError("release");  // the reaper gives the rows back instead
     }
   }
 

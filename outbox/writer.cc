@@ -223,7 +223,9 @@ Status OutboxWriter::Open(const WriterOptions& opts, std::unique_ptr<OutboxWrite
       if (raw->closing) return;
       l.unlock();
       MaintenanceReport report;
-      MaintainPartitions(raw->opts.dsn, po, &report);  // best effort; Open made the first ones
+      // Best effort: Open made the first partitions, and a failed pass is
+      // retried at the next interval.
+      (void)MaintainPartitions(raw->opts.dsn, po, &report);
       l.lock();
     }
   });

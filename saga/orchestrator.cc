@@ -66,7 +66,7 @@ SagaEnd Orchestrator::PlaceOrder(int worker, const workload::Order& o, Status* e
     MaybeCrash(CrashAt::kAfterT1, o.id);
     end = Drive(steps, o.id, PlacedMessage(o.id, payload), false, error);
   }
-  steps->Release(o.id);  // an error here closed the session, which releases it too
+  (void)steps->Release(o.id);  // an error here closed the session, which releases it too
   Count(end);
   return end;
 }

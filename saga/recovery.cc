@@ -85,7 +85,8 @@ Status Orchestrator::Recover(RecoveryReport* out) {
         note(id, e2);
       }
     }
-    steps->Release(id);
+    // An error closed the session, which released the barrier lock too.
+    (void)steps->Release(id);
   }
   return Status::OK();
 }
