@@ -46,6 +46,20 @@ const std::vector<Lesson>& Lessons() {
        "A queue in a database leaves dead row versions behind; VACUUM removes them - unless a "
        "long (or prepared) transaction might still need them.",
        LessonVacuum},
+      {"saga",
+       "a refused publish is compensated (the order cancelled, OrderCancelled sent); a second "
+       "session reads the order as 'pending' before that",
+       "The saga: commit the order locally as 'pending', publish its event, then mark it "
+       "'placed' - or, when the broker says no, compensate. No distributed transaction, and no "
+       "isolation either.",
+       LessonSaga},
+      {"event-sourcing",
+       "broker first: the event is the write, the read model lags (read-your-writes misses); a "
+       "projector killed mid-batch resumes without loss or duplicate rows",
+       "Event sourcing, broker first: write the event to the broker and nothing else; a "
+       "projector builds the orders table from the topic. One write, so nothing to keep in "
+       "step - but the read model lags.",
+       LessonEventSourcing},
   };
   return kLessons;
 }

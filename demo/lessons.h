@@ -47,5 +47,7 @@ Status LessonStuckLocks(Stage& st, Narrator& n, nlohmann::json& facts);
 Status LessonOffsetLoss(Stage& st, Narrator& n, nlohmann::json& facts);
 Status LessonCdc(Stage& st, Narrator& n, nlohmann::json& facts);
 Status LessonVacuum(Stage& st, Narrator& n, nlohmann::json& facts);
+Status LessonSaga(Stage& st, Narrator& n, nlohmann::json& facts);
+Status LessonEventSourcing(Stage& st, Narrator& n, nlohmann::json& facts);
 
 }  // namespace dw::demo

@@ -151,6 +151,39 @@ TEST(Demo, StatusMakesMoreDeadTuplesAndAPreparedTransactionHoldsVacuum) {
   EXPECT_EQ(f["not_removable_after_commit_prepared"], 0);
 }
 
+TEST(Demo, SagaCompensatesARefusedPublishAfterADirtyRead) {
+  DemoRun r = Demo({"saga"});
+  ExpectShowed(r);
+  const auto& f = r.facts;
+  EXPECT_EQ(f["placed_first"], 1);
+  // A second session read the order as pending while no event of it existed.
+  EXPECT_GT(f["dirty_read_order"].get<int64_t>(), 0);
+  EXPECT_EQ(f["events_while_pending"], 0);
+  EXPECT_EQ(f["refused"], 1);
+  EXPECT_EQ(f["final_status"], "cancelled");
+  const std::string cancelled =
+      "order-" + std::to_string(f["dirty_read_order"].get<int64_t>()) + "-cancelled";
+  EXPECT_EQ(f["events_after"], nlohmann::json::array({cancelled}));
+  EXPECT_TRUE(f["verify_clean"].get<bool>());
+  EXPECT_EQ(f["placed"], 1);
+  EXPECT_EQ(f["cancelled"], 1);
+}
+
+TEST(Demo, EventSourcingReadModelLagsAndAKilledProjectorResumes) {
+  DemoRun r = Demo({"event-sourcing"});
+  ExpectShowed(r);
+  const auto& f = r.facts;
+  EXPECT_EQ(f["acknowledged_first"], 20);
+  EXPECT_EQ(f["read_your_writes_misses"], 20);
+  EXPECT_EQ(f["rows_after_catch_up"], 20);
+  EXPECT_EQ(f["projector_exit_code"], -1);  // SIGKILLed by its own crash hook
+  EXPECT_EQ(f["rows_after_crash"], 30);     // the killed batch rolled back with its offset
+  EXPECT_EQ(f["rows_after_restart"], 50);
+  EXPECT_EQ(f["restart_duplicates"], 0);
+  EXPECT_TRUE(f["verify_clean"].get<bool>());
+  EXPECT_EQ(f["messages"], 50);
+}
+
 TEST(Demo, UnknownLessonIsOneLineNamingTheLessons) {
   std::string out;
   Status s = RunCommand({DualwriteBinary(), "demo", "no-such-lesson"}, &out);
