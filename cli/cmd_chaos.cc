@@ -32,7 +32,8 @@ void AddChaosCommand(CLI::App& app, Globals& g) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option(
       "--approach", o->approach,
-      "approaches or families to draw from (default 2pc,outbox): e.g. 2pc-pg,outbox-cdc");
+      "approaches or families to draw from (default 2pc,outbox,saga,event-sourced): e.g. "
+      "2pc-pg,outbox-cdc,saga");
   cmd->add_option("--out", o->out, "write chaos.json and chaos.md into this folder");
   cmd->add_flag("--keep-cells", o->keep, "keep every run's folder (process logs, samples)");
   cmd->callback([&g, o] {

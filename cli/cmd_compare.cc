@@ -53,8 +53,8 @@ void AddCompareCommand(CLI::App& app, Globals& g) {
   cmd->add_flag("--smoke", o->smoke, "the smallest size, for tests (with or without --quick)");
   cmd->add_option("--out", o->out, "output folder (default ./compare-<UTC time>)");
   cmd->add_option("--only", o->only,
-                  "comma-separated approaches or families to run (floor, 2pc, outbox, 2pc-pg, "
-                  "outbox-cdc, ...)");
+                  "comma-separated approaches or families to run (floor, 2pc, outbox, saga, "
+                  "event-sourced, 2pc-pg, outbox-cdc, ...)");
   cmd->add_option("--seed", o->seed, "seed of the generated orders and fault moments (default 1)");
   cmd->add_option("--from", o->from,
                   "re-render report.md and plots from this results.json without running anything");

@@ -5,9 +5,16 @@
 namespace dw::compare {
 namespace {
 
+// The relay's session is open (every polling relay names itself so).
+constexpr const char* kRelaySessionSql =
+    "SELECT count(*) FROM pg_stat_activity"
+    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    " AND application_name LIKE 'dualwrite-relay-%'";
+
 Approach Outbox(const std::string& strategy, const std::string& description,
                 bool guaranteed = true) {
   Approach a;
+  a.relay_ready_sql = kRelaySessionSql;
   a.name = "outbox-" + strategy;
   a.family = Family::kOutbox;
   a.relay_batch = 1000;
@@ -63,29 +70,99 @@ std::vector<Approach> Build() {
   v.push_back(Outbox("offset-safe",
                      "outbox; relay: read past a stored (xid8, id) position, only "
                      "below the oldest running transaction"));
-  v.push_back(Outbox("cdc", "outbox; relay: logical decoding (pgoutput) from a replication slot"));
+  Approach cdc =
+      Outbox("cdc", "outbox; relay: logical decoding (pgoutput) from a replication slot");
+  // Its slot exists: from then on every committed row is decoded.
+  cdc.relay_ready_sql =
+      "SELECT count(*) FROM pg_replication_slots WHERE database = current_database()";
+  v.push_back(cdc);
   Approach trigger = Outbox("skip-locked",
                             "outbox written by a trigger on orders; relay: SKIP "
                             "LOCKED");
   trigger.name = "outbox-trigger";
   trigger.load = {"outbox", "write", "--trigger"};
   v.push_back(trigger);
+
+  Approach saga;
+  saga.name = "saga";
+  saga.family = Family::kSaga;
+  saga.description =
+      "orchestrated saga: T1 the order 'pending' (local commit), publish OrderPlaced (the "
+      "pivot), T3 'placed'; a refused publish is compensated ('cancelled' + OrderCancelled)";
+  saga.load = {"saga", "run"};
+  saga.recover = {"saga", "recover"};
+  v.push_back(saga);
+
+  Approach es;
+  es.name = "event-sourced";
+  es.family = Family::kEventSourced;
+  es.description =
+      "event sourcing, broker first: the write publishes OrderPlaced only; the projector "
+      "(`es project`, the cell's relay) builds the orders rows from the topic";
+  es.load = {"es", "write"};
+  es.relay = {"es", "project"};
+  es.relay_batch = 1000;
+  es.relay_instances = 1;  // one offset row: a second projector would only lose the race
+  // Its offset row exists once Projector::Open has run.
+  es.relay_ready_sql = "SELECT count(*) FROM es_offsets";
+  v.push_back(es);
+  return v;
+}
+
+FamilyDef Declare(Family f, const char* name) {
+  FamilyDef d;
+  d.family = f;
+  d.name = name;
+  return d;
+}
+
+std::vector<FamilyDef> BuildFamilies() {
+  std::vector<FamilyDef> v;
+  FamilyDef floor = Declare(Family::kFloor, "floor");
+  floor.judge = Judge::kNone;
+  v.push_back(floor);
+  FamilyDef two_pc = Declare(Family::kTwoPc, "2pc");
+  two_pc.killed = "coordinator";
+  two_pc.kill_load = true;  // the coordinator is the load generator
+  two_pc.crash_points = {"before-prepare", "after-prepare-one", "after-prepare-all",
+                         "after-decision", "after-commit-one"};
+  two_pc.broker_crash_points = {"after-stage-before-vote", "after-commit-before-reply"};
+  v.push_back(two_pc);
+  FamilyDef outbox = Declare(Family::kOutbox, "outbox");
+  outbox.killed = "relay";
+  v.push_back(outbox);
+  FamilyDef saga = Declare(Family::kSaga, "saga");
+  saga.judge = Judge::kSaga;
+  saga.killed = "orchestrator";
+  saga.kill_load = true;  // `saga run` drives its sagas in the load process
+  saga.reserves_stock = false;
+  saga.handles_refusal = true;
+  saga.crash_points = {"after-t1", "after-publish", "during-compensation"};
+  v.push_back(saga);
+  FamilyDef es = Declare(Family::kEventSourced, "event-sourced");
+  es.killed = "projector";
+  es.rows_follow_messages = true;
+  es.reserves_stock = false;
+  es.handles_refusal = true;
+  v.push_back(es);
   return v;
 }
 
 }  // namespace
 
-const char* FamilyName(Family f) {
-  switch (f) {
-    case Family::kFloor:
-      return "floor";
-    case Family::kTwoPc:
-      return "2pc";
-    case Family::kOutbox:
-      return "outbox";
-  }
-  return "floor";
+const std::vector<FamilyDef>& AllFamilies() {
+  static const std::vector<FamilyDef> all = BuildFamilies();
+  return all;
 }
+
+const FamilyDef& Def(Family f) {
+  for (const auto& d : AllFamilies()) {
+    if (d.family == f) return d;
+  }
+  return AllFamilies().front();
+}
+
+const char* FamilyName(Family f) { return Def(f).name; }
 
 const std::vector<Approach>& AllApproaches() {
   static const std::vector<Approach> all = Build();
@@ -117,8 +194,9 @@ Status SelectApproaches(const std::string& only, std::vector<Approach>* out) {
       std::string names;
       for (const auto& a : AllApproaches()) names += (names.empty() ? "" : ", ") + a.name;
       return Status::InvalidArgument("--only: unknown approach '" + w +
-                                     "' (want a family floor, 2pc, outbox or one of " + names +
-                                     ")");
+                                     "' (want a family floor, 2pc, outbox, saga, event-sourced "
+                                     "or one of " +
+                                     names + ")");
     }
   }
   for (const auto& a : AllApproaches()) {

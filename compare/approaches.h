@@ -11,9 +11,45 @@
 namespace dw::compare {
 
 // What an approach is, for what a cell starts around its load and which
-// faults apply to it. A new family adds a value here and its name below.
-enum class Family { kFloor, kTwoPc, kOutbox };
-const char* FamilyName(Family f);  // "floor" | "2pc" | "outbox" (results.json's `family`)
+// faults apply to it. A new family adds a value here and a declaration in
+// approaches.cc (FamilyDef): cells, faults and chaos read the declaration.
+enum class Family { kFloor, kTwoPc, kOutbox, kSaga, kEventSourced };
+
+// How a cell judges an approach's outcome.
+enum class Judge {
+  kNone,         // sends nothing: only in-doubt transactions matter (the floor)
+  kOrdersTopic,  // verify: every `orders` row has exactly one message, and back
+  kSaga,         // saga verify: each order's final status against its events
+};
+
+// What a family is, declared once (approaches.cc) and read by cells, faults,
+// chaos and results.json instead of a switch per place.
+struct FamilyDef {
+  Family family;
+  const char* name;  // results.json's `family`: "floor" | "2pc" | "outbox" | "saga" | ...
+  Judge judge = Judge::kOrdersTopic;
+  // The process `process-kill` SIGKILLs: the load itself (it is the
+  // coordinator / orchestrator) or the relay process beside it; nullptr: none.
+  const char* killed = nullptr;
+  bool kill_load = false;
+  // The rows are built from the messages (event sourcing's projector), so a
+  // cell waits for the rows to catch up with the topic, not the reverse.
+  bool rows_follow_messages = false;
+  // The load can take --hot-rows (a stock row reserved in its transaction).
+  bool reserves_stock = true;
+  // A publish refused with 422 (the broker's reject_prob) is an answer the
+  // operation handles (the saga compensates, the event-sourced write
+  // fails), not a fault its relay would retry forever.
+  bool handles_refusal = false;
+  // The load's own `--crash-at` points (chaos and the crash-point scenario).
+  std::vector<std::string> crash_points;
+  // The broker's crash points that concern this family's publishes.
+  std::vector<std::string> broker_crash_points;
+};
+
+const FamilyDef& Def(Family f);
+const char* FamilyName(Family f);  // Def(f).name
+const std::vector<FamilyDef>& AllFamilies();
 
 struct Approach {
   std::string name;  // "floor", "2pc-pg", "outbox-skip-locked", ...
@@ -24,10 +60,17 @@ struct Approach {
   std::vector<std::string> load;
   // 2PC: `2pc recover` with the same decision log, run once the load has
   // exited if transactions are still in doubt (an operator, or the next run
-  // of the coordinator, would do the same). Empty otherwise.
+  // of the coordinator, would do the same). Saga: `saga recover`, run once
+  // the load has exited (it finishes sagas a killed orchestrator left open).
+  // Empty otherwise.
   std::vector<std::string> recover;
-  // Outbox: the relay's arguments after `dualwrite [globals]`; empty otherwise.
+  // Outbox: the relay's arguments after `dualwrite [globals]`; event
+  // sourcing: the projector (`es project`), which plays the relay's part in
+  // a cell. Empty otherwise.
   std::vector<std::string> relay;
+  // A query on the cell's database that returns a count > 0 once the relay
+  // is ready (its session is open, its slot or offset row exists).
+  std::string relay_ready_sql;
   // Outbox: the relay as a user would deploy it (`--batch`, `--instances`),
   // chosen from the relay-scaling measurements (bench/README.md, "Outbox"):
   // batch 1000 for every strategy, and two instances where the strategy
@@ -39,9 +82,11 @@ struct Approach {
   // verify is expected to find violations, and the report says so.
   bool guaranteed = true;
 
-  bool uses_broker() const { return family != Family::kFloor; }
+  const FamilyDef& def() const { return Def(family); }
+  bool uses_broker() const { return def().judge != Judge::kNone; }
   bool is_2pc() const { return family == Family::kTwoPc; }
   bool is_outbox() const { return family == Family::kOutbox; }
+  bool has_relay() const { return !relay.empty(); }
   // Relays that may run as several instances (--instances K).
   bool relay_scales() const { return relay_instances > 1; }
 };
@@ -50,7 +95,7 @@ struct Approach {
 const std::vector<Approach>& AllApproaches();
 
 // `only` is a comma-separated list of approach names or families ("2pc",
-// "outbox", "floor"); empty selects all. InvalidArgument names the unknown
+// "outbox", "floor", "saga", "event-sourced"); empty selects all. InvalidArgument names the unknown
 // entry and the valid names.
 Status SelectApproaches(const std::string& only, std::vector<Approach>* out);
 

@@ -106,6 +106,12 @@ Status CellBroker::SetLatencyMs(double ms) {
   return Admin(b.str());
 }
 
+Status CellBroker::SetRejectProb(double p) {
+  std::ostringstream b;
+  b << "{\"reject_prob\": " << p << "}";
+  return Admin(b.str());
+}
+
 Status CellBroker::Counter(const std::string& name, uint64_t* value) {
   if (own_) return broker_.Counter(name, value);
   std::map<std::string, uint64_t> m;

@@ -40,6 +40,9 @@ class CellBroker {
   Status Up();
   // broker-slow: the broker's own latency fault (POST /admin/faults).
   Status SetLatencyMs(double ms);
+  // broker-reject: the business "no" (reject_prob): that fraction of
+  // single-message publishes is answered 422 and nothing stored.
+  Status SetRejectProb(double p);
   // broker-crash: arm the broker's crash point ("" disarms); it exits by itself there.
   Status SetCrashAt(const std::string& point);
   // False once an own broker process has exited (reaped).

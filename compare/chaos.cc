@@ -20,19 +20,16 @@ namespace {
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
-const char* const kCoordinatorSteps[] = {"before-prepare", "after-prepare-one", "after-prepare-all",
-                                         "after-decision", "after-commit-one"};
-const char* const kBrokerCrashPoints[] = {"after-stage-before-vote", "after-commit-before-reply"};
-
 // The faults a run may draw for `a`. clock-skew is left out: it is a designed
 // loss of offset-naive, shown by `compare`, not a crash.
 std::vector<std::string> Faults(const Approach& a, bool embedded) {
   std::vector<std::string> v = {"broker-down", "broker-slow", "process-kill", "partition"};
   if (embedded) v.push_back("postgres-restart");
-  if (a.is_2pc()) {
-    v.push_back("crash-point");
-    v.push_back("broker-crash");
-  }
+  // Crash points are declared per family (FamilyDef): 2PC's coordinator
+  // steps, the saga's after-t1 | after-publish | during-compensation.
+  if (!a.def().crash_points.empty()) v.push_back("crash-point");
+  if (!a.def().broker_crash_points.empty()) v.push_back("broker-crash");
+  if (a.def().handles_refusal) v.push_back("broker-reject");
   return v;
 }
 
@@ -68,11 +65,12 @@ Draw DrawRun(uint64_t seed, int k, const std::vector<Approach>& pool, bool embed
   f.fault_s = uniform(0.5, 2.5);
   f.after_s = 1.0;
   f.kill_after_s = uniform(0.0, f.fault_s);
+  const FamilyDef& def = d.approach->def();
   if (f.scenario == "crash-point") {
-    f.crash_at = kCoordinatorSteps[pick(5)];
+    f.crash_at = def.crash_points[pick(def.crash_points.size())];
     f.crash_after = static_cast<int64_t>(pick(300));
   } else if (f.scenario == "broker-crash") {
-    f.crash_at = kBrokerCrashPoints[pick(2)];
+    f.crash_at = def.broker_crash_points[pick(def.broker_crash_points.size())];
   }
   f.converge_timeout_s = d.approach->guaranteed ? 30 : 3;
   f.drain_timeout_s = 30;
@@ -137,7 +135,8 @@ std::string Markdown(const json& r) {
 Status RunChaos(const ChaosOptions& opts, std::ostream& log, ChaosSummary* out) {
   *out = ChaosSummary();
   std::vector<Approach> pool;
-  Status s = SelectApproaches(opts.approaches.empty() ? "2pc,outbox" : opts.approaches, &pool);
+  Status s = SelectApproaches(
+      opts.approaches.empty() ? "2pc,outbox,saga,event-sourced" : opts.approaches, &pool);
   if (!s.ok()) return s;
   std::erase_if(pool, [](const Approach& a) { return !a.uses_broker(); });
   if (pool.empty()) return Status::InvalidArgument("--approach: the floor sends nothing to break");

@@ -11,6 +11,7 @@
 #include <pqxx/pqxx>
 
 #include "compare/cells.h"
+#include "compare/family_figures.h"
 #include "compare/faults.h"
 #include "compare/history.h"
 #include "compare/monitor.h"
@@ -46,6 +47,8 @@ json FailureSkeleton(const Approach& a, const std::string& scenario) {
                         "timeline",
                         "lost_timeline",
                         "backlog",
+                        "pending_age_ms",
+                        "projection_lag_ms",
                         "verify"}) {
     c[k] = nullptr;
   }
@@ -132,7 +135,7 @@ json RunFault(CellContext& ctx, const Approach& a, const FaultSpec& f) {
   Monitor monitor(mo);
   monitor.Start();
 
-  if (a.is_outbox()) {
+  if (a.has_relay()) {
     Proc* relay = nullptr;
     s = StartRelay(ctx, &rig, a, run.by_time, 0, &relay);
     if (!s.ok()) return fail(s.ToString());
@@ -216,7 +219,11 @@ json RunFault(CellContext& ctx, const Approach& a, const FaultSpec& f) {
         RunRecover(ctx, &rig, a, &run.notes);
         continue;
       }
-      const bool messages = !rig.tail || rig.tail->SeenAll(committed_at_heal);
+      // Event sourcing: the rows are the projection of the messages, so
+      // convergence is the projector having caught up with the topic.
+      const bool messages =
+          !rig.tail || (a.def().rows_follow_messages ? CountRows(rig) >= rig.tail->unique()
+                                                     : rig.tail->SeenAll(committed_at_heal));
       if (messages && doubt.known && (doubt.count == 0 || doubt.max_age_s < 1.0)) {
         converge_s = (NowUs() - fault_end) / 1e6;
         break;
@@ -232,11 +239,15 @@ json RunFault(CellContext& ctx, const Approach& a, const FaultSpec& f) {
     return fail("the load command did not finish");
   }
   if (!run.load().ok()) run.notes.push_back("load: " + run.load().ErrorLine());
-  if (!recovered && !a.recover.empty() && monitor.Current().count > 0) {
+  // A saga's open sagas are not prepared transactions the monitor sees:
+  // `saga recover` runs once the load has exited, whatever it left (it does
+  // nothing when every saga ended).
+  if (!recovered && !a.recover.empty() &&
+      (monitor.Current().count > 0 || a.def().judge == Judge::kSaga)) {
     recovered = true;
     RunRecover(ctx, &rig, a, &run.notes);
   }
-  const double drain = Drain(rig, a.guaranteed ? f.drain_timeout_s : 2.0);
+  const double drain = Settle(rig, a, a.guaranteed ? f.drain_timeout_s : 2.0);
   if (drain < 0) run.notes.push_back("not every committed row's message arrived after the load");
   if (run.relay_i) rig.procs[*run.relay_i].Stop(milliseconds(15000));
   for (auto& p : rig.procs) {
@@ -264,7 +275,7 @@ json RunFault(CellContext& ctx, const Approach& a, const FaultSpec& f) {
   WindowStats before = Window(rows, run.load_start_us, fault_start);
   WindowStats total = Window(rows, run.load_start_us, load_end);
   workload::VerifyReport vr;
-  json v = a.uses_broker() ? VerifyJson(rig, rig.broker.url(), &vr) : FloorVerifyJson(rig);
+  json v = JudgeJson(rig, a, &vr);
 
   cell["fault"] = {{"start_s", (fault_start - run.load_start_us) / 1e6},
                    {"end_s", (fault_end - run.load_start_us) / 1e6}};
@@ -325,10 +336,11 @@ json RunFault(CellContext& ctx, const Approach& a, const FaultSpec& f) {
     cell["backlog"] = b;
   }
   fault->Report(run, &cell);
+  AddFamilyFigures(rig, a, run.relay_i ? &rig.procs[*run.relay_i] : nullptr, &cell);
   cell["verify"] = v;
   HistoryReport history;
   Status hs = CheckHistory(rows, rig.dsn, a.uses_broker() ? rig.broker.url() : "", rig.min_id,
-                           rig.max_id, &history);
+                           rig.max_id, a.def().judge == Judge::kSaga, &history);
   cell["history"] = hs.ok() ? history.ToJson() : json({{"ok", false}, {"error", hs.ToString()}});
   const bool clean = v.value("ok", false) && hs.ok() && history.ok();
   cell["verdict"] = clean ? "clean" : a.guaranteed ? "violations" : "expected-loss";

@@ -45,6 +45,16 @@ class BrokerSlow : public Fault {
   Status Heal(FaultRun& r) override { return r.rig.broker.SetLatencyMs(0); }
 };
 
+// A quarter of the single-message publishes refused during the window.
+class BrokerReject : public Fault {
+ public:
+  Status Inject(FaultRun& r) override {
+    r.notes.push_back("the broker refused a quarter of the publishes (422) during the window");
+    return r.rig.broker.SetRejectProb(0.25);
+  }
+  Status Heal(FaultRun& r) override { return r.rig.broker.SetRejectProb(0); }
+};
+
 class PostgresRestart : public Fault {
  public:
   Status Inject(FaultRun& r) override { return r.ctx.lab->CrashPostgres(); }
@@ -196,16 +206,16 @@ class ProcessKill : public Fault {
     const double after =
         r.spec.kill_after_s >= 0 ? std::min(r.spec.kill_after_s, r.spec.fault_s) : d(r.rng);
     SleepS(after);
-    Proc& victim = r.approach.is_2pc() ? r.load() : r.rig.procs[*r.relay_i];
+    const FamilyDef& def = r.approach.def();
+    Proc& victim = def.kill_load ? r.load() : r.rig.procs[*r.relay_i];
     victim.Signal(SIGKILL);
     victim.Wait(milliseconds(10000));
-    r.notes.push_back(std::string(r.approach.is_2pc() ? "coordinator" : "relay") +
-                      " killed with SIGKILL " + Fmt(after) +
+    r.notes.push_back(std::string(def.killed) + " killed with SIGKILL " + Fmt(after) +
                       " s into the fault window, restarted at its end");
     return Status::OK();
   }
   Status Heal(FaultRun& r) override {
-    return r.approach.is_2pc() ? r.RestartLoad(r.ctx.seed + 2) : r.RestartRelay();
+    return r.approach.def().kill_load ? r.RestartLoad(r.ctx.seed + 2) : r.RestartRelay();
   }
 };
 
@@ -226,10 +236,10 @@ class CrashPoint : public Fault {
     r.fault_start_us = NowUs();
     const bool crashed = died && (broker_ || !r.load().ok());
     r.notes.push_back(
-        crashed ? std::string(broker_ ? "broker" : "coordinator") + " died at crash point " +
-                      r.spec.crash_at +
+        crashed ? std::string(broker_ ? "broker" : r.approach.def().killed) +
+                      " died at crash point " + r.spec.crash_at +
                       (r.spec.crash_after
-                           ? " after " + std::to_string(r.spec.crash_after) + " transactions"
+                           ? " after " + std::to_string(r.spec.crash_after) + " operations"
                            : "")
                 : "the crash point " + r.spec.crash_at + " was not reached");
     if (broker_ && !died) (void)r.rig.broker.SetCrashAt("");  // disarm; the cell goes on
@@ -267,10 +277,12 @@ std::vector<ScenarioDef> Build() {
   v.push_back({"process-kill", "coordinator / relay SIGKILL",
                "2PC: the coordinator process (it is also the load generator) is killed with "
                "SIGKILL at a seeded moment and restarted at the end of the window (start-up "
-               "recovery). Outbox: the relay is killed and restarted; the writer keeps going",
+               "recovery). Saga: the orchestrator (`saga run`, also the load generator) alike; "
+               "its restart recovers the sagas it left open. Outbox: the relay is killed and "
+               "restarted; the writer keeps going. Event-sourced: the projector alike",
                true, false,
                [](const Approach& a) {
-                 return a.family == Family::kFloor
+                 return a.def().killed == nullptr
                             ? std::string(
                                   "the floor has no coordinator or relay; its only process "
                                   "is the load itself")
@@ -300,14 +312,36 @@ std::vector<ScenarioDef> Build() {
                "holds that row until its recovery at the end of the window: the probe, and every "
                "order that draws product 1, waits on it. The floor and the outbox have no "
                "in-doubt transaction to hold anything",
-               true, false, always, [] { return std::make_unique<InDoubtHeld>(); }});
-  v.push_back({"crash-point", "coordinator crash point",
-               "the coordinator dies by itself at a named crash point and is restarted", false,
-               false,
+               true, false,
                [](const Approach& a) {
-                 return a.is_2pc() ? std::string() : std::string("only 2PC has crash points");
+                 return a.def().reserves_stock
+                            ? std::string()
+                            : std::string(
+                                  "its write reserves no stock row (--hot-rows does not "
+                                  "apply): nothing for a transaction to hold");
+               },
+               [] { return std::make_unique<InDoubtHeld>(); }});
+  v.push_back({"crash-point", "coordinator crash point",
+               "the coordinator (2PC) or orchestrator (saga) dies by itself at a named crash "
+               "point and is restarted",
+               false, false,
+               [](const Approach& a) {
+                 return a.def().crash_points.empty()
+                            ? std::string("only 2PC and the saga have crash points")
+                            : std::string();
                },
                [] { return std::make_unique<CrashPoint>(false); }});
+  v.push_back({"broker-reject", "broker refuses publishes",
+               "the broker answers a quarter of the single-message publishes with 422 and a "
+               "reason (its reject_prob fault, the business \"no\"): the saga compensates, the "
+               "event-sourced write fails; nothing of a refused order may remain",
+               false, false,
+               [](const Approach& a) {
+                 return a.def().handles_refusal
+                            ? std::string()
+                            : std::string("its publishes are decided events a refusal cannot undo");
+               },
+               [] { return std::make_unique<BrokerReject>(); }});
   v.push_back({"broker-crash", "broker crash point",
                "the broker dies by itself at a named crash point and is restarted", false, false,
                NoBroker, [] { return std::make_unique<CrashPoint>(true); }});

@@ -9,6 +9,7 @@
 #include <pqxx/pqxx>
 
 #include "participants/broker_client.h"
+#include "saga/events.h"
 #include "workload/orders.h"
 
 namespace dw::compare {
@@ -29,21 +30,24 @@ nlohmann::json HistoryReport::ToJson() const {
 }
 
 Status CheckHistory(const std::vector<SampleRow>& samples, const std::string& dsn,
-                    const std::string& broker_url, int64_t min_id, int64_t max_id,
+                    const std::string& broker_url, int64_t min_id, int64_t max_id, bool saga,
                     HistoryReport* out) {
   *out = HistoryReport();
   std::unordered_set<int64_t> rows;
   try {
     pqxx::connection c{dsn};
     pqxx::nontransaction tx{c};
-    for (const auto& r :
-         tx.exec_params("SELECT id FROM orders WHERE id BETWEEN $1 AND $2", min_id, max_id)) {
+    const char* sql = saga ? "SELECT order_id FROM saga_orders WHERE status = 'placed'"
+                             " AND order_id BETWEEN $1 AND $2"
+                           : "SELECT id FROM orders WHERE id BETWEEN $1 AND $2";
+    for (const auto& r : tx.exec_params(sql, min_id, max_id)) {
       rows.insert(r[0].as<int64_t>());
     }
   } catch (const std::exception& e) {
     return Status::IOError(std::string("history: reading orders: ") + e.what());
   }
   std::unordered_map<int64_t, uint32_t> messages;
+  std::unordered_set<int64_t> retracted;  // saga: order ids with an OrderCancelled
   const bool judge_messages = !broker_url.empty();
   if (judge_messages) {
     std::unique_ptr<BrokerClient> b;
@@ -62,10 +66,16 @@ Status CheckHistory(const std::vector<SampleRow>& samples, const std::string& ds
       for (const auto& m : batch) {
         int64_t id = 0;
         auto [p, ec] = std::from_chars(m.key.data(), m.key.data() + m.key.size(), id);
-        if (ec == std::errc() && id >= min_id && id <= max_id) ++messages[id];
+        if (ec != std::errc() || id < min_id || id > max_id) continue;
+        if (saga && m.id.ends_with(saga::kCancelledIdSuffix)) {
+          retracted.insert(id);
+        } else {
+          ++messages[id];
+        }
       }
       from = next;
     }
+    for (int64_t id : retracted) messages.erase(id);
   }
   // Counts a broken rule and remembers a few keys to look at.
   auto broke = [out](uint64_t* counter, int64_t key) {

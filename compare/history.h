@@ -35,8 +35,15 @@ struct HistoryReport {
 
 // `broker_url` empty: the approach sends no message (the floor); only rows
 // are judged.
+//
+// `saga`: an order's row always exists from T1 on, and its business outcome
+// is its status, so the rules read "row" as "saga_orders says 'placed'" and
+// "message" as "an OrderPlaced not retracted by an OrderCancelled": an
+// acknowledged (placed) order is placed with exactly one standing
+// OrderPlaced; an aborted (cancelled) one is not placed and has none
+// standing. The order of the events is saga verify's rule, not this one's.
 Status CheckHistory(const std::vector<SampleRow>& rows, const std::string& dsn,
-                    const std::string& broker_url, int64_t min_id, int64_t max_id,
+                    const std::string& broker_url, int64_t min_id, int64_t max_id, bool saga,
                     HistoryReport* out);
 
 }  // namespace dw::compare

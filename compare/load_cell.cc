@@ -7,6 +7,7 @@
 
 #include "compare/cells.h"
 #include "compare/cost.h"
+#include "compare/family_figures.h"
 #include "compare/rig.h"
 #include "compare/samples.h"
 #include "env/proc_info.h"
@@ -50,6 +51,8 @@ json NullLoadCell(const Approach& a, const LoadSpec& spec, const std::string& er
                         "instances",
                         "batch",
                         "verify",
+                        "pending_age_ms",
+                        "projection_lag_ms",
                         "command"}) {
     c[k] = nullptr;
   }
@@ -125,7 +128,7 @@ json RunLoadCell(CellContext& ctx, const Approach& a, const LoadSpec& spec, cons
   const CpuReading cpu0 = ReadCpu(ctx, rig);
 
   Proc* relay = nullptr;
-  if (a.is_outbox()) {
+  if (a.has_relay()) {
     s = StartRelay(ctx, &rig, a, false, spec.relay_instances, &relay);
     if (!s.ok()) return fail(s.ToString());
   }
@@ -142,8 +145,11 @@ json RunLoadCell(CellContext& ctx, const Approach& a, const LoadSpec& spec, cons
   if (!lj.is_object()) return fail("the load command printed no JSON summary");
 
   // An approach known to lose messages never drains completely: do not wait
-  // the full timeout for rows it skipped (verify reports them).
-  const double drain = Drain(rig, a.guaranteed ? plan.drain_timeout_s : 2.0);
+  // the full timeout for rows it skipped (verify reports them). Event
+  // sourcing settles the other way: the projector catches up with the topic.
+  const double drain =
+      Settle(rig, a, a.guaranteed ? plan.drain_timeout_s : 2.0, lj.value("committed", uint64_t{0}));
+  const int64_t settled_us = NowUs();
   double relay_cpu_s = -1;
   if (relay) {
     relay_cpu_s = env::ProcessCpuSeconds(relay->pid);
@@ -191,7 +197,7 @@ json RunLoadCell(CellContext& ctx, const Approach& a, const LoadSpec& spec, cons
   const uint64_t attempted =
       committed + lj.value("aborted", uint64_t{0}) + lj.value("failed", uint64_t{0});
   workload::VerifyReport vr;
-  cell["verify"] = a.uses_broker() ? VerifyJson(rig, rig.broker.url(), &vr) : FloorVerifyJson(rig);
+  cell["verify"] = JudgeJson(rig, a, &vr);
   if (rig.tail) {
     Histogram e2e;
     std::vector<int64_t> read_at;
@@ -201,7 +207,9 @@ json RunLoadCell(CellContext& ctx, const Approach& a, const LoadSpec& spec, cons
     }
     cell["e2e_ms"] = PercentilesJson(e2e, true);
     cell["e2e_cdf"] = CdfJson(e2e);
-    const int64_t last = read_at.empty() ? 0 : *std::max_element(read_at.begin(), read_at.end());
+    int64_t last = read_at.empty() ? 0 : *std::max_element(read_at.begin(), read_at.end());
+    // Event sourcing delivers when the row is projected: the catch-up's end.
+    if (a.def().rows_follow_messages && drain >= 0 && last > 0) last = std::max(last, settled_us);
     // Drain: from the load's last completed operation to the last message
     // readable (not from the process's exit, which closes 64 connections).
     int64_t last_done = 0;
@@ -209,7 +217,12 @@ json RunLoadCell(CellContext& ctx, const Approach& a, const LoadSpec& spec, cons
     cell["drain_s"] =
         drain >= 0 && last > 0 ? json(std::max<int64_t>(0, last - last_done) / 1e6) : json(nullptr);
     const uint64_t rows_now = CountRows(rig);
-    const uint64_t missing = vr.missing.size();
+    // Saga: an order still pending or compensating has not reached its final
+    // state, whatever the topic holds.
+    const uint64_t missing =
+        vr.missing.size() + (a.def().judge == Judge::kSaga
+                                 ? cell["verify"].value("in_doubt", uint64_t{0})
+                                 : uint64_t{0});
     const uint64_t delivered = rows_now > missing ? rows_now - missing : 0;
     cell["delivered"] = delivered;
     if (last > t0 && t0 > 0) {
@@ -270,6 +283,7 @@ json RunLoadCell(CellContext& ctx, const Approach& a, const LoadSpec& spec, cons
       cell[k] = nullptr;
     }
   }
+  AddFamilyFigures(rig, a, relay, &cell);
   cell["command"] = CommandLine(load, relay);
   cell["error"] = drain < 0 && a.guaranteed
                       ? json("not every message arrived within " + Fmt(plan.drain_timeout_s) +

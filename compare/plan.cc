@@ -51,14 +51,15 @@ Status MakePlan(const std::string& size, const std::vector<Approach>& approaches
     p->concurrency = {1, 16};
     p->cell_s = 1.5;
     p->rates = {500, 2000, 8000};
-    p->grid_approaches = {"floor", "2pc-pg", "2pc-lrco", "outbox-skip-locked", "outbox-cdc"};
+    p->grid_approaches = {"floor",      "2pc-pg", "2pc-lrco",     "outbox-skip-locked",
+                          "outbox-cdc", "saga",   "event-sourced"};
     p->open_s = 2.0;
     p->hot_rows = {1, 16, 10000};
     p->contention_approaches = {"floor", "2pc-pg", "outbox-skip-locked"};
     p->scaling_approaches = {"outbox-skip-locked"};
     p->scaling_instances = {1, 2, 3};
     p->scenarios = MatrixScenarios(2.0, 3.0);
-    matrix = {"2pc-pg", "outbox-skip-locked", "outbox-offset-naive"};
+    matrix = {"2pc-pg", "outbox-skip-locked", "outbox-offset-naive", "saga", "event-sourced"};
     p->steady_s = 1.0;
     p->after_s = 1.0;
     p->converge_timeout_s = 30;
@@ -93,6 +94,12 @@ Status MakePlan(const std::string& size, const std::vector<Approach>& approaches
   };
   keep(&p->grid_approaches);
   keep(&p->contention_approaches);
+  // Contention reserves a stock row in the write's transaction: approaches
+  // whose write has no such transaction (saga, event-sourced) have no place.
+  std::erase_if(p->contention_approaches, [&](const std::string& n) {
+    const Approach* a = FindApproach(n);
+    return a && !a->def().reserves_stock;
+  });
   keep(&matrix);
   p->failure_approaches = matrix;
   std::erase_if(p->scaling_approaches, [&](const std::string& n) {

@@ -20,9 +20,13 @@ const std::vector<std::string>& Palette(const std::string& family) {
                                                   "#8c564b", "#e377c2", "#393b79"};
   static const std::vector<std::string> outbox = {"#d62728", "#ff7f0e", "#2ca02c",
                                                   "#bcbd22", "#000000", "#7b4173"};
-  static const std::vector<std::string> other = {"#e7298a", "#66a61e", "#a6761d", "#1b9e77"};
+  static const std::vector<std::string> saga = {"#e7298a", "#a6761d"};
+  static const std::vector<std::string> event_sourced = {"#66a61e", "#1b9e77"};
+  static const std::vector<std::string> other = {"#e6ab02", "#666600"};
   if (family == "2pc") return two_pc;
   if (family == "outbox") return outbox;
+  if (family == "saga") return saga;
+  if (family == "event-sourced") return event_sourced;
   return other;
 }
 
@@ -37,6 +41,8 @@ std::string FamilyOf(const json& r, const std::string& approach) {
   if (approach == "floor") return "floor";
   if (approach.starts_with("2pc")) return "2pc";
   if (approach.starts_with("outbox")) return "outbox";
+  if (approach.starts_with("saga")) return "saga";
+  if (approach.starts_with("event-sourced")) return "event-sourced";
   return "other";
 }
 

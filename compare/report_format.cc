@@ -133,7 +133,14 @@ std::string FamilyTitle(const std::string& family) {
   if (family == "2pc") return "2PC";
   if (family == "outbox") return "the outbox";
   if (family == "floor") return "the floor";
+  if (family == "saga") return "the saga";
+  if (family == "event-sourced") return "event sourcing";
   return family.empty() ? "unknown family" : family;
+}
+
+const std::vector<std::string>& SendingFamilies() {
+  static const std::vector<std::string> v = {"2pc", "outbox", "saga", "event-sourced"};
+  return v;
 }
 
 std::string NonZeroCounts(const json& j,

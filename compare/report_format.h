@@ -48,6 +48,8 @@ std::string List(const std::vector<std::string>& parts);
 std::string Capitalized(std::string s);
 // "2PC", "the outbox", "the floor".
 std::string FamilyTitle(const std::string& family);
+// The families that send messages, in the order the report discusses them.
+const std::vector<std::string>& SendingFamilies();
 
 // The non-zero counts of `j` among `fields` (key, label) as "label n, ...";
 // "" when every one is zero or absent.

@@ -13,6 +13,10 @@ Opt CpuTotal(const json& c) { return Num(c, "cpu_us_per_op", "total"); }
 Opt P50(const json& c) { return Num(c, "latency_ms", "p50"); }
 Opt E2eP99(const json& c) { return Num(c, "e2e_ms", "p99"); }
 Opt Wal(const json& c) { return Num(c, "cost", "wal_bytes_per_op"); }
+// Family figures (compare/family_figures.h): the saga's pending age and the
+// event-sourced projector's lag.
+Opt PendingP99(const json& c) { return Num(c, "pending_age_ms", "p99"); }
+Opt LagP99(const json& c) { return Num(c, "projection_lag_ms", "p99"); }
 
 bool AnyClosed(const Data& d, Opt (*get)(const json&)) {
   for (const json* c : d.closed()) {
@@ -84,10 +88,14 @@ void Ranking(const Data& d, std::string& out) {
 void ClosedTable(const Data& d, int c, bool delivered, std::string& out) {
   out += "#### Concurrency " + std::to_string(c) + "\n\n";
   Opt floor = d.FloorFigure(c, Business);
+  const bool pending = AnyClosed(d, PendingP99);
+  const bool lag = AnyClosed(d, LagP99);
   std::vector<std::string> header = {"approach", "business /s"};
   if (delivered) header.push_back("delivered /s");
-  header.insert(header.end(),
-                {"vs floor", "p50", "p99", "e2e p50", "e2e p99", "drain s", "verify"});
+  header.insert(header.end(), {"vs floor", "p50", "p99", "e2e p50", "e2e p99", "drain s"});
+  if (pending) header.push_back("pending p50 / p99");
+  if (lag) header.push_back("projection lag p50 / p99");
+  header.push_back("verify");
   Table t(header, {0, header.size() - 1});
   for (const auto& a : d.approaches()) {
     const json* cell = d.Closed(a.name, c);
@@ -98,12 +106,18 @@ void ClosedTable(const Data& d, int c, bool delivered, std::string& out) {
     if (delivered) row.push_back(WithRange(Delivered(j), j, "delivered_per_s", Int));
     std::string verify = VerifyText(Get(j, "verify"));
     if (!Get(j, "error").is_null()) verify = "error: " + Plain(Get(j, "error"));
-    row.insert(row.end(),
-               {Valid(thr) && Valid(floor) ? Ratio(*thr / *floor) : "-",
-                WithRange(P50(j), j, "latency_p50_ms", Ms),
-                WithRange(Num(j, "latency_ms", "p99"), j, "latency_p99_ms", Ms),
-                WithRange(Num(j, "e2e_ms", "p50"), j, "e2e_p50_ms", Ms),
-                WithRange(E2eP99(j), j, "e2e_p99_ms", Ms), Secs(Num(j, "drain_s")), verify});
+    row.insert(row.end(), {Valid(thr) && Valid(floor) ? Ratio(*thr / *floor) : "-",
+                           WithRange(P50(j), j, "latency_p50_ms", Ms),
+                           WithRange(Num(j, "latency_ms", "p99"), j, "latency_p99_ms", Ms),
+                           WithRange(Num(j, "e2e_ms", "p50"), j, "e2e_p50_ms", Ms),
+                           WithRange(E2eP99(j), j, "e2e_p99_ms", Ms), Secs(Num(j, "drain_s"))});
+    auto pair = [&](const char* key) {
+      Opt p50 = Num(j, key, "p50");
+      return Valid(p50) ? Ms(p50) + " / " + Ms(Num(j, key, "p99")) : std::string("-");
+    };
+    if (pending) row.push_back(pair("pending_age_ms"));
+    if (lag) row.push_back(pair("projection_lag_ms"));
+    row.push_back(verify);
     t.Add(row);
   }
   out += t.Render() + "\n";
@@ -183,6 +197,21 @@ std::vector<std::string> ClosedReading(const Data& d) {
                   " throughput grew most for " + Code(hi->approach) + " (" + Ratio(hi->value) +
                   ") and least for " + Code(lo->approach) + " (" + Ratio(lo->value) + ").");
     }
+  }
+  // The windows only one family has (docs/compare-results.md).
+  for (const Fig& g : d.Collect(c, PendingP99, false)) {
+    s.push_back(Code(g.approach) + "'s orders stayed 'pending' " +
+                Ms(Num(*g.cell, "pending_age_ms", "p50")) + " ms at p50 and " + Ms(g.value) +
+                " ms at p99" + at +
+                ": for that long another session reads an order whose OrderPlaced does not "
+                "exist yet (the dirty-read window), and that may still be cancelled.");
+  }
+  for (const Fig& g : d.Collect(c, LagP99, false)) {
+    s.push_back(Code(g.approach) + "'s read model lagged the broker by " +
+                Ms(Num(*g.cell, "projection_lag_ms", "p50")) + " ms at p50 and " + Ms(g.value) +
+                " ms at p99" + at +
+                ": for that long a reader of Postgres misses an order the broker already "
+                "acknowledged.");
   }
   std::vector<std::string> bad;
   int checked = 0;
@@ -319,6 +348,18 @@ std::string RenderLoad(const Data& d) {
            "end-to-end (e2e) until a consumer read the message. \"vs floor\": business "
            "throughput / the floor's. Drain: from the load's end until the last message was "
            "readable.\n\n";
+    if (AnyClosed(d, PendingP99)) {
+      out +=
+          "Saga: business /s counts placed orders, delivered those that reached their final "
+          "state (placed or cancelled) with their event readable; pending: how long orders "
+          "stayed 'pending' (T1's commit to T3 or the compensation).\n\n";
+    }
+    if (AnyClosed(d, LagP99)) {
+      out +=
+          "Event-sourced: delivered counts events readable and projected into the read "
+          "model, and drain runs until the projector wrote the last row; projection lag: "
+          "broker visibility to the row's commit, as the projector measured it.\n\n";
+    }
     bool delivered = AnyClosed(d, Delivered);
     if (!delivered) out += "Delivered throughput: " + d.NotMeasured() + ".\n\n";
     for (int c : d.concurrency()) ClosedTable(d, c, delivered, out);

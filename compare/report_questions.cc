@@ -180,7 +180,9 @@ class Questions {
   std::string FamilyLines(const std::string& scen, bool with_backlog) const {
     std::string out;
     auto ran = d_.Ran(scen);
-    for (const std::string family : {"2pc", "outbox", "floor"}) {
+    std::vector<std::string> families = SendingFamilies();
+    families.push_back("floor");
+    for (const std::string& family : families) {
       auto cells = OfFamily(d_, ran, family);
       if (cells.empty()) continue;
       Sums t = Sum(cells);
@@ -243,7 +245,7 @@ class Questions {
       out_ += FamilyLines(scen, true);
       out_ += "\n";
       std::vector<std::string> saved;
-      for (const std::string family : {"2pc", "outbox"}) {
+      for (const std::string& family : SendingFamilies()) {
         Sums t = Sum(OfFamily(d_, ran, family));
         if (t.cells == 0 || t.offered == 0) continue;
         saved.push_back(FamilyTitle(family) + " saved the row for " +

@@ -51,6 +51,11 @@ std::string Commit(const Data& d) {
     t += ". Caveat: the outbox acknowledges before the relay delivers; the message was read " +
          Ms(Num(j, "e2e_ms", "p50")) + " ms (e2e p50) after the start";
   }
+  if (best->family == "event-sourced" && Valid(Num(j, "projection_lag_ms", "p50"))) {
+    t += ". Caveat: event sourcing acknowledges once the broker has the event; the read model "
+         "had its row " +
+         Ms(Num(j, "projection_lag_ms", "p50")) + " ms (projection lag p50) later";
+  }
   return t + ".";
 }
 
@@ -187,6 +192,11 @@ std::string Faults(const Data& d, const std::string& family) {
     t += " Caveat: consumers see the message only after the relay sent it";
     if (!unsafe.empty()) t += "; " + List(unsafe) + " promises no atomicity and loses messages";
     t += ".";
+  } else if (family == "saga") {
+    t += " Caveat: an order is visible as 'pending' before its event exists, and may still be "
+         "cancelled.";
+  } else if (family == "event-sourced") {
+    t += " Caveat: the read model lags the broker; with the broker down, writes fail.";
   }
   return t;
 }
@@ -225,8 +235,9 @@ std::string RenderSummary(const Data& d) {
   std::string verdict = Verdicts(d);
   bool violated = verdict.rfind("**ATOMICITY", 0) == 0;
   if (violated) bullets.push_back(verdict);
-  for (std::string b : {Commit(d), Sustain(d), DeliveryLimit(d), CostBullet(d), Faults(d, "2pc"),
-                        Faults(d, "outbox")}) {
+  std::vector<std::string> parts = {Commit(d), Sustain(d), DeliveryLimit(d), CostBullet(d)};
+  for (const std::string& family : SendingFamilies()) parts.push_back(Faults(d, family));
+  for (const std::string& b : parts) {
     if (!b.empty()) bullets.push_back(b);
   }
   if (!violated && !verdict.empty()) bullets.push_back(verdict);

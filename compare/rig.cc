@@ -17,6 +17,7 @@
 #include "outbox/partitions.h"
 #include "outbox/schema.h"
 #include "participants/broker_client.h"
+#include "saga/schema.h"
 #include "workload/orders.h"
 
 namespace dw::compare {
@@ -131,6 +132,11 @@ Status PrepareRig(CellContext& ctx, const Approach& a, const std::string& slug, 
     s = outbox::MaintainPartitions(rig->dsn, outbox::PartitionOptions{}, &mr);
     if (!s.ok()) return s;
   }
+  if (a.def().judge == Judge::kSaga) {
+    // Before any process: the judges read saga_orders even if the load died first.
+    s = saga::EnsureSagaSchema(rig->dsn);
+    if (!s.ok()) return s;
+  }
   if (a.uses_broker()) {
     s = ctx.external_broker.empty()
             ? CellBroker::StartOwn(ctx.binary, rig->dir + "/broker", &rig->broker)
@@ -219,7 +225,6 @@ Status StartRelay(CellContext& ctx, Rig* rig, const Approach& a, bool by_time, i
                   Proc** out) {
   Status s = StartProc(ctx, rig, "relay", RelayArgs(a, by_time, instances), out);
   if (!s.ok()) return s;
-  const bool cdc = a.name == "outbox-cdc";
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {
     if (!(*out)->running() || (*out)->Wait(milliseconds(0))) {
@@ -228,12 +233,7 @@ Status StartRelay(CellContext& ctx, Rig* rig, const Approach& a, bool by_time, i
     try {
       pqxx::connection c{rig->dsn};
       pqxx::nontransaction tx{c};
-      auto r = cdc ? tx.exec_params1(
-                         "SELECT count(*) FROM pg_replication_slots WHERE database = $1", rig->db)
-                   : tx.exec1(
-                         "SELECT count(*) FROM pg_stat_activity"
-                         " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                         " AND application_name LIKE 'dualwrite-relay-%'");
+      auto r = tx.exec1(a.relay_ready_sql);
       if (r[0].as<int>() > 0) {
         SleepS(0.2);
         return Status::OK();
@@ -270,6 +270,23 @@ double Drain(const Rig& rig, double timeout_s) {
   }
 }
 
+double CatchUp(const Rig& rig, double timeout_s, uint64_t min_messages) {
+  if (!rig.tail) return 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (;;) {
+    double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const uint64_t read = rig.tail->unique();
+    if (read >= min_messages && CountRows(rig) >= read) return el;
+    if (el > timeout_s) return -1;
+    SleepS(0.02);
+  }
+}
+
+double Settle(const Rig& rig, const Approach& a, double timeout_s, uint64_t min_messages) {
+  return a.def().rows_follow_messages ? CatchUp(rig, timeout_s, min_messages)
+                                      : Drain(rig, timeout_s);
+}
+
 json VerifyJson(const Rig& rig, const std::string& broker_url, workload::VerifyReport* out) {
   workload::VerifyOptions vo;
   vo.dsn = rig.dsn;
@@ -285,6 +302,48 @@ json VerifyJson(const Rig& rig, const std::string& broker_url, workload::VerifyR
           {"orphans", r.orphans.size()},
           {"duplicates", r.duplicates.size()},
           {"in_doubt", r.prepared_postgres.size() + r.prepared_broker.size()}};
+}
+
+namespace {
+
+json SagaVerifyJson(const Rig& rig, workload::VerifyReport* out) {
+  workload::VerifyOptions vo;
+  vo.dsn = rig.dsn;
+  vo.broker_url = rig.broker.url();
+  vo.min_id = rig.min_id;
+  vo.max_id = rig.max_id;
+  workload::SagaVerifyReport r;
+  Status s = workload::VerifySaga(vo, &r);
+  if (!s.ok()) return {{"ok", false}, {"error", s.ToString()}};
+  if (out) {
+    *out = workload::VerifyReport();
+    out->rows = r.orders;
+    out->messages = r.messages;
+    out->missing = r.placed_missing;
+    out->orphans = r.orphans;
+    out->duplicates = r.placed_duplicates;
+  }
+  return {{"ok", r.ok()},
+          {"missing", r.placed_missing.size()},
+          {"orphans", r.orphans.size()},
+          {"duplicates", r.placed_duplicates.size()},
+          {"in_doubt", r.pending.size() + r.compensating.size()},
+          {"saga_violations", r.placed_cancelled.size() + r.cancelled_unannounced.size()},
+          {"saga", r.ToJson()}};
+}
+
+}  // namespace
+
+json JudgeJson(const Rig& rig, const Approach& a, workload::VerifyReport* out) {
+  switch (a.def().judge) {
+    case Judge::kNone:
+      return FloorVerifyJson(rig);
+    case Judge::kSaga:
+      return SagaVerifyJson(rig, out);
+    case Judge::kOrdersTopic:
+      break;
+  }
+  return VerifyJson(rig, rig.broker.url(), out);
 }
 
 json FloorVerifyJson(const Rig& rig) {
@@ -317,12 +376,18 @@ void RunRecover(CellContext& ctx, Rig* rig, const Approach& a, json* notes,
   Proc* p = nullptr;
   Status s = StartProc(ctx, rig, "recover", args, &p, coordinator_id);
   if (!s.ok() || !p->Wait(milliseconds(60000))) {
-    notes->push_back("2pc recover did not run: " + (s.ok() ? p->ErrorLine() : s.ToString()));
+    notes->push_back("`dualwrite " + Join(a.recover) +
+                     "` did not run: " + (s.ok() ? p->ErrorLine() : s.ToString()));
     return;
   }
   json r = json::parse(LastLine(p->out), nullptr, false);
   if (!r.is_object()) {
-    notes->push_back("2pc recover failed: " + p->ErrorLine());
+    notes->push_back("`dualwrite " + Join(a.recover) + "` failed: " + p->ErrorLine());
+  } else if (r.value("listed", 0) > 0 && a.def().judge == Judge::kSaga) {
+    notes->push_back("sagas were left open; `dualwrite " + Join(a.recover) +
+                     "` finished them: placed " + std::to_string(r.value("placed", 0)) +
+                     ", cancelled " + std::to_string(r.value("cancelled", 0)) + ", still open " +
+                     std::to_string(r.value("still_open", 0)));
   } else if (r.value("listed", 0) > 0) {
     notes->push_back("transactions were left in doubt; `dualwrite " + Join(a.recover) +
                      "` resolved them: committed " + std::to_string(r.value("committed", 0)) +

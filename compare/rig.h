@@ -102,17 +102,33 @@ uint64_t CountRows(const Rig& rig);  // orders rows of the cell's id range
 // seconds it took, or a negative value on timeout.
 double Drain(const Rig& rig, double timeout_s);
 
+// The reverse, for rows built from the messages (event sourcing): waits
+// until the tail has read at least `min_messages` order ids (the writes
+// acknowledged) and every order id it read has its row. Seconds, or < 0 on
+// timeout.
+double CatchUp(const Rig& rig, double timeout_s, uint64_t min_messages);
+
+// Drain or CatchUp, whichever way the approach's data flows.
+double Settle(const Rig& rig, const Approach& a, double timeout_s, uint64_t min_messages = 0);
+
 // verify's counts as JSON ({ok, missing, orphans, duplicates, in_doubt});
 // the full report in *out when given.
 nlohmann::json VerifyJson(const Rig& rig, const std::string& broker_url,
                           workload::VerifyReport* out);
+// The approach's own judge (Judge in approaches.h): verify, the saga's
+// verify (its report under `saga`; placed orders without their OrderPlaced
+// count as missing, events without their row as orphans, placed orders with
+// two OrderPlaced as duplicates, sagas still pending or compensating as in
+// doubt, and the other broken rules as `saga_violations`), or the floor's.
+nlohmann::json JudgeJson(const Rig& rig, const Approach& a, workload::VerifyReport* out);
 // The floor's verify: only in-doubt transactions matter (it sends nothing).
 nlohmann::json FloorVerifyJson(const Rig& rig);
 
 std::string CommandLine(const Proc* load, const Proc* relay);
 
-// `2pc recover` for a coordinator of the cell (the rig's when
-// `coordinator_id` is empty); what it did goes into `notes`.
+// The approach's recover command (`2pc recover` for a coordinator of the
+// cell, the rig's when `coordinator_id` is empty; `saga recover`); what it
+// did goes into `notes`.
 void RunRecover(CellContext& ctx, Rig* rig, const Approach& a, nlohmann::json* notes,
                 const std::string& coordinator_id = "");
 

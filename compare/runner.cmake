@@ -10,6 +10,7 @@ add_library(dw_compare STATIC
   history.cc
   monitor.cc
   rig.cc
+  family_figures.cc
   faults.cc
   load_cell.cc
   fault_cell.cc
@@ -17,7 +18,7 @@ add_library(dw_compare STATIC
   compare.cc
   chaos.cc
 )
-target_link_libraries(dw_compare PUBLIC dw_compare_render dw_outbox dw_env dw_workload
+target_link_libraries(dw_compare PUBLIC dw_compare_render dw_outbox dw_saga dw_env dw_workload
   dw_participants dw_common PkgConfig::PQXX PkgConfig::PQ nlohmann_json::nlohmann_json
   Threads::Threads)
 target_include_directories(dw_compare PUBLIC ${PROJECT_SOURCE_DIR})

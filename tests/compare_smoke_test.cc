@@ -88,16 +88,20 @@ void EveryApproachHasMeasuredLatencyCells() {
         EXPECT_EQ(c["delivered"], c["committed"]) << a;
       }
     }
-    if (a.rfind("outbox-", 0) == 0) {
+    if (a.rfind("outbox-", 0) == 0 || a == "event-sourced") {
       EXPECT_GT(c["cpu_us_per_op"]["relay"].get<double>(), 0) << a;
       EXPECT_EQ(c["batch"], 1000) << a;
     }
+    // The family figures: the saga's pending age, the projector's lag.
+    EXPECT_EQ(c["pending_age_ms"].is_object(), a == "saga") << a << c["pending_age_ms"];
+    EXPECT_EQ(c["projection_lag_ms"].is_object(), a == "event-sourced")
+        << a << c["projection_lag_ms"];
     // Every approach that guarantees atomicity is clean after a healthy run.
     if (a != "outbox-offset-naive") {
       EXPECT_TRUE(c["verify"]["ok"].get<bool>()) << a << c["verify"];
     }
   }
-  EXPECT_EQ(seen.size(), 11u);
+  EXPECT_EQ(seen.size(), 13u);
 }
 
 // The rate grid runs every grid approach at the same rates, from the lowest,

@@ -1,0 +1,34 @@
+// The figures only one family has, added to its cells beside the common ones
+// (docs/compare-results.md names them):
+//   pending_age_ms     saga: how long each order stayed 'pending' (T1's
+//                      commit -> its final status, placed or cancelled): the
+//                      window in which other transactions see an order whose
+//                      event does not exist yet (the dirty-read window)
+//   projection_lag_ms  event-sourced: broker visibility -> the projector's
+//                      commit of the row, as the projector measured it: how
+//                      long a reader of the read model misses an
+//                      acknowledged write
+// Both are {p50, p99, max, count} in milliseconds, or null where they do not
+// apply or could not be read.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "compare/approaches.h"
+#include "compare/rig.h"
+
+namespace dw::compare {
+
+// From saga_orders and orders of the cell's id range, orders that reached
+// their final status only.
+nlohmann::json SagaPendingAgeJson(const Rig& rig);
+
+// From the stopped projector's --json summary (its last stdout line).
+nlohmann::json ProjectionLagJson(const Proc& projector);
+
+// Sets cell["pending_age_ms"] and cell["projection_lag_ms"]: the one that
+// applies to `a` from the cell, the other null. `relay`: the cell's relay
+// process once stopped (nullptr: none).
+void AddFamilyFigures(const Rig& rig, const Approach& a, const Proc* relay, nlohmann::json* cell);
+
+}  // namespace dw::compare
