@@ -280,7 +280,9 @@ TEST(CompareSmoke, ExternalServerAndBroker) {
       EXPECT_EQ(c["verdict"], "clean") << c["scenario"] << " x " << c["approach"];
     }
   }
-  RunCommand({testing::DualwriteBinary(), "down", "--purge", "--state-dir", state}, &out);
+  Status down =
+      RunCommand({testing::DualwriteBinary(), "down", "--purge", "--state-dir", state}, &out);
+  EXPECT_TRUE(down.ok()) << down.ToString() << "\n" << out;
 }
 
 TEST(CompareFlags, BadInputIsOneLineAndNonZero) {
