@@ -10,7 +10,9 @@
 
 namespace dw {
 
-class Status {
+// [[nodiscard]]: a Status nobody looks at is a failure lost. A call whose
+// result may be dropped says so with (void) and a comment saying why.
+class [[nodiscard]] Status {
  public:
   enum class Code {
     kOk = 0,

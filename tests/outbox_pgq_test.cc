@@ -44,7 +44,8 @@ class PgqTest : public OutboxTest {
   }
   void TearDown() override {
     // Before the database is dropped: pgqd would log reconnect failures.
-    env::PgqdDaemon(env::Layout(state_)).Stop(nullptr);
+    Status s = env::PgqdDaemon(env::Layout(state_)).Stop(nullptr);
+    EXPECT_TRUE(s.ok()) << s.ToString();
     OutboxTest::TearDown();
   }
 
