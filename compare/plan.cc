@@ -59,7 +59,10 @@ Status MakePlan(const std::string& size, const std::vector<Approach>& approaches
     p->scaling_approaches = {"outbox-skip-locked"};
     p->scaling_instances = {1, 2, 3};
     p->scenarios = MatrixScenarios(2.0, 3.0);
-    matrix = {"2pc-pg", "outbox-skip-locked", "outbox-offset-naive", "saga", "event-sourced"};
+    // One 2PC, one outbox and the outbox's negative control: with the saga
+    // and event sourcing added (35 cells) the quick size took 7m40s, over
+    // its 6-minute budget; the full size's matrix has every approach.
+    matrix = {"2pc-pg", "outbox-skip-locked", "outbox-offset-naive"};
     p->steady_s = 1.0;
     p->after_s = 1.0;
     p->converge_timeout_s = 30;
