@@ -27,3 +27,12 @@ dw_add_test(chaos_test SOURCES chaos_test.cc LIBS dw_common nlohmann_json::nlohm
 # Repeated load cells: medians, ranges, sustained only when every run was.
 dw_add_test(compare_merge_test SOURCES compare_merge_test.cc LIBS dw_compare
   nlohmann_json::nlohmann_json LABELS unit compare TIMEOUT 60 IN_PROCESS)
+
+# The typed results (compare/results.h): every committed run and the fixtures
+# read into them and write back as the same JSON, and render the same report.
+dw_add_test(compare_results_test SOURCES compare_results_test.cc LIBS dw_compare_render
+  nlohmann_json::nlohmann_json LABELS unit compare TIMEOUT 120 IN_PROCESS)
+target_compile_definitions(compare_results_test PRIVATE
+  DW_COMPARE_FIXTURE="${CMAKE_CURRENT_SOURCE_DIR}/data/compare_fixture.json"
+  DW_COMPARE_FIXTURE_V2="${CMAKE_CURRENT_SOURCE_DIR}/data/compare_fixture_v2.json"
+  DW_COMPARE_RESULTS_DIR="${CMAKE_SOURCE_DIR}/docs/results")
