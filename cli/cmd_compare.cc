@@ -13,6 +13,7 @@
 #include "common/dsn.h"
 #include "common/process.h"
 #include "compare/compare.h"
+#include "compare/results.h"
 
 namespace dw::cli {
 namespace {
@@ -72,8 +73,9 @@ void AddCompareCommand(CLI::App& app, Globals& g) {
       std::ifstream in(o->from);
       if (!in) throw CliError("cannot read " + o->from);
       nlohmann::json results = nlohmann::json::parse(in, nullptr, false);
-      const std::string schema = results.is_object() ? results.value("schema", "") : "";
-      if (schema != "dualwrite-compare/1" && schema != "dualwrite-compare/2") {
+      // Read as the typed results: a schema of the wrong type reads as none.
+      const std::string schema = compare::results::ParseRun(results).schema.value_or("");
+      if (schema != compare::results::kSchemaV1 && schema != compare::results::kSchema) {
         throw CliError(o->from +
                        " is not a dualwrite-compare results file (want schema "
                        "dualwrite-compare/1 or /2)");

@@ -5,36 +5,40 @@
 #include <algorithm>
 #include <cmath>
 
-#include "compare/json_view.h"
 #include "compare/plot_model.h"
 
 namespace dw::compare::plot {
 namespace {
 
-using jv::Arr;
-using jv::Get;
-using jv::Num;
-using jv::Str;
-using nlohmann::json;
+using results::FailureCell;
+using results::ScenarioInfo;
+
+template <class T>
+const std::vector<T>& None() {
+  static const std::vector<T> none;
+  return none;
+}
 
 struct Failures {
-  const json& f;
-  std::vector<std::string> scenarios;  // in the order the JSON lists them
+  const std::vector<ScenarioInfo>& listed;  // failures.scenarios
+  const std::vector<FailureCell>& cells;    // failures.cells
+  std::vector<std::string> scenarios;       // in the order the JSON lists them
 
-  explicit Failures(const json& r) : f(Get(r, "failures")) {
+  explicit Failures(const results::Run& r)
+      : listed(r.failures ? Items(r.failures->scenarios) : None<ScenarioInfo>()),
+        cells(r.failures ? Items(r.failures->cells) : None<FailureCell>()) {
     auto note = [&](const std::string& n) {
       if (!n.empty() && std::find(scenarios.begin(), scenarios.end(), n) == scenarios.end()) {
         scenarios.push_back(n);
       }
     };
-    for (const json& s : Arr(f, "scenarios")) note(Str(s, "name"));
-    for (const json& c : Arr(f, "cells")) note(Str(c, "scenario"));
+    for (const auto& s : listed) note(Text(s.name));
+    for (const auto& c : cells) note(Text(c.scenario));
   }
 
-  const json* Cell(const std::string& scen, const std::string& approach) const {
-    for (const json& c : Arr(f, "cells")) {
-      if (Str(c, "scenario") == scen && Str(c, "approach") == approach &&
-          Str(c, "status") == "ran") {
+  const FailureCell* Cell(const std::string& scen, const std::string& approach) const {
+    for (const auto& c : cells) {
+      if (Text(c.scenario) == scen && Text(c.approach) == approach && Text(c.status) == "ran") {
         return &c;
       }
     }
@@ -43,13 +47,13 @@ struct Failures {
 
   Opt FaultLen(const Context& c, const std::string& scen) const {
     for (const auto& a : c.order) {
-      if (const json* x = Cell(scen, a)) {
-        Opt s = Num(*x, "fault", "start_s"), e = Num(*x, "fault", "end_s");
+      if (const FailureCell* x = Cell(scen, a); x && x->fault) {
+        Opt s = Val(x->fault->start_s), e = Val(x->fault->end_s);
         if (s && e) return *e - *s;
       }
     }
-    for (const json& s : Arr(f, "scenarios")) {
-      if (Str(s, "name") == scen) return Num(s, "fault_s");
+    for (const auto& s : listed) {
+      if (Text(s.name) == scen) return Val(s.fault_s);
     }
     return std::nullopt;
   }
@@ -64,8 +68,8 @@ void AddScenario(const Context& c, const Failures& f, const std::string& scen,
   // ok / (ok + failed) of the operations that finished, and p99 is over all.
   bool v2 = false;
   for (const auto& a : c.order) {
-    if (const json* x = f.Cell(scen, a)) {
-      for (const json& b : Arr(*x, "timeline")) v2 |= Num(b, "offered").has_value();
+    if (const FailureCell* x = f.Cell(scen, a)) {
+      for (const auto& b : Items(x->timeline)) v2 |= Val(b.offered).has_value();
     }
   }
   Panel avail, lat;
@@ -81,28 +85,28 @@ void AddScenario(const Context& c, const Failures& f, const std::string& scen,
   lat.ylabel = "p99 latency, ms (log scale)";
   lat.logy = true;
   Fill fill = [&](const std::string& a, size_t col, Panel* panel) {
-    const json* x = f.Cell(scen, a);
+    const FailureCell* x = f.Cell(scen, a);
     if (!x) return;
-    const json& tl = Arr(*x, "timeline");
+    const auto& tl = Items(x->timeline);
     // The bucket width: the timeline's step (250 ms in every version so far).
     double width = 0;
     for (size_t i = 1; i < tl.size(); ++i) {
-      double d = Num(tl[i], "t_s").value_or(0) - Num(tl[i - 1], "t_s").value_or(0);
+      double d = Val(tl[i].t_s).value_or(0) - Val(tl[i - 1].t_s).value_or(0);
       if (d > 0 && (width == 0 || d < width)) width = d;
     }
     if (width == 0) width = 0.25;
     Series s = NewSeries(c, a);
     s.lines_only = true;
-    for (const json& b : tl) {
-      Opt t = Num(b, "t_s");
+    for (const auto& b : tl) {
+      Opt t = Val(b.t_s);
       if (!t) continue;
-      double ok = Num(b, "ok").value_or(0);
+      double ok = Val(b.ok).value_or(0);
       Opt y;
       if (col == 0) {
-        Opt offered = Num(b, "offered");
-        double all = offered ? *offered : ok + Num(b, "failed").value_or(0);
+        Opt offered = Val(b.offered);
+        double all = offered ? *offered : ok + Val(b.failed).value_or(0);
         if (all > 0) y = 100.0 * ok / all;
-      } else if (Opt p99 = Num(b, "p99_ms"); p99 && *p99 > 0) {
+      } else if (Opt p99 = Val(b.p99_ms); p99 && *p99 > 0) {
         y = *p99;
       }
       if (y) {
@@ -144,17 +148,17 @@ void AddLost(const Context& c, const Failures& f, const std::string& scen,
   p.xfix = true;
   double most = 0;
   for (const auto& a : c.order) {
-    const json* x = f.Cell(scen, a);
-    if (!x || !Get(*x, "lost_timeline").is_array()) continue;
+    const FailureCell* x = f.Cell(scen, a);
+    if (!x || !x->lost_timeline) continue;
     // NaN when unknown (std::optional trips gcc's maybe-uninitialized here).
-    const json& tl = Arr(*x, "timeline");
-    double first = tl.empty() ? kGap : Num(tl.front(), "t_s").value_or(kGap);
-    double last = tl.empty() ? kGap : Num(tl.back(), "t_s").value_or(kGap);
+    const auto& tl = Items(x->timeline);
+    double first = tl.empty() ? kGap : Val(tl.front().t_s).value_or(kGap);
+    double last = tl.empty() ? kGap : Val(tl.back().t_s).value_or(kGap);
     Series s = NewSeries(c, a);
     s.steps = true;
     double lost = 0;
-    for (const json& b : Arr(*x, "lost_timeline")) {
-      Opt t = Num(b, "t_s"), n = Num(b, "lost");
+    for (const auto& b : *x->lost_timeline) {
+      Opt t = Val(b.t_s), n = Val(b.lost);
       if (!t || !n) continue;
       if (s.points.empty() && first < *t) s.points.push_back({first, 0});
       s.points.push_back({*t, *n});
@@ -185,12 +189,12 @@ void AddBacklog(const Context& c, const Failures& f, std::vector<Plot>* plots) {
   p.xfix = true;
   p.yrange = "[0:*]";
   for (const auto& a : c.order) {
-    const json* x = f.Cell(scen, a);
+    const FailureCell* x = f.Cell(scen, a);
     if (!x) continue;
     Series s = NewSeries(c, a);
     s.lines_only = true;
-    for (const json& b : Arr(*x, "backlog")) {
-      Opt t = Num(b, "t_s"), rows = Num(b, "rows");
+    for (const auto& b : Items(x->backlog)) {
+      Opt t = Val(b.t_s), rows = Val(b.rows);
       if (t && rows) s.points.push_back({*t, *rows});
     }
     AddSeries(&p, std::move(s));

@@ -2,15 +2,12 @@
 #include <cmath>
 #include <cstdio>
 
-#include "compare/json_view.h"
 #include "compare/plot_model.h"
 
 namespace dw::compare::plot {
 namespace {
 
-using jv::Arr;
-using jv::Str;
-using nlohmann::json;
+using results::Run;
 
 // Colours per family, each set distinct within itself and from the other
 // (so a panel that mixes families still tells them apart) and from the
@@ -34,9 +31,9 @@ constexpr const char* kFloorGrey = "#7f7f7f";
 
 // The family results.json names, or the one the name implies (files that
 // list a cell's approach without describing it).
-std::string FamilyOf(const json& r, const std::string& approach) {
-  for (const json& a : Arr(r, "approaches")) {
-    if (Str(a, "name") == approach && !Str(a, "family").empty()) return Str(a, "family");
+std::string FamilyOf(const Run& r, const std::string& approach) {
+  for (const auto& a : Items(r.approaches)) {
+    if (Text(a.name) == approach && !Text(a.family).empty()) return Text(a.family);
   }
   if (approach == "floor") return "floor";
   if (approach.starts_with("2pc")) return "2pc";
@@ -113,20 +110,25 @@ void ShareAxes(Plot* p) {
 
 }  // namespace
 
-Context MakeContext(const json& r) {
+Context MakeContext(const Run& r) {
   Context c{r, {}, {}, {}, {}, {}};
   auto note = [&](const std::string& n) {
     if (!n.empty() && std::find(c.order.begin(), c.order.end(), n) == c.order.end()) {
       c.order.push_back(n);
     }
   };
-  for (const json& a : Arr(r, "approaches")) note(Str(a, "name"));
-  for (const json& x : Arr(r, "latency")) note(Str(x, "approach"));
-  for (const json& x : Arr(r, "open_loop")) note(Str(x, "approach"));
-  for (const json& x : Arr(jv::Get(r, "rate_grid"), "cells")) note(Str(x, "approach"));
-  for (const json& x : Arr(jv::Get(r, "contention"), "cells")) note(Str(x, "approach"));
-  for (const json& x : Arr(jv::Get(r, "relay_scaling"), "cells")) note(Str(x, "approach"));
-  for (const json& x : Arr(jv::Get(r, "failures"), "cells")) note(Str(x, "approach"));
+  for (const auto& a : Items(r.approaches)) note(Text(a.name));
+  auto cells = [&](const results::Field<std::vector<results::LoadCell>>& list) {
+    for (const auto& x : Items(list)) note(Text(x.approach));
+  };
+  cells(r.latency);
+  cells(r.open_loop);
+  if (r.rate_grid) cells(r.rate_grid->cells);
+  if (r.contention) cells(r.contention->cells);
+  if (r.relay_scaling) cells(r.relay_scaling->cells);
+  if (r.failures) {
+    for (const auto& x : Items(r.failures->cells)) note(Text(x.approach));
+  }
 
   std::map<std::string, size_t> used;  // family -> colours handed out
   for (const auto& a : c.order) {
@@ -240,12 +242,11 @@ std::string Stem(const std::string& s) {
   return out.empty() ? "unnamed" : out;
 }
 
-std::vector<Point> Pairs(const json& arr, bool positive_x) {
+std::vector<Point> Pairs(const results::Field<std::vector<results::CdfPoint>>& cdf,
+                         bool positive_x) {
   std::vector<Point> out;
-  if (!arr.is_array()) return out;
-  for (const json& p : arr) {
-    if (!p.is_array() || p.size() < 2 || !p[0].is_number() || !p[1].is_number()) continue;
-    double x = p[0].get<double>(), y = p[1].get<double>();
+  for (const auto& p : Items(cdf)) {
+    const double x = p.latency_ms, y = p.fraction;
     if (!std::isfinite(x) || !std::isfinite(y) || (positive_x && x <= 0)) continue;
     out.push_back({x, y});
   }
@@ -265,12 +266,10 @@ std::string LogRange(const std::vector<double>& xs) {
   return "[" + Fmt(*lo * 0.75) + ":" + Fmt(*hi * 1.33) + "]";
 }
 
-bool Range(const json& range, Point* p) {
-  if (!range.is_array() || range.size() != 2) return false;
-  auto lo = jv::Num(range[0]), hi = jv::Num(range[1]);
-  if (!lo || !hi) return false;
-  p->lo = *lo;
-  p->hi = *hi;
+bool Range(const results::Field<results::MinMax>& range, Point* p) {
+  if (!range || !std::isfinite(range->min) || !std::isfinite(range->max)) return false;
+  p->lo = range->min;
+  p->hi = range->max;
   return true;
 }
 

@@ -10,6 +10,8 @@
 // plot.
 #pragma once
 
+#include <cmath>
+#include <cstdint>
 #include <functional>
 #include <limits>
 #include <map>
@@ -17,9 +19,8 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "compare/plots.h"
+#include "compare/results.h"
 
 namespace dw::compare::plot {
 
@@ -80,7 +81,7 @@ struct Plot {
 
 // What the builders need to know about the run besides the cells.
 struct Context {
-  const nlohmann::json& r;
+  const results::Run& r;
   std::vector<std::string> order;             // approaches in report order
   std::map<std::string, std::string> family;  // approach -> floor, 2pc, outbox, ...
   std::vector<std::string> families;          // families other than floor, 2pc first
@@ -88,7 +89,7 @@ struct Context {
   std::map<std::string, int> dash;            // approach -> dash past its palette
 };
 
-Context MakeContext(const nlohmann::json& r);
+Context MakeContext(const results::Run& r);
 
 // An approach's series in its colour: solid for the first figure of a
 // panel, dashed (and not repeated in the key) for a second one.
@@ -115,15 +116,32 @@ void AddFamilyPlot(const Context& c, Plot proto, const std::vector<Panel>& colum
 std::string Fmt(double v);
 // A file stem from a name that comes from results.json.
 std::string Stem(const std::string& s);
-// Points of a [[x, y], ...] array, keeping only those a log x axis can show.
-std::vector<Point> Pairs(const nlohmann::json& arr, bool positive_x);
+// A figure as the plots read it: absent, null and not finite alike are nullopt.
+inline Opt Val(const results::Field<double>& f) {
+  return f && std::isfinite(*f) ? Opt(*f) : std::nullopt;
+}
+inline Opt Val(const results::Field<int64_t>& f) {
+  return f ? Opt(static_cast<double>(*f)) : std::nullopt;
+}
+// A string field, "" when absent or null.
+inline std::string Text(const results::Field<std::string>& f) { return f.value_or(""); }
+// The elements of a list field (none when absent or null).
+template <class T>
+const std::vector<T>& Items(const results::Field<std::vector<T>>& f) {
+  static const std::vector<T> none;
+  return f ? *f : none;
+}
+
+// Points of a CDF, keeping only those a log x axis can show.
+std::vector<Point> Pairs(const results::Field<std::vector<results::CdfPoint>>& cdf,
+                         bool positive_x);
 // Explicit tics at the measured x values, "(1, 4, 16)".
 std::string Tics(const std::vector<double>& xs);
 // A log x range a little wider than the measured values (autoscale would
 // round it out to whole decades), or empty when it cannot be one.
 std::string LogRange(const std::vector<double>& xs);
-// [min, max] of a range field, when both are numbers.
-bool Range(const nlohmann::json& range, Point* p);
+// [min, max] of a range field, when it has one.
+bool Range(const results::Field<results::MinMax>& range, Point* p);
 
 // Section 1 (load) and section 2 (failures) plots, in report order.
 void AddLoadPlots(const Context& c, std::vector<Plot>* plots);

@@ -13,7 +13,8 @@ namespace {
 
 // Section 1 first, then section 2: the order the report lists them in.
 std::vector<plot::Plot> BuildPlots(const nlohmann::json& r) {
-  plot::Context c = plot::MakeContext(r);
+  const results::Run run = results::ParseRun(r);
+  plot::Context c = plot::MakeContext(run);
   std::vector<plot::Plot> plots;
   plot::AddLoadPlots(c, &plots);
   plot::AddFailurePlots(c, &plots);
