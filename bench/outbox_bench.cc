@@ -60,6 +60,7 @@
 #include "common/histogram.h"
 #include "common/process.h"
 #include "common/trace.h"
+#include "env/scratch_database.h"
 #include "outbox/partitions.h"
 #include "outbox/relay_runner.h"
 #include "outbox/relay_skip_locked.h"
@@ -937,17 +938,10 @@ Status SetUp(BenchEnvironment* env) {
   if (const char* r = std::getenv("DW_BENCH_OUTBOX_ROWS")) g_rows = std::atoll(r);
   Status s = env->Open();
   if (!s.ok()) return s;
-  try {
-    pqxx::connection c{env->dsn()};
-    pqxx::nontransaction tx{c};
-    tx.exec(
-        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
-        " WHERE slot_name = 'dw_bench_outbox'");
-    tx.exec("DROP DATABASE IF EXISTS dw_bench_outbox WITH (FORCE)");
-    tx.exec("CREATE DATABASE dw_bench_outbox");
-  } catch (const std::exception& e) {
-    return Status::IOError(std::string("creating dw_bench_outbox: ") + e.what());
-  }
+  // A fresh database, so every run starts from the same empty tables (the
+  // cdc slot of an interrupted run is dropped with it).
+  s = env::RecreateScratchDatabase(env->dsn(), "dw_bench_outbox");
+  if (!s.ok()) return s;
   s = WithDatabase(env->dsn(), "dw_bench_outbox", &g_dsn);
   if (!s.ok()) return s;
   s = workload::EnsureOrdersSchema(g_dsn);

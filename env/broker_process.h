@@ -2,6 +2,11 @@
 // benchmark's, a compare cell's, a lesson's) on a loopback port: the broker
 // kind of ServerProcess, ready once GET /healthz answers 200.
 //
+// A broker serving TLS (its --tls-cert/--tls-key, and --tls-client-ca for
+// mutual TLS, among the extra arguments) is probed over https:// by the
+// same client code as everything else, presenting the TlsFiles it is given:
+// under mutual TLS even /healthz needs a client certificate.
+//
 // The broker's /metrics counters start from zero in every incarnation, but
 // whoever SIGKILLs and restarts it wants totals: Kill and Stop read /metrics
 // just before and carry the counters over, and Counter adds them to the
@@ -18,6 +23,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "env/http_get.h"
 #include "env/server_process.h"
 
 namespace dw::env {
@@ -27,21 +33,26 @@ std::string BrokerUrl(int port);
 
 // True when GET /healthz on 127.0.0.1:`port` answers 200 within `timeout`.
 bool BrokerHealthy(int port, std::chrono::milliseconds timeout);
+// The same for the broker at `url`, an https one with `tls`'s credentials.
+bool BrokerHealthy(const std::string& url, const TlsFiles& tls, std::chrono::milliseconds timeout);
 
 // The unlabelled samples ("name value") of GET `url`/metrics, any broker's.
-Status ReadBrokerCounters(const std::string& url, std::map<std::string, uint64_t>* out);
+Status ReadBrokerCounters(const std::string& url, std::map<std::string, uint64_t>* out,
+                          const TlsFiles& tls = {});
 
 // `binary broker serve --listen 127.0.0.1:PORT --data-dir DIR EXTRA...`,
-// probed with BrokerHealthy (500 ms per try).
-ServerKind BrokerKind(std::string binary, std::vector<std::string> extra = {});
+// probed with BrokerHealthy (500 ms per try). With `tls` (its ca_file set)
+// the broker serves https: url() says https:// and the probe presents `tls`.
+ServerKind BrokerKind(std::string binary, std::vector<std::string> extra = {}, TlsFiles tls = {});
 
 class BrokerProcess {
  public:
   BrokerProcess() = default;
   // `binary`: the dualwrite executable; `extra` goes after `broker serve`'s
   // own arguments (e.g. {"--fsync", "batch"}). The log defaults to
-  // DATA_DIR/broker.out.
-  BrokerProcess(std::string binary, ServerOptions opts, std::vector<std::string> extra = {});
+  // DATA_DIR/broker.out. `tls`: see BrokerKind; /metrics is read with it too.
+  BrokerProcess(std::string binary, ServerOptions opts, std::vector<std::string> extra = {},
+                TlsFiles tls = {});
 
   Status Start() { return server_.Start(); }
   // Carry the counters over, then SIGKILL / SIGTERM (see ServerProcess).
@@ -70,6 +81,7 @@ class BrokerProcess {
   void CarryCounters();
 
   ServerProcess server_;
+  TlsFiles tls_;
   bool carry_counters_ = true;
   std::map<std::string, uint64_t> carried_;  // counters of ended incarnations
 };

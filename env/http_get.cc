@@ -8,13 +8,16 @@
 namespace dw::env {
 
 Status HttpGet(const std::string& url, const std::string& target, std::chrono::milliseconds timeout,
-               HttpReply* reply) {
+               HttpReply* reply, const TlsFiles& tls) {
   if (!url.starts_with("http://") && !url.starts_with("https://")) {
     return Status::InvalidArgument("bad broker URL '" + url + "': want http[s]://HOST:PORT");
   }
   broker::HttpTransport::Options o;
   o.url = url;
   o.timeout = timeout;
+  o.ca_file = tls.ca_file;
+  o.cert_file = tls.cert_file;
+  o.key_file = tls.key_file;
   o.max_idle_connections = 0;  // one request: "Connection: close", nothing pooled
   // `up` waits on this probe: an unreadable token file sends no token rather
   // than failing it; BrokerClient reports the file itself.

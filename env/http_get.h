@@ -24,14 +24,23 @@ struct HttpReply {
   std::string body;
 };
 
-// GET `url``target`, url = http[s]://HOST:PORT. Unavailable when no
-// connection was made (refused, not made before `timeout`, TLS handshake
-// failed) or it was lost before the answer, Timeout when the answer did not
-// arrive before `timeout`, InvalidArgument for a bad URL or unusable
-// credential files. Any HTTP status (also 4xx/5xx) is OK here: the
-// caller reads reply->status.
+// A client's TLS credentials for an https:// URL (HttpTransport's files: an
+// empty one is taken from its DUALWRITE_BROKER_* variable, as for every
+// client). Ignored for http:// URLs.
+struct TlsFiles {
+  std::string ca_file;    // PEM CA(s) the broker's certificate must chain to
+  std::string cert_file;  // PEM client certificate, for a broker under mutual TLS
+  std::string key_file;   // its private key
+};
+
+// GET `url``target`, url = http[s]://HOST:PORT (an https one with `tls`'s
+// credentials). Unavailable when no connection was made (refused, not made
+// before `timeout`, TLS handshake failed) or it was lost before the answer,
+// Timeout when the answer did not arrive before `timeout`, InvalidArgument
+// for a bad URL or unusable credential files. Any HTTP status (also
+// 4xx/5xx) is OK here: the caller reads reply->status.
 Status HttpGet(const std::string& url, const std::string& target, std::chrono::milliseconds timeout,
-               HttpReply* reply);
+               HttpReply* reply, const TlsFiles& tls = {});
 
 // GET http://127.0.0.1:`port``target` (the embedded broker).
 Status HttpGet(int port, const std::string& target, std::chrono::milliseconds timeout,

@@ -120,6 +120,15 @@ Status DropScratchDatabase(const std::string& admin_dsn, const std::string& name
   return s;
 }
 
+Status DropReplicationSlots(const std::string& admin_dsn, const std::string& name) {
+  Conn admin(nullptr, &PQfinish);
+  Status s = Connect(admin_dsn, nullptr, &admin);
+  if (s.ok()) s = DropSlots(admin.get(), name);
+  if (!s.ok())
+    return Status::IOError("dropping the slots of database " + name + ": " + s.message());
+  return s;
+}
+
 Status RecreateScratchDatabase(const std::string& admin_dsn, const std::string& name) {
   Conn admin(nullptr, &PQfinish);
   Status s = Connect(admin_dsn, nullptr, &admin);

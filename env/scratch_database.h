@@ -19,6 +19,11 @@ namespace dw::env {
 // prepared transactions and dropping its replication slots.
 Status DropScratchDatabase(const std::string& admin_dsn, const std::string& name);
 
+// Drops the replication slots of database `name` only, ending the WAL
+// senders that hold them: for a database kept for inspection (a failed
+// test's), whose slots would otherwise retain WAL for the whole cluster.
+Status DropReplicationSlots(const std::string& admin_dsn, const std::string& name);
+
 // DropScratchDatabase, then CREATE DATABASE `name`: empty, owned by the
 // admin DSN's user.
 Status RecreateScratchDatabase(const std::string& admin_dsn, const std::string& name);

@@ -2,15 +2,11 @@
 // broker serve --tls-cert/--tls-key/--tls-client-ca` process, with the
 // certificates of scripts/gen-certs.sh (a CA, a server and a client cert,
 // and a rogue CA with its own client cert). See docs/security.md.
-#include <signal.h>
-#include <sys/wait.h>
-
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -100,76 +96,23 @@ std::unique_ptr<BrokerClient> Client(const std::string& url, const Creds& cr,
   return c;
 }
 
-// `dualwrite broker serve` with TLS on a free port; SIGKILLed by the destructor.
-class TlsBroker {
- public:
-  TlsBroker(std::string dir, const Certs& certs, std::vector<std::string> extra = {},
-            bool client_ca = true)
-      : dir_(std::move(dir)), certs_(certs), port_(FreeTcpPort()) {
-    argv_ = {testing::DualwriteBinary(),
-             "broker",
-             "serve",
-             "--listen",
-             "127.0.0.1:" + std::to_string(port_),
-             "--data-dir",
-             dir_ + "/data",
-             "--tls-cert",
-             certs("server.pem"),
-             "--tls-key",
-             certs("server.key")};
-    if (client_ca) {
-      argv_.push_back("--tls-client-ca");
-      argv_.push_back(certs("ca.pem"));
-    }
-    argv_.insert(argv_.end(), extra.begin(), extra.end());
+// `broker serve`'s TLS flags for scripts/gen-certs.sh's server certificate,
+// asking for a client certificate under `client_ca` (mutual TLS), then `extra`.
+std::vector<std::string> TlsServeArgs(const Certs& certs, bool client_ca = true,
+                                      std::vector<std::string> extra = {}) {
+  std::vector<std::string> a = {"--tls-cert", certs("server.pem"), "--tls-key",
+                                certs("server.key")};
+  if (client_ca) {
+    a.push_back("--tls-client-ca");
+    a.push_back(certs("ca.pem"));
   }
-  ~TlsBroker() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      WaitChild(pid_, seconds(10));
-    }
-  }
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
+}
 
-  // Starts it and waits until a client with the right certificate gets 200
-  // from /healthz (every TLS connection, /healthz's too, needs one).
-  void Start(const Creds& probe) {
-    SpawnOptions o;
-    o.stdout_path = log();
-    o.stderr_path = "=stdout";
-    ASSERT_TRUE(Spawn(argv_, o, &pid_).ok());
-    auto client = Client(url(), probe, milliseconds(500));
-    ASSERT_TRUE(client);
-    auto deadline = std::chrono::steady_clock::now() + seconds(20);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (!ProcessAlive(pid_)) {
-        pid_ = -1;
-        FAIL() << "broker exited during start: " << testing::ReadFileBytes(log());
-      }
-      if (client->Health().ok()) return;
-      std::this_thread::sleep_for(milliseconds(20));
-    }
-    FAIL() << "TLS broker did not answer /healthz within 20 s: " << testing::ReadFileBytes(log());
-  }
-
-  // SIGTERM and wait for the clean exit (the port and data dir stay ours).
-  void Stop() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGTERM);
-    EXPECT_TRUE(WaitChild(pid_, seconds(15)).has_value());
-    pid_ = -1;
-  }
-
-  std::string url() const { return "https://127.0.0.1:" + std::to_string(port_); }
-  int port() const { return port_; }
-  std::string log() const { return dir_ + "/broker.out"; }
-
- private:
-  std::string dir_;
-  Certs certs_;
-  int port_;
-  std::vector<std::string> argv_;
-  pid_t pid_ = -1;
-};
+// What the broker's readiness probe presents: under mutual TLS every
+// connection, /healthz's too, needs the right client certificate.
+env::TlsFiles Probe(const Creds& c) { return {c.ca, c.cert, c.key}; }
 
 OutMessage Msg(const std::string& id) { return OutMessage{"", id, "k-" + id, "payload " + id}; }
 
@@ -196,8 +139,8 @@ TEST(BrokerTls, MutualTlsServesGoodClientsAndRefusesTheRest) {
   const std::string dir = scratch.dir;
   Certs certs = GenCerts(dir);
   const Creds good{certs("ca.pem"), certs("client.pem"), certs("client.key")};
-  TlsBroker broker(dir, certs);
-  ASSERT_NO_FATAL_FAILURE(broker.Start(good));
+  testing::BrokerProcess broker(dir + "/data", TlsServeArgs(certs), Probe(good));
+  ASSERT_NO_FATAL_FAILURE(broker.Start());
 
   // The right certificate: publish and read back, over one pooled connection.
   auto c = Client(broker.url(), good);
@@ -262,7 +205,7 @@ TEST(BrokerTls, MutualTlsServesGoodClientsAndRefusesTheRest) {
     EXPECT_EQ(TopicSize(*c, t), 0u) << t;
   }
   EXPECT_GE(MetricValue(*c, "dw_broker_tls_handshake_failures_total"), failures_before + 4);
-  EXPECT_NE(testing::ReadFileBytes(broker.log()).find("TLS handshake from 127.0.0.1:"),
+  EXPECT_NE(testing::ReadFileBytes(broker.log_path()).find("TLS handshake from 127.0.0.1:"),
             std::string::npos);
 }
 
@@ -274,13 +217,13 @@ TEST(BrokerTls, PooledConnectionsSurviveABrokerRestart) {
   const std::string dir = scratch.dir;
   Certs certs = GenCerts(dir);
   const Creds good{certs("ca.pem"), certs("client.pem"), certs("client.key")};
-  TlsBroker broker(dir, certs);
-  ASSERT_NO_FATAL_FAILURE(broker.Start(good));
+  testing::BrokerProcess broker(dir + "/data", TlsServeArgs(certs), Probe(good));
+  ASSERT_NO_FATAL_FAILURE(broker.Start());
   auto c = Client(broker.url(), good);
   uint64_t off;
   ASSERT_TRUE(c->Publish("tls-restart", Msg("a"), &off).ok());
   broker.Stop();
-  ASSERT_NO_FATAL_FAILURE(broker.Start(good));
+  ASSERT_NO_FATAL_FAILURE(broker.Start());
   Status s = c->Publish("tls-restart", Msg("b"), &off);
   EXPECT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(off, 1u);
@@ -296,8 +239,9 @@ TEST(BrokerTls, TokenAndTlsTogetherAndCredentialsFromTheEnvironment) {
   Certs certs = GenCerts(dir);
   { std::ofstream(dir + "/token") << "s3cret-token\n"; }
   const Creds good{certs("ca.pem"), certs("client.pem"), certs("client.key")};
-  TlsBroker broker(dir, certs, {"--token-file", dir + "/token"});
-  ASSERT_NO_FATAL_FAILURE(broker.Start(good));  // /healthz needs no token
+  testing::BrokerProcess broker(
+      dir + "/data", TlsServeArgs(certs, true, {"--token-file", dir + "/token"}), Probe(good));
+  ASSERT_NO_FATAL_FAILURE(broker.Start());  // /healthz needs no token
 
   uint64_t off;
   // The right certificate is not enough: the token is still required.
@@ -337,12 +281,13 @@ TEST(BrokerTls, ServerOnlyTlsNeedsNoClientCertificate) {
   const std::string dir = scratch.dir;
   Certs certs = GenCerts(dir);
   const Creds ca_only{certs("ca.pem"), "", ""};
-  TlsBroker broker(dir, certs, {}, /*client_ca=*/false);
-  ASSERT_NO_FATAL_FAILURE(broker.Start(ca_only));
+  testing::BrokerProcess broker(dir + "/data", TlsServeArgs(certs, /*client_ca=*/false),
+                                Probe(ca_only));
+  ASSERT_NO_FATAL_FAILURE(broker.Start());
   uint64_t off;
   EXPECT_TRUE(Client(broker.url(), ca_only)->Publish("t", Msg("a"), &off).ok());
   EXPECT_NE(
-      testing::ReadFileBytes(broker.log()).find("TLS on (https), no client certificate asked"),
+      testing::ReadFileBytes(broker.log_path()).find("TLS on (https), no client certificate asked"),
       std::string::npos);
 }
 
@@ -431,8 +376,8 @@ TEST(BrokerTls, TwoPcRunOverMutualTlsThenVerifyClean) {
   const std::string dir = scratch.dir;
   Certs certs = GenCerts(dir);
   const Creds good{certs("ca.pem"), certs("client.pem"), certs("client.key")};
-  TlsBroker broker(dir, certs);
-  ASSERT_NO_FATAL_FAILURE(broker.Start(good));
+  testing::BrokerProcess broker(dir + "/data", TlsServeArgs(certs), Probe(good));
+  ASSERT_NO_FATAL_FAILURE(broker.Start());
   const std::vector<std::string> where = {"--dsn",      dsn,           "--broker",
                                           broker.url(), "--state-dir", dir + "/state"};
   auto with = [&](std::vector<std::string> a) {

@@ -292,7 +292,8 @@ TEST_F(PartmanTest, HandsOverBuiltinPartitionsWhileWritingAndBack) {
     ASSERT_EQ(mr.errors.size(), 1u) << mr.ToText();
     EXPECT_NE(mr.errors[0].find("would both be named"), std::string::npos) << mr.errors[0];
     EXPECT_EQ(SqlInt(dsn2, "SELECT count(*) FROM partman.part_config"), 0);
-    Sql(SharedDsn(), "DROP DATABASE " + db2 + " WITH (FORCE)");
+    Status dropped = env::DropScratchDatabase(SharedDsn(), db2);
+    EXPECT_TRUE(dropped.ok()) << dropped.ToString();
   }
 
   // Back to the built-in maintenance: unregister, and it continues from the

@@ -13,6 +13,7 @@
 
 #include <pqxx/pqxx>
 
+#include "env/scratch_database.h"
 #include "outbox/relay_cdc.h"
 #include "outbox/relay_runner.h"
 #include "outbox/writer.h"
@@ -48,58 +49,26 @@ inline int64_t SqlInt(const std::string& dsn, const std::string& sql) {
   return tx.exec1(sql)[0].as<int64_t>();
 }
 
-// Logical slots of a database block DROP DATABASE (even WITH (FORCE)) and
-// retain WAL cluster-wide: drop them before re-creating a scratch database
-// and after the test.
-inline void DropSlotsOf(const std::string& db) {
-  std::string shared = SharedDsn();
-  if (shared.empty()) return;
-  pqxx::connection c{shared};
-  pqxx::nontransaction tx{c};
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    auto r = tx.exec_params(
-        "SELECT slot_name, active_pid FROM pg_replication_slots WHERE database = $1", db);
-    if (r.empty()) return;
-    for (const auto& row : r) {
-      if (!row[1].is_null()) {
-        tx.exec_params("SELECT pg_terminate_backend($1)", row[1].as<int>());
-        continue;
-      }
-      try {
-        tx.exec_params("SELECT pg_drop_replication_slot($1)", row[0].as<std::string>());
-      } catch (const std::exception&) {
-        // became active again meanwhile: next round
-      }
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-}
-
 // Per test: scratch database + own broker.
 class OutboxTest : public ::testing::Test {
  protected:
   void SetUp() override {
     db_ = TestDbName("dwo");
-    DropSlotsOf(db_);
-    dsn_ = ScratchDatabase(db_);
+    dsn_ = ScratchDatabase(db_);  // also clears an earlier run's slots
     ASSERT_FALSE(dsn_.empty());
     broker_ = std::make_unique<BrokerProcess>(TempDir("outbox-broker"));
     broker_->Start();
   }
   void TearDown() override {
-    DropSlotsOf(db_);
     if (broker_) broker_->Kill9();
-    // Keep a failed test's database for inspection; drop the others (dozens
+    const std::string shared = SharedDsn();
+    if (dsn_.empty() || shared.empty()) return;
+    // Keep a failed test's database for inspection, but not its logical
+    // slots: they retain WAL for the whole cluster. Drop the others (dozens
     // of leftover databases make the shared cluster's shutdown checkpoint slow).
-    if (!HasFailure() && !dsn_.empty()) {
-      try {
-        pqxx::connection c{SharedDsn()};
-        pqxx::nontransaction tx{c};
-        tx.exec("DROP DATABASE IF EXISTS " + tx.quote_name(db_) + " WITH (FORCE)");
-      } catch (const std::exception& e) {
-        ADD_FAILURE() << "dropping " << db_ << ": " << e.what();
-      }
-    }
+    Status s = HasFailure() ? env::DropReplicationSlots(shared, db_)
+                            : env::DropScratchDatabase(shared, db_);
+    EXPECT_TRUE(s.ok()) << s.ToString();
   }
 
   outbox::RelayOptions Relay(outbox::Strategy s, int batch = 100) const {

@@ -101,13 +101,14 @@ std::string TempDir(const std::string& tag) {
   return p;
 }
 
-BrokerProcess::BrokerProcess(std::string data_dir, std::vector<std::string> extra) {
+BrokerProcess::BrokerProcess(std::string data_dir, std::vector<std::string> extra,
+                             env::TlsFiles tls) {
   env::ServerOptions o;
   o.data_dir = std::move(data_dir);
   o.log_path = o.data_dir + "/broker.out";
   std::error_code ec;
   fs::create_directories(o.data_dir, ec);
-  broker_ = env::BrokerProcess(DualwriteBinary(), std::move(o), std::move(extra));
+  broker_ = env::BrokerProcess(DualwriteBinary(), std::move(o), std::move(extra), std::move(tls));
   // A test kills it at the moment it chooses, not after a GET /metrics.
   broker_.set_carry_counters(false);
 }

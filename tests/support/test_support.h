@@ -37,8 +37,10 @@ std::string TempDir(const std::string& tag);
 // binary, failing the calling test (gtest) where that returns an error.
 class BrokerProcess {
  public:
-  // `extra` args are appended (e.g. {"--fsync", "batch"}).
-  BrokerProcess(std::string data_dir, std::vector<std::string> extra = {});
+  // `extra` args are appended (e.g. {"--fsync", "batch"}). A broker serving
+  // TLS (--tls-cert ... among `extra`) is probed over https:// with `tls`
+  // (env::BrokerKind), and url() says https://.
+  BrokerProcess(std::string data_dir, std::vector<std::string> extra = {}, env::TlsFiles tls = {});
   ~BrokerProcess();  // SIGKILLs it if still running
 
   // Starts it and waits until GET /healthz answers 200 (fails the test otherwise).
