@@ -1,6 +1,6 @@
 #include "coordinator/crash_points.h"
 
-#include <unistd.h>
+#include "common/enum_names.h"
 
 namespace dw::coord {
 namespace {
@@ -26,32 +26,16 @@ const char* StepName(Step s) {
   return "?";
 }
 
-std::optional<Step> ParseStep(std::string_view name) {
-  for (Step s : kAll) {
-    if (name == StepName(s)) return s;
-  }
-  return std::nullopt;
-}
+std::optional<Step> ParseStep(std::string_view name) { return ParseEnumName(name, kAll, StepName); }
 
-std::string StepNames() {
-  std::string out;
-  for (Step s : kAll) {
-    if (!out.empty()) out += '|';
-    out += StepName(s);
-  }
-  return out;
-}
+std::string StepNames() { return JoinEnumNames(kAll, StepName); }
 
 void CrashPoint::Reached(Step s, const std::string& gid, int64_t completed) const {
   if (s == at_ && completed >= after_) CrashNow(s, gid);
 }
 
 void CrashNow(Step s, const std::string& gid) {
-  std::string line = "dualwrite: crash point " + std::string(StepName(s)) + " reached in " + gid +
-                     ": exiting with code " + std::to_string(kCrashExitCode) + "\n";
-  ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
-  (void)n;
-  ::_exit(kCrashExitCode);
+  CrashExit("crash point " + std::string(StepName(s)), gid);
 }
 
 }  // namespace dw::coord

@@ -19,6 +19,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/crash_exit.h"
+
 namespace dw::coord {
 
 enum class Step {
@@ -34,8 +36,9 @@ std::optional<Step> ParseStep(std::string_view name);
 // "before-prepare|after-prepare-one|..." for help texts and errors.
 std::string StepNames();
 
-// The exit code of a crash point, so a test can tell it from an error.
-inline constexpr int kCrashExitCode = 3;
+// The exit code of a crash point, so a test can tell it from an error
+// (every crash point's: common/crash_exit.h).
+inline constexpr int kCrashExitCode = dw::kCrashExitCode;
 
 class CrashPoint {
  public:
@@ -50,7 +53,7 @@ class CrashPoint {
   const int64_t after_;
 };
 
-// Writes one line to stderr (async-signal-safe write(2)) and _exit()s.
+// Writes one line to stderr and _exit()s (dw::CrashExit).
 [[noreturn]] void CrashNow(Step s, const std::string& gid);
 
 }  // namespace dw::coord

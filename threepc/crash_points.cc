@@ -1,8 +1,7 @@
 #include "threepc/crash_points.h"
 
-#include <unistd.h>
-
-#include "coordinator/crash_points.h"
+#include "common/crash_exit.h"
+#include "common/enum_names.h"
 
 namespace dw::threepc {
 namespace {
@@ -24,28 +23,12 @@ const char* StepName(Step s) {
   return "?";
 }
 
-std::optional<Step> ParseStep(std::string_view name) {
-  for (Step s : kAll) {
-    if (name == StepName(s)) return s;
-  }
-  return std::nullopt;
-}
+std::optional<Step> ParseStep(std::string_view name) { return ParseEnumName(name, kAll, StepName); }
 
-std::string StepNames() {
-  std::string out;
-  for (Step s : kAll) {
-    if (!out.empty()) out += '|';
-    out += StepName(s);
-  }
-  return out;
-}
+std::string StepNames() { return JoinEnumNames(kAll, StepName); }
 
 void CrashNow(Step s, const std::string& gid) {
-  std::string line = "dualwrite: 3pc crash point " + std::string(StepName(s)) + " reached in " +
-                     gid + ": exiting with code " + std::to_string(coord::kCrashExitCode) + "\n";
-  ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
-  (void)n;
-  ::_exit(coord::kCrashExitCode);
+  CrashExit("3pc crash point " + std::string(StepName(s)), gid);
 }
 
 }  // namespace dw::threepc

@@ -1,7 +1,7 @@
 // Crash points of the three-phase-commit coordinator: `--crash-at STEP`
 // makes the process die abruptly (_exit, no destructors) the first time a
-// transaction reaches STEP, with 2PC's exit code (coordinator/crash_points.h)
-// so a test can tell it from an error. What each leaves behind, and what the
+// transaction reaches STEP, with the exit code of every crash point
+// (common/crash_exit.h) so a test can tell it from an error. What each leaves behind, and what the
 // participants' termination protocol then decides (threepc/state.h):
 //   after-cancommit       every participant prepared (uncertain), no
 //                         PreCommit sent: termination aborts
@@ -25,8 +25,8 @@ const char* StepName(Step s);
 std::optional<Step> ParseStep(std::string_view name);
 std::string StepNames();  // "after-cancommit|after-precommit-some|..."
 
-// Writes one line to stderr (async-signal-safe write(2)) and _exit()s with
-// coord::kCrashExitCode.
+// Writes one line to stderr and _exit()s with kCrashExitCode (dw::CrashExit,
+// common/crash_exit.h).
 [[noreturn]] void CrashNow(Step s, const std::string& gid);
 
 }  // namespace dw::threepc

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/enum_names.h"
+
 namespace dw::threepc {
 
 namespace {
@@ -26,10 +28,7 @@ const char* StateName(State s) {
 }
 
 std::optional<State> ParseState(std::string_view name) {
-  for (State s : kAll) {
-    if (name == StateName(s)) return s;
-  }
-  return std::nullopt;
+  return ParseEnumName(name, kAll, StateName);
 }
 
 const char* DecisionName(Decision d) {
