@@ -41,6 +41,7 @@ void AddEnvCommands(CLI::App& app, Globals& g);     // up, down, env
 void AddBrokerCommands(CLI::App& app, Globals& g);  // broker serve
 void AddVerifyCommands(CLI::App& app, Globals& g);  // verify
 void Add2pcCommands(CLI::App& app, Globals& g);     // 2pc run, 2pc recover
+void Add3pcCommands(CLI::App& app, Globals& g);     // 3pc agent, 3pc run
 void AddOutboxCommands(CLI::App& app, Globals& g);  // outbox write, relay, maintain
 void AddSagaCommands(CLI::App& app, Globals& g);    // saga run, recover, verify
 void AddProxyCommands(CLI::App& app, Globals& g);   // proxy

@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   dw::cli::AddBrokerCommands(app, g);
   dw::cli::AddVerifyCommands(app, g);
   dw::cli::Add2pcCommands(app, g);
+  dw::cli::Add3pcCommands(app, g);
   dw::cli::AddOutboxCommands(app, g);
   dw::cli::AddSagaCommands(app, g);
   dw::cli::AddProxyCommands(app, g);

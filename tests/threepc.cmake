@@ -4,6 +4,13 @@
 dw_add_test(threepc_test SOURCES threepc_test.cc LIBS dw_threepc NEEDS_ENV LABELS threepc
   TIMEOUT 120)
 
+# Three-phase commit as processes: `3pc run` (the coordinator) and `3pc
+# agent` (the participants' agents, the termination protocol) against a
+# scratch database and a broker process of the test's own; fault proxies
+# between the agents for the partition.
+dw_add_test(threepc_agent_test SOURCES threepc_agent_test.cc LIBS dw_env dw_participants
+  dw_workload dw_proxy NEEDS_ENV LABELS threepc TIMEOUT 120)
+
 # The agent's logic in-process: two agents over in-memory participants,
 # linked through their request handlers.
 dw_add_test(threepc_agent_unit_test SOURCES threepc_agent_unit_test.cc support/fake_participant.cc
