@@ -82,6 +82,15 @@ std::string SustainFailures(const json& cell) {
   return why.empty() ? "not sustained" : Join(why, "; ");
 }
 
+const json* DeliveryLimitedCell(const Data& d, const std::string& approach, Opt bound_ms) {
+  const json* c = d.FirstUnsustainedCell(approach);
+  if (!c || Get(*c, "e2e_ms").is_null() || !Valid(bound_ms)) return nullptr;
+  Opt achieved = Num(*c, "achieved_fraction");
+  Opt p99 = Num(*c, "latency_ms", "p99");
+  if (!Valid(achieved) || *achieved < 0.99 || !Valid(p99) || *p99 >= *bound_ms) return nullptr;
+  return c;
+}
+
 std::string SustainableText(const Data& d, const std::string& approach) {
   Opt rate = d.SustainableRate(approach);
   if (Valid(rate)) return Int(rate);
@@ -162,15 +171,16 @@ std::string RenderRateGrid(const Data& d) {
   for (const auto& [rate, names] : by_rate) groups.push_back(List(names) + " " + Int(rate) + "/s");
   if (!none.empty()) groups.push_back(List(none) + " none of the rates");
   if (!groups.empty()) s.push_back("Highest rate sustained: " + Join(groups, "; ") + ".");
-  // Committing kept up, delivering did not: the relay was the limit.
+  // Committing kept up, delivering did not: the relay (or the broker) was the
+  // limit.
   for (const auto& [name, e2e] : cols) {
-    const json* c = d.FirstUnsustainedCell(name);
-    Opt achieved = c ? Num(*c, "achieved_fraction") : std::nullopt;
-    if (!c || !Valid(achieved) || *achieved < 0.99) continue;
+    const json* c = DeliveryLimitedCell(d, name, bound);
+    if (!c) continue;
     s.push_back("At " + Int(Num(*c, "rate")) + "/s " + Code(name) + " committed " +
-                Percent(*achieved) + " of the offered operations (business p99 " +
-                Ms(Num(*c, "latency_ms", "p99")) + " ms) yet did not sustain the rate: " +
-                SustainFailures(*c) + ". Delivery, not the commit, was its limit.");
+                Percent(*Num(*c, "achieved_fraction")) +
+                " of the offered operations (business p99 " + Ms(Num(*c, "latency_ms", "p99")) +
+                " ms) yet did not sustain the rate: " + SustainFailures(*c) +
+                ". Delivery, not the commit, was its limit.");
   }
   if (d.rates().size() > 1) {
     s.push_back(

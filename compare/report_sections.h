@@ -55,4 +55,11 @@ inline constexpr double kCpuBound = 0.6;
 // Why a grid cell was not sustained: its sustain_failures joined.
 std::string SustainFailures(const json& cell);
 
+// The first rate an approach did not sustain, when the commit itself kept up
+// there (at least 99% committed, business p99 under `bound_ms`) and only the
+// delivery failed (e2e p99, drain or backlog): the cell, else null. An
+// approach that sends no message, or whose business latency already broke
+// the bound, is not one: saying "delivery was the limit" would be false.
+const json* DeliveryLimitedCell(const Data& d, const std::string& approach, Opt bound_ms);
+
 }  // namespace dw::compare::rpt

@@ -110,17 +110,16 @@ std::string Sustain(const Data& d) {
 // Cells where the commit kept up with the offered rate but delivery did not.
 std::string DeliveryLimit(const Data& d) {
   std::vector<std::string> who;
+  const Opt bound = Num(Get(d.root(), "rate_grid"), "e2e_bound_ms");
   for (const auto& a : d.approaches()) {
-    const json* c = d.FirstUnsustainedCell(a.name);
-    Opt achieved = c ? Num(*c, "achieved_fraction") : std::nullopt;
-    if (!c || !Valid(achieved) || *achieved < 0.99) continue;
+    const json* c = DeliveryLimitedCell(d, a.name, bound);
+    if (!c) continue;
     who.push_back("At " + Int(Num(*c, "rate")) + "/s " + Code(a.name) + " committed " +
-                  Percent(*achieved) + " of the offered operations (business p99 " +
-                  Ms(Num(*c, "latency_ms", "p99")) + " ms) but did not sustain the rate (" +
-                  SustainFailures(*c) + ").");
+                  Percent(*Num(*c, "achieved_fraction")) +
+                  " of the offered operations (business p99 " + Ms(Num(*c, "latency_ms", "p99")) +
+                  " ms) but did not sustain the rate (" + SustainFailures(*c) + ").");
   }
   if (who.empty()) return "";
-  Opt bound = Num(Get(d.root(), "rate_grid"), "e2e_bound_ms");
   return "**Committing is not delivering:** " + Join(who, " ") + " The bound is " + Ms(bound) +
          " ms: business latency alone would have called these rates kept up.";
 }

@@ -34,11 +34,11 @@ json Load(const char* path) {
 json Fixture() { return Load(DW_COMPARE_FIXTURE); }
 json FixtureV2() { return Load(DW_COMPARE_FIXTURE_V2); }
 
-// The committed full run (schema 1), found from the fixture's path:
-// <source>/tests/data/compare_fixture.json -> <source>/docs/results/full.
-std::string FullRunPath() {
+// A committed run, found from the fixture's path:
+// <source>/tests/data/compare_fixture.json -> <source>/docs/results/<dir>.
+std::string CommittedRunPath(const std::string& dir) {
   std::filesystem::path fixture(DW_COMPARE_FIXTURE);
-  return (fixture.parent_path().parent_path().parent_path() / "docs/results/full/results.json")
+  return (fixture.parent_path().parent_path().parent_path() / "docs/results" / dir / "results.json")
       .string();
 }
 
@@ -422,6 +422,15 @@ TEST_F(CompareReportV2Test, RateGridHasARowPerRate) {
   EXPECT_TRUE(Has(Row(g, "4000"), "| 1.35 / 6.80 | — | — |"));
   EXPECT_TRUE(Has(g, "Highest rate sustained: `floor` and `outbox-cdc` 4000/s"));
   EXPECT_TRUE(Has(g, "Delivery, not the commit, was its limit."));
+  // Only where the commit kept up: no such bullet names a failed commit
+  // condition, nor an approach that sends no message.
+  for (const auto& b : Bullets(g)) {
+    if (!Has(b, "Delivery, not the commit")) continue;
+    std::string why = b.substr(b.find("did not sustain the rate: "));
+    EXPECT_FALSE(Has(why, "business p99")) << b;
+    EXPECT_FALSE(Has(why, "committed")) << b;
+    EXPECT_FALSE(Has(b, "`floor`")) << b;
+  }
 }
 
 TEST_F(CompareReportV2Test, CostShowsCpuPerParty) {
@@ -504,7 +513,7 @@ TEST_F(CompareReportV2Test, NoProseParagraphIsLong) {
 }
 
 TEST(CompareReportFullRun, TheCommittedSchema1RunStillRenders) {
-  std::string md = RenderReport(Load(FullRunPath().c_str()));
+  std::string md = RenderReport(Load(CommittedRunPath("full-schema1").c_str()));
   EXPECT_FALSE(Has(md, "could not be rendered"));
   EXPECT_TRUE(Has(md, "## In short"));
   EXPECT_TRUE(Has(md, "### Open loop at fractions of each approach's saturation (schema 1)"));
@@ -513,6 +522,27 @@ TEST(CompareReportFullRun, TheCommittedSchema1RunStillRenders) {
   // Its in-doubt-held transaction was compare's own: it is not charged to the
   // outbox's in-doubt figures.
   EXPECT_TRUE(Has(Section(md, "## In short"), "; nothing in doubt;"));
+}
+
+// The committed runs' reports are the current renderer's output of their
+// results.json, never edited by hand: a renderer change re-renders them
+// (`dualwrite compare --from DIR/results.json --out DIR`).
+TEST(CompareReportFullRun, TheCommittedReportsAreTheCurrentRendering) {
+  for (const char* dir : {"full", "quick"}) {
+    std::string path = CommittedRunPath(dir);
+    std::ifstream in(path.substr(0, path.size() - std::string("results.json").size()) +
+                     "report.md");
+    std::string committed((std::istreambuf_iterator<char>(in)), {});
+    EXPECT_EQ(RenderReport(Load(path.c_str())), committed) << dir;
+  }
+}
+
+TEST(CompareReportFullRun, TheCommittedFullRunIsSchema2) {
+  std::string md = RenderReport(Load(CommittedRunPath("full").c_str()));
+  EXPECT_TRUE(Has(md, "Full run of 13 approaches"));
+  EXPECT_TRUE(Has(md, "## In short"));
+  EXPECT_FALSE(Has(Section(md, "### Common rate grid"), "Not measured in this run"));
+  EXPECT_TRUE(Has(md, "every approach that promises atomicity kept it"));
 }
 
 TEST(CompareReportPlots, WritesSvgAndPngForEveryPlannedPlot) {
