@@ -21,6 +21,7 @@
 #include "compare/approaches.h"
 #include "compare/lab.h"
 #include "compare/plan.h"
+#include "compare/results.h"
 
 namespace dw::compare {
 
@@ -53,6 +54,9 @@ struct LoadSpec {
   double e2e_bound_ms = 250;  // open loop: the sustainable-rate bound
 };
 
+results::LoadCell MeasureLoadCell(CellContext& ctx, const Approach& a, const LoadSpec& spec,
+                                  const Plan& plan);
+// The same, as results.json holds it.
 nlohmann::json RunLoadCell(CellContext& ctx, const Approach& a, const LoadSpec& spec,
                            const Plan& plan);
 
@@ -62,7 +66,9 @@ nlohmann::json RunLoadCell(CellContext& ctx, const Approach& a, const LoadSpec& 
 nlohmann::json RunLoadCellRepeated(CellContext& ctx, const Approach& a, const LoadSpec& spec,
                                    const Plan& plan, int repetitions);
 
-// The same, over runs already made (exposed for tests).
+// The same, over runs already made (exposed for tests; the JSON form reads
+// each run into a LoadCell first).
+results::LoadCell MergeRuns(const std::vector<results::LoadCell>& runs);
 nlohmann::json MergeRepetitions(const std::vector<nlohmann::json>& runs);
 
 // A failure cell of `scenario` at `rate` arrivals per second.

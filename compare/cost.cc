@@ -25,21 +25,22 @@ Status TakeCost(const std::string& cell_dsn, CostSnapshot* out) {
   return Status::OK();
 }
 
-nlohmann::json CostJson(const CostSnapshot& b, const CostSnapshot& a, uint64_t ops, bool broker) {
-  auto per = [ops](uint64_t before, uint64_t after) -> nlohmann::json {
+results::Cost CostPerOp(const CostSnapshot& b, const CostSnapshot& a, uint64_t ops, bool broker) {
+  using results::Field;
+  auto per = [ops](uint64_t before, uint64_t after) -> Field<double> {
     if (ops == 0 || after < before) return nullptr;
     return static_cast<double>(after - before) / static_cast<double>(ops);
   };
-  nlohmann::json j;
-  j["wal_bytes_per_op"] = per(b.wal_bytes, a.wal_bytes);
-  j["wal_syncs_per_op"] = per(b.wal_syncs, a.wal_syncs);
-  j["wal_writes_per_op"] = per(b.wal_writes, a.wal_writes);
-  j["dead_tuples_per_op"] = per(b.dead_tuples, a.dead_tuples);
-  j["autovacuum_runs"] = a.autovacuum_runs >= b.autovacuum_runs
-                             ? nlohmann::json(a.autovacuum_runs - b.autovacuum_runs)
-                             : nlohmann::json(nullptr);
-  j["broker_fsyncs_per_op"] = broker ? per(b.broker_fsyncs, a.broker_fsyncs) : nullptr;
-  return j;
+  results::Cost c;
+  c.wal_bytes_per_op = per(b.wal_bytes, a.wal_bytes);
+  c.wal_syncs_per_op = per(b.wal_syncs, a.wal_syncs);
+  c.wal_writes_per_op = per(b.wal_writes, a.wal_writes);
+  c.dead_tuples_per_op = per(b.dead_tuples, a.dead_tuples);
+  c.autovacuum_runs = a.autovacuum_runs >= b.autovacuum_runs
+                          ? Field<int64_t>(a.autovacuum_runs - b.autovacuum_runs)
+                          : Field<int64_t>(nullptr);
+  c.broker_fsyncs_per_op = broker ? per(b.broker_fsyncs, a.broker_fsyncs) : nullptr;
+  return c;
 }
 
 }  // namespace dw::compare

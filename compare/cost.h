@@ -6,9 +6,8 @@
 #include <cstdint>
 #include <string>
 
-#include <nlohmann/json.hpp>
-
 #include "common/status.h"
+#include "compare/results.h"
 
 namespace dw::compare {
 
@@ -25,7 +24,7 @@ Status TakeCost(const std::string& cell_dsn, CostSnapshot* out);
 
 // {wal_bytes_per_op, wal_syncs_per_op, wal_writes_per_op, dead_tuples_per_op,
 //  autovacuum_runs, broker_fsyncs_per_op}; broker figures null when !broker.
-nlohmann::json CostJson(const CostSnapshot& before, const CostSnapshot& after, uint64_t ops,
+results::Cost CostPerOp(const CostSnapshot& before, const CostSnapshot& after, uint64_t ops,
                         bool broker);
 
 }  // namespace dw::compare

@@ -5,8 +5,10 @@
 namespace dw::compare {
 
 using json = nlohmann::json;
+using results::Field;
+using results::Percentiles;
 
-json SagaPendingAgeJson(const Rig& rig) {
+Field<Percentiles> SagaPendingAge(const Rig& rig) {
   try {
     pqxx::connection c{rig.dsn};
     pqxx::nontransaction tx{c};
@@ -23,30 +25,28 @@ json SagaPendingAgeJson(const Rig& rig) {
         rig.min_id, rig.max_id);
     const uint64_t n = r[0].as<uint64_t>();
     if (n == 0) return nullptr;
-    return {{"p50", r[1].as<double>()},
-            {"p99", r[2].as<double>()},
-            {"max", r[3].as<double>()},
-            {"count", n}};
+    Percentiles p;
+    p.p50 = r[1].as<double>();
+    p.p99 = r[2].as<double>();
+    p.max = r[3].as<double>();
+    p.count = n;
+    return p;
   } catch (const std::exception&) {
     return nullptr;
   }
 }
 
-json ProjectionLagJson(const Proc& projector) {
+Field<Percentiles> ProjectionLag(const Proc& projector) {
   json j = json::parse(LastLine(projector.out), nullptr, false);
   if (!j.is_object() || !j.contains("lag_ms") || !j["lag_ms"].is_object()) return nullptr;
   const json& lag = j["lag_ms"];
   if (lag.value("count", 0) == 0) return nullptr;
-  return {{"p50", lag.value("p50", 0.0)},
-          {"p99", lag.value("p99", 0.0)},
-          {"max", lag.value("max", 0.0)},
-          {"count", lag.value("count", 0)}};
-}
-
-void AddFamilyFigures(const Rig& rig, const Approach& a, const Proc* relay, json* cell) {
-  (*cell)["pending_age_ms"] = a.def().judge == Judge::kSaga ? SagaPendingAgeJson(rig) : json();
-  (*cell)["projection_lag_ms"] =
-      a.def().rows_follow_messages && relay ? ProjectionLagJson(*relay) : json();
+  Percentiles p;
+  p.p50 = lag.value("p50", 0.0);
+  p.p99 = lag.value("p99", 0.0);
+  p.max = lag.value("max", 0.0);
+  p.count = lag.value("count", 0);
+  return p;
 }
 
 }  // namespace dw::compare

@@ -12,23 +12,26 @@
 // apply or could not be read.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include "compare/approaches.h"
+#include "compare/results.h"
 #include "compare/rig.h"
 
 namespace dw::compare {
 
 // From saga_orders and orders of the cell's id range, orders that reached
 // their final status only.
-nlohmann::json SagaPendingAgeJson(const Rig& rig);
+results::Field<results::Percentiles> SagaPendingAge(const Rig& rig);
 
 // From the stopped projector's --json summary (its last stdout line).
-nlohmann::json ProjectionLagJson(const Proc& projector);
+results::Field<results::Percentiles> ProjectionLag(const Proc& projector);
 
-// Sets cell["pending_age_ms"] and cell["projection_lag_ms"]: the one that
-// applies to `a` from the cell, the other null. `relay`: the cell's relay
-// process once stopped (nullptr: none).
-void AddFamilyFigures(const Rig& rig, const Approach& a, const Proc* relay, nlohmann::json* cell);
+// Sets cell->pending_age_ms and cell->projection_lag_ms (a load or a failure
+// cell): the one that applies to `a` from the cell, the other null. `relay`:
+// the cell's relay process once stopped (nullptr: none).
+template <class Cell>
+void AddFamilyFigures(const Rig& rig, const Approach& a, const Proc* relay, Cell* cell) {
+  cell->pending_age_ms = a.def().judge == Judge::kSaga ? SagaPendingAge(rig) : nullptr;
+  cell->projection_lag_ms = a.def().rows_follow_messages && relay ? ProjectionLag(*relay) : nullptr;
+}
 
 }  // namespace dw::compare

@@ -23,36 +23,43 @@ namespace {
 using std::chrono::milliseconds;
 using json = nlohmann::json;
 
-json FailureSkeleton(const Approach& a, const std::string& scenario) {
-  json c = {{"scenario", scenario},  {"approach", a.name},         {"status", "ran"},
-            {"reason", nullptr},     {"guaranteed", a.guaranteed}, {"verdict", "not-run"},
-            {"notes", json::array()}};
-  for (const char* k : {"fault",
-                        "offered_rate_per_s",
-                        "ops",
-                        "ops_total",
-                        "lost",
-                        "orphans",
-                        "duplicates",
-                        "duplicates_before_dedupe",
-                        "in_doubt_max",
-                        "in_doubt_max_age_s",
-                        "in_doubt_at_end",
-                        "probe_blocked_ms",
-                        "converge_s",
-                        "p99_before_ms",
-                        "p99_during_ms",
-                        "p99_ok_during_ms",
-                        "fail_ms",
-                        "timeline",
-                        "lost_timeline",
-                        "backlog",
-                        "pending_age_ms",
-                        "projection_lag_ms",
-                        "verify"}) {
-    c[k] = nullptr;
-  }
+using results::FailureCell;
+using results::Field;
+
+// A cell before it ran: every figure null, the verdict not-run.
+FailureCell FailureSkeleton(const Approach& a, const std::string& scenario) {
+  FailureCell c;
+  c.scenario = scenario;
+  c.approach = a.name;
+  c.status = "ran";
+  c.reason = nullptr;
+  c.guaranteed = a.guaranteed;
+  c.verdict = "not-run";
+  c.notes = std::vector<std::string>();
+  c.fault = nullptr;
+  c.offered_rate_per_s = nullptr;
+  c.ops = c.ops_total = nullptr;
+  c.lost = c.orphans = c.duplicates = nullptr;
+  c.duplicates_before_dedupe = nullptr;
+  c.in_doubt_max = nullptr;
+  c.in_doubt_max_age_s = nullptr;
+  c.in_doubt_at_end = nullptr;
+  c.probe_blocked_ms = c.converge_s = nullptr;
+  c.p99_before_ms = c.p99_during_ms = c.p99_ok_during_ms = nullptr;
+  c.fail_ms = nullptr;
+  c.timeline = nullptr;
+  c.lost_timeline = nullptr;
+  c.backlog = nullptr;
+  c.pending_age_ms = c.projection_lag_ms = nullptr;
+  c.verify = nullptr;
   return c;
+}
+
+// The cell as results.json holds it, with the notes the run gathered
+// (FaultRun and RunRecover write them as JSON).
+json Finish(FailureCell cell, const json& notes) {
+  results::Take(json{{"notes", notes}}, "notes", &cell.notes, &cell.extra);
+  return results::Write(cell);
 }
 
 constexpr int64_t kBucketUs = 250'000;
@@ -69,10 +76,10 @@ json RunFailureCell(CellContext& ctx, const Approach& a, const Scenario& sc, con
   const ScenarioDef* def = FindScenario(sc.name);
   if (def) {
     if (std::string why = def->not_applicable(a); !why.empty()) {
-      json cell = FailureSkeleton(a, sc.name);
-      cell["status"] = "n/a";
-      cell["reason"] = why;
-      return cell;
+      FailureCell cell = FailureSkeleton(a, sc.name);
+      cell.status = "n/a";
+      cell.reason = why;
+      return results::Write(cell);
     }
   }
   FaultSpec f;
@@ -88,26 +95,26 @@ json RunFailureCell(CellContext& ctx, const Approach& a, const Scenario& sc, con
 }
 
 json RunFault(CellContext& ctx, const Approach& a, const FaultSpec& f) {
-  json cell = FailureSkeleton(a, f.scenario);
+  FailureCell cell = FailureSkeleton(a, f.scenario);
+  json notes = json::array();  // the run's, the fault's and recovery's notes
   const ScenarioDef* def = FindScenario(f.scenario);
   if (!def) {
-    cell["status"] = "error";
-    cell["reason"] = "unknown scenario " + f.scenario;
-    return cell;
+    cell.status = "error";
+    cell.reason = "unknown scenario " + f.scenario;
+    return Finish(cell, notes);
   }
   if (def->needs_embedded_postgres && !ctx.lab->embedded()) {
-    cell["status"] = "skipped";
-    cell["reason"] =
-        "Postgres is external (--dsn): compare does not crash a server it did not start";
-    return cell;
+    cell.status = "skipped";
+    cell.reason = "Postgres is external (--dsn): compare does not crash a server it did not start";
+    return Finish(cell, notes);
   }
   Rig rig;
   Status s = PrepareRig(ctx, a, f.scenario + "-" + a.name, &rig);
   auto fail = [&](const std::string& why) {
     CleanupRig(ctx, &rig, true);
-    cell["status"] = "error";
-    cell["reason"] = why + " (logs in " + rig.dir + ")";
-    return cell;
+    cell.status = "error";
+    cell.reason = why + " (logs in " + rig.dir + ")";
+    return Finish(cell, notes);
   };
   if (!s.ok()) return fail(s.ToString());
   const double total_s = f.steady_s + f.fault_s + f.after_s;
@@ -117,7 +124,7 @@ json RunFault(CellContext& ctx, const Approach& a, const FaultSpec& f) {
                f,
                LoadShape{f.concurrency, f.rate, total_s + kStartSlackS, 0, 0},
                rig.dir + "/samples.csv",
-               cell["notes"],
+               notes,
                std::mt19937_64(ctx.seed * 7919 + static_cast<uint64_t>(rig.index)),
                0,
                std::nullopt,
@@ -277,79 +284,103 @@ json RunFault(CellContext& ctx, const Approach& a, const FaultSpec& f) {
   workload::VerifyReport vr;
   json v = JudgeJson(rig, a, &vr);
 
-  cell["fault"] = {{"start_s", (fault_start - run.load_start_us) / 1e6},
-                   {"end_s", (fault_end - run.load_start_us) / 1e6}};
-  cell["offered_rate_per_s"] = f.rate > 0 ? json(f.rate) : json(nullptr);
-  cell["ops"] = during.ToJson();
-  cell["ops_total"] = total.ToJson();
-  cell["timeline"] = Timeline(rows, fault_start, run.load_start_us, load_end, kBucketUs);
+  results::FaultWindow& window = cell.fault.emplace();
+  window.start_s = (fault_start - run.load_start_us) / 1e6;
+  window.end_s = (fault_end - run.load_start_us) / 1e6;
+  cell.offered_rate_per_s = f.rate > 0 ? Field<double>(f.rate) : Field<double>(nullptr);
+  cell.ops = during.ToOps();
+  cell.ops_total = total.ToOps();
+  cell.timeline = Timeline(rows, fault_start, run.load_start_us, load_end, kBucketUs);
   if (f.rate > 0) {
     // Offered is what arrived, whether or not a process was there to take
     // it: a killed coordinator (2PC's load generator) issues nothing while
     // it is down, and those arrivals count as not served.
-    auto offer = [&](json* ops, double seconds) {
+    auto offer = [&](results::Ops* ops, double seconds) {
       const double offered =
-          std::max((*ops)["attempted"].get<double>(), std::round(f.rate * seconds));
-      (*ops)["offered"] = offered;
-      (*ops)["availability"] =
-          offered > 0 ? json(std::min(1.0, (*ops)["succeeded"].get<double>() / offered))
-                      : json(nullptr);
+          std::max(static_cast<double>(ops->attempted.value_or(0)), std::round(f.rate * seconds));
+      ops->offered = offered;
+      ops->availability = offered > 0
+                              ? Field<double>(std::min(
+                                    1.0, static_cast<double>(ops->succeeded.value_or(0)) / offered))
+                              : Field<double>(nullptr);
     };
-    offer(&cell["ops"], (fault_end - fault_start) / 1e6);
-    offer(&cell["ops_total"], (load_end - run.load_start_us) / 1e6);
-    for (auto& b : cell["timeline"]) {
+    offer(&*cell.ops, (fault_end - fault_start) / 1e6);
+    offer(&*cell.ops_total, (load_end - run.load_start_us) / 1e6);
+    for (auto& b : *cell.timeline) {
       // The last bucket may be cut short by the end of the arrivals.
-      const int64_t from = fault_start + static_cast<int64_t>(b["t_s"].get<double>() * 1e6);
+      const int64_t from = fault_start + static_cast<int64_t>(b.t_s.value_or(0) * 1e6);
       const double width_s = std::clamp<int64_t>(load_end - from, 0, kBucketUs) / 1e6;
-      b["offered"] = std::max(b["offered"].get<double>(), std::round(f.rate * width_s));
+      b.offered = std::max(b.offered.value_or(0), std::round(f.rate * width_s));
     }
   }
-  cell["lost"] = a.uses_broker() ? json(vr.missing.size()) : json(nullptr);
-  cell["orphans"] = a.uses_broker() ? json(vr.orphans.size()) : json(nullptr);
-  cell["duplicates"] = a.uses_broker() ? json(vr.duplicates.size()) : json(nullptr);
-  cell["duplicates_before_dedupe"] =
-      a.uses_broker() ? json(dups_after - dups_before) : json(nullptr);
-  cell["in_doubt_max"] = monitor.max_in_doubt();
-  cell["in_doubt_max_age_s"] = monitor.max_in_doubt_age_s();
-  cell["in_doubt_at_end"] = v.value("in_doubt", json(nullptr));
-  cell["probe_blocked_ms"] = monitor.probe_max_wait_ms();
-  cell["converge_s"] = converge_s >= 0 ? json(converge_s) : json(nullptr);
+  cell.lost = a.uses_broker() ? Field<int64_t>(vr.missing.size()) : Field<int64_t>(nullptr);
+  cell.orphans = a.uses_broker() ? Field<int64_t>(vr.orphans.size()) : Field<int64_t>(nullptr);
+  cell.duplicates =
+      a.uses_broker() ? Field<int64_t>(vr.duplicates.size()) : Field<int64_t>(nullptr);
+  cell.duplicates_before_dedupe =
+      a.uses_broker() ? Field<uint64_t>(dups_after - dups_before) : Field<uint64_t>(nullptr);
+  cell.in_doubt_max = monitor.max_in_doubt();
+  cell.in_doubt_max_age_s = monitor.max_in_doubt_age_s();
+  const Field<results::Verify> verified = results::ReadField<results::Verify>(v);
+  cell.in_doubt_at_end =
+      verified && verified->in_doubt.present() ? verified->in_doubt : Field<int64_t>(nullptr);
+  cell.probe_blocked_ms = monitor.probe_max_wait_ms();
+  cell.converge_s = converge_s >= 0 ? Field<double>(converge_s) : Field<double>(nullptr);
   auto p99 = [](const Histogram& h) {
-    return h.count() ? json(h.Percentile(0.99) / 1e3) : json(nullptr);
+    return h.count() ? Field<double>(h.Percentile(0.99) / 1e3) : Field<double>(nullptr);
   };
-  cell["p99_before_ms"] = p99(before.ok_latency);
-  cell["p99_during_ms"] = p99(during.latency);
-  cell["p99_ok_during_ms"] = p99(during.ok_latency);
-  cell["fail_ms"] = during.fail_latency.count()
-                        ? json({{"p50", during.fail_latency.Percentile(0.5) / 1e3},
-                                {"p99", during.fail_latency.Percentile(0.99) / 1e3}})
-                        : json(nullptr);
+  cell.p99_before_ms = p99(before.ok_latency);
+  cell.p99_during_ms = p99(during.latency);
+  cell.p99_ok_during_ms = p99(during.ok_latency);
+  if (during.fail_latency.count()) {
+    results::Percentiles& fail_ms = cell.fail_ms.emplace();
+    fail_ms.p50 = during.fail_latency.Percentile(0.5) / 1e3;
+    fail_ms.p99 = during.fail_latency.Percentile(0.99) / 1e3;
+  } else {
+    cell.fail_ms = nullptr;
+  }
   std::vector<int64_t> lost_keys;
   for (const auto& id : vr.missing) lost_keys.push_back(id);
-  cell["lost_timeline"] =
+  cell.lost_timeline =
       LostTimeline(rows, lost_keys, fault_start, run.load_start_us, load_end, kBucketUs);
   if (a.is_outbox()) {
-    json b = json::array();
+    std::vector<results::BacklogPoint> backlog;
     for (const auto& [at, n] : monitor.backlog()) {
-      b.push_back({{"t_s", (at - fault_start) / 1e6}, {"rows", n}});
+      results::BacklogPoint& p = backlog.emplace_back();
+      p.t_s = (at - fault_start) / 1e6;
+      p.rows = n;
     }
-    cell["backlog"] = b;
+    cell.backlog = backlog;
   }
-  fault->Report(run, &cell);
+  // What the fault measured of its own (in-doubt-held's vacuum figures),
+  // as it wrote it.
+  json reported = json::object();
+  fault->Report(run, &reported);
+  if (!reported.empty()) {
+    json merged = results::Write(cell);
+    merged.update(reported);
+    (void)results::Read(merged, &cell);
+  }
   AddFamilyFigures(rig, a, run.relay_i ? &rig.procs[*run.relay_i] : nullptr, &cell);
-  cell["verify"] = v;
+  cell.verify = verified;
   HistoryReport history;
   Status hs = CheckHistory(rows, rig.dsn, a.uses_broker() ? rig.broker.url() : "", rig.min_id,
                            rig.max_id, a.def().judge == Judge::kSaga, &history);
-  cell["history"] = hs.ok() ? history.ToJson() : json({{"ok", false}, {"error", hs.ToString()}});
+  if (hs.ok()) {
+    cell.history = history.ToResults();
+  } else {
+    results::History& h = cell.history.emplace();
+    h.ok = false;
+    h.error = hs.ToString();
+  }
   const bool clean = v.value("ok", false) && hs.ok() && history.ok();
-  cell["verdict"] = clean ? "clean" : a.guaranteed ? "violations" : "expected-loss";
-  cell["command"] = command;
+  cell.verdict = clean ? "clean" : a.guaranteed ? "violations" : "expected-loss";
+  cell.command = command;
   if (!clean && ctx.log) {
     *ctx.log << "compare: " << f.scenario << " x " << a.name << ": verify " << v.dump() << "\n";
   }
   CleanupRig(ctx, &rig, !clean && a.guaranteed);
-  return cell;
+  return Finish(cell, notes);
 }
 
 }  // namespace dw::compare

@@ -14,19 +14,21 @@
 
 namespace dw::compare {
 
-nlohmann::json HistoryReport::ToJson() const {
-  return {{"ok", ok()},
-          {"acknowledged", acknowledged},
-          {"ack_missing_row", ack_missing_row},
-          {"ack_missing_message", ack_missing_message},
-          {"ack_duplicated", ack_duplicated},
-          {"aborted", aborted},
-          {"aborted_with_row", aborted_with_row},
-          {"aborted_with_message", aborted_with_message},
-          {"unknown", unknown},
-          {"unknown_committed", unknown_committed},
-          {"unknown_split", unknown_split},
-          {"examples", examples}};
+results::History HistoryReport::ToResults() const {
+  results::History h;
+  h.ok = ok();
+  h.acknowledged = acknowledged;
+  h.ack_missing_row = ack_missing_row;
+  h.ack_missing_message = ack_missing_message;
+  h.ack_duplicated = ack_duplicated;
+  h.aborted = aborted;
+  h.aborted_with_row = aborted_with_row;
+  h.aborted_with_message = aborted_with_message;
+  h.unknown = unknown;
+  h.unknown_committed = unknown_committed;
+  h.unknown_split = unknown_split;
+  h.examples = examples;
+  return h;
 }
 
 Status CheckHistory(const std::vector<SampleRow>& samples, const std::string& dsn,

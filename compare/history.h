@@ -12,9 +12,8 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "common/status.h"
+#include "compare/results.h"
 #include "compare/samples.h"
 
 namespace dw::compare {
@@ -30,7 +29,7 @@ struct HistoryReport {
                aborted_with_message + unknown_split ==
            0;
   }
-  nlohmann::json ToJson() const;
+  results::History ToResults() const;
 };
 
 // `broker_url` empty: the approach sends no message (the floor); only rows

@@ -18,44 +18,39 @@ namespace {
 using std::chrono::milliseconds;
 using json = nlohmann::json;
 
-json NullLoadCell(const Approach& a, const LoadSpec& spec, const std::string& error) {
-  json c = {{"approach", a.name},
-            {"mode", spec.rate > 0 ? "open" : "closed"},
-            {"concurrency", spec.concurrency},
-            {"rate", spec.rate},
-            {"hot_rows", spec.hot_rows},
-            {"hot_skew", spec.hot_skew},
-            {"repetitions", 1},
-            {"range", nullptr},
-            {"error", error}};
-  for (const char* k : {"committed",
-                        "aborted",
-                        "failed",
-                        "elapsed_s",
-                        "throughput_per_s",
-                        "latency_ms",
-                        "e2e_ms",
-                        "cdf",
-                        "e2e_cdf",
-                        "cost",
-                        "cpu_us_per_op",
-                        "drain_s",
-                        "delivered",
-                        "delivered_per_s",
-                        "last_delivery_s",
-                        "offered",
-                        "achieved_fraction",
-                        "backlog_growth_per_s",
-                        "sustained",
-                        "sustain_failures",
-                        "instances",
-                        "batch",
-                        "verify",
-                        "pending_age_ms",
-                        "projection_lag_ms",
-                        "command"}) {
-    c[k] = nullptr;
-  }
+using results::Field;
+using results::LoadCell;
+
+// A cell that failed: its figures are null (never absent: every key of a
+// load cell is there).
+LoadCell NullLoadCell(const Approach& a, const LoadSpec& spec, const std::string& error) {
+  LoadCell c;
+  c.approach = a.name;
+  c.mode = spec.rate > 0 ? "open" : "closed";
+  c.concurrency = spec.concurrency;
+  c.rate = spec.rate;
+  c.hot_rows = spec.hot_rows;
+  c.hot_skew = spec.hot_skew;
+  c.repetitions = 1;
+  c.range = nullptr;
+  c.error = error;
+  c.committed = c.aborted = c.failed = nullptr;
+  c.elapsed_s = c.throughput_per_s = nullptr;
+  c.latency_ms = c.e2e_ms = nullptr;
+  c.cdf = c.e2e_cdf = nullptr;
+  c.cost = nullptr;
+  c.cpu_us_per_op = nullptr;
+  c.drain_s = nullptr;
+  c.delivered = nullptr;
+  c.delivered_per_s = c.last_delivery_s = nullptr;
+  c.offered = nullptr;
+  c.achieved_fraction = c.backlog_growth_per_s = nullptr;
+  c.sustained = nullptr;
+  c.sustain_failures = nullptr;
+  c.instances = c.batch = nullptr;
+  c.verify = nullptr;
+  c.pending_age_ms = c.projection_lag_ms = nullptr;
+  c.command = nullptr;
   return c;
 }
 
@@ -73,41 +68,48 @@ CpuReading ReadCpu(const CellContext& ctx, const Rig& rig) {
   return r;
 }
 
-json PerOp(double seconds, uint64_t ops) {
+Field<double> PerOp(double seconds, uint64_t ops) {
   if (seconds < 0 || ops == 0) return nullptr;
   return seconds / static_cast<double>(ops) * 1e6;
 }
 
 // The conditions of a sustained open-loop rate (docs/compare-results.md,
 // `sustained`); the phrases of those that failed.
-std::vector<std::string> SustainFailures(const json& cell, double rate, double bound_ms) {
+std::vector<std::string> SustainFailures(const LoadCell& cell, double rate, double bound_ms) {
   std::vector<std::string> why;
-  auto num = [&](const json& v) { return v.is_number() ? v.get<double>() : NAN; };
-  const double achieved = num(cell["achieved_fraction"]);
+  auto num = [](const Field<double>& v) { return v ? *v : NAN; };
+  const double achieved = num(cell.achieved_fraction);
   if (!(achieved >= 0.99)) {
     why.push_back("committed " + Fmt(std::round(achieved * 1000) / 10) + "% of the offered");
   }
-  const double p99 = num(cell["latency_ms"].is_object() ? cell["latency_ms"]["p99"] : json());
+  const double p99 = cell.latency_ms ? num(cell.latency_ms->p99) : NAN;
   if (!(p99 < bound_ms)) why.push_back("business p99 " + Fmt(std::round(p99)) + " ms");
-  if (cell["e2e_ms"].is_object()) {
-    const double e2e = num(cell["e2e_ms"]["p99"]);
+  if (cell.e2e_ms) {
+    const double e2e = num(cell.e2e_ms->p99);
     if (!(e2e < bound_ms)) why.push_back("e2e p99 " + Fmt(std::round(e2e)) + " ms");
   }
-  if (cell["drain_s"].is_number() && cell["drain_s"].get<double>() * 1e3 >= bound_ms) {
-    why.push_back("drained " + Fmt(std::round(cell["drain_s"].get<double>() * 10) / 10) +
-                  " s after the load");
+  if (cell.drain_s && *cell.drain_s * 1e3 >= bound_ms) {
+    why.push_back("drained " + Fmt(std::round(*cell.drain_s * 10) / 10) + " s after the load");
   }
-  if (cell["backlog_growth_per_s"].is_number() &&
-      cell["backlog_growth_per_s"].get<double>() > 0.01 * rate) {
-    why.push_back("backlog grew " + Fmt(std::round(cell["backlog_growth_per_s"].get<double>())) +
-                  "/s");
+  if (cell.backlog_growth_per_s && *cell.backlog_growth_per_s > 0.01 * rate) {
+    why.push_back("backlog grew " + Fmt(std::round(*cell.backlog_growth_per_s)) + "/s");
   }
   return why;
 }
 
+// A figure of the load command's --json summary: null when it lacks it.
+template <class T>
+Field<T> Summary(const json& summary, const char* key) {
+  Field<T> f;
+  json mistyped;
+  results::Take(summary, key, &f, &mistyped);
+  return f.present() ? f : Field<T>(nullptr);
+}
+
 }  // namespace
 
-json RunLoadCell(CellContext& ctx, const Approach& a, const LoadSpec& spec, const Plan& plan) {
+LoadCell MeasureLoadCell(CellContext& ctx, const Approach& a, const LoadSpec& spec,
+                         const Plan& plan) {
   Rig rig;
   const bool open = spec.rate > 0;
   std::string slug =
@@ -180,24 +182,27 @@ json RunLoadCell(CellContext& ctx, const Approach& a, const LoadSpec& spec, cons
     if (r.start_us >= measured_from) h.Record(r.latency_us);
   }
 
-  json cell = {{"approach", a.name},
-               {"mode", open ? "open" : "closed"},
-               {"concurrency", spec.concurrency},
-               {"rate", spec.rate},
-               {"hot_rows", spec.hot_rows},
-               {"hot_skew", spec.hot_skew},
-               {"repetitions", 1},
-               {"range", nullptr}};
-  for (const char* k : {"committed", "aborted", "failed", "elapsed_s", "throughput_per_s"}) {
-    cell[k] = lj.value(k, json(nullptr));
-  }
-  cell["warmup_s"] = spec.warmup_s;
-  cell["latency_ms"] = PercentilesJson(h, false);
+  LoadCell cell;
+  cell.approach = a.name;
+  cell.mode = open ? "open" : "closed";
+  cell.concurrency = spec.concurrency;
+  cell.rate = spec.rate;
+  cell.hot_rows = spec.hot_rows;
+  cell.hot_skew = spec.hot_skew;
+  cell.repetitions = 1;
+  cell.range = nullptr;
+  cell.committed = Summary<int64_t>(lj, "committed");
+  cell.aborted = Summary<int64_t>(lj, "aborted");
+  cell.failed = Summary<int64_t>(lj, "failed");
+  cell.elapsed_s = Summary<double>(lj, "elapsed_s");
+  cell.throughput_per_s = Summary<double>(lj, "throughput_per_s");
+  cell.warmup_s = spec.warmup_s;
+  cell.latency_ms = PercentilesMs(h, false);
   const uint64_t committed = lj.value("committed", uint64_t{0});
   const uint64_t attempted =
       committed + lj.value("aborted", uint64_t{0}) + lj.value("failed", uint64_t{0});
   workload::VerifyReport vr;
-  cell["verify"] = JudgeJson(rig, a, &vr);
+  cell.verify = results::ReadField<results::Verify>(JudgeJson(rig, a, &vr));
   if (rig.tail) {
     Histogram e2e;
     std::vector<int64_t> read_at;
@@ -205,8 +210,8 @@ json RunLoadCell(CellContext& ctx, const Approach& a, const LoadSpec& spec, cons
       read_at.push_back(read);
       if (placed >= measured_from) e2e.Record(read - placed);
     }
-    cell["e2e_ms"] = PercentilesJson(e2e, true);
-    cell["e2e_cdf"] = CdfJson(e2e);
+    cell.e2e_ms = PercentilesMs(e2e, true);
+    cell.e2e_cdf = CdfMs(e2e);
     int64_t last = read_at.empty() ? 0 : *std::max_element(read_at.begin(), read_at.end());
     // Event sourcing delivers when the row is projected: the catch-up's end.
     if (a.def().rows_follow_messages && drain >= 0 && last > 0) last = std::max(last, settled_us);
@@ -214,113 +219,113 @@ json RunLoadCell(CellContext& ctx, const Approach& a, const LoadSpec& spec, cons
     // readable (not from the process's exit, which closes 64 connections).
     int64_t last_done = 0;
     for (const auto& r : rows) last_done = std::max(last_done, r.start_us + r.latency_us);
-    cell["drain_s"] =
-        drain >= 0 && last > 0 ? json(std::max<int64_t>(0, last - last_done) / 1e6) : json(nullptr);
+    cell.drain_s = drain >= 0 && last > 0
+                       ? Field<double>(std::max<int64_t>(0, last - last_done) / 1e6)
+                       : Field<double>(nullptr);
     const uint64_t rows_now = CountRows(rig);
     // Saga: an order still pending or compensating has not reached its final
     // state, whatever the topic holds.
     const uint64_t missing =
-        vr.missing.size() + (a.def().judge == Judge::kSaga
-                                 ? cell["verify"].value("in_doubt", uint64_t{0})
+        vr.missing.size() + (a.def().judge == Judge::kSaga && cell.verify
+                                 ? static_cast<uint64_t>(cell.verify->in_doubt.value_or(0))
                                  : uint64_t{0});
     const uint64_t delivered = rows_now > missing ? rows_now - missing : 0;
-    cell["delivered"] = delivered;
+    cell.delivered = delivered;
     if (last > t0 && t0 > 0) {
       const double secs = (last - t0) / 1e6;
-      cell["last_delivery_s"] = secs;
-      cell["delivered_per_s"] = delivered / secs;
+      cell.last_delivery_s = secs;
+      cell.delivered_per_s = delivered / secs;
     } else {
-      cell["last_delivery_s"] = nullptr;
-      cell["delivered_per_s"] = nullptr;
+      cell.last_delivery_s = nullptr;
+      cell.delivered_per_s = nullptr;
     }
     auto growth = BacklogGrowthPerS(rows, read_at, t0, t_end);
-    cell["backlog_growth_per_s"] = open && growth ? json(*growth) : json(nullptr);
+    cell.backlog_growth_per_s = open && growth ? Field<double>(*growth) : Field<double>(nullptr);
   } else {
-    for (const char* k : {"e2e_ms", "e2e_cdf", "drain_s", "delivered", "last_delivery_s",
-                          "delivered_per_s", "backlog_growth_per_s"}) {
-      cell[k] = nullptr;
-    }
+    cell.e2e_ms = nullptr;
+    cell.e2e_cdf = nullptr;
+    cell.drain_s = nullptr;
+    cell.delivered = nullptr;
+    cell.last_delivery_s = nullptr;
+    cell.delivered_per_s = nullptr;
+    cell.backlog_growth_per_s = nullptr;
   }
-  cell["cdf"] = CdfJson(h);
-  cell["cost"] = CostJson(before, after, committed, a.uses_broker());
+  cell.cdf = CdfMs(h);
+  cell.cost = CostPerOp(before, after, committed, a.uses_broker());
   // CPU per party: a party that did not run is null; the total is null when
   // a party that ran could not be read (an external server, a lost pid).
   auto delta = [](double x0, double x1) { return x0 >= 0 && x1 >= x0 ? x1 - x0 : -1.0; };
+  results::CpuPerOp& cpu = cell.cpu_us_per_op.emplace();
   struct Party {
-    const char* name;
+    Field<double>* field;
     bool ran;
     double seconds;
   };
   const Party parties[] = {
-      {"postgres", true, delta(cpu0.postgres, cpu1.postgres)},
-      {"broker", a.uses_broker(), delta(cpu0.broker, cpu1.broker)},
-      {"load", true, lj.value("process_cpu_s", -1.0)},
-      {"relay", relay != nullptr, relay_cpu_s},
+      {&cpu.postgres, true, delta(cpu0.postgres, cpu1.postgres)},
+      {&cpu.broker, a.uses_broker(), delta(cpu0.broker, cpu1.broker)},
+      {&cpu.load, true, lj.value("process_cpu_s", -1.0)},
+      {&cpu.relay, relay != nullptr, relay_cpu_s},
   };
-  json cpu = json::object();
   double total = 0;
   bool complete = true;
   for (const Party& p : parties) {
-    cpu[p.name] = p.ran ? PerOp(p.seconds, committed) : json(nullptr);
-    if (cpu[p.name].is_number()) total += cpu[p.name].get<double>();
-    complete = complete && (!p.ran || cpu[p.name].is_number());
+    *p.field = p.ran ? PerOp(p.seconds, committed) : Field<double>(nullptr);
+    if (*p.field) total += **p.field;
+    complete = complete && (!p.ran || p.field->has_value());
   }
-  cpu["total"] = complete ? json(total) : json(nullptr);
-  cell["cpu_us_per_op"] = cpu;
-  cell["instances"] =
-      relay ? json(spec.relay_instances > 0 ? spec.relay_instances : std::max(1, a.relay_instances))
-            : json(nullptr);
-  cell["batch"] = relay ? json(a.relay_batch) : json(nullptr);
+  cpu.total = complete ? Field<double>(total) : Field<double>(nullptr);
+  cell.instances = relay ? Field<int64_t>(spec.relay_instances > 0 ? spec.relay_instances
+                                                                   : std::max(1, a.relay_instances))
+                         : Field<int64_t>(nullptr);
+  cell.batch = relay ? Field<int64_t>(a.relay_batch) : Field<int64_t>(nullptr);
   if (open) {
-    cell["offered"] = attempted;
-    cell["achieved_fraction"] =
-        attempted ? json(static_cast<double>(committed) / attempted) : json(nullptr);
+    cell.offered = attempted;
+    cell.achieved_fraction = attempted ? Field<double>(static_cast<double>(committed) / attempted)
+                                       : Field<double>(nullptr);
     auto why = SustainFailures(cell, spec.rate, spec.e2e_bound_ms);
-    cell["sustained"] = why.empty();
-    cell["sustain_failures"] = why;
+    cell.sustained = why.empty();
+    cell.sustain_failures = why;
   } else {
-    for (const char* k : {"offered", "achieved_fraction", "sustained", "sustain_failures"}) {
-      cell[k] = nullptr;
-    }
+    cell.offered = nullptr;
+    cell.achieved_fraction = nullptr;
+    cell.sustained = nullptr;
+    cell.sustain_failures = nullptr;
   }
   AddFamilyFigures(rig, a, relay, &cell);
-  cell["command"] = CommandLine(load, relay);
-  cell["error"] = drain < 0 && a.guaranteed
-                      ? json("not every message arrived within " + Fmt(plan.drain_timeout_s) +
-                             " s of the load's end")
-                      : json(nullptr);
+  cell.command = CommandLine(load, relay);
+  cell.error = drain < 0 && a.guaranteed
+                   ? Field<std::string>("not every message arrived within " +
+                                        Fmt(plan.drain_timeout_s) + " s of the load's end")
+                   : Field<std::string>(nullptr);
   CleanupRig(ctx, &rig, false);
   return cell;
 }
 
+json RunLoadCell(CellContext& ctx, const Approach& a, const LoadSpec& spec, const Plan& plan) {
+  return results::Write(MeasureLoadCell(ctx, a, spec, plan));
+}
+
 namespace {
 
-// The figures a repeated cell reports as median (min-max): name in `range`,
-// and where the value lives in a cell.
+// The figures a repeated cell reports as median (min-max): where each lives
+// in `range`, and in a cell (nullptr when the cell lacks it).
 struct RangedFigure {
-  const char* name;
-  const char* key;
-  const char* sub;  // nullptr: cell[key] itself
+  Field<results::MinMax> results::Ranges::*range;
+  Field<double>* (*in)(LoadCell& c);
 };
-constexpr RangedFigure kRanged[] = {
-    {"throughput_per_s", "throughput_per_s", nullptr},
-    {"delivered_per_s", "delivered_per_s", nullptr},
-    {"latency_p50_ms", "latency_ms", "p50"},
-    {"latency_p99_ms", "latency_ms", "p99"},
-    {"e2e_p50_ms", "e2e_ms", "p50"},
-    {"e2e_p99_ms", "e2e_ms", "p99"},
-    {"cpu_total_us_per_op", "cpu_us_per_op", "total"},
+const RangedFigure kRanged[] = {
+    {&results::Ranges::throughput_per_s, [](LoadCell& c) { return &c.throughput_per_s; }},
+    {&results::Ranges::delivered_per_s, [](LoadCell& c) { return &c.delivered_per_s; }},
+    {&results::Ranges::latency_p50_ms,
+     [](LoadCell& c) { return c.latency_ms ? &c.latency_ms->p50 : nullptr; }},
+    {&results::Ranges::latency_p99_ms,
+     [](LoadCell& c) { return c.latency_ms ? &c.latency_ms->p99 : nullptr; }},
+    {&results::Ranges::e2e_p50_ms, [](LoadCell& c) { return c.e2e_ms ? &c.e2e_ms->p50 : nullptr; }},
+    {&results::Ranges::e2e_p99_ms, [](LoadCell& c) { return c.e2e_ms ? &c.e2e_ms->p99 : nullptr; }},
+    {&results::Ranges::cpu_total_us_per_op,
+     [](LoadCell& c) { return c.cpu_us_per_op ? &c.cpu_us_per_op->total : nullptr; }},
 };
-
-// The figure's value in `cell`, or null when the cell lacks it.
-const json* Find(const json& cell, const RangedFigure& f) {
-  auto v = cell.find(f.key);
-  if (v == cell.end()) return nullptr;
-  if (!f.sub) return &*v;
-  if (!v->is_object()) return nullptr;
-  auto sub = v->find(f.sub);
-  return sub == v->end() ? nullptr : &*sub;
-}
 
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -330,63 +335,72 @@ double Median(std::vector<double> v) {
 
 }  // namespace
 
-json MergeRepetitions(const std::vector<json>& runs) {
-  std::vector<const json*> good;
+LoadCell MergeRuns(const std::vector<LoadCell>& runs) {
+  std::vector<LoadCell> good;
   for (const auto& r : runs) {
-    if (r["error"].is_null()) good.push_back(&r);
+    if (!r.error) good.push_back(r);
   }
-  if (good.empty()) return runs.empty() ? json(nullptr) : runs.back();
+  if (good.empty()) return runs.empty() ? LoadCell() : runs.back();
   // The distributions and counts come from the run with the median business throughput.
-  std::vector<const json*> by_tp = good;
-  std::sort(by_tp.begin(), by_tp.end(), [](const json* x, const json* y) {
-    return x->value("throughput_per_s", 0.0) < y->value("throughput_per_s", 0.0);
+  std::vector<const LoadCell*> by_tp;
+  for (const auto& r : good) by_tp.push_back(&r);
+  std::sort(by_tp.begin(), by_tp.end(), [](const LoadCell* x, const LoadCell* y) {
+    return x->throughput_per_s.value_or(0.0) < y->throughput_per_s.value_or(0.0);
   });
-  json cell = *by_tp[by_tp.size() / 2];
-  cell["repetitions"] = good.size();
+  LoadCell cell = *by_tp[by_tp.size() / 2];
+  cell.repetitions = good.size();
   if (good.size() < 2) return cell;
-  json range = json::object();
+  cell.range = results::Ranges();
+  results::Ranges& range = *cell.range;
   for (const auto& f : kRanged) {
     std::vector<double> v;
-    for (const json* r : good) {
-      const json* x = Find(*r, f);
-      if (x && x->is_number()) v.push_back(x->get<double>());
+    for (LoadCell& r : good) {
+      const Field<double>* x = f.in(r);
+      if (x && x->has_value()) v.push_back(**x);
     }
     if (v.size() != good.size()) {
-      range[f.name] = nullptr;
+      range.*f.range = nullptr;
       continue;
     }
-    (f.sub ? cell[f.key][f.sub] : cell[f.key]) = Median(v);
-    range[f.name] = {*std::min_element(v.begin(), v.end()), *std::max_element(v.begin(), v.end())};
+    *f.in(cell) = Median(v);
+    range.*f.range = results::MinMax{*std::min_element(v.begin(), v.end()),
+                                     *std::max_element(v.begin(), v.end())};
   }
-  cell["range"] = range;
   // Sustained only if every run sustained the rate.
-  if (cell["sustained"].is_boolean()) {
-    json why = json::array();
+  if (cell.sustained) {
+    std::vector<std::string> why;
     bool all = true;
-    for (const json* r : good) {
-      all = all && r->value("sustained", false);
-      for (const auto& w : (*r)["sustain_failures"]) why.push_back(w);
+    for (const LoadCell& r : good) {
+      all = all && r.sustained.value_or(false);
+      if (r.sustain_failures)
+        why.insert(why.end(), r.sustain_failures->begin(), r.sustain_failures->end());
     }
-    cell["sustained"] = all;
-    cell["sustain_failures"] = why;
+    cell.sustained = all;
+    cell.sustain_failures = why;
   }
   return cell;
 }
 
+json MergeRepetitions(const std::vector<json>& runs) {
+  if (runs.empty()) return nullptr;
+  std::vector<LoadCell> typed(runs.size());
+  for (size_t i = 0; i < runs.size(); ++i) (void)results::Read(runs[i], &typed[i]);
+  return results::Write(MergeRuns(typed));
+}
+
 json RunLoadCellRepeated(CellContext& ctx, const Approach& a, const LoadSpec& spec,
                          const Plan& plan, int repetitions) {
-  std::vector<json> runs;
+  std::vector<LoadCell> runs;
   for (int i = 0; i < std::max(1, repetitions); ++i)
-    runs.push_back(RunLoadCell(ctx, a, spec, plan));
-  json cell = MergeRepetitions(runs);
+    runs.push_back(MeasureLoadCell(ctx, a, spec, plan));
+  LoadCell cell = MergeRuns(runs);
   if (runs.size() > 1) {
     // A run that failed is named, not hidden behind the median of the others.
     for (const auto& r : runs) {
-      if (!r["error"].is_null())
-        cell["notes"].push_back("a repetition failed: " + r["error"].get<std::string>());
+      if (r.error) cell.notes.emplace().push_back("a repetition failed: " + *r.error);
     }
   }
-  return cell;
+  return results::Write(cell);
 }
 
 }  // namespace dw::compare

@@ -5,8 +5,11 @@
 
 #include <ctime>
 #include <fstream>
+#include <map>
 
 #include <pqxx/pqxx>
+
+#include "compare/results.h"
 
 namespace dw::compare {
 namespace {
@@ -36,38 +39,39 @@ double MemoryGib() {
 }  // namespace
 
 nlohmann::json DescribeMachine(const std::string& dsn) {
-  nlohmann::json m;
+  using results::Field;
+  results::Machine m;
   std::string cpu = CpuModel();
-  m["cpu"] = cpu.empty() ? nlohmann::json(nullptr) : nlohmann::json(cpu);
-  m["cores"] = sysconf(_SC_NPROCESSORS_ONLN);
-  m["memory_gib"] = MemoryGib();
+  m.cpu = cpu.empty() ? Field<std::string>(nullptr) : Field<std::string>(cpu);
+  m.cores = sysconf(_SC_NPROCESSORS_ONLN);
+  m.memory_gib = MemoryGib();
   utsname u{};
-  m["kernel"] = uname(&u) == 0 ? nlohmann::json(std::string(u.sysname) + " " + u.release)
-                               : nlohmann::json(nullptr);
-  m["postgres_version"] = nullptr;
-  m["postgres_settings"] = nullptr;
-  m["fsync_method"] = nullptr;
+  m.kernel = uname(&u) == 0 ? Field<std::string>(std::string(u.sysname) + " " + u.release)
+                            : Field<std::string>(nullptr);
+  m.postgres_version = nullptr;
+  m.postgres_settings = nullptr;
+  m.fsync_method = nullptr;
   try {
     pqxx::connection c{dsn};
     pqxx::nontransaction tx{c};
-    m["postgres_version"] = tx.exec1("SHOW server_version")[0].as<std::string>();
-    nlohmann::json s;
+    m.postgres_version = tx.exec1("SHOW server_version")[0].as<std::string>();
+    std::map<std::string, std::string> s;
     for (const char* name :
          {"fsync", "synchronous_commit", "wal_sync_method", "full_page_writes", "shared_buffers",
           "max_prepared_transactions", "wal_level", "checkpoint_timeout", "max_wal_size"}) {
       s[name] = tx.exec1(std::string("SHOW ") + name)[0].as<std::string>();
     }
-    m["fsync_method"] = s["wal_sync_method"];
-    m["postgres_settings"] = s;
+    m.fsync_method = s["wal_sync_method"];
+    m.postgres_settings = s;
   } catch (const std::exception&) {
   }
-  m["broker_fsync"] = "batch";
+  m.broker_fsync = "batch";
 #ifdef DW_GIT_COMMIT
-  m["dualwrite_commit"] = DW_GIT_COMMIT;
+  m.dualwrite_commit = DW_GIT_COMMIT;
 #else
-  m["dualwrite_commit"] = nullptr;
+  m.dualwrite_commit = nullptr;
 #endif
-  return m;
+  return results::Write(m);
 }
 
 std::string UtcNowIso() {

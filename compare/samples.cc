@@ -37,13 +37,16 @@ void WindowStats::Add(const SampleRow& r) {
   }
 }
 
-nlohmann::json WindowStats::ToJson() const {
-  return {{"attempted", attempted},
-          {"offered", attempted},
-          {"succeeded", succeeded},
-          {"failed", failed},
-          {"availability", attempted ? nlohmann::json(static_cast<double>(succeeded) / attempted)
-                                     : nlohmann::json(nullptr)}};
+results::Ops WindowStats::ToOps() const {
+  results::Ops o;
+  o.attempted = attempted;
+  o.offered = static_cast<double>(attempted);
+  o.offered.written_as_integer = true;
+  o.succeeded = succeeded;
+  o.failed = failed;
+  o.availability = attempted ? results::Field<double>(static_cast<double>(succeeded) / attempted)
+                             : results::Field<double>(nullptr);
+  return o;
 }
 
 WindowStats Window(const std::vector<SampleRow>& rows, int64_t from_us, int64_t to_us) {
@@ -54,9 +57,9 @@ WindowStats Window(const std::vector<SampleRow>& rows, int64_t from_us, int64_t 
   return w;
 }
 
-nlohmann::json Timeline(const std::vector<SampleRow>& rows, int64_t origin_us, int64_t from_us,
-                        int64_t to_us, int64_t bucket_us) {
-  nlohmann::json out = nlohmann::json::array();
+std::vector<results::TimelineBucket> Timeline(const std::vector<SampleRow>& rows, int64_t origin_us,
+                                              int64_t from_us, int64_t to_us, int64_t bucket_us) {
+  std::vector<results::TimelineBucket> out;
   if (to_us <= from_us || bucket_us <= 0) return out;
   const size_t n = static_cast<size_t>((to_us - from_us + bucket_us - 1) / bucket_us);
   std::vector<WindowStats> b(n);
@@ -66,21 +69,23 @@ nlohmann::json Timeline(const std::vector<SampleRow>& rows, int64_t origin_us, i
   }
   for (size_t i = 0; i < n; ++i) {
     const int64_t t = from_us + static_cast<int64_t>(i) * bucket_us - origin_us;
-    out.push_back(
-        {{"t_s", static_cast<double>(t) / 1e6},
-         {"offered", b[i].attempted},
-         {"ok", b[i].succeeded},
-         {"failed", b[i].failed},
-         {"p99_ms", b[i].succeeded ? nlohmann::json(b[i].ok_latency.Percentile(0.99) / 1e3)
-                                   : nlohmann::json(nullptr)}});
+    results::TimelineBucket& k = out.emplace_back();
+    k.t_s = static_cast<double>(t) / 1e6;
+    k.offered = static_cast<double>(b[i].attempted);  // a count until a fixed rate adds to it
+    k.offered.written_as_integer = true;
+    k.ok = b[i].succeeded;
+    k.failed = b[i].failed;
+    k.p99_ms = b[i].succeeded ? results::Field<double>(b[i].ok_latency.Percentile(0.99) / 1e3)
+                              : results::Field<double>(nullptr);
   }
   return out;
 }
 
-nlohmann::json LostTimeline(const std::vector<SampleRow>& rows,
-                            const std::vector<int64_t>& lost_keys, int64_t origin_us,
-                            int64_t from_us, int64_t to_us, int64_t bucket_us) {
-  nlohmann::json out = nlohmann::json::array();
+std::vector<results::LostPoint> LostTimeline(const std::vector<SampleRow>& rows,
+                                             const std::vector<int64_t>& lost_keys,
+                                             int64_t origin_us, int64_t from_us, int64_t to_us,
+                                             int64_t bucket_us) {
+  std::vector<results::LostPoint> out;
   if (lost_keys.empty() || to_us <= from_us || bucket_us <= 0) return out;
   std::unordered_set<int64_t> lost(lost_keys.begin(), lost_keys.end());
   const size_t n = static_cast<size_t>((to_us - from_us + bucket_us - 1) / bucket_us);
@@ -94,7 +99,9 @@ nlohmann::json LostTimeline(const std::vector<SampleRow>& rows,
   for (size_t i = 0; i < n; ++i) {
     cumulative += per[i];
     const int64_t t = from_us + static_cast<int64_t>(i + 1) * bucket_us - origin_us;
-    out.push_back({{"t_s", static_cast<double>(t) / 1e6}, {"lost", cumulative}});
+    results::LostPoint& p = out.emplace_back();
+    p.t_s = static_cast<double>(t) / 1e6;
+    p.lost = cumulative;
   }
   return out;
 }
@@ -128,9 +135,9 @@ std::optional<double> BacklogGrowthPerS(const std::vector<SampleRow>& rows,
   return (last - second) / (2.0 * static_cast<double>(q) / 1e6);
 }
 
-nlohmann::json CdfJson(const Histogram& h, size_t points) {
+std::vector<results::CdfPoint> CdfMs(const Histogram& h, size_t points) {
   auto cdf = h.Cdf();
-  nlohmann::json out = nlohmann::json::array();
+  std::vector<results::CdfPoint> out;
   if (cdf.empty()) return out;
   const size_t step = std::max<size_t>(1, (cdf.size() + points - 1) / points);
   for (size_t i = 0; i < cdf.size(); i += step) {
@@ -142,14 +149,17 @@ nlohmann::json CdfJson(const Histogram& h, size_t points) {
   return out;
 }
 
-nlohmann::json PercentilesJson(const Histogram& h, bool with_count) {
+results::Field<results::Percentiles> PercentilesMs(const Histogram& h, bool with_count) {
   if (h.count() == 0) return nullptr;
-  nlohmann::json j = {
-      {"p50", h.Percentile(0.50) / 1e3},           {"p95", h.Percentile(0.95) / 1e3},
-      {"p99", h.Percentile(0.99) / 1e3},           {"p999", h.Percentile(0.999) / 1e3},
-      {"max", static_cast<double>(h.max()) / 1e3}, {"mean", h.mean() / 1e3}};
-  if (with_count) j["count"] = h.count();
-  return j;
+  results::Percentiles p;
+  p.p50 = h.Percentile(0.50) / 1e3;
+  p.p95 = h.Percentile(0.95) / 1e3;
+  p.p99 = h.Percentile(0.99) / 1e3;
+  p.p999 = h.Percentile(0.999) / 1e3;
+  p.max = static_cast<double>(h.max()) / 1e3;
+  p.mean = h.mean() / 1e3;
+  if (with_count) p.count = h.count();
+  return p;
 }
 
 }  // namespace dw::compare

@@ -9,10 +9,9 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "common/histogram.h"
 #include "common/status.h"
+#include "compare/results.h"
 
 namespace dw::compare {
 
@@ -32,9 +31,10 @@ struct WindowStats {
   Histogram ok_latency;                               // µs, the operations that succeeded
   Histogram fail_latency;                             // µs, the others: how fast a failure fails
   void Add(const SampleRow& r);
-  // {attempted, offered (= attempted: in open loop every arrival is one),
-  //  succeeded, failed, availability (succeeded / offered, null when none)}
-  nlohmann::json ToJson() const;
+  // {attempted, offered (= attempted: in open loop every arrival is one; a
+  //  count, written as an integer), succeeded, failed, availability
+  //  (succeeded / offered, null when none)}
+  results::Ops ToOps() const;
 };
 // Operations whose intended start lies in [from_us, to_us).
 WindowStats Window(const std::vector<SampleRow>& rows, int64_t from_us, int64_t to_us);
@@ -42,15 +42,16 @@ WindowStats Window(const std::vector<SampleRow>& rows, int64_t from_us, int64_t 
 // [{t_s, offered, ok, failed, p99_ms}] per `bucket_us` of intended start in
 // [from_us, to_us), t_s relative to `origin_us`; p99_ms over the operations
 // that succeeded (null when none did).
-nlohmann::json Timeline(const std::vector<SampleRow>& rows, int64_t origin_us, int64_t from_us,
-                        int64_t to_us, int64_t bucket_us);
+std::vector<results::TimelineBucket> Timeline(const std::vector<SampleRow>& rows, int64_t origin_us,
+                                              int64_t from_us, int64_t to_us, int64_t bucket_us);
 
 // [{t_s, lost}]: committed operations whose key is in `lost_keys`, counted
 // by intended start, cumulative at the end of each bucket (t_s relative to
 // `origin_us`); [] when nothing was lost.
-nlohmann::json LostTimeline(const std::vector<SampleRow>& rows,
-                            const std::vector<int64_t>& lost_keys, int64_t origin_us,
-                            int64_t from_us, int64_t to_us, int64_t bucket_us);
+std::vector<results::LostPoint> LostTimeline(const std::vector<SampleRow>& rows,
+                                             const std::vector<int64_t>& lost_keys,
+                                             int64_t origin_us, int64_t from_us, int64_t to_us,
+                                             int64_t bucket_us);
 
 // How fast the operations committed but not yet readable at the broker grew
 // over [from_us, to_us), per second: the mean backlog of the last quarter
@@ -63,9 +64,9 @@ std::optional<double> BacklogGrowthPerS(const std::vector<SampleRow>& rows,
                                         int64_t to_us);
 
 // [[value_ms, fraction], ...] with at most `points` entries.
-nlohmann::json CdfJson(const Histogram& h, size_t points = 60);
+std::vector<results::CdfPoint> CdfMs(const Histogram& h, size_t points = 60);
 
 // {p50, p95, p99, p999, max, mean} in ms, plus count when `with_count`; null when empty.
-nlohmann::json PercentilesJson(const Histogram& h, bool with_count);
+results::Field<results::Percentiles> PercentilesMs(const Histogram& h, bool with_count);
 
 }  // namespace dw::compare
