@@ -225,11 +225,12 @@ void AddRelayScaling(const Context& c, std::vector<Plot>* plots) {
   p.yrange = "[0:*]";
   p.xtics = Tics(cells.xs);
   p.xrange = "[" + Fmt(cells.xs.front() - 0.25) + ":" + Fmt(cells.xs.back() + 0.25) + "]";
-  p.notes = {{"solid: delivered (message readable)", "#000000", 1},
-             {"dashed: business (acknowledged)", "#000000", 2}};
+  // The same convention as the throughput plot: solid business, dashed delivered.
+  p.notes = {{"solid: business (acknowledged)", "#000000", 1},
+             {"dashed: delivered (message readable)", "#000000", 2}};
   for (const auto& a : c.order) {
-    AddSeries(&p, Along(c, cells, a, false, kDelivered, &Ranges::delivered_per_s, false));
-    AddSeries(&p, Along(c, cells, a, true, kThroughput, &Ranges::throughput_per_s, false));
+    AddSeries(&p, Along(c, cells, a, false, kThroughput, &Ranges::throughput_per_s, false));
+    AddSeries(&p, Along(c, cells, a, true, kDelivered, &Ranges::delivered_per_s, false));
   }
   plot.panels.push_back(std::move(p));
   AddPlot(plots, std::move(plot));

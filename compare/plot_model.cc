@@ -18,8 +18,9 @@ const std::vector<std::string>& Palette(const std::string& family) {
   static const std::vector<std::string> outbox = {"#d62728", "#ff7f0e", "#2ca02c",
                                                   "#bcbd22", "#000000", "#7b4173"};
   static const std::vector<std::string> saga = {"#e7298a", "#a6761d"};
-  static const std::vector<std::string> event_sourced = {"#66a61e", "#1b9e77"};
-  static const std::vector<std::string> other = {"#e6ab02", "#666600"};
+  // Ochre, not green: lost-* plots put event sourcing next to outbox-offset-naive's green.
+  static const std::vector<std::string> event_sourced = {"#e6ab02", "#1b9e77"};
+  static const std::vector<std::string> other = {"#666600", "#999999"};
   if (family == "2pc") return two_pc;
   if (family == "outbox") return outbox;
   if (family == "saga") return saga;

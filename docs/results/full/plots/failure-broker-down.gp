@@ -119,7 +119,7 @@ unset logscale y
 set autoscale xfix
 set yrange [-4:105]
 set xtics autofreq
-plot 'failure-broker-down.dat' index 22 using 1:2 with lines lc rgb '#66a61e' dt 1 lw 1.5 title 'event-sourced'
+plot 'failure-broker-down.dat' index 22 using 1:2 with lines lc rgb '#e6ab02' dt 1 lw 1.5 title 'event-sourced'
 set lmargin at screen 0.477320307
 set rmargin at screen 0.819260293
 set tmargin at screen 0.221428571
@@ -133,7 +133,7 @@ set logscale y
 set autoscale xfix
 set yrange [1:10000]
 set xtics autofreq
-plot 'failure-broker-down.dat' index 23 using 1:2 with lines lc rgb '#66a61e' dt 1 lw 1.5 title 'event-sourced'
+plot 'failure-broker-down.dat' index 23 using 1:2 with lines lc rgb '#e6ab02' dt 1 lw 1.5 title 'event-sourced'
 unset multiplot
 set output
 set terminal pngcairo size 1433,1400 noenhanced font 'sans,10'
@@ -253,7 +253,7 @@ unset logscale y
 set autoscale xfix
 set yrange [-4:105]
 set xtics autofreq
-plot 'failure-broker-down.dat' index 22 using 1:2 with lines lc rgb '#66a61e' dt 1 lw 1.5 title 'event-sourced'
+plot 'failure-broker-down.dat' index 22 using 1:2 with lines lc rgb '#e6ab02' dt 1 lw 1.5 title 'event-sourced'
 set lmargin at screen 0.477320307
 set rmargin at screen 0.819260293
 set tmargin at screen 0.221428571
@@ -267,6 +267,6 @@ set logscale y
 set autoscale xfix
 set yrange [1:10000]
 set xtics autofreq
-plot 'failure-broker-down.dat' index 23 using 1:2 with lines lc rgb '#66a61e' dt 1 lw 1.5 title 'event-sourced'
+plot 'failure-broker-down.dat' index 23 using 1:2 with lines lc rgb '#e6ab02' dt 1 lw 1.5 title 'event-sourced'
 unset multiplot
 set output

@@ -125,7 +125,7 @@ unset logscale y
 set autoscale xfix
 set yrange [-4:105]
 set xtics autofreq
-plot 'failure-postgres-restart.dat' index 28 using 1:2 with lines lc rgb '#66a61e' dt 1 lw 1.5 title 'event-sourced', \
+plot 'failure-postgres-restart.dat' index 28 using 1:2 with lines lc rgb '#e6ab02' dt 1 lw 1.5 title 'event-sourced', \
      'failure-postgres-restart.dat' index 29 using 1:2 with lines lc rgb '#7f7f7f' dt 2 lw 1.5 title 'floor'
 set lmargin at screen 0.477320307
 set rmargin at screen 0.819260293
@@ -140,7 +140,7 @@ set logscale y
 set autoscale xfix
 set yrange [1:10000]
 set xtics autofreq
-plot 'failure-postgres-restart.dat' index 30 using 1:2 with lines lc rgb '#66a61e' dt 1 lw 1.5 title 'event-sourced', \
+plot 'failure-postgres-restart.dat' index 30 using 1:2 with lines lc rgb '#e6ab02' dt 1 lw 1.5 title 'event-sourced', \
      'failure-postgres-restart.dat' index 31 using 1:2 with lines lc rgb '#7f7f7f' dt 2 lw 1.5 title 'floor'
 unset multiplot
 set output
@@ -267,7 +267,7 @@ unset logscale y
 set autoscale xfix
 set yrange [-4:105]
 set xtics autofreq
-plot 'failure-postgres-restart.dat' index 28 using 1:2 with lines lc rgb '#66a61e' dt 1 lw 1.5 title 'event-sourced', \
+plot 'failure-postgres-restart.dat' index 28 using 1:2 with lines lc rgb '#e6ab02' dt 1 lw 1.5 title 'event-sourced', \
      'failure-postgres-restart.dat' index 29 using 1:2 with lines lc rgb '#7f7f7f' dt 2 lw 1.5 title 'floor'
 set lmargin at screen 0.477320307
 set rmargin at screen 0.819260293
@@ -282,7 +282,7 @@ set logscale y
 set autoscale xfix
 set yrange [1:10000]
 set xtics autofreq
-plot 'failure-postgres-restart.dat' index 30 using 1:2 with lines lc rgb '#66a61e' dt 1 lw 1.5 title 'event-sourced', \
+plot 'failure-postgres-restart.dat' index 30 using 1:2 with lines lc rgb '#e6ab02' dt 1 lw 1.5 title 'event-sourced', \
      'failure-postgres-restart.dat' index 31 using 1:2 with lines lc rgb '#7f7f7f' dt 2 lw 1.5 title 'floor'
 unset multiplot
 set output

@@ -72,7 +72,7 @@ unset logscale y
 set xrange [0.1:10000]
 set yrange [0:1]
 set xtics autofreq
-plot 'latency-cdf.dat' index 14 using 1:2 with lines lc rgb '#66a61e' dt 1 lw 1.5 title 'event-sourced', \
+plot 'latency-cdf.dat' index 14 using 1:2 with lines lc rgb '#e6ab02' dt 1 lw 1.5 title 'event-sourced', \
      'latency-cdf.dat' index 15 using 1:2 with lines lc rgb '#7f7f7f' dt 2 lw 1.5 title 'floor'
 unset multiplot
 set output
@@ -146,7 +146,7 @@ unset logscale y
 set xrange [0.1:10000]
 set yrange [0:1]
 set xtics autofreq
-plot 'latency-cdf.dat' index 14 using 1:2 with lines lc rgb '#66a61e' dt 1 lw 1.5 title 'event-sourced', \
+plot 'latency-cdf.dat' index 14 using 1:2 with lines lc rgb '#e6ab02' dt 1 lw 1.5 title 'event-sourced', \
      'latency-cdf.dat' index 15 using 1:2 with lines lc rgb '#7f7f7f' dt 2 lw 1.5 title 'floor'
 unset multiplot
 set output

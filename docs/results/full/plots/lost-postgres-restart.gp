@@ -31,7 +31,7 @@ plot 'lost-postgres-restart.dat' index 0 using 1:2 with steps lc rgb '#7f7f7f' d
      'lost-postgres-restart.dat' index 9 using 1:2 with steps lc rgb '#000000' dt 1 lw 1.5 title 'outbox-cdc', \
      'lost-postgres-restart.dat' index 10 using 1:2 with steps lc rgb '#7b4173' dt 1 lw 1.5 title 'outbox-trigger', \
      'lost-postgres-restart.dat' index 11 using 1:2 with steps lc rgb '#e7298a' dt 1 lw 1.5 title 'saga', \
-     'lost-postgres-restart.dat' index 12 using 1:2 with steps lc rgb '#66a61e' dt 1 lw 1.5 title 'event-sourced'
+     'lost-postgres-restart.dat' index 12 using 1:2 with steps lc rgb '#e6ab02' dt 1 lw 1.5 title 'event-sourced'
 unset multiplot
 set output
 set terminal pngcairo size 1093,540 noenhanced font 'sans,10'
@@ -63,6 +63,6 @@ plot 'lost-postgres-restart.dat' index 0 using 1:2 with steps lc rgb '#7f7f7f' d
      'lost-postgres-restart.dat' index 9 using 1:2 with steps lc rgb '#000000' dt 1 lw 1.5 title 'outbox-cdc', \
      'lost-postgres-restart.dat' index 10 using 1:2 with steps lc rgb '#7b4173' dt 1 lw 1.5 title 'outbox-trigger', \
      'lost-postgres-restart.dat' index 11 using 1:2 with steps lc rgb '#e7298a' dt 1 lw 1.5 title 'saga', \
-     'lost-postgres-restart.dat' index 12 using 1:2 with steps lc rgb '#66a61e' dt 1 lw 1.5 title 'event-sourced'
+     'lost-postgres-restart.dat' index 12 using 1:2 with steps lc rgb '#e6ab02' dt 1 lw 1.5 title 'event-sourced'
 unset multiplot
 set output

@@ -30,7 +30,7 @@ plot 'lost-process-kill.dat' index 0 using 1:2 with steps lc rgb '#1f77b4' dt 1 
      'lost-process-kill.dat' index 8 using 1:2 with steps lc rgb '#000000' dt 1 lw 1.5 title 'outbox-cdc', \
      'lost-process-kill.dat' index 9 using 1:2 with steps lc rgb '#7b4173' dt 1 lw 1.5 title 'outbox-trigger', \
      'lost-process-kill.dat' index 10 using 1:2 with steps lc rgb '#e7298a' dt 1 lw 1.5 title 'saga', \
-     'lost-process-kill.dat' index 11 using 1:2 with steps lc rgb '#66a61e' dt 1 lw 1.5 title 'event-sourced'
+     'lost-process-kill.dat' index 11 using 1:2 with steps lc rgb '#e6ab02' dt 1 lw 1.5 title 'event-sourced'
 unset multiplot
 set output
 set terminal pngcairo size 1093,540 noenhanced font 'sans,10'
@@ -61,6 +61,6 @@ plot 'lost-process-kill.dat' index 0 using 1:2 with steps lc rgb '#1f77b4' dt 1 
      'lost-process-kill.dat' index 8 using 1:2 with steps lc rgb '#000000' dt 1 lw 1.5 title 'outbox-cdc', \
      'lost-process-kill.dat' index 9 using 1:2 with steps lc rgb '#7b4173' dt 1 lw 1.5 title 'outbox-trigger', \
      'lost-process-kill.dat' index 10 using 1:2 with steps lc rgb '#e7298a' dt 1 lw 1.5 title 'saga', \
-     'lost-process-kill.dat' index 11 using 1:2 with steps lc rgb '#66a61e' dt 1 lw 1.5 title 'event-sourced'
+     'lost-process-kill.dat' index 11 using 1:2 with steps lc rgb '#e6ab02' dt 1 lw 1.5 title 'event-sourced'
 unset multiplot
 set output

@@ -92,8 +92,8 @@ set logscale y
 set xrange [187.5:21280]
 set yrange [1:10000]
 set xtics (250, 500, 1000, 2000, 4000, 8000, 16000)
-plot 'rate-grid-latency.dat' index 25 using 1:2 with linespoints lc rgb '#66a61e' dt 1 lw 1.5 pt 7 ps 0.5 title 'event-sourced', \
-     'rate-grid-latency.dat' index 26 using 1:2 with linespoints lc rgb '#66a61e' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
+plot 'rate-grid-latency.dat' index 25 using 1:2 with linespoints lc rgb '#e6ab02' dt 1 lw 1.5 pt 7 ps 0.5 title 'event-sourced', \
+     'rate-grid-latency.dat' index 26 using 1:2 with linespoints lc rgb '#e6ab02' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
      'rate-grid-latency.dat' index 27 using 1:2 with linespoints lc rgb '#7f7f7f' dt 2 lw 1.5 pt 7 ps 0.5 title 'floor business p99', \
      250 with lines lc rgb '#8b0000' dt 4 lw 1.5 title 'end-to-end bound, 250 ms', \
      NaN with lines lc rgb '#000000' dt 1 lw 1.5 title 'solid: business p99', \
@@ -190,8 +190,8 @@ set logscale y
 set xrange [187.5:21280]
 set yrange [1:10000]
 set xtics (250, 500, 1000, 2000, 4000, 8000, 16000)
-plot 'rate-grid-latency.dat' index 25 using 1:2 with linespoints lc rgb '#66a61e' dt 1 lw 1.5 pt 7 ps 0.5 title 'event-sourced', \
-     'rate-grid-latency.dat' index 26 using 1:2 with linespoints lc rgb '#66a61e' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
+plot 'rate-grid-latency.dat' index 25 using 1:2 with linespoints lc rgb '#e6ab02' dt 1 lw 1.5 pt 7 ps 0.5 title 'event-sourced', \
+     'rate-grid-latency.dat' index 26 using 1:2 with linespoints lc rgb '#e6ab02' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
      'rate-grid-latency.dat' index 27 using 1:2 with linespoints lc rgb '#7f7f7f' dt 2 lw 1.5 pt 7 ps 0.5 title 'floor business p99', \
      250 with lines lc rgb '#8b0000' dt 4 lw 1.5 title 'end-to-end bound, 250 ms', \
      NaN with lines lc rgb '#000000' dt 1 lw 1.5 title 'solid: business p99', \

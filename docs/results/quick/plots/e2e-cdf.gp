@@ -69,7 +69,7 @@ unset logscale y
 set xrange [0.1:1000]
 set yrange [0:1]
 set xtics autofreq
-plot 'e2e-cdf.dat' index 11 using 1:2 with lines lc rgb '#66a61e' dt 1 lw 1.5 title 'event-sourced'
+plot 'e2e-cdf.dat' index 11 using 1:2 with lines lc rgb '#e6ab02' dt 1 lw 1.5 title 'event-sourced'
 unset multiplot
 set output
 set terminal pngcairo size 1093,1560 noenhanced font 'sans,10'
@@ -139,6 +139,6 @@ unset logscale y
 set xrange [0.1:1000]
 set yrange [0:1]
 set xtics autofreq
-plot 'e2e-cdf.dat' index 11 using 1:2 with lines lc rgb '#66a61e' dt 1 lw 1.5 title 'event-sourced'
+plot 'e2e-cdf.dat' index 11 using 1:2 with lines lc rgb '#e6ab02' dt 1 lw 1.5 title 'event-sourced'
 unset multiplot
 set output

@@ -89,8 +89,8 @@ unset logscale y
 set xrange [0.75:21.28]
 set yrange [0:8000]
 set xtics (1, 16)
-plot 'throughput.dat' index 25 using 1:2 with linespoints lc rgb '#66a61e' dt 1 lw 1.5 pt 7 ps 0.5 title 'event-sourced', \
-     'throughput.dat' index 26 using 1:2 with linespoints lc rgb '#66a61e' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
+plot 'throughput.dat' index 25 using 1:2 with linespoints lc rgb '#e6ab02' dt 1 lw 1.5 pt 7 ps 0.5 title 'event-sourced', \
+     'throughput.dat' index 26 using 1:2 with linespoints lc rgb '#e6ab02' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
      'throughput.dat' index 27 using 1:2 with linespoints lc rgb '#7f7f7f' dt 2 lw 1.5 pt 7 ps 0.5 title 'floor', \
      NaN with lines lc rgb '#000000' dt 1 lw 1.5 title 'solid: business (acknowledged)', \
      NaN with lines lc rgb '#000000' dt 2 lw 1.5 title 'dashed: delivered (message readable)'
@@ -183,8 +183,8 @@ unset logscale y
 set xrange [0.75:21.28]
 set yrange [0:8000]
 set xtics (1, 16)
-plot 'throughput.dat' index 25 using 1:2 with linespoints lc rgb '#66a61e' dt 1 lw 1.5 pt 7 ps 0.5 title 'event-sourced', \
-     'throughput.dat' index 26 using 1:2 with linespoints lc rgb '#66a61e' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
+plot 'throughput.dat' index 25 using 1:2 with linespoints lc rgb '#e6ab02' dt 1 lw 1.5 pt 7 ps 0.5 title 'event-sourced', \
+     'throughput.dat' index 26 using 1:2 with linespoints lc rgb '#e6ab02' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
      'throughput.dat' index 27 using 1:2 with linespoints lc rgb '#7f7f7f' dt 2 lw 1.5 pt 7 ps 0.5 title 'floor', \
      NaN with lines lc rgb '#000000' dt 1 lw 1.5 title 'solid: business (acknowledged)', \
      NaN with lines lc rgb '#000000' dt 2 lw 1.5 title 'dashed: delivered (message readable)'
