@@ -167,9 +167,15 @@ std::vector<std::string> ClosedReading(const Data& d) {
   for (const Fig& g : thr) {
     Opt del = Delivered(*g.cell);
     if (Valid(del) && *del < 0.97 * g.value) {
+      // No drain time: some message never became readable (a loss), so
+      // there is no "last message" to time.
+      Opt drain = Num(*g.cell, "drain_s");
       s.push_back(Code(g.approach) + " delivered " + Int(del) + "/s against " + Int(g.value) +
-                  "/s acknowledged: its last message was readable " +
-                  Secs(Num(*g.cell, "drain_s")) + " s after the load ended.");
+                  "/s acknowledged: " +
+                  (Valid(drain)
+                       ? "its last message was readable " + Secs(drain) + " s after the load ended."
+                       : "not every message became readable (verify: " +
+                             VerifyText(Get(*g.cell, "verify")) + ")."));
     }
   }
   auto e2e = d.Collect(c, E2eP99, false);
