@@ -1,5 +1,6 @@
 #include "compare/approaches.h"
 
+#include <algorithm>
 #include <sstream>
 
 namespace dw::compare {
@@ -81,7 +82,45 @@ std::vector<Approach> Build() {
                             "LOCKED");
   trigger.name = "outbox-trigger";
   trigger.load = {"outbox", "write", "--trigger"};
+  trigger.not_applicable = {
+      {"clock-skew", "the capture trigger stamps rows with the server clock"}};
   v.push_back(trigger);
+
+  // The two outboxes with no table rows to update or delete. Neither
+  // stamps a time that decides what is sent, so the clock-skew writer
+  // (--clock-skew-ms, which their writers refuse) has nothing to skew.
+  Approach pgq = Outbox("pgq",
+                        "outbox in PgQ: pgq.insert_event in the order's transaction; relay: "
+                        "next_batch, get_batch_events, publish, finish_batch (ticks from pgqd; "
+                        "event tables rotated and truncated, never vacuumed)");
+  pgq.load = {"outbox", "write", "--queue", "pgq"};
+  // The ticks come from pgqd, as PgQ is deployed: the relay starts it for
+  // the cell's state folder (the writer finds it running) and CleanupRig
+  // stops it. Not --ticker self: a self-ticking relay takes a tick only
+  // when it finds no batch, so under load the batches would be cut at the
+  // relay's pace instead of by the queue's ticker settings (ticker_max_lag
+  // 50 ms, ticker_max_count 1000, pgqd every 50 ms), the latency this cell
+  // is to show. pgqd's process is not among the parties whose CPU a cell
+  // counts; its ticker SQL runs in a Postgres backend, which is counted.
+  // --batch is moot here: a batch is what the ticks put in it (at most
+  // ticker_max_count, 1000, the other relays' batch).
+  pgq.not_applicable = {{"clock-skew",
+                         "a batch is cut by the ticks' transaction snapshots, not by a time the "
+                         "writer stamps"}};
+  pgq.full_size_only = true;
+  v.push_back(pgq);
+  Approach emit = Outbox("cdc",
+                         "outbox without a table: pg_logical_emit_message in the order's "
+                         "transaction; relay: the cdc relay decodes the messages from its slot "
+                         "in commit order (nothing stored, nothing to vacuum)");
+  emit.name = "outbox-emit";
+  emit.load = {"outbox", "write", "--emit-message"};
+  // As for cdc: the writer's messages are decoded once the slot exists.
+  emit.relay_ready_sql = cdc.relay_ready_sql;
+  emit.not_applicable = {
+      {"clock-skew", "no row and no timestamp: the slot delivers in commit order"}};
+  emit.full_size_only = true;
+  v.push_back(emit);
 
   Approach saga;
   saga.name = "saga";
@@ -174,6 +213,22 @@ const Approach* FindApproach(const std::string& name) {
     if (a.name == name) return &a;
   }
   return nullptr;
+}
+
+std::string Approach::NotApplicable(const std::string& scenario) const {
+  for (const auto& [name, why] : not_applicable) {
+    if (name == scenario) return why;
+  }
+  return "";
+}
+
+void LeaveOutFullSizeOnly(const std::string& only, std::vector<Approach>* v) {
+  std::vector<std::string> named;
+  std::stringstream ss(only);
+  for (std::string item; std::getline(ss, item, ',');) named.push_back(item);
+  std::erase_if(*v, [&](const Approach& a) {
+    return a.full_size_only && std::find(named.begin(), named.end(), a.name) == named.end();
+  });
 }
 
 Status SelectApproaches(const std::string& only, std::vector<Approach>* out) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -81,6 +82,14 @@ struct Approach {
   // False when the approach is known to lose messages (offset-naive):
   // verify is expected to find violations, and the report says so.
   bool guaranteed = true;
+  // Failure scenarios (compare/faults.h) that do not apply to this approach
+  // alone, each with why: {scenario name, reason}. The scenario's own rule
+  // (by family) applies besides.
+  std::vector<std::pair<std::string, std::string>> not_applicable;
+  // Measured by the full size, and by the others only where --only names
+  // it: the smoke and quick sizes' time budgets have no room for it (and
+  // chaos's default draw leaves it out).
+  bool full_size_only = false;
 
   const FamilyDef& def() const { return Def(family); }
   bool uses_broker() const { return def().judge != Judge::kNone; }
@@ -89,6 +98,8 @@ struct Approach {
   bool has_relay() const { return !relay.empty(); }
   // Relays that may run as several instances (--instances K).
   bool relay_scales() const { return relay_instances > 1; }
+  // Why `scenario` does not apply to this approach alone ("" when it may).
+  std::string NotApplicable(const std::string& scenario) const;
 };
 
 // Every approach, in report order.
@@ -100,5 +111,9 @@ const std::vector<Approach>& AllApproaches();
 Status SelectApproaches(const std::string& only, std::vector<Approach>* out);
 
 const Approach* FindApproach(const std::string& name);
+
+// Removes from `v` the full_size_only approaches that `only` (--only's list)
+// does not name: for a size other than full, and chaos's draw.
+void LeaveOutFullSizeOnly(const std::string& only, std::vector<Approach>* v);
 
 }  // namespace dw::compare

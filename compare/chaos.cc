@@ -138,6 +138,10 @@ Status RunChaos(const ChaosOptions& opts, std::ostream& log, ChaosSummary* out) 
   Status s = SelectApproaches(
       opts.approaches.empty() ? "2pc,outbox,saga,event-sourced" : opts.approaches, &pool);
   if (!s.ok()) return s;
+  // A campaign's draws follow from its seed and pool: the full-size-only
+  // approaches join the pool when --approach names them, so a seed keeps
+  // drawing what it drew before they existed.
+  LeaveOutFullSizeOnly(opts.approaches, &pool);
   std::erase_if(pool, [](const Approach& a) { return !a.uses_broker(); });
   if (pool.empty()) return Status::InvalidArgument("--approach: the floor sends nothing to break");
   if (opts.runs <= 0) return Status::InvalidArgument("--runs must be positive");

@@ -150,6 +150,7 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
   std::vector<Approach> approaches;
   Status s = SelectApproaches(opts.only, &approaches);
   if (!s.ok()) return s;
+  if (opts.size != "full") LeaveOutFullSizeOnly(opts.only, &approaches);
   Plan plan;
   s = MakePlan(opts.size, approaches, &plan);
   if (!s.ok()) return s;

@@ -14,6 +14,8 @@
 #include "common/dsn.h"
 #include "common/process.h"
 #include "compare/monitor.h"
+#include "env/layout.h"
+#include "env/pgqd_daemon.h"
 #include "outbox/partitions.h"
 #include "outbox/schema.h"
 #include "participants/broker_client.h"
@@ -28,6 +30,16 @@ using json = nlohmann::json;
 namespace fs = std::filesystem;
 
 constexpr int64_t kIdRange = 1'000'000'000;  // order ids per cell
+
+// pgqd, when a PgQ command of the cell started one for its state folder:
+// it runs detached (it outlives the relay that started it, as it should
+// when the relay is killed), so the cell ends it itself.
+void StopPgqd(const Rig& rig, std::ostream* log) {
+  if (rig.dir.empty()) return;
+  env::PgqdDaemon pgqd{env::Layout(rig.dir + "/state")};
+  Status s = pgqd.Stop(nullptr);
+  if (!s.ok() && log) *log << "compare: " << s.ToString() << "\n";
+}
 
 }  // namespace
 
@@ -96,6 +108,7 @@ Rig::~Rig() {
       p.Wait(milliseconds(10000));
     }
   }
+  StopPgqd(*this, nullptr);
 }
 
 Status PrepareRig(CellContext& ctx, const Approach& a, const std::string& slug, Rig* rig) {
@@ -155,6 +168,7 @@ void CleanupRig(CellContext& ctx, Rig* rig, bool failed) {
   for (auto& p : rig->procs) {
     if (p.running()) p.Stop(milliseconds(5000));
   }
+  StopPgqd(*rig, ctx.log);   // before its database is dropped under it
   (void)rig->broker.Stop();  // a broker that will not stop is SIGKILLed by its destructor
   Status s = ctx.lab->DropDatabase(rig->db);
   if (!s.ok() && ctx.log) *ctx.log << "compare: " << s.ToString() << "\n";

@@ -37,6 +37,11 @@ target_compile_definitions(compare_results_test PRIVATE
   DW_COMPARE_FIXTURE_V2="${CMAKE_CURRENT_SOURCE_DIR}/data/compare_fixture_v2.json"
   DW_COMPARE_RESULTS_DIR="${CMAKE_SOURCE_DIR}/docs/results")
 
+# Which approaches each size runs and which failure scenarios apply to which
+# approach, from the declarations (compare/approaches.cc, faults.cc).
+dw_add_test(compare_plan_test SOURCES compare_plan_test.cc LIBS dw_compare
+  LABELS unit compare TIMEOUT 60 IN_PROCESS)
+
 # The typed pieces of compare's cells (cost, percentiles, windows, timelines,
 # history): the JSON each writes.
 dw_add_test(compare_cells_json_test SOURCES compare_cells_json_test.cc LIBS dw_compare

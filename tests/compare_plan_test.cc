@@ -1,0 +1,118 @@
+// Which approaches each size of `compare` runs, and which failure scenarios
+// apply to which approach: the declarations of compare/approaches.cc read
+// through the selection, the plan and the scenarios. No server needed.
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "compare/approaches.h"
+#include "compare/faults.h"
+#include "compare/plan.h"
+#include "compare/rig.h"
+
+namespace dw::compare {
+namespace {
+
+bool Has(const std::vector<std::string>& v, const std::string& name) {
+  return std::find(v.begin(), v.end(), name) != v.end();
+}
+
+std::vector<std::string> Names(const std::vector<Approach>& v) {
+  std::vector<std::string> out;
+  for (const auto& a : v) out.push_back(a.name);
+  return out;
+}
+
+// --only's selection, then what a size other than full leaves out.
+std::vector<std::string> ShortSizeSelection(const std::string& only) {
+  std::vector<Approach> v;
+  Status s = SelectApproaches(only, &v);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  LeaveOutFullSizeOnly(only, &v);
+  return Names(v);
+}
+
+std::string WhyNot(const std::string& scenario, const std::string& approach) {
+  const ScenarioDef* d = FindScenario(scenario);
+  const Approach* a = FindApproach(approach);
+  EXPECT_TRUE(d && a) << scenario << " / " << approach;
+  return d && a ? d->not_applicable(*a) : "?";
+}
+
+TEST(ComparePlan, TheTablelessOutboxesRunInTheShortSizesOnlyWhenNamed) {
+  std::vector<Approach> all;
+  ASSERT_TRUE(SelectApproaches("", &all).ok());
+  EXPECT_TRUE(Has(Names(all), "outbox-pgq"));
+  EXPECT_TRUE(Has(Names(all), "outbox-emit"));
+
+  // No --only: the smoke and quick sizes keep their approaches as before.
+  std::vector<std::string> short_all = ShortSizeSelection("");
+  EXPECT_EQ(short_all.size(), all.size() - 2);
+  EXPECT_FALSE(Has(short_all, "outbox-pgq"));
+  EXPECT_FALSE(Has(short_all, "outbox-emit"));
+  EXPECT_TRUE(Has(short_all, "outbox-cdc"));
+  // A family is not a name.
+  std::vector<std::string> outbox = ShortSizeSelection("outbox");
+  EXPECT_FALSE(Has(outbox, "outbox-pgq"));
+  EXPECT_TRUE(Has(outbox, "outbox-skip-locked"));
+  // Named: in.
+  EXPECT_EQ(ShortSizeSelection("outbox-pgq"), std::vector<std::string>{"outbox-pgq"});
+  std::vector<std::string> both = ShortSizeSelection("2pc-pg,outbox-emit");
+  EXPECT_TRUE(Has(both, "outbox-emit"));
+  EXPECT_TRUE(Has(both, "2pc-pg"));
+}
+
+TEST(ComparePlan, TheFullSizeMeasuresThemInEverySectionAndTheMatrix) {
+  Plan p;
+  ASSERT_TRUE(MakePlan("full", AllApproaches(), &p).ok());
+  for (const char* name : {"outbox-pgq", "outbox-emit"}) {
+    EXPECT_TRUE(Has(Names(p.approaches), name)) << name;
+    EXPECT_TRUE(Has(p.grid_approaches, name)) << name;
+    EXPECT_TRUE(Has(p.contention_approaches, name)) << name;
+    EXPECT_TRUE(Has(p.failure_approaches, name)) << name;
+    // One reader each: a PgQ consumer, a replication slot.
+    EXPECT_FALSE(Has(p.scaling_approaches, name)) << name;
+  }
+  // --smoke --only outbox-pgq: every section of the smoke size has it.
+  Plan smoke;
+  ASSERT_TRUE(MakePlan("smoke", {*FindApproach("outbox-pgq")}, &smoke).ok());
+  EXPECT_EQ(smoke.grid_approaches, std::vector<std::string>{"outbox-pgq"});
+  EXPECT_EQ(smoke.failure_approaches, std::vector<std::string>{"outbox-pgq"});
+}
+
+TEST(ComparePlan, TheirCommandsAreTheRealOnes) {
+  const Approach* pgq = FindApproach("outbox-pgq");
+  ASSERT_TRUE(pgq);
+  EXPECT_EQ(pgq->load, (std::vector<std::string>{"outbox", "write", "--queue", "pgq"}));
+  // `outbox relay --strategy pgq` refuses --instances other than 1.
+  EXPECT_EQ(RelayArgs(*pgq, false), (std::vector<std::string>{"outbox", "relay", "--strategy",
+                                                              "pgq", "--batch", "1000", "--json"}));
+  const Approach* emit = FindApproach("outbox-emit");
+  ASSERT_TRUE(emit);
+  EXPECT_EQ(emit->load, (std::vector<std::string>{"outbox", "write", "--emit-message"}));
+  EXPECT_EQ(RelayArgs(*emit, false),
+            (std::vector<std::string>{"outbox", "relay", "--strategy", "cdc", "--batch", "1000",
+                                      "--json"}));
+  EXPECT_EQ(emit->relay_ready_sql, FindApproach("outbox-cdc")->relay_ready_sql);
+}
+
+TEST(ComparePlan, ScenariosThatDoNotApply) {
+  // Their writers take no --clock-skew-ms: nothing stamped decides what is sent.
+  EXPECT_NE(WhyNot("clock-skew", "outbox-pgq").find("snapshots"), std::string::npos);
+  EXPECT_NE(WhyNot("clock-skew", "outbox-emit").find("commit order"), std::string::npos);
+  // The other declarations and the scenario's own rule, unchanged.
+  EXPECT_NE(WhyNot("clock-skew", "outbox-trigger").find("server clock"), std::string::npos);
+  EXPECT_EQ(WhyNot("clock-skew", "outbox-skip-locked"), "");
+  EXPECT_EQ(WhyNot("clock-skew", "2pc-pg"), "no clock decides what is sent");
+  // Everything else of the matrix applies to them.
+  for (const auto& d : Scenarios()) {
+    if (!d.in_matrix || d.name == "clock-skew") continue;
+    EXPECT_EQ(WhyNot(d.name, "outbox-pgq"), "") << d.name;
+    EXPECT_EQ(WhyNot(d.name, "outbox-emit"), "") << d.name;
+  }
+}
+
+}  // namespace
+}  // namespace dw::compare
