@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "common/one_line.h"
 #include "compare/plot_model.h"
 
 namespace dw::compare::plot {
@@ -26,14 +27,8 @@ std::string Quote(const std::string& s) {
 
 // Text for a comment line: a line break there would start a data line (or
 // a blank one, which gnuplot counts towards a block separator), or in the
-// script a command.
-std::string OneLine(const std::string& s) {
-  std::string out = s;
-  for (char& c : out) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  return out;
-}
+// script a command. kScreen turns breaks (and tabs) into spaces, nothing else.
+std::string OneLine(const std::string& s) { return dw::OneLine(s, OneLineMode::kScreen); }
 
 // The page, in pixels: panels of equal size in a grid, the figure's title
 // above them, the key of a row to the right of its last panel. Margins are
