@@ -21,6 +21,7 @@
 #include "compare/plots.h"
 #include "compare/report.h"
 #include "compare/rig.h"
+#include "compare/sustain.h"
 
 namespace dw::compare {
 namespace {
@@ -100,10 +101,8 @@ namespace {
 // leaving the grid after its first unsustained rate.
 json RunRateGrid(CellContext& ctx, const Plan& plan, double bound_ms, Progress& progress) {
   json cells = json::array();
-  json sustainable = json::object();
   for (const auto& name : plan.grid_approaches) {
     const Approach* a = FindApproach(name);
-    json best = nullptr, first_bad = nullptr;
     for (double rate : plan.rates) {
       progress.Cell("rate grid " + name + " at " + Fmt(rate) + "/s");
       LoadSpec spec;
@@ -115,14 +114,10 @@ json RunRateGrid(CellContext& ctx, const Plan& plan, double bound_ms, Progress& 
       json cell = RunLoadCell(ctx, *a, spec, plan);
       const bool ok = cell["error"].is_null() && cell.value("sustained", false);
       cells.push_back(cell);
-      if (!ok) {
-        first_bad = rate;
-        break;
-      }
-      best = rate;
+      if (!ok) break;
     }
-    sustainable[name] = {{"rate_per_s", best}, {"first_unsustained_per_s", first_bad}};
   }
+  json sustainable = SustainableRates(cells);
   return {{"rates", plan.rates},
           {"e2e_bound_ms", bound_ms},
           {"cells", cells},

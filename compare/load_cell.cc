@@ -10,6 +10,7 @@
 #include "compare/family_figures.h"
 #include "compare/rig.h"
 #include "compare/samples.h"
+#include "compare/sustain.h"
 #include "env/proc_info.h"
 
 namespace dw::compare {
@@ -71,30 +72,6 @@ CpuReading ReadCpu(const CellContext& ctx, const Rig& rig) {
 Field<double> PerOp(double seconds, uint64_t ops) {
   if (seconds < 0 || ops == 0) return nullptr;
   return seconds / static_cast<double>(ops) * 1e6;
-}
-
-// The conditions of a sustained open-loop rate (docs/compare-results.md,
-// `sustained`); the phrases of those that failed.
-std::vector<std::string> SustainFailures(const LoadCell& cell, double rate, double bound_ms) {
-  std::vector<std::string> why;
-  auto num = [](const Field<double>& v) { return v ? *v : NAN; };
-  const double achieved = num(cell.achieved_fraction);
-  if (!(achieved >= 0.99)) {
-    why.push_back("committed " + Fmt(std::round(achieved * 1000) / 10) + "% of the offered");
-  }
-  const double p99 = cell.latency_ms ? num(cell.latency_ms->p99) : NAN;
-  if (!(p99 < bound_ms)) why.push_back("business p99 " + Fmt(std::round(p99)) + " ms");
-  if (cell.e2e_ms) {
-    const double e2e = num(cell.e2e_ms->p99);
-    if (!(e2e < bound_ms)) why.push_back("e2e p99 " + Fmt(std::round(e2e)) + " ms");
-  }
-  if (cell.drain_s && *cell.drain_s * 1e3 >= bound_ms) {
-    why.push_back("drained " + Fmt(std::round(*cell.drain_s * 10) / 10) + " s after the load");
-  }
-  if (cell.backlog_growth_per_s && *cell.backlog_growth_per_s > 0.01 * rate) {
-    why.push_back("backlog grew " + Fmt(std::round(*cell.backlog_growth_per_s)) + "/s");
-  }
-  return why;
 }
 
 // A figure of the load command's --json summary: null when it lacks it.
@@ -283,7 +260,7 @@ LoadCell MeasureLoadCell(CellContext& ctx, const Approach& a, const LoadSpec& sp
     cell.offered = attempted;
     cell.achieved_fraction = attempted ? Field<double>(static_cast<double>(committed) / attempted)
                                        : Field<double>(nullptr);
-    auto why = SustainFailures(cell, spec.rate, spec.e2e_bound_ms);
+    auto why = SustainFailures(cell, spec.rate, spec.e2e_bound_ms, spec.duration_s);
     cell.sustained = why.empty();
     cell.sustain_failures = why;
   } else {

@@ -7,13 +7,14 @@
 
 #include "common/process.h"
 #include "compare/plot_model.h"
+#include "compare/sustain.h"
 
 namespace dw::compare {
 namespace {
 
 // Section 1 first, then section 2: the order the report lists them in.
 std::vector<plot::Plot> BuildPlots(const nlohmann::json& r) {
-  const results::Run run = results::ParseRun(r);
+  const results::Run run = results::ParseRun(Rejudged(r));
   plot::Context c = plot::MakeContext(run);
   std::vector<plot::Plot> plots;
   plot::AddLoadPlots(c, &plots);

@@ -6,6 +6,7 @@
 
 #include "compare/plots.h"
 #include "compare/report_sections.h"
+#include "compare/sustain.h"
 
 namespace dw::compare {
 namespace {
@@ -126,7 +127,9 @@ std::string RenderReport(const nlohmann::json& results) {
   // rule out (a bug in a branch no run exercised yet): a report with a note
   // is more use to the caller than an exception out of `compare`.
   try {
-    Data d(results);
+    // Judged by the current rule whatever the run's own verdicts were.
+    const nlohmann::json judged = Rejudged(results);
+    Data d(judged);
     return Title(d) + RenderSummary(d) + RenderLoad(d) + RenderFailures(d) + RenderQuestions(d) +
            About(d) + Plots(results) + Errors(results);
   } catch (const std::exception& e) {

@@ -102,8 +102,9 @@ std::string Sustain(const Data& d) {
   if (!rest.empty()) t += ". Then " + Join(rest, "; ");
   Opt bound = Num(Get(d.root(), "rate_grid"), "e2e_bound_ms");
   return t + floor + ". Sustained: at least 99% of the offered operations committed, e2e p99 " +
-         "and drain under " + Ms(bound) +
-         " ms, no growing backlog; a limit lies between the last rate sustained and the next "
+         "and drain under " + Ms(bound) + " ms, a backlog that gained no more over the cell than " +
+         Ms(bound) +
+         " ms of arrivals; a limit lies between the last rate sustained and the next "
          "step of the grid.";
 }
 

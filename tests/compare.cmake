@@ -46,3 +46,10 @@ dw_add_test(compare_plan_test SOURCES compare_plan_test.cc LIBS dw_compare
 # history): the JSON each writes.
 dw_add_test(compare_cells_json_test SOURCES compare_cells_json_test.cc LIBS dw_compare
   nlohmann_json::nlohmann_json LABELS unit compare TIMEOUT 60 IN_PROCESS)
+
+# The sustained verdict of an open-loop cell, and the committed runs judged
+# again by it when rendered.
+dw_add_test(compare_sustain_test SOURCES compare_sustain_test.cc LIBS dw_compare_render
+  nlohmann_json::nlohmann_json LABELS unit compare TIMEOUT 60 IN_PROCESS)
+target_compile_definitions(compare_sustain_test PRIVATE
+  DW_COMPARE_FULL_RUN="${CMAKE_SOURCE_DIR}/docs/results/full/results.json")
