@@ -60,12 +60,14 @@ class Progress {
       log_.flush();
     }
   }
+  // Cells the plan counted that will not run (an approach left the grid).
+  void Skip(size_t n) { total_ -= std::min(n, total_ - done_); }
   void Done() {
     if (tty_) std::fprintf(stderr, "\r\033[K");
   }
 
  private:
-  const size_t total_;
+  size_t total_;
   const bool tty_;
   std::ostream& log_;
   size_t done_ = 0;
@@ -103,7 +105,8 @@ json RunRateGrid(CellContext& ctx, const Plan& plan, double bound_ms, Progress& 
   json cells = json::array();
   for (const auto& name : plan.grid_approaches) {
     const Approach* a = FindApproach(name);
-    for (double rate : plan.rates) {
+    for (size_t i = 0; i < plan.rates.size(); ++i) {
+      const double rate = plan.rates[i];
       progress.Cell("rate grid " + name + " at " + Fmt(rate) + "/s");
       LoadSpec spec;
       spec.warmup_s = plan.warmup_s;
@@ -114,7 +117,10 @@ json RunRateGrid(CellContext& ctx, const Plan& plan, double bound_ms, Progress& 
       json cell = RunLoadCell(ctx, *a, spec, plan);
       const bool ok = cell["error"].is_null() && cell.value("sustained", false);
       cells.push_back(cell);
-      if (!ok) break;
+      if (!ok) {
+        progress.Skip(plan.rates.size() - i - 1);
+        break;
+      }
     }
   }
   json sustainable = SustainableRates(cells);
@@ -211,12 +217,7 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
   settings["relays"] = relays;
   r["approaches"] = approaches_json;
 
-  size_t scaling_cells = plan.scaling_approaches.size() * plan.scaling_instances.size();
-  const size_t total = approaches.size() * plan.concurrency.size() +
-                       plan.grid_approaches.size() * plan.rates.size() +
-                       plan.contention_approaches.size() * plan.hot_rows.size() + scaling_cells +
-                       plan.scenarios.size() * plan.failure_approaches.size();
-  Progress progress(total, opts.progress && isatty(STDERR_FILENO), log);
+  Progress progress(PlannedCells(plan), opts.progress && isatty(STDERR_FILENO), log);
   CellContext ctx;
   ctx.lab = lab.get();
   ctx.binary = opts.binary;
@@ -294,7 +295,8 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
   json cells = json::array();
   for (const auto& sc : plan.scenarios) {
     for (const auto& name : plan.failure_approaches) {
-      progress.Cell("failure " + sc.name + " x " + name);
+      // An n/a cell is recorded without running: not a step of the progress.
+      if (FailureCellRuns(sc.name, name)) progress.Cell("failure " + sc.name + " x " + name);
       cells.push_back(RunFailureCell(ctx, *FindApproach(name), sc, plan, failure_rate));
     }
   }

@@ -111,4 +111,21 @@ Status MakePlan(const std::string& size, const std::vector<Approach>& approaches
   return Status::OK();
 }
 
+bool FailureCellRuns(const std::string& scenario, const std::string& approach) {
+  const ScenarioDef* def = FindScenario(scenario);
+  const Approach* a = FindApproach(approach);
+  return !(def && a && !def->not_applicable(*a).empty());
+}
+
+size_t PlannedCells(const Plan& plan) {
+  size_t failures = 0;
+  for (const auto& sc : plan.scenarios) {
+    for (const auto& name : plan.failure_approaches) failures += FailureCellRuns(sc.name, name);
+  }
+  return plan.approaches.size() * plan.concurrency.size() +
+         plan.grid_approaches.size() * plan.rates.size() +
+         plan.contention_approaches.size() * plan.hot_rows.size() +
+         plan.scaling_approaches.size() * plan.scaling_instances.size() + failures;
+}
+
 }  // namespace dw::compare

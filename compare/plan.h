@@ -57,6 +57,17 @@ struct Plan {
 // The plan of a size, restricted to `approaches` (already filtered by --only).
 Status MakePlan(const std::string& size, const std::vector<Approach>& approaches, Plan* out);
 
+// The cells a run of `plan` measures, for its progress line: every closed
+// loop, contention and relay-scaling cell, every grid rate of every grid
+// approach (an upper bound: an approach leaves the grid after its first
+// rate not sustained, and the run then takes the rates it will not offer
+// off the total), and the failure cells whose scenario applies to the
+// approach (the others are recorded as n/a without running).
+size_t PlannedCells(const Plan& plan);
+
+// Whether the failure cell of `scenario` x `approach` runs (false: n/a).
+bool FailureCellRuns(const std::string& scenario, const std::string& approach);
+
 // When no rate is given and no approach of the matrix sustained a grid rate.
 inline constexpr double kFallbackFailureRate = 250;
 
