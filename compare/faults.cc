@@ -58,9 +58,10 @@ class BrokerReject : public Fault {
 };
 
 // pgqd (PgQ's ticker, run for the cell's state folder by the pgq commands)
-// does not tick again once the server it ticks has crashed and come back:
-// pgqd 3.5 logs the connection error and stays idle. Its supervisor would
-// restart it; the cell does, and says so in the cell's notes.
+// reconnects only 60 s after it lost its connection: pgqd 3.5's ticker
+// schedules that fixed delay on any connection error. The cell's wait for
+// delivery to converge is no longer (20-60 s), so the cell restarts pgqd once Postgres
+// is up, as an operator's supervisor might, and says so in its notes.
 Status RestartPgqd(FaultRun& r) {
   env::PgqdDaemon pgqd{env::Layout(r.rig.dir + "/state")};
   if (pgqd.Running() <= 0) return Status::OK();
@@ -70,8 +71,8 @@ Status RestartPgqd(FaultRun& r) {
   if (s.ok()) s = pgqd.Ensure(r.rig.dsn, env::PgqdSettings{}, &pid, &started, nullptr);
   if (s.ok()) {
     r.notes.push_back(
-        "pgqd does not tick again after a Postgres crash: restarted once Postgres was up, as its "
-        "supervisor would");
+        "pgqd waits 60 s before reconnecting after a Postgres crash: restarted once Postgres was "
+        "up, as a supervisor might");
   }
   return s;
 }

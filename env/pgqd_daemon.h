@@ -2,7 +2,8 @@
 // delivers nothing without ticks: a tick records a transaction snapshot, and
 // a batch is what became visible between two ticks. pgqd calls pgq.ticker()
 // in every database of its list every `ticker_period`, runs PgQ's
-// maintenance (event table rotation, retry queue) and reconnects by itself.
+// maintenance (event table rotation, retry queue) and reconnects by itself,
+// though only 60 s after it lost a connection (a fixed delay in pgqd 3.5).
 //
 // Files, in <state>/pgqd/ (owned by the cluster's OS user when we are root,
 // since pgqd then runs as that user, never as root):
