@@ -20,6 +20,7 @@
 #include "coordinator/pg_decision_log.h"
 #include "coordinator/session_wait.h"
 #include "workload/load_runner.h"
+#include "workload/order_events.h"
 #include "workload/orders.h"
 #include "workload/stock.h"
 
@@ -231,6 +232,9 @@ void AddRun(CLI::App* group, Globals& g) {
     // Workers, background phase 2 and recovery each hold a connection at times.
     SetUp(g, *o, o->lrco, true, 2 * o->load.concurrency + 4, &setup);
     const auto& built = setup.built;
+    if (o->load.events_per_order > 1) {
+      for (const auto& dsn : built.dsns) Check(workload::EnsureOrderVersionColumns(dsn));
+    }
 
     std::unique_ptr<Trace> trace;
     if (o->trace) trace = std::make_unique<Trace>(o->trace_limit);
@@ -275,6 +279,11 @@ void AddRun(CLI::App* group, Globals& g) {
             *key = id;
             workload::Order order = workload::MakeOrder(id, i, o->seed);
             r = c->Execute(coord::PlaceOrderWork(order, built.topology));
+            // Events 2..E, each once the previous one's transaction was acknowledged.
+            for (int n = 2;
+                 n <= o->load.events_per_order && r.outcome == coord::TxnOutcome::kCommitted; ++n) {
+              r = c->Execute(coord::OrderEventWork(id, n, built.topology));
+            }
           } else {
             r.outcome = coord::TxnOutcome::kAborted;  // nothing was sent anywhere
             r.status = s;
@@ -290,6 +299,7 @@ void AddRun(CLI::App* group, Globals& g) {
 
     nlohmann::json names = nlohmann::json::array();
     for (const auto& m : built.members) names.push_back(m.participant->name());
+    if (o->load.events_per_order > 1) sum.extra["events_per_order"] = o->load.events_per_order;
     sum.extra["log_fsyncs"] = st.log_forced_writes;
     sum.extra["log_fsyncs_per_txn"] =
         sum.committed ? static_cast<double>(st.log_forced_writes) / sum.committed : 0.0;

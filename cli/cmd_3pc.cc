@@ -293,6 +293,7 @@ void AddRun(CLI::App* group, Globals& g) {
     }
     std::map<int, std::string> agents;
     if (!o->agents.empty()) Check(threepc::ParseAgentList(o->agents, "--agents", &agents));
+    o->load.RefuseSeveralEvents("3pc run");
     o->load.Validate();
     // The coordinator itself needs Postgres only (schema, order ids); the
     // broker's URL goes to the agents it starts.

@@ -92,6 +92,7 @@ void AddWrite(CLI::App* group, Globals& g) {
                   "(default 10000)")
       ->check(Positive);
   cmd->callback([&g, o] {
+    o->load.RefuseSeveralEvents("es write");
     o->load.Validate();
     if (o->load.hot_rows > 0) {
       throw CliError(

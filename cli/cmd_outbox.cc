@@ -155,8 +155,14 @@ void AddWrite(CLI::App* group, Globals& g) {
       throw CliError(
           "--emit-message writes no row: not with --queue pgq, --trigger or --clock-skew-ms");
     }
+    if (o->load.events_per_order > 1 && o->trigger) {
+      throw CliError(
+          "--events-per-order above 1 needs an explicit write: the --trigger capture writes "
+          "OrderPlaced on INSERT only");
+    }
     std::unique_ptr<Trace> trace = o->trace.Make(cmd, "writer");
     outbox::WriterOptions wo;
+    wo.events_per_order = o->load.events_per_order;
     wo.trace = trace.get();
     wo.dsn = DsnOnly(g);
     wo.connections = o->load.concurrency;
@@ -194,6 +200,7 @@ void AddWrite(CLI::App* group, Globals& g) {
     sum.extra["capture"] = o->trigger ? "trigger" : "explicit";
     sum.extra["queue"] = o->emit ? "emit-message" : o->queue;
     sum.extra["notify"] = o->notify;
+    if (o->load.events_per_order > 1) sum.extra["events_per_order"] = o->load.events_per_order;
     o->trace.Print(trace.get(), o->json);
     first_errors.Print(std::cerr, "not committed");
     PrintSummary(sum, o->json);

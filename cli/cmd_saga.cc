@@ -84,6 +84,7 @@ void AddRun(CLI::App* group, Globals& g) {
     if (o->load.hot_rows > 0) {
       throw CliError("--hot-rows: the saga does not reserve stock (its T1 is the orders row)");
     }
+    o->load.RefuseSeveralEvents("saga run");
     o->load.Validate();
     saga::SagaOptions so = MakeOptions(g, *o);
     so.workers = o->load.concurrency;

@@ -8,6 +8,7 @@
 #include <iterator>
 
 #include "cli/commands.h"
+#include "workload/order_events.h"
 #include "workload/orders.h"
 #include "workload/stock.h"
 
@@ -116,6 +117,19 @@ void LoadFlags::Add(CLI::App* cmd) {
                   "with --hot-rows: draw the product from a Zipf distribution with this "
                   "exponent (product 1 the hottest); default 0 = uniform")
       ->check(NonNegative);
+  cmd->add_option("--events-per-order", events_per_order,
+                  "events per order, each its own transaction issued after the previous one "
+                  "was acknowledged: 1 OrderPlaced (the INSERT), then OrderPaid, OrderPacked, "
+                  "OrderShipped, ... (an UPDATE of the order's status and version with its "
+                  "event, message id order-<id>-<n>); default 1")
+      ->check(CLI::Range(1, workload::kMaxEventsPerOrder));
+}
+
+void LoadFlags::RefuseSeveralEvents(const std::string& command) const {
+  if (events_per_order > 1) {
+    throw CliError("--events-per-order " + std::to_string(events_per_order) + ": `" + command +
+                   "` places one event per order only (supported: 2pc run, outbox write, floor)");
+  }
 }
 
 void LoadFlags::Validate() const {

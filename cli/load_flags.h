@@ -57,9 +57,12 @@ struct LoadFlags {
   std::string customer_file;  // --customer-file FILE: every order's customer (raw bytes)
   int64_t hot_rows = 0;       // --hot-rows N: each order reserves stock of a product in 1..N
   double hot_skew = 0;        // --hot-skew S: Zipf exponent of that draw; 0 = uniform
+  // --events-per-order E: event 1 places the order, events 2..E update it,
+  // each its own transaction (workload/order_events.h); 1 = one event, as always.
+  int events_per_order = 1;
 
   // Registers --transactions/-n, --concurrency/-c, --rate, --duration, --samples,
-  // --customer-file, --hot-rows, --hot-skew on `cmd`.
+  // --customer-file, --hot-rows, --hot-skew, --events-per-order on `cmd`.
   void Add(CLI::App* cmd);
   // Throws CliError when the combination makes no sense (unbounded with no
   // duration, --hot-skew without --hot-rows, more products than
@@ -70,6 +73,9 @@ struct LoadFlags {
   // every Postgres its orders touch. Call it before anything is created or
   // connected to.
   void Validate() const;
+  // For a command that cannot issue events 2..E yet: throws CliError naming
+  // `command` when --events-per-order is above 1 (never ignored silently).
+  void RefuseSeveralEvents(const std::string& command) const;
   workload::LoadOptions ToOptions(const std::string& label) const;
 };
 

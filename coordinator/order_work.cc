@@ -1,6 +1,7 @@
 #include "coordinator/order_work.h"
 
 #include "participants/pg_schema.h"
+#include "workload/order_events.h"
 #include "workload/stock.h"
 
 namespace dw::coord {
@@ -30,6 +31,15 @@ std::vector<Work> PlaceOrderWork(const workload::Order& o, const Topology& t) {
         {std::to_string(o.id), o.customer, std::to_string(o.amount_cents)}});
   }
   works[t.broker].messages.push_back(workload::OrderPlacedMessage(o));
+  return works;
+}
+
+std::vector<Work> OrderEventWork(int64_t order_id, int n, const Topology& t) {
+  std::vector<Work> works(t.members);
+  const size_t k = t.shards.size();
+  works[t.shards[k == 1 ? 0 : HomeShard(order_id, k)]].statements.push_back(
+      workload::AdvanceOrderStatement(order_id, n));
+  works[t.broker].messages.push_back(workload::OrderEventMessage(order_id, n));
   return works;
 }
 

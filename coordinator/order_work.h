@@ -48,6 +48,11 @@ size_t CustomerShard(const std::string& customer, size_t shards);
 // works[i] for members[i].
 std::vector<Work> PlaceOrderWork(const workload::Order& o, const Topology& t);
 
+// Event n >= 2 of an order (`--events-per-order`, workload/order_events.h):
+// the UPDATE of its status and version on its home shard and the event's
+// message at the broker, one 2PC transaction like the order's own.
+std::vector<Work> OrderEventWork(int64_t order_id, int n, const Topology& t);
+
 // `customer_ledger`, created when there are several shards. Idempotent.
 Status EnsureLedgerSchema(const std::string& dsn);
 

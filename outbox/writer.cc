@@ -11,6 +11,7 @@
 #include "outbox/pgq_queue.h"
 #include "outbox/schema.h"
 #include "participants/pg_pool.h"
+#include "workload/order_events.h"
 #include "workload/stock.h"
 
 namespace dw::outbox {
@@ -18,6 +19,9 @@ namespace {
 
 // The most one writer's notifier delays a wake-up to coalesce commits.
 constexpr auto kMinNotifySpacing = std::chrono::microseconds(500);
+
+std::string EventTail(WriterOptions::NotifyMode notify, int64_t clock_skew_ms,
+                      WriterOptions::Sink sink);
 
 // Composes the canonical order INSERT (workload/orders.h, $1..$3) with the
 // outbox insert ($4..$8) into one statement. With `reserve`, the stock
@@ -37,6 +41,18 @@ std::string WriteSql(bool trigger, WriterOptions::NotifyMode notify, int64_t clo
     if (in_tx) return lead + "ord AS (" + order_insert + " RETURNING id) " + wake + "ord";
     return reserve ? "WITH " + stk + " " + order_insert : order_insert;
   }
+  return lead + "ord AS (" + order_insert + " RETURNING id)" +
+         EventTail(notify, clock_skew_ms, sink);
+}
+
+// What follows `WITH ord AS (...)` in every explicit write: the event by the
+// sink's means, one per row `ord` returns, with the event's fields as
+// $4..$8 whatever `ord` is (the order's INSERT or, for events 2..E, its
+// UPDATE, whose own parameters are also three).
+std::string EventTail(WriterOptions::NotifyMode notify, int64_t clock_skew_ms,
+                      WriterOptions::Sink sink) {
+  const bool in_tx = notify == WriterOptions::NotifyMode::kInTransaction;
+  const std::string wake = "SELECT pg_notify('" + std::string(kChannel) + "', '') FROM ";
   // A skewed writer stamps created_dttm with its own (wrong) clock, as an
   // application server whose clock is off would; the skew is an integer, so
   // it can be spliced in as a literal.
@@ -47,11 +63,18 @@ std::string WriteSql(bool trigger, WriterOptions::NotifyMode notify, int64_t clo
           : "INSERT INTO outbox_table (entity_name, event_id, topic, msg_key, payload, "
             "created_dttm) SELECT $4, $5, $6, $7, $8, clock_timestamp() + " +
                 std::to_string(clock_skew_ms) + " * interval '1 millisecond' FROM ord";
-  std::string sql = lead + "ord AS (" + order_insert + " RETURNING id)";
-  if (sink == WriterOptions::Sink::kPgq) return sql + " " + PgqInsertSql();
-  if (sink == WriterOptions::Sink::kEmit) return sql + " " + EmitMessageSql();
-  if (in_tx) return sql + ", evt AS (" + outbox_insert + " RETURNING 1) " + wake + "evt";
-  return sql + " " + outbox_insert;
+  if (sink == WriterOptions::Sink::kPgq) return " " + PgqInsertSql();
+  if (sink == WriterOptions::Sink::kEmit) return " " + EmitMessageSql();
+  if (in_tx) return ", evt AS (" + outbox_insert + " RETURNING 1) " + wake + "evt";
+  return " " + outbox_insert;
+}
+
+// Event n >= 2 of an order: its UPDATE (workload/order_events.h, $1..$3)
+// and its event in one statement, as the order's own write.
+std::string AdvanceSql(WriterOptions::NotifyMode notify, int64_t clock_skew_ms,
+                       WriterOptions::Sink sink) {
+  const std::string update = workload::AdvanceOrderStatement(0, 2).sql;
+  return "WITH ord AS (" + update + " RETURNING id)" + EventTail(notify, clock_skew_ms, sink);
 }
 
 }  // namespace
@@ -60,6 +83,7 @@ struct OutboxWriter::Impl {
   WriterOptions opts;
   std::string sql;
   std::string sql_reserving;  // the same with the stock reservation (orders with a product)
+  std::string sql_advance;    // events 2..E: the order's UPDATE and its event
   std::shared_ptr<PgPool> pool;
   std::vector<PgPool::Lease> leases;  // one per worker, (re)acquired on demand
   std::unique_ptr<pqxx::connection> lock_conn;
@@ -165,6 +189,14 @@ Status OutboxWriter::Open(const WriterOptions& opts, std::unique_ptr<OutboxWrite
           "nobody. Start `dualwrite outbox relay --strategy cdc` first (it creates the slot)");
     }
   }
+  if (opts.events_per_order > 1) {
+    if (opts.trigger) {
+      return Status::InvalidArgument(
+          "the capture trigger writes OrderPlaced on INSERT only: no events 2..E with a trigger");
+    }
+    s = workload::EnsureOrderVersionColumns(opts.dsn);
+    if (!s.ok()) return s;
+  }
   if (opts.trigger) {
     s = InstallCaptureTrigger(opts.dsn);
     if (!s.ok()) return s;
@@ -192,6 +224,7 @@ Status OutboxWriter::Open(const WriterOptions& opts, std::unique_ptr<OutboxWrite
   if (opts.sink != WriterOptions::Sink::kTable) impl->opts.notify = WriterOptions::NotifyMode::kOff;
   impl->sql = WriteSql(opts.trigger, opts.notify, opts.clock_skew_ms, false, opts.sink);
   impl->sql_reserving = WriteSql(opts.trigger, opts.notify, opts.clock_skew_ms, true, opts.sink);
+  impl->sql_advance = AdvanceSql(opts.notify, opts.clock_skew_ms, opts.sink);
   if (impl->opts.notify == WriterOptions::NotifyMode::kAfterCommit) {
     try {
       impl->notify_conn = std::make_unique<pqxx::connection>(WithConnectTimeout(opts.dsn));
@@ -236,7 +269,52 @@ Status OutboxWriter::Open(const WriterOptions& opts, std::unique_ptr<OutboxWrite
 Status OutboxWriter::PlaceOrder(int worker, int64_t index, int64_t* order_id) {
   Status s = impl_->ids->Next(order_id);
   if (!s.ok()) return s;
-  return PlaceOrderWithId(worker, index, *order_id);
+  s = PlaceOrderWithId(worker, index, *order_id);
+  if (!s.ok()) return s;
+  const int64_t id = *order_id;
+  return workload::RunFollowUpEvents(impl_->opts.events_per_order,
+                                     [&](int n) { return PlaceEvent(worker, id, n); });
+}
+
+Status OutboxWriter::PlaceEvent(int worker, int64_t order_id, int n) {
+  if (worker < 0 || worker >= static_cast<int>(impl_->leases.size())) {
+    return Status::InvalidArgument("worker out of range");
+  }
+  if (n < 2 || impl_->opts.trigger) {
+    return Status::InvalidArgument("events 2..E need an explicit (not trigger) writer");
+  }
+  PgPool::Lease& lease = impl_->leases[worker];
+  if (!lease) {
+    Status s = impl_->pool->Acquire(&lease);
+    if (!s.ok()) return s;
+  }
+  SqlStatement update = workload::AdvanceOrderStatement(order_id, n);
+  OutMessage m = workload::OrderEventMessage(order_id, n, impl_->opts.topic);
+  std::vector<std::string> params;
+  for (const auto& p : update.params) params.push_back(p.value_or(""));
+  params.insert(params.end(), {kOrderEntity, m.id, m.topic, m.key, m.payload});
+  const std::string what = "event " + std::to_string(n) + " of order " + std::to_string(order_id);
+  size_t rows = 0;
+  try {
+    pqxx::nontransaction tx{lease.conn()};  // one statement = one transaction
+    std::string name = lease.Prepared(impl_->sql_advance);
+    if (name.empty()) {
+      throw pqxx::usage_error("prepared statement cache full");
+    }
+    rows = tx.exec_prepared(name, pqxx::prepare::make_dynamic_params(params)).affected_rows();
+  } catch (...) {
+    Status st = StatusFromPgException(&lease, what);
+    lease.Reset();
+    return st;
+  }
+  // No row at version n-1: nothing was written (the event is SELECTed FROM
+  // the UPDATE's rows), and the order must not skip a version.
+  if (rows != 1) {
+    return Status::FailedPrecondition(what + ": the order is not at version " +
+                                      std::to_string(n - 1));
+  }
+  if (impl_->opts.notify == WriterOptions::NotifyMode::kAfterCommit) impl_->MarkDirty();
+  return Status::OK();
 }
 
 Status OutboxWriter::PlaceOrderWithId(int worker, int64_t index, int64_t order_id) {

@@ -74,6 +74,10 @@ struct WriterOptions {
   // run without a relay never meets a missing partition.
   PartitionOptions partitions;
   std::chrono::milliseconds maintain_interval{30000};
+  // Events per order (`--events-per-order`): 1 = OrderPlaced only; above 1
+  // PlaceOrder also writes events 2..E, and Open adds the orders' version
+  // columns (refused with `trigger`, whose capture fires on INSERT only).
+  int events_per_order = 1;
   // Non-null: each order's statement and outcome are recorded (id
   // "order-<id>"; `outbox write --trace`). Null costs nothing.
   Trace* trace = nullptr;
@@ -90,9 +94,17 @@ class OutboxWriter {
   ~OutboxWriter();
 
   // Places order number `index` of the run on worker `worker`'s connection
-  // (0 <= worker < connections). *order_id receives the id used. Thread-safe
-  // across workers; one call at a time per worker.
+  // (0 <= worker < connections), then its events 2..events_per_order, each
+  // once the previous one committed (stopping at the first that fails).
+  // *order_id receives the id used. Thread-safe across workers; one call at
+  // a time per worker.
   Status PlaceOrder(int worker, int64_t index, int64_t* order_id);
+
+  // Event n >= 2 of an order (workload/order_events.h): the UPDATE to
+  // version n and its event in one statement. FailedPrecondition, nothing
+  // written, when the order is not at version n-1. Needs the version columns
+  // (Open adds them when events_per_order > 1) and no trigger.
+  Status PlaceEvent(int worker, int64_t order_id, int n);
 
   // Same, with an order id chosen by the caller (tests).
   Status PlaceOrderWithId(int worker, int64_t index, int64_t order_id);

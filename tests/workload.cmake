@@ -8,3 +8,6 @@ dw_add_test(workload_stock_unit_test SOURCES workload_stock_unit_test.cc LIBS dw
 # transaction is recovered, or rolled back by the fixture, before it ends).
 dw_add_test(workload_hot_rows_test SOURCES workload_hot_rows_test.cc LIBS dw_coordinator
   NEEDS_ENV LABELS coordinator outbox TIMEOUT 300)
+# Order per key in process: numbered events of an order and verify's order check.
+dw_add_test(workload_order_unit_test SOURCES workload_order_unit_test.cc LIBS dw_coordinator
+  LABELS unit ordering IN_PROCESS)

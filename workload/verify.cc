@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "participants/broker_client.h"
+#include "workload/order_events.h"
 
 namespace dw::workload {
 namespace {
@@ -73,7 +74,18 @@ nlohmann::json VerifyReport::ToJson() const {
           {"duplicates", duplicates},
           {"foreign_keys", foreign_keys},
           {"prepared_postgres", prepared_postgres},
-          {"prepared_broker", prepared_broker}};
+          {"prepared_broker", prepared_broker},
+          {"order_per_key", OrderPerKeyJson()}};
+}
+
+nlohmann::json VerifyReport::OrderPerKeyJson() const {
+  nlohmann::json inv = nlohmann::json::array();
+  for (const auto& i : reordered) inv.push_back(i.ToJson());
+  return {{"keys_checked", keys_checked},
+          {"multi_event_keys", multi_event_keys},
+          {"reordered", inv},
+          {"gaps", gaps},
+          {"ahead", ahead}};
 }
 
 std::string VerifyReport::ToText(size_t max) const {
@@ -87,6 +99,24 @@ std::string VerifyReport::ToText(size_t max) const {
   line("missing messages (row, no message)", missing);
   line("orphan messages (message, no row)", orphans);
   line("duplicate messages", duplicates);
+  if (multi_event_keys > 0 || !reordered.empty() || !gaps.empty() || !ahead.empty()) {
+    out += "order per key: " + std::to_string(keys_checked) + " keys checked, " +
+           std::to_string(multi_event_keys) + " with several events\n";
+    out += "reordered keys: " + std::to_string(reordered.size());
+    if (!reordered.empty()) {
+      out += " [";
+      for (size_t i = 0; i < reordered.size() && i < max; ++i) {
+        out += (i ? ", " : "") + reordered[i].ToText();
+      }
+      if (reordered.size() > max) {
+        out += ", ... (" + std::to_string(reordered.size() - max) + " more)";
+      }
+      out += "]";
+    }
+    out += "\n";
+    line("keys with a gap (a version never read)", gaps);
+    line("keys with an event past the row's version", ahead);
+  }
   if (!foreign_keys.empty()) line("messages whose key is not an order id", foreign_keys);
   line("prepared at Postgres", prepared_postgres);
   line("prepared at the broker", prepared_broker);
@@ -96,23 +126,38 @@ std::string VerifyReport::ToText(size_t max) const {
 
 Status Verify(const VerifyOptions& opts, VerifyReport* r) {
   *r = VerifyReport{};
-  std::unordered_set<int64_t> rows;
+  std::unordered_map<int64_t, int> rows;  // order id -> the version its row reached
   try {
     pqxx::connection c{opts.dsn};
     pqxx::read_transaction tx{c};
     auto exists = tx.exec1("SELECT to_regclass('orders') IS NOT NULL")[0].as<bool>();
     if (exists) {
+      // Only runs with several events per order add the column
+      // (workload/order_events.h); without it every order is at version 1.
+      const bool versioned =
+          tx.exec1(
+                "SELECT count(*) > 0 FROM pg_attribute WHERE attrelid = 'orders'::regclass"
+                " AND attname = 'version' AND NOT attisdropped")[0]
+              .as<bool>();
+      std::vector<std::string> columns{"id"};
+      if (versioned) columns.push_back("version");
       // Read the keys with COPY-like streaming: a large table must not be buffered as a result set
       // twice.
-      pqxx::stream_from s{tx, "orders", std::vector<std::string>{"id"}};
+      pqxx::stream_from s{tx, "orders", columns};
       // libpqxx 6.4's `s >> tuple` fails on one-column lines ("Too few
       // fields"): its raw line keeps the trailing newline. Parse it here.
       std::string line;
       while (s.get_raw_line(line)) {
         int64_t id = 0;
-        auto [p, ec] = std::from_chars(line.data(), line.data() + line.size(), id);
-        if (ec != std::errc()) throw std::runtime_error("orders.id: unexpected COPY line: " + line);
-        if (id >= opts.min_id && id <= opts.max_id) rows.insert(id);
+        int version = 1;
+        const char* end = line.data() + line.size();
+        auto [p, ec] = std::from_chars(line.data(), end, id);
+        if (ec == std::errc() && versioned) {
+          if (p == end || *p != '\t') ec = std::errc::invalid_argument;
+          if (ec == std::errc()) ec = std::from_chars(p + 1, end, version).ec;
+        }
+        if (ec != std::errc()) throw std::runtime_error("orders: unexpected COPY line: " + line);
+        if (id >= opts.min_id && id <= opts.max_id) rows[id] = version;
       }
       s.complete();
     }
@@ -131,25 +176,33 @@ Status Verify(const VerifyOptions& opts, VerifyReport* r) {
   std::unique_ptr<BrokerClient> broker;
   Status s = OpenReader(opts, &broker);
   if (!s.ok()) return s;
-  std::unordered_map<int64_t, uint32_t> seen;
+  std::unordered_set<int64_t> seen;
+  OrderCheck order_check;
   s = ScanOrderTopic(*broker, opts, [&](const BrokerMessage& m, std::optional<int64_t> id) {
     ++r->messages;
     if (!id) {
       r->foreign_keys.push_back(m.key);
-    } else if (++seen[*id] == 2) {
-      r->duplicates.push_back(*id);
+      return;
     }
+    seen.insert(*id);
+    order_check.Add(*id, OrderEventVersion(m.id, *id), m.offset);
   });
   if (!s.ok()) return s;
-  for (int64_t id : rows) {
+  for (const auto& [id, version] : rows) {
     if (!seen.count(id)) r->missing.push_back(id);
   }
-  for (const auto& [id, n] : seen) {
+  for (int64_t id : seen) {
     if (!rows.count(id)) r->orphans.push_back(id);
   }
   std::sort(r->missing.begin(), r->missing.end());
   std::sort(r->orphans.begin(), r->orphans.end());
-  std::sort(r->duplicates.begin(), r->duplicates.end());
+  OrderCheckResult oc = order_check.Finish(rows);
+  r->duplicates = std::move(oc.duplicates);
+  r->keys_checked = oc.keys;
+  r->multi_event_keys = oc.multi_event;
+  r->reordered = std::move(oc.reordered);
+  r->gaps = std::move(oc.gaps);
+  r->ahead = std::move(oc.ahead);
 
   std::vector<BrokerPrepared> prepared;
   s = broker->ListPrepared(&prepared);

@@ -2,8 +2,14 @@
 // `orders` table with the broker's topic by key (the order id):
 //   missing    a row without a message  (the message was lost, or not yet sent)
 //   orphan     a message without a row  (the write was rolled back, the message escaped)
-//   duplicate  a key carried by more than one message
+//   duplicate  an event of a key carried by more than one message (with one
+//              event per order: a key carried by more than one message)
 //   in doubt   prepared transactions left at Postgres or at the broker
+// and, per key (workload/order_check.h; several events per order,
+// workload/order_events.h), against the version the order's row reached:
+//   reordered  a key's events read in an order other than 1..V (first deliveries)
+//   gap        a version in 1..V never read, though the key has events
+//   ahead      an event past the row's version (its UPDATE rolled back, the event escaped)
 // Any of them is a violation.
 #pragma once
 
@@ -14,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/status.h"
+#include "workload/order_check.h"
 
 namespace dw::workload {
 
@@ -34,16 +41,27 @@ struct VerifyReport {
   uint64_t messages = 0;
   std::vector<int64_t> missing;                // order ids with a row and no message
   std::vector<int64_t> orphans;                // order ids with a message and no row
-  std::vector<int64_t> duplicates;             // order ids carried by more than one message
+  std::vector<int64_t> duplicates;             // order ids with an event read more than once
+  uint64_t keys_checked = 0;                   // orders with a row and an event read
+  uint64_t multi_event_keys = 0;               // of those, rows past version 1
+  std::vector<Inversion> reordered;            // order ids with their first inversion
+  std::vector<int64_t> gaps;                   // a version of the row never read
+  std::vector<int64_t> ahead;                  // an event past the row's version read
   std::vector<std::string> foreign_keys;       // message keys that are not order ids
   std::vector<std::string> prepared_postgres;  // gids in pg_prepared_xacts (this database)
   std::vector<std::string> prepared_broker;    // gids prepared at the broker
 
   bool ok() const {
     return missing.empty() && orphans.empty() && duplicates.empty() && foreign_keys.empty() &&
-           prepared_postgres.empty() && prepared_broker.empty();
+           prepared_postgres.empty() && prepared_broker.empty() && reordered.empty() &&
+           gaps.empty() && ahead.empty();
   }
   nlohmann::json ToJson() const;
+  // {keys_checked, multi_event_keys, reordered: [{order, later_version,
+  //  later_offset, version, offset}], gaps, ahead}: the "order_per_key" of ToJson.
+  nlohmann::json OrderPerKeyJson() const;
+  // The order-per-key lines appear only when some row is past version 1 or
+  // one of them found something: a run with one event per order reads as before.
   std::string ToText(size_t max_listed) const;
 };
 
@@ -64,20 +82,20 @@ struct SagaVerifyReport {
   uint64_t orders = 0;  // saga orders judged
   uint64_t placed = 0;
   uint64_t cancelled = 0;
-  uint64_t messages = 0;                // events of the judged range read
-  std::vector<int64_t> pending;         // status 'pending'
-  std::vector<int64_t> compensating;    // cancelled, OrderCancelled not yet acknowledged
-  std::vector<int64_t> placed_missing;  // placed, no OrderPlaced
-  std::vector<int64_t> placed_duplicates;         // placed, more than one OrderPlaced
-  std::vector<int64_t> placed_cancelled;          // placed, yet an OrderCancelled exists
-  std::vector<int64_t> cancelled_unannounced;     // cancelled, OrderPlaced not followed by
-                                                  // an OrderCancelled
-  std::vector<int64_t> orphans;                   // events without their row
+  uint64_t messages = 0;                       // events of the judged range read
+  std::vector<int64_t> pending;                // status 'pending'
+  std::vector<int64_t> compensating;           // cancelled, OrderCancelled not yet acknowledged
+  std::vector<int64_t> placed_missing;         // placed, no OrderPlaced
+  std::vector<int64_t> placed_duplicates;      // placed, more than one OrderPlaced
+  std::vector<int64_t> placed_cancelled;       // placed, yet an OrderCancelled exists
+  std::vector<int64_t> cancelled_unannounced;  // cancelled, OrderPlaced not followed by
+                                               // an OrderCancelled
+  std::vector<int64_t> orphans;                // events without their row
 
   bool ok() const {
     return pending.empty() && compensating.empty() && placed_missing.empty() &&
-           placed_duplicates.empty() && placed_cancelled.empty() &&
-           cancelled_unannounced.empty() && orphans.empty();
+           placed_duplicates.empty() && placed_cancelled.empty() && cancelled_unannounced.empty() &&
+           orphans.empty();
   }
   nlohmann::json ToJson() const;
   std::string ToText(size_t max_listed) const;
