@@ -214,6 +214,7 @@ void AddRelay(CLI::App* group, Globals& g) {
     std::string strategy;
     int batch = 100;
     int instances = 1;
+    std::string partition_by;
     bool until_drained = false;
     std::string by = "id";
     int64_t poll_interval_ms = 1000;
@@ -241,6 +242,11 @@ void AddRelay(CLI::App* group, Globals& g) {
   cmd->add_option("--instances", o->instances,
                   "concurrent relay workers, each with its own connections (default 1)")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--partition-by", o->partition_by,
+                  "skip-locked: key = instance i of --instances K claims only the rows whose key "
+                  "hashes to i mod K and waits on its own locked rows instead of skipping them, "
+                  "so each key's events are published in order")
+      ->check(CLI::IsMember({"key"}));
   cmd->add_flag("--until-drained", o->until_drained,
                 "exit once no writer is running (no `outbox write` holds the writers' lock) and "
                 "nothing is left to send");
@@ -292,6 +298,11 @@ void AddRelay(CLI::App* group, Globals& g) {
       throw CliError("--mark is for --strategy skip-locked (status marks rows by design)");
     }
     ro.mark_sent = o->mark;
+    if (!o->partition_by.empty() && ro.strategy != outbox::Strategy::kSkipLocked) {
+      throw CliError(
+          "--partition-by key is for --strategy skip-locked (status and offset-* claim rows "
+          "without key partitions yet; cdc and pgq run one instance, which keeps order)");
+    }
     const bool pgq = ro.strategy == outbox::Strategy::kPgq;
     if (cmd->count("--ticker") > 0 && !pgq) throw CliError("--ticker is for --strategy pgq");
     if (pgq && o->instances != 1) {
@@ -314,6 +325,7 @@ void AddRelay(CLI::App* group, Globals& g) {
     ro.broker_timeout = milliseconds(o->broker_timeout_ms);
     outbox::RunnerOptions rn;
     rn.instances = o->instances;
+    rn.partition_by_key = o->partition_by == "key";
     rn.until_drained = o->until_drained;
     rn.maintain = !o->no_maintain;
     rn.partitions = partitions;

@@ -100,6 +100,13 @@ Status CreateRelay(const RelayOptions& opts, std::unique_ptr<Relay>* out) {
     return Status::InvalidArgument("'" + opts.publication +
                                    "' is not a publication name: want [a-z0-9_]{1,63}");
   }
+  if (opts.key_partitions > 0 && opts.strategy != Strategy::kSkipLocked) {
+    return Status::InvalidArgument("--partition-by key is for --strategy skip-locked only");
+  }
+  if (opts.key_partitions < 0 || opts.key_partition < 0 ||
+      (opts.key_partitions > 0 && opts.key_partition >= opts.key_partitions)) {
+    return Status::InvalidArgument("key partition out of range");
+  }
   if (opts.dsn.empty()) return Status::InvalidArgument("no Postgres DSN");
   if (opts.broker_url.empty()) return Status::InvalidArgument("no broker URL");
   switch (opts.strategy) {

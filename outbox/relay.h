@@ -71,6 +71,12 @@ struct RelayOptions {
   // skip-locked: mark a sent row status = 'sent' instead of deleting it (the
   // seed's "delete or mark"); the rows then leave with their partition.
   bool mark_sent = false;
+  // skip-locked with `--partition-by key` (key_partitions.h): this instance
+  // is partition `key_partition` of `key_partitions` and claims only the rows
+  // of its keys, waiting on a locked one instead of skipping it. 0 = off.
+  // The runner sets both from its instances.
+  int key_partitions = 0;
+  int key_partition = 0;
   // cdc
   std::string slot;  // empty: "dw_outbox_<database>" (slot names are cluster-wide)
   std::string publication = "dw_outbox_pub";

@@ -11,6 +11,7 @@
 #include <pqxx/pqxx>
 
 #include "common/backoff.h"
+#include "outbox/key_partitions.h"
 #include "outbox/pg_util.h"
 #include "outbox/schema.h"
 
@@ -244,7 +245,13 @@ Status RunRelays(const RelayOptions& relay, const RunnerOptions& opts, RelayRepo
     return Status::InvalidArgument(
         "pgq runs one instance: a PgQ consumer reads its batches one at a time");
   }
+  if (opts.partition_by_key && relay.strategy != Strategy::kSkipLocked) {
+    return Status::InvalidArgument("--partition-by key is for --strategy skip-locked only");
+  }
   Status s = EnsureSchema(relay.dsn);
+  if (!s.ok()) return s;
+  // Once, before the instances race to add it.
+  if (opts.partition_by_key) s = EnsureKeyHashColumn(relay.dsn);
   if (!s.ok()) return s;
 
   Log log(opts.log);
@@ -296,6 +303,10 @@ Status RunRelays(const RelayOptions& relay, const RunnerOptions& opts, RelayRepo
   for (int i = 0; i < opts.instances; ++i) {
     RelayOptions ro = relay;
     ro.instance_name = std::string(host) + ":" + std::to_string(getpid()) + ":" + std::to_string(i);
+    if (opts.partition_by_key) {
+      ro.key_partitions = opts.instances;
+      ro.key_partition = i;
+    }
     threads.emplace_back(RunInstance, ro, std::cref(opts), i, &stopper, &log, &results[i]);
   }
   for (auto& t : threads) t.join();

@@ -43,6 +43,9 @@ namespace dw::outbox {
 
 struct RunnerOptions {
   int instances = 1;
+  // skip-locked: instance i is key partition i of `instances`
+  // (RelayOptions::key_partitions; `--partition-by key`).
+  bool partition_by_key = false;
   bool until_drained = false;
   // Partition maintenance inside the relay (unsent_predicate is set from the strategy).
   bool maintain = true;

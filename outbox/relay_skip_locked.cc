@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "outbox/key_partitions.h"
 #include "outbox/polling_relay.h"
 
 namespace dw::outbox {
@@ -20,14 +21,37 @@ const char* const kSkipLockedMarkSql =
     " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)"
     " RETURNING id, topic, event_id, msg_key, payload";
 
+// Partitioned by key (key_partitions.h): this instance's buckets only, and
+// FOR UPDATE without SKIP LOCKED, so a locked row of its keys is waited
+// for, never overtaken.
+const char* const kPartitionedClaimSql =
+    "DELETE FROM outbox_table WHERE (id, created_dttm) IN"
+    " (SELECT id, created_dttm FROM outbox_table WHERE key_hash = ANY($2::int[])"
+    " ORDER BY id LIMIT $1 FOR UPDATE)"
+    " RETURNING id, topic, event_id, msg_key, payload";
+const char* const kPartitionedMarkSql =
+    "UPDATE outbox_table SET status = 'sent' WHERE (id, created_dttm) IN"
+    " (SELECT id, created_dttm FROM outbox_table WHERE status = 'new'"
+    " AND key_hash = ANY($2::int[]) ORDER BY id LIMIT $1 FOR UPDATE)"
+    " RETURNING id, topic, event_id, msg_key, payload";
+
 namespace {
 
 class SkipLockedRelay : public PollingRelay {
  public:
   explicit SkipLockedRelay(const RelayOptions& opts)
-      : PollingRelay(opts, Names(opts.mark_sent)), mark_(opts.mark_sent) {}
+      : PollingRelay(opts, Names(opts.mark_sent)),
+        mark_(opts.mark_sent),
+        buckets_(opts.key_partitions > 0
+                     ? KeyBucketsLiteral(opts.key_partition, opts.key_partitions)
+                     : "") {}
 
   Status Drained(bool* drained) override { return NoneUnsent(drained); }
+
+ protected:
+  Status StartStrategy() override {
+    return buckets_.empty() ? Status::OK() : EnsureKeyHashColumn(opts_.dsn);
+  }
 
  private:
   static StepNames Names(bool mark) {
@@ -38,8 +62,13 @@ class SkipLockedRelay : public PollingRelay {
   // The rows' locks are held until CommitTx (Settle) or RollbackTx (a failed
   // publish: the rows are not deleted/marked, a later batch sends them again).
   void Claim(std::vector<OutboxEvent>* events) override {
-    *events =
-        Events(Exec(BeginTx(), mark_ ? kSkipLockedMarkSql : kSkipLockedClaimSql, opts_.batch));
+    if (buckets_.empty()) {
+      *events =
+          Events(Exec(BeginTx(), mark_ ? kSkipLockedMarkSql : kSkipLockedClaimSql, opts_.batch));
+    } else {
+      *events = Events(Exec(BeginTx(), mark_ ? kPartitionedMarkSql : kPartitionedClaimSql,
+                            opts_.batch, buckets_));
+    }
     std::sort(events->begin(), events->end(),
               [](const OutboxEvent& a, const OutboxEvent& b) { return a.id < b.id; });
   }
@@ -50,6 +79,7 @@ class SkipLockedRelay : public PollingRelay {
   }
 
   const bool mark_;
+  const std::string buckets_;  // "{...}" of this instance's key buckets; empty: not partitioned
 };
 
 }  // namespace

@@ -10,6 +10,10 @@
 // (each skips the others' rows), and also the strategy's cost: a transaction
 // as long as a broker round trip, and a dead tuple per row for vacuum.
 // Every row in the table is unsent under this strategy (sent rows are gone).
+// SKIP LOCKED does not keep a key's order with K instances: while one holds
+// event 1 of a key another may claim and send event 2. `--partition-by key`
+// (RelayOptions::key_partitions, key_partitions.h) keeps it: each key has one
+// instance, which waits on its own locked rows instead of skipping them.
 #pragma once
 
 #include <memory>

@@ -1,0 +1,296 @@
+// Order per key with several events per order (2,000 orders x 3 events, 4
+// writers), judged by verify's order check (workload/order_check.h):
+//  - skip-locked with K = 3 and no partitioning REORDERS a key under a forced
+//    interleaving: one instance has claimed the first row (an OrderPlaced)
+//    and is mid-publish; the other two skip its locked row and send that
+//    order's OrderPaid and OrderPacked; then the first one's publish fails and
+//    its row comes back and is sent last;
+//  - with --partition-by key, the same interleaving reorders nothing: the
+//    held row's partition waits for it, and the other partitions never touch
+//    its key; nor does a relay PROCESS SIGKILLed mid-batch and restarted;
+//  - offset-safe and cdc with one instance keep order.
+#include <signal.h>
+
+#include <gtest/gtest.h>
+
+#include "common/process.h"
+#include "outbox/key_partitions.h"
+#include "outbox/relay.h"
+#include "outbox/relay_skip_locked.h"
+#include "participants/broker_client.h"
+#include "tests/support/outbox_test_util.h"
+
+namespace dw::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr int64_t kOrders = 2000;
+constexpr int kEvents = 3;
+constexpr int kWriters = 4;
+
+class OrderingTest : public OutboxTest {
+ protected:
+  // A writer of kEvents events per order; it holds the writers' lock (a
+  // relay with until_drained waits for it) until destroyed.
+  std::unique_ptr<outbox::OutboxWriter> OpenWriter() {
+    outbox::WriterOptions wo = Writer(kWriters);
+    wo.events_per_order = kEvents;
+    std::unique_ptr<outbox::OutboxWriter> writer;
+    Status s = outbox::OutboxWriter::Open(wo, &writer);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return writer;
+  }
+
+  void WriteOrders(outbox::OutboxWriter* writer) {
+    ASSERT_NE(writer, nullptr);
+    EXPECT_EQ(Write(writer, kOrders, kWriters).committed, static_cast<uint64_t>(kOrders));
+  }
+
+  void WriteOrders() { WriteOrders(OpenWriter().get()); }
+
+  std::unique_ptr<outbox::Relay> StartedRelay(const outbox::RelayOptions& ro) {
+    std::unique_ptr<outbox::Relay> r;
+    Status s = outbox::CreateRelay(ro, &r);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    if (!r) return r;
+    s = r->Start();
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return r;
+  }
+
+  // Steps until a step moves nothing; returns the total moved.
+  static int64_t Pump(outbox::Relay* r) {
+    int64_t total = 0;
+    for (int i = 0; i < 10000; ++i) {
+      int64_t moved = 0;
+      Status s = r->Step(&moved);
+      EXPECT_TRUE(s.ok()) << s.ToString();
+      if (!s.ok() || moved == 0) break;
+      total += moved;
+    }
+    return total;
+  }
+
+  uint64_t BrokerCount() {
+    std::unique_ptr<BrokerClient> c;
+    BrokerClient::Options bo;
+    bo.url = broker_->url();
+    EXPECT_TRUE(BrokerClient::Create(bo, &c).ok());
+    uint64_t from = 0, n = 0;
+    for (;;) {
+      std::vector<BrokerMessage> batch;
+      uint64_t next = from;
+      if (!c->Read("orders", from, 10000, &batch, &next).ok() || batch.empty()) break;
+      n += batch.size();
+      from = next;
+    }
+    return n;
+  }
+
+  void Faults(const std::string& json) {
+    std::string req =
+        "POST /admin/faults HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        "Content-Length: " +
+        std::to_string(json.size()) + "\r\nConnection: close\r\n\r\n" + json;
+    EXPECT_EQ(RawHttp(broker_->port(), req), 200) << json;
+  }
+
+  // Every event delivered once, and the order check's verdict.
+  workload::VerifyReport VerifyAll() {
+    workload::VerifyReport v = Verify();
+    EXPECT_EQ(v.rows, static_cast<uint64_t>(kOrders));
+    EXPECT_EQ(v.messages, static_cast<uint64_t>(kOrders * kEvents));
+    EXPECT_EQ(v.multi_event_keys, static_cast<uint64_t>(kOrders));
+    EXPECT_TRUE(v.missing.empty() && v.orphans.empty() && v.duplicates.empty()) << v.ToText(20);
+    EXPECT_TRUE(v.gaps.empty() && v.ahead.empty()) << v.ToText(20);
+    return v;
+  }
+
+  // The forced interleaving. `holder` claims the first row by id with the
+  // claim of instance `held` (an OrderPlaced: the first event written), as
+  // that instance would at the start of its batch, and keeps its lock;
+  // `others` pump meanwhile; then the holder's publish "fails" (ROLLBACK:
+  // the row comes back) and `last` pumps. Returns the held row's key.
+  std::string Interleave(const std::string& claim_sql, const std::string& buckets,
+                         const std::vector<outbox::Relay*>& others, outbox::Relay* last) {
+    pqxx::connection holder{dsn_};
+    pqxx::work tx{holder};
+    pqxx::result held =
+        buckets.empty() ? tx.exec_params(claim_sql, 1) : tx.exec_params(claim_sql, 1, buckets);
+    EXPECT_EQ(held.size(), 1u);
+    if (held.empty()) return "";
+    const std::string key = held[0][3].as<std::string>();
+    EXPECT_EQ(held[0][2].as<std::string>(), "order-" + key);  // event 1 of its order
+    for (outbox::Relay* r : others) Pump(r);
+    tx.abort();
+    Pump(last);
+    return key;
+  }
+};
+
+TEST_F(OrderingTest, SkipLockedWithThreeInstancesReordersAKey) {
+  WriteOrders();
+  auto a = StartedRelay(Relay(outbox::Strategy::kSkipLocked));
+  auto b = StartedRelay(Relay(outbox::Strategy::kSkipLocked));
+  auto c = StartedRelay(Relay(outbox::Strategy::kSkipLocked));
+  ASSERT_TRUE(a && b && c);
+  const std::string key = Interleave(outbox::kSkipLockedClaimSql, "", {b.get(), c.get()}, a.get());
+  workload::VerifyReport v = VerifyAll();
+  EXPECT_FALSE(v.ok());
+  ASSERT_GE(v.reordered.size(), 1u) << v.ToText(20);
+  bool named = false;
+  for (const auto& inv : v.reordered) {
+    if (std::to_string(inv.order) != key) continue;
+    named = true;
+    EXPECT_EQ(inv.version, 1);  // OrderPlaced read after a later event of its order
+    EXPECT_GT(inv.later_version, 1);
+    EXPECT_LT(inv.later_offset, inv.offset);
+  }
+  EXPECT_TRUE(named) << "the held order " << key << " is not among the reordered: " << v.ToText(20);
+}
+
+TEST_F(OrderingTest, PartitionByKeyKeepsOrderUnderTheSameInterleaving) {
+  WriteOrders();
+  ASSERT_TRUE(outbox::EnsureKeyHashColumn(dsn_).ok());
+  // Which partition the first row's key falls in decides who holds it.
+  const std::string first_key = [&] {
+    pqxx::connection c{dsn_};
+    pqxx::nontransaction tx{c};
+    return tx.exec1("SELECT msg_key FROM outbox_table ORDER BY id LIMIT 1")[0].as<std::string>();
+  }();
+  int held = 0;
+  ASSERT_TRUE(outbox::KeyPartitionOf(dsn_, first_key, 3, &held).ok());
+  std::vector<std::unique_ptr<outbox::Relay>> relays;
+  for (int i = 0; i < 3; ++i) {
+    outbox::RelayOptions ro = Relay(outbox::Strategy::kSkipLocked);
+    ro.key_partitions = 3;
+    ro.key_partition = i;
+    relays.push_back(StartedRelay(ro));
+    ASSERT_TRUE(relays.back());
+  }
+  // The held partition's own instance runs DURING the hold too: it must
+  // wait for the held row, not skip past it to the order's later events.
+  std::vector<outbox::Relay*> others;
+  for (int i = 0; i < 3; ++i) {
+    if (i != held) others.push_back(relays[i].get());
+  }
+  pqxx::connection holder{dsn_};
+  pqxx::work tx{holder};
+  pqxx::result r = tx.exec_params(outbox::kSkipLockedClaimSql, 1);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0][3].as<std::string>(), first_key);
+  for (outbox::Relay* o : others) Pump(o);
+  int64_t moved_by_held = 0;
+  std::thread waiter([&] { moved_by_held = Pump(relays[held].get()); });
+  // Until its claim waits on the held row's lock (or it already finished).
+  for (int i = 0; i < 200; ++i) {
+    if (SqlInt(dsn_,
+               "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
+               " WHERE NOT l.granted AND a.datname = current_database()") > 0) {
+      break;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  tx.abort();  // the holder's publish failed: its row comes back first in line
+  waiter.join();
+  Pump(relays[held].get());
+  EXPECT_GT(moved_by_held, 0);
+  workload::VerifyReport v = VerifyAll();
+  EXPECT_TRUE(v.reordered.empty()) << v.ToText(20);
+  EXPECT_TRUE(v.ok()) << v.ToText(20);
+}
+
+TEST_F(OrderingTest, PartitionByKeyKeepsOrderAcrossARelayKill) {
+  WriteOrders();
+  Faults(R"({"latency_ms": 10})");  // a drain of a few seconds: the kill lands mid-batch
+  const std::string log = TempDir("ordering-kill") + "/relay.log";
+  auto spawn = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> argv = {DualwriteBinary(),
+                                     "outbox",
+                                     "relay",
+                                     "--dsn",
+                                     dsn_,
+                                     "--broker",
+                                     broker_->url(),
+                                     "--strategy",
+                                     "skip-locked",
+                                     "--instances",
+                                     "3",
+                                     "--partition-by",
+                                     "key",
+                                     "--poll-interval-ms",
+                                     "200"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    SpawnOptions o;
+    o.stdout_path = log;
+    o.stderr_path = "=stdout";
+    pid_t pid = -1;
+    Status st = Spawn(argv, o, &pid);
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    return pid;
+  };
+  pid_t pid = spawn({"--batch", "20"});
+  const uint64_t total = kOrders * kEvents;
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  uint64_t seen = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    seen = BrokerCount();
+    if (seen >= total / 4) break;
+    ASSERT_TRUE(ProcessAlive(pid)) << "relay exited early; see " << log;
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_GE(seen, total / 4) << "see " << log;
+  kill(pid, SIGKILL);
+  WaitChild(pid, 10s);
+  EXPECT_LT(BrokerCount(), total) << "the kill should land mid-drain";
+  Faults(R"({"latency_ms": 0})");
+  pid = spawn({"--batch", "100", "--until-drained"});
+  auto status = WaitChild(pid, 120s);
+  ASSERT_TRUE(status.has_value()) << "the restarted relay did not drain; see " << log;
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << "see " << log;
+  workload::VerifyReport v = VerifyAll();
+  EXPECT_TRUE(v.reordered.empty()) << v.ToText(20);
+  EXPECT_TRUE(v.ok()) << v.ToText(20) << "see " << log;
+}
+
+class OneInstanceOrder : public OrderingTest,
+                         public ::testing::WithParamInterface<outbox::Strategy> {};
+
+TEST_P(OneInstanceOrder, KeepsOrderPerKey) {
+  // Opened first: the relay below must not find "no writer, nothing to
+  // send" before the first order.
+  std::unique_ptr<outbox::OutboxWriter> writer = OpenWriter();
+  outbox::RunnerOptions rn;
+  rn.until_drained = true;  // the writer holds the writers' lock until it is gone
+  RelayThread relay(Relay(GetParam()), rn);
+  WriteOrders(writer.get());
+  writer.reset();
+  const outbox::RelayReport& report = relay.Join();
+  EXPECT_TRUE(report.drained) << report.ToText();
+  workload::VerifyReport v = VerifyAll();
+  EXPECT_TRUE(v.reordered.empty()) << v.ToText(20);
+  EXPECT_TRUE(v.ok()) << v.ToText(20);
+}
+
+INSTANTIATE_TEST_SUITE_P(Relays, OneInstanceOrder,
+                         ::testing::Values(outbox::Strategy::kOffsetSafe, outbox::Strategy::kCdc),
+                         [](const ::testing::TestParamInfo<outbox::Strategy>& i) {
+                           return std::string(i.param == outbox::Strategy::kCdc ? "Cdc"
+                                                                                : "OffsetSafe");
+                         });
+
+TEST_F(OrderingTest, PartitionByKeyIsRefusedByOtherStrategies) {
+  outbox::RelayOptions ro = Relay(outbox::Strategy::kStatus);
+  ro.key_partitions = 3;
+  std::unique_ptr<outbox::Relay> r;
+  EXPECT_FALSE(outbox::CreateRelay(ro, &r).ok());
+  outbox::RunnerOptions rn;
+  rn.instances = 3;
+  rn.partition_by_key = true;
+  outbox::RelayReport report;
+  EXPECT_FALSE(outbox::RunRelays(Relay(outbox::Strategy::kOffsetSafe), rn, &report).ok());
+}
+
+}  // namespace
+}  // namespace dw::testing
