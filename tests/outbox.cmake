@@ -26,6 +26,6 @@ dw_add_test(outbox_pgq_test SOURCES outbox_pgq_test.cc LIBS dw_outbox dw_env
   NEEDS_ENV ENV outbox LABELS outbox pgq TIMEOUT 300)
 # Order per key: 2,000 orders x 3 events; skip-locked K=3 reorders a key under
 # a forced interleaving, --partition-by key does not (also across a relay
-# SIGKILL), offset-safe and cdc keep order.
+# SIGKILL and a 5 s broker outage), offset-safe and cdc keep order.
 dw_add_test(outbox_ordering_test SOURCES outbox_ordering_test.cc LIBS dw_outbox
   NEEDS_ENV ENV outbox LABELS outbox ordering TIMEOUT 300)
