@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (fuzz/, a separate CMake project compiled with
-# clang++ and ASan+UBSan) into build-fuzz/ and runs each for SECONDS
-# (default 60) from its seed corpus. Fails on any crash, leak, UB, timeout
+# clang++ and ASan+UBSan) into build-fuzz/ and runs every target for SECONDS
+# (default 60), side by side, from its seed corpus. Fails on any crash, leak, UB, timeout
 # or out-of-memory; the reproducer is left in build-fuzz/artifacts/.
 #
 #   scripts/fuzz.sh [SECONDS]
@@ -23,7 +23,9 @@ cmake --build "$build" -j2
 
 targets=(broker_router_fuzz log_replay_fuzz)
 mkdir -p "$build/artifacts"
-failed=0
+# The targets run side by side, one per core (libFuzzer's default is one
+# single-threaded job): the wall time is SECONDS, not SECONDS per target.
+pids=()
 for t in "${targets[@]}"; do
   name="${t%_fuzz}"
   seeds="$root/fuzz/corpus/$name"
@@ -31,18 +33,23 @@ for t in "${targets[@]}"; do
   # the hand-made seeds.
   work="$build/corpus/$name"
   mkdir -p "$work"
-  log="$build/$t.log"
   echo "== $t: ${seconds}s from $seeds"
-  set +e
   # -timeout: an input taking over 10 s is a hang; -rss_limit_mb: a leak or
   # an unbounded allocation is a finding, not a swap storm.
   "$build/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
     -print_final_stats=1 \
-    -artifact_prefix="$build/artifacts/$name-" "$work" "$seeds" >"$log" 2>&1
-  rc=$?
-  set -e
+    -artifact_prefix="$build/artifacts/$name-" "$work" "$seeds" >"$build/$t.log" 2>&1 &
+  pids+=($!)
+done
+failed=0
+for i in "${!targets[@]}"; do
+  t="${targets[$i]}"
+  name="${t%_fuzz}"
+  log="$build/$t.log"
+  rc=0
+  wait "${pids[$i]}" || rc=$?
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | awk '{print $2}' | tail -1)
-  echo "   exit $rc, ${runs:-?} executions, corpus $(ls "$work" | wc -l) inputs, log $log"
+  echo "   $t: exit $rc, ${runs:-?} executions, corpus $(ls "$build/corpus/$name" | wc -l) inputs, log $log"
   if [ "$rc" -ne 0 ]; then
     failed=1
     grep -E 'ERROR|invariant violated|SUMMARY|Test unit written' "$log" | head -20 || true
