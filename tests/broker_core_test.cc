@@ -18,7 +18,7 @@
 #include "broker/store.h"
 #include "broker/writer.h"
 #include "common/record_file.h"
-#include "tests/support/test_support.h"
+#include "tests/support/temp_dir.h"
 
 namespace dw::broker {
 namespace {

@@ -23,7 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "compare/plots.h"
-#include "tests/support/test_support.h"
+#include "tests/support/temp_dir.h"
 
 namespace dw::compare {
 namespace {

@@ -18,7 +18,7 @@
 
 #include "compare/plots.h"
 #include "compare/report.h"
-#include "tests/support/test_support.h"
+#include "tests/support/temp_dir.h"
 
 namespace dw::compare {
 namespace {

@@ -19,7 +19,7 @@
 #include "coordinator/group_commit.h"
 #include "coordinator/order_work.h"
 #include "coordinator/participant_spec.h"
-#include "tests/support/test_support.h"
+#include "tests/support/temp_dir.h"
 
 namespace dw::coord {
 namespace {

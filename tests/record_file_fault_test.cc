@@ -10,7 +10,7 @@
 
 #include "common/record_file.h"
 #include "tests/support/fault_file_env.h"
-#include "tests/support/test_support.h"
+#include "tests/support/temp_dir.h"
 
 namespace dw {
 namespace {

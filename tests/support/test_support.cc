@@ -89,18 +89,6 @@ std::string ScratchDatabase(const std::string& name) {
   return WithDatabase(dsn, name);
 }
 
-std::string TempDir(const std::string& tag) {
-  std::string tmpl = (fs::temp_directory_path() / ("dw-" + tag + "-XXXXXX")).string();
-  char* p = mkdtemp(tmpl.data());
-  if (!p) {
-    ADD_FAILURE() << "mkdtemp failed";
-    return {};
-  }
-  fs::permissions(p, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                         fs::perms::others_read | fs::perms::others_exec);
-  return p;
-}
-
 BrokerProcess::BrokerProcess(std::string data_dir, std::vector<std::string> extra,
                              env::TlsFiles tls) {
   env::ServerOptions o;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "env/broker_process.h"
+#include "tests/support/temp_dir.h"
 
 namespace dw::testing {
 
@@ -28,9 +29,6 @@ std::string ScratchDatabase(const std::string& name);
 
 // Replaces/sets dbname in a key=value DSN.
 std::string WithDatabase(const std::string& dsn, const std::string& dbname);
-
-// A fresh empty folder under /tmp, removed by nobody (tests may inspect it after a failure).
-std::string TempDir(const std::string& tag);
 
 // A broker process of the test's own: `dualwrite broker serve` on a free
 // port, log in DATA_DIR/broker.out. env::BrokerProcess with the test's
