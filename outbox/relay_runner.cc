@@ -251,7 +251,9 @@ Status RunRelays(const RelayOptions& relay, const RunnerOptions& opts, RelayRepo
   Status s = EnsureSchema(relay.dsn);
   if (!s.ok()) return s;
   // Once, before the instances race to add it.
-  if (opts.partition_by_key) s = EnsureKeyHashColumn(relay.dsn);
+  if (opts.partition_by_key) {
+    s = EnsureKeyPartitionIndex(relay.dsn, opts.instances, relay.mark_sent);
+  }
   if (!s.ok()) return s;
 
   Log log(opts.log);

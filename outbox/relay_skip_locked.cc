@@ -21,36 +21,44 @@ const char* const kSkipLockedMarkSql =
     " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)"
     " RETURNING id, topic, event_id, msg_key, payload";
 
-// Partitioned by key (key_partitions.h): this instance's buckets only, and
-// FOR UPDATE without SKIP LOCKED, so a locked row of its keys is waited
-// for, never overtaken.
-const char* const kPartitionedClaimSql =
-    "DELETE FROM outbox_table WHERE (id, created_dttm) IN"
-    " (SELECT id, created_dttm FROM outbox_table WHERE key_hash = ANY($2::int[])"
-    " ORDER BY id LIMIT $1 FOR UPDATE)"
-    " RETURNING id, topic, event_id, msg_key, payload";
-const char* const kPartitionedMarkSql =
-    "UPDATE outbox_table SET status = 'sent' WHERE (id, created_dttm) IN"
-    " (SELECT id, created_dttm FROM outbox_table WHERE status = 'new'"
-    " AND key_hash = ANY($2::int[]) ORDER BY id LIMIT $1 FOR UPDATE)"
-    " RETURNING id, topic, event_id, msg_key, payload";
-
 namespace {
+
+// Partitioned by key (key_partitions.h): this instance's rows only, found by
+// the ((key_hash % K), id) index in id order, and FOR UPDATE without SKIP
+// LOCKED, so a locked row of its keys is waited for, never overtaken.
+std::string PartitionedClaimSql(bool mark, const std::string& condition) {
+  if (mark) {
+    return "UPDATE outbox_table SET status = 'sent' WHERE (id, created_dttm) IN"
+           " (SELECT id, created_dttm FROM outbox_table WHERE status = 'new' AND " +
+           condition +
+           " ORDER BY id LIMIT $1 FOR UPDATE)"
+           " RETURNING id, topic, event_id, msg_key, payload";
+  }
+  return "DELETE FROM outbox_table WHERE (id, created_dttm) IN"
+         " (SELECT id, created_dttm FROM outbox_table WHERE " +
+         condition +
+         " ORDER BY id LIMIT $1 FOR UPDATE)"
+         " RETURNING id, topic, event_id, msg_key, payload";
+}
 
 class SkipLockedRelay : public PollingRelay {
  public:
   explicit SkipLockedRelay(const RelayOptions& opts)
       : PollingRelay(opts, Names(opts.mark_sent)),
         mark_(opts.mark_sent),
-        buckets_(opts.key_partitions > 0
-                     ? KeyBucketsLiteral(opts.key_partition, opts.key_partitions)
-                     : "") {}
+        partitioned_sql_(opts.key_partitions > 0
+                             ? PartitionedClaimSql(
+                                   opts.mark_sent,
+                                   KeyPartitionCondition(opts.key_partition, opts.key_partitions))
+                             : "") {}
 
   Status Drained(bool* drained) override { return NoneUnsent(drained); }
 
  protected:
   Status StartStrategy() override {
-    return buckets_.empty() ? Status::OK() : EnsureKeyHashColumn(opts_.dsn);
+    return partitioned_sql_.empty()
+               ? Status::OK()
+               : EnsureKeyPartitionIndex(opts_.dsn, opts_.key_partitions, mark_);
   }
 
  private:
@@ -62,12 +70,18 @@ class SkipLockedRelay : public PollingRelay {
   // The rows' locks are held until CommitTx (Settle) or RollbackTx (a failed
   // publish: the rows are not deleted/marked, a later batch sends them again).
   void Claim(std::vector<OutboxEvent>* events) override {
-    if (buckets_.empty()) {
+    if (partitioned_sql_.empty()) {
       *events =
           Events(Exec(BeginTx(), mark_ ? kSkipLockedMarkSql : kSkipLockedClaimSql, opts_.batch));
     } else {
-      *events = Events(Exec(BeginTx(), mark_ ? kPartitionedMarkSql : kPartitionedClaimSql,
-                            opts_.batch, buckets_));
+      // Without statistics on key_hash % K (a new index, a young backlog)
+      // the planner expects a few rows and picks a bitmap scan, which
+      // fetches the partition's whole backlog and sorts it for every batch
+      // (2.2 ms instead of 0.6 ms per 100 rows of a 2,000-row backlog). The
+      // index scan reads in id order and stops at the LIMIT.
+      pqxx::work& tx = BeginTx();
+      Exec(tx, "SET LOCAL enable_bitmapscan = off");
+      *events = Events(Exec(tx, partitioned_sql_, opts_.batch));
     }
     std::sort(events->begin(), events->end(),
               [](const OutboxEvent& a, const OutboxEvent& b) { return a.id < b.id; });
@@ -79,7 +93,7 @@ class SkipLockedRelay : public PollingRelay {
   }
 
   const bool mark_;
-  const std::string buckets_;  // "{...}" of this instance's key buckets; empty: not partitioned
+  const std::string partitioned_sql_;  // this instance's claim; empty: not partitioned
 };
 
 }  // namespace

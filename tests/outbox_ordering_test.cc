@@ -153,7 +153,7 @@ TEST_F(OrderingTest, SkipLockedWithThreeInstancesReordersAKey) {
 
 TEST_F(OrderingTest, PartitionByKeyKeepsOrderUnderTheSameInterleaving) {
   WriteOrders();
-  ASSERT_TRUE(outbox::EnsureKeyHashColumn(dsn_).ok());
+  ASSERT_TRUE(outbox::EnsureKeyPartitionIndex(dsn_, 3, /*mark_sent=*/false).ok());
   // Which partition the first row's key falls in decides who holds it.
   const std::string first_key = [&] {
     pqxx::connection c{dsn_};
