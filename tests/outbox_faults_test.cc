@@ -20,30 +20,6 @@ using namespace std::chrono_literals;
 
 class FaultsTest : public OutboxTest, public ::testing::WithParamInterface<outbox::Strategy> {
  protected:
-  uint64_t BrokerCount() {
-    std::unique_ptr<BrokerClient> c;
-    BrokerClient::Options bo;
-    bo.url = broker_->url();
-    EXPECT_TRUE(BrokerClient::Create(bo, &c).ok());
-    uint64_t from = 0, n = 0;
-    for (;;) {
-      std::vector<BrokerMessage> batch;
-      uint64_t next = from;
-      if (!c->Read("orders", from, 10000, &batch, &next).ok() || batch.empty()) break;
-      n += batch.size();
-      from = next;
-    }
-    return n;
-  }
-
-  void Faults(const std::string& json) {
-    std::string req =
-        "POST /admin/faults HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-        "Content-Length: " +
-        std::to_string(json.size()) + "\r\nConnection: close\r\n\r\n" + json;
-    EXPECT_EQ(RawHttp(broker_->port(), req), 200) << json;
-  }
-
   pid_t SpawnRelay(outbox::Strategy s, const std::vector<std::string>& extra,
                    const std::string& log) {
     std::vector<std::string> argv = {DualwriteBinary(),
@@ -80,7 +56,7 @@ TEST_P(FaultsTest, RelayProcessKilledMidDrainAndRestartedLosesNothing) {
   }
   // Slow the broker down so the drain takes a few seconds and the kill
   // lands in the middle of it.
-  Faults(R"({"latency_ms": 10})");
+  BrokerFaults(R"({"latency_ms": 10})");
   const std::string log = TempDir("outbox-kill") + "/relay.log";
   pid_t pid = SpawnRelay(strategy, {"--batch", "20"}, log);
   auto deadline = std::chrono::steady_clock::now() + 60s;
@@ -96,7 +72,7 @@ TEST_P(FaultsTest, RelayProcessKilledMidDrainAndRestartedLosesNothing) {
   WaitChild(pid, 10s);
   uint64_t at_kill = BrokerCount();
   EXPECT_LT(at_kill, static_cast<uint64_t>(kOrders)) << "the kill should land mid-drain";
-  Faults(R"({"latency_ms": 0})");
+  BrokerFaults(R"({"latency_ms": 0})");
 
   // Restart: it must pick up where the dead one stopped (status: after the
   // dead relay's lease expires the reaper returns its claimed rows).
@@ -126,7 +102,7 @@ TEST_P(FaultsTest, BrokerDownDuringLoadBacksOffAndDrainsAfterwards) {
   // half a second in.
   std::thread outage([&] {
     std::this_thread::sleep_for(500ms);
-    Faults(R"({"down_for_ms": 2000})");
+    BrokerFaults(R"({"down_for_ms": 2000})");
   });
   workload::LoadSummary sum = Write(writer.get(), kOrders, 8, /*rate=*/800);
   outage.join();

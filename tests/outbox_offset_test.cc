@@ -50,19 +50,6 @@ class OffsetTest : public OutboxTest {
     return r;
   }
 
-  // Steps until a step moves nothing; returns the total moved.
-  static int64_t Pump(outbox::Relay* r) {
-    int64_t total = 0;
-    for (int i = 0; i < 1000; ++i) {
-      int64_t moved = 0;
-      Status s = r->Step(&moved);
-      EXPECT_TRUE(s.ok()) << s.ToString();
-      if (!s.ok() || moved == 0) break;
-      total += moved;
-    }
-    return total;
-  }
-
   // Pumps until `want` events moved or the deadline (other sessions of the
   // shared cluster may hold the xmin horizon for a moment).
   static int64_t PumpUntil(outbox::Relay* r, int64_t want, std::chrono::seconds deadline = 60s) {

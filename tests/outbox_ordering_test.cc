@@ -60,43 +60,6 @@ class OrderingTest : public OutboxTest {
     return r;
   }
 
-  // Steps until a step moves nothing; returns the total moved.
-  static int64_t Pump(outbox::Relay* r) {
-    int64_t total = 0;
-    for (int i = 0; i < 10000; ++i) {
-      int64_t moved = 0;
-      Status s = r->Step(&moved);
-      EXPECT_TRUE(s.ok()) << s.ToString();
-      if (!s.ok() || moved == 0) break;
-      total += moved;
-    }
-    return total;
-  }
-
-  uint64_t BrokerCount() {
-    std::unique_ptr<BrokerClient> c;
-    BrokerClient::Options bo;
-    bo.url = broker_->url();
-    EXPECT_TRUE(BrokerClient::Create(bo, &c).ok());
-    uint64_t from = 0, n = 0;
-    for (;;) {
-      std::vector<BrokerMessage> batch;
-      uint64_t next = from;
-      if (!c->Read("orders", from, 10000, &batch, &next).ok() || batch.empty()) break;
-      n += batch.size();
-      from = next;
-    }
-    return n;
-  }
-
-  void Faults(const std::string& json) {
-    std::string req =
-        "POST /admin/faults HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-        "Content-Length: " +
-        std::to_string(json.size()) + "\r\nConnection: close\r\n\r\n" + json;
-    EXPECT_EQ(RawHttp(broker_->port(), req), 200) << json;
-  }
-
   // Every event delivered once, and the order check's verdict.
   workload::VerifyReport VerifyAll() {
     workload::VerifyReport v = Verify();
@@ -204,7 +167,7 @@ TEST_F(OrderingTest, PartitionByKeyKeepsOrderUnderTheSameInterleaving) {
 
 TEST_F(OrderingTest, PartitionByKeyKeepsOrderAcrossARelayKill) {
   WriteOrders();
-  Faults(R"({"latency_ms": 10})");  // a drain of a few seconds: the kill lands mid-batch
+  BrokerFaults(R"({"latency_ms": 10})");  // a drain of a few seconds: the kill lands mid-batch
   const std::string log = TempDir("ordering-kill") + "/relay.log";
   auto spawn = [&](const std::vector<std::string>& extra) {
     std::vector<std::string> argv = {DualwriteBinary(),
@@ -245,7 +208,7 @@ TEST_F(OrderingTest, PartitionByKeyKeepsOrderAcrossARelayKill) {
   kill(pid, SIGKILL);
   WaitChild(pid, 10s);
   EXPECT_LT(BrokerCount(), total) << "the kill should land mid-drain";
-  Faults(R"({"latency_ms": 0})");
+  BrokerFaults(R"({"latency_ms": 0})");
   pid = spawn({"--batch", "100", "--until-drained"});
   auto status = WaitChild(pid, 120s);
   ASSERT_TRUE(status.has_value()) << "the restarted relay did not drain; see " << log;
@@ -268,7 +231,7 @@ TEST_F(OrderingTest, PartitionByKeyKeepsOrderAcrossABrokerOutage) {
   // being written: every instance's publishes fail and roll back meanwhile.
   std::thread outage([&] {
     std::this_thread::sleep_for(300ms);
-    Faults(R"({"down_for_ms": 5000})");
+    BrokerFaults(R"({"down_for_ms": 5000})");
   });
   WriteOrders(writer.get());
   writer.reset();

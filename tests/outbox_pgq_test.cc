@@ -49,16 +49,6 @@ class PgqTest : public OutboxTest {
     OutboxTest::TearDown();
   }
 
-  // The broker's injected publish latency (POST /admin/faults).
-  bool SetBrokerLatencyMs(int ms) {
-    const std::string body = "{\"latency_ms\": " + std::to_string(ms) + "}";
-    const std::string req =
-        "POST /admin/faults HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        "Content-Type: application/json\r\nContent-Length: " +
-        std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
-    return RawHttp(broker_->port(), req) == 200;
-  }
-
   void StartPgqd() {
     env::PgqdDaemon d{env::Layout(state_)};
     pid_t pid = 0;
@@ -163,7 +153,7 @@ TEST_F(PgqTest, RelaySigkilledMidBatchLosesNothing) {
   // Every publish takes 300 ms while that relay runs, so each of its batches
   // stays open long enough for the poll below to see it: unslowed, the relay
   // can open, publish and finish all of them between two polls.
-  ASSERT_TRUE(SetBrokerLatencyMs(300));
+  BrokerFaults(R"({"latency_ms": 300})");
   // The real CLI, with the test's pgqd (same state folder: it finds it running).
   pid_t pid = -1;
   SpawnOptions so;
@@ -185,7 +175,7 @@ TEST_F(PgqTest, RelaySigkilledMidBatchLosesNothing) {
   kill(pid, SIGKILL);
   ASSERT_TRUE(WaitGone(pid, 10s));
   ASSERT_TRUE(open_batch) << "the relay never opened a batch; see " << state_ << "/relay.out";
-  ASSERT_TRUE(SetBrokerLatencyMs(0));
+  BrokerFaults(R"({"latency_ms": 0})");
 
   outbox::RunnerOptions rn;
   rn.until_drained = true;

@@ -17,6 +17,7 @@
 #include "outbox/relay_cdc.h"
 #include "outbox/relay_runner.h"
 #include "outbox/writer.h"
+#include "participants/broker_client.h"
 #include "tests/support/test_support.h"
 #include "workload/load_runner.h"
 #include "workload/verify.h"
@@ -114,6 +115,45 @@ class OutboxTest : public ::testing::Test {
       if (!s.ok()) ADD_FAILURE() << s.ToString();
       return s.ok() ? workload::Outcome::kCommitted : workload::Outcome::kFailed;
     });
+  }
+
+  // Steps `r` until a step moves nothing; returns the total moved.
+  static int64_t Pump(outbox::Relay* r) {
+    int64_t total = 0;
+    for (int i = 0; i < 10000; ++i) {
+      int64_t moved = 0;
+      Status s = r->Step(&moved);
+      EXPECT_TRUE(s.ok()) << s.ToString();
+      if (!s.ok() || moved == 0) break;
+      total += moved;
+    }
+    return total;
+  }
+
+  // Messages in the broker's `orders` topic.
+  uint64_t BrokerCount() {
+    std::unique_ptr<BrokerClient> c;
+    BrokerClient::Options bo;
+    bo.url = broker_->url();
+    EXPECT_TRUE(BrokerClient::Create(bo, &c).ok());
+    uint64_t from = 0, n = 0;
+    for (;;) {
+      std::vector<BrokerMessage> batch;
+      uint64_t next = from;
+      if (!c->Read("orders", from, 10000, &batch, &next).ok() || batch.empty()) break;
+      n += batch.size();
+      from = next;
+    }
+    return n;
+  }
+
+  // Sets the broker's fault knobs (POST /admin/faults), e.g. {"latency_ms": 300}.
+  void BrokerFaults(const std::string& json) {
+    std::string req =
+        "POST /admin/faults HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        "Content-Length: " +
+        std::to_string(json.size()) + "\r\nConnection: close\r\n\r\n" + json;
+    EXPECT_EQ(RawHttp(broker_->port(), req), 200) << json;
   }
 
   std::string db_;
