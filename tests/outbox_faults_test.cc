@@ -22,27 +22,10 @@ class FaultsTest : public OutboxTest, public ::testing::WithParamInterface<outbo
  protected:
   pid_t SpawnRelay(outbox::Strategy s, const std::vector<std::string>& extra,
                    const std::string& log) {
-    std::vector<std::string> argv = {DualwriteBinary(),
-                                     "outbox",
-                                     "relay",
-                                     "--dsn",
-                                     dsn_,
-                                     "--broker",
-                                     broker_->url(),
-                                     "--strategy",
-                                     outbox::StrategyName(s),
-                                     "--lease-ms",
-                                     "1000",
-                                     "--poll-interval-ms",
-                                     "200"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    SpawnOptions o;
-    o.stdout_path = log;
-    o.stderr_path = "=stdout";
-    pid_t pid = -1;
-    Status st = Spawn(argv, o, &pid);
-    EXPECT_TRUE(st.ok()) << st.ToString();
-    return pid;
+    std::vector<std::string> args = {"--strategy", outbox::StrategyName(s), "--lease-ms",
+                                     "1000",       "--poll-interval-ms",    "200"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return SpawnRelayCli(args, log);
   }
 };
 

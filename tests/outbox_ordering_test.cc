@@ -170,29 +170,10 @@ TEST_F(OrderingTest, PartitionByKeyKeepsOrderAcrossARelayKill) {
   BrokerFaults(R"({"latency_ms": 10})");  // a drain of a few seconds: the kill lands mid-batch
   const std::string log = TempDir("ordering-kill") + "/relay.log";
   auto spawn = [&](const std::vector<std::string>& extra) {
-    std::vector<std::string> argv = {DualwriteBinary(),
-                                     "outbox",
-                                     "relay",
-                                     "--dsn",
-                                     dsn_,
-                                     "--broker",
-                                     broker_->url(),
-                                     "--strategy",
-                                     "skip-locked",
-                                     "--instances",
-                                     "3",
-                                     "--partition-by",
-                                     "key",
-                                     "--poll-interval-ms",
-                                     "200"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    SpawnOptions o;
-    o.stdout_path = log;
-    o.stderr_path = "=stdout";
-    pid_t pid = -1;
-    Status st = Spawn(argv, o, &pid);
-    EXPECT_TRUE(st.ok()) << st.ToString();
-    return pid;
+    std::vector<std::string> args = {"--strategy",     "skip-locked", "--instances",        "3",
+                                     "--partition-by", "key",         "--poll-interval-ms", "200"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return SpawnRelayCli(args, log);
   };
   pid_t pid = spawn({"--batch", "20"});
   const uint64_t total = kOrders * kEvents;

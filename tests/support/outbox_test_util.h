@@ -13,6 +13,7 @@
 
 #include <pqxx/pqxx>
 
+#include "common/process.h"
 #include "env/scratch_database.h"
 #include "outbox/relay_cdc.h"
 #include "outbox/relay_runner.h"
@@ -128,6 +129,22 @@ class OutboxTest : public ::testing::Test {
       total += moved;
     }
     return total;
+  }
+
+  // `dualwrite outbox relay` on this test's database and broker, with `args`
+  // (--strategy ...), as a process of its own writing to `log`; its pid, or
+  // -1 (and a failure) when it cannot be started.
+  pid_t SpawnRelayCli(const std::vector<std::string>& args, const std::string& log) const {
+    std::vector<std::string> argv = {DualwriteBinary(), "outbox",      "relay", "--dsn", dsn_,
+                                     "--broker",        broker_->url()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    SpawnOptions o;
+    o.stdout_path = log;
+    o.stderr_path = "=stdout";
+    pid_t pid = -1;
+    Status st = Spawn(argv, o, &pid);
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    return pid;
   }
 
   // Messages in the broker's `orders` topic.
