@@ -7,12 +7,8 @@
 namespace dw::compare::rpt {
 namespace {
 
-Opt Business(const json& c) { return Num(c, "throughput_per_s"); }
 Opt Delivered(const json& c) { return Num(c, "delivered_per_s"); }
-Opt CpuTotal(const json& c) { return Num(c, "cpu_us_per_op", "total"); }
-Opt P50(const json& c) { return Num(c, "latency_ms", "p50"); }
 Opt E2eP99(const json& c) { return Num(c, "e2e_ms", "p99"); }
-Opt Wal(const json& c) { return Num(c, "cost", "wal_bytes_per_op"); }
 // Family figures (compare/family_figures.h): the saga's pending age and the
 // event-sourced projector's lag.
 Opt PendingP99(const json& c) { return Num(c, "pending_age_ms", "p99"); }

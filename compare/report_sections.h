@@ -29,6 +29,12 @@ std::string RenderQuestions(const Data& d);
 
 // ---- Shared by the summary and the sections ----
 
+// A closed-loop cell's figures, by what the summary and section 1 both rank.
+inline Opt Business(const json& c) { return Num(c, "throughput_per_s"); }
+inline Opt CpuTotal(const json& c) { return Num(c, "cpu_us_per_op", "total"); }
+inline Opt P50(const json& c) { return Num(c, "latency_ms", "p50"); }
+inline Opt Wal(const json& c) { return Num(c, "cost", "wal_bytes_per_op"); }
+
 // How the cells of one family fared under faults, as phrases for a bullet:
 // availability per scenario, losses, redeliveries, in-doubt, blocking.
 std::string FamilyUnderFaults(const Data& d, const std::string& family);

@@ -9,11 +9,6 @@
 namespace dw::compare::rpt {
 namespace {
 
-Opt P50(const json& c) { return Num(c, "latency_ms", "p50"); }
-Opt CpuTotal(const json& c) { return Num(c, "cpu_us_per_op", "total"); }
-Opt Wal(const json& c) { return Num(c, "cost", "wal_bytes_per_op"); }
-Opt Business(const json& c) { return Num(c, "throughput_per_s"); }
-
 std::string NoiseClause(const std::vector<std::string>& names) {
   return names.empty() ? "" : " (within noise of " + List(names) + ")";
 }

@@ -16,8 +16,6 @@
 namespace dw::outbox {
 namespace {
 
-constexpr int64_t kUsPerS = 1000000;
-
 // 'YYYY-MM-DD HH:MM:SS+00': a timestamptz literal that means the same
 // instant whatever the session's TimeZone.
 std::string UtcLiteral(int64_t us) {
@@ -29,8 +27,6 @@ std::string UtcLiteral(int64_t us) {
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
   return buf;
 }
-
-int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
 const char* const kListSql =
     "SELECT c.relname, i.inhdetachpending,"

@@ -13,11 +13,7 @@
 namespace dw::outbox {
 namespace {
 
-constexpr int64_t kUsPerS = 1000000;
-
 using Renames = std::vector<std::pair<std::string, std::string>>;  // (old name, new name)
-
-int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
 // A timestamptz from unix µs, exact whatever the session's TimeZone.
 const char* const kTs = "('epoch'::timestamptz + $%d::bigint * interval '1 microsecond')";

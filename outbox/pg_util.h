@@ -25,4 +25,11 @@ std::string WithConnectTimeout(const std::string& dsn, int seconds = 5);
 // A Postgres array literal of integers, "{1,2,3}", for `$1::bigint[]`.
 std::string BigintArray(const std::vector<int64_t>& v);
 
+// Partition bounds are computed in unix microseconds; a bound before 1970 is
+// negative, so rounding down to a partition's width needs floor division.
+inline constexpr int64_t kUsPerS = 1000000;
+inline constexpr int64_t FloorDiv(int64_t a, int64_t b) {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
+
 }  // namespace dw::outbox

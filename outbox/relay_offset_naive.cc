@@ -5,10 +5,10 @@
 namespace dw::outbox {
 namespace {
 
-const char* const kInitSql =
+const char* const kNaiveInitSql =
     "INSERT INTO outbox_counter (counter_key, counter_value) VALUES ($1, 0)"
     " ON CONFLICT (counter_key) DO NOTHING";
-const char* const kLockSql =
+const char* const kNaiveLockSql =
     "SELECT counter_value FROM outbox_counter WHERE counter_key = $1 FOR UPDATE SKIP LOCKED";
 const char* const kReadByIdSql =
     "SELECT id, topic, event_id, msg_key, payload, id FROM outbox_table"
@@ -20,7 +20,7 @@ const char* const kReadByTimeSql =
     " (extract(epoch FROM created_dttm) * 1000000)::bigint FROM outbox_table"
     " WHERE created_dttm > 'epoch'::timestamptz + $1::bigint * interval '1 microsecond'"
     " ORDER BY created_dttm, id LIMIT $2";
-const char* const kAdvanceSql =
+const char* const kNaiveAdvanceSql =
     "UPDATE outbox_counter SET counter_value = $2, update_dttm = now() WHERE counter_key = $1";
 
 class OffsetNaiveRelay : public PollingRelay {
@@ -28,12 +28,12 @@ class OffsetNaiveRelay : public PollingRelay {
   explicit OffsetNaiveRelay(const RelayOptions& opts)
       : PollingRelay(opts, StepNames{"read/advance", "read/advance", ""}), key_(CounterKey(opts)) {}
 
-  Status StartStrategy() override { return CreateCounterRow(kInitSql, key_); }
+  Status StartStrategy() override { return CreateCounterRow(kNaiveInitSql, key_); }
 
   // Locks the counter row (held until Settle's COMMIT, or the ROLLBACK of a
   // failed publish: the position stays) and reads past the position.
   void Claim(std::vector<OutboxEvent>* events) override {
-    auto lock = Exec(BeginTx(), kLockSql, key_);
+    auto lock = Exec(BeginTx(), kNaiveLockSql, key_);
     if (lock.empty()) return;  // another relay holds the counter
     int64_t pos = lock[0][0].as<int64_t>();
     auto rows = Exec(tx(), opts_.by_time ? kReadByTimeSql : kReadByIdSql, pos, opts_.batch);
@@ -42,7 +42,7 @@ class OffsetNaiveRelay : public PollingRelay {
   }
 
   Status Settle(const std::vector<OutboxEvent>&) override {
-    Exec(tx(), kAdvanceSql, key_, next_);
+    Exec(tx(), kNaiveAdvanceSql, key_, next_);
     CommitTx("position " + std::to_string(next_) +
              " (a row below it that commits later is never read)");
     return Status::OK();

@@ -5,13 +5,13 @@
 namespace dw::outbox {
 namespace {
 
-const char* const kInitSql =
+const char* const kSafeInitSql =
     "INSERT INTO outbox_counter (counter_key, counter_value, counter_xid) VALUES ($1, 0, '0')"
     " ON CONFLICT (counter_key) DO NOTHING";
 // Taken first, before this transaction has an xid of its own (the FOR
 // UPDATE below assigns one).
 const char* const kHorizonSql = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text";
-const char* const kLockSql =
+const char* const kSafeLockSql =
     "SELECT COALESCE(counter_xid, '0')::text, counter_value FROM outbox_counter"
     " WHERE counter_key = $1 FOR UPDATE SKIP LOCKED";
 // The text copy of txid gets its own name and ORDER BY names the columns
@@ -24,7 +24,7 @@ const char* const kReadSql =
     " FROM outbox_table o"
     " WHERE (o.txid, o.id) > ($1::xid8, $2::bigint) AND o.txid < $3::xid8"
     " ORDER BY o.txid, o.id LIMIT $4";
-const char* const kAdvanceSql =
+const char* const kSafeAdvanceSql =
     "UPDATE outbox_counter SET counter_xid = $2::xid8, counter_value = $3, update_dttm = now()"
     " WHERE counter_key = $1";
 // Rows past the position that the horizon holds back, and who holds it.
@@ -55,14 +55,14 @@ class OffsetSafeRelay : public PollingRelay {
     session_settings_.push_back("SET enable_sort = off");
   }
 
-  Status StartStrategy() override { return CreateCounterRow(kInitSql, key_); }
+  Status StartStrategy() override { return CreateCounterRow(kSafeInitSql, key_); }
 
   // Takes the horizon, locks the counter row (held until Settle's COMMIT, or
   // the ROLLBACK of a failed publish: the position stays) and reads past the
   // position, below the horizon.
   void Claim(std::vector<OutboxEvent>* events) override {
     std::string horizon = Exec(BeginTx(), kHorizonSql)[0][0].as<std::string>();
-    auto lock = Exec(tx(), kLockSql, key_);
+    auto lock = Exec(tx(), kSafeLockSql, key_);
     if (lock.empty()) return;  // another relay holds the counter
     std::string pos_xid = lock[0][0].as<std::string>();
     int64_t pos_id = lock[0][1].as<int64_t>();
@@ -75,7 +75,7 @@ class OffsetSafeRelay : public PollingRelay {
   }
 
   Status Settle(const std::vector<OutboxEvent>&) override {
-    Exec(tx(), kAdvanceSql, key_, next_xid_, next_id_);
+    Exec(tx(), kSafeAdvanceSql, key_, next_xid_, next_id_);
     CommitTx("position (" + next_xid_ + ", " + std::to_string(next_id_) + ")");
     return Status::OK();
   }

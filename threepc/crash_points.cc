@@ -5,8 +5,8 @@
 
 namespace dw::threepc {
 namespace {
-constexpr Step kAll[] = {Step::kAfterCanCommit, Step::kAfterPrecommitSome, Step::kAfterPrecommitAll,
-                         Step::kAfterDoCommitSome};
+constexpr Step kAllSteps[] = {Step::kAfterCanCommit, Step::kAfterPrecommitSome,
+                              Step::kAfterPrecommitAll, Step::kAfterDoCommitSome};
 }  // namespace
 
 const char* StepName(Step s) {
@@ -23,9 +23,11 @@ const char* StepName(Step s) {
   return "?";
 }
 
-std::optional<Step> ParseStep(std::string_view name) { return ParseEnumName(name, kAll, StepName); }
+std::optional<Step> ParseStep(std::string_view name) {
+  return ParseEnumName(name, kAllSteps, StepName);
+}
 
-std::string StepNames() { return JoinEnumNames(kAll, StepName); }
+std::string StepNames() { return JoinEnumNames(kAllSteps, StepName); }
 
 void CrashNow(Step s, const std::string& gid) {
   CrashExit("3pc crash point " + std::string(StepName(s)), gid);

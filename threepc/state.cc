@@ -7,8 +7,8 @@
 namespace dw::threepc {
 
 namespace {
-constexpr State kAll[] = {State::kUnknown, State::kUncertain, State::kPrecommitted,
-                          State::kCommitted, State::kAborted};
+constexpr State kAllStates[] = {State::kUnknown, State::kUncertain, State::kPrecommitted,
+                                State::kCommitted, State::kAborted};
 }  // namespace
 
 const char* StateName(State s) {
@@ -28,7 +28,7 @@ const char* StateName(State s) {
 }
 
 std::optional<State> ParseState(std::string_view name) {
-  return ParseEnumName(name, kAll, StateName);
+  return ParseEnumName(name, kAllStates, StateName);
 }
 
 const char* DecisionName(Decision d) {
