@@ -1,5 +1,6 @@
 #include "outbox/publisher.h"
 
+#include "outbox/jetstream_publisher.h"
 #include "participants/broker_client.h"
 
 namespace dw::outbox {
@@ -20,6 +21,7 @@ class BrokerPublisher : public Publisher {
 
 Status MakePublisher(const RelayOptions& opts, std::unique_ptr<Publisher>* out) {
   if (opts.publisher) return opts.publisher(out);
+  if (!opts.nats_url.empty()) return MakeJetStreamPublisher(opts, out);
   BrokerClient::Options bo;
   bo.url = opts.broker_url;
   bo.timeout = opts.broker_timeout;

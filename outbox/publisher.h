@@ -28,7 +28,8 @@ class Publisher {
   virtual Status Publish(const std::vector<OutboxEvent>& events) = 0;
 };
 
-// What a relay publishes through: RelayOptions::publisher when set, else a
+// What a relay publishes through: RelayOptions::publisher when set, else
+// JetStream when opts.nats_url is set (jetstream_publisher.h), else a
 // BrokerClient for opts.broker_url (opts.broker_timeout, 2 idle connections).
 Status MakePublisher(const RelayOptions& opts, std::unique_ptr<Publisher>* out);
 

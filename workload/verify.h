@@ -27,6 +27,9 @@ namespace dw::workload {
 struct VerifyOptions {
   std::string dsn;
   std::string broker_url;
+  // Non-empty: read the topic from this NATS JetStream server (the stream of
+  // the topic's name) instead of the broker; nothing is prepared there.
+  std::string nats_url;
   std::string topic = "orders";
   size_t max_listed = 20;  // keys named per category in text output (JSON has them all)
   // Only order ids in [min_id, max_id] are judged; rows and messages outside
