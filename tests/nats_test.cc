@@ -11,7 +11,10 @@
 //  - a replayed event inside the stream's duplicate window is dropped,
 //    outside it (a 1 s window) stored again: verify counts the duplicates;
 //  - nats-server SIGKILLed and restarted under load: every acknowledged
-//    message is still there, nothing lost.
+//    message is still there, nothing lost;
+//  - `outbox relay --sink nats --trace` traces the JetStream publish and its
+//    acks (not a broker POST), and `verify --sink nats` says nothing about
+//    transactions prepared at a broker JetStream does not have.
 #include <signal.h>
 
 #include <gtest/gtest.h>
@@ -339,6 +342,35 @@ TEST_F(NatsTest, ServerKilledAndRestartedUnderLoadLosesNothingAcknowledged) {
   EXPECT_EQ(v.rows, static_cast<uint64_t>(kOrders));
   EXPECT_EQ(v.messages, static_cast<uint64_t>(kOrders));
   EXPECT_TRUE(v.ok()) << v.ToText(20);
+}
+
+TEST_F(NatsTest, RelayTraceShowsTheJetStreamPublishAndVerifyLeavesOutTheBroker) {
+  constexpr int64_t kOrders = 30;
+  WriteOrders(kOrders, 2);
+  CliRun r = RunCli({"outbox", "relay", "--dsn", dsn_, "--sink", nats_->url(), "--strategy",
+                     "skip-locked", "--batch", "10", "--until-drained", "--trace"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("JetStream publish to subject orders: 10 messages"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("Nats-Msg-Id = event id"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("all acknowledged: 10 stored, 0 dropped as duplicates"), std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("POST /topics"), std::string::npos) << r.out;
+  EXPECT_EQ(StreamCount(), static_cast<uint64_t>(kOrders));
+
+  r = RunCli({"verify", "--dsn", dsn_, "--sink", nats_->url()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("rows 30, messages 30"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("prepared at Postgres: 0"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("broker"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("verify: OK"), std::string::npos) << r.out;
+
+  r = RunCli({"verify", "--dsn", dsn_, "--sink", nats_->url(), "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(j["ok"].get<bool>());
+  EXPECT_FALSE(j.contains("prepared_broker")) << r.out;
+  EXPECT_TRUE(j.contains("prepared_postgres")) << r.out;
 }
 
 }  // namespace

@@ -103,16 +103,17 @@ Status ScanOrderTopic(TopicReader& reader, const VerifyOptions& opts, Visit visi
 }  // namespace
 
 nlohmann::json VerifyReport::ToJson() const {
-  return {{"ok", ok()},
-          {"rows", rows},
-          {"messages", messages},
-          {"missing", missing},
-          {"orphans", orphans},
-          {"duplicates", duplicates},
-          {"foreign_keys", foreign_keys},
-          {"prepared_postgres", prepared_postgres},
-          {"prepared_broker", prepared_broker},
-          {"order_per_key", OrderPerKeyJson()}};
+  nlohmann::json j = {{"ok", ok()},
+                      {"rows", rows},
+                      {"messages", messages},
+                      {"missing", missing},
+                      {"orphans", orphans},
+                      {"duplicates", duplicates},
+                      {"foreign_keys", foreign_keys},
+                      {"prepared_postgres", prepared_postgres},
+                      {"order_per_key", OrderPerKeyJson()}};
+  if (broker_prepares) j["prepared_broker"] = prepared_broker;
+  return j;
 }
 
 nlohmann::json VerifyReport::OrderPerKeyJson() const {
@@ -156,7 +157,7 @@ std::string VerifyReport::ToText(size_t max) const {
   }
   if (!foreign_keys.empty()) line("messages whose key is not an order id", foreign_keys);
   line("prepared at Postgres", prepared_postgres);
-  line("prepared at the broker", prepared_broker);
+  if (broker_prepares) line("prepared at the broker", prepared_broker);
   out += ok() ? "verify: OK\n" : "verify: VIOLATIONS\n";
   return out;
 }
@@ -241,7 +242,10 @@ Status Verify(const VerifyOptions& opts, VerifyReport* r) {
   r->gaps = std::move(oc.gaps);
   r->ahead = std::move(oc.ahead);
 
-  if (!reader.broker()) return Status::OK();  // JetStream has no prepared messages
+  if (!reader.broker()) {  // JetStream has no prepared messages
+    r->broker_prepares = false;
+    return Status::OK();
+  }
   std::vector<BrokerPrepared> prepared;
   s = reader.broker()->ListPrepared(&prepared);
   if (!s.ok()) return s;

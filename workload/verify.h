@@ -53,6 +53,10 @@ struct VerifyReport {
   std::vector<std::string> foreign_keys;       // message keys that are not order ids
   std::vector<std::string> prepared_postgres;  // gids in pg_prepared_xacts (this database)
   std::vector<std::string> prepared_broker;    // gids prepared at the broker
+  // False when the messages were read from a sink that cannot prepare
+  // (JetStream): the report then says nothing about the broker's prepared
+  // transactions rather than a "0" that was never checked.
+  bool broker_prepares = true;
 
   bool ok() const {
     return missing.empty() && orphans.empty() && duplicates.empty() && foreign_keys.empty() &&
