@@ -27,8 +27,8 @@ struct Half {
 
 // Relay A's claim, as the skip-locked relay makes it (one row: the first by id).
 constexpr const char* kClaimFirstRow =
-    "DELETE FROM outbox_table WHERE (id, created_dttm) IN (SELECT id, created_dttm FROM "
-    "outbox_table ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id, event_id, msg_key";
+    "DELETE FROM outbox_table WHERE id = ANY(ARRAY(SELECT id FROM outbox_table ORDER BY id "
+    "LIMIT 1 FOR UPDATE SKIP LOCKED)) RETURNING id, event_id, msg_key";
 
 // This half's events at the broker, in offset order (the topic also holds
 // the first half's).
