@@ -43,6 +43,19 @@ void PrintHuman(const nlohmann::json& j, std::ostream& out) {
   } else {
     out << "stopped\n";
   }
+  if (j.contains("nats")) {
+    const auto& nats = j["nats"];
+    out << "nats-server  ";
+    if (nats["running"].get<bool>()) {
+      out << "running, pid " << nats["pid"] << ", " << nats["url"].get<std::string>()
+          << ", JetStream store " << nats["store"].get<std::string>() << "\n";
+    } else {
+      out << "stopped"
+          << (nats["port"].get<int>() > 0 ? ", last on " + nats["url"].get<std::string>()
+                                          : std::string())
+          << "\n";
+    }
+  }
   std::string dsn = j["dsn"].get<std::string>();
   if (!dsn.empty()) {
     out << "dsn          " << dsn << "\n";
@@ -65,9 +78,9 @@ void PrintHuman(const nlohmann::json& j, std::ostream& out) {
   // Sections: the environment's own first, then the others (JSON objects
   // iterate in key order).
   std::vector<std::string> keys = {"prepared_transactions", "broker_prepared"};
-  static const std::set<std::string> kSummarised = {"state_dir",  "running",      "dsn",
-                                                    "broker_url", "postgres_pid", "broker_pid",
-                                                    "postgres",   "broker",       "probed"};
+  static const std::set<std::string> kSummarised = {
+      "state_dir",  "running",  "dsn",    "broker_url", "postgres_pid",
+      "broker_pid", "postgres", "broker", "probed",     "nats"};
   for (const auto& [key, value] : j.items()) {
     if (!kSummarised.count(key) && key != keys[0] && key != keys[1]) keys.push_back(key);
   }
@@ -110,10 +123,18 @@ void AddEnvCommands(CLI::App& app, Globals& g) {
                "also create PgQ's extension, queue and consumer in database dualwrite and start "
                "pgqd (`outbox write --queue pgq` and `outbox relay --strategy pgq` do it when "
                "needed)");
+  static std::vector<std::string> up_sinks;
+  up->add_option("--sinks", up_sinks,
+                 "also start these real brokers in the state folder: nats (nats-server with "
+                 "JetStream, for `outbox relay --sink nats`)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"nats"}));
   up->callback([&g] {
     env::Environment e(g.state_dir);
     env::Endpoints ep;
-    Check(e.Up(&ep, &std::cout));
+    env::UpOptions uo;
+    for (const auto& sink : up_sinks) uo.nats = uo.nats || sink == "nats";
+    Check(e.Up(uo, &ep, &std::cout));
     if (up_pgq) {
       outbox::PgqTickerSettings ticker;
       EnsurePgq(g, ep.dsn, &ticker, /*pgqd=*/true, std::cout);

@@ -12,6 +12,8 @@
 #include "cli/load_flags.h"
 #include "cli/pgq_setup.h"
 #include "common/trace.h"
+#include "env/environment.h"
+#include "jetstream/url.h"
 #include "outbox/partitions.h"
 #include "outbox/partman.h"
 #include "outbox/relay.h"
@@ -29,6 +31,18 @@ using std::chrono::seconds;
 std::atomic<bool> g_stop{false};
 
 void OnSignal(int) { g_stop = true; }
+
+// Postgres only, the embedded one brought up if needed: a relay publishing
+// to JetStream has no use for the broker.
+std::string DsnWithoutBroker(const Globals& g) {
+  if (!g.dsn.empty()) return g.dsn;
+  env::UpOptions uo;
+  uo.broker = false;
+  uo.report_running = false;
+  env::Endpoints ep;
+  Check(env::Environment(g.state_dir).Up(uo, &ep, &std::cerr));
+  return ep.dsn;
+}
 
 // Commands that need only Postgres do not bring up the embedded broker.
 std::string DsnOnly(const Globals& g) { return g.dsn.empty() ? ResolveEndpoints(g).dsn : g.dsn; }
@@ -229,6 +243,9 @@ void AddRelay(CLI::App* group, Globals& g) {
     int64_t maintain_interval_s = 30;
     double max_run_s = 0;
     bool json = false;
+    std::string sink = "dualwrite";
+    std::string dedupe_window = "2m";
+    int nats_max_pending = 4096;
     PartitionFlags partitions;
     TraceFlags trace;
   };
@@ -282,6 +299,16 @@ void AddRelay(CLI::App* group, Globals& g) {
   cmd->add_option("--broker-timeout-ms", o->broker_timeout_ms,
                   "deadline of each broker request (default 5000)")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--sink", o->sink,
+                  "where batches go: dualwrite (the broker, default), nats (the state folder's "
+                  "nats-server with JetStream, started if needed) or a nats://HOST:PORT URL "
+                  "(used as given); every strategy publishes through it");
+  cmd->add_option("--dedupe-window", o->dedupe_window,
+                  "nats: the stream's duplicate window, within which a republished event id is "
+                  "dropped by the server (default 2m; e.g. 90s, 1500ms)");
+  cmd->add_option("--nats-max-pending", o->nats_max_pending,
+                  "nats: publishes awaiting their ack at most (default 4096)")
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("--no-maintain", o->no_maintain, "no partition maintenance loop in the relay");
   cmd->add_option("--maintain-interval-s", o->maintain_interval_s,
                   "partition maintenance period (default 30)")
@@ -312,9 +339,22 @@ void AddRelay(CLI::App* group, Globals& g) {
     outbox::PartitionOptions partitions = ToPartitionOptions(o->partitions);  // checks the flags
     std::unique_ptr<Trace> trace = o->trace.Make(cmd, "relay");
     ro.trace = trace.get();
-    ResolvedEndpoints ep = ResolveEndpoints(g);
-    ro.dsn = ep.dsn;
-    ro.broker_url = ep.broker_url;
+    jetstream::SinkChoice sink;
+    Check(jetstream::ParseSink(o->sink, &sink));
+    if (!sink.nats && (cmd->count("--dedupe-window") > 0 || cmd->count("--nats-max-pending") > 0)) {
+      throw CliError("--dedupe-window and --nats-max-pending are for --sink nats");
+    }
+    if (sink.nats) {
+      // JetStream instead of the broker: the broker is not started.
+      Check(jetstream::ParseDedupeWindow(o->dedupe_window, &ro.dedupe_window));
+      ro.nats_max_pending = o->nats_max_pending;
+      ro.dsn = DsnWithoutBroker(g);
+      Check(env::ResolveNats(g.state_dir, sink.nats_url, &ro.nats_url, &std::cerr));
+    } else {
+      ResolvedEndpoints ep = ResolveEndpoints(g);
+      ro.dsn = ep.dsn;
+      ro.broker_url = ep.broker_url;
+    }
     ro.batch = o->batch;
     ro.by_time = o->by == "time";
     ro.poll_interval = milliseconds(o->poll_interval_ms);

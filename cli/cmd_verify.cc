@@ -2,6 +2,8 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "env/environment.h"
+#include "jetstream/url.h"
 #include "workload/verify.h"
 
 namespace dw::cli {
@@ -15,17 +17,37 @@ void AddVerifyCommands(CLI::App& app, Globals& g) {
     bool json = false;
     std::string topic = "orders";
     size_t max_listed = 20;
+    std::string sink = "dualwrite";
   };
   auto o = std::make_shared<Opts>();
   cmd->add_flag("--json", o->json, "print the report as one JSON object");
   cmd->add_option("--topic", o->topic, "the broker topic to compare (default orders)");
   cmd->add_option("--max-listed", o->max_listed, "keys named per category in the text report")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--sink", o->sink,
+                  "where the messages are: dualwrite (the broker, default), nats (the state "
+                  "folder's nats-server) or a nats://HOST:PORT URL; with nats the topic's "
+                  "JetStream stream is read back by sequence");
   cmd->callback([&g, o] {
-    ResolvedEndpoints ep = ResolveEndpoints(g);
+    jetstream::SinkChoice sink;
+    Check(jetstream::ParseSink(o->sink, &sink));
     workload::VerifyOptions vo;
-    vo.dsn = ep.dsn;
-    vo.broker_url = ep.broker_url;
+    if (sink.nats) {
+      // JetStream holds the messages: the broker is neither needed nor started.
+      env::Endpoints ep{g.dsn, ""};
+      if (ep.dsn.empty()) {
+        env::UpOptions uo;
+        uo.broker = false;
+        uo.report_running = false;
+        Check(env::Environment(g.state_dir).Up(uo, &ep, &std::cerr));
+      }
+      vo.dsn = ep.dsn;
+      Check(env::ResolveNats(g.state_dir, sink.nats_url, &vo.nats_url, &std::cerr));
+    } else {
+      ResolvedEndpoints ep = ResolveEndpoints(g);
+      vo.dsn = ep.dsn;
+      vo.broker_url = ep.broker_url;
+    }
     vo.topic = o->topic;
     workload::VerifyReport r;
     Status s = workload::Verify(vo, &r);

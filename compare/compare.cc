@@ -17,6 +17,7 @@
 #include "compare/cells.h"
 #include "compare/lab.h"
 #include "compare/machine.h"
+#include "compare/order_cell.h"
 #include "compare/plan.h"
 #include "compare/plots.h"
 #include "compare/report.h"
@@ -217,7 +218,9 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
   settings["relays"] = relays;
   r["approaches"] = approaches_json;
 
-  Progress progress(PlannedCells(plan), opts.progress && isatty(STDERR_FILENO), log);
+  const auto order_cells = PlannedOrderCells(plan);
+  Progress progress(PlannedCells(plan) + order_cells.size(), opts.progress && isatty(STDERR_FILENO),
+                    log);
   CellContext ctx;
   ctx.lab = lab.get();
   ctx.binary = opts.binary;
@@ -301,6 +304,27 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
     }
   }
   r["failures"] = {{"rate_per_s", failure_rate}, {"scenarios", scenarios}, {"cells", cells}};
+
+  // Order per key: present only when the plan has cells for it, so a report
+  // of a run without it (and of every older run) has no such section.
+  if (!order_cells.empty()) {
+    json order_json = json::array();
+    for (const auto& [a, spec] : order_cells) {
+      const std::string what = "order per key " + a->name + " K=" + std::to_string(spec.instances) +
+                               (spec.partitioned ? " partitioned" : "") +
+                               (spec.fault.empty() ? "" : " " + spec.fault);
+      progress.Cell(what);
+      json cell = RunOrderCell(ctx, *a, spec);
+      if (cell["status"] == "error") {
+        log << "compare: " << what << ": " << cell["reason"].get<std::string>() << "\n";
+      }
+      order_json.push_back(cell);
+    }
+    r["order_per_key"] = {
+        {"orders", plan.ordering_orders},   {"events_per_order", plan.ordering_events},
+        {"writers", OrderSpec().writers},   {"batch", OrderSpec().batch},
+        {"fault_s", plan.ordering_fault_s}, {"cells", order_json}};
+  }
   progress.Done();
 
   lab.reset();  // stops and purges the embedded cluster

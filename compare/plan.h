@@ -7,6 +7,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -52,6 +53,17 @@ struct Plan {
   double after_s = 0;   // load after the fault ends
   double converge_timeout_s = 0;
   double drain_timeout_s = 30;
+  // Order per key (compare/order_cell.h): every approach of
+  // `ordering_approaches` with every relay deployment of `ordering_relays`
+  // ({instances, --partition-by key}) that applies to it, healthy ("") and
+  // under each of `ordering_faults`; `ordering_orders` orders of
+  // `ordering_events` events each. Empty approaches: the section does not run.
+  std::vector<std::string> ordering_approaches;
+  std::vector<std::pair<int, bool>> ordering_relays;
+  std::vector<std::string> ordering_faults;
+  int ordering_orders = 0;
+  int ordering_events = 3;
+  double ordering_fault_s = 1;
 };
 
 // The plan of a size, restricted to `approaches` (already filtered by --only).

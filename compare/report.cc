@@ -130,8 +130,8 @@ std::string RenderReport(const nlohmann::json& results) {
     // Judged by the current rule whatever the run's own verdicts were.
     const nlohmann::json judged = Rejudged(results);
     Data d(judged);
-    return Title(d) + RenderSummary(d) + RenderLoad(d) + RenderFailures(d) + RenderQuestions(d) +
-           About(d) + Plots(results) + Errors(results);
+    return Title(d) + RenderSummary(d) + RenderLoad(d) + RenderFailures(d) + RenderOrderPerKey(d) +
+           RenderQuestions(d) + About(d) + Plots(results) + Errors(results);
   } catch (const std::exception& e) {
     return std::string("# dualwrite compare\n\nThe report could not be rendered: ") + e.what() +
            "\n";

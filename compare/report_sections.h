@@ -24,6 +24,9 @@ std::string RenderRelayScaling(const Data& d);
 // report_failures.cc: section 2, the failure matrix.
 std::string RenderFailures(const Data& d);
 
+// report_ordering.cc: order per key ("" when the run has no such section).
+std::string RenderOrderPerKey(const Data& d);
+
 // report_questions.cc: the seed's three questions, from the failure matrix.
 std::string RenderQuestions(const Data& d);
 

@@ -60,6 +60,12 @@ const std::vector<Lesson>& Lessons() {
        "projector builds the orders table from the topic. One write, so nothing to keep in "
        "step - but the read model lags.",
        LessonEventSourcing},
+      {"ordering",
+       "three SKIP LOCKED relays deliver an order's OrderPaid before its OrderPlaced; with "
+       "--partition-by key they do not",
+       "Order per key: each order gets OrderPlaced, OrderPaid and OrderPacked, in that order. "
+       "Does a consumer read them in that order when three relay instances share the outbox?",
+       LessonOrdering},
   };
   return kLessons;
 }

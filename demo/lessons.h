@@ -49,5 +49,6 @@ Status LessonCdc(Stage& st, Narrator& n, nlohmann::json& facts);
 Status LessonVacuum(Stage& st, Narrator& n, nlohmann::json& facts);
 Status LessonSaga(Stage& st, Narrator& n, nlohmann::json& facts);
 Status LessonEventSourcing(Stage& st, Narrator& n, nlohmann::json& facts);
+Status LessonOrdering(Stage& st, Narrator& n, nlohmann::json& facts);
 
 }  // namespace dw::demo

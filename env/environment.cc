@@ -19,6 +19,7 @@
 #include "common/dsn.h"
 #include "common/process.h"
 #include "env/broker_daemon.h"
+#include "env/nats_daemon.h"
 #include "env/pgqd_daemon.h"
 #include "env/ports.h"
 #include "env/postgres_cluster.h"
@@ -219,6 +220,18 @@ Status Environment::Up(const UpOptions& opts, Endpoints* out, std::ostream* log)
     result.broker_url = BrokerUrl(st.broker_port);
   }
 
+  if (opts.nats) {
+    NatsDaemon nats(layout_);
+    pid_t pid = 0;
+    int port = 0;
+    bool started = false;
+    s = nats.Ensure(&pid, &port, &started, log);
+    if (!s.ok()) return s;
+    if (!started && opts.report_running)
+      Say(log, "nats-server is running (pid " + std::to_string(pid) + ", port " +
+                   std::to_string(port) + ")");
+  }
+
   s = save();
   if (!s.ok()) return s;
   *out = result;
@@ -229,8 +242,8 @@ Status Environment::CheckPurgeable() const {
   // Guard against `--state-dir ~ down --purge`: only delete a folder that
   // holds nothing but what Up creates.
   // "coordinator": the default home of 2pc file decision logs (cli/cmd_2pc.cc).
-  static const std::set<std::string> ours = {"env.json", ".lock",       "pg",
-                                             "broker",   "coordinator", "pgqd"};
+  static const std::set<std::string> ours = {"env.json",    ".lock", "pg",  "broker",
+                                             "coordinator", "pgqd",  "nats"};
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(layout_.root, ec)) {
     std::string name = e.path().filename().string();
@@ -265,6 +278,9 @@ Status Environment::Down(bool purge, std::ostream* log) {
   PgqdDaemon pgqd(layout_);
   const bool pgqd_running = pgqd.Running() > 0;
   Status pgqd_status = pgqd.Stop(log);
+  NatsDaemon nats(layout_);
+  const bool nats_running = nats.Running() > 0;
+  Status nats_status = nats.Stop(log);
 
   PostgresCluster pg(layout_);
   Status pg_status;
@@ -276,10 +292,12 @@ Status Environment::Down(bool purge, std::ostream* log) {
     if (!init.ok()) Say(log, "warning: " + init.ToString());
     pg_status = pg.Stop(log);
   }
-  if (!bpid && !pg_running && !pgqd_running) Say(log, "nothing was running in " + layout_.root);
+  if (!bpid && !pg_running && !pgqd_running && !nats_running)
+    Say(log, "nothing was running in " + layout_.root);
 
   if (!broker_status.ok()) return broker_status;
   if (!pgqd_status.ok()) return pgqd_status;
+  if (!nats_status.ok()) return nats_status;
   if (!pg_status.ok()) return pg_status;
   if (purge) {
     fs::remove_all(layout_.root, ec);
@@ -349,6 +367,9 @@ Status Environment::Describe(nlohmann::json* out, const Endpoints& given) {
   j["broker"] = {{"running", ctx.broker_running},  {"pid", bpid},
                  {"port", st.broker_port},         {"url", ctx.broker_url},
                  {"data_dir", layout_.broker_dir}, {"log", layout_.broker_log}};
+  // Only once it was asked for: most environments never run one.
+  NatsDaemon nats(layout_);
+  if (fs::exists(nats.dir(), ec)) j["nats"] = nats.Describe();
 
   for (const auto& probe : probes_) {
     nlohmann::json section;
@@ -378,6 +399,22 @@ Status Resolve(const std::string& state_dir, const std::string& dsn, const std::
   if (!s.ok()) return s;
   out->dsn = dsn.empty() ? embedded.dsn : dsn;
   out->broker_url = broker.empty() ? embedded.broker_url : broker;
+  return Status::OK();
+}
+
+Status ResolveNats(const std::string& state_dir, const std::string& given, std::string* url,
+                   std::ostream* log) {
+  if (!given.empty()) {
+    *url = given;
+    return Status::OK();
+  }
+  NatsDaemon nats{Layout(state_dir)};
+  pid_t pid = 0;
+  int port = 0;
+  bool started = false;
+  Status s = nats.Ensure(&pid, &port, &started, log);
+  if (!s.ok()) return s;
+  *url = NatsDaemon::Url(port);
   return Status::OK();
 }
 

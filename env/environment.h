@@ -9,6 +9,8 @@
 //   pg/run        unix socket folder;  pg/log/postgres.log
 //   broker/       the broker's data dir (its own broker.log, broker.lock), plus
 //                 broker.out (its stdout+stderr) and broker.pid
+//   nats/         nats-server's JetStream store, pid, port and output, when
+//                 asked for (`up --sinks nats`; see env/nats_daemon.h)
 //
 // Ports are chosen once and kept: a restart reuses them while they are free.
 // As root, Postgres runs as the `postgres` OS user (it refuses root), which
@@ -37,6 +39,7 @@ struct Endpoints {
 struct UpOptions {
   bool postgres = true;  // bring up the cluster (and database `dualwrite`)
   bool broker = true;    // bring up the broker
+  bool nats = false;     // bring up nats-server with JetStream (a real broker)
   // Say "... is running" for parts that were already up. `up` does; the
   // other commands (through Resolve) only report what they had to start.
   bool report_running = true;
@@ -70,6 +73,7 @@ class Environment {
   //   postgres_pid, broker_pid (0 when not running),
   //   postgres {created, running, pid, port, status, os_user, data_dir,
   //             unix_socket, log}, broker {running, pid, port, url, data_dir, log},
+  //   nats {running, pid, port, url, store, log} once a nats-server was started here,
   // then one key per probe that has something to say (BuiltinProbes():
   // prepared_transactions, broker_prepared; then those added with AddProbe).
   // The probes look at the embedded Postgres and broker, or at `given`'s
@@ -99,5 +103,10 @@ class Environment {
 // in `state_dir`, brought up if it is not running.
 Status Resolve(const std::string& state_dir, const std::string& dsn, const std::string& broker,
                Endpoints* out, std::ostream* log);
+
+// The nats:// URL a command should use: `given` as is (nothing started),
+// else the state folder's nats-server, started if it is not running.
+Status ResolveNats(const std::string& state_dir, const std::string& given, std::string* url,
+                   std::ostream* log);
 
 }  // namespace dw::env

@@ -39,7 +39,7 @@ class CdcBacklog {
   void SawWalEnd(uint64_t lsn);  // a keepalive's or XLogData's WAL end
   void Restart();
 
-  // Publishes every buffered event (traced as a send to "broker" when `tr`
+  // Publishes every buffered event (traced as a send to the publisher's peer when `tr`
   // is non-null); see the rule above.
   Status Publish(Publisher* publisher, Trace* tr, const std::string& trace_id);
   // Confirms the server's WAL end when nothing is pending (the rule above).

@@ -1,5 +1,6 @@
 #include "outbox/publisher.h"
 
+#include "outbox/jetstream_publisher.h"
 #include "participants/broker_client.h"
 
 namespace dw::outbox {
@@ -20,6 +21,7 @@ class BrokerPublisher : public Publisher {
 
 Status MakePublisher(const RelayOptions& opts, std::unique_ptr<Publisher>* out) {
   if (opts.publisher) return opts.publisher(out);
+  if (!opts.nats_url.empty()) return MakeJetStreamPublisher(opts, out);
   BrokerClient::Options bo;
   bo.url = opts.broker_url;
   bo.timeout = opts.broker_timeout;
@@ -31,18 +33,25 @@ Status MakePublisher(const RelayOptions& opts, std::unique_ptr<Publisher>* out) 
   return Status::OK();
 }
 
+std::string DescribeEvents(const std::vector<OutboxEvent>& events) {
+  const std::string first = events.empty() ? "" : events.front().event_id;
+  const std::string last = events.empty() ? "" : events.back().event_id;
+  return std::to_string(events.size()) + (events.size() == 1 ? " message (" : " messages (") +
+         first + (events.size() > 1 ? " .. " + last : "") + ")";
+}
+
+std::string Publisher::TraceRequest(const std::vector<OutboxEvent>& events) const {
+  return "POST /topics/" + (events.empty() ? std::string("?") : events.front().topic) +
+         "/batch: " + DescribeEvents(events);
+}
+
 Status PublishTraced(Publisher* publisher, const std::vector<OutboxEvent>& events, Trace* tr,
                      const std::string& id) {
   if (!tr) return publisher->Publish(events);
-  const std::string first = events.empty() ? "" : events.front().event_id;
-  const std::string last = events.empty() ? "" : events.back().event_id;
-  tr->Send(id, "broker",
-           "POST /topics/" + (events.empty() ? std::string("?") : events.front().topic) +
-               "/batch: " + std::to_string(events.size()) +
-               (events.size() == 1 ? " message (" : " messages (") + first +
-               (events.size() > 1 ? " .. " + last : "") + ")");
+  const std::string peer = publisher->TracePeer();
+  tr->Send(id, peer, publisher->TraceRequest(events));
   Status s = publisher->Publish(events);
-  tr->Reply(id, "broker", s.ok() ? "200: stored durably" : "failed: " + s.ToString());
+  tr->Reply(id, peer, s.ok() ? publisher->TraceAck() : "failed: " + s.ToString());
   return s;
 }
 

@@ -26,14 +26,25 @@ class Publisher {
  public:
   virtual ~Publisher() = default;
   virtual Status Publish(const std::vector<OutboxEvent>& events) = 0;
+
+  // How a trace (PublishTraced) names what Publish does: the peer, the
+  // request for `events`, and what an OK means. The defaults describe
+  // dualwrite's broker; a publisher to another sink says what it sends there.
+  virtual std::string TracePeer() const { return "broker"; }
+  virtual std::string TraceRequest(const std::vector<OutboxEvent>& events) const;
+  virtual std::string TraceAck() const { return "200: stored durably"; }
 };
 
-// What a relay publishes through: RelayOptions::publisher when set, else a
+// What a relay publishes through: RelayOptions::publisher when set, else
+// JetStream when opts.nats_url is set (jetstream_publisher.h), else a
 // BrokerClient for opts.broker_url (opts.broker_timeout, 2 idle connections).
 Status MakePublisher(const RelayOptions& opts, std::unique_ptr<Publisher>* out);
 
-// Publish, recorded as a send to and a reply from "broker" when `tr` is
-// non-null (`id` is the batch's trace id).
+// "N messages (first .. last)": the event ids a trace line names.
+std::string DescribeEvents(const std::vector<OutboxEvent>& events);
+
+// Publish, recorded as a send to and a reply from the publisher's TracePeer
+// when `tr` is non-null (`id` is the batch's trace id).
 Status PublishTraced(Publisher* publisher, const std::vector<OutboxEvent>& events, Trace* tr,
                      const std::string& id);
 

@@ -61,6 +61,12 @@ struct RelayOptions {
   // broker_url. A test sets a fake here; each instance calls it once, from
   // its Start. (CreateRelay still wants a non-empty broker_url.)
   std::function<Status(std::unique_ptr<Publisher>*)> publisher;
+  // Non-empty: publish to this NATS JetStream server instead of the broker
+  // (jetstream_publisher.h); broker_url is then not used. The stream's
+  // duplicate window, and how many publishes may await their ack at once.
+  std::string nats_url;
+  std::chrono::milliseconds dedupe_window{120000};
+  int nats_max_pending = 4096;
   // Polling strategies: LISTEN for the writers' NOTIFY; poll anyway after this long.
   bool listen = true;
   std::chrono::milliseconds poll_interval{1000};

@@ -7,18 +7,26 @@
 
 namespace dw::outbox {
 
+// Every claim below names its rows as id = ANY(ARRAY(subselect)): the
+// subselect runs once (an InitPlan) and the DELETE/UPDATE then finds its
+// rows through the primary key. The form (id, created_dttm) IN (subselect)
+// was a join, and its generic plan (the relay prepares its statements, and
+// LIMIT $1 reads as 10% of the table) hash-semi-joined a sequential scan of
+// the whole backlog: 39 ms instead of 1.7 ms per 100-row claim on a
+// 100,000-row backlog, 45 ms instead of 4 ms per 1,000. Ids come from one
+// sequence, so an id names one row whatever its partition.
 const char* const kSkipLockedClaimSql =
-    "DELETE FROM outbox_table WHERE (id, created_dttm) IN"
-    " (SELECT id, created_dttm FROM outbox_table ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)"
+    "DELETE FROM outbox_table WHERE id = ANY(ARRAY("
+    "SELECT id FROM outbox_table ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED))"
     " RETURNING id, topic, event_id, msg_key, payload";
 
 // Mark mode: the same claim as an UPDATE of the unsent rows (the partial
 // index on status = 'new' serves the ORDER BY id); the row locks it takes
 // are held until COMMIT exactly as the DELETE's are.
 const char* const kSkipLockedMarkSql =
-    "UPDATE outbox_table SET status = 'sent' WHERE (id, created_dttm) IN"
-    " (SELECT id, created_dttm FROM outbox_table WHERE status = 'new'"
-    " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)"
+    "UPDATE outbox_table SET status = 'sent' WHERE id = ANY(ARRAY("
+    "SELECT id FROM outbox_table WHERE status = 'new'"
+    " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED))"
     " RETURNING id, topic, event_id, msg_key, payload";
 
 namespace {
@@ -28,16 +36,16 @@ namespace {
 // LOCKED, so a locked row of its keys is waited for, never overtaken.
 std::string PartitionedClaimSql(bool mark, const std::string& condition) {
   if (mark) {
-    return "UPDATE outbox_table SET status = 'sent' WHERE (id, created_dttm) IN"
-           " (SELECT id, created_dttm FROM outbox_table WHERE status = 'new' AND " +
+    return "UPDATE outbox_table SET status = 'sent' WHERE id = ANY(ARRAY("
+           "SELECT id FROM outbox_table WHERE status = 'new' AND " +
            condition +
-           " ORDER BY id LIMIT $1 FOR UPDATE)"
+           " ORDER BY id LIMIT $1 FOR UPDATE))"
            " RETURNING id, topic, event_id, msg_key, payload";
   }
-  return "DELETE FROM outbox_table WHERE (id, created_dttm) IN"
-         " (SELECT id, created_dttm FROM outbox_table WHERE " +
+  return "DELETE FROM outbox_table WHERE id = ANY(ARRAY("
+         "SELECT id FROM outbox_table WHERE " +
          condition +
-         " ORDER BY id LIMIT $1 FOR UPDATE)"
+         " ORDER BY id LIMIT $1 FOR UPDATE))"
          " RETURNING id, topic, event_id, msg_key, payload";
 }
 

@@ -1,9 +1,9 @@
 // skip-locked: the seed's "pessimistic locking" selection. One transaction
 // per batch:
 //   BEGIN;
-//   DELETE FROM outbox_table WHERE (id, created_dttm) IN
-//     (SELECT id, created_dttm FROM outbox_table ORDER BY id LIMIT $B
-//      FOR UPDATE SKIP LOCKED) RETURNING ...;
+//   DELETE FROM outbox_table WHERE id = ANY(ARRAY(
+//     SELECT id FROM outbox_table ORDER BY id LIMIT $B
+//     FOR UPDATE SKIP LOCKED)) RETURNING ...;
 //   -- publish to the broker
 //   COMMIT;          (ROLLBACK when the publish failed: the rows come back)
 // The row locks held during the publish are what make K relays correct

@@ -8,10 +8,13 @@
 namespace dw::outbox {
 namespace {
 
+// id = ANY(ARRAY(subselect)), not (id, created_dttm) IN (subselect): the
+// latter's generic plan hash-joined a scan of the whole backlog (see
+// relay_skip_locked.cc); ids are unique (one sequence).
 const char* const kClaimSql =
     "UPDATE outbox_table SET status = 'locked', locked_at = now(), locked_by = $2"
-    " WHERE (id, created_dttm) IN (SELECT id, created_dttm FROM outbox_table"
-    "  WHERE status = 'new' ORDER BY created_dttm LIMIT $1 FOR UPDATE SKIP LOCKED)"
+    " WHERE id = ANY(ARRAY(SELECT id FROM outbox_table"
+    "  WHERE status = 'new' ORDER BY created_dttm LIMIT $1 FOR UPDATE SKIP LOCKED))"
     " RETURNING id, topic, event_id, msg_key, payload";
 
 // A row the reaper handed to another relay meanwhile is marked too: this

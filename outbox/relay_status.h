@@ -2,8 +2,8 @@
 // of one long transaction:
 //   1. claim (its own transaction):
 //        UPDATE outbox_table SET status = 'locked', locked_at = now(), locked_by = $me
-//        WHERE (id, created_dttm) IN (SELECT id, created_dttm FROM outbox_table
-//          WHERE status = 'new' ORDER BY created_dttm LIMIT $B FOR UPDATE SKIP LOCKED)
+//        WHERE id = ANY(ARRAY(SELECT id FROM outbox_table
+//          WHERE status = 'new' ORDER BY created_dttm LIMIT $B FOR UPDATE SKIP LOCKED))
 //        RETURNING ...
 //   2. publish (no transaction open);
 //   3. mark: UPDATE ... SET status = 'sent' WHERE id = ANY($ids).

@@ -34,6 +34,11 @@ namespace dw {
 struct SqlStatement {
   std::string sql;
   std::vector<std::optional<std::string>> params;
+  // When set, the statement must change exactly this many rows, else the
+  // whole work fails as Aborted (a vote abort) and nothing of it is staged
+  // or committed: a conditional UPDATE that matched no row must not let the
+  // rest of the work (its message at the broker) go through.
+  std::optional<uint64_t> expect_rows = std::nullopt;
 };
 
 // One message for the broker.

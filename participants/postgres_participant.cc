@@ -10,8 +10,10 @@ namespace {
 
 // Runs `work`'s statements in `tx`, as server-side prepared statements while
 // the connection's cache has room (the extended protocol is worth 25-30% at
-// one client, see BASELINES), with exec_params past that. Throws.
-void RunStatements(pqxx::transaction_base& tx, PgPool::Lease& lease, const Work& work) {
+// one client, see BASELINES), with exec_params past that. Throws on a server
+// error; a statement that changed other than its expect_rows rows returns
+// Aborted (the caller leaves `tx` uncommitted, so it rolls back).
+Status RunStatements(pqxx::transaction_base& tx, PgPool::Lease& lease, const Work& work) {
   std::vector<const char*> params;
   for (const SqlStatement& st : work.statements) {
     // libpqxx 6.4 has no string_traits for std::optional: a null const char*
@@ -19,12 +21,18 @@ void RunStatements(pqxx::transaction_base& tx, PgPool::Lease& lease, const Work&
     params.clear();
     for (const auto& p : st.params) params.push_back(p ? p->c_str() : nullptr);
     std::string name = lease.Prepared(st.sql);
-    if (!name.empty()) {
-      tx.exec_prepared(name, pqxx::prepare::make_dynamic_params(params));
-    } else {
-      tx.exec_params(st.sql, pqxx::prepare::make_dynamic_params(params));
+    pqxx::result r = !name.empty()
+                         ? tx.exec_prepared(name, pqxx::prepare::make_dynamic_params(params))
+                         : tx.exec_params(st.sql, pqxx::prepare::make_dynamic_params(params));
+    if (st.expect_rows && r.affected_rows() != *st.expect_rows) {
+      std::string args;
+      for (const auto& p : st.params) args += (args.empty() ? "" : ", ") + p.value_or("NULL");
+      return Status::Aborted("\"" + st.sql.substr(0, 80) + "\" (" + args + ") changed " +
+                             std::to_string(r.affected_rows()) + " rows, not " +
+                             std::to_string(*st.expect_rows));
     }
   }
+  return Status::OK();
 }
 
 // `work`'s statements as ONE simple-query text, each an EXECUTE of its
@@ -35,8 +43,13 @@ void RunStatements(pqxx::transaction_base& tx, PgPool::Lease& lease, const Work&
 // COMMIT). Being one message also means a reconnect can never split it
 // across two backends. Returns false when some statement has no prepared
 // form (the connection's cache is full): the caller takes the
-// statement-by-statement path. Throws like any exec.
+// statement-by-statement path, as it does when some statement has an
+// expect_rows (a multi-statement query reports only its last statement's
+// rows). Throws like any exec.
 bool OneMessage(PgPool::Lease& lease, const Work& work, std::string* text) {
+  for (const SqlStatement& st : work.statements) {
+    if (st.expect_rows) return false;
+  }
   text->assign("BEGIN;");
   for (const SqlStatement& st : work.statements) {
     std::string name = lease.Prepared(st.sql);
@@ -153,7 +166,8 @@ Status PostgresParticipant::Prepare(const std::string& gid, const Work& work) {
       return Status::OK();  // PREPARE answered: durably prepared, the session is idle again
     }
     pqxx::work tx(lease.conn());
-    RunStatements(tx, lease, work);
+    Status rows = RunStatements(tx, lease, work);
+    if (!rows.ok()) return rows;  // tx rolls back: nothing staged, a vote abort
     tx.exec0("PREPARE TRANSACTION " + tx.quote(gid));
     // PREPARE TRANSACTION answered: the transaction is durably prepared and
     // detached from this session. libpqxx still wants its commit() (it sends
@@ -284,8 +298,9 @@ Status PostgresParticipant::CommitOnePhase(const Work& work) {
       return Status::OK();
     }
     pqxx::work tx(lease.conn());
-    RunStatements(tx, lease, work);
-    tx.commit();  // a connection lost here throws pqxx::in_doubt_error -> InDoubt
+    Status rows = RunStatements(tx, lease, work);
+    if (!rows.ok()) return rows;  // tx rolls back: nothing committed
+    tx.commit();                  // a connection lost here throws pqxx::in_doubt_error -> InDoubt
   } catch (...) {
     Status e = StatusFromPgException(&lease, name() + " one-phase commit");
     if (one_message && lease) lease.MarkBroken();  // maybe inside an aborted transaction block

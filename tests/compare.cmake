@@ -53,3 +53,10 @@ dw_add_test(compare_sustain_test SOURCES compare_sustain_test.cc LIBS dw_compare
   nlohmann_json::nlohmann_json LABELS unit compare TIMEOUT 60 IN_PROCESS)
 target_compile_definitions(compare_sustain_test PRIVATE
   DW_COMPARE_FULL_RUN="${CMAKE_SOURCE_DIR}/docs/results/full/results.json")
+
+# The "Order per key" section: rendered from results.json's order_per_key, absent without it.
+dw_add_test(compare_report_ordering_test SOURCES compare_report_ordering_test.cc
+  LIBS dw_compare_render nlohmann_json::nlohmann_json LABELS unit compare ordering TIMEOUT 60
+  IN_PROCESS)
+target_compile_definitions(compare_report_ordering_test PRIVATE
+  DW_COMPARE_FIXTURE_V2="${CMAKE_CURRENT_SOURCE_DIR}/data/compare_fixture_v2.json")

@@ -203,6 +203,28 @@ void OffsetNaiveLosesUnderClockSkewAndTheHeldTransactionBlocks() {
   EXPECT_LT(outbox_probe_ms, 1000.0);
 }
 
+// The smoke size's one order-per-key cell: three partitioned relays drain a
+// backlog of 3 events per order without reordering any key.
+void OrderPerKeyIsKeptByThePartitionedRelay() {
+  ASSERT_TRUE(g_results.is_object());
+  const json& s = g_results["order_per_key"];
+  ASSERT_TRUE(s.is_object()) << "no order_per_key section";
+  ASSERT_EQ(s["cells"].size(), 1u);
+  const json& c = s["cells"][0];
+  EXPECT_EQ(c["status"], "ran") << c["reason"];
+  EXPECT_EQ(c["approach"], "outbox-skip-locked");
+  EXPECT_EQ(c["instances"], 3);
+  EXPECT_EQ(c["partitioned"], true);
+  EXPECT_EQ(c["events_written"], 3 * s["orders"].get<int64_t>()) << c;
+  EXPECT_EQ(c["events_read"], c["events_written"]) << c;
+  EXPECT_EQ(c["keys_reordered"], 0) << c["first_inversion"];
+  EXPECT_EQ(c["gaps"], 0);
+  EXPECT_GT(c["drain_rate_per_s"].get<double>(), 0);
+  std::ifstream r(g_out + "/report.md");
+  std::string report((std::istreambuf_iterator<char>(r)), {});
+  EXPECT_NE(report.find("\n## Order per key\n"), std::string::npos);
+}
+
 void FromRerendersWithoutRunning() {
   ASSERT_TRUE(g_results.is_object());
   const std::string again = testing::TempDir("compare-from");
@@ -240,6 +262,10 @@ TEST(CompareSmoke, MainJobEndToEnd) {
   {
     SCOPED_TRACE("lessons");
     OffsetNaiveLosesUnderClockSkewAndTheHeldTransactionBlocks();
+  }
+  {
+    SCOPED_TRACE("order per key");
+    OrderPerKeyIsKeptByThePartitionedRelay();
   }
   {
     SCOPED_TRACE("--from");

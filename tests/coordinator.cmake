@@ -14,3 +14,6 @@ dw_add_test(coordinator_restart_test SOURCES coordinator_restart_test.cc LIBS dw
 # Larger variants, excluded from quick runs with `ctest -LE slow`.
 dw_add_test(coordinator_slow_test SOURCES coordinator_slow_test.cc LIBS dw_coordinator
   NEEDS_ENV LABELS coordinator slow TIMEOUT 900)
+# Events 2..E under 2PC: an event whose order is not at version n-1 is aborted, not published.
+dw_add_test(coordinator_order_events_test SOURCES coordinator_order_events_test.cc
+  LIBS dw_coordinator NEEDS_ENV LABELS coordinator ordering TIMEOUT 300)

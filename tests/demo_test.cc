@@ -184,13 +184,29 @@ TEST(Demo, EventSourcingReadModelLagsAndAKilledProjectorResumes) {
   EXPECT_EQ(f["messages"], 50);
 }
 
+TEST(Demo, SkipLockedRelaysReorderAKeyPartitionedOnesDoNot) {
+  DemoRun r = Demo({"ordering"});
+  ExpectShowed(r);
+  const auto& f = r.facts;
+  // Relay A held order 1's OrderPlaced; the other instances sent its later events first.
+  EXPECT_EQ(f["skip_locked_held_order"], "1");
+  EXPECT_EQ(f["skip_locked_reordered"], nlohmann::json::array({1}));
+  EXPECT_NE(f["skip_locked_first_inversion"].get<std::string>().find("1 (v"), std::string::npos)
+      << f;
+  // The second half's first order was held the same way, and nothing reordered.
+  EXPECT_NE(f["partitioned_held_order"], "");
+  EXPECT_NE(f["partitioned_held_order"], "1");
+  EXPECT_EQ(f["partitioned_reordered"], nlohmann::json::array());
+  EXPECT_TRUE(f["partitioned_clean"].get<bool>());
+}
+
 TEST(Demo, UnknownLessonIsOneLineNamingTheLessons) {
   std::string out;
   Status s = RunCommand({DualwriteBinary(), "demo", "no-such-lesson"}, &out);
   EXPECT_FALSE(s.ok());
   EXPECT_NE(out.find("unknown lesson 'no-such-lesson'"), std::string::npos) << out;
-  for (const char* name :
-       {"2pc", "2pc-blocking", "outbox", "stuck-locks", "offset-loss", "cdc", "vacuum"}) {
+  for (const char* name : {"2pc", "2pc-blocking", "outbox", "stuck-locks", "offset-loss", "cdc",
+                           "vacuum", "ordering"}) {
     EXPECT_NE(out.find(name), std::string::npos) << name << " not listed: " << out;
   }
   std::string help;

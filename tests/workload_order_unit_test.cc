@@ -59,6 +59,8 @@ TEST(OrderEvents, UpdateMovesOneVersionAtATime) {
   EXPECT_EQ(u.params[0], "7");
   EXPECT_EQ(u.params[1], "packed");
   EXPECT_EQ(u.params[2], "3");
+  // Exactly one row, else the event fails instead of being published.
+  EXPECT_EQ(u.expect_rows, std::optional<uint64_t>(1));
 }
 
 TEST(OrderEvents, FollowUpsStopAtTheFirstFailure) {

@@ -47,7 +47,8 @@ int OrderEventVersion(const std::string& message_id, int64_t order_id) {
 SqlStatement AdvanceOrderStatement(int64_t order_id, int n) {
   return SqlStatement{
       "UPDATE orders SET status = $2, version = $3 WHERE id = $1 AND version = $3 - 1",
-      {std::to_string(order_id), OrderEventStatus(n), std::to_string(n)}};
+      {std::to_string(order_id), OrderEventStatus(n), std::to_string(n)},
+      1};
 }
 
 OutMessage OrderEventMessage(int64_t order_id, int n, const std::string& topic) {

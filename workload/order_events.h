@@ -46,8 +46,12 @@ std::string OrderEventMessageId(int64_t order_id, int n);
 int OrderEventVersion(const std::string& message_id, int64_t order_id);
 
 // Event n >= 2 of an order: the UPDATE that moves the order from version
-// n-1 to n (no row changes when the order is not at n-1), parameters
-// $1 id, $2 status, $3 version.
+// n-1 to n, parameters $1 id, $2 status, $3 version. It expects exactly one
+// changed row (SqlStatement::expect_rows): when the order is not at n-1, or
+// its row is not visible yet (event 1 still prepared under
+// `2pc run --ack-after decision`), the work fails as Aborted and its event
+// is not published; publishing it anyway would put the event ahead of the
+// row's version at the broker.
 SqlStatement AdvanceOrderStatement(int64_t order_id, int n);
 // Its message: topic, id OrderEventMessageId, key "<id>", JSON payload
 // {type, order_id, status, version}.

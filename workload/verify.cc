@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "jetstream/client.h"
 #include "participants/broker_client.h"
 #include "workload/order_events.h"
 
@@ -37,16 +38,52 @@ Status OpenReader(const VerifyOptions& opts, std::unique_ptr<BrokerClient>* out)
   return BrokerClient::Create(bo, out);
 }
 
+// Where the topic is read from: dualwrite's broker, or the JetStream stream
+// of the same name (opts.nats_url), whose sequences stand in for offsets.
+class TopicReader {
+ public:
+  Status Open(const VerifyOptions& opts) {
+    if (opts.nats_url.empty()) return OpenReader(opts, &broker_);
+    jetstream::ClientOptions co;
+    co.url = opts.nats_url;
+    co.timeout = std::chrono::milliseconds(30000);
+    return jetstream::Client::Connect(co, &nats_);
+  }
+  Status Read(const std::string& topic, uint64_t from, std::vector<BrokerMessage>* batch,
+              uint64_t* next) {
+    if (broker_) return broker_->Read(topic, from, 10000, batch, next);
+    std::vector<jetstream::StoredMessage> stored;
+    Status s = nats_->Read(topic, from, 10000, &stored, next);
+    if (!s.ok()) return s;
+    batch->clear();
+    for (auto& m : stored) {
+      BrokerMessage b;
+      b.offset = m.seq;
+      b.id = std::move(m.id);
+      b.key = std::move(m.key);
+      b.payload = std::move(m.payload);
+      batch->push_back(std::move(b));
+    }
+    return Status::OK();
+  }
+  // Null when reading JetStream, which cannot prepare.
+  BrokerClient* broker() { return broker_.get(); }
+
+ private:
+  std::unique_ptr<BrokerClient> broker_;
+  std::unique_ptr<jetstream::Client> nats_;
+};
+
 // Reads opts.topic from its first offset to its end and calls visit(m, id)
 // for each message: id is the order id its key names, or nullopt when the key
 // is not an order id; messages of orders outside [min_id, max_id] are skipped.
 template <typename Visit>
-Status ScanOrderTopic(BrokerClient& broker, const VerifyOptions& opts, Visit visit) {
+Status ScanOrderTopic(TopicReader& reader, const VerifyOptions& opts, Visit visit) {
   uint64_t from = 0;
   for (;;) {
     std::vector<BrokerMessage> batch;
     uint64_t next = from;
-    Status s = broker.Read(opts.topic, from, 10000, &batch, &next);
+    Status s = reader.Read(opts.topic, from, &batch, &next);
     if (!s.ok()) return s;
     if (batch.empty()) return Status::OK();
     for (const auto& m : batch) {
@@ -66,16 +103,17 @@ Status ScanOrderTopic(BrokerClient& broker, const VerifyOptions& opts, Visit vis
 }  // namespace
 
 nlohmann::json VerifyReport::ToJson() const {
-  return {{"ok", ok()},
-          {"rows", rows},
-          {"messages", messages},
-          {"missing", missing},
-          {"orphans", orphans},
-          {"duplicates", duplicates},
-          {"foreign_keys", foreign_keys},
-          {"prepared_postgres", prepared_postgres},
-          {"prepared_broker", prepared_broker},
-          {"order_per_key", OrderPerKeyJson()}};
+  nlohmann::json j = {{"ok", ok()},
+                      {"rows", rows},
+                      {"messages", messages},
+                      {"missing", missing},
+                      {"orphans", orphans},
+                      {"duplicates", duplicates},
+                      {"foreign_keys", foreign_keys},
+                      {"prepared_postgres", prepared_postgres},
+                      {"order_per_key", OrderPerKeyJson()}};
+  if (broker_prepares) j["prepared_broker"] = prepared_broker;
+  return j;
 }
 
 nlohmann::json VerifyReport::OrderPerKeyJson() const {
@@ -119,7 +157,7 @@ std::string VerifyReport::ToText(size_t max) const {
   }
   if (!foreign_keys.empty()) line("messages whose key is not an order id", foreign_keys);
   line("prepared at Postgres", prepared_postgres);
-  line("prepared at the broker", prepared_broker);
+  if (broker_prepares) line("prepared at the broker", prepared_broker);
   out += ok() ? "verify: OK\n" : "verify: VIOLATIONS\n";
   return out;
 }
@@ -173,12 +211,12 @@ Status Verify(const VerifyOptions& opts, VerifyReport* r) {
   }
   r->rows = rows.size();
 
-  std::unique_ptr<BrokerClient> broker;
-  Status s = OpenReader(opts, &broker);
+  TopicReader reader;
+  Status s = reader.Open(opts);
   if (!s.ok()) return s;
   std::unordered_set<int64_t> seen;
   OrderCheck order_check;
-  s = ScanOrderTopic(*broker, opts, [&](const BrokerMessage& m, std::optional<int64_t> id) {
+  s = ScanOrderTopic(reader, opts, [&](const BrokerMessage& m, std::optional<int64_t> id) {
     ++r->messages;
     if (!id) {
       r->foreign_keys.push_back(m.key);
@@ -204,8 +242,12 @@ Status Verify(const VerifyOptions& opts, VerifyReport* r) {
   r->gaps = std::move(oc.gaps);
   r->ahead = std::move(oc.ahead);
 
+  if (!reader.broker()) {  // JetStream has no prepared messages
+    r->broker_prepares = false;
+    return Status::OK();
+  }
   std::vector<BrokerPrepared> prepared;
-  s = broker->ListPrepared(&prepared);
+  s = reader.broker()->ListPrepared(&prepared);
   if (!s.ok()) return s;
   for (const auto& p : prepared) r->prepared_broker.push_back(p.gid);
   std::sort(r->prepared_broker.begin(), r->prepared_broker.end());
@@ -283,8 +325,8 @@ Status VerifySaga(const VerifyOptions& opts, SagaVerifyReport* r) {
     return Status::IOError(std::string("reading saga orders: ") + e.what());
   }
 
-  std::unique_ptr<BrokerClient> broker;
-  Status s = OpenReader(opts, &broker);
+  TopicReader reader;
+  Status s = reader.Open(opts);
   if (!s.ok()) return s;
   struct Events {
     uint32_t placed = 0;
@@ -293,7 +335,7 @@ Status VerifySaga(const VerifyOptions& opts, SagaVerifyReport* r) {
   };
   std::unordered_map<int64_t, Events> events;
   std::unordered_set<int64_t> orphans;
-  s = ScanOrderTopic(*broker, opts, [&](const BrokerMessage& m, std::optional<int64_t> id) {
+  s = ScanOrderTopic(reader, opts, [&](const BrokerMessage& m, std::optional<int64_t> id) {
     if (!id) return;  // not an order's
     const std::string placed_id = "order-" + m.key;
     const bool is_placed = m.id == placed_id;

@@ -27,6 +27,9 @@ namespace dw::workload {
 struct VerifyOptions {
   std::string dsn;
   std::string broker_url;
+  // Non-empty: read the topic from this NATS JetStream server (the stream of
+  // the topic's name) instead of the broker; nothing is prepared there.
+  std::string nats_url;
   std::string topic = "orders";
   size_t max_listed = 20;  // keys named per category in text output (JSON has them all)
   // Only order ids in [min_id, max_id] are judged; rows and messages outside
@@ -50,6 +53,10 @@ struct VerifyReport {
   std::vector<std::string> foreign_keys;       // message keys that are not order ids
   std::vector<std::string> prepared_postgres;  // gids in pg_prepared_xacts (this database)
   std::vector<std::string> prepared_broker;    // gids prepared at the broker
+  // False when the messages were read from a sink that cannot prepare
+  // (JetStream): the report then says nothing about the broker's prepared
+  // transactions rather than a "0" that was never checked.
+  bool broker_prepares = true;
 
   bool ok() const {
     return missing.empty() && orphans.empty() && duplicates.empty() && foreign_keys.empty() &&

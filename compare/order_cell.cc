@@ -1,0 +1,224 @@
+#include "compare/order_cell.h"
+
+#include <signal.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+#include <pqxx/pqxx>
+
+#include "compare/rig.h"
+
+namespace dw::compare {
+namespace {
+
+using std::chrono::milliseconds;
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+double Since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+json ReadJson(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return json::parse(ss.str(), nullptr, false);
+}
+
+std::string Strategy(const Approach& a) { return a.relay.size() > 3 ? a.relay[3] : ""; }
+
+// The events the committed rows stand for: each order's version (1..E).
+int64_t EventsWritten(const Rig& rig) {
+  try {
+    pqxx::connection c{rig.dsn};
+    pqxx::nontransaction tx{c};
+    return tx
+        .exec_params1("SELECT coalesce(sum(version), 0) FROM orders WHERE id BETWEEN $1 AND $2",
+                      rig.min_id, rig.max_id)[0]
+        .as<int64_t>();
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+// Messages of the cell's orders read so far, first copies and redeliveries.
+uint64_t Read(const Rig& rig) { return rig.tail->unique() + rig.tail->redundant(); }
+
+// Until the tail has read `events` messages: the seconds since `t0`, or < 0.
+double WaitRead(const Rig& rig, int64_t events, Clock::time_point t0, double timeout_s) {
+  while (static_cast<int64_t>(Read(rig)) < events) {
+    if (Since(t0) > timeout_s) return -1;
+    SleepS(0.005);
+  }
+  return Since(t0);
+}
+
+}  // namespace
+
+std::string OrderCellNotApplicable(const Approach& a, const OrderSpec& spec) {
+  const bool relay = a.is_outbox() && a.has_relay();
+  if (!a.is_2pc() && !relay) return "its load has no events 2..E";
+  if (a.name == "outbox-trigger") return "the capture trigger writes OrderPlaced on INSERT only";
+  if (spec.fault == "relay-kill" && !relay) return "no relay: each event is its own transaction";
+  if (spec.instances > 1 && !a.relay_scales()) return "one reader by construction";
+  if (spec.partitioned && Strategy(a) != "skip-locked") {
+    return "--partition-by key is a skip-locked relay mode";
+  }
+  return "";
+}
+
+std::vector<std::pair<const Approach*, OrderSpec>> PlannedOrderCells(const Plan& plan) {
+  std::vector<std::pair<const Approach*, OrderSpec>> out;
+  for (const auto& name : plan.ordering_approaches) {
+    const Approach* a = FindApproach(name);
+    if (!a) continue;
+    for (const auto& [k, partitioned] : plan.ordering_relays) {
+      // 2PC has no relay: its one deployment is listed once.
+      if (a->is_2pc() &&
+          (k != plan.ordering_relays[0].first || partitioned != plan.ordering_relays[0].second)) {
+        continue;
+      }
+      for (const auto& fault : plan.ordering_faults) {
+        OrderSpec spec;
+        spec.instances = a->is_2pc() ? 1 : k;
+        spec.partitioned = a->is_2pc() ? false : partitioned;
+        spec.fault = fault;
+        spec.orders = plan.ordering_orders;
+        spec.events = plan.ordering_events;
+        spec.fault_s = plan.ordering_fault_s;
+        spec.drain_timeout_s = plan.drain_timeout_s;
+        if (OrderCellNotApplicable(*a, spec).empty()) out.emplace_back(a, spec);
+      }
+    }
+  }
+  return out;
+}
+
+json RunOrderCell(CellContext& ctx, const Approach& a, const OrderSpec& spec) {
+  json cell = {{"approach", a.name},
+               {"family", FamilyName(a.family)},
+               {"instances", a.is_2pc() ? json(nullptr) : json(spec.instances)},
+               {"partitioned", spec.partitioned},
+               {"fault", spec.fault.empty() ? json(nullptr) : json(spec.fault)},
+               {"orders", spec.orders},
+               {"events_per_order", spec.events},
+               {"batch", a.is_outbox() ? json(spec.batch) : json(nullptr)},
+               {"status", "ran"},
+               {"reason", nullptr}};
+  if (std::string why = OrderCellNotApplicable(a, spec); !why.empty()) {
+    cell["status"] = "n/a";
+    cell["reason"] = why;
+    return cell;
+  }
+  Approach b = a;
+  if (a.is_outbox()) {
+    b.relay_instances = spec.instances;
+    b.relay_batch = spec.batch;
+    if (spec.partitioned) b.relay.insert(b.relay.end(), {"--partition-by", "key"});
+  }
+  b.load.insert(b.load.end(), {"--events-per-order", std::to_string(spec.events)});
+  std::string slug = "order-" + a.name + "-k" + std::to_string(spec.instances) +
+                     (spec.partitioned ? "-part" : "") +
+                     (spec.fault.empty() ? "" : "-" + spec.fault);
+  Rig rig;
+  Status s = PrepareRig(ctx, b, slug, &rig);
+  auto fail = [&](const std::string& why) {
+    CleanupRig(ctx, &rig, true);
+    cell["status"] = "error";
+    cell["reason"] = why + " (logs in " + rig.dir + ")";
+    return cell;
+  };
+  if (!s.ok()) return fail(s.ToString());
+  json notes = json::array();
+
+  Proc* relay = nullptr;
+  if (b.is_outbox()) {
+    s = StartRelay(ctx, &rig, b, false, 0, &relay);
+    if (!s.ok()) return fail(s.ToString());
+    relay->Signal(SIGSTOP);  // the backlog builds up while it is stopped
+  }
+  std::vector<std::string> load_args = b.load;
+  load_args.insert(load_args.end(),
+                   {"--concurrency", std::to_string(spec.writers), "--transactions",
+                    std::to_string(spec.orders), "--seed", std::to_string(ctx.seed), "--json"});
+  Proc* load = nullptr;
+  s = StartProc(ctx, &rig, "load", load_args, &load);
+  if (!s.ok()) return fail(s.ToString());
+  const std::string command = CommandLine(load, relay);
+  if (b.is_2pc() && spec.fault == "broker-down") {
+    SleepS(0.2);
+    s = rig.broker.Down(spec.fault_s);
+    SleepS(spec.fault_s);
+    if (s.ok()) s = rig.broker.Up();
+    if (!s.ok()) return fail("broker-down: " + s.ToString());
+  }
+  if (!load->Wait(milliseconds(180000))) return fail("the load command did not finish");
+  if (!load->ok()) notes.push_back("load: " + load->ErrorLine());
+  const json load_json = ReadJson(load->out);
+  const int64_t written = EventsWritten(rig);
+  if (written < 0) return fail("cannot count the events written");
+  cell["events_written"] = written;
+
+  // The drain (outbox) or what is left to read (2PC: nothing, normally).
+  const auto t0 = Clock::now();
+  double drain_s = -1;
+  if (relay) {
+    if (spec.fault == "broker-down") s = rig.broker.Down(spec.fault_s);
+    if (!s.ok()) return fail("broker-down: " + s.ToString());
+    relay->Signal(SIGCONT);
+    if (spec.fault == "broker-down") {
+      SleepS(spec.fault_s);
+      s = rig.broker.Up();
+      if (!s.ok()) return fail("broker-down: " + s.ToString());
+    } else if (spec.fault == "relay-kill") {
+      if (WaitRead(rig, 1, t0, 10) < 0) return fail("relay-kill: nothing was read in 10 s");
+      relay->Signal(SIGKILL);
+      (void)relay->Wait(milliseconds(5000));
+      s = StartRelay(ctx, &rig, b, false, 0, &relay);
+      if (!s.ok()) return fail("restarting the relay: " + s.ToString());
+      notes.push_back(
+          "the relay was SIGKILLed after its first message was readable, and started "
+          "again");
+    }
+  }
+  // A relay known to lose rows (offset-naive) never reads them all: a short wait.
+  drain_s = WaitRead(rig, written, t0, a.guaranteed ? spec.drain_timeout_s : 3.0);
+  if (drain_s < 0) notes.push_back("not every event was readable within the drain timeout");
+  if (relay) relay->Stop(milliseconds(15000));
+
+  workload::VerifyReport vr;
+  json v = JudgeJson(rig, b, &vr);
+  cell["events_read"] = vr.messages;
+  cell["keys"] = vr.keys_checked;
+  cell["keys_reordered"] = vr.reordered.size();
+  cell["first_inversion"] = vr.reordered.empty() ? json(nullptr) : vr.reordered[0].ToJson();
+  cell["gaps"] = vr.gaps.size();
+  cell["ahead"] = vr.ahead.size();
+  cell["duplicates"] = vr.duplicates.size();
+  cell["lost"] = vr.missing.size();
+  if (relay) {
+    cell["drain_s"] = drain_s >= 0 ? json(drain_s) : json(nullptr);
+    cell["drain_rate_per_s"] = drain_s > 0 ? json(written / drain_s) : json(nullptr);
+  } else {
+    // 2PC: the events of the committed orders over the load's own time.
+    const double el = load_json.is_object() ? load_json.value("elapsed_s", 0.0) : 0.0;
+    cell["drain_s"] = nullptr;
+    cell["drain_rate_per_s"] = el > 0 ? json(written / el) : json(nullptr);
+    if (load_json.is_object() && load_json.contains("later_events_failed")) {
+      cell["later_events_failed"] = load_json["later_events_failed"];
+    }
+  }
+  cell["verify"] = v;
+  cell["notes"] = notes;
+  cell["command"] = command;
+  // Reordering is what some cells are there to show: the folder is kept
+  // (as a failed cell's) only for lost or orphan events.
+  const bool clean = vr.missing.empty() && vr.orphans.empty() && drain_s >= 0;
+  CleanupRig(ctx, &rig, !clean && a.guaranteed);
+  return cell;
+}
+
+}  // namespace dw::compare

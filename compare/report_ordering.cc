@@ -1,0 +1,115 @@
+// The "Order per key" section (compare/order_cell.h): per cell, the events
+// written and read, the keys a consumer would see out of order, and the
+// drain rate. Rendered only when results.json has `order_per_key`: runs made
+// before the section existed have none, and their reports stay as they were.
+#include "compare/report_sections.h"
+
+namespace dw::compare::rpt {
+namespace {
+
+std::string RelayText(const json& c) {
+  if (Str(c, "family") == "2pc") return "- (no relay)";
+  std::string out = "K=" + Int(Num(c, "instances"));
+  if (Get(c, "partitioned") == json(true)) out += ", `--partition-by key`";
+  return out;
+}
+
+std::string FaultText(const json& c) {
+  const std::string f = Str(c, "fault");
+  return f.empty() ? "healthy" : f;
+}
+
+// "order 42: v3 at offset 17 before v2 at offset 20".
+std::string InversionText(const json& i) {
+  // Order ids and offsets as written: a cell's ids start far above 2^53.
+  return "order " + Plain(Get(i, "order")) + ": v" + Plain(Get(i, "later_version")) +
+         " at offset " + Plain(Get(i, "later_offset")) + " before v" + Plain(Get(i, "version")) +
+         " at offset " + Plain(Get(i, "offset"));
+}
+
+// The healthy drain rate of skip-locked with `instances`, partitioned or not.
+Opt HealthyDrain(const json& cells, int instances, bool partitioned) {
+  for (const json& c : cells) {
+    if (Str(c, "approach") == "outbox-skip-locked" && Str(c, "status") == "ran" &&
+        Get(c, "fault").is_null() && Num(c, "instances") == Opt(instances) &&
+        (Get(c, "partitioned") == json(true)) == partitioned) {
+      return Num(c, "drain_rate_per_s");
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string RenderOrderPerKey(const Data& d) {
+  const json& s = Get(d.root(), "order_per_key");
+  const json& cells = Arr(s, "cells");
+  if (!s.is_object() || cells.empty()) return "";
+  std::string out = "## Order per key\n\n";
+  out += "Each order gets " + Int(Num(s, "events_per_order")) +
+         " events (OrderPlaced, OrderPaid, ...), each its own business transaction, issued once "
+         "the previous one was acknowledged: a consumer must read them in that order. " +
+         Int(Num(s, "orders")) + " orders from " + Int(Num(s, "writers")) +
+         " writers per cell.\n\n";
+  out += "- **Outbox:** the relay (`--batch " + Int(Num(s, "batch")) +
+         "`) is stopped (SIGSTOP) while the load writes, then resumed; the drain of that backlog "
+         "is timed until every event is readable. `broker-down`: the broker is down for " +
+         Secs(Num(s, "fault_s")) +
+         " s as the relay resumes; `relay-kill`: the relay is SIGKILLed once its first message "
+         "is readable, and started again.\n";
+  out +=
+      "- **2PC:** each event is its own 2PC transaction; the rate is events per second of the "
+      "load itself (no backlog); `broker-down` takes the broker away during the load.\n";
+  out +=
+      "- *Keys reordered*: orders whose events were first read out of version order (verify's "
+      "order-per-key check); *gaps*: orders with an event never read.\n\n";
+  Table t({"approach", "relay", "fault", "events written", "events read", "keys reordered", "gaps",
+           "duplicates", "drain (events/s)"},
+          {0, 1, 2});
+  std::vector<std::string> inversions, problems, commands;
+  for (const json& c : cells) {
+    const std::string status = Str(c, "status");
+    const std::string name = Code(Str(c, "approach"));
+    if (status != "ran") {
+      problems.push_back(name + " " + RelayText(c) + " " + FaultText(c) + ": " + status + " (" +
+                         Plain(Get(c, "reason")) + ")");
+      continue;
+    }
+    t.Add({name, RelayText(c), FaultText(c), Int(Num(c, "events_written")),
+           Int(Num(c, "events_read")), Int(Num(c, "keys_reordered")), Int(Num(c, "gaps")),
+           Int(Num(c, "duplicates")), Int(Num(c, "drain_rate_per_s"))});
+    if (Get(c, "first_inversion").is_object()) {
+      inversions.push_back(name + " " + RelayText(c) + " " + FaultText(c) + ": " +
+                           InversionText(Get(c, "first_inversion")));
+    }
+    if (Get(c, "fault").is_null() && !Str(c, "command").empty()) {
+      commands.push_back(Str(c, "command"));
+    }
+  }
+  if (!t.empty()) out += t.Render() + "\n";
+  const Opt part = HealthyDrain(cells, 3, true), plain = HealthyDrain(cells, 3, false);
+  if (Valid(part) && Valid(plain) && *plain > 0) {
+    out += "Healthy `outbox-skip-locked` with K=3: the partitioned drain is " +
+           Ratio(*part / *plain) + " the unpartitioned one's (" + Int(part) + " vs " + Int(plain) +
+           " events/s).\n\n";
+  }
+  if (!inversions.empty()) {
+    out += "First inversion per reordering cell:\n\n";
+    for (const auto& x : inversions) out += "- " + x + "\n";
+    out += "\n";
+  }
+  if (!problems.empty()) {
+    out += "Not measured:\n\n";
+    for (const auto& x : problems) out += "- " + x + "\n";
+    out += "\n";
+  }
+  if (!commands.empty()) {
+    out += "Commands (healthy cells; `--events-per-order` on the load, the relay as deployed):\n\n";
+    out += "```sh\n";
+    for (const auto& x : commands) out += x + "\n";
+    out += "```\n\n";
+  }
+  return out;
+}
+
+}  // namespace dw::compare::rpt

@@ -1,0 +1,225 @@
+#include "env/nats_daemon.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "common/process.h"
+#include "env/ports.h"
+#include "env/proc_info.h"
+
+namespace fs = std::filesystem;
+
+namespace dw::env {
+namespace {
+
+// The user Postgres runs as when we are root: nats-server needs no
+// privilege either, and the state folder is already open to that user.
+constexpr const char* kServiceUser = "postgres";
+
+bool Executable(const std::string& p) { return access(p.c_str(), X_OK) == 0; }
+
+}  // namespace
+
+Status NatsServerBinary(std::string* path) {
+  const char* env = std::getenv("PATH");
+  std::stringstream dirs(env ? env : "");
+  std::string d;
+  while (std::getline(dirs, d, ':')) {
+    if (!d.empty() && Executable(d + "/nats-server")) {
+      *path = d + "/nats-server";
+      return Status::OK();
+    }
+  }
+  // Debian installs it in /usr/sbin, which a non-root $PATH often lacks.
+  for (const char* p : {"/usr/sbin/nats-server", "/usr/local/sbin/nats-server"}) {
+    if (Executable(p)) {
+      *path = p;
+      return Status::OK();
+    }
+  }
+  return Status::FailedPrecondition(
+      "nats-server is not installed: install the Debian package nats-server "
+      "(scripts/install-deps.sh)");
+}
+
+bool NatsAnswers(int port, std::chrono::milliseconds timeout) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return false;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = false;
+  int rc = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  if (rc == 0 || errno == EINPROGRESS) {
+    // The server speaks first: "INFO {...}\r\n" once it accepts clients.
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(timeout.count())) == 1 && (p.revents & POLLIN)) {
+      char buf[5] = {};
+      ok = recv(fd, buf, 4, 0) == 4 && std::memcmp(buf, "INFO", 4) == 0;
+    }
+  }
+  close(fd);
+  return ok;
+}
+
+ServerKind NatsKind(const std::string& binary, const std::string& run_as) {
+  ServerKind k;
+  k.name = "nats-server";
+  k.scheme = "nats";
+  k.argv = [binary, run_as](int port, const std::string& data_dir) {
+    std::vector<std::string> argv;
+    if (!run_as.empty()) {
+      argv = {"setpriv", "--reuid=" + run_as, "--regid=" + run_as, "--init-groups", "--"};
+    }
+    // -js -sd: JetStream is off without them (and Debian's config file has
+    // neither); no config file is read at all.
+    for (const std::string& a :
+         {binary, std::string("-a"), std::string("127.0.0.1"), std::string("-p"),
+          std::to_string(port), std::string("-js"), std::string("-sd"), data_dir + "/jetstream"}) {
+      argv.push_back(a);
+    }
+    return argv;
+  };
+  k.ready = [](int port) { return NatsAnswers(port, std::chrono::milliseconds(500)); };
+  k.start_timeout = std::chrono::seconds(30);
+  k.probe_interval = std::chrono::milliseconds(20);
+  return k;
+}
+
+NatsDaemon::NatsDaemon(const Layout& layout)
+    : dir_(layout.root + "/nats"),
+      store_(dir_ + "/jetstream"),
+      out_(dir_ + "/nats.out"),
+      pid_file_(dir_ + "/nats.pid"),
+      port_file_(dir_ + "/nats.port") {}
+
+pid_t NatsDaemon::Running() const {
+  std::ifstream f(pid_file_);
+  long v = 0;
+  if (!(f >> v) || v <= 0) return 0;
+  pid_t pid = static_cast<pid_t>(v);
+  return ProcessMatches(pid, {"-js", store_}) ? pid : 0;
+}
+
+int NatsDaemon::Port() const {
+  std::ifstream f(port_file_);
+  int v = 0;
+  if (!(f >> v) || v <= 0 || v > 65535) return 0;
+  return v;
+}
+
+Status NatsDaemon::Ensure(pid_t* pid, int* port, bool* started, std::ostream* log) {
+  *started = false;
+  *pid = 0;
+  *port = 0;
+  std::string binary;
+  Status s = NatsServerBinary(&binary);
+  if (!s.ok()) return s;
+  std::error_code ec;
+  fs::create_directories(store_, ec);
+  if (ec) return Status::IOError("cannot create " + store_ + ": " + ec.message());
+  // Two commands ensuring it at once start one.
+  int lock = open((dir_ + "/.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock < 0) return Status::IOError("cannot open " + dir_ + "/.lock: " + std::strerror(errno));
+  while (flock(lock, LOCK_EX) != 0 && errno == EINTR) {
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { close(fd); }
+  } closer{lock};
+
+  int remembered = Port();
+  pid_t running = Running();
+  if (running > 0 && remembered > 0 && NatsAnswers(remembered, std::chrono::seconds(2))) {
+    *pid = running;
+    *port = remembered;
+    return Status::OK();
+  }
+  if (running > 0) {
+    if (log) *log << "nats-server (pid " << running << ") does not answer: restarting it\n";
+    s = Stop(log, std::chrono::seconds(5));
+    if (!s.ok()) return s;
+  }
+  std::string run_as;
+  if (geteuid() == 0) {
+    uid_t uid = 0;
+    gid_t gid = 0;
+    if (!LookupUser(kServiceUser, &uid, &gid)) {
+      return Status::FailedPrecondition(
+          "running nats-server as root needs the `postgres` OS user (from the postgresql-15 "
+          "package)");
+    }
+    for (const auto& e : fs::recursive_directory_iterator(dir_, ec)) {
+      if (lchown(e.path().c_str(), uid, gid) != 0) {
+        return Status::IOError("cannot chown " + e.path().string() + ": " + std::strerror(errno));
+      }
+    }
+    if (chown(dir_.c_str(), uid, gid) != 0) {
+      return Status::IOError("cannot chown " + dir_ + ": " + std::strerror(errno));
+    }
+    run_as = kServiceUser;
+  }
+  int p = PickPort(remembered);
+  if (p <= 0) return Status::IOError("no free TCP port on 127.0.0.1 for nats-server");
+  if (remembered > 0 && p != remembered && log) {
+    *log << "port " << remembered << " is taken: nats-server moves to " << p << "\n";
+  }
+  if (log)
+    *log << "starting nats-server on 127.0.0.1:" << p << " (JetStream store " << store_ << ")\n"
+         << std::flush;
+  ServerOptions o;
+  o.data_dir = dir_;
+  o.log_path = out_;
+  o.port = p;
+  o.start_attempts = 3;
+  o.new_session = true;
+  o.cwd = dir_;
+  o.pid_file = pid_file_;
+  ServerProcess server(NatsKind(binary, run_as), std::move(o));
+  s = server.Start();
+  if (!s.ok()) return s;
+  {
+    std::ofstream pf(port_file_, std::ios::trunc);
+    pf << p << "\n";
+    if (!pf) return Status::IOError("cannot write " + port_file_);
+  }
+  *pid = server.pid();
+  *port = p;
+  *started = true;
+  server.Release();  // it outlives this command; the pid file remembers it
+  return Status::OK();
+}
+
+Status NatsDaemon::Stop(std::ostream* log, std::chrono::milliseconds grace) {
+  pid_t pid = Running();
+  if (pid <= 0) return Status::OK();
+  if (log) *log << "stopping nats-server (pid " << pid << ")\n" << std::flush;
+  Status s = TerminateProcess(pid, grace);
+  if (!s.ok()) return Status::IOError("nats-server (pid " + std::to_string(pid) + ") does not die");
+  std::error_code ec;
+  fs::remove(pid_file_, ec);
+  return Status::OK();
+}
+
+nlohmann::json NatsDaemon::Describe() const {
+  pid_t pid = Running();
+  int port = Port();
+  return {{"running", pid > 0}, {"pid", pid}, {"port", port}, {"url", port > 0 ? Url(port) : ""},
+          {"store", store_},    {"log", out_}};
+}
+
+}  // namespace dw::env
