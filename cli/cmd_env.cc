@@ -56,6 +56,19 @@ void PrintHuman(const nlohmann::json& j, std::ostream& out) {
           << "\n";
     }
   }
+  if (j.contains("rabbitmq")) {
+    const auto& rmq = j["rabbitmq"];
+    out << "rabbitmq     ";
+    if (rmq["running"].get<bool>()) {
+      out << "running, pid " << rmq["pid"] << ", " << rmq["url"].get<std::string>() << ", node "
+          << rmq["node"].get<std::string>() << ", data " << rmq["data"].get<std::string>() << "\n";
+    } else {
+      out << "stopped"
+          << (rmq["port"].get<int>() > 0 ? ", last on " + rmq["url"].get<std::string>()
+                                         : std::string())
+          << "\n";
+    }
+  }
   std::string dsn = j["dsn"].get<std::string>();
   if (!dsn.empty()) {
     out << "dsn          " << dsn << "\n";
@@ -79,8 +92,8 @@ void PrintHuman(const nlohmann::json& j, std::ostream& out) {
   // iterate in key order).
   std::vector<std::string> keys = {"prepared_transactions", "broker_prepared"};
   static const std::set<std::string> kSummarised = {
-      "state_dir",  "running",  "dsn",    "broker_url", "postgres_pid",
-      "broker_pid", "postgres", "broker", "probed",     "nats"};
+      "state_dir", "running", "dsn",    "broker_url", "postgres_pid", "broker_pid",
+      "postgres",  "broker",  "probed", "nats",       "rabbitmq"};
   for (const auto& [key, value] : j.items()) {
     if (!kSummarised.count(key) && key != keys[0] && key != keys[1]) keys.push_back(key);
   }
@@ -126,14 +139,18 @@ void AddEnvCommands(CLI::App& app, Globals& g) {
   static std::vector<std::string> up_sinks;
   up->add_option("--sinks", up_sinks,
                  "also start these real brokers in the state folder: nats (nats-server with "
-                 "JetStream, for `outbox relay --sink nats`)")
+                 "JetStream, for `outbox relay --sink nats`), rabbitmq (rabbitmq-server with "
+                 "its own epmd)")
       ->delimiter(',')
-      ->check(CLI::IsMember({"nats"}));
+      ->check(CLI::IsMember({"nats", "rabbitmq"}));
   up->callback([&g] {
     env::Environment e(g.state_dir);
     env::Endpoints ep;
     env::UpOptions uo;
-    for (const auto& sink : up_sinks) uo.nats = uo.nats || sink == "nats";
+    for (const auto& sink : up_sinks) {
+      uo.nats = uo.nats || sink == "nats";
+      uo.rabbitmq = uo.rabbitmq || sink == "rabbitmq";
+    }
     Check(e.Up(uo, &ep, &std::cout));
     if (up_pgq) {
       outbox::PgqTickerSettings ticker;

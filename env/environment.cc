@@ -24,6 +24,7 @@
 #include "env/ports.h"
 #include "env/postgres_cluster.h"
 #include "env/proc_info.h"
+#include "env/rabbitmq_daemon.h"
 #include "env/state_file.h"
 
 namespace fs = std::filesystem;
@@ -232,6 +233,18 @@ Status Environment::Up(const UpOptions& opts, Endpoints* out, std::ostream* log)
                    std::to_string(port) + ")");
   }
 
+  if (opts.rabbitmq) {
+    RabbitmqDaemon rabbitmq(layout_);
+    pid_t pid = 0;
+    int port = 0;
+    bool started = false;
+    s = rabbitmq.Ensure(&pid, &port, &started, log);
+    if (!s.ok()) return s;
+    if (!started && opts.report_running)
+      Say(log, "rabbitmq-server is running (pid " + std::to_string(pid) + ", port " +
+                   std::to_string(port) + ")");
+  }
+
   s = save();
   if (!s.ok()) return s;
   *out = result;
@@ -242,8 +255,8 @@ Status Environment::CheckPurgeable() const {
   // Guard against `--state-dir ~ down --purge`: only delete a folder that
   // holds nothing but what Up creates.
   // "coordinator": the default home of 2pc file decision logs (cli/cmd_2pc.cc).
-  static const std::set<std::string> ours = {"env.json",    ".lock", "pg",  "broker",
-                                             "coordinator", "pgqd",  "nats"};
+  static const std::set<std::string> ours = {"env.json",    ".lock", "pg",   "broker",
+                                             "coordinator", "pgqd",  "nats", "rabbitmq"};
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(layout_.root, ec)) {
     std::string name = e.path().filename().string();
@@ -281,6 +294,9 @@ Status Environment::Down(bool purge, std::ostream* log) {
   NatsDaemon nats(layout_);
   const bool nats_running = nats.Running() > 0;
   Status nats_status = nats.Stop(log);
+  RabbitmqDaemon rabbitmq(layout_);
+  const bool rabbitmq_running = rabbitmq.Running() > 0;
+  Status rabbitmq_status = rabbitmq.Stop(log);
 
   PostgresCluster pg(layout_);
   Status pg_status;
@@ -292,12 +308,13 @@ Status Environment::Down(bool purge, std::ostream* log) {
     if (!init.ok()) Say(log, "warning: " + init.ToString());
     pg_status = pg.Stop(log);
   }
-  if (!bpid && !pg_running && !pgqd_running && !nats_running)
+  if (!bpid && !pg_running && !pgqd_running && !nats_running && !rabbitmq_running)
     Say(log, "nothing was running in " + layout_.root);
 
   if (!broker_status.ok()) return broker_status;
   if (!pgqd_status.ok()) return pgqd_status;
   if (!nats_status.ok()) return nats_status;
+  if (!rabbitmq_status.ok()) return rabbitmq_status;
   if (!pg_status.ok()) return pg_status;
   if (purge) {
     fs::remove_all(layout_.root, ec);
@@ -370,6 +387,8 @@ Status Environment::Describe(nlohmann::json* out, const Endpoints& given) {
   // Only once it was asked for: most environments never run one.
   NatsDaemon nats(layout_);
   if (fs::exists(nats.dir(), ec)) j["nats"] = nats.Describe();
+  RabbitmqDaemon rabbitmq(layout_);
+  if (fs::exists(rabbitmq.dir(), ec)) j["rabbitmq"] = rabbitmq.Describe();
 
   for (const auto& probe : probes_) {
     nlohmann::json section;

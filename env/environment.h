@@ -11,6 +11,9 @@
 //                 broker.out (its stdout+stderr) and broker.pid
 //   nats/         nats-server's JetStream store, pid, port and output, when
 //                 asked for (`up --sinks nats`; see env/nats_daemon.h)
+//   rabbitmq/     rabbitmq-server's node (data, cookie, logs, pids, ports) and
+//                 its epmd, when asked for (`up --sinks rabbitmq`; see
+//                 env/rabbitmq_daemon.h)
 //
 // Ports are chosen once and kept: a restart reuses them while they are free.
 // As root, Postgres runs as the `postgres` OS user (it refuses root), which
@@ -37,9 +40,10 @@ struct Endpoints {
 };
 
 struct UpOptions {
-  bool postgres = true;  // bring up the cluster (and database `dualwrite`)
-  bool broker = true;    // bring up the broker
-  bool nats = false;     // bring up nats-server with JetStream (a real broker)
+  bool postgres = true;   // bring up the cluster (and database `dualwrite`)
+  bool broker = true;     // bring up the broker
+  bool nats = false;      // bring up nats-server with JetStream (a real broker)
+  bool rabbitmq = false;  // bring up rabbitmq-server (a real broker)
   // Say "... is running" for parts that were already up. `up` does; the
   // other commands (through Resolve) only report what they had to start.
   bool report_running = true;

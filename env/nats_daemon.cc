@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "common/process.h"
@@ -172,6 +173,12 @@ Status NatsDaemon::Ensure(pid_t* pid, int* port, bool* started, std::ostream* lo
       return Status::IOError("cannot chown " + dir_ + ": " + std::strerror(errno));
     }
     run_as = kServiceUser;
+  }
+  // A nats-server just killed keeps its listening socket until the last of
+  // its threads has exited, which can be after its pid is gone: give the
+  // remembered port a moment to come free before moving to another one.
+  for (int i = 0; remembered > 0 && i < 60 && !TcpPortFree(remembered); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   int p = PickPort(remembered);
   if (p <= 0) return Status::IOError("no free TCP port on 127.0.0.1 for nats-server");

@@ -19,6 +19,7 @@ PKGS=(
   postgresql-15-partman            # optional pg_partman partitioner (`outbox maintain --partitioner partman`)
   postgresql-15-pgq3 pgqd          # PgQ queue (`outbox write --queue pgq`, `outbox relay --strategy pgq`) and its ticker daemon
   nats-server libnats-dev          # NATS JetStream as a real outbox sink (`up --sinks nats`, `outbox relay --sink nats`)
+  rabbitmq-server librabbitmq-dev  # RabbitMQ 3.10 and its C client 0.11: a second real broker (`up --sinks rabbitmq`)
   gnuplot-nox                      # plots in reports
   curl procps psmisc               # scripts, tests (curl, ps, fuser)
   clang-format

@@ -1,0 +1,334 @@
+#include "env/rabbitmq_daemon.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <vector>
+
+#include "common/process.h"
+#include "env/ports.h"
+#include "env/proc_info.h"
+#include "env/server_process.h"
+
+namespace fs = std::filesystem;
+
+namespace dw::env {
+namespace {
+
+// The user Postgres runs as when we are root: the node needs no privilege,
+// and the state folder is already open to that user.
+constexpr const char* kServiceUser = "postgres";
+
+bool Executable(const std::string& p) { return access(p.c_str(), X_OK) == 0; }
+
+int Connect(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool Accepts(int port) {
+  int fd = Connect(port);
+  if (fd < 0) return false;
+  close(fd);
+  return true;
+}
+
+// setpriv to `run_as` (empty: ourselves) in front of `argv`.
+std::vector<std::string> As(const std::string& run_as, std::vector<std::string> argv) {
+  if (run_as.empty()) return argv;
+  std::vector<std::string> out = {"setpriv", "--reuid=" + run_as, "--regid=" + run_as,
+                                  "--init-groups", "--"};
+  out.insert(out.end(), argv.begin(), argv.end());
+  return out;
+}
+
+// A port other than `taken`, `preferred` while it is free.
+int PickDistinct(int preferred, const std::vector<int>& taken) {
+  for (int i = 0; i < 20; ++i) {
+    int p = PickPort(i == 0 ? preferred : 0);
+    if (p <= 0) return p;
+    if (std::find(taken.begin(), taken.end(), p) == taken.end()) return p;
+  }
+  return 0;
+}
+
+}  // namespace
+
+Status RabbitmqServerBinary(std::string* path) {
+  for (const char* p : {"/usr/lib/rabbitmq/bin/rabbitmq-server"}) {
+    if (Executable(p)) {
+      *path = p;
+      return Status::OK();
+    }
+  }
+  return Status::FailedPrecondition(
+      "rabbitmq-server is not installed: install the Debian package rabbitmq-server "
+      "(scripts/install-deps.sh)");
+}
+
+bool AmqpAnswers(int port, std::chrono::milliseconds timeout) {
+  int fd = Connect(port);
+  if (fd < 0) return false;
+  // The client speaks first: the protocol header; a server that accepts
+  // clients answers with a method frame (type 1), Connection.Start.
+  static const char kHeader[8] = {'A', 'M', 'Q', 'P', 0, 0, 9, 1};
+  bool ok = false;
+  if (send(fd, kHeader, sizeof kHeader, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof kHeader)) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(timeout.count())) == 1 && (p.revents & POLLIN)) {
+      unsigned char b = 0;
+      ok = recv(fd, &b, 1, 0) == 1 && b == 1;
+    }
+  }
+  close(fd);
+  return ok;
+}
+
+RabbitmqDaemon::RabbitmqDaemon(const Layout& layout)
+    : dir_(layout.root + "/rabbitmq"),
+      home_(dir_ + "/home"),
+      mnesia_(dir_ + "/mnesia"),
+      logs_(dir_ + "/log"),
+      out_(dir_ + "/rabbitmq.out"),
+      pid_file_(dir_ + "/rabbitmq.pid"),
+      launcher_pid_(dir_ + "/launcher.pid"),
+      epmd_pid_(dir_ + "/epmd.pid"),
+      epmd_out_(dir_ + "/epmd.out"),
+      ports_file_(dir_ + "/rabbitmq.ports") {}
+
+pid_t RabbitmqDaemon::PidFrom(const std::string& file, const std::vector<std::string>& argv) const {
+  std::ifstream f(file);
+  long v = 0;
+  if (!(f >> v) || v <= 0) return 0;
+  pid_t pid = static_cast<pid_t>(v);
+  return ProcessMatches(pid, argv) ? pid : 0;
+}
+
+// The VM's argv carries `-home HOME` as separate elements: HOME is this folder's.
+pid_t RabbitmqDaemon::Running() const { return PidFrom(pid_file_, {home_}); }
+
+bool RabbitmqDaemon::ReadPorts(int* amqp, int* dist, int* epmd) const {
+  std::ifstream f(ports_file_);
+  *amqp = *dist = *epmd = 0;
+  if (!(f >> *amqp >> *dist >> *epmd)) return false;
+  return *amqp > 0 && *dist > 0 && *epmd > 0;
+}
+
+int RabbitmqDaemon::Port() const {
+  int a = 0, d = 0, e = 0;
+  return ReadPorts(&a, &d, &e) ? a : 0;
+}
+
+Status RabbitmqDaemon::Ensure(pid_t* pid, int* port, bool* started, std::ostream* log) {
+  *started = false;
+  *pid = 0;
+  *port = 0;
+  std::string binary;
+  Status s = RabbitmqServerBinary(&binary);
+  if (!s.ok()) return s;
+  std::error_code ec;
+  for (const std::string& d : {home_, mnesia_, logs_}) {
+    fs::create_directories(d, ec);
+    if (ec) return Status::IOError("cannot create " + d + ": " + ec.message());
+  }
+  // Two commands ensuring it at once start one.
+  int lock = open((dir_ + "/.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock < 0) return Status::IOError("cannot open " + dir_ + "/.lock: " + std::strerror(errno));
+  while (flock(lock, LOCK_EX) != 0 && errno == EINTR) {
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { close(fd); }
+  } closer{lock};
+
+  int amqp = 0, dist = 0, epmd = 0;
+  ReadPorts(&amqp, &dist, &epmd);
+  pid_t running = Running();
+  if (running > 0 && amqp > 0 && AmqpAnswers(amqp, std::chrono::seconds(2))) {
+    *pid = running;
+    *port = amqp;
+    return Status::OK();
+  }
+  // Whatever is left (a VM that does not answer, a launcher, an epmd) goes first.
+  s = Stop(log, std::chrono::seconds(5));
+  if (!s.ok()) return s;
+
+  std::string run_as;
+  if (geteuid() == 0) {
+    uid_t uid = 0;
+    gid_t gid = 0;
+    if (!LookupUser(kServiceUser, &uid, &gid)) {
+      return Status::FailedPrecondition(
+          "running rabbitmq-server as root needs the `postgres` OS user (from the postgresql-15 "
+          "package)");
+    }
+    for (const auto& e : fs::recursive_directory_iterator(dir_, ec)) {
+      if (lchown(e.path().c_str(), uid, gid) != 0) {
+        return Status::IOError("cannot chown " + e.path().string() + ": " + std::strerror(errno));
+      }
+    }
+    if (chown(dir_.c_str(), uid, gid) != 0) {
+      return Status::IOError("cannot chown " + dir_ + ": " + std::strerror(errno));
+    }
+    run_as = kServiceUser;
+  }
+  const int a = PickDistinct(amqp, {});
+  const int d = PickDistinct(dist, {a});
+  const int e = PickDistinct(epmd, {a, d});
+  if (a <= 0 || d <= 0 || e <= 0) {
+    return Status::IOError("no free TCP ports on 127.0.0.1 for rabbitmq-server");
+  }
+  if (amqp > 0 && a != amqp && log) {
+    *log << "port " << amqp << " is taken: rabbitmq-server moves to " << a << "\n";
+  }
+  {
+    std::ofstream pf(ports_file_, std::ios::trunc);
+    pf << a << " " << d << " " << e << "\n";
+    if (!pf) return Status::IOError("cannot write " + ports_file_);
+  }
+  if (log) {
+    *log << "starting rabbitmq-server on 127.0.0.1:" << a << " (node " << kNode << ", data "
+         << mnesia_ << ", epmd on " << e << ")\n"
+         << std::flush;
+  }
+
+  // epmd first, in the foreground (no -daemon): its pid is ours to stop.
+  ServerKind ek;
+  ek.name = "epmd";
+  ek.argv = [run_as](int p, const std::string&) {
+    return As(run_as,
+              {"env", "-i", "ERL_EPMD_ADDRESS=127.0.0.1", "epmd", "-port", std::to_string(p)});
+  };
+  ek.ready = [](int p) { return Accepts(p); };
+  ek.start_timeout = std::chrono::seconds(10);
+  ServerOptions eo;
+  eo.data_dir = dir_;
+  eo.log_path = epmd_out_;
+  eo.port = e;
+  eo.start_attempts = 3;
+  eo.new_session = true;
+  eo.cwd = dir_;
+  eo.pid_file = epmd_pid_;
+  ServerProcess epmd_process(ek, std::move(eo));
+  s = epmd_process.Start();
+  if (!s.ok()) return s;
+
+  ServerKind rk;
+  rk.name = "rabbitmq-server";
+  rk.scheme = "amqp";
+  const std::string home = home_, mnesia = mnesia_, logs = logs_, dir = dir_, pidf = pid_file_;
+  rk.argv = [=](int p, const std::string&) {
+    // An empty environment plus the node's own: no /etc/rabbitmq/rabbitmq-env.conf
+    // (RABBITMQ_CONF_ENV_FILE points into the folder), no config file, no
+    // plugins, no caller's RABBITMQ_*. setpriv (when root) comes after env -i
+    // and keeps the environment it is given.
+    std::vector<std::string> argv = {
+        "env",
+        "-i",
+        "PATH=/usr/bin:/bin:/usr/sbin:/sbin",
+        "LANG=C.UTF-8",
+        "HOME=" + home,
+        std::string("RABBITMQ_NODENAME=") + kNode,
+        "RABBITMQ_NODE_IP_ADDRESS=127.0.0.1",
+        "RABBITMQ_NODE_PORT=" + std::to_string(p),
+        "RABBITMQ_DIST_PORT=" + std::to_string(d),
+        "ERL_EPMD_PORT=" + std::to_string(e),
+        "ERL_EPMD_ADDRESS=127.0.0.1",
+        "RABBITMQ_MNESIA_BASE=" + mnesia,
+        "RABBITMQ_LOG_BASE=" + logs,
+        "RABBITMQ_LOGS=-",
+        "RABBITMQ_CONF_ENV_FILE=" + dir + "/rabbitmq-env.conf",
+        "RABBITMQ_CONFIG_FILE=" + dir + "/rabbitmq",
+        "RABBITMQ_ENABLED_PLUGINS_FILE=" + dir + "/enabled_plugins",
+        "RABBITMQ_PID_FILE=" + pidf,
+        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=-start_epmd false -kernel inet_dist_use_interface "
+        "{127,0,0,1}",
+    };
+    std::vector<std::string> tail = As(run_as, {binary});
+    argv.insert(argv.end(), tail.begin(), tail.end());
+    return argv;
+  };
+  rk.ready = [](int p) { return AmqpAnswers(p, std::chrono::milliseconds(500)); };
+  rk.start_timeout = std::chrono::seconds(60);
+  rk.probe_interval = std::chrono::milliseconds(100);
+  ServerOptions ro;
+  ro.data_dir = dir_;
+  ro.log_path = out_;
+  ro.port = a;
+  ro.start_attempts = 1;
+  ro.new_session = true;
+  ro.cwd = dir_;
+  ro.pid_file = launcher_pid_;
+  ServerProcess node(rk, std::move(ro));
+  s = node.Start();
+  if (!s.ok()) {
+    (void)epmd_process.Stop(std::chrono::seconds(2));
+    return s;
+  }
+  pid_t vm = Running();
+  if (vm <= 0) {
+    (void)node.Stop(std::chrono::seconds(10));
+    (void)epmd_process.Stop(std::chrono::seconds(2));
+    return Status::IOError("rabbitmq-server answers but wrote no pid to " + pid_file_);
+  }
+  epmd_process.Release();
+  node.Release();  // both outlive this command; the pid files remember them
+  *pid = vm;
+  *port = a;
+  *started = true;
+  return Status::OK();
+}
+
+Status RabbitmqDaemon::Stop(std::ostream* log, std::chrono::milliseconds grace) {
+  int a = 0, d = 0, e = 0;
+  ReadPorts(&a, &d, &e);
+  pid_t vm = Running();
+  if (vm > 0) {
+    if (log) *log << "stopping rabbitmq-server (pid " << vm << ")\n" << std::flush;
+    // SIGTERM: the VM shuts the node down cleanly (queues closed, stores flushed).
+    Status s = TerminateProcess(vm, grace);
+    if (!s.ok()) {
+      return Status::IOError("rabbitmq-server (pid " + std::to_string(vm) + ") does not die");
+    }
+  }
+  // The launcher script exits once the VM did; one left behind goes too.
+  if (pid_t sh = PidFrom(launcher_pid_, {"/usr/lib/rabbitmq/bin/rabbitmq-server"}); sh > 0) {
+    (void)TerminateProcess(sh, std::chrono::seconds(2));
+  }
+  if (pid_t ep = e > 0 ? PidFrom(epmd_pid_, {"-port", std::to_string(e)}) : 0; ep > 0) {
+    Status s = TerminateProcess(ep, std::chrono::seconds(5));
+    if (!s.ok()) return Status::IOError("epmd (pid " + std::to_string(ep) + ") does not die");
+  }
+  std::error_code ec;
+  for (const std::string& f : {pid_file_, launcher_pid_, epmd_pid_}) fs::remove(f, ec);
+  return Status::OK();
+}
+
+nlohmann::json RabbitmqDaemon::Describe() const {
+  pid_t pid = Running();
+  int port = Port();
+  return {
+      {"running", pid > 0}, {"pid", pid},      {"port", port}, {"url", port > 0 ? Url(port) : ""},
+      {"node", kNode},      {"data", mnesia_}, {"log", out_}};
+}
+
+}  // namespace dw::env
