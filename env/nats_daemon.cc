@@ -20,15 +20,12 @@
 #include "common/process.h"
 #include "env/ports.h"
 #include "env/proc_info.h"
+#include "env/service_user.h"
 
 namespace fs = std::filesystem;
 
 namespace dw::env {
 namespace {
-
-// The user Postgres runs as when we are root: nats-server needs no
-// privilege either, and the state folder is already open to that user.
-constexpr const char* kServiceUser = "postgres";
 
 bool Executable(const std::string& p) { return access(p.c_str(), X_OK) == 0; }
 
@@ -82,18 +79,10 @@ ServerKind NatsKind(const std::string& binary, const std::string& run_as) {
   k.name = "nats-server";
   k.scheme = "nats";
   k.argv = [binary, run_as](int port, const std::string& data_dir) {
-    std::vector<std::string> argv;
-    if (!run_as.empty()) {
-      argv = {"setpriv", "--reuid=" + run_as, "--regid=" + run_as, "--init-groups", "--"};
-    }
     // -js -sd: JetStream is off without them (and Debian's config file has
     // neither); no config file is read at all.
-    for (const std::string& a :
-         {binary, std::string("-a"), std::string("127.0.0.1"), std::string("-p"),
-          std::to_string(port), std::string("-js"), std::string("-sd"), data_dir + "/jetstream"}) {
-      argv.push_back(a);
-    }
-    return argv;
+    return RunAs(run_as, {binary, "-a", "127.0.0.1", "-p", std::to_string(port), "-js", "-sd",
+                          data_dir + "/jetstream"});
   };
   k.ready = [](int port) { return NatsAnswers(port, std::chrono::milliseconds(500)); };
   k.start_timeout = std::chrono::seconds(30);
@@ -156,24 +145,8 @@ Status NatsDaemon::Ensure(pid_t* pid, int* port, bool* started, std::ostream* lo
     if (!s.ok()) return s;
   }
   std::string run_as;
-  if (geteuid() == 0) {
-    uid_t uid = 0;
-    gid_t gid = 0;
-    if (!LookupUser(kServiceUser, &uid, &gid)) {
-      return Status::FailedPrecondition(
-          "running nats-server as root needs the `postgres` OS user (from the postgresql-15 "
-          "package)");
-    }
-    for (const auto& e : fs::recursive_directory_iterator(dir_, ec)) {
-      if (lchown(e.path().c_str(), uid, gid) != 0) {
-        return Status::IOError("cannot chown " + e.path().string() + ": " + std::strerror(errno));
-      }
-    }
-    if (chown(dir_.c_str(), uid, gid) != 0) {
-      return Status::IOError("cannot chown " + dir_ + ": " + std::strerror(errno));
-    }
-    run_as = kServiceUser;
-  }
+  s = PrepareServiceUser("nats-server", dir_, &run_as);
+  if (!s.ok()) return s;
   // A nats-server just killed keeps its listening socket until the last of
   // its threads has exited, which can be after its pid is gone: give the
   // remembered port a moment to come free before moving to another one.

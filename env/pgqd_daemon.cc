@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <libpq-fe.h>
-#include <pwd.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -16,6 +15,7 @@
 #include "common/process.h"
 #include "env/proc_info.h"
 #include "env/server_process.h"
+#include "env/service_user.h"
 
 namespace fs = std::filesystem;
 
@@ -149,22 +149,12 @@ Status PgqdDaemon::Ensure(const std::string& dsn, const PgqdSettings& settings, 
   }
   { std::ofstream truncate(log_, std::ios::trunc); }  // the ready line must be this run's
 
-  std::vector<std::string> argv = {"pgqd", ini_};
-  if (geteuid() == 0) {
-    // pgqd needs no privilege; as root it runs as the cluster's OS user,
-    // which then owns its folder (it writes its log there).
-    struct passwd* pw = getpwnam("postgres");
-    if (!pw) {
-      return Status::FailedPrecondition(
-          "running pgqd as root needs the `postgres` OS user (from the postgresql-15 package)");
-    }
-    for (const std::string& p : {dir_, ini_, log_}) {
-      if (chown(p.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
-        return Status::IOError("cannot chown " + p + ": " + std::strerror(errno));
-      }
-    }
-    argv = {"setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--", "pgqd", ini_};
-  }
+  // pgqd needs no privilege; as root it runs as the cluster's OS user, which
+  // then owns its folder (it writes its log there).
+  std::string run_as;
+  Status owned = PrepareServiceUser("pgqd", dir_, &run_as);
+  if (!owned.ok()) return owned;
+  const std::vector<std::string> argv = RunAs(run_as, {"pgqd", ini_});
   if (log) *log << "starting pgqd (" << ini_ << ")\n" << std::flush;
 
   ServerKind kind;

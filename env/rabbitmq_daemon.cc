@@ -19,15 +19,12 @@
 #include "env/ports.h"
 #include "env/proc_info.h"
 #include "env/server_process.h"
+#include "env/service_user.h"
 
 namespace fs = std::filesystem;
 
 namespace dw::env {
 namespace {
-
-// The user Postgres runs as when we are root: the node needs no privilege,
-// and the state folder is already open to that user.
-constexpr const char* kServiceUser = "postgres";
 
 bool Executable(const std::string& p) { return access(p.c_str(), X_OK) == 0; }
 
@@ -50,15 +47,6 @@ bool Accepts(int port) {
   if (fd < 0) return false;
   close(fd);
   return true;
-}
-
-// setpriv to `run_as` (empty: ourselves) in front of `argv`.
-std::vector<std::string> As(const std::string& run_as, std::vector<std::string> argv) {
-  if (run_as.empty()) return argv;
-  std::vector<std::string> out = {"setpriv", "--reuid=" + run_as, "--regid=" + run_as,
-                                  "--init-groups", "--"};
-  out.insert(out.end(), argv.begin(), argv.end());
-  return out;
 }
 
 // A port other than `taken`, `preferred` while it is free.
@@ -173,24 +161,8 @@ Status RabbitmqDaemon::Ensure(pid_t* pid, int* port, bool* started, std::ostream
   if (!s.ok()) return s;
 
   std::string run_as;
-  if (geteuid() == 0) {
-    uid_t uid = 0;
-    gid_t gid = 0;
-    if (!LookupUser(kServiceUser, &uid, &gid)) {
-      return Status::FailedPrecondition(
-          "running rabbitmq-server as root needs the `postgres` OS user (from the postgresql-15 "
-          "package)");
-    }
-    for (const auto& e : fs::recursive_directory_iterator(dir_, ec)) {
-      if (lchown(e.path().c_str(), uid, gid) != 0) {
-        return Status::IOError("cannot chown " + e.path().string() + ": " + std::strerror(errno));
-      }
-    }
-    if (chown(dir_.c_str(), uid, gid) != 0) {
-      return Status::IOError("cannot chown " + dir_ + ": " + std::strerror(errno));
-    }
-    run_as = kServiceUser;
-  }
+  s = PrepareServiceUser("rabbitmq-server", dir_, &run_as);
+  if (!s.ok()) return s;
   const int a = PickDistinct(amqp, {});
   const int d = PickDistinct(dist, {a});
   const int e = PickDistinct(epmd, {a, d});
@@ -215,8 +187,8 @@ Status RabbitmqDaemon::Ensure(pid_t* pid, int* port, bool* started, std::ostream
   ServerKind ek;
   ek.name = "epmd";
   ek.argv = [run_as](int p, const std::string&) {
-    return As(run_as,
-              {"env", "-i", "ERL_EPMD_ADDRESS=127.0.0.1", "epmd", "-port", std::to_string(p)});
+    return RunAs(run_as,
+                 {"env", "-i", "ERL_EPMD_ADDRESS=127.0.0.1", "epmd", "-port", std::to_string(p)});
   };
   ek.ready = [](int p) { return Accepts(p); };
   ek.start_timeout = std::chrono::seconds(10);
@@ -263,7 +235,7 @@ Status RabbitmqDaemon::Ensure(pid_t* pid, int* port, bool* started, std::ostream
         "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=-start_epmd false -kernel inet_dist_use_interface "
         "{127,0,0,1}",
     };
-    std::vector<std::string> tail = As(run_as, {binary});
+    std::vector<std::string> tail = RunAs(run_as, {binary});
     argv.insert(argv.end(), tail.begin(), tail.end());
     return argv;
   };
