@@ -101,6 +101,11 @@ void LoadFlags::Add(CLI::App* cmd) {
       ->check(NonNegative);
   cmd->add_option("--duration", duration_s, "stop issuing after this many seconds")
       ->check(NonNegative);
+  cmd->add_option("--min-transactions", min_transactions,
+                  "with --duration: keep issuing past the duration until N operations have "
+                  "completed, for at most 10 times the duration (a short run on a stalled "
+                  "machine still measures something); default 0 = stop at the duration")
+      ->check(NonNegative);
   cmd->add_option("--samples", samples,
                   "append one line per completed operation to FILE: intended start (unix us), "
                   "latency us, outcome c|a|f (used by `compare` for timelines)");
@@ -136,6 +141,9 @@ void LoadFlags::Validate() const {
   if (transactions == 0 && duration_s <= 0) {
     throw CliError("--transactions 0 (unbounded) needs --duration");
   }
+  if (min_transactions > 0 && duration_s <= 0) {
+    throw CliError("--min-transactions extends a --duration: give --duration too");
+  }
   // Checked before the customer file is read: nothing is installed when
   // either is refused.
   const workload::HotRows hot{hot_rows, hot_skew};
@@ -159,6 +167,7 @@ workload::LoadOptions LoadFlags::ToOptions(const std::string& label) const {
   lo.concurrency = concurrency;
   lo.rate = rate;
   lo.duration = std::chrono::milliseconds(static_cast<int64_t>(duration_s * 1000));
+  lo.min_transactions = min_transactions;
   lo.label = label;
   lo.samples_path = samples;
   return lo;

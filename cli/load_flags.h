@@ -53,15 +53,17 @@ struct LoadFlags {
   int concurrency = 1;
   double rate = 0;  // arrivals per second; 0 = closed loop
   double duration_s = 0;
-  std::string samples;        // --samples FILE
-  std::string customer_file;  // --customer-file FILE: every order's customer (raw bytes)
-  int64_t hot_rows = 0;       // --hot-rows N: each order reserves stock of a product in 1..N
-  double hot_skew = 0;        // --hot-skew S: Zipf exponent of that draw; 0 = uniform
+  int64_t min_transactions = 0;  // --min-transactions N: with --duration, on until N completed
+  std::string samples;           // --samples FILE
+  std::string customer_file;     // --customer-file FILE: every order's customer (raw bytes)
+  int64_t hot_rows = 0;          // --hot-rows N: each order reserves stock of a product in 1..N
+  double hot_skew = 0;           // --hot-skew S: Zipf exponent of that draw; 0 = uniform
   // --events-per-order E: event 1 places the order, events 2..E update it,
   // each its own transaction (workload/order_events.h); 1 = one event, as always.
   int events_per_order = 1;
 
-  // Registers --transactions/-n, --concurrency/-c, --rate, --duration, --samples,
+  // Registers --transactions/-n, --concurrency/-c, --rate, --duration,
+  // --min-transactions, --samples,
   // --customer-file, --hot-rows, --hot-skew, --events-per-order on `cmd`.
   void Add(CLI::App* cmd);
   // Throws CliError when the combination makes no sense (unbounded with no

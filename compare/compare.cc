@@ -190,6 +190,7 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
   settings["concurrency"] = plan.concurrency;
   settings["cell_duration_s"] = plan.cell_s;
   settings["warmup_s"] = plan.warmup_s;
+  settings["min_ops_per_cell"] = plan.min_ops;
   settings["rate_grid"] = plan.rates;
   settings["open_loop_duration_s"] = plan.open_s;
   settings["open_loop_concurrency"] = plan.open_concurrency;

@@ -113,10 +113,11 @@ LoadCell MeasureLoadCell(CellContext& ctx, const Approach& a, const LoadSpec& sp
   }
   const std::string samples = rig.dir + "/samples.csv";
   Proc* load = nullptr;
-  LoadShape shape{spec.concurrency, spec.rate, spec.duration_s, spec.hot_rows, spec.hot_skew};
+  LoadShape shape{spec.concurrency, spec.rate,     spec.duration_s,
+                  spec.hot_rows,    spec.hot_skew, plan.min_ops};
   s = StartProc(ctx, &rig, "load", LoadArgs(a, shape, samples, ctx.seed), &load);
   if (!s.ok()) return fail(s.ToString());
-  if (!load->Wait(milliseconds(static_cast<int64_t>(spec.duration_s * 1000) + 120000))) {
+  if (!load->Wait(milliseconds(static_cast<int64_t>(spec.duration_s * 10000) + 120000))) {
     return fail("the load command did not finish");
   }
   if (!load->ok()) return fail(load->ErrorLine());

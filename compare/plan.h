@@ -27,6 +27,11 @@ struct Plan {
   std::vector<Approach> approaches;
   int repetitions = 1;    // runs of each closed-loop cell (median, min-max)
   double warmup_s = 0.5;  // left out of every load cell's latency figures
+  // Every load cell runs its duration and then on until this many operations
+  // have completed (at most 10 times the duration): a cell whose first
+  // operations took the whole window on a stalled machine still has figures.
+  // Failure cells keep their timeline and do not extend.
+  int64_t min_ops = 40;
   // Closed loop.
   std::vector<int> concurrency;
   double cell_s = 0;

@@ -343,8 +343,11 @@ std::string RenderLoad(const Data& d) {
     Ranking(d, out);
     Opt secs = Num(d.settings(), "cell_duration_s");
     Opt reps = Num(d.settings(), "repetitions");
+    Opt min_ops = Num(d.settings(), "min_ops_per_cell");
     out += "### Closed loop\n\nEach worker starts its next operation when the previous one ends, " +
            Secs(secs) + " s per cell" +
+           (Valid(min_ops) ? " (and on until " + Int(min_ops) + " operations completed)"
+                           : std::string()) +
            (Valid(reps) ? ", " + Int(reps) + " repetitions, median (min–max)" : std::string()) +
            ". Latencies in ms: business from the operation's start to its acknowledgement, "
            "end-to-end (e2e) until a consumer read the message. \"vs floor\": business "

@@ -31,6 +31,7 @@ constexpr auto kSettings = [](auto& io, auto& c) {
   io("concurrency", c.concurrency);
   io("cell_duration_s", c.cell_duration_s);
   io("warmup_s", c.warmup_s);
+  io("min_ops_per_cell", c.min_ops_per_cell);
   io("rate_grid", c.rate_grid);
   io("open_loop_duration_s", c.open_loop_duration_s);
   io("open_loop_concurrency", c.open_loop_concurrency);

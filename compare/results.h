@@ -229,6 +229,7 @@ struct Settings {
   Field<int64_t> repetitions;
   Field<std::vector<int64_t>> concurrency;
   Field<double> cell_duration_s, warmup_s;
+  Field<int64_t> min_ops_per_cell;
   Field<std::vector<double>> rate_grid;
   Field<double> open_loop_duration_s;
   Field<int64_t> open_loop_concurrency;

@@ -222,6 +222,7 @@ std::vector<std::string> LoadArgs(const Approach& a, const LoadShape& shape,
   if (shape.rate > 0) v.insert(v.end(), {"--rate", Fmt(shape.rate)});
   if (shape.hot_rows > 0) v.insert(v.end(), {"--hot-rows", std::to_string(shape.hot_rows)});
   if (shape.hot_skew > 0) v.insert(v.end(), {"--hot-skew", Fmt(shape.hot_skew)});
+  if (shape.min_ops > 0) v.insert(v.end(), {"--min-transactions", std::to_string(shape.min_ops)});
   return v;
 }
 

@@ -83,6 +83,7 @@ struct LoadShape {
   double seconds = 1;
   int hot_rows = 0;
   double hot_skew = 0;
+  int64_t min_ops = 0;  // > 0: on past `seconds` until this many completed (--min-transactions)
 };
 std::vector<std::string> LoadArgs(const Approach& a, const LoadShape& shape,
                                   const std::string& samples, uint64_t seed);

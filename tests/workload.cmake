@@ -11,3 +11,6 @@ dw_add_test(workload_hot_rows_test SOURCES workload_hot_rows_test.cc LIBS dw_coo
 # Order per key in process: numbered events of an order and verify's order check.
 dw_add_test(workload_order_unit_test SOURCES workload_order_unit_test.cc LIBS dw_coordinator
   LABELS unit ordering IN_PROCESS)
+# LoadRunner's stopping rules (count, duration, --min-transactions), in process.
+dw_add_test(workload_load_runner_test SOURCES workload_load_runner_test.cc LIBS dw_workload
+  LABELS unit IN_PROCESS)

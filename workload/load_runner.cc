@@ -113,6 +113,15 @@ Status RunLoad(const LoadOptions& opts, const KeyedOperation& op, LoadSummary* o
   std::vector<PerWorker> per(workers);
   const auto t0 = Clock::now();
   const auto deadline = opts.duration.count() > 0 ? t0 + opts.duration : Clock::time_point::max();
+  const auto hard_deadline =
+      opts.duration.count() > 0 && opts.min_transactions > 0 ? t0 + 10 * opts.duration : deadline;
+  // Past `deadline`, an operation starts only while fewer than
+  // min_transactions have completed (and never past `hard_deadline`).
+  auto past_deadline = [&](Clock::time_point at) {
+    if (at < deadline) return false;
+    if (at >= hard_deadline) return true;
+    return done.load(std::memory_order_relaxed) >= opts.min_transactions;
+  };
 
   auto body = [&](int w) {
     PerWorker& me = per[w];
@@ -124,11 +133,11 @@ Status RunLoad(const LoadOptions& opts, const KeyedOperation& op, LoadSummary* o
       if (open_loop) {
         intended = t0 + std::chrono::duration_cast<Clock::duration>(
                             std::chrono::duration<double>(static_cast<double>(i) / opts.rate));
-        if (intended >= deadline) return;
+        if (past_deadline(intended)) return;
         std::this_thread::sleep_until(intended);
       } else {
         intended = Clock::now();
-        if (intended >= deadline) return;
+        if (past_deadline(intended)) return;
       }
       int64_t key = 0;
       Outcome o = op(w, i, &key);

@@ -28,6 +28,12 @@ struct LoadOptions {
   int concurrency = 1;
   double rate = 0;                        // arrivals per second (open loop); 0 = closed loop
   std::chrono::milliseconds duration{0};  // stop issuing after this long (0: no limit)
+  // With `duration`: keep issuing past it until this many operations have
+  // completed, for at most 10 times the duration. A short measurement on a
+  // stalled machine (the first connections of a loaded CI host can take the
+  // whole window) then still ends with operations to measure, instead of
+  // with the one or two that started it. 0: stop at `duration`.
+  int64_t min_transactions = 0;
   std::string label = "load";
   bool progress = true;         // a progress line on stderr, only when it is a TTY
   bool record_samples = false;  // keep one Sample per operation (timelines in reports)
