@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/load_flags.h"
+#include "saga/dirty_read_probe.h"
 #include "saga/orchestrator.h"
 #include "saga/schema.h"
 #include "workload/load_runner.h"
@@ -60,6 +61,8 @@ void AddRun(CLI::App* group, Globals& g) {
     int64_t crash_after = 0;
     uint64_t seed = 1;
     int64_t recovery_interval_ms = 1000;
+    bool dirty_read_probe = false;
+    int64_t dirty_read_interval_ms = 5;
   };
   auto o = std::make_shared<Opts>();
   o->load.Add(cmd);
@@ -74,6 +77,14 @@ void AddRun(CLI::App* group, Globals& g) {
                   "period of the recovery loop during the run (sagas whose driver died); 0 = off "
                   "(default 1000)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--dirty-read-probe", o->dirty_read_probe,
+                "a second session polls the pending sagas during the run and counts the orders "
+                "it read before they were decided, and how each ended (placed, cancelled, still "
+                "pending): the dirty reads a saga allows. Costs a query per poll: off when "
+                "measuring throughput");
+  cmd->add_option("--dirty-read-interval-ms", o->dirty_read_interval_ms,
+                  "with --dirty-read-probe: pause between two polls (default 5)")
+      ->check(CLI::PositiveNumber);
 
   cmd->callback([&g, o] {
     std::optional<saga::CrashAt> crash;
@@ -99,6 +110,13 @@ void AddRun(CLI::App* group, Globals& g) {
     if (!rs.ok()) std::cerr << "warning: start-up recovery: " << rs.ToString() << "\n";
     if (start.listed > 0) std::cerr << "start-up recovery:\n" << start.ToText();
 
+    std::unique_ptr<saga::DirtyReadProbe> probe;
+    if (o->dirty_read_probe) {
+      probe =
+          std::make_unique<saga::DirtyReadProbe>(so.dsn, milliseconds(o->dirty_read_interval_ms));
+      Check(probe->Start());
+    }
+
     workload::OrderIdAllocator ids(so.dsn);
     FirstErrors first_errors;
     workload::LoadSummary sum;
@@ -120,6 +138,12 @@ void AddRun(CLI::App* group, Globals& g) {
         &sum));
     saga::SagaStats st = orch->stats();
     orch.reset();  // stops the loop
+    if (probe) {
+      saga::DirtyReadReport dr;
+      Status ps = probe->Finish(&dr);
+      if (!ps.ok()) std::cerr << "warning: " << ps.ToString() << "\n";
+      sum.extra["dirty_reads"] = dr.ToJson();
+    }
     sum.extra["approach"] = "saga";
     sum.extra["placed"] = st.placed;
     sum.extra["cancelled"] = st.cancelled;

@@ -204,6 +204,32 @@ TEST_F(SagaTest, TimedOutPublishThatLandedEndsConsistent) {
   EXPECT_GE(fenced, 1);
 }
 
+// The saga's missing isolation, counted: each publish waits 200 ms at the
+// broker, so every order stays pending long enough for the probe to read it.
+// Refused, each was read before it was cancelled: an order that never
+// happened. Accepted, each was read before its event existed.
+TEST_F(SagaTest, DirtyReadProbeCountsOrdersReadBeforeTheyWereDecided) {
+  Faults(R"({"latency_ms": 200, "reject_prob": 1})");
+  CliRun r = Saga({"run", "-n", "6", "-c", "2", "--dirty-read-probe", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto dr = nlohmann::json::parse(r.out)["dirty_reads"];
+  EXPECT_EQ(dr["orders_seen_pending"], 6) << dr;
+  EXPECT_EQ(dr["then_cancelled"], 6) << dr;
+  EXPECT_EQ(dr["then_placed"], 0) << dr;
+  EXPECT_EQ(dr["errors"], 0) << dr;
+
+  Faults(R"({"latency_ms": 200, "reject_prob": 0})");
+  r = Saga({"run", "-n", "4", "-c", "2", "--dirty-read-probe", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  dr = nlohmann::json::parse(r.out)["dirty_reads"];
+  EXPECT_EQ(dr["orders_seen_pending"], 4) << dr;
+  EXPECT_EQ(dr["then_placed"], 4) << dr;
+  EXPECT_EQ(dr["then_cancelled"], 0) << dr;
+  EXPECT_EQ(dr["still_pending"], 0) << dr;
+  Faults(R"({"latency_ms": 0})");
+  VerifyJson(0);
+}
+
 TEST_F(SagaTest, RejectProbIsAFaultKnobWithBounds) {
   HttpResponse r;
   ASSERT_TRUE(client_->Request("POST", "/admin/faults", R"({"reject_prob": 1.5})", &r).ok());
