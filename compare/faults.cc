@@ -357,13 +357,13 @@ std::vector<ScenarioDef> Build() {
                "the broker answers a quarter of the single-message publishes with 422 and a "
                "reason (its reject_prob fault, the business \"no\"): the saga compensates, the "
                "event-sourced write fails; nothing of a refused order may remain",
-               false, false,
+               true, false,
                [](const Approach& a) {
                  return a.def().handles_refusal
                             ? std::string()
                             : std::string("its publishes are decided events a refusal cannot undo");
                },
-               [] { return std::make_unique<BrokerReject>(); }});
+               [] { return std::make_unique<BrokerReject>(); }, /*full_only=*/true});
   v.push_back({"broker-crash", "broker crash point",
                "the broker dies by itself at a named crash point and is restarted", false, false,
                NoBroker, [] { return std::make_unique<CrashPoint>(true); }});

@@ -72,6 +72,9 @@ struct ScenarioDef {
   // Why it does not apply to `a` ("" when it applies).
   std::function<std::string(const Approach& a)> not_applicable;
   std::function<std::unique_ptr<Fault>()> make;
+  // In the matrix of the full size only: it applies to few approaches, and
+  // the quick size's six minutes are spent on the scenarios every family meets.
+  bool full_only = false;
 };
 
 // Every scenario, matrix ones in report order.

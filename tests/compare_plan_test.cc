@@ -98,8 +98,10 @@ TEST(ComparePlan, TheProgressTotalCountsTheCellsThatRun) {
   for (const auto& sc : p.scenarios) {
     for (const auto& name : p.failure_approaches) runs += FailureCellRuns(sc.name, name);
   }
-  EXPECT_EQ(runs, 77u);
-  EXPECT_EQ(PlannedCells(p), 52u + 91u + 33u + 6u + 77u);
+  // 77 cells of the scenarios every size runs, 2 of broker-reject (saga and
+  // event-sourced: the approaches that handle a refusal).
+  EXPECT_EQ(runs, 79u);
+  EXPECT_EQ(PlannedCells(p), 52u + 91u + 33u + 6u + 79u);
   // A scenario that does not apply is not run.
   EXPECT_FALSE(FailureCellRuns("clock-skew", "2pc-file"));
   EXPECT_TRUE(FailureCellRuns("broker-down", "2pc-file"));
@@ -114,6 +116,25 @@ TEST(ComparePlan, TheProgressTotalCountsTheCellsThatRun) {
   }
   EXPECT_LT(matrix, smoke.scenarios.size() * 3);
   EXPECT_EQ(PlannedCells(smoke), 13u + 4u + 2u + 2u + matrix);
+}
+
+TEST(ComparePlan, BrokerRejectIsInTheFullMatrixOnly) {
+  const std::vector<Approach> v = AllApproaches();
+  auto has = [](const Plan& p) {
+    for (const auto& sc : p.scenarios) {
+      if (sc.name == "broker-reject") return true;
+    }
+    return false;
+  };
+  for (const char* size : {"smoke", "quick", "full"}) {
+    Plan p;
+    ASSERT_TRUE(MakePlan(size, v, &p).ok()) << size;
+    EXPECT_EQ(has(p), std::string(size) == "full") << size;
+  }
+  EXPECT_TRUE(FailureCellRuns("broker-reject", "saga"));
+  EXPECT_TRUE(FailureCellRuns("broker-reject", "event-sourced"));
+  EXPECT_FALSE(FailureCellRuns("broker-reject", "outbox-skip-locked"));
+  EXPECT_FALSE(FailureCellRuns("broker-reject", "2pc-pg"));
 }
 
 TEST(ComparePlan, TheirCommandsAreTheRealOnes) {
@@ -142,7 +163,8 @@ TEST(ComparePlan, ScenariosThatDoNotApply) {
   EXPECT_EQ(WhyNot("clock-skew", "2pc-pg"), "no clock decides what is sent");
   // Everything else of the matrix applies to them.
   for (const auto& d : Scenarios()) {
-    if (!d.in_matrix || d.name == "clock-skew") continue;
+    // broker-reject applies only where a refusal can be handled.
+    if (!d.in_matrix || d.name == "clock-skew" || d.name == "broker-reject") continue;
     EXPECT_EQ(WhyNot(d.name, "outbox-pgq"), "") << d.name;
     EXPECT_EQ(WhyNot(d.name, "outbox-emit"), "") << d.name;
   }
