@@ -6,21 +6,11 @@
 
 #include <pqxx/pqxx>
 
+#include "participants/pg_array.h"
 #include "participants/pg_schema.h"
 
 namespace dw::coord {
 namespace {
-
-// Gids are restricted to [A-Za-z0-9._:-] (common/names.h), so a Postgres
-// array literal needs no quoting of its elements.
-std::string ArrayLiteral(const std::vector<std::string>& v) {
-  std::string out = "{";
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (i) out += ',';
-    out += v[i];
-  }
-  return out + "}";
-}
 
 // A statement_timeout cancels the statement: nothing was recorded. Outside
 // the "unknown outcome" codes of DecisionLog's contract.
@@ -149,11 +139,11 @@ void PgDecisionLog::FlushBatch(const std::vector<LogEntry>& batch, std::vector<S
         "INSERT INTO dw_decisions (gid, coordinator, outcome) "
         "SELECT g, $2, 'commit' FROM unnest($1::text[]) AS g "
         "ON CONFLICT (gid) DO NOTHING RETURNING gid",
-        ArrayLiteral(gids), opts_.coordinator_id);
+        TextArray(gids), opts_.coordinator_id);
     std::vector<std::string> done;
     for (const auto& row : r) done.push_back(row[0].as<std::string>());
     if (!ends.empty()) {
-      tx.exec_params("DELETE FROM dw_decisions WHERE gid = ANY($1::text[])", ArrayLiteral(ends));
+      tx.exec_params("DELETE FROM dw_decisions WHERE gid = ANY($1::text[])", TextArray(ends));
     }
     tx.commit();
     std::unordered_set<std::string> done_set(done.begin(), done.end());
@@ -206,7 +196,7 @@ Status PgDecisionLog::Flush() {
     pqxx::work tx(lease.conn());
     // Losing an END costs recovery one more look; not worth a WAL flush.
     tx.exec0("SET LOCAL synchronous_commit = off");
-    tx.exec_params("DELETE FROM dw_decisions WHERE gid = ANY($1::text[])", ArrayLiteral(ends));
+    tx.exec_params("DELETE FROM dw_decisions WHERE gid = ANY($1::text[])", TextArray(ends));
     tx.commit();
   } catch (...) {
     EndsDone(ends, true);

@@ -24,14 +24,4 @@ Status WithConnection(const std::string& dsn, const std::string& context,
   }
 }
 
-std::string BigintArray(const std::vector<int64_t>& v) {
-  std::string s = "{";
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (i) s += ',';
-    s += std::to_string(v[i]);
-  }
-  s += '}';
-  return s;
-}
-
 }  // namespace dw::outbox

@@ -10,6 +10,7 @@
 #include <pqxx/pqxx>
 
 #include "common/status.h"
+#include "participants/pg_array.h"
 
 namespace dw::outbox {
 
@@ -23,7 +24,7 @@ Status WithConnection(const std::string& dsn, const std::string& context,
 std::string WithConnectTimeout(const std::string& dsn, int seconds = 5);
 
 // A Postgres array literal of integers, "{1,2,3}", for `$1::bigint[]`.
-std::string BigintArray(const std::vector<int64_t>& v);
+using dw::BigintArray;
 
 // Partition bounds are computed in unix microseconds; a bound before 1970 is
 // negative, so rounding down to a partition's width needs floor division.

@@ -7,6 +7,8 @@
 
 #include <pqxx/pqxx>
 
+#include "participants/pg_array.h"
+
 namespace dw::saga {
 
 nlohmann::json DirtyReadReport::ToJson() const {
@@ -75,14 +77,10 @@ Status DirtyReadProbe::Finish(DirtyReadReport* out) {
     try {
       pqxx::connection c(dsn_);
       pqxx::nontransaction tx(c);
-      // The id list travels as one array parameter: '{1,2,3}'.
-      std::string arr = "{";
-      for (size_t i = 0; i < ids.size(); ++i) arr += (i ? "," : "") + std::to_string(ids[i]);
-      arr += "}";
       for (const auto& row : tx.exec_params(
                "SELECT status, count(*) FROM saga_orders WHERE order_id = ANY($1::bigint[]) "
                "GROUP BY status",
-               arr)) {
+               BigintArray(ids))) {
         const std::string status = row[0].as<std::string>();
         const auto n = row[1].as<uint64_t>();
         if (status == "placed") r.then_placed = n;

@@ -163,6 +163,50 @@ TEST_F(EsTest, OtherEventsAreSkippedAndARepeatedOrderIsOneRow) {
   EXPECT_EQ(ps["next_offset"], 12);
 }
 
+// The projector sends a batch's customers as one text[] parameter: every
+// byte Postgres text can hold must come back as itself, whatever an array
+// literal would otherwise make of it (quotes, backslashes, braces, commas,
+// the word NULL, blanks, control characters, unicode).
+TEST_F(EsTest, HostileCustomersAreProjectedByteForByte) {
+  const std::vector<std::string> customers = {"a\"b",
+                                              "c\\d",
+                                              "{x,y}",
+                                              "NULL",
+                                              "",
+                                              "  blank  ",
+                                              "tab\tnew\nline",
+                                              "\\\"",
+                                              "caf\u00e9 \u2603",
+                                              "O'Brien; DROP TABLE orders;--",
+                                              ",",
+                                              "}"};
+  std::unique_ptr<BrokerClient> b;
+  BrokerClient::Options bo;
+  bo.url = broker_;
+  ASSERT_TRUE(BrokerClient::Create(bo, &b).ok());
+  for (size_t i = 0; i < customers.size(); ++i) {
+    const int64_t id = 1000 + static_cast<int64_t>(i);
+    const json event = {
+        {"type", "OrderPlaced"}, {"order_id", id}, {"customer", customers[i]}, {"amount_cents", 7}};
+    uint64_t off = 0;
+    ASSERT_TRUE(
+        b->Publish(topic_,
+                   {topic_, "order-" + std::to_string(id), std::to_string(id), event.dump()}, &off)
+            .ok());
+  }
+  CliRun p = Es({"project", "--topic", topic_, "--until-caught-up", "--json"});
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  EXPECT_EQ(Json(p)["rows"], static_cast<int>(customers.size()));
+  pqxx::connection c(dsn_);
+  pqxx::nontransaction tx(c);
+  for (size_t i = 0; i < customers.size(); ++i) {
+    pqxx::result r =
+        tx.exec_params("SELECT customer FROM orders WHERE id = $1", 1000 + static_cast<int64_t>(i));
+    ASSERT_EQ(r.size(), 1u) << i;
+    EXPECT_EQ(r[0][0].as<std::string>(), customers[i]) << i;
+  }
+}
+
 TEST_F(EsTest, BadInputIsOneLineAndNonZero) {
   CliRun hot = Es({"write", "-n", "10", "--topic", topic_, "--hot-rows", "4"});
   EXPECT_NE(hot.exit_code, 0);
