@@ -254,9 +254,10 @@ Status Environment::Up(const UpOptions& opts, Endpoints* out, std::ostream* log)
 Status Environment::CheckPurgeable() const {
   // Guard against `--state-dir ~ down --purge`: only delete a folder that
   // holds nothing but what Up creates.
-  // "coordinator": the default home of 2pc file decision logs (cli/cmd_2pc.cc).
-  static const std::set<std::string> ours = {"env.json",    ".lock", "pg",   "broker",
-                                             "coordinator", "pgqd",  "nats", "rabbitmq"};
+  // "coordinator": the default home of 2pc file decision logs (cli/cmd_2pc.cc);
+  // "3pc": the logs of the agents `3pc run` starts itself (cli/cmd_3pc.cc).
+  static const std::set<std::string> ours = {
+      "env.json", ".lock", "pg", "broker", "coordinator", "pgqd", "nats", "rabbitmq", "3pc"};
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(layout_.root, ec)) {
     std::string name = e.path().filename().string();

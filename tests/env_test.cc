@@ -344,6 +344,10 @@ TEST_F(EnvTest, DownStopsEverythingAndPurgeDeletesTheFolder) {
   EXPECT_EQ(again["broker_url"], j["broker_url"]);
   pg_pid = again["postgres_pid"];
   broker_pid = again["broker_pid"];
+  // What commands leave in the folder is dualwrite's too: `3pc run`'s agent
+  // logs, the default home of 2pc file decision logs.
+  fs::create_directories(dir_ + "/3pc/agent-1");
+  fs::create_directories(dir_ + "/coordinator");
 
   ASSERT_TRUE(Dualwrite({"down", "--purge"}, &out).ok()) << out;
   EXPECT_FALSE(dw::ProcessAlive(pg_pid));
