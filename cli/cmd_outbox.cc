@@ -458,12 +458,17 @@ void AddMaintain(CLI::App* group, Globals& g) {
 
 }  // namespace
 
+// cmd_outbox_consume.cc
+void AddConsume(CLI::App* group, Globals& g);
+
 void AddOutboxCommands(CLI::App& app, Globals& g) {
-  auto* group = app.add_subcommand("outbox", "the transactional outbox: write, relay, maintain");
+  auto* group =
+      app.add_subcommand("outbox", "the transactional outbox: write, relay, maintain, consume");
   group->require_subcommand(1);
   AddWrite(group, g);
   AddRelay(group, g);
   AddMaintain(group, g);
+  AddConsume(group, g);
 }
 
 }  // namespace dw::cli

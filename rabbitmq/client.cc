@@ -65,6 +65,25 @@ Status ReplyStatus(const amqp_rpc_reply_t& r, const std::string& what) {
   return Status::IOError(what + ": unknown reply");
 }
 
+// A delivery as a StoredMessage: its message-id, its dw-key header, its body.
+StoredMessage FromEnvelope(const amqp_envelope_t& env) {
+  StoredMessage m;
+  const amqp_basic_properties_t& p = env.message.properties;
+  if (p._flags & AMQP_BASIC_MESSAGE_ID_FLAG) m.id = Str(p.message_id);
+  if (p._flags & AMQP_BASIC_HEADERS_FLAG) {
+    for (int i = 0; i < p.headers.num_entries; ++i) {
+      const amqp_table_entry_t& e = p.headers.entries[i];
+      if (Str(e.key) == kKeyHeader &&
+          (e.value.kind == AMQP_FIELD_KIND_UTF8 || e.value.kind == AMQP_FIELD_KIND_BYTES)) {
+        m.key = Str(e.value.value.bytes);
+      }
+    }
+  }
+  m.payload = Str(env.message.body);
+  m.redelivered = env.redelivered != 0;
+  return m;
+}
+
 }  // namespace
 
 struct Client::Impl {
@@ -298,20 +317,7 @@ Status Client::Read(const std::string& topic, std::vector<StoredMessage>* out) {
     amqp_envelope_t env;
     amqp_rpc_reply_t r = amqp_consume_message(conn, &env, &tv, 0);
     if (r.reply_type == AMQP_RESPONSE_NORMAL) {
-      StoredMessage m;
-      const amqp_basic_properties_t& p = env.message.properties;
-      if (p._flags & AMQP_BASIC_MESSAGE_ID_FLAG) m.id = Str(p.message_id);
-      if (p._flags & AMQP_BASIC_HEADERS_FLAG) {
-        for (int i = 0; i < p.headers.num_entries; ++i) {
-          const amqp_table_entry_t& e = p.headers.entries[i];
-          if (Str(e.key) == kKeyHeader &&
-              (e.value.kind == AMQP_FIELD_KIND_UTF8 || e.value.kind == AMQP_FIELD_KIND_BYTES)) {
-            m.key = Str(e.value.value.bytes);
-          }
-        }
-      }
-      m.payload = Str(env.message.body);
-      m.redelivered = env.redelivered != 0;
+      StoredMessage m = FromEnvelope(env);
       amqp_destroy_envelope(&env);
       out->push_back(std::move(m));
       continue;
@@ -346,6 +352,59 @@ Status Client::Read(const std::string& topic, std::vector<StoredMessage>* out) {
     if (!s.ok()) return fail(s);
   }
   amqp_maybe_release_buffers(conn);
+  return Status::OK();
+}
+
+Status Client::Consume(const std::string& topic, std::chrono::milliseconds idle,
+                       const std::function<Status(const StoredMessage&)>& handle,
+                       uint64_t* handled) {
+  *handled = 0;
+  Status s = Declare(topic, nullptr);
+  if (!s.ok()) return s;
+  amqp_connection_state_t conn = impl_->conn;
+  auto fail = [&](const Status& why) {
+    Close();  // the server returns the unacked deliveries to the queue
+    return why;
+  };
+  amqp_channel_open(conn, kReadChannel);
+  s = ReplyStatus(amqp_get_rpc_reply(conn), "rabbitmq channel.open");
+  if (!s.ok()) return fail(s);
+  amqp_basic_qos(conn, kReadChannel, 0, 100, 0);
+  s = ReplyStatus(amqp_get_rpc_reply(conn), "rabbitmq basic.qos");
+  if (!s.ok()) return fail(s);
+  amqp_basic_consume(conn, kReadChannel, Bytes(topic), amqp_empty_bytes, /*no_local=*/0,
+                     /*no_ack=*/0, /*exclusive=*/0, amqp_empty_table);
+  s = ReplyStatus(amqp_get_rpc_reply(conn), "rabbitmq basic.consume " + topic);
+  if (!s.ok()) return fail(s);
+  timeval tv = ToTimeval(idle);
+  for (;;) {
+    amqp_maybe_release_buffers(conn);
+    amqp_envelope_t env;
+    amqp_rpc_reply_t r = amqp_consume_message(conn, &env, &tv, 0);
+    if (r.reply_type == AMQP_RESPONSE_NORMAL) {
+      StoredMessage m = FromEnvelope(env);
+      const uint64_t tag = env.delivery_tag;
+      amqp_destroy_envelope(&env);
+      s = handle(m);
+      if (!s.ok()) return fail(s);
+      // Acked only after the handler's work committed: a crash in between
+      // delivers the message again, which is what an inbox is for.
+      int rc = amqp_basic_ack(conn, kReadChannel, tag, /*multiple=*/0);
+      if (rc != AMQP_STATUS_OK) {
+        return fail(
+            Status::Unavailable(std::string("rabbitmq basic.ack: ") + amqp_error_string2(rc)));
+      }
+      ++*handled;
+      continue;
+    }
+    if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_TIMEOUT) {
+      break;  // idle: the queue is drained for now
+    }
+    return fail(ReplyStatus(r, "rabbitmq consume of " + topic));
+  }
+  s = ReplyStatus(amqp_channel_close(conn, kReadChannel, AMQP_REPLY_SUCCESS),
+                  "rabbitmq channel.close");
+  if (!s.ok()) return fail(s);
   return Status::OK();
 }
 

@@ -23,6 +23,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -72,6 +73,14 @@ class Client {
   // never acked, and closing the consuming channel returns them all to the
   // queue. A queue that does not exist reads as empty.
   Status Read(const std::string& topic, std::vector<StoredMessage>* out);
+
+  // Consumes the topic's queue: `handle` for each delivery, and its ack only
+  // once `handle` returned OK (so a consumer that dies before acking gets
+  // the message again). Returns after `idle` without a delivery, *handled
+  // the messages acked; a failed `handle` stops it, and its message and any
+  // other unacked ones go back to the queue.
+  Status Consume(const std::string& topic, std::chrono::milliseconds idle,
+                 const std::function<Status(const StoredMessage&)>& handle, uint64_t* handled);
 
   // Messages ready in the topic's queue (0 when it does not exist).
   Status QueueCount(const std::string& topic, uint64_t* messages);

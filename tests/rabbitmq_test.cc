@@ -13,6 +13,9 @@
 //    keeps no message ids, and verify counts the extra copies;
 //  - the relay process SIGKILLed mid-drain and restarted: nothing lost, and
 //    verify's duplicate count is exactly what the second relay re-published;
+//  - `outbox consume` with the inbox applies each event once though its
+//    message was delivered three times, and verify reports the duplicates
+//    the inbox absorbed apart from those in the queue;
 //  - `outbox relay --sink amqp://... --trace` traces the AMQP publish and its
 //    confirms, and `verify --sink amqp://...` says nothing about prepared
 //    transactions at a broker RabbitMQ is not.
@@ -362,6 +365,58 @@ TEST_F(RabbitmqTest, RelayTraceShowsTheAmqpPublishAndVerifyLeavesOutTheBroker) {
   EXPECT_EQ(j["duplicate_messages"].get<uint64_t>(), 0u);
   EXPECT_FALSE(j.contains("prepared_broker")) << r.out;
   EXPECT_EQ(QueueCount(), static_cast<uint64_t>(kOrders));
+}
+
+TEST_F(RabbitmqTest, InboxAbsorbsTheRedeliveriesAndVerifyReportsThemApart) {
+  constexpr int64_t kOrders = 300;
+  WriteOrders(kOrders, 4);
+  // The first batch of 100 is confirmed twice without being settled: three
+  // copies of each of its messages reach the queue.
+  outbox::RelayOptions ro = RabbitRelay(100);
+  const outbox::RelayOptions real = ro;
+  ro.publisher = [real](std::unique_ptr<outbox::Publisher>* out) {
+    std::unique_ptr<outbox::Publisher> p;
+    Status s = outbox::MakeRabbitmqPublisher(real, &p);
+    if (!s.ok()) return s;
+    *out = std::make_unique<ConfirmedThenLost>(std::move(p), 2);
+    return Status::OK();
+  };
+  std::unique_ptr<outbox::Relay> relay;
+  ASSERT_TRUE(outbox::CreateRelay(ro, &relay).ok());
+  ASSERT_TRUE(relay->Start().ok());
+  int64_t moved = 0;
+  EXPECT_FALSE(relay->Step(&moved).ok());
+  EXPECT_FALSE(relay->Step(&moved).ok());
+  EXPECT_EQ(Pump(relay.get()), kOrders);
+  workload::VerifyReport v = VerifyRabbit();
+  EXPECT_EQ(v.duplicate_messages, 200u) << v.ToText(5);
+  EXPECT_FALSE(v.has_inbox);
+
+  // The consumer: each delivery in one transaction with its id in the inbox.
+  CliRun r =
+      RunCli({"outbox", "consume", "--dsn", dsn_, "--sink", Url(), "--idle-ms", "1000", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["delivered"].get<uint64_t>(), 500u) << r.out;
+  EXPECT_EQ(j["applied"].get<uint64_t>(), 300u) << r.out;
+  EXPECT_EQ(j["absorbed"].get<uint64_t>(), 200u) << r.out;
+  // Every order's event was applied once, though its message came up to 3 times.
+  EXPECT_EQ(SqlInt(dsn_, "SELECT count(*) FROM consumer_orders"), kOrders);
+  EXPECT_EQ(SqlInt(dsn_, "SELECT max(events) FROM consumer_orders"), 1);
+  EXPECT_EQ(SqlInt(dsn_, "SELECT count(*) FROM inbox"), kOrders);
+  EXPECT_EQ(QueueCount(), 0u) << "consumed and acked";
+
+  // verify: the inbox's absorbed duplicates apart from the queue, which the
+  // consumer emptied (so every row reads as missing there now).
+  v = VerifyRabbit();
+  EXPECT_TRUE(v.has_inbox);
+  EXPECT_EQ(v.inbox_ids, static_cast<uint64_t>(kOrders));
+  EXPECT_EQ(v.inbox_absorbed, 200u);
+  EXPECT_EQ(v.messages, 0u);
+  EXPECT_EQ(v.missing.size(), static_cast<size_t>(kOrders));
+  EXPECT_NE(v.ToText(5).find("consumer inbox: 300 message ids, 200 duplicates absorbed"),
+            std::string::npos)
+      << v.ToText(5);
 }
 
 }  // namespace

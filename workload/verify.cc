@@ -144,6 +144,7 @@ nlohmann::json VerifyReport::ToJson() const {
                       {"prepared_postgres", prepared_postgres},
                       {"order_per_key", OrderPerKeyJson()}};
   if (broker_prepares) j["prepared_broker"] = prepared_broker;
+  if (has_inbox) j["inbox"] = {{"ids", inbox_ids}, {"absorbed", inbox_absorbed}};
   return j;
 }
 
@@ -190,6 +191,10 @@ std::string VerifyReport::ToText(size_t max) const {
     line("keys with a gap (a version never read)", gaps);
     line("keys with an event past the row's version", ahead);
   }
+  if (has_inbox) {
+    out += "consumer inbox: " + std::to_string(inbox_ids) + " message ids, " +
+           std::to_string(inbox_absorbed) + " duplicates absorbed\n";
+  }
   if (!foreign_keys.empty()) line("messages whose key is not an order id", foreign_keys);
   line("prepared at Postgres", prepared_postgres);
   if (broker_prepares) line("prepared at the broker", prepared_broker);
@@ -233,6 +238,12 @@ Status Verify(const VerifyOptions& opts, VerifyReport* r) {
         if (id >= opts.min_id && id <= opts.max_id) rows[id] = version;
       }
       s.complete();
+    }
+    if (tx.exec1("SELECT to_regclass('inbox') IS NOT NULL")[0].as<bool>()) {
+      pqxx::row in = tx.exec1("SELECT count(*), coalesce(sum(absorbed), 0) FROM inbox");
+      r->has_inbox = true;
+      r->inbox_ids = in[0].as<uint64_t>();
+      r->inbox_absorbed = in[1].as<uint64_t>();
     }
     for (const auto& row : tx.exec("SELECT gid FROM pg_prepared_xacts WHERE database = "
                                    "current_database() ORDER BY gid")) {

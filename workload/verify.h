@@ -51,6 +51,11 @@ struct VerifyReport {
   // receives. dualwrite's broker and JetStream (within its window) drop a
   // republished id; RabbitMQ delivers every copy.
   uint64_t duplicate_messages = 0;
+  // A consumer's inbox in this database (outbox/inbox.h): the message ids it
+  // took and the redeliveries it absorbed (did no work for).
+  bool has_inbox = false;
+  uint64_t inbox_ids = 0;
+  uint64_t inbox_absorbed = 0;
   std::vector<int64_t> missing;                // order ids with a row and no message
   std::vector<int64_t> orphans;                // order ids with a message and no row
   std::vector<int64_t> duplicates;             // order ids with an event read more than once
