@@ -24,18 +24,9 @@ using std::chrono::milliseconds;
 
 // The agents' silence before they terminate: long enough to watch the
 // waiter wait, short enough for a lesson.
-constexpr int64_t kAgentTimeoutMs = 3000;
+constexpr int64_t kNonblockingTimeoutMs = 3000;
 
-bool HasMessage(Stage& st, int64_t id) {
-  std::vector<BrokerMessage> msgs;
-  if (!st.TopicMessages(&msgs).ok()) return false;
-  for (const auto& m : msgs) {
-    if (m.id == workload::MessageIdFor(id)) return true;
-  }
-  return false;
-}
-
-struct Waiter {
+struct BlockedClient {
   std::atomic<bool> done{false};
   std::atomic<int64_t> finished_at_ms{0};  // since it started
   std::string error;
@@ -49,9 +40,10 @@ Status Lesson3pcNonblocking(Stage& st, Narrator& n, nlohmann::json& facts) {
          "Each holds its participant's 3PC state durably (Postgres: the prepared transaction "
          "plus a row of dw_3pc_state; the broker: its precommit record). An agent that hears "
          "nothing from the coordinator for --timeout " +
-             std::to_string(kAgentTimeoutMs) + " ms finishes the transaction with the other.");
+             std::to_string(kNonblockingTimeoutMs) +
+             " ms finishes the transaction with the other.");
   LessonAgents agents;
-  Status s = StartLessonAgents(st, kAgentTimeoutMs, false, &agents);
+  Status s = StartLessonAgents(st, kNonblockingTimeoutMs, false, &agents);
   if (!s.ok()) return s;
 
   n.Step("A coordinator places one order and dies after every PreCommit was acknowledged",
@@ -76,7 +68,7 @@ Status Lesson3pcNonblocking(Stage& st, Narrator& n, nlohmann::json& facts) {
          "It upserts order " + std::to_string(id) +
              ": the prepared transaction holds that key, so the statement waits, exactly as "
              "in 2pc-blocking. Nobody will run a recover command this time.");
-  Waiter w;
+  BlockedClient w;
   const std::string sql = "INSERT INTO orders (id, customer, amount_cents) VALUES (" +
                           std::to_string(id) +
                           ", 'second-client', 1) ON CONFLICT (id) DO UPDATE SET amount_cents = "
@@ -113,7 +105,7 @@ Status Lesson3pcNonblocking(Stage& st, Narrator& n, nlohmann::json& facts) {
                   " WHERE application_name = 'dw-demo-waiter'"));
 
   n.Step("The class waits - for the agents, not for an operator",
-         "Each agent's timer runs out " + std::to_string(kAgentTimeoutMs) +
+         "Each agent's timer runs out " + std::to_string(kNonblockingTimeoutMs) +
              " ms after the coordinator's last word. The lowest agent id reachable (1) becomes "
              "the recovery coordinator, reads both states (precommitted) and decides commit.");
   const int64_t decided_ms = WaitAgentsDecided(agents, std::chrono::seconds(30));
@@ -137,7 +129,7 @@ Status Lesson3pcNonblocking(Stage& st, Narrator& n, nlohmann::json& facts) {
   st.ShowTopic();
   const bool committed_row =
       st.Int("SELECT count(*) FROM orders WHERE id = " + std::to_string(id)) == 1;
-  const bool committed_message = HasMessage(st, id);
+  const bool committed_message = HasOrderMessage(st, id);
 
   n.Step("Once more, the coordinator dying after CanCommit",
          "`--crash-at after-cancommit`: both agents voted yes but nobody got a PreCommit. "
@@ -160,7 +152,7 @@ Status Lesson3pcNonblocking(Stage& st, Narrator& n, nlohmann::json& facts) {
   }
   const bool aborted_row =
       st.Int("SELECT count(*) FROM orders WHERE id = " + std::to_string(id2)) == 0;
-  const bool aborted_message = !HasMessage(st, id2);
+  const bool aborted_message = !HasOrderMessage(st, id2);
   st.ShowPrepared();
   st.ShowOrders();
 
@@ -176,7 +168,7 @@ Status Lesson3pcNonblocking(Stage& st, Narrator& n, nlohmann::json& facts) {
   const bool waited_for_agents =
       waiting && w.done && w.error.empty() && decided_ms >= 0 && blocked_ms > 0;
   facts = {{"order_id", id},
-           {"agent_timeout_ms", kAgentTimeoutMs},
+           {"agent_timeout_ms", kNonblockingTimeoutMs},
            {"coordinator_exit_code", crash.exit_code},
            {"waiter_was_waiting_on_lock", waiting},
            {"waiter_started_after_crash_ms", waiter_start_ms},
@@ -201,7 +193,7 @@ Status Lesson3pcNonblocking(Stage& st, Narrator& n, nlohmann::json& facts) {
       "with no recover command, the agents committed " + std::to_string(decided_after_crash_ms) +
           " ms after the coordinator died (their "
           "timeout: " +
-          std::to_string(kAgentTimeoutMs) +
+          std::to_string(kNonblockingTimeoutMs) +
           " ms), and the waiter was "
           "blocked " +
           std::to_string(blocked_ms) + " ms - not until an operator came, as in 2pc-blocking");

@@ -21,19 +21,10 @@ namespace {
 
 using std::chrono::milliseconds;
 
-constexpr int64_t kAgentTimeoutMs = 1000;
-
-bool HasMessage(Stage& st, int64_t id) {
-  std::vector<BrokerMessage> msgs;
-  if (!st.TopicMessages(&msgs).ok()) return false;
-  for (const auto& m : msgs) {
-    if (m.id == workload::MessageIdFor(id)) return true;
-  }
-  return false;
-}
+constexpr int64_t kPartitionTimeoutMs = 1000;
 
 // The decision agent `id` logged for `gid` ("commit", "abort", "" if none).
-std::string Decided(const LessonAgents& a, int id, const std::string& gid) {
+std::string DecisionLogged(const LessonAgents& a, int id, const std::string& gid) {
   std::string d;
   for (const auto& line : TerminationLines(a, id)) {
     if (line.find("terminated " + gid + ":") == std::string::npos) continue;
@@ -49,10 +40,10 @@ std::string Decided(const LessonAgents& a, int id, const std::string& gid) {
 Status Lesson3pcPartition(Stage& st, Narrator& n, nlohmann::json& facts) {
   n.Step("Two agents that reach each other only through fault proxies",
          "The Postgres agent (id 1) and the broker agent (id 2), --timeout " +
-             std::to_string(kAgentTimeoutMs) +
+             std::to_string(kPartitionTimeoutMs) +
              " ms; each one's calls to the other go through a `dualwrite proxy`.");
   LessonAgents agents;
-  Status s = StartLessonAgents(st, kAgentTimeoutMs, true, &agents);
+  Status s = StartLessonAgents(st, kPartitionTimeoutMs, true, &agents);
   if (!s.ok()) return s;
 
   n.Step("The network splits",
@@ -84,20 +75,20 @@ Status Lesson3pcPartition(Stage& st, Narrator& n, nlohmann::json& facts) {
   for (int a : {1, 2}) {
     for (const auto& line : TerminationLines(agents, a)) n.Output(line);
   }
-  const std::string pg_decision = Decided(agents, 1, gid);
-  const std::string broker_decision = Decided(agents, 2, gid);
+  const std::string pg_decision = DecisionLogged(agents, 1, gid);
+  const std::string broker_decision = DecisionLogged(agents, 2, gid);
   st.ShowPrepared();
   st.ShowBrokerPrepared();
   st.ShowOrders();
   st.ShowTopic();
   const bool row = st.Int("SELECT count(*) FROM orders WHERE id = " + std::to_string(id)) == 1;
-  const bool message = HasMessage(st, id);
+  const bool message = HasOrderMessage(st, id);
 
   n.Step("The network heals - too late",
          "Both sides have decided and forgotten; nothing reconciles them.");
   s = SplitAgents(st, agents, false);
   if (!s.ok()) return s;
-  std::this_thread::sleep_for(milliseconds(2 * kAgentTimeoutMs));
+  std::this_thread::sleep_for(milliseconds(2 * kPartitionTimeoutMs));
 
   n.Step("verify", "Is every order in both places?");
   workload::VerifyOptions vo;
@@ -110,7 +101,7 @@ Status Lesson3pcPartition(Stage& st, Narrator& n, nlohmann::json& facts) {
   const bool missing_is_the_order = vr.missing.size() == 1 && vr.missing[0] == id;
 
   facts = {{"order_id", id},
-           {"agent_timeout_ms", kAgentTimeoutMs},
+           {"agent_timeout_ms", kPartitionTimeoutMs},
            {"coordinator_exit_code", crash.exit_code},
            {"agents_decided_ms", decided_ms},
            {"postgres_agent_decision", pg_decision},

@@ -8,6 +8,7 @@
 #include "common/process.h"
 #include "env/http_get.h"
 #include "participants/broker_client.h"
+#include "workload/orders.h"
 
 namespace dw::demo {
 namespace {
@@ -15,12 +16,12 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-std::string Local(int port) { return "127.0.0.1:" + std::to_string(port); }
+std::string LoopbackAddress(int port) { return "127.0.0.1:" + std::to_string(port); }
 
 // POST /faults at a proxy's control port; its HTTP status (0: unreachable).
-int PostFaults(int control, const std::string& body, std::string* reply) {
+int PostToProxy(int control, const std::string& body, std::string* reply) {
   BrokerClient::Options o;
-  o.url = "http://" + Local(control);
+  o.url = "http://" + LoopbackAddress(control);
   o.timeout = milliseconds(3000);
   std::unique_ptr<BrokerClient> c;
   if (!BrokerClient::Create(o, &c).ok()) return 0;
@@ -35,7 +36,7 @@ int PostFaults(int control, const std::string& body, std::string* reply) {
 std::string LessonAgents::List() const {
   std::string s;
   for (const auto& [id, p] : port)
-    s += (s.empty() ? "" : ",") + std::to_string(id) + "=" + Local(p);
+    s += (s.empty() ? "" : ",") + std::to_string(id) + "=" + LoopbackAddress(p);
   return s;
 }
 
@@ -47,16 +48,17 @@ Status StartLessonAgents(Stage& st, int64_t timeout_ms, bool through_proxies, Le
     for (int id : {1, 2}) {
       const int listen = FreeTcpPort();
       out->control[id] = FreeTcpPort();
-      Status s = st.Spawn({"proxy", "--listen", Local(listen), "--upstream", Local(out->port[id]),
-                           "--control", Local(out->control[id])},
-                          &out->proxy[id]);
+      Status s =
+          st.Spawn({"proxy", "--listen", LoopbackAddress(listen), "--upstream",
+                    LoopbackAddress(out->port[id]), "--control", LoopbackAddress(out->control[id])},
+                   &out->proxy[id]);
       if (!s.ok()) return s;
       reach[id] = listen;
     }
     for (int id : {1, 2}) {
       int status = 0;
       for (int i = 0; i < 200 && status != 200; ++i) {
-        status = PostFaults(out->control[id], "{}", nullptr);
+        status = PostToProxy(out->control[id], "{}", nullptr);
         if (status != 200) std::this_thread::sleep_for(milliseconds(50));
       }
       if (status != 200) return Status::IOError("the fault proxy did not start");
@@ -65,8 +67,8 @@ Status StartLessonAgents(Stage& st, int64_t timeout_ms, bool through_proxies, Le
   for (int id : {1, 2}) {
     const int other = id == 1 ? 2 : 1;
     Status s = st.Spawn({"3pc", "agent", "--participant", id == 1 ? "postgres" : "broker", "--id",
-                         std::to_string(id), "--listen", Local(out->port[id]), "--peers",
-                         std::to_string(other) + "=" + Local(reach[other]), "--timeout",
+                         std::to_string(id), "--listen", LoopbackAddress(out->port[id]), "--peers",
+                         std::to_string(other) + "=" + LoopbackAddress(reach[other]), "--timeout",
                          std::to_string(timeout_ms)},
                         &out->agent[id]);
     if (!s.ok()) return s;
@@ -106,17 +108,26 @@ Status SplitAgents(Stage& st, const LessonAgents& a, bool split) {
       split ? "{\"reset\": true, \"refuse\": true}" : "{\"reset\": false, \"refuse\": false}";
   for (const auto& [id, control] : a.control) {
     st.n().Note("the proxy in front of agent " + std::to_string(id) + " (control " +
-                Local(control) + "):");
+                LoopbackAddress(control) + "):");
     st.n().Http("POST", "/faults", body);
     std::string reply;
-    const int status = PostFaults(control, body, &reply);
+    const int status = PostToProxy(control, body, &reply);
     st.n().HttpReply(status, reply);
     if (status != 200) {
-      return Status::IOError("proxy control " + Local(control) + " answered " +
+      return Status::IOError("proxy control " + LoopbackAddress(control) + " answered " +
                              std::to_string(status));
     }
   }
   return Status::OK();
+}
+
+bool HasOrderMessage(Stage& st, int64_t id) {
+  std::vector<BrokerMessage> msgs;
+  if (!st.TopicMessages(&msgs).ok()) return false;
+  for (const auto& m : msgs) {
+    if (m.id == workload::MessageIdFor(id)) return true;
+  }
+  return false;
 }
 
 std::vector<std::string> TerminationLines(const LessonAgents& a, int id) {

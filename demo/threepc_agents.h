@@ -43,6 +43,9 @@ int64_t WaitAgentsDecided(const LessonAgents& a, std::chrono::milliseconds limit
 // proxy, narrated. Split: every open connection reset and new ones refused.
 Status SplitAgents(Stage& st, const LessonAgents& a, bool split);
 
+// Whether the orders topic holds order `id`'s message.
+bool HasOrderMessage(Stage& st, int64_t id);
+
 // The lines of agent `id`'s log that report a termination.
 std::vector<std::string> TerminationLines(const LessonAgents& a, int id);
 
