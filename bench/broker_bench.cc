@@ -69,6 +69,7 @@ struct Target {
   // Per run, owned by thread 0 (see bench_util.h for the thread model).
   LatencyRecorder rec;
   double fsyncs_before = 0;
+  double broker_cpu_before = -1;  // the broker process's CPU seconds at the run's start
 };
 
 const std::string& Payload() {
@@ -110,6 +111,7 @@ void BeginRun(benchmark::State& state, Target* t) {
   if (state.thread_index() != 0) return;
   t->rec.Reset(state.threads());
   t->fsyncs_before = 0;
+  t->broker_cpu_before = env::ProcessCpuSeconds(t->server->pid());
   Status s = ReadMetric(t->client.get(), kFsyncsMetric, &t->fsyncs_before);
   if (!s.ok()) state.SkipWithError(("reading /metrics: " + s.ToString()).c_str());
 }
@@ -128,6 +130,13 @@ void EndRun(benchmark::State& state, Target* t, int requests_per_op) {
   }
   state.counters["fsyncs_per_req"] =
       (after - t->fsyncs_before) / (static_cast<double>(ops) * requests_per_op);
+  // The threads leave the loop together (Google Benchmark's barrier), so
+  // the broker's CPU since BeginRun is this run's, /metrics reads aside.
+  const double cpu = env::ProcessCpuSeconds(t->server->pid());
+  if (t->broker_cpu_before >= 0 && cpu >= 0) {
+    state.counters["broker_cpu_us_per_op"] =
+        (cpu - t->broker_cpu_before) * 1e6 / static_cast<double>(ops);
+  }
 }
 
 void BM_Healthz(benchmark::State& state, Target* t) {

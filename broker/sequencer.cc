@@ -9,22 +9,8 @@ void Sequencer::Reset() {
   gids_.clear();
 }
 
-uint64_t Sequencer::EndOffset(const std::string& topic) {
-  auto it = ends_.find(topic);
-  if (it != ends_.end()) {
-    used_overlay_ = true;
-    return it->second;
-  }
-  return store_->EndOffset(topic);
-}
-
-std::optional<uint64_t> Sequencer::FindId(const std::string& topic, const std::string& id) {
-  auto it = ids_.find({topic, id});
-  if (it != ids_.end()) {
-    used_overlay_ = true;
-    return it->second;
-  }
-  return store_->FindId(topic, id);
+Sequencer::TopicCursor Sequencer::Cursor(const std::string& topic) {
+  return TopicCursor{&topic, &ids_[topic], store_->Ids(topic)};
 }
 
 TxnState Sequencer::State(const std::string& gid) {
@@ -36,16 +22,35 @@ TxnState Sequencer::State(const std::string& gid) {
   return store_->State(gid);
 }
 
-uint64_t Sequencer::Assign(const std::string& topic, const MessageData& m, bool* created) {
+uint64_t Sequencer::Assign(TopicCursor& c, const MessageData& m, bool* created) {
   if (!m.id.empty()) {
-    if (auto existing = FindId(topic, m.id)) {
+    // Both indexes hash ids alike (absl's string hash): hash once, probe both.
+    const size_t hash = c.batch_ids->hash_function()(m.id);
+    if (auto it = c.batch_ids->find(m.id, hash); it != c.batch_ids->end()) {
+      used_overlay_ = true;
       *created = false;
-      return *existing;
+      return it->second;
+    }
+    if (c.stored_ids != nullptr) {
+      if (auto it = c.stored_ids->find(m.id, hash); it != c.stored_ids->end()) {
+        *created = false;
+        return it->second;
+      }
     }
   }
-  uint64_t off = EndOffset(topic);
-  ends_[topic] = off + 1;
-  if (!m.id.empty()) ids_[{topic, m.id}] = off;
+  if (c.end == nullptr) {
+    auto it = ends_.find(*c.topic);
+    if (it == ends_.end()) {
+      it = ends_.emplace(*c.topic, store_->EndOffset(*c.topic)).first;
+    } else {
+      used_overlay_ = true;
+    }
+    c.end = &it->second;
+  } else {
+    used_overlay_ = true;  // the offset follows one assigned in this batch
+  }
+  const uint64_t off = (*c.end)++;
+  if (!m.id.empty()) c.batch_ids->emplace(m.id, off);
   *created = true;
   return off;
 }
@@ -81,9 +86,12 @@ void Sequencer::PlanPublish(Mutation& m, int64_t now_ms, Outcome* out) {
   rec.topic = m.topic;
   rec.ts_ms = now_ms;
   out->offsets.reserve(m.messages.size());
+  rec.messages.reserve(m.messages.size());
+  TopicCursor c = Cursor(m.topic);
+  c.batch_ids->reserve(c.batch_ids->size() + m.messages.size());
   for (auto& msg : m.messages) {
     bool created;
-    uint64_t off = Assign(m.topic, msg, &created);
+    uint64_t off = Assign(c, msg, &created);
     if (created) {
       if (rec.messages.empty()) rec.first_offset = off;
       rec.messages.push_back(std::move(msg));
@@ -151,7 +159,8 @@ void Sequencer::PlanCommit(const Mutation& m, int64_t now_ms, Outcome* out) {
   rec.ts_ms = now_ms;
   for (const auto& s : *staged) {
     bool created;
-    rec.offsets.push_back(Assign(s.topic, s.data, &created));
+    TopicCursor c = Cursor(s.topic);
+    rec.offsets.push_back(Assign(c, s.data, &created));
     if (!created) ++out->duplicates;
   }
   out->offsets = rec.offsets;

@@ -81,13 +81,25 @@ class Sequencer {
     std::vector<uint64_t> offsets;      // kCommitted
   };
 
+  using IdIndex = Store::IdIndex;  // id -> offset
+
+  // One topic's part of the overlay and of the store, looked up once for
+  // all the messages a mutation publishes to it: a batch of a thousand
+  // messages then costs a thousand id lookups, not also a thousand lookups
+  // of its topic in three maps and a thousand (topic, id) key copies.
+  struct TopicCursor {
+    const std::string* topic;
+    IdIndex* batch_ids;         // this batch's ids of the topic
+    const IdIndex* stored_ids;  // the store's (null: none stored yet)
+    uint64_t* end = nullptr;    // ends_'s entry, once a message was new
+  };
+  TopicCursor Cursor(const std::string& topic);
+
   // Lookups through the overlay; they set used_overlay_ when the overlay answered.
-  uint64_t EndOffset(const std::string& topic);
-  std::optional<uint64_t> FindId(const std::string& topic, const std::string& id);
   TxnState State(const std::string& gid);
 
-  // Assigns an offset to one message of `topic` (new or duplicate).
-  uint64_t Assign(const std::string& topic, const MessageData& m, bool* created);
+  // Assigns an offset to one message of the cursor's topic (new or duplicate).
+  uint64_t Assign(TopicCursor& c, const MessageData& m, bool* created);
 
   void PlanPublish(Mutation& m, int64_t now_ms, Outcome* out);
   void PlanPrepare(const Mutation& m, int64_t now_ms, Outcome* out);
@@ -98,7 +110,9 @@ class Sequencer {
   const Store* store_;
   std::vector<Record> records_;
   std::unordered_map<std::string, uint64_t> ends_;  // topic -> end offset incl. this batch
-  absl::flat_hash_map<std::pair<std::string, std::string>, uint64_t> ids_;  // (topic, id) -> offset
+  // topic -> (id -> offset) of this batch. Node-based outer map: cursors
+  // keep pointers to its values while other topics are added.
+  std::unordered_map<std::string, IdIndex> ids_;
   std::unordered_map<std::string, GidOverlay> gids_;
   bool used_overlay_ = false;
 };

@@ -4,8 +4,6 @@
 #include <mutex>
 #include <utility>
 
-#include <absl/container/flat_hash_set.h>
-
 namespace dw::broker {
 namespace {
 
@@ -55,25 +53,31 @@ Status Store::ApplyLocked(Record& r) {
 }
 
 Status Store::ApplyPublish(Record& r) {
-  // Validate everything first so a bad record changes nothing.
   auto it = topics_.find(r.topic);
   uint64_t end = it == topics_.end() ? 0 : it->second.messages.size();
   if (r.first_offset != end) {
     return Inconsistent(
         r, "first offset " + std::to_string(r.first_offset) + ", expected " + std::to_string(end));
   }
-  absl::flat_hash_set<std::string_view> fresh;
-  fresh.reserve(r.messages.size());
-  for (const auto& m : r.messages) {
-    if (m.id.empty()) continue;
-    if ((it != topics_.end() && it->second.ids.contains(m.id)) || !fresh.insert(m.id).second) {
-      return Inconsistent(r, "id '" + m.id + "' stored twice");
+  const bool new_topic = it == topics_.end();
+  if (new_topic) it = topics_.try_emplace(r.topic).first;
+  Topic& t = it->second;
+  // Index the ids first, one probe each: try_emplace is both the check that
+  // the id is not stored yet (nor earlier in this record) and the insert. A
+  // record that repeats an id changes nothing: its ids indexed so far are
+  // taken out again (all of them are its own, since the first clash stops it).
+  t.ids.reserve(t.ids.size() + r.messages.size());
+  for (size_t i = 0; i < r.messages.size(); ++i) {
+    const std::string& id = r.messages[i].id;
+    if (id.empty() || t.ids.try_emplace(id, r.first_offset + i).second) continue;
+    for (size_t j = 0; j < i; ++j) {
+      if (!r.messages[j].id.empty()) t.ids.erase(r.messages[j].id);
     }
+    if (new_topic) topics_.erase(it);
+    return Inconsistent(r, "id '" + id + "' stored twice");
   }
-  Topic& t = topics_[r.topic];
   uint64_t off = r.first_offset;
   for (auto& m : r.messages) {
-    if (!m.id.empty()) t.ids.emplace(m.id, off);
     t.messages.push_back(StoredMessage{off, std::move(m), r.ts_ms});
     ++off;
   }
@@ -156,6 +160,11 @@ Status Store::ApplyPrecommit(const Record& r) {
 uint64_t Store::EndOffset(const std::string& topic) const {
   auto it = topics_.find(topic);
   return it == topics_.end() ? 0 : it->second.messages.size();
+}
+
+const Store::IdIndex* Store::Ids(const std::string& topic) const {
+  auto it = topics_.find(topic);
+  return it == topics_.end() ? nullptr : &it->second.ids;
 }
 
 std::optional<uint64_t> Store::FindId(const std::string& topic, const std::string& id) const {

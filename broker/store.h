@@ -86,8 +86,14 @@ class Store {
 
   // --- sequencer queries (writer thread only, no lock) ---
 
+  // The idempotency index of a topic: id -> offset.
+  using IdIndex = absl::flat_hash_map<std::string, uint64_t>;
+
   uint64_t EndOffset(const std::string& topic) const;  // next offset to assign
   std::optional<uint64_t> FindId(const std::string& topic, const std::string& id) const;
+  // The topic's index (null: the topic has no message yet). Valid until the
+  // next Apply.
+  const IdIndex* Ids(const std::string& topic) const;
   TxnState State(const std::string& gid) const;
   const PreparedTxn* FindPrepared(const std::string& gid) const;
   const std::vector<uint64_t>* CommittedOffsets(const std::string& gid) const;
@@ -112,7 +118,7 @@ class Store {
     // ids here, and a drain of a large backlog makes it millions of entries:
     // an open-addressing table costs about one cache miss per lookup, where a
     // node-based std::unordered_map walks a chain of scattered nodes.
-    absl::flat_hash_map<std::string, uint64_t> ids;
+    IdIndex ids;
   };
 
   Status ApplyLocked(Record& r);

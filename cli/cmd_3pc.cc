@@ -44,8 +44,16 @@ namespace {
 using std::chrono::milliseconds;
 
 // Requests block on Postgres or the broker while they run: enough threads
-// for a coordinator's workers plus the termination traffic between agents.
-constexpr int kAgentThreads = 48;
+// for a coordinator's workers (compare's failure cells run 64) plus the
+// termination traffic between agents.
+constexpr int kAgentThreads = 96;
+// The Postgres agent's connections, opened as needed: more than the
+// coordinator's workers. A CanCommit waiting on a row lock holds its
+// connection until the transaction holding the lock, prepared, gets its
+// DoCommit; with fewer connections than workers, the waiters (hot rows,
+// --hot-rows) could take them all and leave no connection to run that
+// COMMIT PREPARED, stalling the agent until statement_timeout.
+constexpr int kPostgresAgentConnections = 80;
 
 // An agent's peer calls wait for a whole termination at the peer (which
 // may itself wait for a silent peer): longer than one timeout.
@@ -103,7 +111,7 @@ void AddAgent(CLI::App* group, Globals& g) {
       Check(threepc::EnsurePgStateSchema(dsn));
       PgPool::Options po;
       po.dsn = dsn;
-      po.max_connections = 24;
+      po.max_connections = kPostgresAgentConnections;
       po.application_name = "dualwrite-3pc-agent";
       std::shared_ptr<PgPool> pool;
       Check(PgPool::Create(po, &pool));

@@ -1,6 +1,7 @@
 // `dualwrite demo LESSON [--step] [--slow MS] [--result FILE]`: narrated
 // lessons for a class. The lessons live in demo/; this file only
 // parses flags, finds the cluster, and turns the verdict into an exit code.
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 
@@ -12,9 +13,12 @@
 namespace dw::cli {
 
 void AddDemoCommand(CLI::App& app, Globals& g) {
+  // The descriptions in one column, two spaces past the longest name.
+  size_t width = 0;
+  for (const auto& l : demo::Lessons()) width = std::max(width, std::string(l.name).size() + 2);
   std::string lessons;
   for (const auto& l : demo::Lessons()) {
-    lessons += "\n  " + std::string(l.name) + std::string(14 - std::string(l.name).size(), ' ') +
+    lessons += "\n  " + std::string(l.name) + std::string(width - std::string(l.name).size(), ' ') +
                l.description;
   }
   auto* cmd = app.add_subcommand(

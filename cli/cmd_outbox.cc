@@ -20,6 +20,7 @@
 #include "outbox/relay_runner.h"
 #include "outbox/schema.h"
 #include "outbox/writer.h"
+#include "rabbitmq/url.h"
 #include "workload/load_runner.h"
 
 namespace dw::cli {
@@ -301,8 +302,10 @@ void AddRelay(CLI::App* group, Globals& g) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--sink", o->sink,
                   "where batches go: dualwrite (the broker, default), nats (the state folder's "
-                  "nats-server with JetStream, started if needed) or a nats://HOST:PORT URL "
-                  "(used as given); every strategy publishes through it");
+                  "nats-server with JetStream, started if needed), a nats://HOST:PORT URL (used "
+                  "as given), rabbitmq (the state folder's rabbitmq-server, a durable quorum "
+                  "queue per topic, publisher confirms; started if needed) or an "
+                  "amqp://USER:PASS@HOST:PORT/VHOST URL; every strategy publishes through it");
   cmd->add_option("--dedupe-window", o->dedupe_window,
                   "nats: the stream's duplicate window, within which a republished event id is "
                   "dropped by the server (default 2m; e.g. 90s, 1500ms)");
@@ -340,11 +343,21 @@ void AddRelay(CLI::App* group, Globals& g) {
     std::unique_ptr<Trace> trace = o->trace.Make(cmd, "relay");
     ro.trace = trace.get();
     jetstream::SinkChoice sink;
-    Check(jetstream::ParseSink(o->sink, &sink));
+    std::string amqp_given;
+    const bool rabbit = rabbitmq::IsRabbitmqSink(o->sink, &amqp_given);
+    if (!rabbit) Check(jetstream::ParseSink(o->sink, &sink));
     if (!sink.nats && (cmd->count("--dedupe-window") > 0 || cmd->count("--nats-max-pending") > 0)) {
       throw CliError("--dedupe-window and --nats-max-pending are for --sink nats");
     }
-    if (sink.nats) {
+    if (rabbit) {
+      // RabbitMQ instead of the broker: the broker is not started.
+      if (!amqp_given.empty()) {
+        rabbitmq::AmqpAddress a;
+        Check(rabbitmq::ParseAmqpUrl(amqp_given, &a));
+      }
+      ro.dsn = DsnWithoutBroker(g);
+      Check(env::ResolveRabbitmq(g.state_dir, amqp_given, &ro.amqp_url, &std::cerr));
+    } else if (sink.nats) {
       // JetStream instead of the broker: the broker is not started.
       Check(jetstream::ParseDedupeWindow(o->dedupe_window, &ro.dedupe_window));
       ro.nats_max_pending = o->nats_max_pending;
@@ -445,12 +458,17 @@ void AddMaintain(CLI::App* group, Globals& g) {
 
 }  // namespace
 
+// cmd_outbox_consume.cc
+void AddConsume(CLI::App* group, Globals& g);
+
 void AddOutboxCommands(CLI::App& app, Globals& g) {
-  auto* group = app.add_subcommand("outbox", "the transactional outbox: write, relay, maintain");
+  auto* group =
+      app.add_subcommand("outbox", "the transactional outbox: write, relay, maintain, consume");
   group->require_subcommand(1);
   AddWrite(group, g);
   AddRelay(group, g);
   AddMaintain(group, g);
+  AddConsume(group, g);
 }
 
 }  // namespace dw::cli

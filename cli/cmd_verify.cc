@@ -4,6 +4,7 @@
 #include "cli/commands.h"
 #include "env/environment.h"
 #include "jetstream/url.h"
+#include "rabbitmq/url.h"
 #include "workload/verify.h"
 
 namespace dw::cli {
@@ -26,14 +27,23 @@ void AddVerifyCommands(CLI::App& app, Globals& g) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--sink", o->sink,
                   "where the messages are: dualwrite (the broker, default), nats (the state "
-                  "folder's nats-server) or a nats://HOST:PORT URL; with nats the topic's "
-                  "JetStream stream is read back by sequence");
+                  "folder's nats-server), a nats://HOST:PORT URL, rabbitmq (the state "
+                  "folder's rabbitmq-server) or an amqp:// URL; with nats the topic's "
+                  "JetStream stream is read back by sequence, with rabbitmq its quorum queue "
+                  "is consumed without acks and so left as it was");
   cmd->callback([&g, o] {
     jetstream::SinkChoice sink;
-    Check(jetstream::ParseSink(o->sink, &sink));
+    std::string amqp_given;
+    const bool rabbit = rabbitmq::IsRabbitmqSink(o->sink, &amqp_given);
+    if (!rabbit) Check(jetstream::ParseSink(o->sink, &sink));
+    if (rabbit && !amqp_given.empty()) {
+      rabbitmq::AmqpAddress a;
+      Check(rabbitmq::ParseAmqpUrl(amqp_given, &a));
+    }
     workload::VerifyOptions vo;
-    if (sink.nats) {
-      // JetStream holds the messages: the broker is neither needed nor started.
+    if (sink.nats || rabbit) {
+      // JetStream or RabbitMQ holds the messages: the broker is neither
+      // needed nor started.
       env::Endpoints ep{g.dsn, ""};
       if (ep.dsn.empty()) {
         env::UpOptions uo;
@@ -42,7 +52,11 @@ void AddVerifyCommands(CLI::App& app, Globals& g) {
         Check(env::Environment(g.state_dir).Up(uo, &ep, &std::cerr));
       }
       vo.dsn = ep.dsn;
-      Check(env::ResolveNats(g.state_dir, sink.nats_url, &vo.nats_url, &std::cerr));
+      if (rabbit) {
+        Check(env::ResolveRabbitmq(g.state_dir, amqp_given, &vo.amqp_url, &std::cerr));
+      } else {
+        Check(env::ResolveNats(g.state_dir, sink.nats_url, &vo.nats_url, &std::cerr));
+      }
     } else {
       ResolvedEndpoints ep = ResolveEndpoints(g);
       vo.dsn = ep.dsn;

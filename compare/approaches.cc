@@ -145,6 +145,22 @@ std::vector<Approach> Build() {
   // Its offset row exists once Projector::Open has run.
   es.relay_ready_sql = "SELECT count(*) FROM es_offsets";
   v.push_back(es);
+
+  // The coordinator is the load; its two participant agents (`3pc agent`,
+  // Postgres id 1 and broker id 2) are started by the cell (compare/agents.h)
+  // so that a fault can cut them apart or kill the coordinator alone.
+  Approach three_pc;
+  three_pc.name = "3pc";
+  three_pc.family = Family::kThreePc;
+  three_pc.description =
+      "three-phase commit (CanCommit, PreCommit, DoCommit) through a Postgres agent and a broker "
+      "agent; the coordinator logs nothing and the agents finish a transaction without it "
+      "(termination protocol)";
+  three_pc.load = {"3pc", "run"};
+  // The split Skeen's rule cannot see: after a partial PreCommit the
+  // precommitted side commits and the cut-off uncertain side aborts.
+  three_pc.expected_loss_under = {"partition"};
+  v.push_back(three_pc);
   return v;
 }
 
@@ -184,6 +200,10 @@ std::vector<FamilyDef> BuildFamilies() {
   es.reserves_stock = false;
   es.handles_refusal = true;
   v.push_back(es);
+  FamilyDef three_pc = Declare(Family::kThreePc, "3pc");
+  three_pc.killed = "coordinator";
+  three_pc.kill_load = true;  // the coordinator is the load generator
+  v.push_back(three_pc);
   return v;
 }
 
@@ -213,6 +233,11 @@ const Approach* FindApproach(const std::string& name) {
     if (a.name == name) return &a;
   }
   return nullptr;
+}
+
+bool Approach::GuaranteedUnder(const std::string& scenario) const {
+  return guaranteed && std::find(expected_loss_under.begin(), expected_loss_under.end(),
+                                 scenario) == expected_loss_under.end();
 }
 
 std::string Approach::NotApplicable(const std::string& scenario) const {
@@ -249,8 +274,8 @@ Status SelectApproaches(const std::string& only, std::vector<Approach>* out) {
       std::string names;
       for (const auto& a : AllApproaches()) names += (names.empty() ? "" : ", ") + a.name;
       return Status::InvalidArgument("--only: unknown approach '" + w +
-                                     "' (want a family floor, 2pc, outbox, saga, event-sourced "
-                                     "or one of " +
+                                     "' (want a family floor, 2pc, outbox, saga, event-sourced, "
+                                     "3pc or one of " +
                                      names + ")");
     }
   }

@@ -14,7 +14,7 @@ namespace dw::compare {
 // What an approach is, for what a cell starts around its load and which
 // faults apply to it. A new family adds a value here and a declaration in
 // approaches.cc (FamilyDef): cells, faults and chaos read the declaration.
-enum class Family { kFloor, kTwoPc, kOutbox, kSaga, kEventSourced };
+enum class Family { kFloor, kTwoPc, kOutbox, kSaga, kEventSourced, kThreePc };
 
 // How a cell judges an approach's outcome.
 enum class Judge {
@@ -82,6 +82,10 @@ struct Approach {
   // False when the approach is known to lose messages (offset-naive):
   // verify is expected to find violations, and the report says so.
   bool guaranteed = true;
+  // Failure scenarios under which the approach is known to lose atomicity
+  // although it keeps it otherwise (3PC under a partition): there its
+  // violations are expected, as all of offset-naive's are.
+  std::vector<std::string> expected_loss_under;
   // Failure scenarios (compare/faults.h) that do not apply to this approach
   // alone, each with why: {scenario name, reason}. The scenario's own rule
   // (by family) applies besides.
@@ -95,6 +99,9 @@ struct Approach {
   bool uses_broker() const { return def().judge != Judge::kNone; }
   bool is_2pc() const { return family == Family::kTwoPc; }
   bool is_outbox() const { return family == Family::kOutbox; }
+  bool is_3pc() const { return family == Family::kThreePc; }
+  // `guaranteed`, for one failure scenario (expected_loss_under).
+  bool GuaranteedUnder(const std::string& scenario) const;
   bool has_relay() const { return !relay.empty(); }
   // Relays that may run as several instances (--instances K).
   bool relay_scales() const { return relay_instances > 1; }
@@ -106,8 +113,8 @@ struct Approach {
 const std::vector<Approach>& AllApproaches();
 
 // `only` is a comma-separated list of approach names or families ("2pc",
-// "outbox", "floor", "saga", "event-sourced"); empty selects all. InvalidArgument names the unknown
-// entry and the valid names.
+// "outbox", "floor", "saga", "event-sourced", "3pc"); empty selects all. InvalidArgument names the
+// unknown entry and the valid names.
 Status SelectApproaches(const std::string& only, std::vector<Approach>* out);
 
 const Approach* FindApproach(const std::string& name);

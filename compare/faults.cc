@@ -86,38 +86,101 @@ class PostgresRestart : public Fault {
   }
 };
 
+// A `dualwrite proxy` of the cell forwarding to `upstream` (host:port);
+// returns once its control port answers.
+Status StartFaultProxy(FaultRun& r, const std::string& tag, const std::string& upstream, int* port,
+                       int* control_port) {
+  *port = FreeTcpPort();
+  *control_port = FreeTcpPort();
+  Proc* proxy = nullptr;
+  Status s = StartProc(r.ctx, &r.rig, tag,
+                       {"proxy", "--listen", "127.0.0.1:" + std::to_string(*port), "--upstream",
+                        upstream, "--control", "127.0.0.1:" + std::to_string(*control_port)},
+                       &proxy);
+  if (!s.ok()) return s;
+  for (int i = 0; i < 100; ++i) {
+    if (PostProxyFaults(*control_port, "{}").ok()) return Status::OK();
+    SleepS(0.05);
+  }
+  return Status::IOError("the fault proxy did not start");
+}
+
 // The coordinator/relay reach the broker only through the proxy; the
 // observers (tail, monitor, verify) talk to it directly.
+//
+// 3PC: the partition its termination rule cannot see. A proxy stands in
+// front of each agent: the coordinator reaches the broker agent through
+// one, and each agent reaches the other through the other's. The split
+// resets every connection across it and refuses new ones, leaving the
+// coordinator with the Postgres agent on one side and the broker agent
+// alone on the other. A transaction whose PreCommit reached the Postgres
+// agent only is then committed by that side and aborted by the other.
+// The agents terminate after a short --timeout here, and the split is held
+// until both sides had the time to (so it is shown whatever the window).
 class Partition : public Fault {
  public:
   Status Setup(FaultRun& r) override {
-    const int port = FreeTcpPort();
-    control_port_ = FreeTcpPort();
+    if (r.approach.is_3pc()) return SetupAgents(r);
+    int port = 0;
     const std::string upstream = r.rig.broker.url().substr(std::string("http://").size());
-    Proc* proxy = nullptr;
-    Status s = StartProc(r.ctx, &r.rig, "proxy",
-                         {"proxy", "--listen", "127.0.0.1:" + std::to_string(port), "--upstream",
-                          upstream, "--control", "127.0.0.1:" + std::to_string(control_port_)},
-                         &proxy);
+    Status s = StartFaultProxy(r, "proxy", upstream, &port, &control_port_);
     if (!s.ok()) return s;
-    bool up = false;
-    for (int i = 0; i < 100 && !up; ++i) {
-      up = PostProxyFaults(control_port_, "{}").ok();
-      if (!up) SleepS(0.05);
-    }
-    if (!up) return Status::IOError("the fault proxy did not start");
     r.rig.client_broker = "http://127.0.0.1:" + std::to_string(port);
     return Status::OK();
   }
-  Status Inject(FaultRun&) override {
-    return PostProxyFaults(control_port_, "{\"blackhole\": true}");
+  Status Inject(FaultRun& r) override {
+    if (!r.approach.is_3pc()) return PostProxyFaults(control_port_, "{\"blackhole\": true}");
+    split_at_us_ = NowUs();
+    for (int c : agent_controls_) {
+      Status s = PostProxyFaults(c, "{\"reset\": true, \"refuse\": true}");
+      if (!s.ok()) return s;
+    }
+    return Status::OK();
   }
-  Status Heal(FaultRun&) override {
-    return PostProxyFaults(control_port_, "{\"blackhole\": false}");
+  Status Heal(FaultRun& r) override {
+    if (!r.approach.is_3pc()) return PostProxyFaults(control_port_, "{\"blackhole\": false}");
+    // Long enough for a timeout on each side, a termination each, and a tick.
+    const double hold_s = 2.5 * static_cast<double>(r.rig.agents.timeout_ms) / 1000 + 0.5;
+    const double held_s = (NowUs() - split_at_us_) / 1e6;
+    if (held_s < hold_s) {
+      r.notes.push_back("the split was held " + Fmt(hold_s) +
+                        " s, past the fault window, so that both sides' termination ran");
+      SleepS(hold_s - held_s);
+    }
+    for (int c : agent_controls_) {
+      Status s = PostProxyFaults(c, "{\"reset\": false, \"refuse\": false}");
+      if (!s.ok()) return s;
+    }
+    return Status::OK();
   }
 
  private:
+  Status SetupAgents(FaultRun& r) {
+    PlanAgents(&r.rig);
+    CellAgents& ag = r.rig.agents;
+    ag.timeout_ms = kPartitionAgentTimeoutMs;
+    for (const auto& [id, port] : ag.port) {
+      int via = 0, control = 0;
+      Status s = StartFaultProxy(r, "proxy-agent-" + std::to_string(id),
+                                 "127.0.0.1:" + std::to_string(port), &via, &control);
+      if (!s.ok()) return s;
+      agent_controls_.push_back(control);
+      ag.peer[id] = via;
+      // The coordinator stays on the Postgres agent's side.
+      if (id != 1) ag.coordinator[id] = via;
+    }
+    r.notes.push_back(
+        "the coordinator and the Postgres agent on one side, the broker agent on the other; the "
+        "agents' --timeout is " +
+        std::to_string(kPartitionAgentTimeoutMs) + " ms here");
+    return Status::OK();
+  }
+
+  // Short, so that a window of a second shows both sides' decisions.
+  static constexpr int64_t kPartitionAgentTimeoutMs = 400;
   int control_port_ = 0;
+  std::vector<int> agent_controls_;
+  int64_t split_at_us_ = 0;
 };
 
 // A second writer whose clock runs 3 s ahead, during the window only.
@@ -316,7 +379,10 @@ std::vector<ScenarioDef> Build() {
                [] { return std::make_unique<ProcessKill>(); }});
   v.push_back({"partition", "network partition to the broker",
                "the fault proxy between the coordinator/relay and the broker blackholes every "
-               "byte (no RST, no answer: calls time out), then lets traffic through again",
+               "byte (no RST, no answer: calls time out), then lets traffic through again. 3PC: "
+               "the fault proxies in front of its agents split the coordinator and the Postgres "
+               "agent from the broker agent (connections reset and refused), so each side "
+               "terminates alone",
                true, false, NoBroker, [] { return std::make_unique<Partition>(); }});
   v.push_back({"clock-skew", "writer clock +3 s",
                "a second writer whose clock is 3 s ahead stamps created_dttm during the window; "

@@ -67,7 +67,7 @@ Status MakePlan(const std::string& size, const std::vector<Approach>& approaches
     // One 2PC, one outbox and the outbox's negative control: with the saga
     // and event sourcing added (35 cells) the quick size took 7m40s, over
     // its 6-minute budget; the full size's matrix has every approach.
-    matrix = {"2pc-pg", "outbox-skip-locked", "outbox-offset-naive"};
+    matrix = {"2pc-pg", "outbox-skip-locked", "outbox-offset-naive", "3pc"};
     p->steady_s = 1.0;
     p->after_s = 1.0;
     p->converge_timeout_s = 30;

@@ -20,11 +20,13 @@ const std::vector<std::string>& Palette(const std::string& family) {
   static const std::vector<std::string> saga = {"#e7298a", "#a6761d"};
   // Ochre, not green: lost-* plots put event sourcing next to outbox-offset-naive's green.
   static const std::vector<std::string> event_sourced = {"#e6ab02", "#1b9e77"};
+  static const std::vector<std::string> three_pc = {"#6a3d9a", "#b15928"};
   static const std::vector<std::string> other = {"#666600", "#999999"};
   if (family == "2pc") return two_pc;
   if (family == "outbox") return outbox;
   if (family == "saga") return saga;
   if (family == "event-sourced") return event_sourced;
+  if (family == "3pc") return three_pc;
   return other;
 }
 
@@ -41,6 +43,7 @@ std::string FamilyOf(const Run& r, const std::string& approach) {
   if (approach.starts_with("outbox")) return "outbox";
   if (approach.starts_with("saga")) return "saga";
   if (approach.starts_with("event-sourced")) return "event-sourced";
+  if (approach.starts_with("3pc")) return "3pc";
   return "other";
 }
 
@@ -48,6 +51,7 @@ std::string FamilyTitle(const std::string& f) {
   if (f == "2pc") return "2PC";
   if (f == "outbox") return "Outbox";
   if (f == "floor") return "Floor";
+  if (f == "3pc") return "3PC";
   return f;
 }
 

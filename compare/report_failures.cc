@@ -70,9 +70,11 @@ std::string HeldReading(const Data& d) {
         " ms, until the restarted coordinator's recovery resolved the transaction.\n";
   }
   if (other) {
-    out += "- The floor and the outbox have no in-doubt transaction: their probe waited at most " +
-           Ms(Num(*other, "probe_blocked_ms")) + " ms (" + Code(Str(*other, "approach")) +
-           "), behind ordinary short transactions.\n";
+    out +=
+        "- The other approaches have no transaction of their own held in doubt through the "
+        "window: their probe waited at most " +
+        Ms(Num(*other, "probe_blocked_ms")) + " ms (" + Code(Str(*other, "approach")) +
+        "), behind ordinary short transactions.\n";
   }
   return out.empty() ? out : out + "\n";
 }

@@ -135,11 +135,12 @@ std::string FamilyTitle(const std::string& family) {
   if (family == "floor") return "the floor";
   if (family == "saga") return "the saga";
   if (family == "event-sourced") return "event sourcing";
+  if (family == "3pc") return "3PC";
   return family.empty() ? "unknown family" : family;
 }
 
 const std::vector<std::string>& SendingFamilies() {
-  static const std::vector<std::string> v = {"2pc", "outbox", "saga", "event-sourced"};
+  static const std::vector<std::string> v = {"2pc", "outbox", "saga", "event-sourced", "3pc"};
   return v;
 }
 

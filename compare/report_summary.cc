@@ -192,6 +192,10 @@ std::string Faults(const Data& d, const std::string& family) {
          "cancelled.";
   } else if (family == "event-sourced") {
     t += " Caveat: the read model lags the broker; with the broker down, writes fail.";
+  } else if (family == "3pc") {
+    t += " Caveat: it does not block when the coordinator dies, but under a partition the two "
+         "sides terminate differently and atomicity is lost (expected: Skeen's rule assumes a "
+         "network that does not split).";
   }
   return t;
 }

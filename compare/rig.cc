@@ -191,6 +191,16 @@ Status StartProc(CellContext& ctx, Rig* rig, const std::string& tag,
     p.args.insert(p.args.end(), {"--coordinator-id",
                                  coordinator_id.empty() ? rig->coordinator_id : coordinator_id});
   }
+  // 3PC: the coordinator talks to the cell's agents, which outlive it (a
+  // killed or restarted coordinator finds them there, as in a deployment).
+  if (args.size() > 1 && args[0] == "3pc" && args[1] == "run") {
+    Status s = StartAgents(ctx, rig);
+    if (!s.ok()) return s;
+    const std::vector<std::string> agents = AgentsArgs(*rig);
+    p.args.insert(p.args.end(), agents.begin(), agents.end());
+    p.args.insert(p.args.end(), {"--coordinator-id",
+                                 coordinator_id.empty() ? rig->coordinator_id : coordinator_id});
+  }
   p.out = rig->dir + "/" + tag + ".out";
   p.err = rig->dir + "/" + tag + ".err";
   // The password goes to the child's environment, not its command line.

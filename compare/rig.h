@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/status.h"
+#include "compare/agents.h"
 #include "compare/approaches.h"
 #include "compare/broker_tail.h"
 #include "compare/cell_broker.h"
@@ -56,7 +57,8 @@ struct Rig {
   CellBroker broker;
   std::string client_broker;  // what the coordinator/relay talk to (maybe through the proxy)
   int64_t min_id = 0, max_id = 0;
-  std::string coordinator_id;  // 2PC: unique per cell and run
+  std::string coordinator_id;  // 2PC, 3PC: unique per cell and run
+  CellAgents agents;           // 3PC: the participant agents (compare/agents.h)
   std::unique_ptr<BrokerTail> tail;
   std::deque<Proc> procs;  // every process started (stable addresses), stopped at the end
 
@@ -72,6 +74,7 @@ void CleanupRig(CellContext& ctx, Rig* rig, bool failed);
 
 // Starts `dualwrite --dsn ... --state-dir ... [--broker ...] args...`.
 // 2PC commands get --coordinator-id `coordinator_id` (the rig's when empty).
+// `3pc run` gets the rig's agents (--agents), started first if need be.
 Status StartProc(CellContext& ctx, Rig* rig, const std::string& tag,
                  const std::vector<std::string>& args, Proc** out,
                  const std::string& coordinator_id = "");

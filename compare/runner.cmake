@@ -14,6 +14,7 @@ add_library(dw_compare STATIC
   faults.cc
   load_cell.cc
   fault_cell.cc
+  agents.cc
   order_cell.cc
   machine.cc
   compare.cc

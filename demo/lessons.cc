@@ -16,6 +16,19 @@ const std::vector<Lesson>& Lessons() {
        "Two-phase commit blocks: when the coordinator dies after its decision, the prepared "
        "transaction keeps its locks until someone resolves it. Other clients wait.",
        Lesson2pcBlocking},
+      {"3pc-nonblocking",
+       "three-phase commit: the coordinator dies after every PreCommit; the agents commit by "
+       "themselves within their timeout, and the waiting client waits only that long",
+       "Three-phase commit does not block: after PreCommit every participant knows that all "
+       "voted yes, so when the coordinator dies the participants finish without it.",
+       Lesson3pcNonblocking},
+      {"3pc-partition",
+       "three-phase commit under a network partition: PreCommit reaches one side, each side "
+       "terminates alone, one commits and one aborts; verify finds the violation",
+       "Three-phase commit is not safe under a partition: its termination rule takes a "
+       "participant it cannot reach for a dead one. Split the network after a partial "
+       "PreCommit and the two sides decide differently.",
+       Lesson3pcPartition},
       {"outbox",
        "a broker outage: writes keep succeeding, the backlog grows, the relay drains it when the "
        "broker returns",

@@ -42,6 +42,8 @@ Status RunLesson(const Lesson& lesson, StageOptions stage, Narrator* n, nlohmann
 
 Status Lesson2pc(Stage& st, Narrator& n, nlohmann::json& facts);
 Status Lesson2pcBlocking(Stage& st, Narrator& n, nlohmann::json& facts);
+Status Lesson3pcNonblocking(Stage& st, Narrator& n, nlohmann::json& facts);
+Status Lesson3pcPartition(Stage& st, Narrator& n, nlohmann::json& facts);
 Status LessonOutbox(Stage& st, Narrator& n, nlohmann::json& facts);
 Status LessonStuckLocks(Stage& st, Narrator& n, nlohmann::json& facts);
 Status LessonOffsetLoss(Stage& st, Narrator& n, nlohmann::json& facts);

@@ -438,4 +438,20 @@ Status ResolveNats(const std::string& state_dir, const std::string& given, std::
   return Status::OK();
 }
 
+Status ResolveRabbitmq(const std::string& state_dir, const std::string& given, std::string* url,
+                       std::ostream* log) {
+  if (!given.empty()) {
+    *url = given;
+    return Status::OK();
+  }
+  RabbitmqDaemon rabbitmq{Layout(state_dir)};
+  pid_t pid = 0;
+  int port = 0;
+  bool started = false;
+  Status s = rabbitmq.Ensure(&pid, &port, &started, log);
+  if (!s.ok()) return s;
+  *url = RabbitmqDaemon::Url(port);
+  return Status::OK();
+}
+
 }  // namespace dw::env

@@ -113,4 +113,9 @@ Status Resolve(const std::string& state_dir, const std::string& dsn, const std::
 Status ResolveNats(const std::string& state_dir, const std::string& given, std::string* url,
                    std::ostream* log);
 
+// The amqp:// URL a command should use: `given` as is (nothing started),
+// else the state folder's rabbitmq-server, started if it is not running.
+Status ResolveRabbitmq(const std::string& state_dir, const std::string& given, std::string* url,
+                       std::ostream* log);
+
 }  // namespace dw::env

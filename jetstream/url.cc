@@ -18,7 +18,7 @@ Status ParseSink(const std::string& text, SinkChoice* out) {
     return Status::OK();
   }
   return Status::InvalidArgument("--sink '" + text +
-                                 "': want dualwrite, nats or a nats://HOST:PORT URL");
+                                 "': want dualwrite, nats, rabbitmq, or a nats:// or amqp:// URL");
 }
 
 Status ParseDedupeWindow(const std::string& text, std::chrono::milliseconds* out) {

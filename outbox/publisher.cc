@@ -1,6 +1,7 @@
 #include "outbox/publisher.h"
 
 #include "outbox/jetstream_publisher.h"
+#include "outbox/rabbitmq_publisher.h"
 #include "participants/broker_client.h"
 
 namespace dw::outbox {
@@ -22,6 +23,7 @@ class BrokerPublisher : public Publisher {
 Status MakePublisher(const RelayOptions& opts, std::unique_ptr<Publisher>* out) {
   if (opts.publisher) return opts.publisher(out);
   if (!opts.nats_url.empty()) return MakeJetStreamPublisher(opts, out);
+  if (!opts.amqp_url.empty()) return MakeRabbitmqPublisher(opts, out);
   BrokerClient::Options bo;
   bo.url = opts.broker_url;
   bo.timeout = opts.broker_timeout;

@@ -36,7 +36,8 @@ class Publisher {
 };
 
 // What a relay publishes through: RelayOptions::publisher when set, else
-// JetStream when opts.nats_url is set (jetstream_publisher.h), else a
+// JetStream when opts.nats_url is set (jetstream_publisher.h), RabbitMQ when
+// opts.amqp_url is (rabbitmq_publisher.h), else a
 // BrokerClient for opts.broker_url (opts.broker_timeout, 2 idle connections).
 Status MakePublisher(const RelayOptions& opts, std::unique_ptr<Publisher>* out);
 

@@ -108,7 +108,7 @@ Status CreateRelay(const RelayOptions& opts, std::unique_ptr<Relay>* out) {
     return Status::InvalidArgument("key partition out of range");
   }
   if (opts.dsn.empty()) return Status::InvalidArgument("no Postgres DSN");
-  if (opts.broker_url.empty() && opts.nats_url.empty()) {
+  if (opts.broker_url.empty() && opts.nats_url.empty() && opts.amqp_url.empty()) {
     return Status::InvalidArgument("no broker URL");
   }
   switch (opts.strategy) {

@@ -67,6 +67,9 @@ struct RelayOptions {
   std::string nats_url;
   std::chrono::milliseconds dedupe_window{120000};
   int nats_max_pending = 4096;
+  // Non-empty: publish to this RabbitMQ server (amqp://) instead of the
+  // broker (rabbitmq_publisher.h); broker_url is then not used.
+  std::string amqp_url;
   // Polling strategies: LISTEN for the writers' NOTIFY; poll anyway after this long.
   bool listen = true;
   std::chrono::milliseconds poll_interval{1000};

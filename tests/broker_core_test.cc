@@ -215,6 +215,14 @@ TEST(BrokerStore, RefusesContradictingRecordsWithoutChangingState) {
   dup_id.first_offset = 4;
   dup_id.messages = {{"z", "", ""}, {"id-1", "", ""}};
   EXPECT_EQ(st.Apply(dup_id).code(), Status::Code::kCorruption);
+  Record self_dup;  // an id twice in one record, on a topic with nothing stored yet
+  self_dup.type = Record::Type::kPublish;
+  self_dup.topic = "fresh";
+  self_dup.messages = {{"a", "", ""}, {"b", "", ""}, {"a", "", ""}};
+  EXPECT_EQ(st.Apply(self_dup).code(), Status::Code::kCorruption);
+  EXPECT_FALSE(st.FindId("fresh", "a"));
+  EXPECT_FALSE(st.FindId("fresh", "b"));
+  EXPECT_EQ(st.Ids("fresh"), nullptr) << "the refused record left no topic behind";
   Record commit_unknown;
   commit_unknown.type = Record::Type::kCommit;
   commit_unknown.gid = "never";

@@ -90,7 +90,8 @@ TEST(ComparePlan, TheFullSizeMeasuresThemInEverySectionAndTheMatrix) {
 // running). It once said 273 by counting the n/a cells too.
 TEST(ComparePlan, TheProgressTotalCountsTheCellsThatRun) {
   std::vector<Approach> v = AllApproaches();
-  std::erase_if(v, [](const Approach& a) { return a.full_size_only; });
+  // 3PC joined after that run (its own test is below).
+  std::erase_if(v, [](const Approach& a) { return a.full_size_only || a.is_3pc(); });
   ASSERT_EQ(v.size(), 13u);
   Plan p;
   ASSERT_TRUE(MakePlan("full", v, &p).ok());
@@ -135,6 +136,35 @@ TEST(ComparePlan, BrokerRejectIsInTheFullMatrixOnly) {
   EXPECT_TRUE(FailureCellRuns("broker-reject", "event-sourced"));
   EXPECT_FALSE(FailureCellRuns("broker-reject", "outbox-skip-locked"));
   EXPECT_FALSE(FailureCellRuns("broker-reject", "2pc-pg"));
+}
+
+// 3PC: its coordinator is the load (`3pc run`, the cell adds --agents),
+// section 1 of every size and the matrix of the quick and full sizes have
+// it, and its losses are expected under a partition only.
+TEST(ComparePlan, ThreePhaseCommitIsMeasuredAndItsPartitionLossIsExpected) {
+  const Approach* a = FindApproach("3pc");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->load, (std::vector<std::string>{"3pc", "run"}));
+  EXPECT_STREQ(FamilyName(a->family), "3pc");
+  EXPECT_TRUE(a->guaranteed);
+  EXPECT_FALSE(a->GuaranteedUnder("partition"));
+  for (const char* sc :
+       {"broker-down", "broker-slow", "postgres-restart", "process-kill", "in-doubt-held"}) {
+    EXPECT_TRUE(a->GuaranteedUnder(sc)) << sc;
+    EXPECT_EQ(WhyNot(sc, "3pc"), "") << sc;
+  }
+  EXPECT_NE(WhyNot("clock-skew", "3pc"), "");
+  EXPECT_EQ(std::string(a->def().killed), "coordinator");
+  EXPECT_TRUE(a->def().kill_load);
+  std::vector<Approach> only;
+  ASSERT_TRUE(SelectApproaches("3pc", &only).ok());
+  EXPECT_EQ(Names(only), std::vector<std::string>{"3pc"});
+  for (const char* size : {"smoke", "quick", "full"}) {
+    Plan p;
+    ASSERT_TRUE(MakePlan(size, AllApproaches(), &p).ok());
+    EXPECT_TRUE(Has(Names(p.approaches), "3pc")) << size;
+    EXPECT_EQ(Has(p.failure_approaches, "3pc"), std::string(size) != "smoke") << size;
+  }
 }
 
 TEST(ComparePlan, TheirCommandsAreTheRealOnes) {

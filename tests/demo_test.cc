@@ -85,6 +85,46 @@ TEST(Demo, TwoPhaseCommitBlocksUntilRecovery) {
             std::string::npos);
 }
 
+// 3PC does not block: the coordinator killed after every PreCommit, the
+// agents commit by themselves once their timeout runs out; the waiter waits
+// for them, not for a recover command (none is run). Killed after
+// CanCommit, they abort.
+TEST(Demo, ThreePhaseCommitAgentsFinishWithoutTheCoordinator) {
+  DemoRun r = Demo({"3pc-nonblocking"});
+  ExpectShowed(r);
+  const auto& f = r.facts;
+  EXPECT_EQ(f["coordinator_exit_code"], 3);
+  EXPECT_TRUE(f["waiter_was_waiting_on_lock"].get<bool>());
+  EXPECT_EQ(f["waiter_error"], "");
+  EXPECT_GE(f["agents_decided_after_crash_ms"].get<int64_t>(), 0);
+  EXPECT_TRUE(f["committed_row"].get<bool>());
+  EXPECT_TRUE(f["committed_message"].get<bool>());
+  EXPECT_EQ(f["cancommit_exit_code"], 3);
+  EXPECT_TRUE(f["cancommit_row_absent"].get<bool>());
+  EXPECT_TRUE(f["cancommit_message_absent"].get<bool>());
+  EXPECT_FALSE(f["recover_run"].get<bool>());
+  EXPECT_TRUE(f["verify_clean"].get<bool>());
+  EXPECT_EQ(r.out.find("$ dualwrite 2pc recover"), std::string::npos) << "no recover is run";
+}
+
+// 3PC under a partition: PreCommit reached the Postgres agent only, the
+// agents cannot reach each other; one side commits, the other aborts, and
+// verify reports the row without its message.
+TEST(Demo, ThreePhaseCommitSplitsUnderAPartition) {
+  DemoRun r = Demo({"3pc-partition"});
+  ExpectShowed(r);
+  const auto& f = r.facts;
+  EXPECT_EQ(f["coordinator_exit_code"], 3);
+  EXPECT_EQ(f["postgres_agent_decision"], "commit");
+  EXPECT_EQ(f["broker_agent_decision"], "abort");
+  EXPECT_TRUE(f["row"].get<bool>());
+  EXPECT_FALSE(f["message"].get<bool>());
+  EXPECT_FALSE(f["verify_clean"].get<bool>());
+  EXPECT_EQ(f["verify_missing"], 1);
+  EXPECT_EQ(f["verify_orphans"], 0);
+  EXPECT_EQ(f["prepared_left"], 0);
+}
+
 TEST(Demo, OutboxSurvivesABrokerOutage) {
   DemoRun r = Demo({"outbox"});
   ExpectShowed(r);

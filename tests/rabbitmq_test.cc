@@ -1,19 +1,42 @@
-// rabbitmq-server as a managed process of a state folder
-// (env/rabbitmq_daemon.h), against a real node: started with its own epmd
-// on loopback ports, answering AMQP; shown by `env`; found running by a
-// second Ensure; stopped, epmd included, by `down`.
+// RabbitMQ as the outbox's sink, against real rabbitmq-server nodes:
+//  - the state folder's node (env/rabbitmq_daemon.h): started with its own
+//    epmd on loopback ports, answering AMQP; shown by `env`; found running by
+//    a second Ensure; stopped, epmd included, by `down`;
+//  - the outbox environment's node for the other tests (a node takes 8 s or
+//    more to start), whose `orders` quorum queue each test deletes first,
+//    and the outbox suites' scratch databases:
+//  - a skip-locked relay draining orders from 8 writers while they write:
+//    verify (reading the queue back, twice: the read takes nothing away) is
+//    clean;
+//  - a batch the server confirmed but the relay never settled (it died
+//    before its COMMIT) is published again and DELIVERED again: RabbitMQ
+//    keeps no message ids, and verify counts the extra copies;
+//  - the relay process SIGKILLed mid-drain and restarted: nothing lost, and
+//    verify's duplicate count is exactly what the second relay re-published;
+//  - `outbox consume` with the inbox applies each event once though its
+//    message was delivered three times, and verify reports the duplicates
+//    the inbox absorbed apart from those in the queue;
+//  - `outbox relay --sink amqp://... --trace` traces the AMQP publish and its
+//    confirms, and `verify --sink amqp://...` says nothing about prepared
+//    transactions at a broker RabbitMQ is not.
 #include <signal.h>
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
+#include <iostream>
 
 #include <nlohmann/json.hpp>
 
 #include "common/process.h"
 #include "env/layout.h"
 #include "env/rabbitmq_daemon.h"
+#include "outbox/publisher.h"
+#include "outbox/rabbitmq_publisher.h"
+#include "rabbitmq/client.h"
 #include "tests/support/cli_run.h"
+#include "tests/support/outbox_test_util.h"
 #include "tests/support/temp_dir.h"
 
 namespace dw::testing {
@@ -83,6 +106,317 @@ TEST(RabbitmqDaemonTest, UpShowsAnswersAmqpAndDownStopsNodeAndEpmd) {
   r = RunCli({"--state-dir", state, "env", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_FALSE(nlohmann::json::parse(r.out)["rabbitmq"]["running"].get<bool>()) << r.out;
+}
+
+TEST(RabbitmqCliTest, BadSinkOrUrlIsOneLine) {
+  CliRun r = RunCli({"outbox", "relay", "--strategy", "skip-locked", "--sink", "kafka"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("--sink 'kafka'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("rabbitmq"), std::string::npos) << r.err;
+  r = RunCli({"outbox", "relay", "--strategy", "skip-locked", "--sink", "amqp://h:port/"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("want amqp://"), std::string::npos) << r.err;
+  r = RunCli({"verify", "--sink", "amqps://127.0.0.1:1/"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("--sink 'amqps://127.0.0.1:1/'"), std::string::npos) << r.err;
+}
+
+// Per test: the outbox fixture's scratch database, and the rabbitmq-server
+// node of the outbox environment (started by the setup test
+// rabbitmq_up_outbox, or here when a test runs outside ctest), its `orders`
+// queue deleted before each test.
+class RabbitmqTest : public OutboxTest {
+ protected:
+  static void SetUpTestSuite() {
+    const char* state = std::getenv("DUALWRITE_STATE_DIR");
+    ASSERT_NE(state, nullptr) << "DUALWRITE_STATE_DIR: the outbox environment";
+    env::RabbitmqDaemon daemon{env::Layout(state)};
+    pid_t pid = 0;
+    bool started = false;
+    Status s = daemon.Ensure(&pid, &port_, &started, nullptr);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+  void SetUp() override {
+    OutboxTest::SetUp();
+    ASSERT_GT(port_, 0) << "no rabbitmq-server node";
+    std::unique_ptr<rabbitmq::Client> c = Connect();
+    ASSERT_TRUE(c);
+    Status s = c->DeleteQueue("orders");
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+
+  static std::string Url() { return env::RabbitmqDaemon::Url(port_); }
+
+  static std::unique_ptr<rabbitmq::Client> Connect() {
+    rabbitmq::ClientOptions co;
+    co.url = Url();
+    std::unique_ptr<rabbitmq::Client> c;
+    Status s = rabbitmq::Client::Connect(co, &c);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return c;
+  }
+
+  outbox::RelayOptions RabbitRelay(int batch = 100) const {
+    outbox::RelayOptions ro = Relay(outbox::Strategy::kSkipLocked, batch);
+    ro.broker_url.clear();
+    ro.amqp_url = Url();
+    return ro;
+  }
+
+  workload::VerifyReport VerifyRabbit() const {
+    workload::VerifyOptions vo;
+    vo.dsn = dsn_;
+    vo.amqp_url = Url();
+    workload::VerifyReport r;
+    Status s = workload::Verify(vo, &r);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return r;
+  }
+
+  // Messages ready in the `orders` queue.
+  static uint64_t QueueCount() {
+    std::unique_ptr<rabbitmq::Client> c = Connect();
+    uint64_t n = 0;
+    if (!c) return 0;
+    Status s = c->QueueCount("orders", &n);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return n;
+  }
+
+  void WriteOrders(int64_t n, int writers) {
+    std::unique_ptr<outbox::OutboxWriter> writer;
+    ASSERT_TRUE(outbox::OutboxWriter::Open(Writer(writers), &writer).ok());
+    EXPECT_EQ(Write(writer.get(), n, writers).committed, static_cast<uint64_t>(n));
+  }
+
+  static int port_;
+};
+
+int RabbitmqTest::port_ = 0;
+
+TEST_F(RabbitmqTest, SkipLockedRelayDrainsOrdersFromEightWritersAndVerifyReadsTwice) {
+  constexpr int64_t kOrders = 3000;
+  std::unique_ptr<outbox::OutboxWriter> writer;
+  ASSERT_TRUE(outbox::OutboxWriter::Open(Writer(8), &writer).ok());
+  outbox::RunnerOptions rn;
+  rn.until_drained = true;  // the writer holds the writers' lock until reset
+  RelayThread relay(RabbitRelay(500), rn);
+  EXPECT_EQ(Write(writer.get(), kOrders, 8).committed, static_cast<uint64_t>(kOrders));
+  writer.reset();
+  const outbox::RelayReport& report = relay.Join();
+  EXPECT_TRUE(report.drained) << report.ToText();
+
+  workload::VerifyReport v = VerifyRabbit();
+  EXPECT_EQ(v.rows, static_cast<uint64_t>(kOrders));
+  EXPECT_EQ(v.messages, static_cast<uint64_t>(kOrders));
+  EXPECT_EQ(v.duplicate_messages, 0u);
+  EXPECT_TRUE(v.ok()) << v.ToText(20);
+  // verify consumed without acking: every message is back in the queue.
+  EXPECT_EQ(QueueCount(), static_cast<uint64_t>(kOrders));
+  v = VerifyRabbit();
+  EXPECT_EQ(v.messages, static_cast<uint64_t>(kOrders));
+  EXPECT_TRUE(v.ok()) << v.ToText(20);
+}
+
+// Publishes through RabbitMQ, then fails the first `fail` batches as a relay
+// killed between the server's confirms and its own COMMIT would: the rows
+// stay unsettled although the server stored them.
+class ConfirmedThenLost : public outbox::Publisher {
+ public:
+  ConfirmedThenLost(std::unique_ptr<outbox::Publisher> real, int fail)
+      : real_(std::move(real)), fail_(fail) {}
+  Status Publish(const std::vector<outbox::OutboxEvent>& events) override {
+    Status s = real_->Publish(events);
+    if (!s.ok()) return s;
+    if (fail_-- > 0) return Status::Unavailable("the relay died before settling");
+    return Status::OK();
+  }
+
+ private:
+  std::unique_ptr<outbox::Publisher> real_;
+  int fail_;
+};
+
+TEST_F(RabbitmqTest, BatchConfirmedButNotSettledIsDeliveredAgain) {
+  constexpr int64_t kOrders = 300;
+  WriteOrders(kOrders, 4);
+  outbox::RelayOptions ro = RabbitRelay(100);
+  const outbox::RelayOptions real = ro;
+  ro.publisher = [real](std::unique_ptr<outbox::Publisher>* out) {
+    std::unique_ptr<outbox::Publisher> p;
+    Status s = outbox::MakeRabbitmqPublisher(real, &p);
+    if (!s.ok()) return s;
+    *out = std::make_unique<ConfirmedThenLost>(std::move(p), 2);
+    return Status::OK();
+  };
+  std::unique_ptr<outbox::Relay> relay;
+  ASSERT_TRUE(outbox::CreateRelay(ro, &relay).ok());
+  ASSERT_TRUE(relay->Start().ok());
+  int64_t moved = 0;
+  EXPECT_FALSE(relay->Step(&moved).ok());
+  EXPECT_FALSE(relay->Step(&moved).ok());
+  // The same first batch twice: stored twice (no deduplication), the rows
+  // still there.
+  EXPECT_EQ(QueueCount(), 200u);
+  EXPECT_EQ(SqlInt(dsn_, "SELECT count(*) FROM outbox_table"), kOrders);
+  EXPECT_EQ(Pump(relay.get()), kOrders);
+  EXPECT_EQ(SqlInt(dsn_, "SELECT count(*) FROM outbox_table"), 0);
+
+  // Nothing lost; the first batch's 100 orders were delivered three times.
+  workload::VerifyReport v = VerifyRabbit();
+  EXPECT_EQ(v.rows, static_cast<uint64_t>(kOrders));
+  EXPECT_EQ(v.messages, static_cast<uint64_t>(kOrders) + 200);
+  EXPECT_TRUE(v.missing.empty()) << v.ToText(5);
+  EXPECT_TRUE(v.orphans.empty()) << v.ToText(5);
+  EXPECT_EQ(v.duplicate_messages, 200u) << v.ToText(5);
+  EXPECT_EQ(v.duplicates.size(), 100u) << v.ToText(5);
+  EXPECT_FALSE(v.ok());
+}
+
+TEST_F(RabbitmqTest, RelayProcessKilledMidDrainLosesNothingAndVerifyCountsItsRepublished) {
+  constexpr int64_t kOrders = 2000;
+  WriteOrders(kOrders, 8);
+  const std::string log = TempDir("rabbitmq-kill") + "/relay.log";
+  auto spawn = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> argv = {DualwriteBinary(), "outbox", "relay",      "--dsn",      dsn_,
+                                     "--sink",          Url(),    "--strategy", "skip-locked"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    SpawnOptions o;
+    o.stdout_path = log;
+    o.stderr_path = "=stdout";
+    o.append = true;
+    pid_t pid = -1;
+    Status st = Spawn(argv, o, &pid);
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    return pid;
+  };
+  // Small batches: the drain takes long enough for the kill to land in it.
+  pid_t pid = spawn({"--batch", "5"});
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  uint64_t seen = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    seen = QueueCount();
+    if (seen >= kOrders / 10) break;
+    ASSERT_TRUE(ProcessAlive(pid)) << "relay exited early; see " << log;
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_GE(seen, static_cast<uint64_t>(kOrders / 10)) << "see " << log;
+  kill(pid, SIGKILL);
+  WaitChild(pid, 10s);
+
+  // Let what the killed relay left settle: Postgres rolls back its open
+  // transaction when the socket closes, and the server takes in what was
+  // already on the wire. Then the queue and the table stand still.
+  uint64_t queued = QueueCount();
+  for (int stable = 0; stable < 5;) {
+    std::this_thread::sleep_for(100ms);
+    const uint64_t now = QueueCount();
+    stable = now == queued ? stable + 1 : 0;
+    queued = now;
+  }
+  const int64_t left = SqlInt(dsn_, "SELECT count(*) FROM outbox_table");
+  EXPECT_LT(queued, static_cast<uint64_t>(kOrders)) << "the kill should land mid-drain";
+  EXPECT_GT(left, 0);
+
+  pid = spawn({"--batch", "500", "--until-drained"});
+  auto status = WaitChild(pid, 120s);
+  ASSERT_TRUE(status.has_value()) << "restarted relay did not drain within 120 s; see " << log;
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << "see " << log;
+
+  // The second relay published every row it found. Those the killed one
+  // had published (confirmed or not) before it died unsettled are in the
+  // queue twice: exactly queued + left - kOrders extra copies, which may be
+  // 0 when the kill fell between batches.
+  workload::VerifyReport v = VerifyRabbit();
+  std::cout << "killed relay: " << queued << " messages queued, " << left
+            << " rows left; verify: " << v.messages << " messages, " << v.duplicate_messages
+            << " duplicate deliveries, " << v.missing.size() << " missing\n";
+  EXPECT_EQ(v.rows, static_cast<uint64_t>(kOrders));
+  EXPECT_TRUE(v.missing.empty()) << v.ToText(20) << "see " << log;
+  EXPECT_TRUE(v.orphans.empty()) << v.ToText(20);
+  EXPECT_EQ(v.messages, queued + static_cast<uint64_t>(left));
+  EXPECT_EQ(v.duplicate_messages, queued + static_cast<uint64_t>(left) - kOrders) << v.ToText(5);
+  EXPECT_EQ(v.duplicates.size(), v.duplicate_messages);  // one event per order
+}
+
+TEST_F(RabbitmqTest, RelayTraceShowsTheAmqpPublishAndVerifyLeavesOutTheBroker) {
+  constexpr int64_t kOrders = 30;
+  WriteOrders(kOrders, 2);
+  CliRun r = RunCli({"outbox", "relay", "--dsn", dsn_, "--sink", Url(), "--strategy", "skip-locked",
+                     "--batch", "10", "--until-drained", "--trace"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("AMQP basic.publish to quorum queue orders: 10 messages"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("message-id = event id"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("all confirmed: 10 basic.ack"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("POST /topics"), std::string::npos) << r.out;
+  EXPECT_EQ(QueueCount(), static_cast<uint64_t>(kOrders));
+
+  r = RunCli({"verify", "--dsn", dsn_, "--sink", Url()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("rows 30, messages 30"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("broker"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("verify: OK"), std::string::npos) << r.out;
+
+  r = RunCli({"verify", "--dsn", dsn_, "--sink", Url(), "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(j["ok"].get<bool>());
+  EXPECT_EQ(j["duplicate_messages"].get<uint64_t>(), 0u);
+  EXPECT_FALSE(j.contains("prepared_broker")) << r.out;
+  EXPECT_EQ(QueueCount(), static_cast<uint64_t>(kOrders));
+}
+
+TEST_F(RabbitmqTest, InboxAbsorbsTheRedeliveriesAndVerifyReportsThemApart) {
+  constexpr int64_t kOrders = 300;
+  WriteOrders(kOrders, 4);
+  // The first batch of 100 is confirmed twice without being settled: three
+  // copies of each of its messages reach the queue.
+  outbox::RelayOptions ro = RabbitRelay(100);
+  const outbox::RelayOptions real = ro;
+  ro.publisher = [real](std::unique_ptr<outbox::Publisher>* out) {
+    std::unique_ptr<outbox::Publisher> p;
+    Status s = outbox::MakeRabbitmqPublisher(real, &p);
+    if (!s.ok()) return s;
+    *out = std::make_unique<ConfirmedThenLost>(std::move(p), 2);
+    return Status::OK();
+  };
+  std::unique_ptr<outbox::Relay> relay;
+  ASSERT_TRUE(outbox::CreateRelay(ro, &relay).ok());
+  ASSERT_TRUE(relay->Start().ok());
+  int64_t moved = 0;
+  EXPECT_FALSE(relay->Step(&moved).ok());
+  EXPECT_FALSE(relay->Step(&moved).ok());
+  EXPECT_EQ(Pump(relay.get()), kOrders);
+  workload::VerifyReport v = VerifyRabbit();
+  EXPECT_EQ(v.duplicate_messages, 200u) << v.ToText(5);
+  EXPECT_FALSE(v.has_inbox);
+
+  // The consumer: each delivery in one transaction with its id in the inbox.
+  CliRun r =
+      RunCli({"outbox", "consume", "--dsn", dsn_, "--sink", Url(), "--idle-ms", "1000", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["delivered"].get<uint64_t>(), 500u) << r.out;
+  EXPECT_EQ(j["applied"].get<uint64_t>(), 300u) << r.out;
+  EXPECT_EQ(j["absorbed"].get<uint64_t>(), 200u) << r.out;
+  // Every order's event was applied once, though its message came up to 3 times.
+  EXPECT_EQ(SqlInt(dsn_, "SELECT count(*) FROM consumer_orders"), kOrders);
+  EXPECT_EQ(SqlInt(dsn_, "SELECT max(events) FROM consumer_orders"), 1);
+  EXPECT_EQ(SqlInt(dsn_, "SELECT count(*) FROM inbox"), kOrders);
+  EXPECT_EQ(QueueCount(), 0u) << "consumed and acked";
+
+  // verify: the inbox's absorbed duplicates apart from the queue, which the
+  // consumer emptied (so every row reads as missing there now).
+  v = VerifyRabbit();
+  EXPECT_TRUE(v.has_inbox);
+  EXPECT_EQ(v.inbox_ids, static_cast<uint64_t>(kOrders));
+  EXPECT_EQ(v.inbox_absorbed, 200u);
+  EXPECT_EQ(v.messages, 0u);
+  EXPECT_EQ(v.missing.size(), static_cast<size_t>(kOrders));
+  EXPECT_NE(v.ToText(5).find("consumer inbox: 300 message ids, 200 duplicates absorbed"),
+            std::string::npos)
+      << v.ToText(5);
 }
 
 }  // namespace

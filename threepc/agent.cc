@@ -124,14 +124,17 @@ AgentReply Agent::CanCommit(const std::string& gid, const std::string& body) {
     Heard(e, true);
     return Json(200, {{"vote", "yes"}, {"state", StateName(State::kUncertain)}});
   }
-  if (s.IsOutcomeUnknown()) {
-    // The prepare may have landed: time it like a yes vote, so that a
-    // coordinator that dies now still leaves it to termination (abort).
-    Heard(e, true);
-  } else {
-    Forget(gid, e);
+  if (s.IsAborted()) {
+    Forget(gid, e);  // a no vote: the participant rolled its work back
+    return Json(409, {{"vote", "no"}, {"error", s.ToString()}});
   }
-  if (s.IsAborted()) return Json(409, {{"vote", "no"}, {"error", s.ToString()}});
+  // Any other failure may have left the prepare landed: a timeout, or a
+  // connection lost while PREPARE TRANSACTION was being answered (a
+  // Postgres crash), after which the prepared transaction survives crash
+  // recovery. Time it like a yes vote, so that it is terminated (aborted,
+  // every member being uncertain at most) instead of held for good. An
+  // abort of a gid that never got prepared is a no-op at either participant.
+  Heard(e, true);
   return Error(s);
 }
 

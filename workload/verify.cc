@@ -9,6 +9,7 @@
 
 #include "jetstream/client.h"
 #include "participants/broker_client.h"
+#include "rabbitmq/client.h"
 #include "workload/order_events.h"
 
 namespace dw::workload {
@@ -43,6 +44,12 @@ Status OpenReader(const VerifyOptions& opts, std::unique_ptr<BrokerClient>* out)
 class TopicReader {
  public:
   Status Open(const VerifyOptions& opts) {
+    if (!opts.amqp_url.empty()) {
+      rabbitmq::ClientOptions co;
+      co.url = opts.amqp_url;
+      co.timeout = std::chrono::milliseconds(30000);
+      return rabbitmq::Client::Connect(co, &rabbit_);
+    }
     if (opts.nats_url.empty()) return OpenReader(opts, &broker_);
     jetstream::ClientOptions co;
     co.url = opts.nats_url;
@@ -52,6 +59,7 @@ class TopicReader {
   Status Read(const std::string& topic, uint64_t from, std::vector<BrokerMessage>* batch,
               uint64_t* next) {
     if (broker_) return broker_->Read(topic, from, 10000, batch, next);
+    if (rabbit_) return ReadRabbitmq(topic, from, batch, next);
     std::vector<jetstream::StoredMessage> stored;
     Status s = nats_->Read(topic, from, 10000, &stored, next);
     if (!s.ok()) return s;
@@ -66,12 +74,34 @@ class TopicReader {
     }
     return Status::OK();
   }
-  // Null when reading JetStream, which cannot prepare.
+  // Null when reading JetStream or RabbitMQ, which cannot prepare.
   BrokerClient* broker() { return broker_.get(); }
 
  private:
+  // A queue has no offsets: the first call reads every message ready in
+  // it, numbered 1.. in delivery order, and the next one finds the end.
+  Status ReadRabbitmq(const std::string& topic, uint64_t from, std::vector<BrokerMessage>* batch,
+                      uint64_t* next) {
+    batch->clear();
+    if (from > 0) return Status::OK();
+    std::vector<rabbitmq::StoredMessage> got;
+    Status s = rabbit_->Read(topic, &got);
+    if (!s.ok()) return s;
+    for (auto& m : got) {
+      BrokerMessage b;
+      b.offset = batch->size() + 1;
+      b.id = std::move(m.id);
+      b.key = std::move(m.key);
+      b.payload = std::move(m.payload);
+      batch->push_back(std::move(b));
+    }
+    *next = batch->size() + 1;
+    return Status::OK();
+  }
+
   std::unique_ptr<BrokerClient> broker_;
   std::unique_ptr<jetstream::Client> nats_;
+  std::unique_ptr<rabbitmq::Client> rabbit_;
 };
 
 // Reads opts.topic from its first offset to its end and calls visit(m, id)
@@ -109,10 +139,12 @@ nlohmann::json VerifyReport::ToJson() const {
                       {"missing", missing},
                       {"orphans", orphans},
                       {"duplicates", duplicates},
+                      {"duplicate_messages", duplicate_messages},
                       {"foreign_keys", foreign_keys},
                       {"prepared_postgres", prepared_postgres},
                       {"order_per_key", OrderPerKeyJson()}};
   if (broker_prepares) j["prepared_broker"] = prepared_broker;
+  if (has_inbox) j["inbox"] = {{"ids", inbox_ids}, {"absorbed", inbox_absorbed}};
   return j;
 }
 
@@ -137,6 +169,10 @@ std::string VerifyReport::ToText(size_t max) const {
   line("missing messages (row, no message)", missing);
   line("orphan messages (message, no row)", orphans);
   line("duplicate messages", duplicates);
+  if (duplicate_messages > 0) {
+    out += "duplicate deliveries (a message id read again): " + std::to_string(duplicate_messages) +
+           "\n";
+  }
   if (multi_event_keys > 0 || !reordered.empty() || !gaps.empty() || !ahead.empty()) {
     out += "order per key: " + std::to_string(keys_checked) + " keys checked, " +
            std::to_string(multi_event_keys) + " with several events\n";
@@ -154,6 +190,10 @@ std::string VerifyReport::ToText(size_t max) const {
     out += "\n";
     line("keys with a gap (a version never read)", gaps);
     line("keys with an event past the row's version", ahead);
+  }
+  if (has_inbox) {
+    out += "consumer inbox: " + std::to_string(inbox_ids) + " message ids, " +
+           std::to_string(inbox_absorbed) + " duplicates absorbed\n";
   }
   if (!foreign_keys.empty()) line("messages whose key is not an order id", foreign_keys);
   line("prepared at Postgres", prepared_postgres);
@@ -199,6 +239,12 @@ Status Verify(const VerifyOptions& opts, VerifyReport* r) {
       }
       s.complete();
     }
+    if (tx.exec1("SELECT to_regclass('inbox') IS NOT NULL")[0].as<bool>()) {
+      pqxx::row in = tx.exec1("SELECT count(*), coalesce(sum(absorbed), 0) FROM inbox");
+      r->has_inbox = true;
+      r->inbox_ids = in[0].as<uint64_t>();
+      r->inbox_absorbed = in[1].as<uint64_t>();
+    }
     for (const auto& row : tx.exec("SELECT gid FROM pg_prepared_xacts WHERE database = "
                                    "current_database() ORDER BY gid")) {
       r->prepared_postgres.push_back(row[0].as<std::string>());
@@ -215,9 +261,11 @@ Status Verify(const VerifyOptions& opts, VerifyReport* r) {
   Status s = reader.Open(opts);
   if (!s.ok()) return s;
   std::unordered_set<int64_t> seen;
+  std::unordered_set<std::string> ids;
   OrderCheck order_check;
   s = ScanOrderTopic(reader, opts, [&](const BrokerMessage& m, std::optional<int64_t> id) {
     ++r->messages;
+    if (!ids.insert(m.id).second) ++r->duplicate_messages;
     if (!id) {
       r->foreign_keys.push_back(m.key);
       return;
@@ -242,7 +290,7 @@ Status Verify(const VerifyOptions& opts, VerifyReport* r) {
   r->gaps = std::move(oc.gaps);
   r->ahead = std::move(oc.ahead);
 
-  if (!reader.broker()) {  // JetStream has no prepared messages
+  if (!reader.broker()) {  // JetStream and RabbitMQ have no prepared messages
     r->broker_prepares = false;
     return Status::OK();
   }

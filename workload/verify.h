@@ -3,7 +3,8 @@
 //   missing    a row without a message  (the message was lost, or not yet sent)
 //   orphan     a message without a row  (the write was rolled back, the message escaped)
 //   duplicate  an event of a key carried by more than one message (with one
-//              event per order: a key carried by more than one message)
+//              event per order: a key carried by more than one message);
+//              duplicate_messages counts the extra copies by message id
 //   in doubt   prepared transactions left at Postgres or at the broker
 // and, per key (workload/order_check.h; several events per order,
 // workload/order_events.h), against the version the order's row reached:
@@ -30,6 +31,10 @@ struct VerifyOptions {
   // Non-empty: read the topic from this NATS JetStream server (the stream of
   // the topic's name) instead of the broker; nothing is prepared there.
   std::string nats_url;
+  // Non-empty: read the topic from this RabbitMQ server (the quorum queue of
+  // the topic's name; its messages are read and returned to the queue, not
+  // consumed) instead of the broker; nothing is prepared there.
+  std::string amqp_url;
   std::string topic = "orders";
   size_t max_listed = 20;  // keys named per category in text output (JSON has them all)
   // Only order ids in [min_id, max_id] are judged; rows and messages outside
@@ -42,6 +47,15 @@ struct VerifyOptions {
 struct VerifyReport {
   uint64_t rows = 0;
   uint64_t messages = 0;
+  // Messages whose message id was read before: the extra copies a consumer
+  // receives. dualwrite's broker and JetStream (within its window) drop a
+  // republished id; RabbitMQ delivers every copy.
+  uint64_t duplicate_messages = 0;
+  // A consumer's inbox in this database (outbox/inbox.h): the message ids it
+  // took and the redeliveries it absorbed (did no work for).
+  bool has_inbox = false;
+  uint64_t inbox_ids = 0;
+  uint64_t inbox_absorbed = 0;
   std::vector<int64_t> missing;                // order ids with a row and no message
   std::vector<int64_t> orphans;                // order ids with a message and no row
   std::vector<int64_t> duplicates;             // order ids with an event read more than once
@@ -54,8 +68,8 @@ struct VerifyReport {
   std::vector<std::string> prepared_postgres;  // gids in pg_prepared_xacts (this database)
   std::vector<std::string> prepared_broker;    // gids prepared at the broker
   // False when the messages were read from a sink that cannot prepare
-  // (JetStream): the report then says nothing about the broker's prepared
-  // transactions rather than a "0" that was never checked.
+  // (JetStream, RabbitMQ): the report then says nothing about the broker's
+  // prepared transactions rather than a "0" that was never checked.
   bool broker_prepares = true;
 
   bool ok() const {
