@@ -130,6 +130,14 @@ LoadCell MeasureLoadCell(CellContext& ctx, const Approach& a, const LoadSpec& sp
   const double drain =
       Settle(rig, a, a.guaranteed ? plan.drain_timeout_s : 2.0, lj.value("committed", uint64_t{0}));
   const int64_t settled_us = NowUs();
+  // 3PC's agents run from the load's start to the cell's end: their CPU so
+  // far is the cell's (read before they are stopped with the rig).
+  double agents_cpu_s = a.is_3pc() ? 0 : -1;
+  for (const Proc& p : rig.procs) {
+    if (!a.is_3pc() || !p.tag.starts_with("agent-")) continue;
+    const double s = p.running() ? env::ProcessCpuSeconds(p.pid) : -1;
+    agents_cpu_s = s >= 0 && agents_cpu_s >= 0 ? agents_cpu_s + s : -1;
+  }
   double relay_cpu_s = -1;
   if (relay) {
     relay_cpu_s = env::ProcessCpuSeconds(relay->pid);
@@ -244,6 +252,7 @@ LoadCell MeasureLoadCell(CellContext& ctx, const Approach& a, const LoadSpec& sp
       {&cpu.broker, a.uses_broker(), delta(cpu0.broker, cpu1.broker)},
       {&cpu.load, true, lj.value("process_cpu_s", -1.0)},
       {&cpu.relay, relay != nullptr, relay_cpu_s},
+      {&cpu.agents, a.is_3pc(), agents_cpu_s},
   };
   double total = 0;
   bool complete = true;

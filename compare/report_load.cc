@@ -13,6 +13,7 @@ Opt E2eP99(const json& c) { return Num(c, "e2e_ms", "p99"); }
 // event-sourced projector's lag.
 Opt PendingP99(const json& c) { return Num(c, "pending_age_ms", "p99"); }
 Opt LagP99(const json& c) { return Num(c, "projection_lag_ms", "p99"); }
+Opt AgentsCpu(const json& c) { return Num(c, "cpu_us_per_op", "agents"); }
 
 bool AnyClosed(const Data& d, Opt (*get)(const json&)) {
   for (const json* c : d.closed()) {
@@ -246,14 +247,21 @@ void Cost(const Data& d, std::string& out) {
   out += "Closed loop at concurrency " + std::to_string(c) +
          ", per committed operation, the relay's work included (a cell ends when every message "
          "was delivered).";
-  out += cpu ? " CPU is user + system time from /proc of each party: Postgres (every backend "
-               "and the WAL sender), the broker, the load command, the relay."
+  // 3PC's agents get a column only in runs that measured them: older runs
+  // render as they always did.
+  const bool agents = AnyClosed(d, AgentsCpu);
+  out += cpu ? std::string(
+                   " CPU is user + system time from /proc of each party: Postgres (every "
+                   "backend and the WAL sender), the broker, the load command, the relay") +
+                   (agents ? ", 3PC's participant agents." : ".")
              : " CPU per operation: " + d.NotMeasured() + ".";
   out += "\n\n";
   std::vector<std::string> header = {"approach"};
-  if (cpu)
-    header.insert(header.end(),
-                  {"CPU postgres µs", "broker µs", "load µs", "relay µs", "total µs"});
+  if (cpu) {
+    header.insert(header.end(), {"CPU postgres µs", "broker µs", "load µs", "relay µs"});
+    if (agents) header.push_back("agents µs");
+    header.push_back("total µs");
+  }
   header.insert(header.end(), {"WAL B", "WAL fsyncs", "broker fsyncs", "dead tuples"});
   Table t(header);
   for (const auto& a : d.approaches()) {
@@ -265,6 +273,7 @@ void Cost(const Data& d, std::string& out) {
       for (const char* party : {"postgres", "broker", "load", "relay"}) {
         row.push_back(Us(Num(j, "cpu_us_per_op", party)));
       }
+      if (agents) row.push_back(Us(AgentsCpu(j)));
       row.push_back(WithRange(CpuTotal(j), j, "cpu_total_us_per_op", Us));
     }
     row.insert(row.end(), {Int(Wal(j)), Per(Num(j, "cost", "wal_syncs_per_op")),

@@ -66,7 +66,9 @@ struct Cost {
 // CPU microseconds per committed operation, per party; null where the party
 // did not run or could not be read.
 struct CpuPerOp {
-  Field<double> postgres, broker, load, relay, total;
+  // agents: 3PC's participant agents (absent before 2026-12-06 and for the
+  // other approaches).
+  Field<double> postgres, broker, load, relay, agents, total;
   json extra;
 };
 

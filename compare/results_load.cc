@@ -39,6 +39,7 @@ constexpr auto kCpuPerOp = [](auto& io, auto& c) {
   io("broker", c.broker);
   io("load", c.load);
   io("relay", c.relay);
+  io("agents", c.agents);
   io("total", c.total);
 };
 

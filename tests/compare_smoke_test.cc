@@ -84,6 +84,13 @@ void EveryApproachHasMeasuredLatencyCells() {
     EXPECT_GT(c["cpu_us_per_op"]["total"].get<double>(), 0) << a << c["cpu_us_per_op"];
     EXPECT_GT(c["cpu_us_per_op"]["postgres"].get<double>(), 0) << a;
     EXPECT_GT(c["cpu_us_per_op"]["load"].get<double>(), 0) << a;
+    if (a == "3pc") {
+      // Its two participant agents are a party of their own.
+      ASSERT_TRUE(c["cpu_us_per_op"]["agents"].is_number()) << c["cpu_us_per_op"];
+      EXPECT_GT(c["cpu_us_per_op"]["agents"].get<double>(), 0);
+    } else {
+      EXPECT_TRUE(c["cpu_us_per_op"]["agents"].is_null()) << a;
+    }
     if (a != "floor") {
       EXPECT_TRUE(c["e2e_ms"]["p50"].is_number()) << a;
       EXPECT_TRUE(c["cost"]["broker_fsyncs_per_op"].is_number()) << a;
