@@ -1,56 +1,26 @@
 #include "env/nats_daemon.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <thread>
-#include <vector>
 
-#include "common/process.h"
 #include "env/ports.h"
-#include "env/proc_info.h"
 #include "env/service_user.h"
 
-namespace fs = std::filesystem;
-
 namespace dw::env {
-namespace {
-
-bool Executable(const std::string& p) { return access(p.c_str(), X_OK) == 0; }
-
-}  // namespace
 
 Status NatsServerBinary(std::string* path) {
-  const char* env = std::getenv("PATH");
-  std::stringstream dirs(env ? env : "");
-  std::string d;
-  while (std::getline(dirs, d, ':')) {
-    if (!d.empty() && Executable(d + "/nats-server")) {
-      *path = d + "/nats-server";
-      return Status::OK();
-    }
-  }
   // Debian installs it in /usr/sbin, which a non-root $PATH often lacks.
-  for (const char* p : {"/usr/sbin/nats-server", "/usr/local/sbin/nats-server"}) {
-    if (Executable(p)) {
-      *path = p;
-      return Status::OK();
-    }
-  }
-  return Status::FailedPrecondition(
-      "nats-server is not installed: install the Debian package nats-server "
-      "(scripts/install-deps.sh)");
+  return FindServerBinary("nats-server", true,
+                          {"/usr/sbin/nats-server", "/usr/local/sbin/nats-server"}, "nats-server",
+                          path);
 }
 
 bool NatsAnswers(int port, std::chrono::milliseconds timeout) {
@@ -94,16 +64,8 @@ NatsDaemon::NatsDaemon(const Layout& layout)
     : dir_(layout.root + "/nats"),
       store_(dir_ + "/jetstream"),
       out_(dir_ + "/nats.out"),
-      pid_file_(dir_ + "/nats.pid"),
-      port_file_(dir_ + "/nats.port") {}
-
-pid_t NatsDaemon::Running() const {
-  std::ifstream f(pid_file_);
-  long v = 0;
-  if (!(f >> v) || v <= 0) return 0;
-  pid_t pid = static_cast<pid_t>(v);
-  return ProcessMatches(pid, {"-js", store_}) ? pid : 0;
-}
+      port_file_(dir_ + "/nats.port"),
+      frame_({"nats-server", dir_, dir_ + "/nats.pid", out_, {"-js", store_}}) {}
 
 int NatsDaemon::Port() const {
   std::ifstream f(port_file_);
@@ -119,18 +81,10 @@ Status NatsDaemon::Ensure(pid_t* pid, int* port, bool* started, std::ostream* lo
   std::string binary;
   Status s = NatsServerBinary(&binary);
   if (!s.ok()) return s;
-  std::error_code ec;
-  fs::create_directories(store_, ec);
-  if (ec) return Status::IOError("cannot create " + store_ + ": " + ec.message());
   // Two commands ensuring it at once start one.
-  int lock = open((dir_ + "/.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lock < 0) return Status::IOError("cannot open " + dir_ + "/.lock: " + std::strerror(errno));
-  while (flock(lock, LOCK_EX) != 0 && errno == EINTR) {
-  }
-  struct Closer {
-    int fd;
-    ~Closer() { close(fd); }
-  } closer{lock};
+  FolderLock lock;
+  s = frame_.Prepare({store_}, &lock);
+  if (!s.ok()) return s;
 
   int remembered = Port();
   pid_t running = Running();
@@ -161,16 +115,8 @@ Status NatsDaemon::Ensure(pid_t* pid, int* port, bool* started, std::ostream* lo
   if (log)
     *log << "starting nats-server on 127.0.0.1:" << p << " (JetStream store " << store_ << ")\n"
          << std::flush;
-  ServerOptions o;
-  o.data_dir = dir_;
-  o.log_path = out_;
-  o.port = p;
-  o.start_attempts = 3;
-  o.new_session = true;
-  o.cwd = dir_;
-  o.pid_file = pid_file_;
-  ServerProcess server(NatsKind(binary, run_as), std::move(o));
-  s = server.Start();
+  ServerProcess server;
+  s = frame_.Spawn(NatsKind(binary, run_as), p, 3, &server);
   if (!s.ok()) return s;
   {
     std::ofstream pf(port_file_, std::ios::trunc);
@@ -185,14 +131,7 @@ Status NatsDaemon::Ensure(pid_t* pid, int* port, bool* started, std::ostream* lo
 }
 
 Status NatsDaemon::Stop(std::ostream* log, std::chrono::milliseconds grace) {
-  pid_t pid = Running();
-  if (pid <= 0) return Status::OK();
-  if (log) *log << "stopping nats-server (pid " << pid << ")\n" << std::flush;
-  Status s = TerminateProcess(pid, grace);
-  if (!s.ok()) return Status::IOError("nats-server (pid " + std::to_string(pid) + ") does not die");
-  std::error_code ec;
-  fs::remove(pid_file_, ec);
-  return Status::OK();
+  return frame_.Stop(log, grace);
 }
 
 nlohmann::json NatsDaemon::Describe() const {

@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/status.h"
+#include "env/daemon_frame.h"
 #include "env/layout.h"
 #include "env/server_process.h"
 
@@ -44,7 +45,7 @@ class NatsDaemon {
   explicit NatsDaemon(const Layout& layout);
 
   // The pid of a live nats-server started for this state folder; else 0.
-  pid_t Running() const;
+  pid_t Running() const { return frame_.Running(); }
   // The port it was last started on (0: never).
   int Port() const;
   static std::string Url(int port) { return "nats://127.0.0.1:" + std::to_string(port); }
@@ -63,7 +64,8 @@ class NatsDaemon {
   const std::string& dir() const { return dir_; }
 
  private:
-  std::string dir_, store_, out_, pid_file_, port_file_;
+  std::string dir_, store_, out_, port_file_;
+  DaemonFrame frame_;
 };
 
 }  // namespace dw::env

@@ -1,23 +1,13 @@
 #include "env/pgqd_daemon.h"
 
-#include <fcntl.h>
 #include <libpq-fe.h>
-#include <sys/file.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <vector>
 
-#include "common/process.h"
 #include "env/proc_info.h"
-#include "env/server_process.h"
 #include "env/service_user.h"
-
-namespace fs = std::filesystem;
 
 namespace dw::env {
 namespace {
@@ -30,27 +20,6 @@ std::string Number(double v) {
   o << v;
   return o.str();
 }
-
-// flock() on the folder's lock file for the life of the object: two commands
-// ensuring pgqd at once start one.
-class DirLock {
- public:
-  ~DirLock() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Status Acquire(const std::string& path) {
-    fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) return Status::IOError("cannot open " + path + ": " + std::strerror(errno));
-    while (flock(fd_, LOCK_EX) != 0) {
-      if (errno != EINTR)
-        return Status::IOError("cannot lock " + path + ": " + std::strerror(errno));
-    }
-    return Status::OK();
-  }
-
- private:
-  int fd_ = -1;
-};
 
 bool FileContains(const std::string& path, const std::string& needle) {
   std::ifstream f(path);
@@ -67,16 +36,7 @@ PgqdDaemon::PgqdDaemon(const Layout& layout)
     : dir_(layout.root + "/pgqd"),
       ini_(dir_ + "/pgqd.ini"),
       log_(dir_ + "/pgqd.log"),
-      out_(dir_ + "/pgqd.out"),
-      pid_file_(dir_ + "/pgqd.pid") {}
-
-pid_t PgqdDaemon::Running() const {
-  std::ifstream f(pid_file_);
-  long v = 0;
-  if (!(f >> v) || v <= 0) return 0;
-  pid_t pid = static_cast<pid_t>(v);
-  return ProcessMatches(pid, {ini_}) ? pid : 0;
-}
+      frame_({"pgqd", dir_, dir_ + "/pgqd.pid", dir_ + "/pgqd.out", {ini_}}) {}
 
 Status PgqdDaemon::IniText(const std::string& dsn, const PgqdSettings& settings,
                            std::string* out) const {
@@ -123,11 +83,8 @@ Status PgqdDaemon::IniText(const std::string& dsn, const PgqdSettings& settings,
 Status PgqdDaemon::Ensure(const std::string& dsn, const PgqdSettings& settings, pid_t* pid,
                           bool* started, std::ostream* log) {
   *started = false;
-  std::error_code ec;
-  fs::create_directories(dir_, ec);
-  if (ec) return Status::IOError("cannot create " + dir_ + ": " + ec.message());
-  DirLock lock;
-  Status s = lock.Acquire(dir_ + "/.lock");
+  FolderLock lock;  // two commands ensuring pgqd at once start one
+  Status s = frame_.Prepare({}, &lock);
   if (!s.ok()) return s;
   std::string ini;
   s = IniText(dsn, settings, &ini);
@@ -166,15 +123,9 @@ Status PgqdDaemon::Ensure(const std::string& dsn, const PgqdSettings& settings, 
   kind.ready = [log_path](int) { return FileContains(log_path, kReadyLine); };
   kind.start_timeout = std::chrono::seconds(30);
   kind.probe_interval = std::chrono::milliseconds(20);
-  ServerOptions o;
-  o.data_dir = dir_;
-  o.log_path = out_;
-  o.port = 1;  // unused: pgqd binds nothing (a fixed value spares a port search)
-  o.new_session = true;
-  o.cwd = dir_;
-  o.pid_file = pid_file_;
-  ServerProcess p(std::move(kind), std::move(o));
-  s = p.Start();
+  ServerProcess p;
+  // Port 1 is unused: pgqd binds nothing (a fixed value spares a port search).
+  s = frame_.Spawn(std::move(kind), 1, 1, &p);
   if (!s.ok()) {
     std::string last = LastLogLine(log_);
     return Status::IOError("pgqd did not start: " + s.ToString() +
@@ -187,14 +138,7 @@ Status PgqdDaemon::Ensure(const std::string& dsn, const PgqdSettings& settings, 
 }
 
 Status PgqdDaemon::Stop(std::ostream* log, std::chrono::milliseconds grace) {
-  pid_t pid = Running();
-  if (pid <= 0) return Status::OK();
-  if (log) *log << "stopping pgqd (pid " << pid << ")\n" << std::flush;
-  Status s = TerminateProcess(pid, grace);
-  if (!s.ok()) return Status::IOError("pgqd (pid " + std::to_string(pid) + ") does not die");
-  std::error_code ec;
-  fs::remove(pid_file_, ec);
-  return Status::OK();
+  return frame_.Stop(log, grace);
 }
 
 }  // namespace dw::env

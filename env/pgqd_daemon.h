@@ -21,6 +21,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "env/daemon_frame.h"
 #include "env/layout.h"
 
 namespace dw::env {
@@ -41,7 +42,7 @@ class PgqdDaemon {
   explicit PgqdDaemon(const Layout& layout);
 
   // The pid of a live pgqd started for this state folder; else 0.
-  pid_t Running() const;
+  pid_t Running() const { return frame_.Running(); }
 
   // Starts pgqd for the database of `dsn` (a libpq key=value string or URI)
   // unless one runs already with the same ini (*started says which; one
@@ -62,7 +63,8 @@ class PgqdDaemon {
   const std::string& log_path() const { return log_; }
 
  private:
-  std::string dir_, ini_, log_, out_, pid_file_;
+  std::string dir_, ini_, log_;
+  DaemonFrame frame_;
 };
 
 }  // namespace dw::env

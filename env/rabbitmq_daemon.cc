@@ -1,10 +1,8 @@
 #include "env/rabbitmq_daemon.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,10 +13,7 @@
 #include <fstream>
 #include <vector>
 
-#include "common/process.h"
 #include "env/ports.h"
-#include "env/proc_info.h"
-#include "env/server_process.h"
 #include "env/service_user.h"
 
 namespace fs = std::filesystem;
@@ -26,7 +21,7 @@ namespace fs = std::filesystem;
 namespace dw::env {
 namespace {
 
-bool Executable(const std::string& p) { return access(p.c_str(), X_OK) == 0; }
+constexpr const char* kLauncher = "/usr/lib/rabbitmq/bin/rabbitmq-server";
 
 int Connect(int port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -62,15 +57,7 @@ int PickDistinct(int preferred, const std::vector<int>& taken) {
 }  // namespace
 
 Status RabbitmqServerBinary(std::string* path) {
-  for (const char* p : {"/usr/lib/rabbitmq/bin/rabbitmq-server"}) {
-    if (Executable(p)) {
-      *path = p;
-      return Status::OK();
-    }
-  }
-  return Status::FailedPrecondition(
-      "rabbitmq-server is not installed: install the Debian package rabbitmq-server "
-      "(scripts/install-deps.sh)");
+  return FindServerBinary("rabbitmq-server", false, {kLauncher}, "rabbitmq-server", path);
 }
 
 bool AmqpAnswers(int port, std::chrono::milliseconds timeout) {
@@ -91,6 +78,9 @@ bool AmqpAnswers(int port, std::chrono::milliseconds timeout) {
   return ok;
 }
 
+// The VM's argv carries `-home HOME` as separate elements: HOME is this
+// folder's. The launcher script is spawned (its pid in launcher.pid) and
+// writes the output; the VM writes rabbitmq.pid itself.
 RabbitmqDaemon::RabbitmqDaemon(const Layout& layout)
     : dir_(layout.root + "/rabbitmq"),
       home_(dir_ + "/home"),
@@ -98,21 +88,15 @@ RabbitmqDaemon::RabbitmqDaemon(const Layout& layout)
       logs_(dir_ + "/log"),
       out_(dir_ + "/rabbitmq.out"),
       pid_file_(dir_ + "/rabbitmq.pid"),
-      launcher_pid_(dir_ + "/launcher.pid"),
       epmd_pid_(dir_ + "/epmd.pid"),
       epmd_out_(dir_ + "/epmd.out"),
-      ports_file_(dir_ + "/rabbitmq.ports") {}
+      ports_file_(dir_ + "/rabbitmq.ports"),
+      node_({"rabbitmq-server", dir_, pid_file_, out_, {home_}}),
+      launcher_({"rabbitmq-server", dir_, dir_ + "/launcher.pid", out_, {kLauncher}}) {}
 
-pid_t RabbitmqDaemon::PidFrom(const std::string& file, const std::vector<std::string>& argv) const {
-  std::ifstream f(file);
-  long v = 0;
-  if (!(f >> v) || v <= 0) return 0;
-  pid_t pid = static_cast<pid_t>(v);
-  return ProcessMatches(pid, argv) ? pid : 0;
+DaemonFrame RabbitmqDaemon::Epmd(int port) const {
+  return DaemonFrame({"epmd", dir_, epmd_pid_, epmd_out_, {"-port", std::to_string(port)}});
 }
-
-// The VM's argv carries `-home HOME` as separate elements: HOME is this folder's.
-pid_t RabbitmqDaemon::Running() const { return PidFrom(pid_file_, {home_}); }
 
 bool RabbitmqDaemon::ReadPorts(int* amqp, int* dist, int* epmd) const {
   std::ifstream f(ports_file_);
@@ -133,20 +117,10 @@ Status RabbitmqDaemon::Ensure(pid_t* pid, int* port, bool* started, std::ostream
   std::string binary;
   Status s = RabbitmqServerBinary(&binary);
   if (!s.ok()) return s;
-  std::error_code ec;
-  for (const std::string& d : {home_, mnesia_, logs_}) {
-    fs::create_directories(d, ec);
-    if (ec) return Status::IOError("cannot create " + d + ": " + ec.message());
-  }
   // Two commands ensuring it at once start one.
-  int lock = open((dir_ + "/.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lock < 0) return Status::IOError("cannot open " + dir_ + "/.lock: " + std::strerror(errno));
-  while (flock(lock, LOCK_EX) != 0 && errno == EINTR) {
-  }
-  struct Closer {
-    int fd;
-    ~Closer() { close(fd); }
-  } closer{lock};
+  FolderLock lock;
+  s = node_.Prepare({home_, mnesia_, logs_}, &lock);
+  if (!s.ok()) return s;
 
   int amqp = 0, dist = 0, epmd = 0;
   ReadPorts(&amqp, &dist, &epmd);
@@ -192,16 +166,8 @@ Status RabbitmqDaemon::Ensure(pid_t* pid, int* port, bool* started, std::ostream
   };
   ek.ready = [](int p) { return Accepts(p); };
   ek.start_timeout = std::chrono::seconds(10);
-  ServerOptions eo;
-  eo.data_dir = dir_;
-  eo.log_path = epmd_out_;
-  eo.port = e;
-  eo.start_attempts = 3;
-  eo.new_session = true;
-  eo.cwd = dir_;
-  eo.pid_file = epmd_pid_;
-  ServerProcess epmd_process(ek, std::move(eo));
-  s = epmd_process.Start();
+  ServerProcess epmd_process;
+  s = Epmd(e).Spawn(std::move(ek), e, 3, &epmd_process);
   if (!s.ok()) return s;
 
   ServerKind rk;
@@ -242,16 +208,8 @@ Status RabbitmqDaemon::Ensure(pid_t* pid, int* port, bool* started, std::ostream
   rk.ready = [](int p) { return AmqpAnswers(p, std::chrono::milliseconds(500)); };
   rk.start_timeout = std::chrono::seconds(60);
   rk.probe_interval = std::chrono::milliseconds(100);
-  ServerOptions ro;
-  ro.data_dir = dir_;
-  ro.log_path = out_;
-  ro.port = a;
-  ro.start_attempts = 1;
-  ro.new_session = true;
-  ro.cwd = dir_;
-  ro.pid_file = launcher_pid_;
-  ServerProcess node(rk, std::move(ro));
-  s = node.Start();
+  ServerProcess node;
+  s = launcher_.Spawn(std::move(rk), a, 1, &node);
   if (!s.ok()) {
     (void)epmd_process.Stop(std::chrono::seconds(2));
     return s;
@@ -273,25 +231,17 @@ Status RabbitmqDaemon::Ensure(pid_t* pid, int* port, bool* started, std::ostream
 Status RabbitmqDaemon::Stop(std::ostream* log, std::chrono::milliseconds grace) {
   int a = 0, d = 0, e = 0;
   ReadPorts(&a, &d, &e);
-  pid_t vm = Running();
-  if (vm > 0) {
-    if (log) *log << "stopping rabbitmq-server (pid " << vm << ")\n" << std::flush;
-    // SIGTERM: the VM shuts the node down cleanly (queues closed, stores flushed).
-    Status s = TerminateProcess(vm, grace);
-    if (!s.ok()) {
-      return Status::IOError("rabbitmq-server (pid " + std::to_string(vm) + ") does not die");
-    }
-  }
+  // SIGTERM: the VM shuts the node down cleanly (queues closed, stores flushed).
+  Status s = node_.Stop(log, grace);
+  if (!s.ok()) return s;
   // The launcher script exits once the VM did; one left behind goes too.
-  if (pid_t sh = PidFrom(launcher_pid_, {"/usr/lib/rabbitmq/bin/rabbitmq-server"}); sh > 0) {
-    (void)TerminateProcess(sh, std::chrono::seconds(2));
-  }
-  if (pid_t ep = e > 0 ? PidFrom(epmd_pid_, {"-port", std::to_string(e)}) : 0; ep > 0) {
-    Status s = TerminateProcess(ep, std::chrono::seconds(5));
-    if (!s.ok()) return Status::IOError("epmd (pid " + std::to_string(ep) + ") does not die");
+  (void)launcher_.Stop(nullptr, std::chrono::seconds(2));
+  if (e > 0) {
+    s = Epmd(e).Stop(nullptr, std::chrono::seconds(5));
+    if (!s.ok()) return s;
   }
   std::error_code ec;
-  for (const std::string& f : {pid_file_, launcher_pid_, epmd_pid_}) fs::remove(f, ec);
+  for (const std::string& f : {pid_file_, launcher_.spec().pid_file, epmd_pid_}) fs::remove(f, ec);
   return Status::OK();
 }
 

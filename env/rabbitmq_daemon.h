@@ -35,6 +35,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/status.h"
+#include "env/daemon_frame.h"
 #include "env/layout.h"
 
 namespace dw::env {
@@ -53,7 +54,7 @@ class RabbitmqDaemon {
   explicit RabbitmqDaemon(const Layout& layout);
 
   // The pid of the live Erlang VM of this state folder's node; else 0.
-  pid_t Running() const;
+  pid_t Running() const { return node_.Running(); }
   // The AMQP port it was last started on (0: never).
   int Port() const;
   static std::string Url(int port) {
@@ -76,10 +77,12 @@ class RabbitmqDaemon {
 
  private:
   bool ReadPorts(int* amqp, int* dist, int* epmd) const;
-  pid_t PidFrom(const std::string& file, const std::vector<std::string>& argv) const;
+  // epmd's frame: its pid counts as ours while it carries `-port <port>`.
+  DaemonFrame Epmd(int port) const;
 
-  std::string dir_, home_, mnesia_, logs_, out_, pid_file_, launcher_pid_, epmd_pid_, epmd_out_,
-      ports_file_;
+  std::string dir_, home_, mnesia_, logs_, out_, pid_file_, epmd_pid_, epmd_out_, ports_file_;
+  DaemonFrame node_;      // the Erlang VM (rabbitmq.pid)
+  DaemonFrame launcher_;  // the rabbitmq-server script that starts it (launcher.pid)
 };
 
 }  // namespace dw::env
