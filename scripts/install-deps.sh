@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(
   build-essential cmake pkg-config git
-  ninja-build                      # generator of the sanitizer builds: compiles every library at once
+  ninja-build                      # generator of every preset: compiles every library at once
   libpqxx-dev libpq-dev            # Postgres client (libpqxx 6.4) + libpq for replication
   libboost-dev libboost-system-dev # Beast / Asio (header-only, 1.74)
   libssl-dev openssl               # TLS for the broker (Beast over OpenSSL); scripts/gen-certs.sh
