@@ -264,6 +264,7 @@ void AddRun(CLI::App* group, Globals& g) {
     std::string agents;
     std::string coordinator_id = "c1";
     std::string crash_at;
+    int64_t crash_after = 0;
     int64_t timeout_ms = 5000;
     int64_t agent_timeout_ms = 2000;
     uint64_t seed = 1;
@@ -279,6 +280,9 @@ void AddRun(CLI::App* group, Globals& g) {
   cmd->add_option("--crash-at", o->crash_at,
                   "die abruptly (_exit " + std::to_string(kCrashExitCode) + ") at " +
                       threepc::StepNames() + "; the agents finish without it");
+  cmd->add_option("--crash-after", o->crash_after,
+                  "arm --crash-at only after this many transactions finished (default 0)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--timeout-ms", o->timeout_ms,
                   "deadline of every call to an agent (default 5000)")
       ->check(CLI::PositiveNumber);
@@ -289,11 +293,14 @@ void AddRun(CLI::App* group, Globals& g) {
   cmd->add_option("--seed", o->seed, "seed of the generated orders (default 1)");
   cmd->add_flag("--json", o->json, "print the result as one JSON object");
 
-  cmd->callback([&g, o] {
+  cmd->callback([&g, o, cmd] {
     std::optional<threepc::Step> crash;
     if (!o->crash_at.empty()) {
       crash = threepc::ParseStep(o->crash_at);
       if (!crash) throw CliError("--crash-at: want one of " + threepc::StepNames());
+    }
+    if (!crash && cmd->count("--crash-after") > 0) {
+      throw CliError("--crash-after: arms --crash-at, which is not given");
     }
     if (!coord::ValidCoordinatorId(o->coordinator_id)) {
       throw CliError("invalid --coordinator-id '" + o->coordinator_id +
@@ -319,7 +326,7 @@ void AddRun(CLI::App* group, Globals& g) {
     Members members;
     BuildAgentMembers(agents, milliseconds(o->timeout_ms), &members);
 
-    const threepc::Coordinator coordinator(crash);
+    const threepc::Coordinator coordinator(crash, o->crash_after);
     coord::Topology topo;  // one Postgres database (member 0) and the broker (member 1)
     topo.shards = {0};
     topo.broker = 1;

@@ -199,10 +199,18 @@ std::vector<FamilyDef> BuildFamilies() {
   es.rows_follow_messages = true;
   es.reserves_stock = false;
   es.handles_refusal = true;
+  // The projector dies after inserting a batch's rows, before committing
+  // them with its offset: its restart must read the batch again.
+  es.crash_points = {"projector-after-insert"};
+  es.relay_crash_flag = "--crash-after-insert";
   v.push_back(es);
   FamilyDef three_pc = Declare(Family::kThreePc, "3pc");
   three_pc.killed = "coordinator";
   three_pc.kill_load = true;  // the coordinator is the load generator
+  // The coordinator logs nothing: after each, the agents terminate what it
+  // left by themselves (threepc/crash_points.h says what they decide).
+  three_pc.crash_points = {"after-cancommit", "after-precommit-some", "after-precommit-all",
+                           "after-docommit-some"};
   v.push_back(three_pc);
   return v;
 }

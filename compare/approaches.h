@@ -42,8 +42,15 @@ struct FamilyDef {
   // operation handles (the saga compensates, the event-sourced write
   // fails), not a fault its relay would retry forever.
   bool handles_refusal = false;
-  // The load's own `--crash-at` points (chaos and the crash-point scenario).
+  // The load's own `--crash-at` points (chaos and the crash-point scenario),
+  // or the relay's where relay_crash_flag is set.
   std::vector<std::string> crash_points;
+  // The crash points belong to the relay, armed by this flag of its command
+  // with a batch number (event sourcing's projector: `es project
+  // --crash-after-insert N`); the crash-point fault then waits for the
+  // relay's death and restarts it. nullptr: they are the load's
+  // (`--crash-at P --crash-after N`).
+  const char* relay_crash_flag = nullptr;
   // The broker's crash points that concern this family's publishes.
   std::vector<std::string> broker_crash_points;
 };

@@ -77,9 +77,12 @@ nlohmann::json RunFailureCell(CellContext& ctx, const Approach& a, const Scenari
 
 // One fault, fully specified (RunFailureCell fills it from the plan; the
 // chaos campaign draws it from its seed). Besides the scenarios of plan.h:
-//   crash-point   2PC only: the coordinator runs with --crash-at `crash_at`
-//                 --crash-after `crash_after` and dies there by itself; the
-//                 fault window is from its death to its restart (fault_s later)
+//   crash-point   the load (2PC's or 3PC's coordinator, the saga's
+//                 orchestrator) runs with --crash-at `crash_at` --crash-after
+//                 `crash_after`, or the relay (the event-sourced projector)
+//                 with its own flag (CrashPointArgs, faults.h), and dies there
+//                 by itself; the fault window is from its death to its restart
+//                 (fault_s later)
 //   broker-crash  the broker is armed with its crash point `crash_at`
 //                 (after-stage-before-vote | after-commit-before-reply), dies
 //                 there by itself, and is restarted fault_s later

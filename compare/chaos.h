@@ -31,7 +31,7 @@ struct ChaosOptions {
 struct ChaosSummary {
   int runs = 0;
   int violations = 0;                  // runs of an approach that promises atomicity that failed
-  int expected_losses = 0;             // offset-naive runs where the loss was found
+  int expected_losses = 0;             // offset-naive's runs, 3PC's partitions: loss found
   std::vector<std::string> reproduce;  // one command per violation
   nlohmann::json results;              // everything, as written to chaos.json
 };

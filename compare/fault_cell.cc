@@ -142,9 +142,18 @@ json RunFault(CellContext& ctx, const Approach& a, const FaultSpec& f) {
   Monitor monitor(mo);
   monitor.Start();
 
+  // The crash point is armed in the first load or relay process only: the
+  // fault restarts the dead one without it.
+  const bool crash_point = f.scenario == "crash-point";
+  const bool relay_crashes = crash_point && a.def().relay_crash_flag != nullptr;
   if (a.has_relay()) {
+    Approach armed = a;
+    if (relay_crashes) {
+      const std::vector<std::string> flags = CrashPointArgs(a, f);
+      armed.relay.insert(armed.relay.end(), flags.begin(), flags.end());
+    }
     Proc* relay = nullptr;
-    s = StartRelay(ctx, &rig, a, run.by_time, 0, &relay);
+    s = StartRelay(ctx, &rig, armed, run.by_time, 0, &relay);
     if (!s.ok()) return fail(s.ToString());
     run.relay_i = rig.procs.size() - 1;
   }
@@ -153,9 +162,9 @@ json RunFault(CellContext& ctx, const Approach& a, const FaultSpec& f) {
   if (a.uses_broker()) (void)rig.broker.Counter("dw_broker_duplicates_total", &dups_before);
   run.load_start_us = NowUs();
   std::vector<std::string> load_args = LoadArgs(a, run.shape, run.samples, ctx.seed);
-  if (f.scenario == "crash-point") {
-    load_args.insert(load_args.end(),
-                     {"--crash-at", f.crash_at, "--crash-after", std::to_string(f.crash_after)});
+  if (crash_point && !relay_crashes) {
+    const std::vector<std::string> flags = CrashPointArgs(a, f);
+    load_args.insert(load_args.end(), flags.begin(), flags.end());
   }
   Proc* load = nullptr;
   s = StartProc(ctx, &rig, "load", load_args, &load);

@@ -307,8 +307,18 @@ class ProcessKill : public Fault {
   }
 };
 
+// The relay's crash point fires in batch 1 + crash_after % 5. The draw's
+// crash_after (0-299) counts the load's operations; the projector counts
+// batches, and while the load runs each of its reads takes what arrived
+// since the previous one, so it commits a batch every few milliseconds:
+// batch 5 is reached within the first second of load, at any rate chaos
+// draws, where batch 300 might not be reached in a run of a few seconds.
+int64_t RelayCrashBatch(int64_t crash_after) { return 1 + crash_after % 5; }
+
 // Faults that fire by themselves at a crash point: the window starts when
 // the victim died. Not reaching it (the load ended first) is reported.
+// The victim is the load (2PC's coordinator, the saga's orchestrator, 3PC's
+// coordinator), the relay (event sourcing's projector) or the broker.
 class CrashPoint : public Fault {
  public:
   explicit CrashPoint(bool broker) : broker_(broker) {}
@@ -318,30 +328,52 @@ class CrashPoint : public Fault {
                          std::chrono::duration<double>(r.spec.fault_s + r.spec.after_s + 10);
     bool died = false;
     while (s.ok() && !died && std::chrono::steady_clock::now() < give_up) {
-      died = broker_ ? !r.rig.broker.Alive() : r.load().Wait(milliseconds(0));
+      died = broker_ ? !r.rig.broker.Alive() : Victim(r).Wait(milliseconds(0));
       if (!died) SleepS(0.005);
     }
     r.fault_start_us = NowUs();
-    const bool crashed = died && (broker_ || !r.load().ok());
-    r.notes.push_back(
-        crashed ? std::string(broker_ ? "broker" : r.approach.def().killed) +
-                      " died at crash point " + r.spec.crash_at +
-                      (r.spec.crash_after
-                           ? " after " + std::to_string(r.spec.crash_after) + " operations"
-                           : "")
-                : "the crash point " + r.spec.crash_at + " was not reached");
+    const bool crashed = died && (broker_ || !Victim(r).ok());
+    std::string when;
+    if (!broker_ && r.approach.def().relay_crash_flag) {
+      when = " in batch " + std::to_string(RelayCrashBatch(r.spec.crash_after));
+    } else if (r.spec.crash_after) {
+      when = " after " + std::to_string(r.spec.crash_after) + " operations";
+    }
+    r.notes.push_back(crashed ? std::string(broker_ ? "broker" : r.approach.def().killed) +
+                                    " died at crash point " + r.spec.crash_at + when
+                              : "the crash point " + r.spec.crash_at + " was not reached");
     if (broker_ && !died) (void)r.rig.broker.SetCrashAt("");  // disarm; the cell goes on
     return s;
   }
+  // A new process without the crash flags (RestartLoad, RestartRelay build
+  // the approach's plain command line). The 3PC coordinator's restart keeps
+  // the cell's coordinator id: its gids (dw3:<id>:<order id>) take fresh
+  // order ids, and the agents terminate the dead one's open transactions.
   Status Heal(FaultRun& r) override {
     if (broker_) return r.rig.broker.Up();
-    if (!r.load().ok() && !r.load().running()) return r.RestartLoad(r.ctx.seed + 2);
-    return Status::OK();
+    Proc& victim = Victim(r);
+    if (victim.ok() || victim.running()) return Status::OK();
+    return OfRelay(r) ? r.RestartRelay() : r.RestartLoad(r.ctx.seed + 2);
   }
 
  private:
+  static bool OfRelay(const FaultRun& r) {
+    return r.approach.def().relay_crash_flag != nullptr && r.relay_i.has_value();
+  }
+  static Proc& Victim(FaultRun& r) { return OfRelay(r) ? r.rig.procs[*r.relay_i] : r.load(); }
   const bool broker_;
 };
+
+}  // namespace
+
+std::vector<std::string> CrashPointArgs(const Approach& a, const FaultSpec& spec) {
+  if (const char* flag = a.def().relay_crash_flag) {
+    return {flag, std::to_string(RelayCrashBatch(spec.crash_after))};
+  }
+  return {"--crash-at", spec.crash_at, "--crash-after", std::to_string(spec.crash_after)};
+}
+
+namespace {
 
 std::string NoBroker(const Approach& a) {
   return a.uses_broker() ? "" : "the floor sends no message";
@@ -410,12 +442,16 @@ std::vector<ScenarioDef> Build() {
                },
                [] { return std::make_unique<InDoubtHeld>(); }});
   v.push_back({"crash-point", "coordinator crash point",
-               "the coordinator (2PC) or orchestrator (saga) dies by itself at a named crash "
-               "point and is restarted",
+               "the coordinator (2PC, 3PC) or orchestrator (saga) dies by itself at a named "
+               "crash point and is restarted (3PC: its agents terminate what it left); "
+               "event-sourced: the projector dies after inserting a batch's rows, before "
+               "committing them with its offset, and is restarted",
                false, false,
                [](const Approach& a) {
                  return a.def().crash_points.empty()
-                            ? std::string("only 2PC and the saga have crash points")
+                            ? std::string(
+                                  "only 2PC, 3PC, the saga and the event-sourced projector have "
+                                  "crash points")
                             : std::string();
                },
                [] { return std::make_unique<CrashPoint>(false); }});

@@ -77,6 +77,11 @@ struct ScenarioDef {
   bool full_only = false;
 };
 
+// The flags that arm a crash-point cell's crash point (spec.crash_at after
+// spec.crash_after operations): the load's `--crash-at P --crash-after N`,
+// or the relay's own (FamilyDef::relay_crash_flag) with a batch number.
+std::vector<std::string> CrashPointArgs(const Approach& a, const FaultSpec& spec);
+
 // Every scenario, matrix ones in report order.
 const std::vector<ScenarioDef>& Scenarios();
 const ScenarioDef* FindScenario(const std::string& name);

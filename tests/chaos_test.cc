@@ -1,6 +1,7 @@
 // `dualwrite chaos` in the size CI runs: a few seeded runs of real faults
 // (its own throwaway cluster, a broker per run), every one judged by verify
-// and the history checker; and a run reproduced alone from (seed, run).
+// and the history checker; a run reproduced alone from (seed, run); and one
+// run each of 3PC's and the event-sourced projector's crash points.
 #include <fstream>
 #include <string>
 
@@ -20,6 +21,9 @@ json ReadJson(const std::string& path) {
   return in ? json::parse(in, nullptr, false) : json();
 }
 
+// Seed 11's five runs draw 2pc-ack-decision process-kill, 2pc-file
+// broker-slow, outbox-cdc broker-down, outbox-offset-safe postgres-restart
+// and event-sourced crash-point (the projector dies in its batch 2).
 TEST(Chaos, SeededCampaignFindsNoViolationAndReproducesARun) {
   const std::string out = testing::TempDir("chaos");
   std::string log;
@@ -52,6 +56,52 @@ TEST(Chaos, SeededCampaignFindsNoViolationAndReproducesARun) {
   json one = ReadJson(again + "/chaos.json");
   ASSERT_EQ(one["runs"].size(), 1u);
   EXPECT_EQ(one["runs"][0]["drawn"], r["runs"][3]["drawn"]);
+}
+
+// One run of `chaos --approach A --seed S --run K`, which must draw
+// `drawn`, end clean with the process dead at its crash point and
+// restarted, and leave nothing in doubt.
+void ExpectCleanCrashPointRun(const std::string& approach, const std::string& seed,
+                              const std::string& run, const std::string& drawn) {
+  const std::string out = testing::TempDir("chaos-" + approach);
+  std::string log;
+  Status s = RunCommand({testing::DualwriteBinary(), "chaos", "--approach", approach, "--seed",
+                         seed, "--run", run, "--out", out},
+                        &log);
+  ASSERT_TRUE(s.ok()) << s.ToString() << "\n" << log;
+  json r = ReadJson(out + "/chaos.json");
+  ASSERT_TRUE(r.is_object()) << log;
+  ASSERT_EQ(r["runs"].size(), 1u) << log;
+  const json& one = r["runs"][0];
+  const json& cell = one["cell"];
+  ASSERT_EQ(one["drawn"].get<std::string>().rfind(drawn, 0), 0u) << one["drawn"];
+  EXPECT_EQ(one["verdict"], "clean") << cell.dump();
+  ASSERT_EQ(cell["status"], "ran") << cell.dump();
+  const std::string note = cell["notes"].dump();
+  EXPECT_NE(note.find("died at crash point"), std::string::npos) << note;
+  EXPECT_TRUE(cell["history"]["ok"].get<bool>()) << cell["history"];
+  EXPECT_EQ(cell["in_doubt_at_end"], 0);
+  EXPECT_EQ(cell["lost"], 0);
+  EXPECT_EQ(cell["duplicates"], 0);
+  EXPECT_GT(cell["history"]["acknowledged"].get<uint64_t>(), 0u);
+}
+
+// Seed 7, run 0 of the 3PC pool draws the coordinator's crash point
+// after-precommit-some once 56 transactions finished (c=4, a 1.4 s window):
+// one agent precommitted, the other uncertain, and no coordinator. The
+// agents' termination must commit both sides; the restarted coordinator
+// goes on with fresh gids.
+TEST(Chaos, ThreePcCoordinatorCrashPointEndsClean) {
+  ExpectCleanCrashPointRun("3pc", "7", "0", "3pc crash-point after-precommit-some@56 ");
+}
+
+// Seed 2, run 2 of the event-sourced pool draws the projector's crash
+// point at crash_after 87, i.e. batch 1 + 87 % 5 = 3 (c=4, a 1.6 s window):
+// the projector dies with batch 3's rows inserted and not committed, and
+// its restart must project them once from its committed offset.
+TEST(Chaos, ProjectorCrashPointEndsClean) {
+  ExpectCleanCrashPointRun("event-sourced", "2", "2",
+                           "event-sourced crash-point projector-after-insert@87 ");
 }
 
 TEST(Chaos, BadFlagsAreOneLineErrors) {

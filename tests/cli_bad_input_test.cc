@@ -157,6 +157,8 @@ TEST(CliBadInputTest, EveryBadFlagIsOneLineNonZeroAndCreatesNothing) {
         "--peers", "1=127.0.0.1:5"},
        "--peers"},
       {{"3pc", "run", "--crash-at", "bogus"}, "--crash-at"},
+      {{"3pc", "run", "--crash-after", "5"}, "--crash-at"},
+      {{"3pc", "run", "--crash-at", "after-cancommit", "--crash-after", "-1"}, "--crash-after"},
       {{"3pc", "run", "--agents", "1=127.0.0.1:5,1=127.0.0.1:6"}, "--agents"},
       {{"3pc", "run", "--coordinator-id", "a:b"}, "--coordinator-id"},
       {{"3pc", "run", "-c", "0"}, "--concurrency"},

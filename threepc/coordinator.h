@@ -33,6 +33,8 @@
 // given. tests/threepc_test.cc reproduces both.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,8 +56,11 @@ struct Member {
 
 class Coordinator {
  public:
-  // `crash_at`: die at that step of the first transaction reaching it.
-  explicit Coordinator(std::optional<Step> crash_at = std::nullopt) : crash_at_(crash_at) {}
+  // `crash_at`: die at that step of the first transaction reaching it once
+  // `crash_after` transactions have finished (whatever their outcome), so a
+  // crash can leave committed history behind it.
+  explicit Coordinator(std::optional<Step> crash_at = std::nullopt, int64_t crash_after = 0)
+      : crash_at_(crash_at), crash_after_(crash_after) {}
 
   // Runs the three phases. OK: committed at every member. Aborted: a member
   // voted no (every member was told to abort). InDoubt: a PreCommit or a
@@ -66,7 +71,12 @@ class Coordinator {
 
  private:
   void Reached(Step s, const std::string& gid) const;
+  Status Run(const std::string& gid, const std::vector<Member>& members) const;
   const std::optional<Step> crash_at_;
+  const int64_t crash_after_;
+  // Transactions Execute returned from: what arms the crash point. Execute
+  // is const and runs on every load worker at once.
+  mutable std::atomic<int64_t> finished_{0};
 };
 
 struct TerminationReport {

@@ -1,6 +1,7 @@
 // Crash points of the three-phase-commit coordinator: `--crash-at STEP`
 // makes the process die abruptly (_exit, no destructors) the first time a
-// transaction reaches STEP, with the exit code of every crash point
+// transaction reaches STEP (with `--crash-after N`: once N transactions have
+// finished), with the exit code of every crash point
 // (common/crash_exit.h) so a test can tell it from an error. What each leaves behind, and what the
 // participants' termination protocol then decides (threepc/state.h):
 //   after-cancommit       every participant prepared (uncertain), no
