@@ -4,27 +4,17 @@
 // stays at Postgres with its locks. A second client writing the same row
 // waits - for as long as nobody resolves the transaction - until
 // `dualwrite 2pc recover` commits it.
-#include <atomic>
 #include <thread>
 
 #include "coordinator/crash_points.h"
+#include "demo/blocked_writer.h"
 #include "demo/lessons.h"
 #include "workload/verify.h"
 
 namespace dw::demo {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
-// Where the waiter stands, measured from its own thread.
-struct Waiter {
-  std::atomic<bool> done{false};
-  std::atomic<int64_t> finished_at_ms{0};  // since the lesson's t0
-  std::string error;
-  std::string sql;
-  std::thread thread;
-};
 
 }  // namespace
 
@@ -51,37 +41,11 @@ Status Lesson2pcBlocking(Stage& st, Narrator& n, nlohmann::json& facts) {
          "It upserts order " + std::to_string(id) +
              ": the prepared transaction inserted that key and still holds it, so the client "
              "must wait to learn whether the key exists. Its UPDATE cannot start.");
-  Waiter w;
-  w.sql = "INSERT INTO orders (id, customer, amount_cents) VALUES (" + std::to_string(id) +
-          ", 'second-client', 1) ON CONFLICT (id) DO UPDATE SET amount_cents = "
-          "orders.amount_cents + 1";
-  Session waiter(&n, "waiter", st.dsn());
-  waiter.Quiet("SET application_name = 'dw-demo-waiter'");
-  n.Sql("waiter", w.sql);
-  const auto t0 = Clock::now();
-  w.thread = std::thread([&w, &waiter, t0] {
-    try {
-      waiter.Quiet(w.sql);
-    } catch (const std::exception& e) {
-      w.error = OneLine(e.what());
-    }
-    w.finished_at_ms = MsSince(t0);
-    w.done = true;
-  });
-  struct Joiner {
-    std::thread* t;
-    ~Joiner() {
-      if (t->joinable()) t->join();
-    }
-  } joiner{&w.thread};
-
-  bool waiting = false;
-  for (int i = 0; i < 200 && !waiting && !w.done; ++i) {
-    waiting = st.Int(
-                  "SELECT count(*) FROM pg_stat_activity WHERE application_name ="
-                  " 'dw-demo-waiter' AND wait_event_type = 'Lock'") == 1;
-    if (!waiting) std::this_thread::sleep_for(milliseconds(25));
-  }
+  BlockedWriter w(st, n, "waiter", "dw-demo-waiter",
+                  "INSERT INTO orders (id, customer, amount_cents) VALUES (" + std::to_string(id) +
+                      ", 'second-client', 1) ON CONFLICT (id) DO UPDATE SET amount_cents = "
+                      "orders.amount_cents + 1");
+  const bool waiting = w.WaitUntilBlocked();
   n.Show(st.Query("postgres: pg_stat_activity (the waiter)",
                   "SELECT pid, state, wait_event_type, wait_event,"
                   " round(extract(epoch FROM now() - query_start) * 1000)::bigint AS waiting_ms"
@@ -105,8 +69,8 @@ Status Lesson2pcBlocking(Stage& st, Narrator& n, nlohmann::json& facts) {
   n.Step("The class watches the waiter wait",
          "We give it 2 seconds. A dead coordinator can leave it waiting for hours.");
   std::this_thread::sleep_for(milliseconds(2000));
-  const bool still_waiting_before_recover = !w.done;
-  const int64_t recover_started_ms = MsSince(t0);
+  const bool still_waiting_before_recover = !w.done();
+  const int64_t recover_started_ms = MsSince(w.started_at());
   n.Note("after " + std::to_string(recover_started_ms) + " ms the waiter is " +
          (still_waiting_before_recover ? "still waiting" : "done (unexpected)"));
 
@@ -114,16 +78,16 @@ Status Lesson2pcBlocking(Stage& st, Narrator& n, nlohmann::json& facts) {
          "Recovery lists the coordinator's prepared gids at each participant, finds the COMMIT "
          "record, and sends COMMIT PREPARED / commit. The lock is released.");
   RunResult rec = st.Run({"2pc", "recover", "--coordinator-id", "demo"});
-  const int64_t recover_done_ms = MsSince(t0);
+  const int64_t recover_done_ms = MsSince(w.started_at());
   n.Output(rec.out + rec.err);
-  for (int i = 0; i < 400 && !w.done; ++i) std::this_thread::sleep_for(milliseconds(25));
-  w.thread.join();
-  const int64_t blocked_ms = w.finished_at_ms;
-  const bool finished_after_recover =
-      w.done && w.error.empty() && still_waiting_before_recover && blocked_ms >= recover_started_ms;
+  const bool finished = w.WaitFinished(std::chrono::seconds(10));
+  const int64_t blocked_ms = w.blocked_ms();
+  const bool finished_after_recover = finished && w.error().empty() &&
+                                      still_waiting_before_recover &&
+                                      blocked_ms >= recover_started_ms;
   n.Note("the waiter finished " + std::to_string(blocked_ms) + " ms after it started (" +
          std::to_string(blocked_ms - recover_started_ms) + " ms after recover started)" +
-         (w.error.empty() ? "" : "; error: " + w.error));
+         (w.error().empty() ? "" : "; error: " + w.error()));
   st.ShowPrepared();
   st.ShowBrokerPrepared();
   st.ShowOrders();
@@ -147,7 +111,7 @@ Status Lesson2pcBlocking(Stage& st, Narrator& n, nlohmann::json& facts) {
            {"recover_finished_ms", recover_done_ms},
            {"recover_exit_code", rec.exit_code},
            {"waiter_finished_after_recover", finished_after_recover},
-           {"waiter_error", w.error},
+           {"waiter_error", w.error()},
            {"verify_clean", vr.ok()}};
 
   n.Conclude(waiting, std::string("the second client's statement ") +

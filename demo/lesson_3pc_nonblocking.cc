@@ -2,15 +2,17 @@
 // participant agents (`dualwrite 3pc agent`, one for Postgres, one for the
 // broker) and a real coordinator (`dualwrite 3pc run --crash-at
 // after-precommit-all`) that dies once every agent acknowledged PreCommit.
-// Its prepared transaction holds the order's key, as in `2pc-blocking`; a
-// second client writing that row waits - but only until the agents' timeout
-// runs out and they commit by themselves (Skeen's termination rule: someone
-// is precommitted, so everybody voted yes). No `recover` is run. Then the
+// Its prepared transaction holds the order's key, as in `2pc-blocking`, and
+// (`--hot-rows 1`: the order reserves stock of product 1) that product's
+// stock row; a second client writing the order row and a third updating the
+// stock row wait - but only until the agents' timeout runs out and they
+// commit by themselves (Skeen's termination rule: someone is precommitted,
+// so everybody voted yes). No `recover` is run. Then the
 // same coordinator dies after CanCommit: the agents, all uncertain, abort.
-#include <atomic>
 #include <thread>
 
 #include "common/crash_exit.h"
+#include "demo/blocked_writer.h"
 #include "demo/lessons.h"
 #include "demo/threepc_agents.h"
 #include "workload/orders.h"
@@ -23,15 +25,17 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 // The agents' silence before they terminate: long enough to watch the
-// waiter wait, short enough for a lesson.
+// waiters wait, short enough for a lesson.
 constexpr int64_t kNonblockingTimeoutMs = 3000;
 
-struct BlockedClient {
-  std::atomic<bool> done{false};
-  std::atomic<int64_t> finished_at_ms{0};  // since it started
-  std::string error;
-  std::thread thread;
-};
+// With `--hot-rows 1` there is one product, so every order reserves one
+// unit of product 1 and the crashed coordinator's prepared transaction
+// holds that stock row's lock.
+constexpr int64_t kHotProduct = 1;
+
+int64_t MsBetween(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration_cast<milliseconds>(to - from).count();
+}
 
 }  // namespace
 
@@ -50,8 +54,8 @@ Status Lesson3pcNonblocking(Stage& st, Narrator& n, nlohmann::json& facts) {
          "`--crash-at after-precommit-all`: both agents voted yes (CanCommit) and acknowledged "
          "PreCommit, then the coordinator _exits before any DoCommit. In 2PC this is the "
          "moment that blocks until recovery (lesson 2pc-blocking).");
-  RunResult crash = st.Run({"3pc", "run", "-n", "1", "--agents", agents.List(), "--coordinator-id",
-                            "demo", "--crash-at", "after-precommit-all"});
+  RunResult crash = st.Run({"3pc", "run", "-n", "1", "--hot-rows", "1", "--agents", agents.List(),
+                            "--coordinator-id", "demo", "--crash-at", "after-precommit-all"});
   const auto died = Clock::now();
   n.Output("exit code " + std::to_string(crash.exit_code) + "; stderr: " + OneLine(crash.err));
   if (crash.exit_code != kCrashExitCode) {
@@ -68,41 +72,27 @@ Status Lesson3pcNonblocking(Stage& st, Narrator& n, nlohmann::json& facts) {
          "It upserts order " + std::to_string(id) +
              ": the prepared transaction holds that key, so the statement waits, exactly as "
              "in 2pc-blocking. Nobody will run a recover command this time.");
-  BlockedClient w;
-  const std::string sql = "INSERT INTO orders (id, customer, amount_cents) VALUES (" +
-                          std::to_string(id) +
-                          ", 'second-client', 1) ON CONFLICT (id) DO UPDATE SET amount_cents = "
-                          "orders.amount_cents + 1";
-  Session waiter(&n, "waiter", st.dsn());
-  waiter.Quiet("SET application_name = 'dw-demo-waiter'");
-  n.Sql("waiter", sql);
-  const int64_t waiter_start_ms = MsSince(died);
-  const auto t0 = Clock::now();
-  w.thread = std::thread([&w, &waiter, &sql, t0] {
-    try {
-      waiter.Quiet(sql);
-    } catch (const std::exception& e) {
-      w.error = OneLine(e.what());
-    }
-    w.finished_at_ms = MsSince(t0);
-    w.done = true;
-  });
-  struct Joiner {
-    std::thread* t;
-    ~Joiner() {
-      if (t->joinable()) t->join();
-    }
-  } joiner{&w.thread};
-  bool waiting = false;
-  for (int i = 0; i < 200 && !waiting && !w.done; ++i) {
-    waiting = st.Int(
-                  "SELECT count(*) FROM pg_stat_activity WHERE application_name ="
-                  " 'dw-demo-waiter' AND wait_event_type = 'Lock'") == 1;
-    if (!waiting) std::this_thread::sleep_for(milliseconds(25));
-  }
+  BlockedWriter w(st, n, "waiter", "dw-demo-waiter",
+                  "INSERT INTO orders (id, customer, amount_cents) VALUES (" + std::to_string(id) +
+                      ", 'second-client', 1) ON CONFLICT (id) DO UPDATE SET amount_cents = "
+                      "orders.amount_cents + 1");
+  const int64_t waiter_start_ms = MsBetween(died, w.started_at());
+  const bool waiting = w.WaitUntilBlocked();
   n.Show(st.Query("postgres: pg_stat_activity (the waiter)",
                   "SELECT pid, state, wait_event_type, wait_event FROM pg_stat_activity"
                   " WHERE application_name = 'dw-demo-waiter'"));
+  n.Note("`--hot-rows 1`: the order also reserved one unit of product " +
+         std::to_string(kHotProduct) +
+         " in the same prepared transaction, which holds that stock row too. A third client "
+         "updates it.");
+  BlockedWriter sw(
+      st, n, "stock-waiter", "dw-demo-stock-waiter",
+      "UPDATE stock SET reserved = reserved + 1 WHERE product = " + std::to_string(kHotProduct));
+  const int64_t stock_waiter_start_ms = MsBetween(died, sw.started_at());
+  const bool stock_waiting = sw.WaitUntilBlocked();
+  n.Show(st.Query("postgres: pg_stat_activity (the stock waiter)",
+                  "SELECT pid, state, wait_event_type, wait_event FROM pg_stat_activity"
+                  " WHERE application_name = 'dw-demo-stock-waiter'"));
 
   n.Step("The class waits - for the agents, not for an operator",
          "Each agent's timer runs out " + std::to_string(kNonblockingTimeoutMs) +
@@ -110,23 +100,31 @@ Status Lesson3pcNonblocking(Stage& st, Narrator& n, nlohmann::json& facts) {
              "the recovery coordinator, reads both states (precommitted) and decides commit.");
   const int64_t decided_ms = WaitAgentsDecided(agents, std::chrono::seconds(30));
   const int64_t decided_after_crash_ms = decided_ms < 0 ? -1 : MsSince(died);
-  for (int i = 0; i < 400 && !w.done; ++i) std::this_thread::sleep_for(milliseconds(25));
-  w.thread.join();
-  const int64_t blocked_ms = w.finished_at_ms;
+  const bool finished = w.WaitFinished(std::chrono::seconds(10));
+  const bool stock_finished = sw.WaitFinished(std::chrono::seconds(10));
+  const int64_t blocked_ms = w.blocked_ms();
+  const int64_t stock_blocked_ms = sw.blocked_ms();
   for (int a : {1, 2}) {
     for (const auto& line : TerminationLines(agents, a)) n.Output(line);
   }
   n.Note("the agents had decided " + std::to_string(decided_after_crash_ms) +
          " ms after the coordinator died; the waiter, started " + std::to_string(waiter_start_ms) +
          " ms after the death, was blocked " + std::to_string(blocked_ms) + " ms" +
-         (w.error.empty() ? "" : "; error: " + w.error));
+         (w.error().empty() ? "" : "; error: " + w.error()));
+  n.Note("the stock waiter, started " + std::to_string(stock_waiter_start_ms) +
+         " ms after the death, was blocked " + std::to_string(stock_blocked_ms) + " ms" +
+         (sw.error().empty() ? "" : "; error: " + sw.error()));
   n.Note(
       "2pc-blocking, same situation: the waiter is still blocked when that lesson gives up "
       "after 2 s and runs `2pc recover`; without an operator it waits for good.");
   st.ShowPrepared();
   st.ShowBrokerPrepared();
   st.ShowOrders();
+  n.Show(st.Query("postgres: stock (the order's reservation and the stock waiter's)",
+                  "SELECT product, reserved FROM stock ORDER BY product"));
   st.ShowTopic();
+  const int64_t stock_reserved =
+      st.Int("SELECT reserved FROM stock WHERE product = " + std::to_string(kHotProduct));
   const bool committed_row =
       st.Int("SELECT count(*) FROM orders WHERE id = " + std::to_string(id)) == 1;
   const bool committed_message = HasOrderMessage(st, id);
@@ -166,14 +164,22 @@ Status Lesson3pcNonblocking(Stage& st, Narrator& n, nlohmann::json& facts) {
   n.Output(vr.ToText(10));
 
   const bool waited_for_agents =
-      waiting && w.done && w.error.empty() && decided_ms >= 0 && blocked_ms > 0;
+      waiting && finished && w.error().empty() && decided_ms >= 0 && blocked_ms > 0;
+  const bool stock_waited_for_agents = stock_waiting && stock_finished && sw.error().empty() &&
+                                       decided_ms >= 0 && stock_blocked_ms > 0;
   facts = {{"order_id", id},
            {"agent_timeout_ms", kNonblockingTimeoutMs},
            {"coordinator_exit_code", crash.exit_code},
            {"waiter_was_waiting_on_lock", waiting},
            {"waiter_started_after_crash_ms", waiter_start_ms},
            {"waiter_blocked_ms", blocked_ms},
-           {"waiter_error", w.error},
+           {"waiter_error", w.error()},
+           {"hot_product", kHotProduct},
+           {"stock_waiter_was_waiting_on_lock", stock_waiting},
+           {"stock_waiter_started_after_crash_ms", stock_waiter_start_ms},
+           {"stock_waiter_blocked_ms", stock_blocked_ms},
+           {"stock_waiter_error", sw.error()},
+           {"stock_reserved", stock_reserved},
            {"agents_decided_after_crash_ms", decided_after_crash_ms},
            {"committed_row", committed_row},
            {"committed_message", committed_message},
@@ -197,6 +203,14 @@ Status Lesson3pcNonblocking(Stage& st, Narrator& n, nlohmann::json& facts) {
           " ms), and the waiter was "
           "blocked " +
           std::to_string(blocked_ms) + " ms - not until an operator came, as in 2pc-blocking");
+  n.Conclude(
+      stock_waited_for_agents && stock_reserved == 2,
+      "the third client's UPDATE of product " + std::to_string(kHotProduct) + "'s stock row " +
+          (stock_waiting ? "waited on the same prepared transaction" : "never waited on a lock") +
+          " and was blocked " + std::to_string(stock_blocked_ms) + " ms" +
+          (stock_waited_for_agents ? ", until the agents committed" : "") +
+          "; the row's reserved count is " + std::to_string(stock_reserved) +
+          " (the order's unit and the waiter's)");
   n.Conclude(aborted_ms >= 0 && aborted_row && aborted_message,
              "killed after CanCommit, the uncertain agents aborted by themselves: order " +
                  std::to_string(id2) + " has " + (aborted_row ? "no row" : "a row") + " and " +

@@ -86,9 +86,10 @@ TEST(Demo, TwoPhaseCommitBlocksUntilRecovery) {
 }
 
 // 3PC does not block: the coordinator killed after every PreCommit, the
-// agents commit by themselves once their timeout runs out; the waiter waits
-// for them, not for a recover command (none is run). Killed after
-// CanCommit, they abort.
+// agents commit by themselves once their timeout runs out; the waiters (one
+// on the order row, one on the stock row the order reserved with
+// --hot-rows 1) wait for them, not for a recover command (none is run).
+// Killed after CanCommit, they abort.
 TEST(Demo, ThreePhaseCommitAgentsFinishWithoutTheCoordinator) {
   DemoRun r = Demo({"3pc-nonblocking"});
   ExpectShowed(r);
@@ -96,6 +97,12 @@ TEST(Demo, ThreePhaseCommitAgentsFinishWithoutTheCoordinator) {
   EXPECT_EQ(f["coordinator_exit_code"], 3);
   EXPECT_TRUE(f["waiter_was_waiting_on_lock"].get<bool>());
   EXPECT_EQ(f["waiter_error"], "");
+  EXPECT_TRUE(f["stock_waiter_was_waiting_on_lock"].get<bool>());
+  EXPECT_GT(f["stock_waiter_blocked_ms"].get<int64_t>(), 0);
+  EXPECT_EQ(f["stock_waiter_error"], "");
+  // The prepared transaction's reservation committed, and the stock
+  // waiter's update applied on top of it.
+  EXPECT_EQ(f["stock_reserved"], 2);
   EXPECT_GE(f["agents_decided_after_crash_ms"].get<int64_t>(), 0);
   EXPECT_TRUE(f["committed_row"].get<bool>());
   EXPECT_TRUE(f["committed_message"].get<bool>());
