@@ -59,7 +59,8 @@ void AddChaosCommand(CLI::App& app, Globals& g) {
     Status s = compare::RunChaos(co, std::cout, &sum);
     if (!s.ok()) throw CliError(s.ToString());
     std::cout << "chaos: " << sum.runs << " runs, " << sum.violations << " violation(s), "
-              << sum.expected_losses << " expected loss(es) found (offset-naive)\n";
+              << sum.expected_losses
+              << " expected loss(es) found (offset-naive; 3PC under a partition)\n";
     if (sum.violations > 0) {
       for (const auto& r : sum.reproduce) std::cout << "  reproduce: " << r << "\n";
       throw CliError(std::to_string(sum.violations) + " run(s) broke a guarantee", 3);
