@@ -86,9 +86,16 @@ class SkipLockedRelay : public PollingRelay {
       // the planner expects a few rows and picks a bitmap scan, which
       // fetches the partition's whole backlog and sorts it for every batch
       // (2.2 ms instead of 0.6 ms per 100 rows of a 2,000-row backlog). The
-      // index scan reads in id order and stops at the LIMIT.
+      // index scan reads in id order and stops at the LIMIT. Sequential
+      // scans go too: without bitmap scans the generic plan of the DELETE's
+      // own `id = ANY($1)` (a tenth of the table expected) read the whole
+      // time partition for every batch, 16.9 ms instead of 1.2 ms per 100
+      // rows of a 26,000-row backlog (EXPLAIN ANALYZE), and the partitioned
+      // drain of 30,000 events ran at 0.15-0.23x the unpartitioned one.
       pqxx::work& tx = BeginTx();
-      Exec(tx, "SET LOCAL enable_bitmapscan = off");
+      Exec(tx,
+           "SELECT set_config('enable_bitmapscan', 'off', true),"
+           " set_config('enable_seqscan', 'off', true)");
       *events = Events(Exec(tx, partitioned_sql_, opts_.batch));
     }
     std::sort(events->begin(), events->end(),
