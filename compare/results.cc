@@ -110,6 +110,7 @@ constexpr auto kRun = [](auto& io, auto& c) {
   io("contention", c.contention);
   io("relay_scaling", c.relay_scaling);
   io("failures", c.failures);
+  io("order_per_key", c.order_per_key);
   io("errors", c.errors);
 };
 

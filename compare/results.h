@@ -7,7 +7,8 @@
 // same JSON, versions 1 and 2 alike. Each struct's `extra` keeps what the
 // schema does not name (a fault's own figures, a key a newer writer added);
 // the keys each struct reads and writes are listed once, in
-// compare/results_load.cc, compare/results_failure.cc and compare/results.cc.
+// compare/results_load.cc, compare/results_failure.cc, compare/results_order.cc
+// and compare/results.cc.
 //
 // Units are in the names as in the file: _ms, _s, _us, _per_op, _per_s.
 #pragma once
@@ -295,6 +296,42 @@ struct Failures {
   json extra;
 };
 
+// ---------------------------------------------------------------- order per key
+
+// The first inversion of a reordered order: event `later_version` read at
+// `later_offset`, before event `version` (lower) at `offset`.
+struct Inversion {
+  Field<int64_t> order, later_version, later_offset, version, offset;
+  json extra;
+};
+
+// A cell of `order_per_key`: one deployment of one approach (K instances,
+// partitioned by key or not), healthy or under one fault.
+struct OrderCell {
+  Field<std::string> approach, family;
+  Field<int64_t> instances;  // null for 2PC
+  Field<bool> partitioned;
+  Field<std::string> fault;  // null: healthy
+  Field<int64_t> orders, events_per_order, batch;
+  Field<std::string> status, reason;  // ran | n/a | error
+  Field<int64_t> events_written, events_read, keys, keys_reordered;
+  Field<Inversion> first_inversion;
+  Field<int64_t> gaps, ahead, duplicates, lost;
+  Field<double> drain_s, drain_rate_per_s;
+  Field<int64_t> later_events_failed;  // 2PC only
+  Field<Verify> verify;
+  Field<std::vector<std::string>> notes;
+  Field<std::string> command;
+  json extra;
+};
+
+struct OrderPerKey {
+  Field<int64_t> orders, events_per_order, writers, batch;
+  Field<double> fault_s;
+  Field<std::vector<OrderCell>> cells;
+  json extra;
+};
+
 // The whole of results.json.
 struct Run {
   Field<std::string> schema, command, size;
@@ -310,6 +347,7 @@ struct Run {
   Field<Contention> contention;
   Field<RelayScaling> relay_scaling;
   Field<Failures> failures;
+  Field<OrderPerKey> order_per_key;  // absent in runs without the section
   Field<std::vector<std::string>> errors;
   json extra;
 };
@@ -344,6 +382,9 @@ bool Read(const json& j, Contention* out);
 bool Read(const json& j, RelayScaling* out);
 bool Read(const json& j, ScenarioInfo* out);
 bool Read(const json& j, Failures* out);
+bool Read(const json& j, Inversion* out);
+bool Read(const json& j, OrderCell* out);
+bool Read(const json& j, OrderPerKey* out);
 bool Read(const json& j, Run* out);
 
 json Write(const Percentiles& v);
@@ -372,6 +413,9 @@ json Write(const Contention& v);
 json Write(const RelayScaling& v);
 json Write(const ScenarioInfo& v);
 json Write(const Failures& v);
+json Write(const Inversion& v);
+json Write(const OrderCell& v);
+json Write(const OrderPerKey& v);
 json Write(const Run& v);
 
 // results.json as a Run: a file that is not a JSON object reads as an empty

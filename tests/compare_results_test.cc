@@ -143,6 +143,19 @@ void ExpectSchema1(const Run& r) {
     EXPECT_FALSE(f.offered_rate_per_s.present());
     EXPECT_FALSE(f.fail_ms.present());
   }
+  if (r.order_per_key) {
+    EXPECT_TRUE(r.order_per_key->extra.empty()) << r.order_per_key->extra.dump();
+    ASSERT_TRUE(r.order_per_key->cells);
+    for (const auto& c : *r.order_per_key->cells) {
+      EXPECT_TRUE(c.extra.empty()) << c.extra.dump();
+      if (c.first_inversion) {
+        EXPECT_TRUE(c.first_inversion->extra.empty()) << c.first_inversion->extra.dump();
+      }
+      if (c.verify) {
+        EXPECT_TRUE(c.verify->extra.empty()) << c.verify->extra.dump();
+      }
+    }
+  }
 }
 
 TEST(CompareResults, EveryCommittedRunRoundTripsExactly) {
@@ -185,6 +198,61 @@ TEST(CompareResults, TheReportAndPlotsOfAParsedRunAreTheFilesOwn) {
     for (const auto& p : PlannedPlots(raw)) b.push_back(p.name);
     EXPECT_EQ(a, b) << path;
   }
+}
+
+TEST(CompareResults, OrderPerKeyIsTyped) {
+  const json raw = {
+      {"orders", 300},
+      {"events_per_order", 3},
+      {"writers", 4},
+      {"batch", 100},
+      {"fault_s", 2.5},
+      {"cells",
+       {{{"approach", "outbox-skip-locked"},
+         {"family", "outbox"},
+         {"instances", 3},
+         {"partitioned", false},
+         {"fault", nullptr},
+         {"status", "ran"},
+         {"events_written", 900},
+         {"keys_reordered", 7},
+         {"first_inversion",
+          {{"order", 42},
+           {"later_version", 3},
+           {"later_offset", 17},
+           {"version", 2},
+           {"offset", 20}}},
+         {"drain_s", 0.75},
+         {"drain_rate_per_s", 1200.0},
+         {"verify", {{"ok", true}, {"missing", 0}}},
+         {"notes", json::array()}},
+        {{"approach", "2pc-pg"}, {"instances", nullptr}, {"later_events_failed", 2}}}}};
+  OrderPerKey o;
+  ASSERT_TRUE(Read(raw, &o));
+  EXPECT_TRUE(o.extra.empty()) << o.extra.dump();
+  ASSERT_TRUE(o.cells);
+  ASSERT_EQ(o.cells->size(), 2u);
+  const OrderCell& k3 = (*o.cells)[0];
+  EXPECT_EQ(k3.instances.value_or(0), 3);
+  EXPECT_TRUE(k3.fault.present());
+  EXPECT_FALSE(k3.fault);  // healthy: null, not absent
+  EXPECT_EQ(k3.keys_reordered.value_or(0), 7);
+  ASSERT_TRUE(k3.first_inversion);
+  EXPECT_EQ(k3.first_inversion->order.value_or(0), 42);
+  EXPECT_EQ(k3.first_inversion->offset.value_or(0), 20);
+  ASSERT_TRUE(k3.verify);
+  EXPECT_TRUE(k3.verify->ok.value_or(false));
+  const OrderCell& two_pc = (*o.cells)[1];
+  EXPECT_TRUE(two_pc.instances.present());
+  EXPECT_FALSE(two_pc.instances);
+  EXPECT_EQ(two_pc.later_events_failed.value_or(0), 2);
+  EXPECT_EQ(Write(o), raw);
+
+  // In a run: the section is a field, not left to the run's `extra`.
+  const results::Run r = ParseRun({{"schema", kSchema}, {"order_per_key", raw}});
+  EXPECT_TRUE(r.extra.empty()) << r.extra.dump();
+  ASSERT_TRUE(r.order_per_key);
+  EXPECT_EQ(r.order_per_key->orders.value_or(0), 300);
 }
 
 TEST(CompareResults, AbsentNullAndValueAreKept) {
