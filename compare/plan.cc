@@ -53,17 +53,21 @@ Status MakePlan(const std::string& size, const std::vector<Approach>& approaches
     p->ordering_faults = {""};
     p->ordering_orders = 100;
   } else if (size == "quick") {
+    // The quick size must finish within the 6 minutes `scripts/run.sh`
+    // promises on two busy cores. Its cuts against the full size: 1.5 s
+    // cells at two concurrencies, one 2PC variant on the rate grid, the
+    // hot-row counts 1 and 10000 (the extremes) and 1.5 s fault windows.
     p->concurrency = {1, 16};
     p->cell_s = 1.5;
     p->rates = {500, 2000, 8000};
-    p->grid_approaches = {"floor",      "2pc-pg", "2pc-lrco",     "outbox-skip-locked",
+    p->grid_approaches = {"floor",      "2pc-pg", "outbox-skip-locked",
                           "outbox-cdc", "saga",   "event-sourced"};
     p->open_s = 2.0;
-    p->hot_rows = {1, 16, 10000};
+    p->hot_rows = {1, 10000};
     p->contention_approaches = {"floor", "2pc-pg", "outbox-skip-locked"};
     p->scaling_approaches = {"outbox-skip-locked"};
     p->scaling_instances = {1, 2, 3};
-    p->scenarios = MatrixScenarios(2.0, 3.0, false);
+    p->scenarios = MatrixScenarios(1.5, 3.0, false);
     // One 2PC, one outbox and the outbox's negative control: with the saga
     // and event sourcing added (35 cells) the quick size took 7m40s, over
     // its 6-minute budget, and with 3PC's six cells 7m32s (452 s); the full
