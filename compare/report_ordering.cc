@@ -93,6 +93,28 @@ std::string RenderOrderPerKey(const Data& d) {
            Ratio(*part / *plain) + " the unpartitioned one's (" + Int(part) + " vs " + Int(plain) +
            " events/s).\n\n";
   }
+  // A 2PC load stops an order's events at the first later event that aborts
+  // (the load's `later_events_failed`): fewer events written, none lost.
+  std::vector<std::string> cut;
+  for (const json& c : cells) {
+    const Opt failed = Num(c, "later_events_failed");
+    if (Str(c, "status") != "ran" || !Valid(failed) || *failed <= 0) continue;
+    cut.push_back(Code(Str(c, "approach")) + " " + FaultText(c) + ": " + Int(failed) + " of " +
+                  Int(Num(c, "orders")) + " orders (" + Int(Num(c, "events_written")) +
+                  " events written of " +
+                  Int(Num(c, "orders").value_or(0) * Num(c, "events_per_order").value_or(0)) + ")");
+  }
+  if (!cut.empty()) {
+    out +=
+        "2PC orders whose later event aborted, which ends the order's events (nothing lost: an "
+        "aborted event is neither committed nor published). Under `broker-down` the broker's "
+        "prepare failed. With `--ack-after decision` the coordinator acknowledges once its "
+        "decision is durable, before COMMIT PREPARED, so the next event's UPDATE, issued right "
+        "after that acknowledgement, can find the order not yet at its version: that "
+        "acknowledgement does not promise read-your-writes.\n\n";
+    for (const auto& x : cut) out += "- " + x + "\n";
+    out += "\n";
+  }
   if (!inversions.empty()) {
     out += "First inversion per reordering cell:\n\n";
     for (const auto& x : inversions) out += "- " + x + "\n";

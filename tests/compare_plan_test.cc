@@ -83,10 +83,10 @@ TEST(ComparePlan, TheFullSizeMeasuresThemInEverySectionAndTheMatrix) {
 }
 
 // The progress line's total is the cells the run will measure. The 13
-// approaches of the committed full run (docs/results/full): 13 x 4 closed
-// loop, 13 x 7 grid rates (an upper bound), 11 x 3 contention (no saga or
-// event sourcing: no stock transaction), 2 x 3 relay scaling and the 77
-// failure cells that apply (of 7 x 13; the rest are n/a, recorded without
+// approaches of the full run of 2026-12-05 (before PgQ, outbox-emit and 3PC):
+// 13 x 4 closed loop, 13 x 7 grid rates (an upper bound), 11 x 3 contention
+// (no saga or event sourcing: no stock transaction), 2 x 3 relay scaling and
+// the failure cells that apply (the rest are n/a, recorded without
 // running). It once said 273 by counting the n/a cells too.
 TEST(ComparePlan, TheProgressTotalCountsTheCellsThatRun) {
   std::vector<Approach> v = AllApproaches();

@@ -552,7 +552,8 @@ TEST(CompareReportFullRun, TheCommittedReportsAreTheCurrentRendering) {
 
 TEST(CompareReportFullRun, TheCommittedFullRunIsSchema2) {
   std::string md = RenderReport(Load(CommittedRunPath("full").c_str()));
-  EXPECT_TRUE(Has(md, "Full run of 13 approaches"));
+  EXPECT_TRUE(Has(md, "Full run of 16 approaches"));
+  EXPECT_TRUE(Has(md, "## Order per key"));
   EXPECT_TRUE(Has(md, "## In short"));
   EXPECT_FALSE(Has(Section(md, "### Common rate grid"), "Not measured in this run"));
   EXPECT_TRUE(Has(md, "every approach that promises atomicity kept it"));

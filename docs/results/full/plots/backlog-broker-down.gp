@@ -4,7 +4,7 @@
 set grid
 set terminal svg size 1093,540 dynamic noenhanced font 'sans,10' background rgb 'white'
 set output 'backlog-broker-down.svg'
-set object 1 rectangle from first 0, graph 0 to first 5.000272, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
+set object 1 rectangle from first 0, graph 0 to first 5.000126, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
 set multiplot title 'Outbox backlog (unsent rows) during broker-down (shaded)' font ',13'
 set lmargin at screen 0.076852699
 set rmargin at screen 0.763037511
@@ -24,12 +24,14 @@ plot 'backlog-broker-down.dat' index 0 using 1:2 with lines lc rgb '#d62728' dt 
      'backlog-broker-down.dat' index 2 using 1:2 with lines lc rgb '#2ca02c' dt 1 lw 1.5 title 'outbox-offset-naive', \
      'backlog-broker-down.dat' index 3 using 1:2 with lines lc rgb '#bcbd22' dt 1 lw 1.5 title 'outbox-offset-safe', \
      'backlog-broker-down.dat' index 4 using 1:2 with lines lc rgb '#000000' dt 1 lw 1.5 title 'outbox-cdc', \
-     'backlog-broker-down.dat' index 5 using 1:2 with lines lc rgb '#7b4173' dt 1 lw 1.5 title 'outbox-trigger'
+     'backlog-broker-down.dat' index 5 using 1:2 with lines lc rgb '#7b4173' dt 1 lw 1.5 title 'outbox-trigger', \
+     'backlog-broker-down.dat' index 6 using 1:2 with lines lc rgb '#d62728' dt 4 lw 1.5 title 'outbox-pgq', \
+     'backlog-broker-down.dat' index 7 using 1:2 with lines lc rgb '#ff7f0e' dt 4 lw 1.5 title 'outbox-emit'
 unset multiplot
 set output
 set terminal pngcairo size 1093,540 noenhanced font 'sans,10'
 set output 'backlog-broker-down.png'
-set object 1 rectangle from first 0, graph 0 to first 5.000272, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
+set object 1 rectangle from first 0, graph 0 to first 5.000126, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
 set multiplot title 'Outbox backlog (unsent rows) during broker-down (shaded)' font ',13'
 set lmargin at screen 0.076852699
 set rmargin at screen 0.763037511
@@ -49,6 +51,8 @@ plot 'backlog-broker-down.dat' index 0 using 1:2 with lines lc rgb '#d62728' dt 
      'backlog-broker-down.dat' index 2 using 1:2 with lines lc rgb '#2ca02c' dt 1 lw 1.5 title 'outbox-offset-naive', \
      'backlog-broker-down.dat' index 3 using 1:2 with lines lc rgb '#bcbd22' dt 1 lw 1.5 title 'outbox-offset-safe', \
      'backlog-broker-down.dat' index 4 using 1:2 with lines lc rgb '#000000' dt 1 lw 1.5 title 'outbox-cdc', \
-     'backlog-broker-down.dat' index 5 using 1:2 with lines lc rgb '#7b4173' dt 1 lw 1.5 title 'outbox-trigger'
+     'backlog-broker-down.dat' index 5 using 1:2 with lines lc rgb '#7b4173' dt 1 lw 1.5 title 'outbox-trigger', \
+     'backlog-broker-down.dat' index 6 using 1:2 with lines lc rgb '#d62728' dt 4 lw 1.5 title 'outbox-pgq', \
+     'backlog-broker-down.dat' index 7 using 1:2 with lines lc rgb '#ff7f0e' dt 4 lw 1.5 title 'outbox-emit'
 unset multiplot
 set output

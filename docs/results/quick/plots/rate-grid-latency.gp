@@ -17,7 +17,7 @@ set key at screen 0.765957447, screen 0.955128205 top left Left reverse samplen 
 set logscale x
 set logscale y
 set xrange [375:10640]
-set yrange [1:10000]
+set yrange [0.1:10000]
 set xtics (500, 2000, 8000)
 plot 'rate-grid-latency.dat' index 0 using 1:2 with linespoints lc rgb '#9467bd' dt 1 lw 1.5 pt 7 ps 0.5 title '2pc-pg', \
      'rate-grid-latency.dat' index 1 using 1:2 with linespoints lc rgb '#9467bd' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
@@ -38,7 +38,7 @@ set key at screen 0.765957447, screen 0.711538462 top left Left reverse samplen 
 set logscale x
 set logscale y
 set xrange [375:10640]
-set yrange [1:10000]
+set yrange [0.1:10000]
 set xtics (500, 2000, 8000)
 plot 'rate-grid-latency.dat' index 5 using 1:2 with linespoints lc rgb '#d62728' dt 1 lw 1.5 pt 7 ps 0.5 title 'outbox-skip-locked', \
      'rate-grid-latency.dat' index 6 using 1:2 with linespoints lc rgb '#d62728' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
@@ -59,7 +59,7 @@ set key at screen 0.765957447, screen 0.467948718 top left Left reverse samplen 
 set logscale x
 set logscale y
 set xrange [375:10640]
-set yrange [1:10000]
+set yrange [0.1:10000]
 set xtics (500, 2000, 8000)
 plot 'rate-grid-latency.dat' index 10 using 1:2 with linespoints lc rgb '#e7298a' dt 1 lw 1.5 pt 7 ps 0.5 title 'saga', \
      'rate-grid-latency.dat' index 11 using 1:2 with linespoints lc rgb '#e7298a' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
@@ -78,7 +78,7 @@ set key at screen 0.765957447, screen 0.224358974 top left Left reverse samplen 
 set logscale x
 set logscale y
 set xrange [375:10640]
-set yrange [1:10000]
+set yrange [0.1:10000]
 set xtics (500, 2000, 8000)
 plot 'rate-grid-latency.dat' index 13 using 1:2 with linespoints lc rgb '#e6ab02' dt 1 lw 1.5 pt 7 ps 0.5 title 'event-sourced', \
      'rate-grid-latency.dat' index 14 using 1:2 with linespoints lc rgb '#e6ab02' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
@@ -103,7 +103,7 @@ set key at screen 0.765957447, screen 0.955128205 top left Left reverse samplen 
 set logscale x
 set logscale y
 set xrange [375:10640]
-set yrange [1:10000]
+set yrange [0.1:10000]
 set xtics (500, 2000, 8000)
 plot 'rate-grid-latency.dat' index 0 using 1:2 with linespoints lc rgb '#9467bd' dt 1 lw 1.5 pt 7 ps 0.5 title '2pc-pg', \
      'rate-grid-latency.dat' index 1 using 1:2 with linespoints lc rgb '#9467bd' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
@@ -124,7 +124,7 @@ set key at screen 0.765957447, screen 0.711538462 top left Left reverse samplen 
 set logscale x
 set logscale y
 set xrange [375:10640]
-set yrange [1:10000]
+set yrange [0.1:10000]
 set xtics (500, 2000, 8000)
 plot 'rate-grid-latency.dat' index 5 using 1:2 with linespoints lc rgb '#d62728' dt 1 lw 1.5 pt 7 ps 0.5 title 'outbox-skip-locked', \
      'rate-grid-latency.dat' index 6 using 1:2 with linespoints lc rgb '#d62728' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
@@ -145,7 +145,7 @@ set key at screen 0.765957447, screen 0.467948718 top left Left reverse samplen 
 set logscale x
 set logscale y
 set xrange [375:10640]
-set yrange [1:10000]
+set yrange [0.1:10000]
 set xtics (500, 2000, 8000)
 plot 'rate-grid-latency.dat' index 10 using 1:2 with linespoints lc rgb '#e7298a' dt 1 lw 1.5 pt 7 ps 0.5 title 'saga', \
      'rate-grid-latency.dat' index 11 using 1:2 with linespoints lc rgb '#e7298a' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
@@ -164,7 +164,7 @@ set key at screen 0.765957447, screen 0.224358974 top left Left reverse samplen 
 set logscale x
 set logscale y
 set xrange [375:10640]
-set yrange [1:10000]
+set yrange [0.1:10000]
 set xtics (500, 2000, 8000)
 plot 'rate-grid-latency.dat' index 13 using 1:2 with linespoints lc rgb '#e6ab02' dt 1 lw 1.5 pt 7 ps 0.5 title 'event-sourced', \
      'rate-grid-latency.dat' index 14 using 1:2 with linespoints lc rgb '#e6ab02' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
