@@ -3,6 +3,8 @@
 #include "compare/report.h"
 
 #include <algorithm>
+#include <map>
+#include <type_traits>
 
 #include "compare/plots.h"
 #include "compare/report_sections.h"
@@ -13,82 +15,95 @@ namespace {
 
 using namespace rpt;  // NOLINT: the report's own formatting vocabulary
 
+// Items of a list setting as "a, b, c", or "-".
+template <class T>
+std::string ListText(const Field<std::vector<T>>& f) {
+  std::vector<std::string> v;
+  if (f) {
+    for (const T& x : *f) {
+      if constexpr (std::is_floating_point_v<T>) {
+        v.push_back(Shortest(x));
+      } else {
+        v.push_back(std::to_string(x));
+      }
+    }
+  }
+  return v.empty() ? std::string("-") : Join(v, ", ");
+}
+
 // One line under the title: what ran, where, when.
 std::string Title(const Data& d) {
-  const json& r = d.root();
-  const json& m = Get(r, "machine");
+  const results::Run& r = d.run();
+  const results::Machine& m = d.machine();
   std::string out = "# dualwrite compare: 2PC vs the transactional outbox\n\n";
-  std::string size = Str(r, "size");
-  std::string date = Str(r, "started_at").substr(0, 10);
-  out +=
-      Capitalized(size.empty() ? "a" : size) + " run of " + std::to_string(d.approaches().size()) +
-      " approaches on " + (Str(m, "cpu").empty() ? "an unknown CPU" : Str(m, "cpu")) + " (" +
-      Int(Num(m, "cores")) + " cores), PostgreSQL " + Plain(Get(m, "postgres_version")) + ", " +
-      Plain(Get(d.settings(), "environment")) + " environment" + (date.empty() ? "" : ", " + date) +
-      ". Machine, command and settings: [About this run](#about-this-run).\n\n";
+  std::string size = Str(r.size);
+  std::string date = Str(r.started_at).substr(0, 10);
+  out += Capitalized(size.empty() ? "a" : size) + " run of " +
+         std::to_string(d.approaches().size()) + " approaches on " +
+         (Str(m.cpu).empty() ? "an unknown CPU" : Str(m.cpu)) + " (" + Int(Num(m.cores)) +
+         " cores), PostgreSQL " + Plain(m.postgres_version) + ", " +
+         Plain(d.settings().environment) + " environment" + (date.empty() ? "" : ", " + date) +
+         ". Machine, command and settings: [About this run](#about-this-run).\n\n";
   return out;
 }
 
 std::string About(const Data& d) {
-  const json& r = d.root();
-  const json& m = Get(r, "machine");
+  const results::Run& r = d.run();
+  const results::Machine& m = d.machine();
   std::string out = "## About this run\n\n";
   std::vector<std::string> parts;
-  parts.push_back(Str(m, "cpu").empty() ? "CPU -" : Str(m, "cpu"));
-  parts.push_back(Int(Num(m, "cores")) + " cores");
-  parts.push_back(Per(Num(m, "memory_gib")) + " GiB memory");
-  parts.push_back("kernel " + Plain(Get(m, "kernel")));
+  parts.push_back(Str(m.cpu).empty() ? "CPU -" : Str(m.cpu));
+  parts.push_back(Int(Num(m.cores)) + " cores");
+  parts.push_back(Per(Num(m.memory_gib)) + " GiB memory");
+  parts.push_back("kernel " + Plain(m.kernel));
   static const char* kSettings[] = {
       "fsync",          "synchronous_commit",        "wal_sync_method", "full_page_writes",
       "shared_buffers", "max_prepared_transactions", "wal_level",       "checkpoint_timeout",
       "max_wal_size"};
+  static const std::map<std::string, std::string> kNone;
+  const auto& ps = m.postgres_settings ? *m.postgres_settings : kNone;
   std::vector<std::string> settings;
-  const json& ps = Get(m, "postgres_settings");
-  for (const char* k : kSettings) settings.push_back(std::string(k) + "=" + Plain(Get(ps, k)));
+  for (const char* k : kSettings) {
+    auto it = ps.find(k);
+    settings.push_back(std::string(k) + "=" + (it == ps.end() ? "-" : it->second));
+  }
   // Settings the runner added later than this renderer are shown too.
-  if (ps.is_object()) {
-    for (auto it = ps.begin(); it != ps.end(); ++it) {
-      if (std::find_if(std::begin(kSettings), std::end(kSettings),
-                       [&](const char* k) { return it.key() == k; }) == std::end(kSettings)) {
-        settings.push_back(it.key() + "=" + Plain(it.value()));
-      }
+  for (const auto& [k, v] : ps) {
+    if (std::find_if(std::begin(kSettings), std::end(kSettings),
+                     [&](const char* s) { return k == s; }) == std::end(kSettings)) {
+      settings.push_back(k + "=" + v);
     }
   }
-  parts.push_back("PostgreSQL " + Plain(Get(m, "postgres_version")) + " (" + Join(settings, ", ") +
-                  ")");
-  parts.push_back("fsync method " + Plain(Get(m, "fsync_method")));
-  parts.push_back("broker --fsync " + Plain(Get(m, "broker_fsync")));
-  parts.push_back("dualwrite commit " + Plain(Get(m, "dualwrite_commit")));
+  parts.push_back("PostgreSQL " + Plain(m.postgres_version) + " (" + Join(settings, ", ") + ")");
+  parts.push_back("fsync method " + Plain(m.fsync_method));
+  parts.push_back("broker --fsync " + Plain(m.broker_fsync));
+  parts.push_back("dualwrite commit " + Plain(m.dualwrite_commit));
   out += "**Machine:** " + Join(parts, "; ") + ".\n\n";
-  out += "**Command:**\n\n```sh\n" + Plain(Get(r, "command")) + "\n```\n\n";
-  out += "**Size:** " + Plain(Get(r, "size")) + "; **schema:** " + Plain(Get(r, "schema")) +
-         "; **seed:** " + Plain(Get(r, "seed")) + "; **duration:** " +
-         DurationText(Num(r, "duration_s")) + "; **date:** " + Plain(Get(r, "started_at")) +
-         " to " + Plain(Get(r, "finished_at")) + ".\n\n";
-  const json& s = d.settings();
-  auto list = [](const json& a) {
-    std::vector<std::string> v;
-    for (const json& x : a) v.push_back(Plain(x));
-    return v.empty() ? std::string("-") : Join(v, ", ");
-  };
-  std::vector<std::string> set = {"environment " + Plain(Get(s, "environment")),
-                                  "broker " + Plain(Get(s, "broker")),
-                                  "concurrency " + list(Arr(s, "concurrency")),
-                                  Secs(Num(s, "cell_duration_s")) + " s per closed-loop cell",
-                                  Secs(Num(s, "open_loop_duration_s")) + " s per open-loop rate"};
-  if (Valid(Num(s, "repetitions"))) set.push_back(Int(Num(s, "repetitions")) + " repetitions");
-  if (!Arr(s, "rate_grid").empty()) {
-    set.push_back("rate grid " + list(Arr(s, "rate_grid")) + " /s with an e2e bound of " +
-                  Ms(Num(s, "e2e_bound_ms")) + " ms");
+  out += "**Command:**\n\n```sh\n" + Plain(r.command) + "\n```\n\n";
+  out += "**Size:** " + Plain(r.size) + "; **schema:** " + Plain(r.schema) + "; **seed:** " +
+         Plain(r.seed) + "; **duration:** " + DurationText(Num(r.duration_s)) + "; **date:** " +
+         Plain(r.started_at) + " to " + Plain(r.finished_at) + ".\n\n";
+  const results::Settings& s = d.settings();
+  std::vector<std::string> set = {"environment " + Plain(s.environment),
+                                  "broker " + Plain(s.broker),
+                                  "concurrency " + ListText(s.concurrency),
+                                  Secs(Num(s.cell_duration_s)) + " s per closed-loop cell",
+                                  Secs(Num(s.open_loop_duration_s)) + " s per open-loop rate"};
+  if (Opt reps = Num(s.repetitions); Valid(reps)) {
+    set.push_back(Int(reps) + (*reps == 1 ? " repetition" : " repetitions"));
   }
-  if (!Arr(s, "hot_rows").empty()) set.push_back("hot rows " + list(Arr(s, "hot_rows")));
-  if (Valid(Num(s, "failure_rate_per_s"))) {
-    set.push_back("failure cells at " + Int(Num(s, "failure_rate_per_s")) + "/s");
+  if (s.rate_grid && !s.rate_grid->empty()) {
+    set.push_back("rate grid " + ListText(s.rate_grid) + " /s with an e2e bound of " +
+                  Ms(Num(s.e2e_bound_ms)) + " ms");
   }
-  set.push_back("faults of " + Secs(Num(s, "fault_s")) + " s after " + Secs(Num(s, "steady_s")) +
+  if (s.hot_rows && !s.hot_rows->empty()) set.push_back("hot rows " + ListText(s.hot_rows));
+  if (Valid(Num(s.failure_rate_per_s))) {
+    set.push_back("failure cells at " + Int(Num(s.failure_rate_per_s)) + "/s");
+  }
+  set.push_back("faults of " + Secs(Num(s.fault_s)) + " s after " + Secs(Num(s.steady_s)) +
                 " s of steady load");
-  set.push_back("convergence timeout " + Secs(Num(s, "converge_timeout_s")) + " s");
-  if (Get(s, "only").is_array()) set.push_back("only " + list(Get(s, "only")));
+  set.push_back("convergence timeout " + Secs(Num(s.converge_timeout_s)) + " s");
+  if (!Str(s.only).empty()) set.push_back("only " + Str(s.only));
   out += "**Settings:** " + Join(set, ", ") + ".\n\n";
   Table t({"approach", "family", "what it is"}, {0, 1, 2});
   for (const auto& a : d.approaches()) {
@@ -112,11 +127,10 @@ std::string Plots(const json& r) {
   return out;
 }
 
-std::string Errors(const json& r) {
-  const json& e = Arr(r, "errors");
-  if (e.empty()) return "";
+std::string Errors(const results::Run& r) {
+  if (!r.errors || r.errors->empty()) return "";
   std::string out = "\n## Errors during the run\n\n";
-  for (const json& x : e) out += "- " + Plain(x) + "\n";
+  for (const std::string& x : *r.errors) out += "- " + x + "\n";
   return out;
 }
 
@@ -128,10 +142,9 @@ std::string RenderReport(const nlohmann::json& results) {
   // is more use to the caller than an exception out of `compare`.
   try {
     // Judged by the current rule whatever the run's own verdicts were.
-    const nlohmann::json judged = Rejudged(results);
-    Data d(judged);
+    const Data d(results::ParseRun(Rejudged(results)));
     return Title(d) + RenderSummary(d) + RenderLoad(d) + RenderFailures(d) + RenderOrderPerKey(d) +
-           RenderQuestions(d) + About(d) + Plots(results) + Errors(results);
+           RenderQuestions(d) + About(d) + Plots(results) + Errors(d.run());
   } catch (const std::exception& e) {
     return std::string("# dualwrite compare\n\nThe report could not be rendered: ") + e.what() +
            "\n";

@@ -9,26 +9,28 @@
 namespace dw::compare::rpt {
 namespace {
 
-bool RanCell(const json& c) { return Str(c, "status") == "ran" && Str(c, "verdict") != "not-run"; }
+using Cells = std::vector<const FailureCell*>;
 
-std::string ProblemText(const json& c) {
-  std::string counts = NonZeroCounts(c, {{"lost", "lost"},
-                                         {"orphans", "orphans"},
-                                         {"duplicates", "dup"},
-                                         {"in_doubt_at_end", "in doubt"}});
-  return counts.empty() ? VerifyText(Get(c, "verify")) : counts;
+bool RanCell(const FailureCell& c) { return Str(c.status) == "ran" && Str(c.verdict) != "not-run"; }
+
+std::string ProblemText(const FailureCell& c) {
+  std::string counts = NonZeroCounts({{Num(c.lost), "lost"},
+                                      {Num(c.orphans), "orphans"},
+                                      {Num(c.duplicates), "dup"},
+                                      {Num(c.in_doubt_at_end), "in doubt"}});
+  return counts.empty() ? VerifyText(c.verify) : counts;
 }
 
-std::string Verdict(const json& c, bool short_form) {
-  std::string status = Str(c, "status");
+std::string Verdict(const FailureCell& c, bool short_form) {
+  std::string status = Str(c.status);
   if (status != "ran") {
-    std::string reason = Str(c, "reason");
+    std::string reason = Str(c.reason);
     if (short_form || reason.empty()) return status.empty() ? "-" : status;
     return status + ": " + reason;
   }
-  std::string v = Str(c, "verdict");
+  std::string v = Str(c.verdict);
   if (v == "expected-loss") {
-    Opt lost = Num(c, "lost");
+    Opt lost = Num(c.lost);
     return short_form && Valid(lost) && *lost > 0 ? "LOST " + Int(lost) + " (expected)"
                                                   : "expected loss: " + ProblemText(c);
   }
@@ -52,13 +54,13 @@ std::string Sentence(std::string desc) {
 // Who held stock row 1 in `in-doubt-held` (version 2): for 2PC its own
 // in-doubt transaction, for the others only ordinary short transactions.
 std::string HeldReading(const Data& d) {
-  const json* held = nullptr;
-  const json* other = nullptr;
-  for (const json* c : d.Ran("in-doubt-held")) {
-    Opt p = Num(*c, "probe_blocked_ms");
+  const FailureCell* held = nullptr;
+  const FailureCell* other = nullptr;
+  for (const FailureCell* c : d.Ran("in-doubt-held")) {
+    Opt p = Num(c->probe_blocked_ms);
     if (!Valid(p)) continue;
-    const json*& slot = d.Family(Str(*c, "approach")) == "2pc" ? held : other;
-    if (!slot || *p > *Num(*slot, "probe_blocked_ms")) slot = c;
+    const FailureCell*& slot = d.Family(Str(c->approach)) == "2pc" ? held : other;
+    if (!slot || *p > *Num(slot->probe_blocked_ms)) slot = c;
   }
   std::string out;
   if (held) {
@@ -66,25 +68,27 @@ std::string HeldReading(const Data& d) {
         "- The probe updates stock row 1 every 100 ms and waits for whoever holds it. For 2PC "
         "that is its own in-doubt transaction: the coordinator died after PREPARE with the row "
         "locked, so " +
-        Code(Str(*held, "approach")) + "'s probe waited " + Ms(Num(*held, "probe_blocked_ms")) +
+        Code(Str(held->approach)) + "'s probe waited " + Ms(Num(held->probe_blocked_ms)) +
         " ms, until the restarted coordinator's recovery resolved the transaction.\n";
   }
   if (other) {
     out +=
         "- The other approaches have no transaction of their own held in doubt through the "
         "window: their probe waited at most " +
-        Ms(Num(*other, "probe_blocked_ms")) + " ms (" + Code(Str(*other, "approach")) +
+        Ms(Num(other->probe_blocked_ms)) + " ms (" + Code(Str(other->approach)) +
         "), behind ordinary short transactions.\n";
   }
   return out.empty() ? out : out + "\n";
 }
 
-void ScenarioTable(const Data& d, const std::string& name, const json& scen, std::string& out) {
-  std::string title = Str(scen, "title");
+void ScenarioTable(const Data& d, const std::string& name, const ScenarioInfo* scen,
+                   std::string& out) {
+  std::string title = scen ? Str(scen->title) : "";
   out += "### " + name + (title.empty() ? "" : ": " + title) + "\n\n";
-  out += Sentence(Str(scen, "description")) + "Fault: " + Secs(d.FaultSeconds(name)) + " s.\n\n";
+  out += Sentence(scen ? Str(scen->description) : "") + "Fault: " + Secs(d.FaultSeconds(name)) +
+         " s.\n\n";
   bool backlog = false;
-  for (const json* c : d.Ran(name)) backlog = backlog || Get(*c, "backlog").is_array();
+  for (const FailureCell* c : d.Ran(name)) backlog = backlog || c->backlog.has_value();
   std::vector<std::string> header = {"approach"};
   if (d.v1()) {
     header.insert(header.end(), {"attempted", "succeeded", "p99 before ms", "p99 during ms"});
@@ -98,41 +102,42 @@ void ScenarioTable(const Data& d, const std::string& name, const json& scen, std
   Table t(header, {0, header.size() - 1});
   std::vector<std::string> notes;
   for (const auto& a : d.approaches()) {
-    const json* c = d.FailureCell(name, a.name);
+    const FailureCell* c = d.Failure(name, a.name);
     if (!c) continue;
     std::vector<std::string> row = {a.name};
-    if (Str(*c, "status") == "ran") {
+    if (Str(c->status) == "ran") {
       if (d.v1()) {
-        row.insert(row.end(), {Int(OfferedDuringFault(*c)), Int(Num(*c, "ops", "succeeded")),
-                               Ms(Num(*c, "p99_before_ms")), Ms(Num(*c, "p99_during_ms"))});
-      } else {
-        const json& f = Get(*c, "fail_ms");
         row.insert(row.end(),
-                   {Int(OfferedDuringFault(*c)), PercentOpt(Availability(*c)),
-                    Ms(Num(*c, "p99_ok_during_ms")),
-                    f.is_object() ? Ms(Num(f, "p50")) + " / " + Ms(Num(f, "p99")) : "-"});
+                   {Int(OfferedDuringFault(*c)), Int(Num(c->ops, &results::Ops::succeeded)),
+                    Ms(Num(c->p99_before_ms)), Ms(Num(c->p99_during_ms))});
+      } else {
+        const Field<results::Percentiles>& f = c->fail_ms;
+        row.insert(row.end(), {Int(OfferedDuringFault(*c)), PercentOpt(Availability(*c)),
+                               Ms(Num(c->p99_ok_during_ms)),
+                               f ? Ms(Num(f->p50)) + " / " + Ms(Num(f->p99)) : "-"});
       }
-      std::string doubt = Int(Num(*c, "in_doubt_max"));
-      if (Valid(Num(*c, "in_doubt_max_age_s"))) {
-        doubt += " (" + Secs(Num(*c, "in_doubt_max_age_s")) + ")";
-      }
-      row.insert(row.end(), {Int(Num(*c, "lost")), Int(Num(*c, "orphans")),
-                             Int(Num(*c, "duplicates_before_dedupe")), doubt,
-                             Ms(Num(*c, "probe_blocked_ms")), Secs(Num(*c, "converge_s"))});
+      std::string doubt = Int(Num(c->in_doubt_max));
+      if (Valid(Num(c->in_doubt_max_age_s))) doubt += " (" + Secs(Num(c->in_doubt_max_age_s)) + ")";
+      row.insert(row.end(),
+                 {Int(Num(c->lost)), Int(Num(c->orphans)), Int(Num(c->duplicates_before_dedupe)),
+                  doubt, Ms(Num(c->probe_blocked_ms)), Secs(Num(c->converge_s))});
       if (backlog) row.push_back(Int(BacklogPeak(*c)));
     }
     row.resize(header.size() - 1, "-");
     row.push_back(Verdict(*c, false));
     t.Add(row);
-    for (const json& n : Arr(*c, "notes")) notes.push_back(Code(a.name) + ": " + Plain(n));
-    const json& vac = Get(*c, "vacuum");
+    if (c->notes) {
+      for (const std::string& n : *c->notes) notes.push_back(Code(a.name) + ": " + n);
+    }
+    const Field<results::Vacuum>& vac = c->vacuum;
     // Only a held transaction's xmin horizon keeps dead tuples: zeros say nothing.
-    if (Opt kept = Num(vac, "dead_tuples_kept_while_held"); Valid(kept) && *kept > 0) {
+    if (Opt kept = Num(vac, &results::Vacuum::dead_tuples_kept_while_held);
+        Valid(kept) && *kept > 0) {
       notes.push_back(Code(a.name) + ": a manual VACUUM during the fault could not remove " +
                       Int(kept) +
                       " dead tuples (the held transaction kept the xmin horizon "
                       "back); after the release it left " +
-                      Int(Num(vac, "dead_tuples_left_after_release")));
+                      Int(Num(vac, &results::Vacuum::dead_tuples_left_after_release)));
     }
   }
   out += t.Render() + "\n";
@@ -158,7 +163,7 @@ void Matrix(const Data& d, std::string& out) {
   for (const auto& [name, scen] : d.scenarios()) {
     std::vector<std::string> row = {name};
     for (const auto& a : d.approaches()) {
-      const json* c = d.FailureCell(name, a.name);
+      const FailureCell* c = d.Failure(name, a.name);
       if (!c) {
         row.push_back("-");
         continue;
@@ -172,40 +177,40 @@ void Matrix(const Data& d, std::string& out) {
   out += m.Render() + "\n";
 }
 
-std::string Who(const json& c) {
-  return Code(Str(c, "approach")) + " under `" + Str(c, "scenario") + "`";
+std::string Who(const FailureCell& c) {
+  return Code(Str(c.approach)) + " under `" + Str(c.scenario) + "`";
 }
 
 // The cell with the largest positive `get` among `cells`.
-const json* Largest(const std::vector<const json*>& cells, Opt (*get)(const json&)) {
-  const json* best = nullptr;
-  for (const json* c : cells) {
+const FailureCell* Largest(const Cells& cells, Opt (*get)(const FailureCell&)) {
+  const FailureCell* best = nullptr;
+  for (const FailureCell* c : cells) {
     Opt v = get(*c);
     if (Valid(v) && *v > 0 && (!best || *v > *get(*best))) best = c;
   }
   return best;
 }
 
-Opt FailP99(const json& c) { return Num(c, "fail_ms", "p99"); }
-Opt DoubtAge(const json& c) { return Num(c, "in_doubt_max_age_s"); }
-Opt DoubtMax(const json& c) { return Num(c, "in_doubt_max"); }
-Opt Probe(const json& c) { return Num(c, "probe_blocked_ms"); }
-Opt Converge(const json& c) { return Num(c, "converge_s"); }
-Opt Redelivered(const json& c) { return Num(c, "duplicates_before_dedupe"); }
+Opt FailP99(const FailureCell& c) { return Num(c.fail_ms, &results::Percentiles::p99); }
+Opt DoubtAge(const FailureCell& c) { return Num(c.in_doubt_max_age_s); }
+Opt DoubtMax(const FailureCell& c) { return Num(c.in_doubt_max); }
+Opt Probe(const FailureCell& c) { return Num(c.probe_blocked_ms); }
+Opt Converge(const FailureCell& c) { return Num(c.converge_s); }
+Opt Redelivered(const FailureCell& c) { return Num(c.duplicates_before_dedupe); }
 
 std::vector<std::string> FailureReading(const Data& d) {
   std::vector<std::string> s;
   int total = 0, na = 0, skipped = 0, errors = 0, clean = 0;
-  std::vector<const json*> ran, violations, losses;
-  for (const json* c : d.failure_cells()) {
+  Cells ran, violations, losses;
+  for (const FailureCell* c : d.failure_cells()) {
     ++total;
-    std::string status = Str(*c, "status");
+    std::string status = Str(c->status);
     na += status == "n/a";
     skipped += status == "skipped";
     errors += status == "error";
     if (!RanCell(*c)) continue;
     ran.push_back(c);
-    std::string v = Str(*c, "verdict");
+    std::string v = Str(c->verdict);
     clean += v == "clean";
     if (v == "violations") violations.push_back(c);
     if (v == "expected-loss") losses.push_back(c);
@@ -220,7 +225,7 @@ std::vector<std::string> FailureReading(const Data& d) {
               (rest.empty() ? "" : "; " + List(rest)) + ".");
   if (!violations.empty()) {
     std::vector<std::string> v;
-    for (const json* c : violations) v.push_back(Who(*c) + " (" + ProblemText(*c) + ")");
+    for (const FailureCell* c : violations) v.push_back(Who(*c) + " (" + ProblemText(*c) + ")");
     s.push_back(
         "VIOLATIONS: an approach that promises atomicity failed verify or the history "
         "check (a bug): " +
@@ -228,53 +233,53 @@ std::vector<std::string> FailureReading(const Data& d) {
   } else if (!ran.empty()) {
     s.push_back("Every approach that promises atomicity in a scenario kept it there.");
   }
-  for (const json* c : losses) {
-    s.push_back(Who(*c) + " lost " + Int(Num(*c, "lost")) +
+  for (const FailureCell* c : losses) {
+    s.push_back(Who(*c) + " lost " + Int(Num(c->lost)) +
                 " messages, a loss the approach does not promise to avoid.");
   }
-  const json* fast = nullptr;
-  for (const json* c : ran) {
+  const FailureCell* fast = nullptr;
+  for (const FailureCell* c : ran) {
     Opt v = FailP99(*c);
     if (Valid(v) && (!fast || *v < *FailP99(*fast))) fast = c;
   }
-  if (const json* slow = Largest(ran, FailP99); slow && fast && slow != fast) {
+  if (const FailureCell* slow = Largest(ran, FailP99); slow && fast && slow != fast) {
     s.push_back("Failed operations failed fastest in " + Who(*fast) + " (p99 " +
                 Ms(FailP99(*fast)) + " ms) and slowest in " + Who(*slow) + " (p99 " +
                 Ms(FailP99(*slow)) + " ms): a caller waits that long to learn of a failure.");
   }
-  if (const json* c = Largest(ran, DoubtAge)) {
+  if (const FailureCell* c = Largest(ran, DoubtAge)) {
     s.push_back("The oldest in-doubt transaction was " + Secs(DoubtAge(*c)) + " s old (" + Who(*c) +
                 "); the most in doubt at once: " + Int(DoubtMax(*Largest(ran, DoubtMax))) + " (" +
                 Who(*Largest(ran, DoubtMax)) + ").");
   }
   std::vector<std::string> left;
-  for (const json* c : ran) {
-    if (Opt n = Num(*c, "in_doubt_at_end"); Valid(n) && *n > 0) {
+  for (const FailureCell* c : ran) {
+    if (Opt n = Num(c->in_doubt_at_end); Valid(n) && *n > 0) {
       left.push_back(Who(*c) + ": " + Int(n));
     }
   }
   if (!left.empty()) {
     s.push_back("Still in doubt after convergence: " + Join(left, "; ") + ".");
   }
-  if (const json* c = Largest(ran, Probe)) {
+  if (const FailureCell* c = Largest(ran, Probe)) {
     s.push_back("The hot-row probe waited longest in " + Who(*c) + ": " + Ms(Probe(*c)) + " ms.");
   }
-  if (const json* c = Largest(ran, Converge)) {
+  if (const FailureCell* c = Largest(ran, Converge)) {
     s.push_back("The slowest convergence after a fault: " + Who(*c) + ", " + Secs(Converge(*c)) +
                 " s.");
   }
   std::vector<std::string> never;
-  for (const json* c : ran) {
+  for (const FailureCell* c : ran) {
     if (!Valid(Converge(*c))) never.push_back(Who(*c));
   }
   if (!never.empty()) {
-    s.push_back("Did not converge within " + Secs(Num(d.settings(), "converge_timeout_s")) +
+    s.push_back("Did not converge within " + Secs(Num(d.settings().converge_timeout_s)) +
                 " s: " + List(never) + ".");
   }
-  const json* jump = nullptr;
+  const FailureCell* jump = nullptr;
   double jump_ratio = 1;
-  for (const json* c : ran) {
-    Opt b = Num(*c, "p99_before_ms");
+  for (const FailureCell* c : ran) {
+    Opt b = Num(c->p99_before_ms);
     Opt x = P99OkDuringFault(*c);
     if (Valid(b) && Valid(x) && *b > 0 && *x / *b > jump_ratio) {
       jump = c;
@@ -284,10 +289,10 @@ std::vector<std::string> FailureReading(const Data& d) {
   if (jump) {
     s.push_back(std::string("The largest rise in business p99 ") +
                 (d.v1() ? "during a fault" : "of the successes during a fault") + ": " +
-                Who(*jump) + ", " + Ms(Num(*jump, "p99_before_ms")) + " -> " +
+                Who(*jump) + ", " + Ms(Num(jump->p99_before_ms)) + " -> " +
                 Ms(P99OkDuringFault(*jump)) + " ms (" + Ratio(jump_ratio) + ").");
   }
-  if (const json* c = Largest(ran, Redelivered)) {
+  if (const FailureCell* c = Largest(ran, Redelivered)) {
     s.push_back("The broker absorbed at most " + Int(Redelivered(*c)) +
                 " redelivered messages in one cell (" + Who(*c) + ").");
   }
@@ -299,10 +304,10 @@ std::vector<std::string> FailureReading(const Data& d) {
 std::string MatrixSummary(const Data& d, const std::string& approach) {
   int ran = 0, clean = 0, na = 0, skipped = 0;
   std::vector<std::string> loses, violations, errors, notrun;
-  for (const json* c : d.failure_cells()) {
-    if (Str(*c, "approach") != approach) continue;
-    std::string status = Str(*c, "status");
-    std::string scen = Str(*c, "scenario");
+  for (const FailureCell* c : d.failure_cells()) {
+    if (Str(c->approach) != approach) continue;
+    std::string status = Str(c->status);
+    std::string scen = Str(c->scenario);
     if (status == "n/a") {
       ++na;
     } else if (status == "skipped") {
@@ -310,7 +315,7 @@ std::string MatrixSummary(const Data& d, const std::string& approach) {
     } else if (status == "error") {
       errors.push_back(scen);
     } else if (status == "ran") {
-      std::string v = Str(*c, "verdict");
+      std::string v = Str(c->verdict);
       if (v == "not-run") {
         notrun.push_back(scen);
         continue;
@@ -332,7 +337,7 @@ std::string MatrixSummary(const Data& d, const std::string& approach) {
   return parts.empty() ? "-" : Join(parts, "; ");
 }
 
-std::string LossesByApproach(const std::vector<const json*>& cells) {
+std::string LossesByApproach(const std::vector<const FailureCell*>& cells) {
   struct Loss {
     std::string approach;
     double lost = 0;
@@ -340,15 +345,15 @@ std::string LossesByApproach(const std::vector<const json*>& cells) {
     bool expected = true;
   };
   std::vector<Loss> by;
-  for (const json* c : cells) {
-    Opt lost = Num(*c, "lost");
+  for (const FailureCell* c : cells) {
+    Opt lost = Num(c->lost);
     if (!Valid(lost) || *lost <= 0) continue;
-    std::string a = Str(*c, "approach");
+    std::string a = Str(c->approach);
     auto it = std::find_if(by.begin(), by.end(), [&](const Loss& l) { return l.approach == a; });
     if (it == by.end()) it = by.insert(by.end(), Loss{a, 0, {}, true});
     it->lost += *lost;
-    it->scenarios.push_back("`" + Str(*c, "scenario") + "`");
-    it->expected = it->expected && Str(*c, "verdict") == "expected-loss";
+    it->scenarios.push_back("`" + Str(c->scenario) + "`");
+    it->expected = it->expected && Str(c->verdict) == "expected-loss";
   }
   std::vector<std::string> out;
   for (const Loss& l : by) {
@@ -361,16 +366,16 @@ std::string LossesByApproach(const std::vector<const json*>& cells) {
 }
 
 std::string FamilyUnderFaults(const Data& d, const std::string& family) {
-  std::vector<const json*> cells;
+  Cells cells;
   // In version 1, in-doubt-held's prepared transaction was compare's own,
   // not the approach's: its in-doubt and probe figures say nothing about it.
-  std::vector<const json*> own;
+  Cells own;
   // Scenarios grouped by the availability they left, in scenario order.
   std::vector<std::pair<std::string, std::vector<std::string>>> avail;
   for (const auto& [name, scen] : d.scenarios()) {
     Opt lo, hi;
-    for (const json* c : d.Ran(name)) {
-      if (d.Family(Str(*c, "approach")) != family) continue;
+    for (const FailureCell* c : d.Ran(name)) {
+      if (d.Family(Str(c->approach)) != family) continue;
       cells.push_back(c);
       if (!d.v1() || name != "in-doubt-held") own.push_back(c);
       Opt a = Availability(*c);
@@ -393,27 +398,27 @@ std::string FamilyUnderFaults(const Data& d, const std::string& family) {
         (d.v1() ? "succeeded during the fault (closed loop): " : "available during the fault: ") +
         Join(groups, ", "));
   }
-  if (const json* c = Largest(cells, FailP99)) {
-    parts.push_back("failing took up to " + Ms(FailP99(*c)) + " ms (p99, " + Str(*c, "scenario") +
+  if (const FailureCell* c = Largest(cells, FailP99)) {
+    parts.push_back("failing took up to " + Ms(FailP99(*c)) + " ms (p99, " + Str(c->scenario) +
                     ")");
   }
   double orphans = 0, dups = 0;
-  for (const json* c : cells) {
-    orphans += Num(*c, "orphans").value_or(0);
-    dups += Num(*c, "duplicates").value_or(0);
+  for (const FailureCell* c : cells) {
+    orphans += Num(c->orphans).value_or(0);
+    dups += Num(c->duplicates).value_or(0);
   }
   std::string who = LossesByApproach(cells);
   parts.push_back((who.empty() ? "lost 0" : who) + ", orphans " + Int(orphans) + ", duplicates " +
                   Int(dups));
-  if (const json* c = Largest(own, DoubtMax)) {
-    const json* age = Largest(own, DoubtAge);
+  if (const FailureCell* c = Largest(own, DoubtMax)) {
+    const FailureCell* age = Largest(own, DoubtAge);
     parts.push_back("in doubt: up to " + Int(DoubtMax(*c)) + " at once" +
                     (age ? ", the oldest " + Secs(DoubtAge(*age)) + " s" : std::string()));
   } else {
     parts.push_back("nothing in doubt");
   }
-  if (const json* c = Largest(own, Probe)) {
-    parts.push_back("hot-row probe blocked up to " + Ms(Probe(*c)) + " ms (" + Str(*c, "scenario") +
+  if (const FailureCell* c = Largest(own, Probe)) {
+    parts.push_back("hot-row probe blocked up to " + Ms(Probe(*c)) + " ms (" + Str(c->scenario) +
                     ")");
   }
   return Join(parts, "; ");
@@ -421,31 +426,29 @@ std::string FamilyUnderFaults(const Data& d, const std::string& family) {
 
 std::string RenderFailures(const Data& d) {
   std::string out = "## 2. Failure behaviour\n\n";
-  const json& s = d.settings();
+  const results::Settings& s = d.settings();
   Opt rate = d.FailureRate();
   if (Valid(rate)) {
     out += "Every cell offers operations at the same fixed rate, " + Int(rate) +
-           "/s (open loop: arrivals do not wait for the system), runs " + Secs(Num(s, "steady_s")) +
+           "/s (open loop: arrivals do not wait for the system), runs " + Secs(Num(s.steady_s)) +
            " s of steady load, injects the fault, removes it, waits "
            "(up to " +
-           Secs(Num(s, "converge_timeout_s")) +
+           Secs(Num(s.converge_timeout_s)) +
            " s) until every committed operation's message is readable and nothing is in doubt, "
            "then runs verify and the history check. Counts are of operations whose intended "
            "start fell inside the fault window; p99 ok: business p99 of those that "
            "succeeded.\n\n";
   } else {
-    out += "Each cell runs " + Secs(Num(s, "steady_s")) +
+    out += "Each cell runs " + Secs(Num(s.steady_s)) +
            " s of steady closed-loop load, injects the fault, removes it, waits (up to " +
-           Secs(Num(s, "converge_timeout_s")) +
+           Secs(Num(s.converge_timeout_s)) +
            " s) until every committed operation's message is readable and nothing is in doubt, "
            "then runs verify. Fixed arrival rate and availability: " +
            d.NotMeasured() + "; counts are of operations attempted inside the fault window.\n\n";
   }
   if (d.scenarios().empty()) return out + "No failure scenario was run.\n\n";
   Matrix(d, out);
-  for (const auto& [name, scen] : d.scenarios()) {
-    ScenarioTable(d, name, scen ? *scen : jv::Null(), out);
-  }
+  for (const auto& [name, scen] : d.scenarios()) ScenarioTable(d, name, scen, out);
   out += "### Reading\n\n";
   for (const auto& l : FailureReading(d)) out += "- " + l + "\n";
   return out + "\n";

@@ -4,8 +4,6 @@
 #include <cmath>
 #include <cstdio>
 
-#include "compare/json_view.h"
-
 namespace dw::compare::rpt {
 namespace {
 
@@ -46,6 +44,8 @@ std::string Plain(const json& v) {
   if (v.is_boolean()) return v.get<bool>() ? "on" : "off";
   return v.dump();
 }
+
+std::string Shortest(double v) { return Printf("%.10g", v); }
 
 std::string Ms(Opt v) {
   if (!Valid(v)) return "-";
@@ -144,23 +144,21 @@ const std::vector<std::string>& SendingFamilies() {
   return v;
 }
 
-std::string NonZeroCounts(const json& j,
-                          std::initializer_list<std::pair<const char*, const char*>> fields) {
+std::string NonZeroCounts(std::initializer_list<std::pair<Opt, const char*>> counts) {
   std::vector<std::string> parts;
-  for (const auto& [key, label] : fields) {
-    Opt n = jv::Num(j, key);
+  for (const auto& [n, label] : counts) {
     if (Valid(n) && *n != 0) parts.push_back(std::string(label) + " " + Int(n));
   }
   return Join(parts, ", ");
 }
 
-std::string VerifyText(const json& v) {
-  if (!v.is_object()) return "-";
-  if (jv::Get(v, "ok").is_boolean() && jv::Get(v, "ok").get<bool>()) return "clean";
-  std::string counts = NonZeroCounts(v, {{"missing", "missing"},
-                                         {"orphans", "orphans"},
-                                         {"duplicates", "dup"},
-                                         {"in_doubt", "in doubt"}});
+std::string VerifyText(const Field<results::Verify>& v) {
+  if (!v) return "-";
+  if (IsTrue(v->ok)) return "clean";
+  std::string counts = NonZeroCounts({{Num(v->missing), "missing"},
+                                      {Num(v->orphans), "orphans"},
+                                      {Num(v->duplicates), "dup"},
+                                      {Num(v->in_doubt), "in doubt"}});
   return counts.empty() ? "not ok" : counts;
 }
 
@@ -181,20 +179,20 @@ std::string Table::Render() const {
   return out;
 }
 
-std::optional<Span> RangeOf(const json& cell, const char* key) {
-  const json& r = jv::Get(cell, "range", key);
-  if (!r.is_array() || r.size() != 2) return std::nullopt;
-  Opt lo = jv::Num(r[0]);
-  Opt hi = jv::Num(r[1]);
+std::optional<Span> RangeOf(const LoadCell& cell, RangeKey key) {
+  if (!cell.range) return std::nullopt;
+  const Field<results::MinMax>& r = (*cell.range).*key;
+  if (!r) return std::nullopt;
+  Opt lo = r->min;
+  Opt hi = r->max;
   if (!Valid(lo) || !Valid(hi) || *lo > *hi) return std::nullopt;
   return Span{*lo, *hi};
 }
 
-std::string WithRange(Opt median, const json& cell, const char* range_key,
-                      std::string (*fmt)(Opt)) {
+std::string WithRange(Opt median, const LoadCell& cell, RangeKey key, std::string (*fmt)(Opt)) {
   std::string m = fmt(median);
   if (!Valid(median)) return m;
-  auto span = RangeOf(cell, range_key);
+  auto span = RangeOf(cell, key);
   if (!span) return m;
   std::string lo = fmt(span->lo);
   std::string hi = fmt(span->hi);
@@ -202,9 +200,9 @@ std::string WithRange(Opt median, const json& cell, const char* range_key,
   return m + " (" + lo + "–" + hi + ")";
 }
 
-Separation Separate(const json& a, const json& b, const char* range_key) {
-  auto x = RangeOf(a, range_key);
-  auto y = RangeOf(b, range_key);
+Separation Separate(const LoadCell& a, const LoadCell& b, RangeKey key) {
+  auto x = RangeOf(a, key);
+  auto y = RangeOf(b, key);
   if (!x || !y) return Separation::kUnknown;
   return x->hi < y->lo || y->hi < x->lo ? Separation::kApart : Separation::kNoise;
 }
@@ -227,13 +225,12 @@ const Fig* MaxFig(const std::vector<Fig>& v) {
   return it == v.end() ? nullptr : &*it;
 }
 
-std::vector<std::string> WithinNoise(const Fig& best, const std::vector<Fig>& figs,
-                                     const char* range_key) {
+std::vector<std::string> WithinNoise(const Fig& best, const std::vector<Fig>& figs, RangeKey key) {
   std::vector<std::string> out;
   if (!best.cell) return out;
   for (const Fig& f : figs) {
     if (&f == &best || f.approach == best.approach || !f.cell) continue;
-    if (Separate(*best.cell, *f.cell, range_key) == Separation::kNoise) {
+    if (Separate(*best.cell, *f.cell, key) == Separation::kNoise) {
       out.push_back(Code(f.approach));
     }
   }

@@ -11,17 +11,52 @@
 #include <utility>
 #include <vector>
 
+#include <cmath>
+
 #include <nlohmann/json.hpp>
+
+#include "compare/results.h"
 
 namespace dw::compare::rpt {
 
 using json = nlohmann::json;
 using Opt = std::optional<double>;
+using results::Field;
+using results::LoadCell;
 
 bool Valid(Opt v);
 
+// ---- Reading the typed results (compare/results.h): absent, null and
+// non-finite figures all read as "not measured".
+
+// A figure as a number.
+template <class T>
+Opt Num(const Field<T>& f) {
+  if (!f) return std::nullopt;
+  const double v = static_cast<double>(*f);
+  return std::isfinite(v) ? Opt(v) : std::nullopt;
+}
+// A figure of a part, e.g. Num(cell.latency_ms, &results::Percentiles::p99).
+template <class S, class T>
+Opt Num(const Field<S>& part, Field<T> S::*figure) {
+  return part ? Num((*part).*figure) : std::nullopt;
+}
+// A text, "" when absent or null.
+inline std::string Str(const Field<std::string>& f) { return f ? *f : std::string(); }
+// True only for a value true (absent and null are not).
+inline bool IsTrue(const Field<bool>& f) { return f && *f; }
+
 // A scalar of any type as plain text (settings mix strings, numbers, booleans).
 std::string Plain(const json& v);
+// A field as results.json spells it ("-" when absent or null).
+template <class T>
+std::string Plain(const Field<T>& f) {
+  json o = json::object();
+  results::Put(&o, "v", f);
+  return Plain(o.contains("v") ? o["v"] : json());
+}
+// A number in its shortest form ("250", "0.5").
+std::string Shortest(double v);
 
 // Milliseconds: two decimals below 100, fewer above (a 5-second timeout does
 // not need 5012.34).
@@ -51,13 +86,13 @@ std::string FamilyTitle(const std::string& family);
 // The families that send messages, in the order the report discusses them.
 const std::vector<std::string>& SendingFamilies();
 
-// The non-zero counts of `j` among `fields` (key, label) as "label n, ...";
+// The non-zero counts among `counts` (figure, label) as "label n, ...";
 // "" when every one is zero or absent.
-std::string NonZeroCounts(const json& j,
-                          std::initializer_list<std::pair<const char*, const char*>> fields);
+std::string NonZeroCounts(std::initializer_list<std::pair<Opt, const char*>> counts);
 
-// verify's {ok, missing, ...} as "clean" or "missing 3, orphans 1".
-std::string VerifyText(const json& verify);
+// verify's {ok, missing, ...} as "clean" or "missing 3, orphans 1"; "-"
+// when the cell has no verify.
+std::string VerifyText(const Field<results::Verify>& verify);
 
 // A Markdown table: the first column left-aligned, the others right-aligned
 // unless `left` says otherwise. Cell text is escaped ('|', newlines).
@@ -80,18 +115,21 @@ struct Span {
   double lo = 0, hi = 0;
 };
 
-// cell.range[key] when it is a valid [min, max] pair.
-std::optional<Span> RangeOf(const json& cell, const char* key);
+// Which figure of a cell's `range`, e.g. &results::Ranges::throughput_per_s.
+using RangeKey = Field<results::MinMax> results::Ranges::*;
+
+// cell.range.*key when it is a valid [min, max] pair.
+std::optional<Span> RangeOf(const LoadCell& cell, RangeKey key);
 
 // "median (min–max)" with `fmt` for each number, or the median alone when the
 // cell ran once (no range) or min == max.
-std::string WithRange(Opt median, const json& cell, const char* range_key, std::string (*fmt)(Opt));
+std::string WithRange(Opt median, const LoadCell& cell, RangeKey key, std::string (*fmt)(Opt));
 
 // Whether two cells' figures are told apart by their repetitions: kApart
 // when both have ranges and they do not overlap, kNoise when they overlap,
 // kUnknown when either cell ran once (nothing to judge noise by).
 enum class Separation { kApart, kNoise, kUnknown };
-Separation Separate(const json& a, const json& b, const char* range_key);
+Separation Separate(const LoadCell& a, const LoadCell& b, RangeKey key);
 // "within noise", "ranges apart", "one run each, noise not judged".
 std::string SeparationText(Separation s);
 
@@ -100,14 +138,13 @@ struct Fig {
   std::string approach;
   std::string family;
   double value = 0;
-  const json* cell = nullptr;
+  const LoadCell* cell = nullptr;
 };
 const Fig* MinFig(const std::vector<Fig>& v);
 const Fig* MaxFig(const std::vector<Fig>& v);
 
-// The approaches of `figs` whose range of `range_key` overlaps `best`'s, as
+// The approaches of `figs` whose range of `key` overlaps `best`'s, as
 // `code` names: those a reading must call "within noise" of the best.
-std::vector<std::string> WithinNoise(const Fig& best, const std::vector<Fig>& figs,
-                                     const char* range_key);
+std::vector<std::string> WithinNoise(const Fig& best, const std::vector<Fig>& figs, RangeKey key);
 
 }  // namespace dw::compare::rpt

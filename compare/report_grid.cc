@@ -8,20 +8,20 @@
 namespace dw::compare::rpt {
 namespace {
 
+using results::Percentiles;
+using results::Ranges;
+
 std::string Heading(const std::string& title) { return "### " + title + "\n\n"; }
 
 bool HasE2e(const Data& d, const std::string& approach) {
   for (double rate : d.rates()) {
-    const json* c = d.GridCell(approach, rate);
-    if (c && Valid(Num(*c, "e2e_ms", "p99"))) return true;
+    const LoadCell* c = d.GridCell(approach, rate);
+    if (c && Valid(E2eP99(*c))) return true;
   }
   return false;
 }
 
-bool Sustained(const json& c) {
-  const json& s = Get(c, "sustained");
-  return s.is_boolean() && s.get<bool>();
-}
+bool Sustained(const LoadCell& c) { return IsTrue(c.sustained); }
 
 std::string Pair(Opt a, Opt b) { return Ms(a) + " / " + Ms(b); }
 
@@ -38,28 +38,27 @@ std::string OpenLoopV1(const Data& d) {
           {0, 8});
   std::vector<std::string> reading;
   for (const auto& a : d.approaches()) {
-    const json* below = nullptr;
-    const json* short_of = nullptr;
-    for (const json* c : d.OpenSeries(a.name)) {
-      Opt rate = Num(*c, "rate");
-      Opt thr = Num(*c, "throughput_per_s");
-      std::string verify = VerifyText(Get(*c, "verify"));
-      if (!Get(*c, "error").is_null()) verify = "error: " + Plain(Get(*c, "error"));
+    const LoadCell* below = nullptr;
+    const LoadCell* short_of = nullptr;
+    for (const LoadCell* c : d.OpenSeries(a.name)) {
+      Opt rate = Num(c->rate);
+      Opt thr = Num(c->throughput_per_s);
+      std::string verify = VerifyText(c->verify);
+      if (c->error) verify = "error: " + Plain(c->error);
       bool rated = Valid(rate) && Valid(thr) && *rate > 0;
-      t.Add({a.name, Int(rate), Int(thr), rated ? Percent(*thr / *rate) : "-",
-             Ms(Num(*c, "latency_ms", "p50")), Ms(Num(*c, "latency_ms", "p99")),
-             Ms(Num(*c, "latency_ms", "p999")), Ms(Num(*c, "e2e_ms", "p99")), verify});
+      t.Add({a.name, Int(rate), Int(thr), rated ? Percent(*thr / *rate) : "-", Ms(P50(*c)),
+             Ms(P99(*c)), Ms(Num(c->latency_ms, &Percentiles::p999)), Ms(E2eP99(*c)), verify});
       if (!rated || short_of) continue;
       (*thr >= 0.95 * *rate ? below : short_of) = c;
     }
     if (!below && !short_of) continue;
     std::string line = Code(a.name) + ": ";
-    line += below ? "committed at least 95% of the offered rate up to " + Int(Num(*below, "rate")) +
-                        "/s (business p99 " + Ms(Num(*below, "latency_ms", "p99")) + " ms)"
+    line += below ? "committed at least 95% of the offered rate up to " + Int(Num(below->rate)) +
+                        "/s (business p99 " + Ms(P99(*below)) + " ms)"
                   : "committed less than 95% of every offered rate";
     if (short_of) {
-      Opt rate = Num(*short_of, "rate");
-      Opt thr = Num(*short_of, "throughput_per_s");
+      Opt rate = Num(short_of->rate);
+      Opt thr = Num(short_of->throughput_per_s);
       line += "; at " + Int(rate) + "/s it committed " + Int(thr) + "/s (" + Percent(*thr / *rate) +
               ")";
     }
@@ -76,17 +75,17 @@ std::string OpenLoopV1(const Data& d) {
 
 }  // namespace
 
-std::string SustainFailures(const json& cell) {
+std::string SustainFailures(const LoadCell& cell) {
   std::vector<std::string> why;
-  for (const json& w : Arr(cell, "sustain_failures")) why.push_back(Plain(w));
+  if (cell.sustain_failures) why = *cell.sustain_failures;
   return why.empty() ? "not sustained" : Join(why, "; ");
 }
 
-const json* DeliveryLimitedCell(const Data& d, const std::string& approach, Opt bound_ms) {
-  const json* c = d.FirstUnsustainedCell(approach);
-  if (!c || Get(*c, "e2e_ms").is_null() || !Valid(bound_ms)) return nullptr;
-  Opt achieved = Num(*c, "achieved_fraction");
-  Opt p99 = Num(*c, "latency_ms", "p99");
+const LoadCell* DeliveryLimitedCell(const Data& d, const std::string& approach, Opt bound_ms) {
+  const LoadCell* c = d.FirstUnsustainedCell(approach);
+  if (!c || !c->e2e_ms || !Valid(bound_ms)) return nullptr;
+  Opt achieved = Num(c->achieved_fraction);
+  Opt p99 = P99(*c);
   if (!Valid(achieved) || *achieved < 0.99 || !Valid(p99) || *p99 >= *bound_ms) return nullptr;
   return c;
 }
@@ -104,16 +103,15 @@ std::string RenderRateGrid(const Data& d) {
     if (!d.open_v1().empty()) out += OpenLoopV1(d);
     return out;
   }
-  const json& grid = Get(d.root(), "rate_grid");
-  Opt bound = Num(grid, "e2e_bound_ms");
-  Opt secs = Num(d.settings(), "open_loop_duration_s");
+  Opt bound = d.GridBoundMs();
+  Opt secs = Num(d.settings().open_loop_duration_s);
   // The grid's own cells say how often each ran (the `repetitions` setting
   // is the closed loop's).
   double reps = 0;
   for (double rate : d.rates()) {
     for (const auto& a : d.approaches()) {
-      const json* c = d.GridCell(a.name, rate);
-      if (Opt n = c ? Num(*c, "repetitions") : Opt(); Valid(n)) reps = std::max(reps, *n);
+      const LoadCell* c = d.GridCell(a.name, rate);
+      if (Opt n = c ? Num(c->repetitions) : Opt(); Valid(n)) reps = std::max(reps, *n);
     }
   }
   std::string out = Heading("Common rate grid");
@@ -151,18 +149,18 @@ std::string RenderRateGrid(const Data& d) {
   for (double rate : d.rates()) {
     std::vector<std::string> row = {Int(rate)};
     for (const auto& [name, e2e] : cols) {
-      const json* c = d.GridCell(name, rate);
+      const LoadCell* c = d.GridCell(name, rate);
       if (!c) {
         row.push_back("—");
         if (e2e) row.push_back("—");
         continue;
       }
       std::string mark = Sustained(*c) ? "" : " ✗";
-      std::string biz = Pair(Num(*c, "latency_ms", "p50"), Num(*c, "latency_ms", "p99")) + mark;
-      if (!Get(*c, "error").is_null()) biz = "error: " + Plain(Get(*c, "error"));
+      std::string biz = Pair(P50(*c), P99(*c)) + mark;
+      if (c->error) biz = "error: " + Plain(c->error);
       if (!mark.empty()) biz += " (" + SustainFailures(*c) + ")";
       row.push_back(biz);
-      if (e2e) row.push_back(Pair(Num(*c, "e2e_ms", "p50"), Num(*c, "e2e_ms", "p99")) + mark);
+      if (e2e) row.push_back(Pair(E2eP50(*c), E2eP99(*c)) + mark);
     }
     t.Add(row);
   }
@@ -197,12 +195,11 @@ std::string RenderRateGrid(const Data& d) {
   // Committing kept up, delivering did not: the relay (or the broker) was the
   // limit.
   for (const auto& [name, e2e] : cols) {
-    const json* c = DeliveryLimitedCell(d, name, bound);
+    const LoadCell* c = DeliveryLimitedCell(d, name, bound);
     if (!c) continue;
-    s.push_back("At " + Int(Num(*c, "rate")) + "/s " + Code(name) + " committed " +
-                Percent(*Num(*c, "achieved_fraction")) +
-                " of the offered operations (business p99 " + Ms(Num(*c, "latency_ms", "p99")) +
-                " ms) yet did not sustain the rate: " + SustainFailures(*c) +
+    s.push_back("At " + Int(Num(c->rate)) + "/s " + Code(name) + " committed " +
+                Percent(*Num(c->achieved_fraction)) + " of the offered operations (business p99 " +
+                Ms(P99(*c)) + " ms) yet did not sustain the rate: " + SustainFailures(*c) +
                 ". Delivery, not the commit, was its limit.");
   }
   if (d.rates().size() > 1) {
@@ -219,8 +216,7 @@ std::string RenderContention(const Data& d) {
   if (!d.has_contention() || d.hot_rows().empty()) {
     return out + Capitalized(d.NotMeasured()) + ".\n\n";
   }
-  const json& cont = Get(d.root(), "contention");
-  out += "Closed loop at concurrency " + Int(Num(cont, "concurrency")) +
+  out += "Closed loop at concurrency " + Int(d.ContentionConcurrency()) +
          "; every order also reserves stock (`UPDATE stock SET reserved = reserved + 1 WHERE "
          "product = $1`) for a product drawn from N inside its business transaction. With N = "
          "1 every order waits for the same row lock: 2PC holds it from PREPARE to COMMIT "
@@ -240,18 +236,18 @@ std::string RenderContention(const Data& d) {
     std::vector<std::string> row = {a.name};
     bool any = false;
     for (int n : d.hot_rows()) {
-      const json* c = d.ContentionCell(a.name, n);
-      const json& j = c ? *c : jv::Null();
+      const LoadCell* c = d.ContentionCell(a.name, n);
+      const LoadCell& j = c ? *c : NoCell();
       any = any || c;
-      row.push_back(WithRange(Num(j, "throughput_per_s"), j, "throughput_per_s", Int));
-      row.push_back(WithRange(Num(j, "latency_ms", "p99"), j, "latency_p99_ms", Ms));
+      row.push_back(WithRange(Business(j), j, &Ranges::throughput_per_s, Int));
+      row.push_back(WithRange(P99(j), j, &Ranges::latency_p99_ms, Ms));
     }
     if (!any) continue;
     t.Add(row);
-    const json* lo = d.ContentionCell(a.name, n_lo);
-    const json* hi = d.ContentionCell(a.name, n_hi);
-    Opt t_lo = lo ? Num(*lo, "throughput_per_s") : std::nullopt;
-    Opt t_hi = hi ? Num(*hi, "throughput_per_s") : std::nullopt;
+    const LoadCell* lo = d.ContentionCell(a.name, n_lo);
+    const LoadCell* hi = d.ContentionCell(a.name, n_hi);
+    Opt t_lo = lo ? Business(*lo) : std::nullopt;
+    Opt t_hi = hi ? Business(*hi) : std::nullopt;
     if (n_lo != n_hi && Valid(t_lo) && Valid(t_hi) && *t_hi > 0) {
       kept[a.family].push_back(*t_lo / *t_hi);
     }
@@ -289,16 +285,16 @@ std::string RenderRelayScaling(const Data& d) {
     std::vector<std::string> reading;
     for (const auto& name : d.scaling_approaches()) {
       std::vector<std::string> row = {name};
-      const json* base = d.ScalingCell(name, d.instances().front());
-      Opt base_v = base ? Num(*base, "delivered_per_s") : std::nullopt;
+      const LoadCell* base = d.ScalingCell(name, d.instances().front());
+      Opt base_v = base ? Num(base->delivered_per_s) : std::nullopt;
       std::vector<std::string> steps;
       for (int k : d.instances()) {
-        const json* c = d.ScalingCell(name, k);
-        const json& j = c ? *c : jv::Null();
-        Opt v = Num(j, "delivered_per_s");
-        row.push_back(WithRange(v, j, "delivered_per_s", Int));
+        const LoadCell* c = d.ScalingCell(name, k);
+        const LoadCell& j = c ? *c : NoCell();
+        Opt v = Num(j.delivered_per_s);
+        row.push_back(WithRange(v, j, &Ranges::delivered_per_s, Int));
         if (c == base || !c || !Valid(v) || !Valid(base_v) || *base_v <= 0) continue;
-        Separation sep = Separate(*base, *c, "delivered_per_s");
+        Separation sep = Separate(*base, *c, &Ranges::delivered_per_s);
         steps.push_back(Ratio(*v / *base_v) + " with " + std::to_string(k) + " (" +
                         SeparationText(sep) + ")");
       }
@@ -312,13 +308,12 @@ std::string RenderRelayScaling(const Data& d) {
     for (const auto& l : reading) out += "- " + l + "\n";
     if (!reading.empty()) out += "\n";
   }
-  const json& relays = Get(d.settings(), "relays");
-  if (relays.is_object() && !relays.empty()) {
+  const auto& relays = d.settings().relays;
+  if (relays && !relays->empty()) {
     out += "How each outbox approach's relay was deployed in the other sections:\n\n";
     Table t({"approach", "strategy", "batch", "instances"}, {0, 1});
-    for (auto it = relays.begin(); it != relays.end(); ++it) {
-      t.Add({it.key(), Str(it.value(), "strategy"), Int(Num(it.value(), "batch")),
-             Int(Num(it.value(), "instances"))});
+    for (const auto& [name, r] : *relays) {
+      t.Add({name, Str(r.strategy), Int(Num(r.batch)), Int(Num(r.instances))});
     }
     out += t.Render() + "\n";
   }

@@ -7,16 +7,21 @@
 namespace dw::compare::rpt {
 namespace {
 
-Opt Delivered(const json& c) { return Num(c, "delivered_per_s"); }
-Opt E2eP99(const json& c) { return Num(c, "e2e_ms", "p99"); }
+using results::Cost;
+using results::CpuPerOp;
+using results::Percentiles;
+using results::Ranges;
+
+Opt Delivered(const LoadCell& c) { return Num(c.delivered_per_s); }
 // Family figures (compare/family_figures.h): the saga's pending age and the
 // event-sourced projector's lag.
-Opt PendingP99(const json& c) { return Num(c, "pending_age_ms", "p99"); }
-Opt LagP99(const json& c) { return Num(c, "projection_lag_ms", "p99"); }
-Opt AgentsCpu(const json& c) { return Num(c, "cpu_us_per_op", "agents"); }
+Opt PendingP99(const LoadCell& c) { return Num(c.pending_age_ms, &Percentiles::p99); }
+Opt LagP99(const LoadCell& c) { return Num(c.projection_lag_ms, &Percentiles::p99); }
+Opt AgentsCpu(const LoadCell& c) { return Num(c.cpu_us_per_op, &CpuPerOp::agents); }
+Opt Drain(const LoadCell& c) { return Num(c.drain_s); }
 
-bool AnyClosed(const Data& d, Opt (*get)(const json&)) {
-  for (const json* c : d.closed()) {
+bool AnyClosed(const Data& d, Opt (*get)(const LoadCell&)) {
+  for (const LoadCell* c : d.closed()) {
     if (Valid(get(*c))) return true;
   }
   return false;
@@ -38,19 +43,18 @@ void Ranking(const Data& d, std::string& out) {
                 "grid (below), then by delivered throughput. "
               : "Sustainable rate: " + d.NotMeasured() +
                     "; ranked by closed-loop business throughput instead. ";
-  out +=
-      std::string("Throughput") + (cpu ? " and CPU" : "") +
-      " from the closed loop at concurrency " + std::to_string(c) +
-      (Valid(Num(d.settings(), "repetitions")) ? ", median (min–max) over the repetitions" : "") +
-      ". Business throughput counts acknowledged operations per second of load" +
-      (delivered ? "; delivered counts operations whose message was readable, per second "
-                   "until the last one was"
-                 : "") +
-      ".\n\n";
+  out += std::string("Throughput") + (cpu ? " and CPU" : "") +
+         " from the closed loop at concurrency " + std::to_string(c) +
+         (Valid(Num(d.settings().repetitions)) ? ", median (min–max) over the repetitions" : "") +
+         ". Business throughput counts acknowledged operations per second of load" +
+         (delivered ? "; delivered counts operations whose message was readable, per second "
+                      "until the last one was"
+                    : "") +
+         ".\n\n";
   std::vector<const Approach*> order;
   for (const auto& a : d.approaches()) order.push_back(&a);
   auto key = [&](const Approach* a) {
-    const json* cell = d.Closed(a->name, c);
+    const LoadCell* cell = d.Closed(a->name, c);
     Opt thr = cell ? Delivered(*cell) : std::nullopt;
     if (!Valid(thr) && cell) thr = Business(*cell);
     return std::make_pair(d.SustainableRate(a->name).value_or(-1), thr.value_or(-1));
@@ -65,15 +69,15 @@ void Ranking(const Data& d, std::string& out) {
   header.push_back("failure matrix");
   Table t(header, {0, 1, header.size() - 1});
   for (const Approach* a : order) {
-    const json* cell = d.Closed(a->name, c);
-    const json& j = cell ? *cell : jv::Null();
+    const LoadCell* cell = d.Closed(a->name, c);
+    const LoadCell& j = cell ? *cell : NoCell();
     std::vector<std::string> row = {a->name, a->family.empty() ? "-" : a->family};
     if (grid) {
       row.insert(row.end(), {SustainableText(d, a->name), Int(d.FirstUnsustained(a->name))});
     }
-    row.push_back(WithRange(Business(j), j, "throughput_per_s", Int));
-    if (delivered) row.push_back(WithRange(Delivered(j), j, "delivered_per_s", Int));
-    if (cpu) row.push_back(WithRange(CpuTotal(j), j, "cpu_total_us_per_op", Us));
+    row.push_back(WithRange(Business(j), j, &Ranges::throughput_per_s, Int));
+    if (delivered) row.push_back(WithRange(Delivered(j), j, &Ranges::delivered_per_s, Int));
+    if (cpu) row.push_back(WithRange(CpuTotal(j), j, &Ranges::cpu_total_us_per_op, Us));
     row.push_back(MatrixSummary(d, a->name));
     t.Add(row);
   }
@@ -95,25 +99,25 @@ void ClosedTable(const Data& d, int c, bool delivered, std::string& out) {
   header.push_back("verify");
   Table t(header, {0, header.size() - 1});
   for (const auto& a : d.approaches()) {
-    const json* cell = d.Closed(a.name, c);
+    const LoadCell* cell = d.Closed(a.name, c);
     if (!cell) continue;
-    const json& j = *cell;
+    const LoadCell& j = *cell;
     Opt thr = Business(j);
-    std::vector<std::string> row = {a.name, WithRange(thr, j, "throughput_per_s", Int)};
-    if (delivered) row.push_back(WithRange(Delivered(j), j, "delivered_per_s", Int));
-    std::string verify = VerifyText(Get(j, "verify"));
-    if (!Get(j, "error").is_null()) verify = "error: " + Plain(Get(j, "error"));
+    std::vector<std::string> row = {a.name, WithRange(thr, j, &Ranges::throughput_per_s, Int)};
+    if (delivered) row.push_back(WithRange(Delivered(j), j, &Ranges::delivered_per_s, Int));
+    std::string verify = VerifyText(j.verify);
+    if (j.error) verify = "error: " + Plain(j.error);
     row.insert(row.end(), {Valid(thr) && Valid(floor) ? Ratio(*thr / *floor) : "-",
-                           WithRange(P50(j), j, "latency_p50_ms", Ms),
-                           WithRange(Num(j, "latency_ms", "p99"), j, "latency_p99_ms", Ms),
-                           WithRange(Num(j, "e2e_ms", "p50"), j, "e2e_p50_ms", Ms),
-                           WithRange(E2eP99(j), j, "e2e_p99_ms", Ms), Secs(Num(j, "drain_s"))});
-    auto pair = [&](const char* key) {
-      Opt p50 = Num(j, key, "p50");
-      return Valid(p50) ? Ms(p50) + " / " + Ms(Num(j, key, "p99")) : std::string("-");
+                           WithRange(P50(j), j, &Ranges::latency_p50_ms, Ms),
+                           WithRange(P99(j), j, &Ranges::latency_p99_ms, Ms),
+                           WithRange(E2eP50(j), j, &Ranges::e2e_p50_ms, Ms),
+                           WithRange(E2eP99(j), j, &Ranges::e2e_p99_ms, Ms), Secs(Drain(j))});
+    auto pair = [&](const Field<Percentiles>& p) {
+      Opt p50 = Num(p, &Percentiles::p50);
+      return Valid(p50) ? Ms(p50) + " / " + Ms(Num(p, &Percentiles::p99)) : std::string("-");
     };
-    if (pending) row.push_back(pair("pending_age_ms"));
-    if (lag) row.push_back(pair("projection_lag_ms"));
+    if (pending) row.push_back(pair(j.pending_age_ms));
+    if (lag) row.push_back(pair(j.projection_lag_ms));
     row.push_back(verify);
     t.Add(row);
   }
@@ -136,7 +140,7 @@ std::vector<std::string> ClosedReading(const Data& d) {
   if (const Fig* best = MaxFig(thr)) {
     std::string t = "Highest business throughput" + at + ": " + Code(best->approach) + ", " +
                     Int(best->value) + "/s" + x_floor(best->value) +
-                    Noise(WithinNoise(*best, thr, "throughput_per_s"));
+                    Noise(WithinNoise(*best, thr, &Ranges::throughput_per_s));
     const Fig* worst = MinFig(thr);
     if (worst && worst->approach != best->approach) {
       t += "; lowest: " + Code(worst->approach) + ", " + Int(worst->value) + "/s" +
@@ -158,7 +162,7 @@ std::vector<std::string> ClosedReading(const Data& d) {
     const Fig* b = bests[1];
     s.push_back("Fastest of each family: 2PC " + Code(a->approach) + " " + Int(a->value) +
                 "/s, the outbox " + Code(b->approach) + " " + Int(b->value) + "/s (" +
-                SeparationText(Separate(*a->cell, *b->cell, "throughput_per_s")) + ").");
+                SeparationText(Separate(*a->cell, *b->cell, &Ranges::throughput_per_s)) + ").");
   }
   // Delivery that trailed the business throughput: the relay's share.
   for (const Fig& g : thr) {
@@ -166,20 +170,20 @@ std::vector<std::string> ClosedReading(const Data& d) {
     if (Valid(del) && *del < 0.97 * g.value) {
       // No drain time: some message never became readable (a loss), so
       // there is no "last message" to time.
-      Opt drain = Num(*g.cell, "drain_s");
+      Opt drain = Drain(*g.cell);
       s.push_back(Code(g.approach) + " delivered " + Int(del) + "/s against " + Int(g.value) +
                   "/s acknowledged: " +
                   (Valid(drain)
                        ? "its last message was readable " + Secs(drain) + " s after the load ended."
                        : "not every message became readable (verify: " +
-                             VerifyText(Get(*g.cell, "verify")) + ")."));
+                             VerifyText(g.cell->verify) + ")."));
     }
   }
   auto e2e = d.Collect(c, E2eP99, false);
   if (const Fig* lo = MinFig(e2e)) {
     std::string t =
         "Lowest end-to-end p99 (operation start to message read): " + Code(lo->approach) + ", " +
-        Ms(lo->value) + " ms" + Noise(WithinNoise(*lo, e2e, "e2e_p99_ms"));
+        Ms(lo->value) + " ms" + Noise(WithinNoise(*lo, e2e, &Ranges::e2e_p99_ms));
     if (const Fig* hi = MaxFig(e2e); hi && hi->approach != lo->approach) {
       t += "; highest " + Code(hi->approach) + ", " + Ms(hi->value) + " ms";
     }
@@ -189,7 +193,7 @@ std::vector<std::string> ClosedReading(const Data& d) {
     int c0 = d.MinConcurrency();
     std::vector<Fig> growth;
     for (const Fig& g : thr) {
-      const json* x = d.Closed(g.approach, c0);
+      const LoadCell* x = d.Closed(g.approach, c0);
       Opt t0 = x ? Business(*x) : std::nullopt;
       if (Valid(t0) && *t0 > 0) growth.push_back({g.approach, g.family, g.value / *t0, g.cell});
     }
@@ -204,29 +208,28 @@ std::vector<std::string> ClosedReading(const Data& d) {
   // The windows only one family has (docs/compare-results.md).
   for (const Fig& g : d.Collect(c, PendingP99, false)) {
     s.push_back(Code(g.approach) + "'s orders stayed 'pending' " +
-                Ms(Num(*g.cell, "pending_age_ms", "p50")) + " ms at p50 and " + Ms(g.value) +
-                " ms at p99" + at +
+                Ms(Num(g.cell->pending_age_ms, &Percentiles::p50)) + " ms at p50 and " +
+                Ms(g.value) + " ms at p99" + at +
                 ": for that long another session reads an order whose OrderPlaced does not "
                 "exist yet (the dirty-read window), and that may still be cancelled.");
   }
   for (const Fig& g : d.Collect(c, LagP99, false)) {
     s.push_back(Code(g.approach) + "'s read model lagged the broker by " +
-                Ms(Num(*g.cell, "projection_lag_ms", "p50")) + " ms at p50 and " + Ms(g.value) +
-                " ms at p99" + at +
+                Ms(Num(g.cell->projection_lag_ms, &Percentiles::p50)) + " ms at p50 and " +
+                Ms(g.value) + " ms at p99" + at +
                 ": for that long a reader of Postgres misses an order the broker already "
                 "acknowledged.");
   }
   std::vector<std::string> bad;
   int checked = 0;
-  for (const json* cell : d.closed()) {
-    std::string who =
-        Code(Str(*cell, "approach")) + " at concurrency " + Int(Num(*cell, "concurrency"));
-    if (!Get(*cell, "error").is_null()) {
-      bad.push_back(who + " (error: " + Plain(Get(*cell, "error")) + ")");
+  for (const LoadCell* cell : d.closed()) {
+    std::string who = Code(Str(cell->approach)) + " at concurrency " + Int(Num(cell->concurrency));
+    if (cell->error) {
+      bad.push_back(who + " (error: " + Plain(cell->error) + ")");
       continue;
     }
-    const json& v = Get(*cell, "verify");
-    if (!v.is_object()) continue;
+    const Field<results::Verify>& v = cell->verify;
+    if (!v) continue;
     ++checked;
     if (VerifyText(v) != "clean") bad.push_back(who + " (" + VerifyText(v) + ")");
   }
@@ -265,26 +268,27 @@ void Cost(const Data& d, std::string& out) {
   header.insert(header.end(), {"WAL B", "WAL fsyncs", "broker fsyncs", "dead tuples"});
   Table t(header);
   for (const auto& a : d.approaches()) {
-    const json* cell = d.Closed(a.name, c);
+    const LoadCell* cell = d.Closed(a.name, c);
     if (!cell) continue;
-    const json& j = *cell;
+    const LoadCell& j = *cell;
     std::vector<std::string> row = {a.name};
     if (cpu) {
-      for (const char* party : {"postgres", "broker", "load", "relay"}) {
-        row.push_back(Us(Num(j, "cpu_us_per_op", party)));
+      for (auto party :
+           {&CpuPerOp::postgres, &CpuPerOp::broker, &CpuPerOp::load, &CpuPerOp::relay}) {
+        row.push_back(Us(Num(j.cpu_us_per_op, party)));
       }
       if (agents) row.push_back(Us(AgentsCpu(j)));
-      row.push_back(WithRange(CpuTotal(j), j, "cpu_total_us_per_op", Us));
+      row.push_back(WithRange(CpuTotal(j), j, &Ranges::cpu_total_us_per_op, Us));
     }
-    row.insert(row.end(), {Int(Wal(j)), Per(Num(j, "cost", "wal_syncs_per_op")),
-                           Per(Num(j, "cost", "broker_fsyncs_per_op")),
-                           Per(Num(j, "cost", "dead_tuples_per_op"))});
+    row.insert(row.end(), {Int(Wal(j)), Per(Num(j.cost, &Cost::wal_syncs_per_op)),
+                           Per(Num(j.cost, &Cost::broker_fsyncs_per_op)),
+                           Per(Num(j.cost, &Cost::dead_tuples_per_op))});
     t.Add(row);
   }
   out += t.Render() + "\n";
 
   std::vector<std::string> s;
-  Opt cores = Num(Get(d.root(), "machine"), "cores");
+  Opt cores = Num(d.machine().cores);
   if (auto busy = BusyShare(d, c)) {
     std::string range = SpanText(busy->lo, busy->hi, PercentOpt);
     std::string n = Int(cores) + (*cores == 1 ? " core" : " cores");
@@ -312,13 +316,13 @@ void Cost(const Data& d, std::string& out) {
                 x_wal(w_hi->value) + ").");
   }
   auto syncs = d.Collect(
-      c, [](const json& j) { return Num(j, "cost", "wal_syncs_per_op"); }, false);
+      c, [](const LoadCell& j) { return Num(j.cost, &Cost::wal_syncs_per_op); }, false);
   if (const Fig* m = MaxFig(syncs)) {
     s.push_back(Code(m->approach) + " flushed the WAL most often: " + Per(m->value) +
                 " fsyncs per operation (below 1 means group commit).");
   }
   auto dead = d.Collect(
-      c, [](const json& j) { return Num(j, "cost", "dead_tuples_per_op"); }, false);
+      c, [](const LoadCell& j) { return Num(j.cost, &Cost::dead_tuples_per_op); }, false);
   if (const Fig* m = MaxFig(dead); m && m->value > 0) {
     s.push_back(Code(m->approach) + " left the most dead tuples for vacuum: " + Per(m->value) +
                 " per operation.");
@@ -330,7 +334,7 @@ void Cost(const Data& d, std::string& out) {
 }  // namespace
 
 std::optional<Span> BusyShare(const Data& d, int c) {
-  Opt cores = Num(Get(d.root(), "machine"), "cores");
+  Opt cores = Num(d.machine().cores);
   if (!Valid(cores) || *cores <= 0) return std::nullopt;
   std::optional<Span> out;
   for (const Fig& f : d.Collect(c, CpuTotal, true)) {
@@ -350,9 +354,9 @@ std::string RenderLoad(const Data& d) {
     out += "No closed-loop load cell was measured in this run.\n\n";
   } else {
     Ranking(d, out);
-    Opt secs = Num(d.settings(), "cell_duration_s");
-    Opt reps = Num(d.settings(), "repetitions");
-    Opt min_ops = Num(d.settings(), "min_ops_per_cell");
+    Opt secs = Num(d.settings().cell_duration_s);
+    Opt reps = Num(d.settings().repetitions);
+    Opt min_ops = Num(d.settings().min_ops_per_cell);
     out += "### Closed loop\n\nEach worker starts its next operation when the previous one ends, " +
            Secs(secs) + " s per cell" +
            (Valid(min_ops) ? " (and on until " + Int(min_ops) + " operations completed)"

@@ -7,33 +7,31 @@
 namespace dw::compare::rpt {
 namespace {
 
-std::string RelayText(const json& c) {
-  if (Str(c, "family") == "2pc") return "- (no relay)";
-  std::string out = "K=" + Int(Num(c, "instances"));
-  if (Get(c, "partitioned") == json(true)) out += ", `--partition-by key`";
+std::string RelayText(const OrderCell& c) {
+  if (Str(c.family) == "2pc") return "- (no relay)";
+  std::string out = "K=" + Int(Num(c.instances));
+  if (IsTrue(c.partitioned)) out += ", `--partition-by key`";
   return out;
 }
 
-std::string FaultText(const json& c) {
-  const std::string f = Str(c, "fault");
+std::string FaultText(const OrderCell& c) {
+  const std::string f = Str(c.fault);
   return f.empty() ? "healthy" : f;
 }
 
 // "order 42: v3 at offset 17 before v2 at offset 20".
-std::string InversionText(const json& i) {
+std::string InversionText(const results::Inversion& i) {
   // Order ids and offsets as written: a cell's ids start far above 2^53.
-  return "order " + Plain(Get(i, "order")) + ": v" + Plain(Get(i, "later_version")) +
-         " at offset " + Plain(Get(i, "later_offset")) + " before v" + Plain(Get(i, "version")) +
-         " at offset " + Plain(Get(i, "offset"));
+  return "order " + Plain(i.order) + ": v" + Plain(i.later_version) + " at offset " +
+         Plain(i.later_offset) + " before v" + Plain(i.version) + " at offset " + Plain(i.offset);
 }
 
 // The healthy drain rate of skip-locked with `instances`, partitioned or not.
-Opt HealthyDrain(const json& cells, int instances, bool partitioned) {
-  for (const json& c : cells) {
-    if (Str(c, "approach") == "outbox-skip-locked" && Str(c, "status") == "ran" &&
-        Get(c, "fault").is_null() && Num(c, "instances") == Opt(instances) &&
-        (Get(c, "partitioned") == json(true)) == partitioned) {
-      return Num(c, "drain_rate_per_s");
+Opt HealthyDrain(const std::vector<OrderCell>& cells, int instances, bool partitioned) {
+  for (const OrderCell& c : cells) {
+    if (Str(c.approach) == "outbox-skip-locked" && Str(c.status) == "ran" && !c.fault &&
+        Num(c.instances) == Opt(instances) && IsTrue(c.partitioned) == partitioned) {
+      return Num(c.drain_rate_per_s);
     }
   }
   return std::nullopt;
@@ -42,19 +40,19 @@ Opt HealthyDrain(const json& cells, int instances, bool partitioned) {
 }  // namespace
 
 std::string RenderOrderPerKey(const Data& d) {
-  const json& s = Get(d.root(), "order_per_key");
-  const json& cells = Arr(s, "cells");
-  if (!s.is_object() || cells.empty()) return "";
+  const results::OrderPerKey* section = d.order_per_key();
+  if (!section || !section->cells || section->cells->empty()) return "";
+  const results::OrderPerKey& s = *section;
+  const std::vector<OrderCell>& cells = *s.cells;
   std::string out = "## Order per key\n\n";
-  out += "Each order gets " + Int(Num(s, "events_per_order")) +
+  out += "Each order gets " + Int(Num(s.events_per_order)) +
          " events (OrderPlaced, OrderPaid, ...), each its own business transaction, issued once "
          "the previous one was acknowledged: a consumer must read them in that order. " +
-         Int(Num(s, "orders")) + " orders from " + Int(Num(s, "writers")) +
-         " writers per cell.\n\n";
-  out += "- **Outbox:** the relay (`--batch " + Int(Num(s, "batch")) +
+         Int(Num(s.orders)) + " orders from " + Int(Num(s.writers)) + " writers per cell.\n\n";
+  out += "- **Outbox:** the relay (`--batch " + Int(Num(s.batch)) +
          "`) is stopped (SIGSTOP) while the load writes, then resumed; the drain of that backlog "
          "is timed until every event is readable. `broker-down`: the broker is down for " +
-         Secs(Num(s, "fault_s")) +
+         Secs(Num(s.fault_s)) +
          " s as the relay resumes; `relay-kill`: the relay is SIGKILLed once its first message "
          "is readable, and started again.\n";
   out +=
@@ -67,24 +65,22 @@ std::string RenderOrderPerKey(const Data& d) {
            "duplicates", "drain (events/s)"},
           {0, 1, 2});
   std::vector<std::string> inversions, problems, commands;
-  for (const json& c : cells) {
-    const std::string status = Str(c, "status");
-    const std::string name = Code(Str(c, "approach"));
+  for (const OrderCell& c : cells) {
+    const std::string status = Str(c.status);
+    const std::string name = Code(Str(c.approach));
     if (status != "ran") {
       problems.push_back(name + " " + RelayText(c) + " " + FaultText(c) + ": " + status + " (" +
-                         Plain(Get(c, "reason")) + ")");
+                         Plain(c.reason) + ")");
       continue;
     }
-    t.Add({name, RelayText(c), FaultText(c), Int(Num(c, "events_written")),
-           Int(Num(c, "events_read")), Int(Num(c, "keys_reordered")), Int(Num(c, "gaps")),
-           Int(Num(c, "duplicates")), Int(Num(c, "drain_rate_per_s"))});
-    if (Get(c, "first_inversion").is_object()) {
+    t.Add({name, RelayText(c), FaultText(c), Int(Num(c.events_written)), Int(Num(c.events_read)),
+           Int(Num(c.keys_reordered)), Int(Num(c.gaps)), Int(Num(c.duplicates)),
+           Int(Num(c.drain_rate_per_s))});
+    if (c.first_inversion) {
       inversions.push_back(name + " " + RelayText(c) + " " + FaultText(c) + ": " +
-                           InversionText(Get(c, "first_inversion")));
+                           InversionText(*c.first_inversion));
     }
-    if (Get(c, "fault").is_null() && !Str(c, "command").empty()) {
-      commands.push_back(Str(c, "command"));
-    }
+    if (!c.fault && !Str(c.command).empty()) commands.push_back(Str(c.command));
   }
   if (!t.empty()) out += t.Render() + "\n";
   const Opt part = HealthyDrain(cells, 3, true), plain = HealthyDrain(cells, 3, false);
@@ -96,13 +92,13 @@ std::string RenderOrderPerKey(const Data& d) {
   // A 2PC load stops an order's events at the first later event that aborts
   // (the load's `later_events_failed`): fewer events written, none lost.
   std::vector<std::string> cut;
-  for (const json& c : cells) {
-    const Opt failed = Num(c, "later_events_failed");
-    if (Str(c, "status") != "ran" || !Valid(failed) || *failed <= 0) continue;
-    cut.push_back(Code(Str(c, "approach")) + " " + FaultText(c) + ": " + Int(failed) + " of " +
-                  Int(Num(c, "orders")) + " orders (" + Int(Num(c, "events_written")) +
+  for (const OrderCell& c : cells) {
+    const Opt failed = Num(c.later_events_failed);
+    if (Str(c.status) != "ran" || !Valid(failed) || *failed <= 0) continue;
+    cut.push_back(Code(Str(c.approach)) + " " + FaultText(c) + ": " + Int(failed) + " of " +
+                  Int(Num(c.orders)) + " orders (" + Int(Num(c.events_written)) +
                   " events written of " +
-                  Int(Num(c, "orders").value_or(0) * Num(c, "events_per_order").value_or(0)) + ")");
+                  Int(Num(c.orders).value_or(0) * Num(c.events_per_order).value_or(0)) + ")");
   }
   if (!cut.empty()) {
     out +=

@@ -6,38 +6,42 @@
 namespace dw::compare::rpt {
 namespace {
 
+using results::FaultWindow;
+using results::Ops;
+
 // Sums over several failure cells (one family in one scenario).
 struct Sums {
   double offered = 0, succeeded = 0, failed = 0, lost = 0, orphans = 0, redelivered = 0;
   int cells = 0;
 };
 
-Sums Sum(const std::vector<const json*>& cells) {
+Sums Sum(const std::vector<const FailureCell*>& cells) {
   Sums t;
-  for (const json* c : cells) {
+  for (const FailureCell* c : cells) {
     ++t.cells;
     t.offered += OfferedDuringFault(*c).value_or(0);
-    t.succeeded += Num(*c, "ops", "succeeded").value_or(0);
-    t.failed += Num(*c, "ops", "failed").value_or(0);
-    t.lost += Num(*c, "lost").value_or(0);
-    t.orphans += Num(*c, "orphans").value_or(0);
-    t.redelivered += Num(*c, "duplicates_before_dedupe").value_or(0);
+    t.succeeded += Num(c->ops, &Ops::succeeded).value_or(0);
+    t.failed += Num(c->ops, &Ops::failed).value_or(0);
+    t.lost += Num(c->lost).value_or(0);
+    t.orphans += Num(c->orphans).value_or(0);
+    t.redelivered += Num(c->duplicates_before_dedupe).value_or(0);
   }
   return t;
 }
 
-std::vector<const json*> OfFamily(const Data& d, const std::vector<const json*>& cells,
-                                  const std::string& family) {
-  std::vector<const json*> out;
-  for (const json* c : cells) {
-    if (d.Family(Str(*c, "approach")) == family) out.push_back(c);
+std::vector<const FailureCell*> OfFamily(const Data& d,
+                                         const std::vector<const FailureCell*>& cells,
+                                         const std::string& family) {
+  std::vector<const FailureCell*> out;
+  for (const FailureCell* c : cells) {
+    if (d.Family(Str(c->approach)) == family) out.push_back(c);
   }
   return out;
 }
 
-std::string Names(const std::vector<const json*>& cells) {
+std::string Names(const std::vector<const FailureCell*>& cells) {
   std::vector<std::string> n;
-  for (const json* c : cells) n.push_back(Code(Str(*c, "approach")));
+  for (const FailureCell* c : cells) n.push_back(Code(Str(c->approach)));
   return Join(n, ", ");
 }
 
@@ -54,15 +58,26 @@ std::string OpsText(const Sums& t, const std::string& verb) {
 }
 
 // Seconds from the end of the fault until the backlog was empty again.
-Opt BacklogDrained(const json& c) {
-  Opt start = Num(c, "fault", "start_s");
-  Opt end = Num(c, "fault", "end_s");
+Opt FaultLength(const FailureCell& c) {
+  Opt start = Num(c.fault, &FaultWindow::start_s);
+  Opt end = Num(c.fault, &FaultWindow::end_s);
   if (!Valid(start) || !Valid(end)) return std::nullopt;
-  double len = *end - *start;
+  return *end - *start;
+}
+
+const std::vector<results::BacklogPoint>& Backlog(const FailureCell& c) {
+  static const std::vector<results::BacklogPoint> none;
+  return c.backlog ? *c.backlog : none;
+}
+
+Opt BacklogDrained(const FailureCell& c) {
+  Opt fault = FaultLength(c);
+  if (!Valid(fault)) return std::nullopt;
+  double len = *fault;
   bool seen = false;
-  for (const json& p : Arr(c, "backlog")) {
-    Opt t = Num(p, "t_s");
-    Opt rows = Num(p, "rows");
+  for (const results::BacklogPoint& p : Backlog(c)) {
+    Opt t = Num(p.t_s);
+    Opt rows = Num(p.rows);
     if (!Valid(t) || !Valid(rows)) continue;
     if (*rows > 0) seen = true;
     if (seen && *t >= len && *rows == 0) return std::max(0.0, *t - len);
@@ -71,16 +86,13 @@ Opt BacklogDrained(const json& c) {
 }
 
 // "4016 rows 2.5 s after the fault ended": the backlog's last sample.
-std::string BacklogLast(const json& c) {
-  const json& b = Arr(c, "backlog");
+std::string BacklogLast(const FailureCell& c) {
+  const auto& b = Backlog(c);
   if (b.empty()) return "no samples";
-  std::string t = Int(Num(b.back(), "rows")) + " rows";
-  Opt at = Num(b.back(), "t_s");
-  Opt start = Num(c, "fault", "start_s");
-  Opt end = Num(c, "fault", "end_s");
-  if (Valid(at) && Valid(start) && Valid(end)) {
-    t += " " + Secs(*at - (*end - *start)) + " s after the fault ended";
-  }
+  std::string t = Int(Num(b.back().rows)) + " rows";
+  Opt at = Num(b.back().t_s);
+  Opt fault = FaultLength(c);
+  if (Valid(at) && Valid(fault)) t += " " + Secs(*at - *fault) + " s after the fault ended";
   return t;
 }
 
@@ -105,7 +117,7 @@ class Questions {
   }
 
   std::string Missing(const std::string& scen) const {
-    if (!d_.Scenario(scen)) return "`" + scen + "` was not part of this run.";
+    if (!d_.HasScenario(scen)) return "`" + scen + "` was not part of this run.";
     std::string nr = d_.NotRun(scen);
     return "`" + scen + "` did not run for any approach" + (nr.empty() ? "" : ": " + nr) + ".";
   }
@@ -116,59 +128,58 @@ class Questions {
   }
 
   // The slowest convergence among cells, as a phrase.
-  std::string ConvergeText(const std::vector<const json*>& cells) const {
-    const json* slow = nullptr;
+  std::string ConvergeText(const std::vector<const FailureCell*>& cells) const {
+    const FailureCell* slow = nullptr;
     std::vector<std::string> never;
-    for (const json* c : cells) {
-      Opt v = Num(*c, "converge_s");
+    for (const FailureCell* c : cells) {
+      Opt v = Num(c->converge_s);
       if (!Valid(v)) {
-        never.push_back(Code(Str(*c, "approach")));
-      } else if (!slow || *v > *Num(*slow, "converge_s")) {
+        never.push_back(Code(Str(c->approach)));
+      } else if (!slow || *v > *Num(slow->converge_s)) {
         slow = c;
       }
     }
     std::string t;
     if (slow) {
       t = cells.size() - never.size() > 1
-              ? "all converged within " + Secs(Num(*slow, "converge_s")) + " s after the fault"
-              : "it converged " + Secs(Num(*slow, "converge_s")) + " s after the fault";
+              ? "all converged within " + Secs(Num(slow->converge_s)) + " s after the fault"
+              : "it converged " + Secs(Num(slow->converge_s)) + " s after the fault";
     }
     if (!never.empty()) {
       t += std::string(t.empty() ? "" : ", except ") + List(never) +
-           ", which did not converge within " + Secs(Num(d_.settings(), "converge_timeout_s")) +
-           " s";
+           ", which did not converge within " + Secs(Num(d_.settings().converge_timeout_s)) + " s";
     }
     return t;
   }
 
-  std::string BacklogText(const std::vector<const json*>& cells) const {
-    const json* peak = nullptr;
-    for (const json* c : cells) {
+  std::string BacklogText(const std::vector<const FailureCell*>& cells) const {
+    const FailureCell* peak = nullptr;
+    for (const FailureCell* c : cells) {
       Opt p = BacklogPeak(*c);
       if (Valid(p) && (!peak || *p > *BacklogPeak(*peak))) peak = c;
     }
     if (!peak) return "";
     std::string line = "the unsent backlog peaked at " + Int(BacklogPeak(*peak)) + " rows (" +
-                       Code(Str(*peak, "approach")) + ")";
+                       Code(Str(peak->approach)) + ")";
     // A backlog still there at the last sample must not hide behind the
     // slowest one that did drain.
-    const json* slow = nullptr;
+    const FailureCell* slow = nullptr;
     int drained = 0;
     std::vector<std::string> undrained;
-    for (const json* c : cells) {
-      if (Arr(*c, "backlog").empty()) continue;
+    for (const FailureCell* c : cells) {
+      if (Backlog(*c).empty()) continue;
       Opt t = BacklogDrained(*c);
       if (Valid(t)) {
         ++drained;
         if (!slow || *t > *BacklogDrained(*slow)) slow = c;
       } else {
-        undrained.push_back(Code(Str(*c, "approach")) + " (" + BacklogLast(*c) + ")");
+        undrained.push_back(Code(Str(c->approach)) + " (" + BacklogLast(*c) + ")");
       }
     }
     if (slow) {
       line += "; it was empty again " + Secs(BacklogDrained(*slow)) + " s after the fault ended" +
-              (drained > 1        ? " (slowest to drain: " + Code(Str(*slow, "approach")) + ")"
-               : cells.size() > 1 ? " for " + Code(Str(*slow, "approach"))
+              (drained > 1        ? " (slowest to drain: " + Code(Str(slow->approach)) + ")"
+               : cells.size() > 1 ? " for " + Code(Str(slow->approach))
                                   : "");
     }
     if (!undrained.empty()) line += "; not yet empty at the last sample: " + List(undrained);
@@ -221,9 +232,9 @@ class Questions {
           "was not saved while the database was unavailable.";
     } else {
       std::vector<std::string> who;
-      for (const json* c : ran) {
-        if (Num(*c, "orphans").value_or(0) > 0) {
-          who.push_back(Code(Str(*c, "approach")) + " (" + Int(Num(*c, "orphans")) + ")");
+      for (const FailureCell* c : ran) {
+        if (Num(c->orphans).value_or(0) > 0) {
+          who.push_back(Code(Str(c->approach)) + " (" + Int(Num(c->orphans)) + ")");
         }
       }
       out_ += Int(all.orphans) + " messages went out without their row: " + List(who) + ".";
@@ -260,9 +271,9 @@ class Questions {
   }
 
   // The figures of one delay cell: latency impact, stalls, losses.
-  std::string DelayFigures(const std::string& scen, const json& c) const {
+  std::string DelayFigures(const std::string& scen, const FailureCell& c) const {
     std::vector<std::string> f;
-    Opt b = Num(c, "p99_before_ms");
+    Opt b = Num(c.p99_before_ms);
     Opt x = P99OkDuringFault(c);
     if (Valid(b) && Valid(x)) {
       f.push_back("p99 " + Ms(b) + " -> " + Ms(x) + " ms" +
@@ -271,18 +282,18 @@ class Questions {
       f.push_back("no operation arrived during the fault");
     }
     if (scen == "in-doubt-held") {
-      if (Valid(Num(c, "probe_blocked_ms"))) {
-        f.push_back("probe blocked " + Ms(Num(c, "probe_blocked_ms")) + " ms");
+      if (Valid(Num(c.probe_blocked_ms))) {
+        f.push_back("probe blocked " + Ms(Num(c.probe_blocked_ms)) + " ms");
       }
-      if (Valid(Num(c, "in_doubt_max_age_s"))) {
-        f.push_back("oldest in doubt " + Secs(Num(c, "in_doubt_max_age_s")) + " s");
+      if (Valid(Num(c.in_doubt_max_age_s))) {
+        f.push_back("oldest in doubt " + Secs(Num(c.in_doubt_max_age_s)) + " s");
       }
     }
-    Opt conv = Num(c, "converge_s");
+    Opt conv = Num(c.converge_s);
     f.push_back(Valid(conv) ? "converged in " + Secs(conv) + " s" : "did not converge");
-    Opt lost = Num(c, "lost");
+    Opt lost = Num(c.lost);
     f.push_back(Valid(lost) && *lost > 0 ? "LOST " + Int(lost) : "lost " + Int(lost));
-    return Code(Str(c, "approach")) + ": " + Join(f, ", ");
+    return Code(Str(c.approach)) + ": " + Join(f, ", ");
   }
 
   void Delays() {
@@ -300,7 +311,7 @@ class Questions {
       any = true;
       Opt f = d_.FaultSeconds(scen);
       out_ += "- `" + scen + "`" + (Valid(f) ? " (" + Secs(f) + " s fault)" : "") + ":\n";
-      for (const json* c : ran) out_ += "  - " + DelayFigures(scen, *c) + "\n";
+      for (const FailureCell* c : ran) out_ += "  - " + DelayFigures(scen, *c) + "\n";
       std::string nr = d_.NotRun(scen);
       if (!nr.empty()) out_ += "  - not run: " + nr + "\n";
     }
@@ -312,11 +323,11 @@ class Questions {
     std::vector<std::string> lost;
     bool others = false;
     for (const std::string scen : kScenarios) {
-      for (const json* c : d_.Ran(scen)) {
-        Opt l = Num(*c, "lost");
+      for (const FailureCell* c : d_.Ran(scen)) {
+        Opt l = Num(c->lost);
         if (Valid(l) && *l > 0) {
-          lost.push_back(Code(Str(*c, "approach")) + " lost " + Int(l) + " under `" + scen + "`" +
-                         (Str(*c, "verdict") == "expected-loss" ? " (expected)" : " (a bug)"));
+          lost.push_back(Code(Str(c->approach)) + " lost " + Int(l) + " under `" + scen + "`" +
+                         (Str(c->verdict) == "expected-loss" ? " (expected)" : " (a bug)"));
         } else {
           others = true;
         }

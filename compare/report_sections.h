@@ -33,10 +33,13 @@ std::string RenderQuestions(const Data& d);
 // ---- Shared by the summary and the sections ----
 
 // A closed-loop cell's figures, by what the summary and section 1 both rank.
-inline Opt Business(const json& c) { return Num(c, "throughput_per_s"); }
-inline Opt CpuTotal(const json& c) { return Num(c, "cpu_us_per_op", "total"); }
-inline Opt P50(const json& c) { return Num(c, "latency_ms", "p50"); }
-inline Opt Wal(const json& c) { return Num(c, "cost", "wal_bytes_per_op"); }
+inline Opt Business(const LoadCell& c) { return Num(c.throughput_per_s); }
+inline Opt CpuTotal(const LoadCell& c) { return Num(c.cpu_us_per_op, &results::CpuPerOp::total); }
+inline Opt P50(const LoadCell& c) { return Num(c.latency_ms, &results::Percentiles::p50); }
+inline Opt P99(const LoadCell& c) { return Num(c.latency_ms, &results::Percentiles::p99); }
+inline Opt E2eP50(const LoadCell& c) { return Num(c.e2e_ms, &results::Percentiles::p50); }
+inline Opt E2eP99(const LoadCell& c) { return Num(c.e2e_ms, &results::Percentiles::p99); }
+inline Opt Wal(const LoadCell& c) { return Num(c.cost, &results::Cost::wal_bytes_per_op); }
 
 // How the cells of one family fared under faults, as phrases for a bullet:
 // availability per scenario, losses, redeliveries, in-doubt, blocking.
@@ -44,7 +47,7 @@ std::string FamilyUnderFaults(const Data& d, const std::string& family);
 
 // Lost messages per approach among `cells`: "`a` 37 under `clock-skew`
 // (expected)", "`a` 53622 under 7 scenarios (expected)"; "" when none.
-std::string LossesByApproach(const std::vector<const json*>& cells);
+std::string LossesByApproach(const std::vector<const FailureCell*>& cells);
 
 // "7/7 clean", "2/3 clean; loses messages (clock-skew); 1 n/a".
 std::string MatrixSummary(const Data& d, const std::string& approach);
@@ -62,13 +65,13 @@ std::optional<Span> BusyShare(const Data& d, int concurrency);
 inline constexpr double kCpuBound = 0.6;
 
 // Why a grid cell was not sustained: its sustain_failures joined.
-std::string SustainFailures(const json& cell);
+std::string SustainFailures(const LoadCell& cell);
 
 // The first rate an approach did not sustain, when the commit itself kept up
 // there (at least 99% committed, business p99 under `bound_ms`) and only the
 // delivery failed (e2e p99, drain or backlog): the cell, else null. An
 // approach that sends no message, or whose business latency already broke
 // the bound, is not one: saying "delivery was the limit" would be false.
-const json* DeliveryLimitedCell(const Data& d, const std::string& approach, Opt bound_ms);
+const LoadCell* DeliveryLimitedCell(const Data& d, const std::string& approach, Opt bound_ms);
 
 }  // namespace dw::compare::rpt

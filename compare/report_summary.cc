@@ -9,6 +9,9 @@
 namespace dw::compare::rpt {
 namespace {
 
+using results::Percentiles;
+using results::Ranges;
+
 std::string NoiseClause(const std::vector<std::string>& names) {
   return names.empty() ? "" : " (within noise of " + List(names) + ")";
 }
@@ -27,12 +30,13 @@ std::string Commit(const Data& d) {
   auto figs = d.Collect(c, P50, false);
   const Fig* best = MinFig(figs);
   if (!best) return "";
-  const json& j = *best->cell;
-  std::string t =
-      "**Fastest commit:** " + Code(best->approach) + ", business latency p50 " + Ms(best->value) +
-      " ms, p99 " + Ms(Num(j, "latency_ms", "p99")) + " ms at concurrency " + std::to_string(c) +
-      (RangeOf(j, "latency_p50_ms") ? NoiseClause(WithinNoise(*best, figs, "latency_p50_ms"))
-                                    : " (one run each, noise not judged)");
+  const LoadCell& j = *best->cell;
+  std::string t = "**Fastest commit:** " + Code(best->approach) + ", business latency p50 " +
+                  Ms(best->value) + " ms, p99 " + Ms(P99(j)) + " ms at concurrency " +
+                  std::to_string(c) +
+                  (RangeOf(j, &Ranges::latency_p50_ms)
+                       ? NoiseClause(WithinNoise(*best, figs, &Ranges::latency_p50_ms))
+                       : " (one run each, noise not judged)");
   if (Opt floor = d.FloorFigure(c, P50); Valid(floor)) {
     t += "; the floor, which sends no message, " + Ms(floor) + " ms";
   }
@@ -40,16 +44,17 @@ std::string Commit(const Data& d) {
   if (const Fig* o = Best(figs, other, true)) {
     t += ". Fastest of " + FamilyTitle(other) + ": " + Code(o->approach) + ", " + Ms(o->value) +
          " ms (" + Ratio(o->value / best->value) + " the latency, " +
-         SeparationText(Separate(j, *o->cell, "latency_p50_ms")) + ")";
+         SeparationText(Separate(j, *o->cell, &Ranges::latency_p50_ms)) + ")";
   }
-  if (best->family == "outbox" && Valid(Num(j, "e2e_ms", "p50"))) {
+  if (best->family == "outbox" && Valid(E2eP50(j))) {
     t += ". Caveat: the outbox acknowledges before the relay delivers; the message was read " +
-         Ms(Num(j, "e2e_ms", "p50")) + " ms (e2e p50) after the start";
+         Ms(E2eP50(j)) + " ms (e2e p50) after the start";
   }
-  if (best->family == "event-sourced" && Valid(Num(j, "projection_lag_ms", "p50"))) {
+  const Opt lag = Num(j.projection_lag_ms, &Percentiles::p50);
+  if (best->family == "event-sourced" && Valid(lag)) {
     t += ". Caveat: event sourcing acknowledges once the broker has the event; the read model "
          "had its row " +
-         Ms(Num(j, "projection_lag_ms", "p50")) + " ms (projection lag p50) later";
+         Ms(lag) + " ms (projection lag p50) later";
   }
   return t + ".";
 }
@@ -87,15 +92,15 @@ std::string Sustain(const Data& d) {
   std::string t = "**Highest sustainable rate:** " + names(it->second) + ", " + Int(it->first) +
                   "/s on the common grid";
   if (it->second.size() == 1) {
-    if (const json* c = d.FirstUnsustainedCell(it->second.front())) {
-      t += " (not " + Int(Num(*c, "rate")) + "/s: " + SustainFailures(*c) + ")";
+    if (const LoadCell* c = d.FirstUnsustainedCell(it->second.front())) {
+      t += " (not " + Int(Num(c->rate)) + "/s: " + SustainFailures(*c) + ")";
     }
   }
   std::vector<std::string> rest;
   for (++it; it != groups.end(); ++it)
     rest.push_back(names(it->second) + " " + Int(it->first) + "/s");
   if (!rest.empty()) t += ". Then " + Join(rest, "; ");
-  Opt bound = Num(Get(d.root(), "rate_grid"), "e2e_bound_ms");
+  Opt bound = d.GridBoundMs();
   return t + floor + ". Sustained: at least 99% of the offered operations committed, e2e p99 " +
          "and drain under " + Ms(bound) + " ms, a backlog that gained no more over the cell than " +
          Ms(bound) +
@@ -106,13 +111,13 @@ std::string Sustain(const Data& d) {
 // Cells where the commit kept up with the offered rate but delivery did not.
 std::string DeliveryLimit(const Data& d) {
   std::vector<std::string> who;
-  const Opt bound = Num(Get(d.root(), "rate_grid"), "e2e_bound_ms");
+  const Opt bound = d.GridBoundMs();
   for (const auto& a : d.approaches()) {
-    const json* c = DeliveryLimitedCell(d, a.name, bound);
+    const LoadCell* c = DeliveryLimitedCell(d, a.name, bound);
     if (!c) continue;
-    who.push_back("At " + Int(Num(*c, "rate")) + "/s " + Code(a.name) + " committed " +
-                  Percent(*Num(*c, "achieved_fraction")) +
-                  " of the offered operations (business p99 " + Ms(Num(*c, "latency_ms", "p99")) +
+    who.push_back("At " + Int(Num(c->rate)) + "/s " + Code(a.name) + " committed " +
+                  Percent(*Num(c->achieved_fraction)) +
+                  " of the offered operations (business p99 " + Ms(P99(*c)) +
                   " ms) but did not sustain the rate (" + SustainFailures(*c) + ").");
   }
   if (who.empty()) return "";
@@ -153,7 +158,7 @@ std::string CostBullet(const Data& d) {
   }
   if (const Fig* lo = MinFig(sending)) {
     t += ". Cheapest that sends a message: " + Code(lo->approach) + ", " + Us(lo->value) + " µs" +
-         NoiseClause(WithinNoise(*lo, sending, "cpu_total_us_per_op"));
+         NoiseClause(WithinNoise(*lo, sending, &Ranges::cpu_total_us_per_op));
   }
   if (cpu.empty()) t += ". CPU " + d.NotMeasured();
   auto busy = BusyShare(d, c);
@@ -176,9 +181,8 @@ std::string Faults(const Data& d, const std::string& family) {
     std::vector<std::string> unsafe;
     for (const auto& a : d.approaches()) {
       if (a.family != family) continue;
-      for (const json* c : d.failure_cells()) {
-        const json& g = Get(*c, "guaranteed");
-        if (Str(*c, "approach") == a.name && g.is_boolean() && !g.get<bool>()) {
+      for (const FailureCell* c : d.failure_cells()) {
+        if (Str(c->approach) == a.name && c->guaranteed && !*c->guaranteed) {
           unsafe.push_back(Code(a.name));
           break;
         }
@@ -203,14 +207,14 @@ std::string Faults(const Data& d, const std::string& family) {
 std::string Verdicts(const Data& d) {
   int ran = 0, clean = 0;
   std::vector<std::string> violations;
-  std::vector<const json*> losses;
-  for (const json* c : d.failure_cells()) {
-    if (Str(*c, "status") != "ran" || Str(*c, "verdict") == "not-run") continue;
+  std::vector<const FailureCell*> losses;
+  for (const FailureCell* c : d.failure_cells()) {
+    if (Str(c->status) != "ran" || Str(c->verdict) == "not-run") continue;
     ++ran;
-    std::string v = Str(*c, "verdict");
+    std::string v = Str(c->verdict);
     clean += v == "clean";
     if (v == "violations") {
-      violations.push_back(Code(Str(*c, "approach")) + " under `" + Str(*c, "scenario") + "`");
+      violations.push_back(Code(Str(c->approach)) + " under `" + Str(c->scenario) + "`");
     }
     if (v == "expected-loss") losses.push_back(c);
   }
