@@ -45,7 +45,8 @@ void Ranking(const Data& d, std::string& out) {
                     "; ranked by closed-loop business throughput instead. ";
   out += std::string("Throughput") + (cpu ? " and CPU" : "") +
          " from the closed loop at concurrency " + std::to_string(c) +
-         (Valid(Num(d.settings().repetitions)) ? ", median (min–max) over the repetitions" : "") +
+         (Num(d.settings().repetitions).value_or(0) > 1 ? ", median (min–max) over the repetitions"
+                                                        : "") +
          ". Business throughput counts acknowledged operations per second of load" +
          (delivered ? "; delivered counts operations whose message was readable, per second "
                       "until the last one was"
@@ -361,7 +362,9 @@ std::string RenderLoad(const Data& d) {
            Secs(secs) + " s per cell" +
            (Valid(min_ops) ? " (and on until " + Int(min_ops) + " operations completed)"
                            : std::string()) +
-           (Valid(reps) ? ", " + Int(reps) + " repetitions, median (min–max)" : std::string()) +
+           (Valid(reps) && *reps > 1 ? ", " + Int(reps) + " repetitions, median (min–max)"
+            : Valid(reps)            ? ", one run per cell"
+                                     : std::string()) +
            ". Latencies in ms: business from the operation's start to its acknowledgement, "
            "end-to-end (e2e) until a consumer read the message. \"vs floor\": business "
            "throughput / the floor's. Drain: from the load's end until the last message was "
