@@ -59,6 +59,13 @@ const std::vector<Lesson>& Lessons() {
        "A queue in a database leaves dead row versions behind; VACUUM removes them - unless a "
        "long (or prepared) transaction might still need them.",
        LessonVacuum},
+      {"pgq",
+       "PgQ as the outbox: offset-loss's out-of-order commit is delivered, and the event tables "
+       "rotate by TRUNCATE with no dead tuples where skip-locked's DELETEs leave them",
+       "PgQ, the queue in Postgres: events are cut into batches by transaction snapshots "
+       "(ticks), never by position, and never updated or deleted one by one - three event "
+       "tables take turns and are TRUNCATEd.",
+       LessonPgq},
       {"saga",
        "a refused publish is compensated (the order cancelled, OrderCancelled sent); a second "
        "session reads the order as 'pending' before that",

@@ -52,5 +52,6 @@ Status LessonVacuum(Stage& st, Narrator& n, nlohmann::json& facts);
 Status LessonSaga(Stage& st, Narrator& n, nlohmann::json& facts);
 Status LessonEventSourcing(Stage& st, Narrator& n, nlohmann::json& facts);
 Status LessonOrdering(Stage& st, Narrator& n, nlohmann::json& facts);
+Status LessonPgq(Stage& st, Narrator& n, nlohmann::json& facts);
 
 }  // namespace dw::demo

@@ -198,6 +198,31 @@ TEST(Demo, StatusMakesMoreDeadTuplesAndAPreparedTransactionHoldsVacuum) {
   EXPECT_EQ(f["not_removable_after_commit_prepared"], 0);
 }
 
+// PgQ: offset-loss's interleaving through the queue loses nothing; three
+// rounds of 1000 events and a rotation after each come back to the first
+// event table and TRUNCATE it; the event tables have no dead tuples where
+// outbox_table under skip-locked has one per event.
+TEST(Demo, PgqDeliversAnOutOfOrderCommitAndRotatesWithoutDeadTuples) {
+  DemoRun r = Demo({"pgq"});
+  ExpectShowed(r);
+  const auto& f = r.facts;
+  EXPECT_TRUE(f["pgq_delivered_out_of_order_commit"].get<bool>());
+  EXPECT_EQ(f["pgq_published_while_open"], 1);
+  EXPECT_EQ(f["pgq_published_after_commit"], 1);
+  EXPECT_EQ(f["pgq_missing"], nlohmann::json::array());
+  EXPECT_EQ(f["pgq_events_consumed"], 3000);
+  EXPECT_EQ(f["rotations"], f["event_tables"]);
+  EXPECT_EQ(f["pgq_rows_truncated"], 1002);  // the first table: A, B and round 1
+  EXPECT_EQ(f["first_event_table_rows_at_end"], 0);
+  EXPECT_EQ(f["pgq_event_tables_dead_tuples"], 0);
+  EXPECT_EQ(f["pgq_event_tables_updates_and_deletes"], 0);
+  EXPECT_EQ(f["outbox_events"], 3000);
+  EXPECT_EQ(f["outbox_deletes"], 3000);
+  // Fewer than the deletes when a later read pruned a page on its way.
+  EXPECT_GT(f["outbox_dead_tuples"].get<int64_t>(), 0);
+  EXPECT_NE(r.out.find("SELECT pgq.maint_rotate_tables_step1('dw_outbox')"), std::string::npos);
+}
+
 TEST(Demo, SagaCompensatesARefusedPublishAfterADirtyRead) {
   DemoRun r = Demo({"saga"});
   ExpectShowed(r);
@@ -253,7 +278,7 @@ TEST(Demo, UnknownLessonIsOneLineNamingTheLessons) {
   EXPECT_FALSE(s.ok());
   EXPECT_NE(out.find("unknown lesson 'no-such-lesson'"), std::string::npos) << out;
   for (const char* name : {"2pc", "2pc-blocking", "outbox", "stuck-locks", "offset-loss", "cdc",
-                           "vacuum", "ordering"}) {
+                           "vacuum", "pgq", "ordering"}) {
     EXPECT_NE(out.find(name), std::string::npos) << name << " not listed: " << out;
   }
   std::string help;
