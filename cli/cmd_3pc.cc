@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -35,6 +36,7 @@
 #include "threepc/crash_points.h"
 #include "threepc/participant_state.h"
 #include "workload/load_runner.h"
+#include "workload/order_events.h"
 #include "workload/orders.h"
 #include "workload/stock.h"
 
@@ -276,7 +278,8 @@ void AddRun(CLI::App* group, Globals& g) {
                   "the participant agents, id=URL,... (`3pc agent`); default: start a Postgres "
                   "agent (id 1) and a broker agent (id 2) here and stop them at the end");
   cmd->add_option("--coordinator-id", o->coordinator_id,
-                  "gids are dw3:<id>:<order id> (default c1)");
+                  "gids are dw3:<id>:<order id>, and dw3:<id>:<order id>-<n> for event n >= 2 of "
+                  "--events-per-order (default c1)");
   cmd->add_option("--crash-at", o->crash_at,
                   "die abruptly (_exit " + std::to_string(kCrashExitCode) + ") at " +
                       threepc::StepNames() + "; the agents finish without it");
@@ -308,7 +311,6 @@ void AddRun(CLI::App* group, Globals& g) {
     }
     std::map<int, std::string> agents;
     if (!o->agents.empty()) Check(threepc::ParseAgentList(o->agents, "--agents", &agents));
-    o->load.RefuseSeveralEvents("3pc run");
     o->load.Validate();
     // The coordinator itself needs Postgres only (schema, order ids); the
     // broker's URL goes to the agents it starts.
@@ -320,6 +322,8 @@ void AddRun(CLI::App* group, Globals& g) {
     }
     Check(workload::EnsureOrdersSchema(ep.dsn));
     Check(workload::EnsureStockTable(ep.dsn, workload::CurrentHotRows().rows));
+    const int events = o->load.events_per_order;
+    if (events > 1) Check(workload::EnsureOrderVersionColumns(ep.dsn));
 
     std::vector<env::ServerProcess> started;
     if (agents.empty()) StartAgents(g, ep, o->agent_timeout_ms, &agents, &started);
@@ -332,6 +336,15 @@ void AddRun(CLI::App* group, Globals& g) {
     topo.broker = 1;
     topo.members = 2;
     workload::OrderIdAllocator ids(ep.dsn);
+    // One 3PC transaction: every agent gets the whole work and takes its part.
+    auto execute = [&](const std::string& gid, const Work& w) {
+      std::vector<threepc::Member> m;
+      for (size_t k = 0; k < members.participants.size(); ++k) {
+        m.push_back({members.participants[k].get(), members.states[k].get(), gid, w});
+      }
+      return coordinator.Execute(gid, m);
+    };
+    std::atomic<uint64_t> later_events_failed{0};
     FirstErrors first_errors;
     workload::LoadSummary sum;
     Check(workload::RunLoad(
@@ -346,16 +359,25 @@ void AddRun(CLI::App* group, Globals& g) {
           *key = id;
           const std::vector<Work> works =
               coord::PlaceOrderWork(workload::MakeOrder(id, i, o->seed), topo);
-          // Every agent gets the whole work and takes its part.
           Work w;
           w.statements = works[0].statements;
           w.messages = works[1].messages;
           const std::string gid = "dw3:" + o->coordinator_id + ":" + std::to_string(id);
-          std::vector<threepc::Member> m;
-          for (size_t k = 0; k < members.participants.size(); ++k) {
-            m.push_back({members.participants[k].get(), members.states[k].get(), gid, w});
+          s = execute(gid, w);
+          // Events 2..E, each its own transaction once the previous one
+          // committed at every agent. An UPDATE that does not find the order
+          // at version n-1 votes no, so its event is never published; the
+          // first event not committed ends the order's chain.
+          if (s.ok()) {
+            s = workload::RunFollowUpEvents(events, [&](int n) {
+              Work e;
+              e.statements = {workload::AdvanceOrderStatement(id, n)};
+              e.messages = {workload::OrderEventMessage(id, n)};
+              Status st = execute(gid + "-" + std::to_string(n), e);
+              if (!st.ok()) later_events_failed.fetch_add(1);
+              return st;
+            });
           }
-          s = coordinator.Execute(gid, m);
           if (s.ok()) return workload::Outcome::kCommitted;
           first_errors.Add(s.ToString());
           return s.IsAborted() ? workload::Outcome::kAborted : workload::Outcome::kFailed;
@@ -372,6 +394,10 @@ void AddRun(CLI::App* group, Globals& g) {
     }
     nlohmann::json urls = nlohmann::json::object();
     for (const auto& [id, url] : agents) urls[std::to_string(id)] = url;
+    if (events > 1) {
+      sum.extra["events_per_order"] = events;
+      sum.extra["later_events_failed"] = later_events_failed.load();
+    }
     sum.extra["coordinator_id"] = o->coordinator_id;
     sum.extra["participants"] = members.names;
     sum.extra["agents"] = urls;

@@ -5,6 +5,11 @@
 // read model that `es project` builds from the topic, so what was a dual
 // write becomes a projection lag: a reader of Postgres does not see an
 // acknowledged order until the projector has caught up.
+//
+// With --events-per-order E the order's later events (OrderPaid, ...;
+// workload/order_events.h) are published the same way, event n once event
+// n-1 was acknowledged, and the projector applies each as the UPDATE of the
+// row's status and version (es/projector.h).
 #include <signal.h>
 
 #include <atomic>
@@ -22,6 +27,7 @@
 #include "participants/broker_client.h"
 #include "participants/pg_pool.h"
 #include "workload/load_runner.h"
+#include "workload/order_events.h"
 #include "workload/orders.h"
 
 namespace dw::cli {
@@ -70,7 +76,8 @@ void AddWrite(CLI::App* group, Globals& g) {
   auto* cmd = group->add_subcommand(
       "write",
       "place orders by publishing OrderPlaced to the broker only (the event is the source of "
-      "truth; `es project` builds the orders table from it)");
+      "truth; `es project` builds the orders table from it); with --events-per-order E, "
+      "events 2..E follow, each published once the previous one was acknowledged");
   struct Opts {
     LoadFlags load;
     uint64_t seed = 1;
@@ -85,14 +92,13 @@ void AddWrite(CLI::App* group, Globals& g) {
   cmd->add_flag("--json", o->json, "print the summary as one JSON object");
   cmd->add_option("--topic", o->topic, "the broker topic of the events (default orders)");
   cmd->add_flag("--ryw-probe", o->ryw_probe,
-                "after each acknowledgement, read the order's row from Postgres and count the "
-                "misses (read-your-writes violations of the read model)");
+                "after each acknowledged OrderPlaced, read the order's row from Postgres and count "
+                "the misses (read-your-writes violations of the read model)");
   cmd->add_option("--id-reserve", o->id_reserve,
                   "order ids reserved ahead from Postgres, so writes go on while it is down "
                   "(default 10000)")
       ->check(Positive);
   cmd->callback([&g, o] {
-    o->load.RefuseSeveralEvents("es write");
     o->load.Validate();
     if (o->load.hot_rows > 0) {
       throw CliError(
@@ -102,6 +108,10 @@ void AddWrite(CLI::App* group, Globals& g) {
     }
     ResolvedEndpoints ep = ResolveEndpoints(g);
     Check(workload::EnsureOrdersSchema(ep.dsn));
+    const int events = o->load.events_per_order;
+    // The read model's version columns, for the projector's UPDATEs (it adds
+    // them itself too, for a topic written elsewhere).
+    if (events > 1) Check(workload::EnsureOrderVersionColumns(ep.dsn));
     std::unique_ptr<es::IdBlocks> ids;
     Check(es::IdBlocks::Open(ep.dsn, o->id_reserve, &ids));
     BrokerClient::Options bo;
@@ -112,6 +122,15 @@ void AddWrite(CLI::App* group, Globals& g) {
     std::unique_ptr<RywProbe> probe;
     if (o->ryw_probe) probe = std::make_unique<RywProbe>(ep.dsn, o->load.concurrency);
 
+    auto publish = [&](const OutMessage& m) {
+      uint64_t offset = 0;
+      Status s = broker->Publish(o->topic, m, &offset);
+      // A lost response leaves the outcome unknown: the same id again is
+      // safe (the broker keeps one message per id) and settles it.
+      if (s.IsOutcomeUnknown()) s = broker->Publish(o->topic, m, &offset);
+      return s;
+    };
+    std::atomic<uint64_t> later_events_failed{0};
     FirstErrors first_errors;
     workload::LoadSummary sum;
     Check(workload::RunLoad(
@@ -122,23 +141,29 @@ void AddWrite(CLI::App* group, Globals& g) {
           if (s.ok()) {
             *key = id;
             workload::Order order = workload::MakeOrder(id, i, o->seed);
-            OutMessage m = workload::OrderPlacedMessage(order, o->topic);
-            uint64_t offset = 0;
-            s = broker->Publish(o->topic, m, &offset);
-            // A lost response leaves the outcome unknown: the same id again is
-            // safe (the broker keeps one message per id) and settles it.
-            if (s.IsOutcomeUnknown()) s = broker->Publish(o->topic, m, &offset);
+            s = publish(workload::OrderPlacedMessage(order, o->topic));
+            if (s.ok() && probe) probe->Look(id);
+            // Events 2..E: the first not acknowledged ends the order's chain
+            // (a later event must never overtake it at the broker).
+            if (s.ok() && events > 1) {
+              s = workload::RunFollowUpEvents(events, [&](int n) {
+                Status st = publish(workload::OrderEventMessage(id, n, o->topic));
+                if (!st.ok()) later_events_failed.fetch_add(1);
+                return st;
+              });
+            }
           }
-          if (s.ok()) {
-            if (probe) probe->Look(id);
-            return workload::Outcome::kCommitted;
-          }
+          if (s.ok()) return workload::Outcome::kCommitted;
           first_errors.Add(s.ToString());
           return s.IsAborted() ? workload::Outcome::kAborted : workload::Outcome::kFailed;
         },
         &sum));
     sum.extra["approach"] = "event-sourced";
     sum.extra["id_blocks_reserved"] = ids->blocks_reserved();
+    if (events > 1) {
+      sum.extra["events_per_order"] = events;
+      sum.extra["later_events_failed"] = later_events_failed.load();
+    }
     if (probe) sum.extra["read_your_writes"] = probe->ToJson();
     first_errors.Print(std::cerr, "not written");
     PrintSummary(sum, o->json);

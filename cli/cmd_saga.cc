@@ -95,6 +95,10 @@ void AddRun(CLI::App* group, Globals& g) {
     if (o->load.hot_rows > 0) {
       throw CliError("--hot-rows: the saga does not reserve stock (its T1 is the orders row)");
     }
+    // A saga's events are its own steps (OrderPlaced at the pivot,
+    // OrderCancelled as the compensation), judged by `saga verify` against
+    // the saga's status; an OrderPaid would be a second saga on a decided
+    // order, with no compensation of its own to offer.
     o->load.RefuseSeveralEvents("saga run");
     o->load.Validate();
     saga::SagaOptions so = MakeOptions(g, *o);

@@ -132,8 +132,10 @@ void LoadFlags::Add(CLI::App* cmd) {
 
 void LoadFlags::RefuseSeveralEvents(const std::string& command) const {
   if (events_per_order > 1) {
-    throw CliError("--events-per-order " + std::to_string(events_per_order) + ": `" + command +
-                   "` places one event per order only (supported: 2pc run, outbox write, floor)");
+    throw CliError(
+        "--events-per-order " + std::to_string(events_per_order) + ": `" + command +
+        "` places one event per order only (supported: 2pc run, 3pc run, outbox write, es "
+        "write, floor)");
   }
 }
 

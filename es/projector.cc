@@ -14,6 +14,7 @@
 
 #include "participants/broker_client.h"
 #include "participants/pg_array.h"
+#include "workload/order_events.h"
 #include "workload/orders.h"
 
 namespace dw::es {
@@ -41,22 +42,78 @@ simdjson::dom::parser& Parser() {
   return parser;
 }
 
-bool ParseOrderPlaced(const BrokerMessage& m, Row* r) {
+// Event n >= 2 of an order (workload/order_events.h): its row moves from
+// version n-1 to n and takes the event's status.
+struct Advance {
+  int64_t id = 0;
+  int64_t version = 0;
+  std::string status;
+  int64_t visible_ms = 0;
+};
+
+enum class EventKind { kPlaced, kAdvance, kOther };
+
+// OrderPlaced fills `r`; a later event of an order (its id
+// "order-<id>-<n>", its payload {type, order_id, status, version: n}) fills
+// `a`; anything else is kOther.
+EventKind ParseOrderEvent(const BrokerMessage& m, Row* r, Advance* a) {
   auto [p, ec] = std::from_chars(m.key.data(), m.key.data() + m.key.size(), r->id);
-  if (ec != std::errc() || p != m.key.data() + m.key.size()) return false;
+  if (ec != std::errc() || p != m.key.data() + m.key.size()) return EventKind::kOther;
   simdjson::dom::object o;
-  if (Parser().parse(m.payload).get(o) != simdjson::SUCCESS) return false;
+  if (Parser().parse(m.payload).get(o) != simdjson::SUCCESS) return EventKind::kOther;
   std::string_view type, customer;
   int64_t amount = 0, order_id = 0;
-  if (o["type"].get(type) != simdjson::SUCCESS || type != "OrderPlaced") return false;
+  if (o["type"].get(type) != simdjson::SUCCESS) return EventKind::kOther;
+  if (type != "OrderPlaced") {
+    std::string_view status;
+    int64_t version = 0;
+    if (o["order_id"].get(order_id) != simdjson::SUCCESS || order_id != r->id ||
+        o["version"].get(version) != simdjson::SUCCESS || version < 2 ||
+        version > workload::kMaxEventsPerOrder || o["status"].get(status) != simdjson::SUCCESS ||
+        m.id != workload::OrderEventMessageId(r->id, static_cast<int>(version))) {
+      return EventKind::kOther;
+    }
+    a->id = r->id;
+    a->version = version;
+    a->status = std::string(status);
+    a->visible_ms = m.ts_ms;
+    return EventKind::kAdvance;
+  }
   if (o["customer"].get(customer) != simdjson::SUCCESS ||
       o["amount_cents"].get(amount) != simdjson::SUCCESS ||
       o["order_id"].get(order_id) != simdjson::SUCCESS || order_id != r->id) {
-    return false;
+    return EventKind::kOther;
   }
   r->customer = std::string(customer);
   r->amount_cents = amount;
-  return true;
+  return EventKind::kPlaced;
+}
+
+// One UPDATE per version present in the batch, lowest first: an order's
+// events arrive in version order (event n is published only once n-1 was
+// acknowledged), so applying version n only after version n-1 is applying
+// each order's events in their topic order, several of them in one batch
+// included.
+uint64_t ApplyAdvances(pqxx::work& tx, std::vector<Advance>* advances,
+                       std::vector<int64_t>* visible_ms) {
+  std::stable_sort(advances->begin(), advances->end(),
+                   [](const Advance& a, const Advance& b) { return a.version < b.version; });
+  uint64_t applied = 0;
+  std::vector<int64_t> ids;
+  std::vector<std::string> statuses;
+  for (size_t i = 0; i < advances->size();) {
+    const int64_t version = (*advances)[i].version;
+    ids.clear();
+    statuses.clear();
+    for (; i < advances->size() && (*advances)[i].version == version; ++i) {
+      ids.push_back((*advances)[i].id);
+      statuses.push_back((*advances)[i].status);
+      visible_ms->push_back((*advances)[i].visible_ms);
+    }
+    applied += tx.exec_prepared("dw_es_advance", BigintArray(ids), TextArray(statuses), version)
+                   .affected_rows();
+  }
+  return applied;
 }
 
 }  // namespace
@@ -77,7 +134,21 @@ struct Projector::Pg {
                  "UPDATE es_offsets SET next_offset = $1, updated_at = now() "
                  "WHERE projector = $2 AND next_offset = $3");
   }
+  // Prepared on the first batch with later events, once the version
+  // columns exist (Postgres checks the columns when it prepares).
+  void PrepareAdvance() {
+    if (advance_prepared) return;
+    // $1 the orders, $2 their statuses, $3 the version they move to. The
+    // condition on the version makes a redelivered event a no-op and never
+    // moves a row backwards.
+    conn.prepare("dw_es_advance",
+                 "UPDATE orders AS o SET status = u.status, version = $3 "
+                 "FROM unnest($1::bigint[], $2::text[]) AS u(id, status) "
+                 "WHERE o.id = u.id AND o.version = $3 - 1");
+    advance_prepared = true;
+  }
   pqxx::connection conn;
+  bool advance_prepared = false;
 };
 
 nlohmann::json ProjectorStats::ToJson() const {
@@ -87,6 +158,8 @@ nlohmann::json ProjectorStats::ToJson() const {
           {"rows", rows},
           {"duplicates", duplicates},
           {"skipped", skipped},
+          {"advanced", advanced},
+          {"stale", stale},
           {"conflicts", conflicts},
           {"next_offset", next_offset},
           {"elapsed_s", elapsed_s},
@@ -101,8 +174,12 @@ nlohmann::json ProjectorStats::ToJson() const {
 std::string ProjectorStats::ToText() const {
   std::ostringstream o;
   o << "projected " << events << " events in " << batches << " batches: " << rows
-    << " rows inserted, " << duplicates << " already present, " << skipped << " not OrderPlaced, "
-    << conflicts << " batches lost to another projector\n";
+    << " rows inserted, " << duplicates << " already present, " << skipped
+    << " not an order's event, " << conflicts << " batches lost to another projector\n";
+  if (advanced > 0 || stale > 0) {
+    o << "later events: " << advanced << " applied, " << stale
+      << " not applied (the row was not at the version before)\n";
+  }
   o << "next offset " << next_offset << "; " << (elapsed_s > 0 ? rows / elapsed_s : 0.0)
     << " rows/s\n";
   if (lag_us.count() > 0) {
@@ -206,12 +283,25 @@ Status Projector::Step(bool* caught_up) {
     std::vector<Row> rows;
     rows.reserve(events.size());
     std::vector<int64_t> visible_ms;
+    std::vector<Advance> advances;  // in offset order
     for (const BrokerMessage& m : events) {
       Row r;
-      if (ParseOrderPlaced(m, &r)) {
-        rows.push_back(std::move(r));
-        visible_ms.push_back(m.ts_ms);
+      Advance a;
+      switch (ParseOrderEvent(m, &r, &a)) {
+        case EventKind::kPlaced:
+          rows.push_back(std::move(r));
+          visible_ms.push_back(m.ts_ms);
+          break;
+        case EventKind::kAdvance:
+          advances.push_back(std::move(a));
+          break;
+        case EventKind::kOther:
+          break;
       }
+    }
+    if (!advances.empty()) {
+      s = EnsureAdvance();
+      if (!s.ok()) return s;
     }
     pqxx::work tx{pg_->conn};
     uint64_t inserted = 0;
@@ -230,6 +320,8 @@ Status Projector::Step(bool* caught_up) {
                                   BigintArray(amounts))
                      .affected_rows();
     }
+    uint64_t advanced = 0;
+    if (!advances.empty()) advanced = ApplyAdvances(tx, &advances, &visible_ms);
     if (opts_.crash_after_insert_of_batch > 0 &&
         static_cast<int64_t>(stats_.batches) + 1 == opts_.crash_after_insert_of_batch) {
       kill(getpid(), SIGKILL);  // the test's crash point: rows inserted, nothing committed
@@ -247,7 +339,9 @@ Status Projector::Step(bool* caught_up) {
     stats_.events += events.size();
     stats_.rows += inserted;
     stats_.duplicates += rows.size() - inserted;
-    stats_.skipped += events.size() - rows.size();
+    stats_.skipped += events.size() - rows.size() - advances.size();
+    stats_.advanced += advanced;
+    stats_.stale += advances.size() - advanced;
     stats_.next_offset = next;
   } catch (const pqxx::broken_connection& e) {
     pg_.reset();
@@ -255,6 +349,24 @@ Status Projector::Step(bool* caught_up) {
   } catch (const std::exception& e) {
     if (pg_ && !pg_->conn.is_open()) pg_.reset();
     return Status::IOError(std::string("projector: ") + e.what());
+  }
+  return Status::OK();
+}
+
+Status Projector::EnsureAdvance() {
+  if (!version_columns_) {
+    Status s = workload::EnsureOrderVersionColumns(opts_.dsn);
+    if (!s.ok()) return s;
+    version_columns_ = true;
+  }
+  try {
+    pg_->PrepareAdvance();
+  } catch (const pqxx::broken_connection& e) {
+    pg_.reset();
+    return Status::Unavailable(std::string("projector: Postgres connection lost: ") + e.what());
+  } catch (const std::exception& e) {
+    return Status::IOError(std::string("projector: preparing the later events' UPDATE: ") +
+                           e.what());
   }
   return Status::OK();
 }

@@ -18,9 +18,21 @@
 // on the order id as well, for events the broker delivers twice (a publish
 // retried under another id is still one order; counted as `duplicates`).
 //
-// Events that are not OrderPlaced (another event type on the same topic, a
-// key that is not an order id) advance the offset and are counted as
-// `skipped`.
+// An order's later events (`--events-per-order`, workload/order_events.h:
+// id "order-<id>-<n>", payload {type, order_id, status, version: n}) move
+// its row from version n-1 to n, in the same transaction as the batch's
+// INSERT and offset:
+//     UPDATE orders SET status, version = n WHERE id = <id> AND version = n-1
+// one UPDATE per version present in the batch, lowest first, after the
+// INSERT, so an order placed and advanced within one batch ends at its last
+// version. An event whose row is not at n-1 (a redelivery, already applied;
+// or no row) changes nothing and is counted as `stale`: a row never moves
+// backwards. The version columns are added (workload::
+// EnsureOrderVersionColumns) on the first batch that holds such an event; a
+// topic of OrderPlaced events only runs exactly the statements it always did.
+//
+// Events of no kind above (another event type on the same topic, a key that
+// is not an order id) advance the offset and are counted as `skipped`.
 //
 // Read-ahead: while a batch's transaction runs, the next batch (from where
 // this one ends) is already being read from the broker, so the two round
@@ -66,7 +78,9 @@ struct ProjectorStats {
   uint64_t events = 0;      // events consumed (offset advanced past them)
   uint64_t rows = 0;        // rows inserted
   uint64_t duplicates = 0;  // OrderPlaced events whose row already existed
-  uint64_t skipped = 0;     // events that are not OrderPlaced
+  uint64_t skipped = 0;     // events neither OrderPlaced nor an order's later event
+  uint64_t advanced = 0;    // later events applied (rows moved to their version)
+  uint64_t stale = 0;       // later events whose row was not at the version before
   uint64_t conflicts = 0;   // batches rolled back: another projector moved the offset
   uint64_t next_offset = 0;
   Histogram lag_us;  // broker visibility -> row committed
@@ -98,6 +112,8 @@ class Projector {
  private:
   explicit Projector(const ProjectorOptions& opts);
   Status Connect();
+  // The version columns, and the later events' UPDATE prepared on this connection.
+  Status EnsureAdvance();
 
   struct Batch {
     Status status;
@@ -112,6 +128,7 @@ class Projector {
   std::future<Batch> ahead_;
   struct Pg;
   std::unique_ptr<Pg> pg_;
+  bool version_columns_ = false;  // EnsureOrderVersionColumns ran
   std::unique_ptr<BrokerClient> broker_;
   ProjectorStats stats_;
 };

@@ -15,3 +15,9 @@ dw_add_test(threepc_agent_test SOURCES threepc_agent_test.cc LIBS dw_env dw_part
 # linked through their request handlers.
 dw_add_test(threepc_agent_unit_test SOURCES threepc_agent_unit_test.cc support/fake_participant.cc
   LIBS dw_threepc LABELS threepc IN_PROCESS TIMEOUT 60)
+
+# Several events per order (`3pc run --events-per-order E`): each event its
+# own 3PC transaction through the agents; one whose order is not at the
+# version before is voted down and never published.
+dw_add_test(threepc_order_events_test SOURCES threepc_order_events_test.cc LIBS dw_threepc dw_env
+  dw_participants dw_workload NEEDS_ENV LABELS threepc ordering TIMEOUT 300)

@@ -87,7 +87,10 @@ std::string WorkToJson(const Work& w) {
         params.push_back(nullptr);
       }
     }
-    statements.push_back({{"sql", st.sql}, {"params", params}});
+    nlohmann::json j = {{"sql", st.sql}, {"params", params}};
+    // Absent unless set, so a work without it reads as it always did.
+    if (st.expect_rows) j["expect_rows"] = *st.expect_rows;
+    statements.push_back(std::move(j));
   }
   nlohmann::json messages = nlohmann::json::array();
   for (const auto& m : w.messages) {
@@ -111,6 +114,7 @@ Status WorkFromJson(const std::string& body, Work* out) {
           s.params.emplace_back(p.get<std::string>());
         }
       }
+      if (st.contains("expect_rows")) s.expect_rows = st.at("expect_rows").get<uint64_t>();
       out->statements.push_back(std::move(s));
     }
     for (const auto& m : j.value("messages", nlohmann::json::array())) {

@@ -5,7 +5,8 @@
 // cannot drift apart. The Status <-> HTTP table is the broker's
 // (broker/api.h): a code means the same on every link of the lab.
 //
-//   POST /3pc/{gid}/cancommit  {"statements": [{"sql", "params": [text|null]}],
+//   POST /3pc/{gid}/cancommit  {"statements": [{"sql", "params": [text|null],
+//                                               "expect_rows"?: n}],
 //                               "messages": [{"topic", "id", "key", "payload"}]}
 //                              -> 200 {"vote": "yes", "state": "uncertain"}
 //                               | 409 {"vote": "no", "error"}
