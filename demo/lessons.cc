@@ -66,6 +66,14 @@ const std::vector<Lesson>& Lessons() {
        "(ticks), never by position, and never updated or deleted one by one - three event "
        "tables take turns and are TRUNCATEd.",
        LessonPgq},
+      {"real-broker",
+       "the outbox relay killed after the server acknowledged its batch: JetStream drops the "
+       "republished events as duplicates, RabbitMQ delivers them and the consumer's inbox "
+       "absorbs them",
+       "Real brokers: the same outbox relay publishing to NATS JetStream and to RabbitMQ. A "
+       "relay that dies after the publish and before its COMMIT publishes the batch again: who "
+       "keeps the second copy out?",
+       LessonRealBroker},
       {"saga",
        "a refused publish is compensated (the order cancelled, OrderCancelled sent); a second "
        "session reads the order as 'pending' before that",

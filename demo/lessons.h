@@ -53,5 +53,6 @@ Status LessonSaga(Stage& st, Narrator& n, nlohmann::json& facts);
 Status LessonEventSourcing(Stage& st, Narrator& n, nlohmann::json& facts);
 Status LessonOrdering(Stage& st, Narrator& n, nlohmann::json& facts);
 Status LessonPgq(Stage& st, Narrator& n, nlohmann::json& facts);
+Status LessonRealBroker(Stage& st, Narrator& n, nlohmann::json& facts);
 
 }  // namespace dw::demo

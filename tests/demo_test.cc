@@ -223,6 +223,35 @@ TEST(Demo, PgqDeliversAnOutOfOrderCommitAndRotatesWithoutDeadTuples) {
   EXPECT_NE(r.out.find("SELECT pgq.maint_rotate_tables_step1('dw_outbox')"), std::string::npos);
 }
 
+// JetStream and RabbitMQ (the lesson starts nats-server and rabbitmq-server
+// for its state folder): a relay killed at its COMMIT, after the server
+// acknowledged its batch, leaves the rows unsent; the next relay publishes
+// them again. JetStream drops the copies (Nats-Msg-Id within the duplicate
+// window), RabbitMQ delivers them and the consumer's inbox absorbs them.
+TEST(Demo, RealBrokerJetStreamDropsTheRepublishedBatchRabbitmqInboxAbsorbsIt) {
+  DemoRun r = Demo({"real-broker"});
+  ExpectShowed(r);
+  const auto& f = r.facts;
+  const int64_t n = f["orders_per_sink"].get<int64_t>();
+  EXPECT_EQ(f["jetstream_stored_at_kill"], n);
+  EXPECT_EQ(f["jetstream_rows_after_kill"], n);
+  EXPECT_EQ(f["jetstream_republished"], n);
+  EXPECT_EQ(f["jetstream_stream_after"], n);
+  EXPECT_EQ(f["jetstream_duplicates_stored"], 0);
+  EXPECT_TRUE(f["jetstream_verify_clean"].get<bool>());
+  EXPECT_EQ(f["rabbitmq_queued_at_kill"], n);
+  EXPECT_EQ(f["rabbitmq_rows_after_kill"], n);
+  EXPECT_EQ(f["rabbitmq_republished"], n);
+  EXPECT_EQ(f["rabbitmq_queue_after"], 2 * n);
+  EXPECT_GE(f["rabbitmq_duplicates_delivered"].get<int64_t>(), 1);
+  EXPECT_EQ(f["rabbitmq_duplicates_delivered"], n);
+  EXPECT_EQ(f["consumer_delivered"], 2 * n);
+  EXPECT_EQ(f["inbox_applied"], n);
+  EXPECT_EQ(f["inbox_absorbed"], n);
+  EXPECT_EQ(f["consumer_max_events_per_order"], 1);
+  EXPECT_NE(r.out.find("wait_event  query"), std::string::npos) << "the held COMMIT is shown";
+}
+
 TEST(Demo, SagaCompensatesARefusedPublishAfterADirtyRead) {
   DemoRun r = Demo({"saga"});
   ExpectShowed(r);
@@ -278,7 +307,7 @@ TEST(Demo, UnknownLessonIsOneLineNamingTheLessons) {
   EXPECT_FALSE(s.ok());
   EXPECT_NE(out.find("unknown lesson 'no-such-lesson'"), std::string::npos) << out;
   for (const char* name : {"2pc", "2pc-blocking", "outbox", "stuck-locks", "offset-loss", "cdc",
-                           "vacuum", "pgq", "ordering"}) {
+                           "vacuum", "pgq", "real-broker", "ordering"}) {
     EXPECT_NE(out.find(name), std::string::npos) << name << " not listed: " << out;
   }
   std::string help;
