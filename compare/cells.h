@@ -56,15 +56,12 @@ struct LoadSpec {
 
 results::LoadCell MeasureLoadCell(CellContext& ctx, const Approach& a, const LoadSpec& spec,
                                   const Plan& plan);
-// The same, as results.json holds it.
-nlohmann::json RunLoadCell(CellContext& ctx, const Approach& a, const LoadSpec& spec,
-                           const Plan& plan);
 
-// RunLoadCell `repetitions` times: the headline figures become medians over
+// MeasureLoadCell `repetitions` times: the headline figures become medians over
 // the runs, each with its [min, max] under `range`; the distributions (CDFs)
 // are the run with the median business throughput's. One run: that run.
-nlohmann::json RunLoadCellRepeated(CellContext& ctx, const Approach& a, const LoadSpec& spec,
-                                   const Plan& plan, int repetitions);
+results::LoadCell RunLoadCellRepeated(CellContext& ctx, const Approach& a, const LoadSpec& spec,
+                                      const Plan& plan, int repetitions);
 
 // The same, over runs already made (exposed for tests; the JSON form reads
 // each run into a LoadCell first).
@@ -72,8 +69,8 @@ results::LoadCell MergeRuns(const std::vector<results::LoadCell>& runs);
 nlohmann::json MergeRepetitions(const std::vector<nlohmann::json>& runs);
 
 // A failure cell of `scenario` at `rate` arrivals per second.
-nlohmann::json RunFailureCell(CellContext& ctx, const Approach& a, const Scenario& scenario,
-                              const Plan& plan, double rate);
+results::FailureCell RunFailureCell(CellContext& ctx, const Approach& a, const Scenario& scenario,
+                                    const Plan& plan, double rate);
 
 // One fault, fully specified (RunFailureCell fills it from the plan; the
 // chaos campaign draws it from its seed). Besides the scenarios of plan.h:
@@ -96,6 +93,6 @@ struct FaultSpec {
   int64_t crash_after = 0;
   double converge_timeout_s = 30, drain_timeout_s = 30;
 };
-nlohmann::json RunFault(CellContext& ctx, const Approach& a, const FaultSpec& spec);
+results::FailureCell RunFault(CellContext& ctx, const Approach& a, const FaultSpec& spec);
 
 }  // namespace dw::compare

@@ -82,9 +82,11 @@ std::string Markdown(const json& r) {
   std::ostringstream o;
   o << "# dualwrite chaos: " << r["runs"].size() << " runs, seed " << r["seed"] << "\n\n";
   o << "Command: `" << r["command"].get<std::string>() << "`  \n";
-  const auto& m = r["machine"];
-  o << "Machine: " << m.value("cpu", json("?")).dump() << ", " << m["cores"] << " cores, "
-    << "Postgres " << m.value("postgres_version", json("?")).dump() << "  \n";
+  results::Machine m;
+  (void)results::Read(r["machine"], &m);
+  auto text = [](const results::Field<std::string>& f) { return json(f.value_or("?")).dump(); };
+  o << "Machine: " << text(m.cpu) << ", " << (m.cores ? std::to_string(*m.cores) : "null")
+    << " cores, Postgres " << text(m.postgres_version) << "  \n";
   o << "Started " << r["started_at"].get<std::string>() << ", took "
     << static_cast<int>(r["duration_s"].get<double>()) << " s.\n\n";
   std::map<std::string, std::map<std::string, int>> by_approach, by_fault;
@@ -114,19 +116,16 @@ std::string Markdown(const json& r) {
   o << "## Runs\n\n| run | drawn | verdict | acked | lost | in doubt at end | converge s | note |\n"
     << "| ---: | --- | --- | ---: | ---: | ---: | ---: | --- |\n";
   for (const auto& run : r["runs"]) {
-    const auto& c = run["cell"];
+    results::FailureCell c;
+    (void)results::Read(run["cell"], &c);
     std::string note;
-    if (c.contains("notes") && !c["notes"].empty()) note = c["notes"][0].get<std::string>();
-    if (c["status"] != "ran")
-      note = c.value("reason", json("")).is_string() ? c["reason"].get<std::string>() : "";
-    auto num = [](const json& j) { return j.is_null() ? std::string("-") : j.dump(); };
+    if (c.notes && !c.notes->empty()) note = c.notes->front();
+    if (c.status.value_or("") != "ran") note = c.reason.value_or("");
+    auto num = [](const auto& f) { return f ? results::Write(*f).dump() : std::string("-"); };
     o << "| " << run["run"] << " | " << run["drawn"].get<std::string>() << " | "
       << run["verdict"].get<std::string>() << " | "
-      << num(c.contains("history") ? c["history"].value("acknowledged", json(nullptr))
-                                   : json(nullptr))
-      << " | " << num(c.value("lost", json(nullptr))) << " | "
-      << num(c.value("in_doubt_at_end", json(nullptr))) << " | "
-      << num(c.value("converge_s", json(nullptr))) << " | " << note << " |\n";
+      << (c.history ? num(c.history->acknowledged) : std::string("-")) << " | " << num(c.lost)
+      << " | " << num(c.in_doubt_at_end) << " | " << num(c.converge_s) << " | " << note << " |\n";
   }
   return o.str();
 }
@@ -161,7 +160,7 @@ Status RunChaos(const ChaosOptions& opts, std::ostream& log, ChaosSummary* out) 
   r["command"] = opts.command_line;
   r["seed"] = opts.seed;
   r["started_at"] = UtcNowIso();
-  r["machine"] = DescribeMachine(lab->admin_dsn());
+  r["machine"] = results::Write(DescribeMachine(lab->admin_dsn()));
   r["runs"] = json::array();
 
   CellContext ctx;
@@ -177,9 +176,9 @@ Status RunChaos(const ChaosOptions& opts, std::ostream& log, ChaosSummary* out) 
   for (int k = first; k < last; ++k) {
     Draw d = DrawRun(opts.seed, k, pool, lab->embedded());
     ctx.seed = opts.seed * 31 + static_cast<uint64_t>(k);  // orders and kill moments of this run
-    json cell = RunFault(ctx, *d.approach, d.spec);
-    std::string verdict = cell["status"] == "ran" ? cell["verdict"].get<std::string>()
-                                                  : cell["status"].get<std::string>();
+    const results::FailureCell cell = RunFault(ctx, *d.approach, d.spec);
+    const std::string status = cell.status.value_or("");
+    std::string verdict = status == "ran" ? cell.verdict.value_or("") : status;
     const std::string repro = "dualwrite chaos --seed " + std::to_string(opts.seed) + " --run " +
                               std::to_string(k) +
                               (opts.approaches.empty() ? "" : " --approach " + opts.approaches);
@@ -193,9 +192,12 @@ Status RunChaos(const ChaosOptions& opts, std::ostream& log, ChaosSummary* out) 
     }
     if (verdict == "expected-loss") ++out->expected_losses;
     log << "chaos: run " << k << " " << d.Describe() << ": " << verdict;
-    if (verdict == "violations")
-      log << " " << cell["verify"].dump() << " " << cell["history"].dump();
-    if (verdict == "error") log << " (" << cell["reason"].get<std::string>() << ")";
+    const json cell_json = results::Write(cell);
+    if (verdict == "violations") {
+      log << " " << cell_json.value("verify", json()).dump() << " "
+          << cell_json.value("history", json()).dump();
+    }
+    if (verdict == "error") log << " (" << cell.reason.value_or("") << ")";
     if (verdict == "violations" || verdict == "error") log << "\n  reproduce: " << repro;
     log << "\n";
     log.flush();
@@ -205,7 +207,7 @@ Status RunChaos(const ChaosOptions& opts, std::ostream& log, ChaosSummary* out) 
                          {"drawn", d.Describe()},
                          {"verdict", verdict},
                          {"reproduce", repro},
-                         {"cell", cell}});
+                         {"cell", cell_json}});
   }
   lab.reset();
   if (!opts.keep_cells) fs::remove_all(work, ec);

@@ -10,6 +10,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 
 #include "common/dsn.h"
@@ -102,8 +103,9 @@ namespace {
 
 // Section 1's rate grid: every approach at the same offered rates, each
 // leaving the grid after its first unsustained rate.
-json RunRateGrid(CellContext& ctx, const Plan& plan, double bound_ms, Progress& progress) {
-  json cells = json::array();
+results::RateGrid RunRateGrid(CellContext& ctx, const Plan& plan, double bound_ms,
+                              Progress& progress) {
+  std::vector<results::LoadCell> cells;
   for (const auto& name : plan.grid_approaches) {
     const Approach* a = FindApproach(name);
     for (size_t i = 0; i < plan.rates.size(); ++i) {
@@ -115,35 +117,77 @@ json RunRateGrid(CellContext& ctx, const Plan& plan, double bound_ms, Progress& 
       spec.rate = rate;
       spec.duration_s = plan.open_s;
       spec.e2e_bound_ms = bound_ms;
-      json cell = RunLoadCell(ctx, *a, spec, plan);
-      const bool ok = cell["error"].is_null() && cell.value("sustained", false);
-      cells.push_back(cell);
+      results::LoadCell cell = MeasureLoadCell(ctx, *a, spec, plan);
+      const bool ok = !cell.error && cell.sustained.value_or(false);
+      cells.push_back(std::move(cell));
       if (!ok) {
         progress.Skip(plan.rates.size() - i - 1);
         break;
       }
     }
   }
-  json sustainable = SustainableRates(cells);
-  return {{"rates", plan.rates},
-          {"e2e_bound_ms", bound_ms},
-          {"cells", cells},
-          {"sustainable", sustainable}};
+  results::RateGrid grid;
+  grid.rates = plan.rates;
+  grid.e2e_bound_ms = bound_ms;
+  grid.sustainable = SustainableRates(cells);
+  grid.cells = std::move(cells);
+  return grid;
 }
 
 // The failure matrix's arrival rate: half the lowest sustainable grid rate
 // among the matrix's approaches (they all get the same load).
-double FailureRate(const Plan& plan, const json& grid, double given) {
+double FailureRate(const Plan& plan, const results::RateGrid& grid, double given) {
   if (given > 0) return given;
   double lowest = 0;
   for (const auto& name : plan.failure_approaches) {
-    const json& s = grid["sustainable"].value(name, json());
-    if (s.is_object() && s["rate_per_s"].is_number()) {
-      const double r = s["rate_per_s"].get<double>();
+    if (!grid.sustainable) break;
+    auto it = grid.sustainable->find(name);
+    if (it != grid.sustainable->end() && it->second.rate_per_s) {
+      const double r = *it->second.rate_per_s;
       lowest = lowest == 0 ? r : std::min(lowest, r);
     }
   }
   return lowest > 0 ? lowest / 2 : kFallbackFailureRate;
+}
+
+// The run's settings as results.json records them (the failure rate comes
+// later, from the grid).
+results::Settings RunSettings(const CompareOptions& opts, const Plan& plan, const Lab& lab,
+                              const std::vector<Approach>& approaches) {
+  results::Settings st;
+  st.environment = lab.embedded() ? "embedded" : "external";
+  st.dsn = lab.embedded() ? results::Field<std::string>(nullptr)
+                          : results::Field<std::string>(RedactDsn(opts.dsn));
+  st.broker = opts.broker.empty() ? std::string("a fresh broker process per cell") : opts.broker;
+  st.repetitions = plan.repetitions;
+  st.concurrency = std::vector<int64_t>(plan.concurrency.begin(), plan.concurrency.end());
+  st.cell_duration_s = plan.cell_s;
+  st.warmup_s = plan.warmup_s;
+  st.min_ops_per_cell = plan.min_ops;
+  st.rate_grid = plan.rates;
+  st.open_loop_duration_s = plan.open_s;
+  st.open_loop_concurrency = plan.open_concurrency;
+  st.e2e_bound_ms = plan.e2e_bound_ms;
+  st.hot_rows = std::vector<int64_t>(plan.hot_rows.begin(), plan.hot_rows.end());
+  st.contention_concurrency = plan.contention_concurrency;
+  st.fault_s = plan.scenarios.empty() ? 0.0 : plan.scenarios[0].fault_s;
+  st.steady_s = plan.steady_s;
+  st.after_s = plan.after_s;
+  st.failure_concurrency = plan.open_concurrency;
+  st.converge_timeout_s = plan.converge_timeout_s;
+  st.only = opts.only.empty() ? results::Field<std::string>(nullptr)
+                              : results::Field<std::string>(opts.only);
+  std::map<std::string, results::RelayDeployment> relays;
+  for (const auto& a : approaches) {
+    if (!a.is_outbox()) continue;
+    results::RelayDeployment& d = relays[a.name];
+    d.strategy = a.relay.size() > 3 ? results::Field<std::string>(a.relay[3])
+                                    : results::Field<std::string>(nullptr);
+    d.batch = a.relay_batch;
+    d.instances = a.relay_instances;
+  }
+  st.relays = std::move(relays);
+  return st;
 }
 
 }  // namespace
@@ -162,13 +206,13 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
   fs::create_directories(opts.out_dir, ec);
   if (ec) return Status::IOError("cannot create " + opts.out_dir + ": " + ec.message());
   const auto t0 = Clock::now();
-  json r;
-  r["schema"] = "dualwrite-compare/2";
-  r["command"] = opts.command_line;
-  r["size"] = opts.size;
-  r["seed"] = opts.seed;
-  r["started_at"] = UtcNowIso();
-  r["errors"] = json::array();
+  results::Run r;
+  r.schema = results::kSchema;
+  r.command = opts.command_line;
+  r.size = opts.size;
+  r.seed = opts.seed;
+  r.started_at = UtcNowIso();
+  r.errors = std::vector<std::string>();
 
   std::unique_ptr<Lab> lab;
   Lab::Options lo;
@@ -179,45 +223,17 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
   s = Lab::OpenScratch("dw-compare", lo, &lab, &work);
   if (!s.ok()) return s;
   log << "compare: " << opts.size << " run, scratch in " << work << "\n";
-  r["machine"] = DescribeMachine(lab->admin_dsn());
-
-  json settings;
-  settings["environment"] = lab->embedded() ? "embedded" : "external";
-  settings["dsn"] = lab->embedded() ? json(nullptr) : json(RedactDsn(opts.dsn));
-  settings["broker"] =
-      opts.broker.empty() ? json("a fresh broker process per cell") : json(opts.broker);
-  settings["repetitions"] = plan.repetitions;
-  settings["concurrency"] = plan.concurrency;
-  settings["cell_duration_s"] = plan.cell_s;
-  settings["warmup_s"] = plan.warmup_s;
-  settings["min_ops_per_cell"] = plan.min_ops;
-  settings["rate_grid"] = plan.rates;
-  settings["open_loop_duration_s"] = plan.open_s;
-  settings["open_loop_concurrency"] = plan.open_concurrency;
-  settings["e2e_bound_ms"] = plan.e2e_bound_ms;
-  settings["hot_rows"] = plan.hot_rows;
-  settings["contention_concurrency"] = plan.contention_concurrency;
-  settings["fault_s"] = plan.scenarios.empty() ? 0 : plan.scenarios[0].fault_s;
-  settings["steady_s"] = plan.steady_s;
-  settings["after_s"] = plan.after_s;
-  settings["failure_concurrency"] = plan.open_concurrency;
-  settings["converge_timeout_s"] = plan.converge_timeout_s;
-  settings["only"] = opts.only.empty() ? json(nullptr) : json(opts.only);
-  json relays = json::object();
-  json approaches_json = json::array();
+  r.machine = DescribeMachine(lab->admin_dsn());
+  results::Settings settings = RunSettings(opts, plan, *lab, approaches);
+  std::vector<results::ApproachInfo> infos;
   for (const auto& a : approaches) {
-    approaches_json.push_back({{"name", a.name},
-                               {"family", FamilyName(a.family)},
-                               {"description", a.description},
-                               {"guaranteed", a.guaranteed}});
-    if (a.is_outbox()) {
-      relays[a.name] = {{"strategy", a.relay.size() > 3 ? json(a.relay[3]) : json(nullptr)},
-                        {"batch", a.relay_batch},
-                        {"instances", a.relay_instances}};
-    }
+    results::ApproachInfo& info = infos.emplace_back();
+    info.name = a.name;
+    info.family = FamilyName(a.family);
+    info.description = a.description;
+    info.guaranteed = a.guaranteed;
   }
-  settings["relays"] = relays;
-  r["approaches"] = approaches_json;
+  r.approaches = std::move(infos);
 
   const auto order_cells = PlannedOrderCells(plan);
   Progress progress(PlannedCells(plan) + order_cells.size(), opts.progress && isatty(STDERR_FILENO),
@@ -231,14 +247,12 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
   ctx.run_nonce = std::random_device{}() % 8'000'000;
   ctx.keep_cells = opts.keep_cells;
   ctx.log = &log;
-  auto report_error = [&](const json& cell, const std::string& what) {
-    if (!cell["error"].is_null()) {
-      log << "compare: " << what << ": " << cell["error"].get<std::string>() << "\n";
-    }
+  auto report_error = [&](const results::LoadCell& cell, const std::string& what) {
+    if (cell.error) log << "compare: " << what << ": " << *cell.error << "\n";
   };
 
   // Section 1: closed loop, repeated.
-  r["latency"] = json::array();
+  std::vector<results::LoadCell> latency;
   for (const auto& a : approaches) {
     for (int c : plan.concurrency) {
       progress.Cell("latency " + a.name + " C=" + std::to_string(c));
@@ -246,13 +260,14 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
       spec.warmup_s = plan.warmup_s;
       spec.concurrency = c;
       spec.duration_s = plan.cell_s;
-      json cell = RunLoadCellRepeated(ctx, a, spec, plan, plan.repetitions);
+      results::LoadCell cell = RunLoadCellRepeated(ctx, a, spec, plan, plan.repetitions);
       report_error(cell, a.name + " C=" + std::to_string(c));
-      r["latency"].push_back(cell);
+      latency.push_back(std::move(cell));
     }
   }
+  r.latency = std::move(latency);
   // Section 1: the same offered rates for every approach.
-  r["rate_grid"] = RunRateGrid(ctx, plan, plan.e2e_bound_ms, progress);
+  r.rate_grid = RunRateGrid(ctx, plan, plan.e2e_bound_ms, progress);
   // Contention (the stock reservation with N hot rows) and relay scaling
   // (delivered throughput with 1..3 relay instances): closed loop.
   auto closed = [&](const std::string& name, const std::string& what, int hot_rows, int instances) {
@@ -263,77 +278,81 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
     spec.duration_s = plan.cell_s;
     spec.hot_rows = hot_rows;
     spec.relay_instances = instances;
-    json cell = RunLoadCell(ctx, *FindApproach(name), spec, plan);
+    results::LoadCell cell = MeasureLoadCell(ctx, *FindApproach(name), spec, plan);
     report_error(cell, what);
     return cell;
   };
-  json contention = json::array();
+  results::Contention& contention = r.contention.emplace();
+  contention.concurrency = plan.contention_concurrency;
+  contention.hot_rows = std::vector<int64_t>(plan.hot_rows.begin(), plan.hot_rows.end());
+  std::vector<results::LoadCell>& hot = contention.cells.emplace();
   for (int n : plan.hot_rows) {
     for (const auto& name : plan.contention_approaches) {
-      contention.push_back(
-          closed(name, "contention " + name + " hot rows " + std::to_string(n), n, 0));
+      hot.push_back(closed(name, "contention " + name + " hot rows " + std::to_string(n), n, 0));
     }
   }
-  r["contention"] = {{"concurrency", plan.contention_concurrency},
-                     {"hot_rows", plan.hot_rows},
-                     {"cells", contention}};
-  json scaling = json::array();
+  results::RelayScaling& scaling = r.relay_scaling.emplace();
+  scaling.concurrency = plan.contention_concurrency;
+  std::vector<results::LoadCell>& scaled = scaling.cells.emplace();
   for (const auto& name : plan.scaling_approaches) {
     for (int k : plan.scaling_instances) {
-      scaling.push_back(closed(name, "relay scaling " + name + " x" + std::to_string(k), 0, k));
+      scaled.push_back(closed(name, "relay scaling " + name + " x" + std::to_string(k), 0, k));
     }
   }
-  r["relay_scaling"] = {{"concurrency", plan.contention_concurrency}, {"cells", scaling}};
 
   // Section 2: the failure matrix, every cell at the same arrival rate.
-  const double failure_rate = FailureRate(plan, r["rate_grid"], opts.failure_rate);
-  settings["failure_rate_per_s"] = failure_rate;
-  r["settings"] = settings;
-  json scenarios = json::array();
+  const double failure_rate = FailureRate(plan, *r.rate_grid, opts.failure_rate);
+  settings.failure_rate_per_s = failure_rate;
+  r.settings = std::move(settings);
+  results::Failures& failures = r.failures.emplace();
+  failures.rate_per_s = failure_rate;
+  std::vector<results::ScenarioInfo>& scenarios = failures.scenarios.emplace();
   for (const auto& sc : plan.scenarios) {
-    scenarios.push_back({{"name", sc.name},
-                         {"title", sc.title},
-                         {"description", sc.description},
-                         {"fault_s", sc.fault_s}});
+    results::ScenarioInfo& info = scenarios.emplace_back();
+    info.name = sc.name;
+    info.title = sc.title;
+    info.description = sc.description;
+    info.fault_s = sc.fault_s;
   }
-  json cells = json::array();
+  std::vector<results::FailureCell>& fcells = failures.cells.emplace();
   for (const auto& sc : plan.scenarios) {
     for (const auto& name : plan.failure_approaches) {
       // An n/a cell is recorded without running: not a step of the progress.
       if (FailureCellRuns(sc.name, name)) progress.Cell("failure " + sc.name + " x " + name);
-      cells.push_back(RunFailureCell(ctx, *FindApproach(name), sc, plan, failure_rate));
+      fcells.push_back(RunFailureCell(ctx, *FindApproach(name), sc, plan, failure_rate));
     }
   }
-  r["failures"] = {{"rate_per_s", failure_rate}, {"scenarios", scenarios}, {"cells", cells}};
 
   // Order per key: present only when the plan has cells for it, so a report
   // of a run without it (and of every older run) has no such section.
   if (!order_cells.empty()) {
-    json order_json = json::array();
+    results::OrderPerKey& section = r.order_per_key.emplace();
+    section.orders = plan.ordering_orders;
+    section.events_per_order = plan.ordering_events;
+    section.writers = OrderSpec().writers;
+    section.batch = OrderSpec().batch;
+    section.fault_s = plan.ordering_fault_s;
+    std::vector<results::OrderCell>& ocells = section.cells.emplace();
     for (const auto& [a, spec] : order_cells) {
       const std::string what = "order per key " + a->name + " K=" + std::to_string(spec.instances) +
                                (spec.partitioned ? " partitioned" : "") +
                                (spec.fault.empty() ? "" : " " + spec.fault);
       progress.Cell(what);
-      json cell = RunOrderCell(ctx, *a, spec);
-      if (cell["status"] == "error") {
-        log << "compare: " << what << ": " << cell["reason"].get<std::string>() << "\n";
+      results::OrderCell cell = RunOrderCell(ctx, *a, spec);
+      if (cell.status.value_or("") == "error") {
+        log << "compare: " << what << ": " << cell.reason.value_or("") << "\n";
       }
-      order_json.push_back(cell);
+      ocells.push_back(std::move(cell));
     }
-    r["order_per_key"] = {
-        {"orders", plan.ordering_orders},   {"events_per_order", plan.ordering_events},
-        {"writers", OrderSpec().writers},   {"batch", OrderSpec().batch},
-        {"fault_s", plan.ordering_fault_s}, {"cells", order_json}};
   }
   progress.Done();
 
   lab.reset();  // stops and purges the embedded cluster
   if (!opts.keep_cells) fs::remove_all(work, ec);
-  r["finished_at"] = UtcNowIso();
-  r["duration_s"] = std::chrono::duration<double>(Clock::now() - t0).count();
-  *results = r;
-  return WriteFile(opts.out_dir + "/results.json", r.dump(1) + "\n");
+  r.finished_at = UtcNowIso();
+  r.duration_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  *results = results::Write(r);
+  return WriteFile(opts.out_dir + "/results.json", results->dump(1) + "\n");
 }
 
 }  // namespace dw::compare

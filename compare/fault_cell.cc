@@ -57,9 +57,9 @@ FailureCell FailureSkeleton(const Approach& a, const std::string& scenario) {
 
 // The cell as results.json holds it, with the notes the run gathered
 // (FaultRun and RunRecover write them as JSON).
-json Finish(FailureCell cell, const json& notes) {
+FailureCell Finish(FailureCell cell, const json& notes) {
   results::Take(json{{"notes", notes}}, "notes", &cell.notes, &cell.extra);
-  return results::Write(cell);
+  return cell;
 }
 
 constexpr int64_t kBucketUs = 250'000;
@@ -71,15 +71,15 @@ constexpr double kStartSlackS = 1.5;
 
 }  // namespace
 
-json RunFailureCell(CellContext& ctx, const Approach& a, const Scenario& sc, const Plan& plan,
-                    double rate) {
+FailureCell RunFailureCell(CellContext& ctx, const Approach& a, const Scenario& sc,
+                           const Plan& plan, double rate) {
   const ScenarioDef* def = FindScenario(sc.name);
   if (def) {
     if (std::string why = def->not_applicable(a); !why.empty()) {
       FailureCell cell = FailureSkeleton(a, sc.name);
       cell.status = "n/a";
       cell.reason = why;
-      return results::Write(cell);
+      return cell;
     }
   }
   FaultSpec f;
@@ -94,7 +94,7 @@ json RunFailureCell(CellContext& ctx, const Approach& a, const Scenario& sc, con
   return RunFault(ctx, a, f);
 }
 
-json RunFault(CellContext& ctx, const Approach& a, const FaultSpec& f) {
+FailureCell RunFault(CellContext& ctx, const Approach& a, const FaultSpec& f) {
   FailureCell cell = FailureSkeleton(a, f.scenario);
   json notes = json::array();  // the run's, the fault's and recovery's notes
   const ScenarioDef* def = FindScenario(f.scenario);

@@ -289,10 +289,6 @@ LoadCell MeasureLoadCell(CellContext& ctx, const Approach& a, const LoadSpec& sp
   return cell;
 }
 
-json RunLoadCell(CellContext& ctx, const Approach& a, const LoadSpec& spec, const Plan& plan) {
-  return results::Write(MeasureLoadCell(ctx, a, spec, plan));
-}
-
 namespace {
 
 // The figures a repeated cell reports as median (min-max): where each lives
@@ -375,8 +371,8 @@ json MergeRepetitions(const std::vector<json>& runs) {
   return results::Write(MergeRuns(typed));
 }
 
-json RunLoadCellRepeated(CellContext& ctx, const Approach& a, const LoadSpec& spec,
-                         const Plan& plan, int repetitions) {
+LoadCell RunLoadCellRepeated(CellContext& ctx, const Approach& a, const LoadSpec& spec,
+                             const Plan& plan, int repetitions) {
   std::vector<LoadCell> runs;
   for (int i = 0; i < std::max(1, repetitions); ++i)
     runs.push_back(MeasureLoadCell(ctx, a, spec, plan));
@@ -387,7 +383,7 @@ json RunLoadCellRepeated(CellContext& ctx, const Approach& a, const LoadSpec& sp
       if (r.error) cell.notes.emplace().push_back("a repetition failed: " + *r.error);
     }
   }
-  return results::Write(cell);
+  return cell;
 }
 
 }  // namespace dw::compare

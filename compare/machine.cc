@@ -38,7 +38,7 @@ double MemoryGib() {
 
 }  // namespace
 
-nlohmann::json DescribeMachine(const std::string& dsn) {
+results::Machine DescribeMachine(const std::string& dsn) {
   using results::Field;
   results::Machine m;
   std::string cpu = CpuModel();
@@ -71,7 +71,7 @@ nlohmann::json DescribeMachine(const std::string& dsn) {
 #else
   m.dualwrite_commit = nullptr;
 #endif
-  return results::Write(m);
+  return m;
 }
 
 std::string UtcNowIso() {

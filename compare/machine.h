@@ -3,14 +3,14 @@
 
 #include <string>
 
-#include <nlohmann/json.hpp>
+#include "compare/results.h"
 
 namespace dw::compare {
 
-// {cpu, cores, memory_gib, kernel, postgres_version, postgres_settings,
-//  fsync_method, broker_fsync, dualwrite_commit}. Fields that cannot be read
+// The CPU, cores, memory, kernel, Postgres version and settings (read over
+// `dsn`), broker fsync mode and dualwrite commit. Fields that cannot be read
 // are null.
-nlohmann::json DescribeMachine(const std::string& dsn);
+results::Machine DescribeMachine(const std::string& dsn);
 
 // The current time as ISO-8601 UTC ("2026-11-28T04:12:21Z"), for run records.
 std::string UtcNowIso();

@@ -97,20 +97,22 @@ std::vector<std::pair<const Approach*, OrderSpec>> PlannedOrderCells(const Plan&
   return out;
 }
 
-json RunOrderCell(CellContext& ctx, const Approach& a, const OrderSpec& spec) {
-  json cell = {{"approach", a.name},
-               {"family", FamilyName(a.family)},
-               {"instances", a.is_2pc() ? json(nullptr) : json(spec.instances)},
-               {"partitioned", spec.partitioned},
-               {"fault", spec.fault.empty() ? json(nullptr) : json(spec.fault)},
-               {"orders", spec.orders},
-               {"events_per_order", spec.events},
-               {"batch", a.is_outbox() ? json(spec.batch) : json(nullptr)},
-               {"status", "ran"},
-               {"reason", nullptr}};
+results::OrderCell RunOrderCell(CellContext& ctx, const Approach& a, const OrderSpec& spec) {
+  using results::Field;
+  results::OrderCell cell;
+  cell.approach = a.name;
+  cell.family = FamilyName(a.family);
+  cell.instances = a.is_2pc() ? Field<int64_t>(nullptr) : Field<int64_t>(spec.instances);
+  cell.partitioned = spec.partitioned;
+  cell.fault = spec.fault.empty() ? Field<std::string>(nullptr) : Field<std::string>(spec.fault);
+  cell.orders = spec.orders;
+  cell.events_per_order = spec.events;
+  cell.batch = a.is_outbox() ? Field<int64_t>(spec.batch) : Field<int64_t>(nullptr);
+  cell.status = "ran";
+  cell.reason = nullptr;
   if (std::string why = OrderCellNotApplicable(a, spec); !why.empty()) {
-    cell["status"] = "n/a";
-    cell["reason"] = why;
+    cell.status = "n/a";
+    cell.reason = why;
     return cell;
   }
   Approach b = a;
@@ -127,12 +129,12 @@ json RunOrderCell(CellContext& ctx, const Approach& a, const OrderSpec& spec) {
   Status s = PrepareRig(ctx, b, slug, &rig);
   auto fail = [&](const std::string& why) {
     CleanupRig(ctx, &rig, true);
-    cell["status"] = "error";
-    cell["reason"] = why + " (logs in " + rig.dir + ")";
+    cell.status = "error";
+    cell.reason = why + " (logs in " + rig.dir + ")";
     return cell;
   };
   if (!s.ok()) return fail(s.ToString());
-  json notes = json::array();
+  std::vector<std::string> notes;
 
   Proc* relay = nullptr;
   if (b.is_outbox()) {
@@ -160,7 +162,7 @@ json RunOrderCell(CellContext& ctx, const Approach& a, const OrderSpec& spec) {
   const json load_json = ReadJson(load->out);
   const int64_t written = EventsWritten(rig);
   if (written < 0) return fail("cannot count the events written");
-  cell["events_written"] = written;
+  cell.events_written = written;
 
   // The drain (outbox) or what is left to read (2PC: nothing, normally).
   const auto t0 = Clock::now();
@@ -190,30 +192,35 @@ json RunOrderCell(CellContext& ctx, const Approach& a, const OrderSpec& spec) {
   if (relay) relay->Stop(milliseconds(15000));
 
   workload::VerifyReport vr;
-  json v = JudgeJson(rig, b, &vr);
-  cell["events_read"] = vr.messages;
-  cell["keys"] = vr.keys_checked;
-  cell["keys_reordered"] = vr.reordered.size();
-  cell["first_inversion"] = vr.reordered.empty() ? json(nullptr) : vr.reordered[0].ToJson();
-  cell["gaps"] = vr.gaps.size();
-  cell["ahead"] = vr.ahead.size();
-  cell["duplicates"] = vr.duplicates.size();
-  cell["lost"] = vr.missing.size();
+  cell.verify = results::ReadField<results::Verify>(JudgeJson(rig, b, &vr));
+  cell.events_read = static_cast<int64_t>(vr.messages);
+  cell.keys = static_cast<int64_t>(vr.keys_checked);
+  cell.keys_reordered = static_cast<int64_t>(vr.reordered.size());
+  cell.first_inversion = vr.reordered.empty()
+                             ? Field<results::Inversion>(nullptr)
+                             : results::ReadField<results::Inversion>(vr.reordered[0].ToJson());
+  cell.gaps = static_cast<int64_t>(vr.gaps.size());
+  cell.ahead = static_cast<int64_t>(vr.ahead.size());
+  cell.duplicates = static_cast<int64_t>(vr.duplicates.size());
+  cell.lost = static_cast<int64_t>(vr.missing.size());
+  auto rate = [&](double seconds) {
+    return seconds > 0 ? Field<double>(written / seconds) : Field<double>(nullptr);
+  };
   if (relay) {
-    cell["drain_s"] = drain_s >= 0 ? json(drain_s) : json(nullptr);
-    cell["drain_rate_per_s"] = drain_s > 0 ? json(written / drain_s) : json(nullptr);
+    cell.drain_s = drain_s >= 0 ? Field<double>(drain_s) : Field<double>(nullptr);
+    cell.drain_rate_per_s = rate(drain_s);
   } else {
-    // 2PC: the events of the committed orders over the load's own time.
+    // 2PC: the events of the committed orders over the load's own time (the
+    // load command's --json summary).
     const double el = load_json.is_object() ? load_json.value("elapsed_s", 0.0) : 0.0;
-    cell["drain_s"] = nullptr;
-    cell["drain_rate_per_s"] = el > 0 ? json(written / el) : json(nullptr);
-    if (load_json.is_object() && load_json.contains("later_events_failed")) {
-      cell["later_events_failed"] = load_json["later_events_failed"];
+    cell.drain_s = nullptr;
+    cell.drain_rate_per_s = rate(el);
+    if (load_json.is_object()) {
+      results::Take(load_json, "later_events_failed", &cell.later_events_failed, &cell.extra);
     }
   }
-  cell["verify"] = v;
-  cell["notes"] = notes;
-  cell["command"] = command;
+  cell.notes = notes;
+  cell.command = command;
   // Reordering is what some cells are there to show: the folder is kept
   // (as a failed cell's) only for lost or orphan events.
   const bool clean = vr.missing.empty() && vr.orphans.empty() && drain_s >= 0;

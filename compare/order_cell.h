@@ -59,6 +59,6 @@ std::vector<std::pair<const Approach*, OrderSpec>> PlannedOrderCells(const Plan&
 
 // One cell, as results.json's order_per_key.cells holds it (an n/a cell is
 // recorded without running).
-nlohmann::json RunOrderCell(CellContext& ctx, const Approach& a, const OrderSpec& spec);
+results::OrderCell RunOrderCell(CellContext& ctx, const Approach& a, const OrderSpec& spec);
 
 }  // namespace dw::compare

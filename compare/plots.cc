@@ -14,7 +14,7 @@ namespace {
 
 // Section 1 first, then section 2: the order the report lists them in.
 std::vector<plot::Plot> BuildPlots(const nlohmann::json& r) {
-  const results::Run run = results::ParseRun(Rejudged(r));
+  const results::Run run = Rejudged(results::ParseRun(r));
   plot::Context c = plot::MakeContext(run);
   std::vector<plot::Plot> plots;
   plot::AddLoadPlots(c, &plots);

@@ -142,7 +142,7 @@ std::string RenderReport(const nlohmann::json& results) {
   // is more use to the caller than an exception out of `compare`.
   try {
     // Judged by the current rule whatever the run's own verdicts were.
-    const Data d(results::ParseRun(Rejudged(results)));
+    const Data d(Rejudged(results::ParseRun(results)));
     return Title(d) + RenderSummary(d) + RenderLoad(d) + RenderFailures(d) + RenderOrderPerKey(d) +
            RenderQuestions(d) + About(d) + Plots(results) + Errors(d.run());
   } catch (const std::exception& e) {

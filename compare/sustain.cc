@@ -6,7 +6,6 @@
 namespace dw::compare {
 namespace {
 
-using json = nlohmann::json;
 using results::Field;
 
 // Shortest text of a rounded figure ("339", "99.6", "0.6").
@@ -17,12 +16,6 @@ std::string Text(double v) {
 }
 
 double Num(const Field<double>& v) { return v ? *v : NAN; }
-
-double NumAt(const json& j, const char* key) {
-  if (!j.is_object()) return NAN;
-  auto it = j.find(key);
-  return it != j.end() && it->is_number() ? it->get<double>() : NAN;
-}
 
 }  // namespace
 
@@ -59,50 +52,42 @@ std::vector<std::string> SustainFailures(const results::LoadCell& cell, double r
   return why;
 }
 
-json SustainableRates(const json& cells) {
-  json out = json::object();
-  if (!cells.is_array()) return out;
-  for (const json& c : cells) {
-    if (!c.is_object() || !c.contains("approach") || !c["approach"].is_string()) continue;
-    const std::string name = c["approach"].get<std::string>();
-    if (!out.contains(name))
-      out[name] = {{"rate_per_s", nullptr}, {"first_unsustained_per_s", nullptr}};
-    json& s = out[name];
-    if (!s["first_unsustained_per_s"].is_null()) continue;  // the approach had left the grid
-    const double rate = NumAt(c, "rate");
+std::map<std::string, results::Sustainable> SustainableRates(
+    const std::vector<results::LoadCell>& cells) {
+  std::map<std::string, results::Sustainable> out;
+  for (const results::LoadCell& c : cells) {
+    if (!c.approach) continue;
+    auto [it, added] = out.try_emplace(*c.approach);
+    results::Sustainable& s = it->second;
+    if (added) s.rate_per_s = s.first_unsustained_per_s = nullptr;
+    if (s.first_unsustained_per_s) continue;  // the approach had left the grid
+    const double rate = Num(c.rate);
     if (!std::isfinite(rate)) continue;
-    const bool error = c.contains("error") && !c["error"].is_null();
-    const bool ok = !error && c.contains("sustained") && c["sustained"].is_boolean() &&
-                    c["sustained"].get<bool>();
-    (ok ? s["rate_per_s"] : s["first_unsustained_per_s"]) = rate;
+    const bool ok = !c.error && c.sustained.value_or(false);
+    (ok ? s.rate_per_s : s.first_unsustained_per_s) = rate;
   }
   return out;
 }
 
-json Rejudged(const json& results) {
-  if (!results.is_object() || !results.contains("rate_grid") || !results["rate_grid"].is_object()) {
-    return results;
-  }
-  json r = results;
-  json& grid = r["rate_grid"];
-  if (!grid.contains("cells") || !grid["cells"].is_array()) return r;
-  double bound_ms = NumAt(grid, "e2e_bound_ms");
-  const json settings = r.contains("settings") ? r["settings"] : json();
-  if (!std::isfinite(bound_ms)) bound_ms = NumAt(settings, "e2e_bound_ms");
-  const double duration_s = NumAt(settings, "open_loop_duration_s");
+results::Run Rejudged(results::Run r) {
+  if (!r.rate_grid || !r.rate_grid->cells) return r;
+  results::RateGrid& grid = *r.rate_grid;
+  const results::Settings settings = r.settings ? *r.settings : results::Settings();
+  double bound_ms = Num(grid.e2e_bound_ms);
+  if (!std::isfinite(bound_ms)) bound_ms = Num(settings.e2e_bound_ms);
+  const double duration_s = Num(settings.open_loop_duration_s);
   if (!std::isfinite(bound_ms)) return r;
-  for (json& c : grid["cells"]) {
+  for (results::LoadCell& c : *grid.cells) {
     // A cell that could not be judged (it failed before its figures) keeps
     // its null verdict.
-    if (!c.is_object() || !c.contains("sustained") || !c["sustained"].is_boolean()) continue;
-    const double rate = NumAt(c, "rate");
+    if (!c.sustained) continue;
+    const double rate = Num(c.rate);
     if (!std::isfinite(rate)) continue;
-    const auto cell = c.get<results::LoadCell>();
-    auto why = SustainFailures(cell, rate, bound_ms, std::isfinite(duration_s) ? duration_s : 0);
-    c["sustained"] = why.empty();
-    c["sustain_failures"] = why;
+    auto why = SustainFailures(c, rate, bound_ms, std::isfinite(duration_s) ? duration_s : 0);
+    c.sustained = why.empty();
+    c.sustain_failures = why;
   }
-  grid["sustainable"] = SustainableRates(grid["cells"]);
+  grid.sustainable = SustainableRates(*grid.cells);
   return r;
 }
 

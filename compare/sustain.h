@@ -4,10 +4,9 @@
 // carries the current rule (docs/compare-results.md, `sustained`).
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "compare/results.h"
 
@@ -23,15 +22,16 @@ std::vector<std::string> SustainFailures(const results::LoadCell& cell, double r
                                          double bound_ms, double duration_s);
 
 // Per approach of the rate grid's `cells` (in run order, rates ascending):
-// {"rate_per_s": the highest rate sustained before the first one that was
-// not, "first_unsustained_per_s": that first one}, null where none. A cell
+// `rate_per_s`, the highest rate sustained before the first one that was
+// not, and `first_unsustained_per_s`, that first one; null where none. A cell
 // with an error is not sustained.
-nlohmann::json SustainableRates(const nlohmann::json& cells);
+std::map<std::string, results::Sustainable> SustainableRates(
+    const std::vector<results::LoadCell>& cells);
 
-// `results` with every judged cell of its rate grid judged again by
+// `run` with every judged cell of its rate grid judged again by
 // SustainFailures (its `sustained` and `sustain_failures`) and the grid's
 // `sustainable` rebuilt; the measurements and everything else unchanged. A
 // run without a rate grid (schema 1) comes back as it was.
-nlohmann::json Rejudged(const nlohmann::json& results);
+results::Run Rejudged(results::Run run);
 
 }  // namespace dw::compare

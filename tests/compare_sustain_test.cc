@@ -76,6 +76,9 @@ TEST(CompareSustain, TheOtherConditionsStay) {
   EXPECT_EQ(why[0], "committed 98% of the offered");
 }
 
+// The run judged again, as results.json would hold it.
+json Rejudge(const json& r) { return results::Write(Rejudged(results::ParseRun(r))); }
+
 json GridRun(json cells) {
   return {{"schema", "dualwrite-compare/2"},
           {"settings", {{"open_loop_duration_s", 4.0}, {"e2e_bound_ms", 250.0}}},
@@ -93,7 +96,7 @@ TEST(CompareSustain, RenderingJudgesTheStoredFiguresAgain) {
       CellJson("outbox-cdc", 250, 49, 65, 0.06, -1.8, true),
       CellJson("outbox-cdc", 500, 40, 60, 0.05, 146.5, true),
   }));
-  json j = Rejudged(r);
+  json j = Rejudge(r);
   const json& cells = j["rate_grid"]["cells"];
   EXPECT_TRUE(cells[0]["sustained"].get<bool>());
   EXPECT_EQ(cells[0]["sustain_failures"], json::array());
@@ -113,7 +116,7 @@ TEST(CompareSustain, ACellWithAnErrorOrNoVerdictIsNotSustained) {
   failed["error"] = "not every message arrived";
   json unjudged = CellJson("floor", 250, 10, 20, 0.05, 0, true);
   unjudged["sustained"] = nullptr;
-  json j = Rejudged(GridRun(json::array({failed, unjudged})));
+  json j = Rejudge(GridRun(json::array({failed, unjudged})));
   EXPECT_TRUE(j["rate_grid"]["cells"][1]["sustained"].is_null());
   EXPECT_TRUE(j["rate_grid"]["sustainable"]["saga"]["rate_per_s"].is_null());
   EXPECT_EQ(j["rate_grid"]["sustainable"]["saga"]["first_unsustained_per_s"], 250.0);
@@ -122,7 +125,7 @@ TEST(CompareSustain, ACellWithAnErrorOrNoVerdictIsNotSustained) {
 
 TEST(CompareSustain, ARunWithoutARateGridIsUnchanged) {
   json v1 = {{"schema", "dualwrite-compare/1"}, {"open_loop", json::array()}};
-  EXPECT_EQ(Rejudged(v1), v1);
+  EXPECT_EQ(Rejudge(v1), v1);
 }
 
 // The committed full run was judged by the current rule: judging it again
@@ -135,7 +138,7 @@ TEST(CompareSustain, TheCommittedFullRunIsJudgedByTheCurrentRule) {
   ASSERT_TRUE(r.is_object());
   const json& recorded = r["rate_grid"]["sustainable"];
   ASSERT_TRUE(recorded.is_object());
-  EXPECT_EQ(Rejudged(r)["rate_grid"]["sustainable"], recorded);
+  EXPECT_EQ(Rejudge(r)["rate_grid"]["sustainable"], recorded);
   EXPECT_EQ(recorded["2pc-file"]["rate_per_s"], 2000.0);
   EXPECT_EQ(recorded["event-sourced"]["rate_per_s"], 8000.0);
 }
