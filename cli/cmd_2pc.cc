@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/load_flags.h"
+#include "common/armed_crash.h"
 #include "common/dsn.h"
 #include "common/trace.h"
 #include "coordinator/coordinator.h"
@@ -253,9 +254,9 @@ void AddRun(CLI::App* group, Globals& g) {
     co.max_call_threads = 8 * o->load.concurrency + 32;
     co.trace = trace.get();
     if (crash) {
-      auto point = std::make_shared<coord::CrashPoint>(*crash, o->crash_after);
+      auto point = std::make_shared<ArmedCrash<coord::Step>>(*crash, o->crash_after);
       co.on_step = [point](coord::Step s, const std::string& gid, int64_t completed) {
-        point->Reached(s, gid, completed);
+        if (point->Due(s, completed)) coord::CrashNow(s, gid);
       };
     }
     std::unique_ptr<coord::Coordinator> c;

@@ -30,10 +30,6 @@ std::optional<Step> ParseStep(std::string_view name) { return ParseEnumName(name
 
 std::string StepNames() { return JoinEnumNames(kAll, StepName); }
 
-void CrashPoint::Reached(Step s, const std::string& gid, int64_t completed) const {
-  if (s == at_ && completed >= after_) CrashNow(s, gid);
-}
-
 void CrashNow(Step s, const std::string& gid) {
   CrashExit("crash point " + std::string(StepName(s)), gid);
 }

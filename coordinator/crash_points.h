@@ -21,6 +21,8 @@
 
 #include "common/crash_exit.h"
 
+// Armed by `--crash-after N` through dw::ArmedCrash<Step> (common/armed_crash.h).
+
 namespace dw::coord {
 
 enum class Step {
@@ -39,19 +41,6 @@ std::string StepNames();
 // The exit code of a crash point, so a test can tell it from an error
 // (every crash point's: common/crash_exit.h).
 inline constexpr int kCrashExitCode = dw::kCrashExitCode;
-
-class CrashPoint {
- public:
-  CrashPoint(Step at, int64_t after_completed) : at_(at), after_(after_completed) {}
-
-  // Called at every step of every transaction; dies at the armed one.
-  // `completed` is how many transactions have finished so far.
-  void Reached(Step s, const std::string& gid, int64_t completed) const;
-
- private:
-  const Step at_;
-  const int64_t after_;
-};
 
 // Writes one line to stderr and _exit()s (dw::CrashExit).
 [[noreturn]] void CrashNow(Step s, const std::string& gid);

@@ -6,7 +6,7 @@
 
 namespace dw::saga {
 
-Orchestrator::Orchestrator(const SagaOptions& o) : opts_(o) {}
+Orchestrator::Orchestrator(const SagaOptions& o) : opts_(o), crash_(o.crash_at, o.crash_after) {}
 
 Status Orchestrator::Create(const SagaOptions& o, std::unique_ptr<Orchestrator>* out) {
   std::unique_ptr<Orchestrator> orch(new Orchestrator(o));
@@ -37,14 +37,11 @@ Orchestrator::~Orchestrator() {
 }
 
 void Orchestrator::MaybeCrash(CrashAt at, int64_t id) const {
-  if (opts_.crash_at && *opts_.crash_at == at &&
-      finished_.load(std::memory_order_relaxed) >= opts_.crash_after) {
-    CrashNow(at, id);
-  }
+  if (crash_.Due(at)) CrashNow(at, id);
 }
 
 void Orchestrator::Count(SagaEnd e) {
-  finished_.fetch_add(1, std::memory_order_relaxed);
+  crash_.Finished();
   std::lock_guard<std::mutex> l(stats_mu_);
   (e == SagaEnd::kPlaced      ? stats_.placed
    : e == SagaEnd::kCancelled ? stats_.cancelled

@@ -30,6 +30,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/armed_crash.h"
 #include "common/status.h"
 #include "participants/broker_client.h"
 #include "saga/crash_points.h"
@@ -121,7 +122,8 @@ class Orchestrator {
   std::mutex recover_mu_;  // one recovery pass at a time, on recover_steps_
   std::unique_ptr<SagaSteps> recover_steps_;
 
-  std::atomic<int64_t> finished_{0};
+  // opts_.crash_at, armed by the sagas that finished.
+  const ArmedCrash<CrashAt> crash_;
   mutable std::mutex stats_mu_;
   SagaStats stats_;
 

@@ -25,14 +25,12 @@ Status CommitOne(const Member& m) {
 }  // namespace
 
 void Coordinator::Reached(Step s, const std::string& gid) const {
-  if (crash_at_ && *crash_at_ == s && finished_.load(std::memory_order_relaxed) >= crash_after_) {
-    CrashNow(s, gid);
-  }
+  if (crash_.Due(s)) CrashNow(s, gid);
 }
 
 Status Coordinator::Execute(const std::string& gid, const std::vector<Member>& members) const {
   Status s = Run(gid, members);
-  finished_.fetch_add(1, std::memory_order_relaxed);
+  crash_.Finished();
   return s;
 }
 

@@ -39,6 +39,7 @@
 #include <string>
 #include <vector>
 
+#include "common/armed_crash.h"
 #include "common/status.h"
 #include "participants/participant.h"
 #include "threepc/crash_points.h"
@@ -60,7 +61,7 @@ class Coordinator {
   // `crash_after` transactions have finished (whatever their outcome), so a
   // crash can leave committed history behind it.
   explicit Coordinator(std::optional<Step> crash_at = std::nullopt, int64_t crash_after = 0)
-      : crash_at_(crash_at), crash_after_(crash_after) {}
+      : crash_(crash_at, crash_after) {}
 
   // Runs the three phases. OK: committed at every member. Aborted: a member
   // voted no (every member was told to abort). InDoubt: a PreCommit or a
@@ -72,11 +73,9 @@ class Coordinator {
  private:
   void Reached(Step s, const std::string& gid) const;
   Status Run(const std::string& gid, const std::vector<Member>& members) const;
-  const std::optional<Step> crash_at_;
-  const int64_t crash_after_;
-  // Transactions Execute returned from: what arms the crash point. Execute
-  // is const and runs on every load worker at once.
-  mutable std::atomic<int64_t> finished_{0};
+  // Armed by the transactions Execute returned from; Execute is const and
+  // runs on every load worker at once.
+  const ArmedCrash<Step> crash_;
 };
 
 struct TerminationReport {
