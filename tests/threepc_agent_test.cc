@@ -277,6 +277,43 @@ TEST_F(ThreePcAgents, AnAgentKilledAndRestartedResumesFromItsDurableState) {
   ExpectCleanAndNothingPrepared();
 }
 
+// Two failures at once: the coordinator dies with PreCommit at the Postgres
+// agent only, and the Postgres agent is SIGKILLed right after. The broker
+// agent, uncertain and alone, terminates: abort (nobody can have committed
+// without its PreCommit). The Postgres agent, started again with the same
+// arguments, finds its transaction prepared and precommitted; committing on
+// that mark would keep the row without its message. It reaches the broker
+// agent, learns that the broker aborted, and rolls its branch back: neither
+// the row nor the message, nothing prepared, no recovery command run.
+TEST_F(ThreePcAgents, AnAgentKilledPrecommittedFollowsTheAbortItsPeerTookAlone) {
+  StartAgents(1000);
+  const int64_t order = RunToCrash("after-precommit-some", 1);
+  ASSERT_TRUE(agents_.at(1).Kill().ok());  // long before its timeout: still precommitted
+  const std::string gid = Gid(order);
+  EXPECT_EQ(
+      Query("SELECT count(*) FROM dw_3pc_state WHERE gid = $1 AND state = 'precommitted'", gid), 1);
+  // The broker agent terminates without its peer (bounded: a loaded machine).
+  const auto deadline = std::chrono::steady_clock::now() + seconds(30);
+  while (PreparedAtBroker() != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  ASSERT_EQ(PreparedAtBroker(), 0u) << AgentLog(2);
+  EXPECT_NE(AgentLog(2).find("terminated " + gid + ": 2=uncertain 1=unreachable -> abort"),
+            std::string::npos)
+      << AgentLog(2);
+  EXPECT_EQ(Query("SELECT count(*) FROM pg_prepared_xacts WHERE gid = $1", gid), 1)
+      << "the Postgres branch waits for its agent";
+  Status s = agents_.at(1).Start();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  WaitUntilDecided();
+  EXPECT_FALSE(HasRow(order)) << AgentLog(1);
+  EXPECT_FALSE(HasMessage(order));
+  ExpectCleanAndNothingPrepared();
+  EXPECT_NE(AgentLog(1).find("terminated " + gid + ": 1=precommitted 2=aborted -> abort"),
+            std::string::npos)
+      << AgentLog(1);
+}
+
 // The partition: PreCommit reached the Postgres agent only, then the
 // coordinator was cut off (it dies there), and the agents cannot reach each
 // other (the fault proxies between them refuse every connection from the

@@ -234,6 +234,48 @@ TEST_F(Agents, AnAgentMadeAgainTakesItsUndecidedBack) {
   EXPECT_EQ(parts_[2]->committed().count("dw3:t:5"), 1u);
 }
 
+// Agent 1 dies precommitted after a coordinator that reached it alone; agent
+// 2, uncertain and unable to reach it, terminates alone: abort. Started
+// again, agent 1 must not commit on its own mark: it learns the abort from
+// agent 2 and rolls its precommitted branch back.
+TEST_F(Agents, ARestartedPrecommittedAgentFollowsTheAbortTakenWithoutIt) {
+  CanCommitBoth("dw3:t:7");
+  ASSERT_EQ(Post(1, api::Route::kPrecommit, "dw3:t:7"), 200);
+  links_[2]->Cut(true);  // agent 1 is dead: nothing reaches it
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  agents_[2]->Tick();
+  ASSERT_EQ(parts_[2]->aborted().count("dw3:t:7"), 1u) << "the uncertain survivor aborts";
+  links_[2]->Cut(false);
+  Make(1);
+  ASSERT_TRUE(agents_[1]->Adopt().ok());
+  EXPECT_EQ(StateAt(1, "dw3:t:7"), "precommitted");
+  Silence();
+  EXPECT_EQ(parts_[1]->aborted().count("dw3:t:7"), 1u) << "it follows the abort";
+  EXPECT_TRUE(parts_[1]->committed().empty());
+  EXPECT_TRUE(parts_[1]->prepared().empty());
+  EXPECT_EQ(agents_[1]->undecided() + agents_[2]->undecided(), 0u);
+}
+
+// Started again precommitted and unable to reach its peer, an agent waits
+// (its peer may have aborted without it); once it reaches the peer, still
+// uncertain, both commit.
+TEST_F(Agents, ARestartedPrecommittedAgentWaitsForItsPeer) {
+  CanCommitBoth("dw3:t:8");
+  ASSERT_EQ(Post(1, api::Route::kPrecommit, "dw3:t:8"), 200);
+  Make(1);
+  ASSERT_TRUE(agents_[1]->Adopt().ok());
+  links_[1]->Cut(true);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  agents_[1]->Tick();
+  EXPECT_EQ(agents_[1]->undecided(), 1u) << "not decided on its own mark";
+  EXPECT_TRUE(parts_[1]->committed().empty());
+  links_[1]->Cut(false);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  agents_[1]->Tick();
+  EXPECT_EQ(parts_[1]->committed().count("dw3:t:8"), 1u);
+  EXPECT_EQ(parts_[2]->committed().count("dw3:t:8"), 1u);
+}
+
 TEST_F(Agents, TheCoordinatorsAbortIsRefusedOncePrecommitted) {
   CanCommitBoth("dw3:t:6");
   ASSERT_EQ(Post(1, api::Route::kPrecommit, "dw3:t:6"), 200);

@@ -141,6 +141,21 @@ TEST_F(PgState, AnUncertainBranchAbortsAndIsRemembered) {
   EXPECT_EQ(Rows(2), 0);
 }
 
+// An abort marks 'aborted' before its ROLLBACK PREPARED: a precommitted
+// branch killed in between reads aborted, and a late PreCommit is refused.
+TEST_F(PgState, AnAbortMarkedBeforeItsRollbackReadsAborted) {
+  PgParticipantState st(pool_);
+  const std::string gid = UniqueGid("pg-abort-marked");
+  ASSERT_TRUE(Prepare(gid, 3).ok());
+  ASSERT_TRUE(st.Precommit(gid).ok());
+  ASSERT_TRUE(st.RecordOutcome(gid, false).ok());
+  EXPECT_EQ(Fresh(gid), S::kAborted) << "still prepared, the abort decided";
+  EXPECT_EQ(st.Precommit(gid).code(), Status::Code::kFailedPrecondition);
+  ASSERT_TRUE(pg_->Abort(gid).ok());
+  EXPECT_EQ(Fresh(gid), S::kAborted);
+  EXPECT_EQ(Rows(3), 0);
+}
+
 TEST(BrokerState, PrecommitIsTheBrokersDurableMark) {
   BrokerClient::Options bo;
   bo.url = dw::testing::SharedBrokerUrl();
@@ -162,7 +177,14 @@ TEST(BrokerState, PrecommitIsTheBrokersDurableMark) {
   EXPECT_EQ(s, S::kPrecommitted);
   ASSERT_TRUE(client->Commit(gid).ok());
   ASSERT_TRUE(st.Read(gid, &s).ok());
-  EXPECT_EQ(s, S::kUnknown) << "no longer undecided at the broker";
+  EXPECT_EQ(s, S::kCommitted) << "no longer listed: the broker's answer to a precommit tells";
+  const std::string aborted = UniqueGid("broker-abort");
+  ASSERT_TRUE(client->Prepare(aborted, {OutMessage{"threepc-test", aborted, "k", "p"}}).ok());
+  ASSERT_TRUE(client->Abort(aborted).ok());
+  ASSERT_TRUE(st.Read(aborted, &s).ok());
+  EXPECT_EQ(s, S::kAborted);
+  ASSERT_TRUE(st.Read(UniqueGid("broker-never"), &s).ok());
+  EXPECT_EQ(s, S::kUnknown) << "never prepared, and the read recorded nothing";
 }
 
 // A Postgres database (a scratch one) and the shared broker, as the two

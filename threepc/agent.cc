@@ -72,7 +72,12 @@ Status Agent::Adopt() {
   std::vector<InDoubtTxn> held;
   Status s = participant_->ListInDoubt(opts_.gid_prefix, &held);
   if (!s.ok()) return s;
-  for (const auto& t : held) Heard(EntryOf(t.gid), true);
+  for (const auto& t : held) {
+    auto e = EntryOf(t.gid);
+    Heard(e, true);
+    std::lock_guard<std::mutex> l(mu_);
+    e->recovered = true;
+  }
   return Status::OK();
 }
 
@@ -163,10 +168,17 @@ Status Agent::AbortLocked(const std::string& gid) {
   if (st == State::kPrecommitted || st == State::kCommitted) {
     return Status::FailedPrecondition(gid + " is " + StateName(st) + " here: only commit ends it");
   }
-  if (st == State::kAborted) return Status::OK();
-  s = participant_->Abort(gid);
-  if (!s.ok()) return s;
-  return state_->RecordOutcome(gid, false);
+  return AbortHereLocked(gid);
+}
+
+Status Agent::AbortHereLocked(const std::string& gid) {
+  // The outcome first, then the rollback: a Postgres gid reads "aborted"
+  // from then on, even while still prepared (participant_state.h), and an
+  // agent killed in between finishes the rollback at its next termination.
+  // Already aborted: the rollback may be that unfinished one.
+  Status s = state_->RecordOutcome(gid, false);
+  if (s.ok()) s = participant_->Abort(gid);
+  return s;
 }
 
 Status Agent::ApplyLocked(const std::string& gid, Decision d) {
@@ -181,16 +193,16 @@ Status Agent::ApplyLocked(const std::string& gid, Decision d) {
     return Status::OK();  // committed, or resolved and forgotten (the broker)
   }
   if (d == Decision::kAbort) {
-    if (st == State::kPrecommitted || st == State::kCommitted) {
-      return Status::FailedPrecondition(gid + " is " + StateName(st) + " here: it cannot abort");
+    if (st == State::kCommitted) {
+      return Status::FailedPrecondition(gid + " is committed here: it cannot abort");
     }
+    // Precommitted too: the rule says abort next to a precommitted member
+    // only when another member is aborted already, which happens when this
+    // agent was dead precommitted while its peers terminated without it
+    // (all uncertain: abort). The outcome is fixed; this member follows it.
     // Unknown too: a prepare still on its way must find the gid refused
     // (the broker remembers the abort of a gid it never saw).
-    if (st == State::kUncertain || st == State::kUnknown) {
-      s = participant_->Abort(gid);
-      if (s.ok()) s = state_->RecordOutcome(gid, false);
-      return s;
-    }
+    return AbortHereLocked(gid);
   }
   return Status::OK();
 }
@@ -266,6 +278,18 @@ Status Agent::Terminate(const std::string& gid, Decision* decision, std::map<int
         unreachable->push_back(peer);
       }
     }
+    bool recovered;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      recovered = e->recovered;
+    }
+    if (recovered && mine == State::kPrecommitted && !unreachable->empty()) {
+      // This agent died precommitted: its peers may have aborted without it
+      // (all of them uncertain), so its own mark is no vote for commit until
+      // it reaches them and learns what they did. Tried again one timeout
+      // later.
+      return Status::Unavailable("restarted precommitted: waiting for every peer");
+    }
     std::vector<State> reached;
     for (const auto& kv : *states) reached.push_back(kv.second);
     *decision = TerminationDecision(reached);
@@ -274,9 +298,12 @@ Status Agent::Terminate(const std::string& gid, Decision* decision, std::map<int
     Status first;
     for (const auto& [id, st] : *states) {
       if (id == opts_.id) continue;
-      const bool acts = *decision == Decision::kCommit
-                            ? st == State::kUncertain || st == State::kPrecommitted
-                            : st == State::kUncertain || st == State::kUnknown;
+      // Abort reaches a precommitted peer too: one that was dead while the
+      // others aborted (ApplyLocked).
+      const bool acts =
+          *decision == Decision::kCommit
+              ? st == State::kUncertain || st == State::kPrecommitted
+              : st == State::kUncertain || st == State::kUnknown || st == State::kPrecommitted;
       if (!acts) continue;
       Status d = peers_->Decide(id, gid, *decision);
       if (!d.ok() && first.ok()) first = d;

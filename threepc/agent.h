@@ -29,6 +29,19 @@
 // crashed, and the split that loses atomicity when it is only cut off
 // (threepc/state.h).
 //
+// An agent started again (Adopt) finds its undecided gids in its
+// participant's durable state, times them from its start, and terminates
+// them like any other: it asks the lower ids, or it freezes its peers and
+// applies the rule itself. What it must not do is trust its own
+// "precommitted" alone: while it was dead, its peers may have terminated
+// without it, every one of them uncertain, and aborted. So a restarted
+// agent precommitted on a gid decides only once it reaches every peer, and
+// their states tell it the outcome: an aborted peer (the broker answers how
+// a gid it no longer lists ended: participant_state.h) makes the rule say
+// abort, and the precommitted member follows that abort (ApplyLocked). A
+// restarted agent that is only uncertain may abort alone: nobody can have
+// committed without its PreCommit.
+//
 // Thread-safe: requests arrive on many threads at once; calls for one gid
 // are serialised (the participant sees one operation per gid at a time).
 #pragma once
@@ -107,6 +120,7 @@ class Agent {
     bool undecided = false;  // uncertain or precommitted here
     bool frozen = false;     // a recovery coordinator has it: refuse the coordinator
     bool terminating = false;
+    bool recovered = false;   // adopted at start: this agent may have died holding it
     Clock::time_point heard;  // the coordinator's last call
   };
 
@@ -130,6 +144,9 @@ class Agent {
   // An abort: refused (FailedPrecondition) once the gid is precommitted or
   // committed here, which only a commit may resolve.
   Status AbortLocked(const std::string& gid);
+  // The outcome noted, then the rollback (participant_state.h: the mark
+  // goes first). Idempotent.
+  Status AbortHereLocked(const std::string& gid);
   // A termination decision, from the gid's state here: commit an uncertain
   // or precommitted gid, abort an uncertain or unknown one.
   Status ApplyLocked(const std::string& gid, Decision d);

@@ -59,6 +59,11 @@ Status PgParticipantState::Precommit(const std::string& gid) {
       }
       return Status::NotFound("transaction " + gid + " is not prepared");
     }
+    // 'aborted' next to a prepared gid: an abort decided, its ROLLBACK
+    // PREPARED still to come (the mark goes first, see the header).
+    if (mark && *mark == "aborted") {
+      return Status::FailedPrecondition("transaction " + gid + " was aborted");
+    }
     if (mark) return Status::OK();  // precommitted before
     tx.exec_params(std::string("INSERT INTO ") + kPgStateTable +
                        " (gid, state) VALUES ($1, 'precommitted') ON CONFLICT (gid) DO NOTHING",
@@ -98,7 +103,11 @@ Status PgParticipantState::Read(const std::string& gid, State* out) {
     const bool prepared = IsPrepared(tx, gid);
     std::optional<std::string> mark = MarkOf(tx, gid);
     if (prepared) {
-      *out = mark ? State::kPrecommitted : State::kUncertain;
+      if (!mark) {
+        *out = State::kUncertain;
+      } else {
+        *out = *mark == "aborted" ? State::kAborted : State::kPrecommitted;
+      }
     } else if (!mark) {
       *out = State::kUnknown;
     } else if (*mark == "aborted") {
@@ -116,9 +125,23 @@ Status BrokerParticipantState::Read(const std::string& gid, State* out) {
   std::vector<BrokerPrepared> listed;
   Status s = client_->ListPrepared(&listed);
   if (!s.ok()) return s;
-  *out = State::kUnknown;
   for (const auto& p : listed) {
-    if (p.gid == gid) *out = p.precommitted ? State::kPrecommitted : State::kUncertain;
+    if (p.gid == gid) {
+      *out = p.precommitted ? State::kPrecommitted : State::kUncertain;
+      return Status::OK();
+    }
+  }
+  // Not undecided: ask the broker how it ended. A precommit of a gid that is
+  // not prepared records nothing; its answer is the outcome (see the header).
+  s = client_->Precommit(gid);
+  if (s.ok()) {
+    *out = State::kCommitted;
+  } else if (s.code() == Status::Code::kFailedPrecondition) {
+    *out = State::kAborted;
+  } else if (s.IsNotFound()) {
+    *out = State::kUnknown;
+  } else {
+    return s;
   }
   return Status::OK();
 }

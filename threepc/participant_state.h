@@ -13,14 +13,18 @@
 //   prepared, no row              -> uncertain
 //   prepared, row 'precommitted'  -> precommitted
 //   not prepared, row 'committed' -> committed   (written after COMMIT PREPARED)
-//   not prepared, row 'aborted'   -> aborted     (written after ROLLBACK PREPARED)
+//   prepared, row 'aborted'       -> aborted: the abort is decided, its
+//                                    ROLLBACK PREPARED not done yet (the
+//                                    agent writes 'aborted' BEFORE it rolls
+//                                    back, so a precommitted gid never loses
+//                                    its mark to a rollback)
+//   not prepared, row 'aborted'   -> aborted
 //   not prepared, row 'precommitted'
 //                                 -> committed: the agent died between COMMIT
-//                                    PREPARED and its 'committed' row. A
-//                                    precommitted participant is resolved
-//                                    only by commit: every decision that
-//                                    reaches it sees its own "precommitted"
-//                                    and Skeen's rule then says commit.
+//                                    PREPARED and its 'committed' row. An
+//                                    abort overwrites the mark before it
+//                                    rolls back, so only a commit leaves
+//                                    'precommitted' behind an unprepared gid.
 //   not prepared, no row          -> unknown (never prepared, or rolled back
 //                                    before any mark)
 // Reading takes pg_prepared_xacts first, then the row: a resolution between
@@ -31,11 +35,16 @@
 // POST /transactions/{gid}/precommit writes a durable record in its log.
 //   listed prepared       -> uncertain
 //   listed precommitted   -> precommitted
-//   not listed            -> unknown: the broker forgets nothing, but its
-//                            listing shows only undecided gids; the agent
-//                            that resolved it knows the outcome, and a
-//                            recovery coordinator that reaches the Postgres
-//                            side learns it there.
+//   not listed            -> the broker's answer to a precommit of the gid,
+//                            which records nothing for a gid not prepared:
+//                            OK -> committed, FailedPrecondition -> aborted
+//                            (an abort it remembers), NotFound -> unknown
+//                            (never prepared). The listing alone could not
+//                            tell a commit from an abort, and a Postgres
+//                            agent restarted precommitted needs exactly that:
+//                            the broker side may have aborted without it.
+//                            Read the state with no prepare of the gid on
+//                            its way (the agent serialises calls per gid).
 // Outcomes need no mark: the broker's commit/abort record is the outcome.
 #pragma once
 

@@ -31,6 +31,11 @@
 //   or unknown                     -> abort (nobody can have committed: a
 //                                     commit needs every participant
 //                                     precommitted first)
+// One more pair appears when a member CRASHES precommitted: the others,
+// every one uncertain, abort without it (the last line), and it comes back
+// {precommitted, aborted}. "any aborted" is checked first, so it learns
+// abort; that is why a restarted agent decides only once it reaches every
+// peer (threepc/agent.h).
 // The last line is the one that fails under a partition. It is only sound
 // if "unreachable" means "crashed", i.e. a synchronous network. When the
 // network splits after PreCommit reached one side only, that side (with the
