@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 #include <vector>
 
 #include "env/ports.h"
@@ -52,6 +53,14 @@ int PickDistinct(int preferred, const std::vector<int>& taken) {
     if (std::find(taken.begin(), taken.end(), p) == taken.end()) return p;
   }
   return 0;
+}
+
+// True when every remembered port (0: none) can be bound again.
+bool PortsFree(const std::vector<int>& ports) {
+  for (int p : ports) {
+    if (p > 0 && !TcpPortFree(p)) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -137,6 +146,13 @@ Status RabbitmqDaemon::Ensure(pid_t* pid, int* port, bool* started, std::ostream
   std::string run_as;
   s = PrepareServiceUser("rabbitmq-server", dir_, &run_as);
   if (!s.ok()) return s;
+  // A node just SIGKILLed (its pid gone, no clean shutdown) keeps its
+  // listening sockets until the last of the VM's threads has exited: give
+  // the remembered ports a moment to come free before moving to others,
+  // which clients holding the old URL would never find.
+  for (int i = 0; i < 100 && !PortsFree({amqp, dist, epmd}); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   const int a = PickDistinct(amqp, {});
   const int d = PickDistinct(dist, {a});
   const int e = PickDistinct(epmd, {a, d});

@@ -14,8 +14,9 @@ add_test(NAME rabbitmq_up_outbox
 set_tests_properties(rabbitmq_up_outbox PROPERTIES FIXTURES_REQUIRED dwenv_outbox
   FIXTURES_SETUP dwrabbitmq_outbox LABELS rabbitmq TIMEOUT 180)
 # Set apart, after the discovered tests were added (a list in
-# gtest_discover_tests' PROPERTIES would be split).
+# gtest_discover_tests' PROPERTIES would be split). One at a time: they share
+# the node's `orders` queue, which each deletes first, and one SIGKILLs the node.
 set(_dw_rabbitmq_fixtures "${CMAKE_CURRENT_BINARY_DIR}/rabbitmq_test_fixtures.cmake")
 file(WRITE "${_dw_rabbitmq_fixtures}"
-  "if(rabbitmq_test_TESTS)\n  set_tests_properties(\${rabbitmq_test_TESTS} PROPERTIES FIXTURES_REQUIRED \"dwenv_outbox;dwrabbitmq_outbox\")\nendif()\n")
+  "if(rabbitmq_test_TESTS)\n  set_tests_properties(\${rabbitmq_test_TESTS} PROPERTIES FIXTURES_REQUIRED \"dwenv_outbox;dwrabbitmq_outbox\" RESOURCE_LOCK dw_rabbitmq_outbox)\nendif()\n")
 set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${_dw_rabbitmq_fixtures}")
