@@ -1,6 +1,7 @@
 #include "outbox/relay_pgq.h"
 
 #include <algorithm>
+#include <string>
 #include <thread>
 
 #include "outbox/pgq_queue.h"
@@ -17,11 +18,27 @@ const char* const kBatchEventsSql =
     " ev_data FROM pgq.get_batch_events($1) ORDER BY ev_id";
 const char* const kFinishBatchSql = "SELECT pgq.finish_batch($1)";
 const char* const kTickerSql = "SELECT pgq.ticker($1)";
-// Drained: no batch open, the consumer at the queue's last tick, and no
-// event since that tick (ev_new counts the queue's event sequence).
-const char* const kDrainedSql =
-    "SELECT c.current_batch IS NULL AND c.last_tick = q.last_tick_id AND q.ev_new = 0"
-    " FROM pgq.get_queue_info($1) q, pgq.get_consumer_info($1, $2) c";
+// Drained, first: no batch open, the consumer at the queue's last tick, and
+// no event took an ev_id since that tick (ev_new counts the queue's event
+// sequence). Also the last tick's snapshot (its xmax and in-progress txids)
+// and the queue's event tables, for the second check.
+const char* const kAtLastTickSql =
+    "SELECT c.current_batch IS NULL AND c.last_tick = q.last_tick_id AND q.ev_new = 0,"
+    " pgq.quote_fqname(qq.queue_data_pfx), txid_snapshot_xmax(t.tick_snapshot),"
+    " ARRAY(SELECT txid_snapshot_xip(t.tick_snapshot))::text"
+    " FROM pgq.get_queue_info($1) q, pgq.get_consumer_info($1, $2) c, pgq.queue qq, pgq.tick t"
+    " WHERE qq.queue_name = $1 AND t.tick_queue = qq.queue_id AND t.tick_id = q.last_tick_id";
+// Drained, second: no committed event that the last tick did not see. Not
+// ev_new's business: an event takes its ev_id when inserted, so one whose
+// transaction was in progress at the tick (and commits after it) counts
+// before the tick, yet it is in no batch until the next tick. These are
+// the events pgq.batch_event_sql would read into the next batch: txid at
+// or past the tick's xmax, or among its in-progress txids; our snapshot
+// shows only the committed ones. Both conditions use the event tables'
+// ev_txid index: cheap enough for every idle poll. $1 is the tick's xmax,
+// $2 its in-progress txids; %s the queue's event tables (their parent).
+const char* const kUnseenCommitSql =
+    "SELECT EXISTS (SELECT 1 FROM %s ev WHERE ev.ev_txid >= $1 OR ev.ev_txid = ANY($2::bigint[]))";
 
 // Empty batches (ticks with no event between them) closed per Step at most.
 constexpr int kMaxEmptyBatches = 64;
@@ -49,8 +66,14 @@ class PgqRelay : public PollingRelay {
     try {
       pqxx::work tx{*c};
       if (opts_.pgq_self_tick) Exec(tx, kTickerSql, kPgqQueue);
-      auto r = Exec(tx, kDrainedSql, kPgqQueue, kPgqConsumer);
+      auto r = Exec(tx, kAtLastTickSql, kPgqQueue, kPgqConsumer);
       *drained = !r.empty() && !r[0][0].is_null() && r[0][0].as<bool>();
+      if (*drained) {
+        std::string sql = kUnseenCommitSql;
+        sql.replace(sql.find("%s"), 2, r[0][1].as<std::string>());
+        auto u = Exec(tx, sql, r[0][2].as<int64_t>(), r[0][3].as<std::string>());
+        *drained = !u[0][0].as<bool>();
+      }
       tx.commit();
       return Status::OK();
     } catch (...) {

@@ -14,6 +14,12 @@
 // (the default) or, with RelayOptions::pgq_self_tick, from the relay, which
 // calls pgq.ticker(queue) when it finds no batch. One consumer is one
 // reader: run one instance.
+//
+// Drained (--until-drained): no batch open, the consumer at the last tick,
+// and no committed event that tick did not see. The last part reads the
+// tick's snapshot: a transaction in progress at the tick that committed
+// after it adds nothing to the queue's event counter (its event took its
+// ev_id before the tick), and its event waits for the next tick.
 #pragma once
 
 #include <memory>

@@ -7,7 +7,10 @@
 //  - offset-naive's losing interleaving (a transaction that inserts first
 //    and commits last): both events delivered;
 //  - a prepared transaction holding an event does not hold back later
-//    commits, and its event is delivered once it commits.
+//    commits, and its event is delivered once it commits;
+//  - a transaction open across a tick that commits after it: the queue is
+//    not drained until its event is delivered (--until-drained waits for the
+//    next tick instead of stopping).
 // And the outbox without a table (outbox/emit_message.h): the same 10,000
 // orders and the same interleaving, read by the cdc relay from the WAL.
 #include <sys/stat.h>
@@ -231,6 +234,81 @@ TEST_F(PgqTest, HeldPreparedTransactionDoesNotStallLaterCommits) {
   EXPECT_EQ(PumpUntil(relay.get(), 1), 1) << "delivery resumes once it commits";
   workload::VerifyReport v = Verify();
   EXPECT_EQ(v.messages, 2u);
+  EXPECT_TRUE(v.ok()) << v.ToText(20);
+}
+
+// The last tick lists A's txid in progress; A then commits. A's event took
+// its ev_id before that tick, so the queue's event sequence did not move
+// since (ev_new = 0) and the consumer stands at the last tick: only the
+// tick's snapshot says that a committed event is in no batch yet.
+TEST_F(PgqTest, CommitAfterTheLastTickIsNotDrainedAway) {
+  StartPgqd();
+  auto last_tick = [&] {
+    return SqlInt(dsn_, "SELECT last_tick_id FROM pgq.get_queue_info('dw_outbox')");
+  };
+  pqxx::connection ca{dsn_};
+  pqxx::work a{ca};
+  InsertEvent(a, 1);
+  const int64_t txid_a = a.exec1("SELECT txid_current()")[0].as<int64_t>();
+  // A tick while A is open: force_tick makes pgqd's next call tick.
+  const int64_t before = last_tick();
+  Sql(dsn_, "SELECT pgq.force_tick('dw_outbox')");
+  auto end = std::chrono::steady_clock::now() + 30s;
+  while (last_tick() == before && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_GT(last_tick(), before) << "pgqd took no tick";
+  // No tick from here on: pgq.ticker() skips a paused queue. A call pgqd
+  // began before the pause may still tick; wait until none is running.
+  Sql(dsn_, "SELECT pgq.set_queue_config('dw_outbox', 'ticker_paused', 'true')");
+  end = std::chrono::steady_clock::now() + 30s;
+  while (SqlInt(dsn_,
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND state <> 'idle' AND query LIKE '%pgq.ticker%'") >
+             0 &&
+         std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(10ms);
+  }
+  const int64_t tick = last_tick();
+
+  auto relay = StartedRelay(/*self_tick=*/false);
+  EXPECT_EQ(PumpFor(relay.get(), 200ms), 0);
+  bool drained = false;
+  Status s = relay->Drained(&drained);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_TRUE(drained) << "A is open: nothing committed is left to send";
+
+  a.commit();
+  EXPECT_EQ(SqlInt(dsn_,
+                   "SELECT count(*) FROM pgq.tick t JOIN pgq.queue q ON q.queue_id ="
+                   " t.tick_queue WHERE q.queue_name = 'dw_outbox' AND t.tick_id = " +
+                       std::to_string(tick) + " AND txid_visible_in_snapshot(" +
+                       std::to_string(txid_a) + ", t.tick_snapshot)"),
+            0)
+      << "the last tick lists A in progress";
+  EXPECT_EQ(PumpFor(relay.get(), 200ms), 0) << "no tick since A committed";
+  s = relay->Drained(&drained);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_FALSE(drained) << "A committed after the last tick: its event is in no batch yet";
+  EXPECT_EQ(last_tick(), tick) << "the ticker stayed paused";
+  relay.reset();
+
+  // The relay as `outbox relay --until-drained` runs it, started while no
+  // tick can come: one that took the queue for drained would stop now, with
+  // nothing published. Half a second gives it the time to; then pgqd ticks
+  // again, and that tick brings A's event.
+  outbox::RunnerOptions rn;
+  rn.until_drained = true;
+  rn.maintain = false;
+  RelayThread runner(PgqRelay(/*self_tick=*/false), rn);
+  std::this_thread::sleep_for(500ms);
+  Sql(dsn_, "SELECT pgq.set_queue_config('dw_outbox', 'ticker_paused', 'false')");
+  const auto& report = runner.Join();
+  EXPECT_TRUE(report.drained) << report.ToText();
+  EXPECT_EQ(report.published, 1u) << report.ToText();
+  workload::VerifyReport v = Verify();
+  EXPECT_EQ(v.rows, 1u);
+  EXPECT_EQ(v.messages, 1u);
   EXPECT_TRUE(v.ok()) << v.ToText(20);
 }
 
