@@ -21,6 +21,7 @@ void AddChaosCommand(CLI::App& app, Globals& g) {
     uint64_t seed = 1;
     int run = -1;
     std::string approach;
+    std::string fault;
     std::string out;
     bool keep = false;
   };
@@ -34,6 +35,9 @@ void AddChaosCommand(CLI::App& app, Globals& g) {
       "--approach", o->approach,
       "approaches or families to draw from (default 2pc,outbox,saga,event-sourced): e.g. "
       "2pc-pg,outbox-cdc,saga");
+  cmd->add_option("--fault", o->fault,
+                  "draw only these faults (e.g. process-kill,crash-point); agent-kill (3PC: a "
+                  "participant agent SIGKILLed and restarted) is drawn only when named here");
   cmd->add_option("--out", o->out, "write chaos.json and chaos.md into this folder");
   cmd->add_flag("--keep-cells", o->keep, "keep every run's folder (process logs, samples)");
   cmd->callback([&g, o] {
@@ -45,6 +49,7 @@ void AddChaosCommand(CLI::App& app, Globals& g) {
     co.seed = o->seed;
     co.only_run = o->run;
     co.approaches = o->approach;
+    co.faults = o->fault;
     co.dsn = g.dsn;
     co.binary = SelfExe();
     co.out_dir = o->out;
@@ -54,6 +59,7 @@ void AddChaosCommand(CLI::App& app, Globals& g) {
     line += " chaos --runs " + std::to_string(o->runs) + " --seed " + std::to_string(o->seed);
     if (o->run >= 0) line += " --run " + std::to_string(o->run);
     if (!o->approach.empty()) line += " --approach " + o->approach;
+    if (!o->fault.empty()) line += " --fault " + o->fault;
     co.command_line = line;
     compare::ChaosSummary sum;
     Status s = compare::RunChaos(co, std::cout, &sum);

@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +12,7 @@
 
 #include "compare/approaches.h"
 #include "compare/cells.h"
+#include "compare/faults.h"
 #include "compare/lab.h"
 #include "compare/machine.h"
 
@@ -20,9 +22,29 @@ namespace {
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
+// Faults drawn only when --fault names them, so that every (seed, run) of a
+// campaign without --fault draws exactly what it drew before they existed.
+// agent-kill: one of 3PC's participant agents SIGKILLed and started again.
+std::vector<std::string> NamedOnlyFaults(const Approach& a) {
+  if (a.is_3pc()) return {"agent-kill"};
+  return {};
+}
+
+std::vector<std::string> Split(const std::string& list) {
+  std::vector<std::string> out;
+  std::stringstream in(list);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
 // The faults a run may draw for `a`. clock-skew is left out: it is a designed
-// loss of offset-naive, shown by `compare`, not a crash.
-std::vector<std::string> Faults(const Approach& a, bool embedded) {
+// loss of offset-naive, shown by `compare`, not a crash. `only` (--fault):
+// just those of them named there, the named-only ones included.
+std::vector<std::string> Faults(const Approach& a, bool embedded,
+                                const std::vector<std::string>& only) {
   std::vector<std::string> v = {"broker-down", "broker-slow", "process-kill", "partition"};
   if (embedded) v.push_back("postgres-restart");
   // Crash points are declared per family (FamilyDef): 2PC's and 3PC's
@@ -31,6 +53,11 @@ std::vector<std::string> Faults(const Approach& a, bool embedded) {
   if (!a.def().crash_points.empty()) v.push_back("crash-point");
   if (!a.def().broker_crash_points.empty()) v.push_back("broker-crash");
   if (a.def().handles_refusal) v.push_back("broker-reject");
+  if (only.empty()) return v;
+  for (const auto& f : NamedOnlyFaults(a)) v.push_back(f);
+  std::erase_if(v, [&only](const std::string& f) {
+    return std::find(only.begin(), only.end(), f) == only.end();
+  });
   return v;
 }
 
@@ -40,7 +67,7 @@ struct Draw {
   std::string Describe() const {
     std::ostringstream o;
     o << approach->name << " " << spec.scenario;
-    if (!spec.crash_at.empty()) o << " " << spec.crash_at;
+    if (!spec.crash_at.empty()) o << " " << spec.crash_at;  // agent-kill: its victim
     if (spec.scenario == "crash-point") o << "@" << spec.crash_after;
     o << " c=" << spec.concurrency << " fault " << spec.fault_s << "s";
     return o.str();
@@ -49,7 +76,8 @@ struct Draw {
 
 // Everything about run `k` comes from (seed, k): rerunning one run alone
 // draws exactly the same.
-Draw DrawRun(uint64_t seed, int k, const std::vector<Approach>& pool, bool embedded) {
+Draw DrawRun(uint64_t seed, int k, const std::vector<Approach>& pool, bool embedded,
+             const std::vector<std::string>& only) {
   std::mt19937_64 rng(seed * 1000003ULL + static_cast<uint64_t>(k) * 7919ULL + 17);
   auto pick = [&rng](size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng); };
   auto uniform = [&rng](double lo, double hi) {
@@ -57,7 +85,7 @@ Draw DrawRun(uint64_t seed, int k, const std::vector<Approach>& pool, bool embed
   };
   Draw d;
   d.approach = &pool[pick(pool.size())];
-  const auto faults = Faults(*d.approach, embedded);
+  const auto faults = Faults(*d.approach, embedded, only);
   FaultSpec& f = d.spec;
   f.scenario = faults[pick(faults.size())];
   const int conc[] = {1, 2, 4, 8};
@@ -72,6 +100,8 @@ Draw DrawRun(uint64_t seed, int k, const std::vector<Approach>& pool, bool embed
     f.crash_after = static_cast<int64_t>(pick(300));
   } else if (f.scenario == "broker-crash") {
     f.crash_at = def.broker_crash_points[pick(def.broker_crash_points.size())];
+  } else if (f.scenario == "agent-kill") {
+    f.crash_at = pick(2) == 0 ? "postgres-agent" : "broker-agent";  // the victim
   }
   f.converge_timeout_s = d.approach->GuaranteedUnder(f.scenario) ? 30 : 3;
   f.drain_timeout_s = 30;
@@ -144,6 +174,13 @@ Status RunChaos(const ChaosOptions& opts, std::ostream& log, ChaosSummary* out) 
   LeaveOutFullSizeOnly(opts.approaches, &pool);
   std::erase_if(pool, [](const Approach& a) { return !a.uses_broker(); });
   if (pool.empty()) return Status::InvalidArgument("--approach: the floor sends nothing to break");
+  const std::vector<std::string> only = Split(opts.faults);
+  for (const auto& f : only) {
+    const ScenarioDef* def = FindScenario(f);
+    if (def == nullptr || f == "clock-skew" || f == "in-doubt-held") {
+      return Status::InvalidArgument("--fault: chaos draws no fault named '" + f + "'");
+    }
+  }
   if (opts.runs <= 0) return Status::InvalidArgument("--runs must be positive");
 
   std::unique_ptr<Lab> lab;
@@ -154,6 +191,15 @@ Status RunChaos(const ChaosOptions& opts, std::ostream& log, ChaosSummary* out) 
   std::string work;
   s = Lab::OpenScratch("dw-chaos", lo, &lab, &work);
   if (!s.ok()) return s;
+  if (!only.empty()) {
+    // An approach none of the named faults applies to is left out of the pool.
+    const bool embedded = lab->embedded();
+    std::erase_if(pool, [&](const Approach& a) { return Faults(a, embedded, only).empty(); });
+    if (pool.empty()) {
+      return Status::InvalidArgument("--fault " + opts.faults +
+                                     ": applies to no approach in the pool");
+    }
+  }
   std::error_code ec;
   const auto t0 = std::chrono::steady_clock::now();
   json r;
@@ -174,14 +220,15 @@ Status RunChaos(const ChaosOptions& opts, std::ostream& log, ChaosSummary* out) 
   const int first = opts.only_run >= 0 ? opts.only_run : 0;
   const int last = opts.only_run >= 0 ? opts.only_run + 1 : opts.runs;
   for (int k = first; k < last; ++k) {
-    Draw d = DrawRun(opts.seed, k, pool, lab->embedded());
+    Draw d = DrawRun(opts.seed, k, pool, lab->embedded(), only);
     ctx.seed = opts.seed * 31 + static_cast<uint64_t>(k);  // orders and kill moments of this run
     const results::FailureCell cell = RunFault(ctx, *d.approach, d.spec);
     const std::string status = cell.status.value_or("");
     std::string verdict = status == "ran" ? cell.verdict.value_or("") : status;
     const std::string repro = "dualwrite chaos --seed " + std::to_string(opts.seed) + " --run " +
                               std::to_string(k) +
-                              (opts.approaches.empty() ? "" : " --approach " + opts.approaches);
+                              (opts.approaches.empty() ? "" : " --approach " + opts.approaches) +
+                              (opts.faults.empty() ? "" : " --fault " + opts.faults);
     ++out->runs;
     // 3PC under a partition loses by design (Approach::expected_loss_under),
     // as offset-naive does always: the cell says expected-loss, not violations.

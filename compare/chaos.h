@@ -21,7 +21,10 @@ struct ChaosOptions {
   uint64_t seed = 1;
   int only_run = -1;       // >= 0: run just this one (reproduction)
   std::string approaches;  // --approach: names or families; empty = 2pc + outbox
-  std::string dsn;         // empty: a throwaway embedded cluster
+  // --fault: only these faults (comma list), and the faults drawn only when
+  // named (agent-kill); empty = every fault each approach meets.
+  std::string faults;
+  std::string dsn;  // empty: a throwaway embedded cluster
   std::string binary;
   std::string out_dir;       // chaos.json + chaos.md; empty: none
   std::string command_line;  // for the summary

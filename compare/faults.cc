@@ -469,6 +469,16 @@ std::vector<ScenarioDef> Build() {
   v.push_back({"broker-crash", "broker crash point",
                "the broker dies by itself at a named crash point and is restarted", false, false,
                NoBroker, [] { return std::make_unique<CrashPoint>(true); }});
+  v.push_back({"agent-kill", "3PC agent SIGKILL",
+               "one of 3PC's participant agents (drawn: Postgres or broker) is killed with "
+               "SIGKILL during the load and started again with the same arguments at the end of "
+               "the window; it resumes from its participant's durable state",
+               false, false,
+               [](const Approach& a) {
+                 return a.is_3pc() ? std::string()
+                                   : std::string("only 3PC runs participant agents");
+               },
+               MakeAgentKill});
   return v;
 }
 

@@ -82,6 +82,10 @@ struct ScenarioDef {
 // or the relay's own (FamilyDef::relay_crash_flag) with a batch number.
 std::vector<std::string> CrashPointArgs(const Approach& a, const FaultSpec& spec);
 
+// agent-kill: a 3PC participant agent SIGKILLed and started again
+// (compare/fault_agent_kill.cc).
+std::unique_ptr<Fault> MakeAgentKill();
+
 // Every scenario, matrix ones in report order.
 const std::vector<ScenarioDef>& Scenarios();
 const ScenarioDef* FindScenario(const std::string& name);

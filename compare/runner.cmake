@@ -12,6 +12,7 @@ add_library(dw_compare STATIC
   rig.cc
   family_figures.cc
   faults.cc
+  fault_agent_kill.cc
   load_cell.cc
   fault_cell.cc
   agents.cc
