@@ -36,6 +36,12 @@ Field<Percentiles> SagaPendingAge(const Rig& rig) {
   }
 }
 
+Field<results::DirtyReads> SagaDirtyReads(const Proc& load) {
+  json j = json::parse(LastLine(load.out), nullptr, false);
+  if (!j.is_object() || !j.contains("dirty_reads")) return nullptr;
+  return results::ReadField<results::DirtyReads>(j["dirty_reads"]);
+}
+
 Field<Percentiles> ProjectionLag(const Proc& projector) {
   json j = json::parse(LastLine(projector.out), nullptr, false);
   if (!j.is_object() || !j.contains("lag_ms") || !j["lag_ms"].is_object()) return nullptr;

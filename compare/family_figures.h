@@ -4,6 +4,8 @@
 //                      commit -> its final status, placed or cancelled): the
 //                      window in which other transactions see an order whose
 //                      event does not exist yet (the dirty-read window)
+//   dirty_reads        saga: what a reader polling the open sagas read while
+//                      they were pending, and how those orders ended
 //   projection_lag_ms  event-sourced: broker visibility -> the projector's
 //                      commit of the row, as the projector measured it: how
 //                      long a reader of the read model misses an
@@ -21,6 +23,10 @@ namespace dw::compare {
 // From saga_orders and orders of the cell's id range, orders that reached
 // their final status only.
 results::Field<results::Percentiles> SagaPendingAge(const Rig& rig);
+
+// From the finished `saga run`'s --json summary (its last stdout line);
+// null when it printed none (killed) or ran without the probe.
+results::Field<results::DirtyReads> SagaDirtyReads(const Proc& load);
 
 // From the stopped projector's --json summary (its last stdout line).
 results::Field<results::Percentiles> ProjectionLag(const Proc& projector);

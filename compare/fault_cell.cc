@@ -379,6 +379,7 @@ FailureCell RunFault(CellContext& ctx, const Approach& a, const FaultSpec& f) {
     (void)results::Read(merged, &cell);
   }
   AddFamilyFigures(rig, a, run.relay_i ? &rig.procs[*run.relay_i] : nullptr, &cell);
+  if (a.def().judge == Judge::kSaga) cell.dirty_reads = SagaDirtyReads(run.load());
   cell.verify = verified;
   HistoryReport history;
   Status hs = CheckHistory(rows, rig.dsn, a.uses_broker() ? rig.broker.url() : "", rig.min_id,

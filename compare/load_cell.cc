@@ -280,6 +280,7 @@ LoadCell MeasureLoadCell(CellContext& ctx, const Approach& a, const LoadSpec& sp
     cell.sustain_failures = nullptr;
   }
   AddFamilyFigures(rig, a, relay, &cell);
+  if (a.def().judge == Judge::kSaga) cell.dirty_reads = SagaDirtyReads(*load);
   cell.command = CommandLine(load, relay);
   cell.error = drain < 0 && a.guaranteed
                    ? Field<std::string>("not every message arrived within " +

@@ -129,6 +129,11 @@ void ScenarioTable(const Data& d, const std::string& name, const ScenarioInfo* s
     if (c->notes) {
       for (const std::string& n : *c->notes) notes.push_back(Code(a.name) + ": " + n);
     }
+    if (const auto& dr = c->dirty_reads; dr && Num(dr->orders_seen_pending).value_or(0) > 0) {
+      notes.push_back(Code(a.name) + ": a reader polling the open sagas every " +
+                      Int(Num(dr->interval_ms)) + " ms read " + Int(Num(dr->orders_seen_pending)) +
+                      " orders while they were pending: " + DirtyOutcome(*dr));
+    }
     const Field<results::Vacuum>& vac = c->vacuum;
     // Only a held transaction's xmin horizon keeps dead tuples: zeros say nothing.
     if (Opt kept = Num(vac, &results::Vacuum::dead_tuples_kept_while_held);

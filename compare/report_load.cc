@@ -19,6 +19,9 @@ Opt PendingP99(const LoadCell& c) { return Num(c.pending_age_ms, &Percentiles::p
 Opt LagP99(const LoadCell& c) { return Num(c.projection_lag_ms, &Percentiles::p99); }
 Opt AgentsCpu(const LoadCell& c) { return Num(c.cpu_us_per_op, &CpuPerOp::agents); }
 Opt Drain(const LoadCell& c) { return Num(c.drain_s); }
+Opt SeenPending(const LoadCell& c) {
+  return Num(c.dirty_reads, &results::DirtyReads::orders_seen_pending);
+}
 
 bool AnyClosed(const Data& d, Opt (*get)(const LoadCell&)) {
   for (const LoadCell* c : d.closed()) {
@@ -97,6 +100,8 @@ void ClosedTable(const Data& d, int c, bool delivered, std::string& out) {
   header.insert(header.end(), {"vs floor", "p50", "p99", "e2e p50", "e2e p99", "drain s"});
   if (pending) header.push_back("pending p50 / p99");
   if (lag) header.push_back("projection lag p50 / p99");
+  const bool dirty = AnyClosed(d, SeenPending);
+  if (dirty) header.push_back("dirty reads (cancelled)");
   header.push_back("verify");
   Table t(header, {0, header.size() - 1});
   for (const auto& a : d.approaches()) {
@@ -119,6 +124,12 @@ void ClosedTable(const Data& d, int c, bool delivered, std::string& out) {
     };
     if (pending) row.push_back(pair(j.pending_age_ms));
     if (lag) row.push_back(pair(j.projection_lag_ms));
+    if (dirty) {
+      row.push_back(Valid(SeenPending(j))
+                        ? Int(SeenPending(j)) + " (" +
+                              Int(Num(j.dirty_reads, &results::DirtyReads::then_cancelled)) + ")"
+                        : "-");
+    }
     row.push_back(verify);
     t.Add(row);
   }
@@ -213,6 +224,12 @@ std::vector<std::string> ClosedReading(const Data& d) {
                 Ms(g.value) + " ms at p99" + at +
                 ": for that long another session reads an order whose OrderPlaced does not "
                 "exist yet (the dirty-read window), and that may still be cancelled.");
+  }
+  for (const Fig& g : d.Collect(c, SeenPending, false)) {
+    const results::DirtyReads& r = *g.cell->dirty_reads;
+    s.push_back("A reader polling " + Code(g.approach) + "'s open sagas every " +
+                Int(Num(r.interval_ms)) + " ms read " + Int(g.value) +
+                " orders while they were pending" + at + ": " + DirtyOutcome(r) + ".");
   }
   for (const Fig& g : d.Collect(c, LagP99, false)) {
     s.push_back(Code(g.approach) + "'s read model lagged the broker by " +
@@ -333,6 +350,20 @@ void Cost(const Data& d, std::string& out) {
 }
 
 }  // namespace
+
+std::string DirtyOutcome(const results::DirtyReads& r) {
+  const double cancelled = Num(r.then_cancelled).value_or(0);
+  const double pending = Num(r.still_pending).value_or(0);
+  if (cancelled == 0 && pending == 0) return "all were placed later";
+  std::vector<std::string> parts;
+  if (cancelled > 0) {
+    parts.push_back(Int(cancelled) +
+                    " were cancelled afterwards (reads of orders that never "
+                    "happened)");
+  }
+  if (pending > 0) parts.push_back(Int(pending) + " still pending at the end");
+  return Join(parts, ", ");
+}
 
 std::optional<Span> BusyShare(const Data& d, int c) {
   Opt cores = Num(d.machine().cores);

@@ -64,6 +64,11 @@ std::optional<Span> BusyShare(const Data& d, int concurrency);
 // report then says throughput follows total CPU per operation.
 inline constexpr double kCpuBound = 0.6;
 
+// How the orders a saga's dirty-read probe read while pending ended: "all
+// were placed later", "3 were cancelled afterwards (reads of orders that
+// never happened), 1 still pending at the end".
+std::string DirtyOutcome(const results::DirtyReads& r);
+
 // Why a grid cell was not sustained: its sustain_failures joined.
 std::string SustainFailures(const LoadCell& cell);
 

@@ -83,6 +83,16 @@ struct Verify {
   json extra;
 };
 
+// The saga's dirty reads (`saga run --dirty-read-probe`): a second session
+// polled the open sagas every `interval_ms` and remembered each order it read
+// while 'pending'; after the run, how those orders ended. then_cancelled
+// counts reads of an order that never happened.
+struct DirtyReads {
+  Field<int64_t> interval_ms, polls, orders_seen_pending, then_placed, then_cancelled,
+      still_pending, errors;
+  json extra;
+};
+
 // ---------------------------------------------------------------- load cells
 
 // A load cell of section 1 (latency, rate_grid, contention, relay_scaling;
@@ -117,6 +127,7 @@ struct LoadCell {
   Field<int64_t> instances, batch;
   Field<Verify> verify;
   Field<Percentiles> pending_age_ms;     // saga
+  Field<DirtyReads> dirty_reads;         // saga, since 2026-12-06
   Field<Percentiles> projection_lag_ms;  // event-sourced
   Field<std::string> command;
   Field<std::vector<std::string>> notes;  // a repeated cell's failed repetitions
@@ -201,6 +212,7 @@ struct FailureCell {
   Field<std::vector<LostPoint>> lost_timeline;
   Field<std::vector<BacklogPoint>> backlog;
   Field<Percentiles> pending_age_ms, projection_lag_ms;
+  Field<DirtyReads> dirty_reads;  // saga, when its load printed a summary
   Field<Verify> verify;
   Field<History> history;
   Field<Vacuum> vacuum;
@@ -363,6 +375,7 @@ bool Read(const json& j, Ranges* out);
 bool Read(const json& j, Cost* out);
 bool Read(const json& j, CpuPerOp* out);
 bool Read(const json& j, Verify* out);
+bool Read(const json& j, DirtyReads* out);
 bool Read(const json& j, LoadCell* out);
 bool Read(const json& j, FaultWindow* out);
 bool Read(const json& j, Ops* out);
@@ -394,6 +407,7 @@ json Write(const Ranges& v);
 json Write(const Cost& v);
 json Write(const CpuPerOp& v);
 json Write(const Verify& v);
+json Write(const DirtyReads& v);
 json Write(const LoadCell& v);
 json Write(const FaultWindow& v);
 json Write(const Ops& v);

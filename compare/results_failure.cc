@@ -87,6 +87,7 @@ constexpr auto kFailureCell = [](auto& io, auto& c) {
   io("backlog", c.backlog);
   io("pending_age_ms", c.pending_age_ms);
   io("projection_lag_ms", c.projection_lag_ms);
+  io("dirty_reads", c.dirty_reads);
   io("verify", c.verify);
   io("history", c.history);
   io("vacuum", c.vacuum);

@@ -89,10 +89,21 @@ constexpr auto kLoadCell = [](auto& io, auto& c) {
   io("batch", c.batch);
   io("verify", c.verify);
   io("pending_age_ms", c.pending_age_ms);
+  io("dirty_reads", c.dirty_reads);
   io("projection_lag_ms", c.projection_lag_ms);
   io("command", c.command);
   io("notes", c.notes);
   io("fraction_of_saturation", c.fraction_of_saturation);
+};
+
+constexpr auto kDirtyReads = [](auto& io, auto& c) {
+  io("interval_ms", c.interval_ms);
+  io("polls", c.polls);
+  io("orders_seen_pending", c.orders_seen_pending);
+  io("then_placed", c.then_placed);
+  io("then_cancelled", c.then_cancelled);
+  io("still_pending", c.still_pending);
+  io("errors", c.errors);
 };
 
 // [a, b] of two numbers (written back as floats, as compare writes them).
@@ -125,6 +136,9 @@ json Write(const CpuPerOp& v) { return WriteStruct(v, kCpuPerOp); }
 
 bool Read(const json& j, Verify* out) { return ReadStruct(j, out, kVerify); }
 json Write(const Verify& v) { return WriteStruct(v, kVerify); }
+
+bool Read(const json& j, DirtyReads* out) { return ReadStruct(j, out, kDirtyReads); }
+json Write(const DirtyReads& v) { return WriteStruct(v, kDirtyReads); }
 
 bool Read(const json& j, LoadCell* out) { return ReadStruct(j, out, kLoadCell); }
 json Write(const LoadCell& v) { return WriteStruct(v, kLoadCell); }

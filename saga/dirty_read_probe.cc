@@ -12,7 +12,8 @@
 namespace dw::saga {
 
 nlohmann::json DirtyReadReport::ToJson() const {
-  return {{"polls", polls},
+  return {{"interval_ms", interval_ms},
+          {"polls", polls},
           {"orders_seen_pending", orders_seen_pending},
           {"then_placed", then_placed},
           {"then_cancelled", then_cancelled},
@@ -65,6 +66,7 @@ Status DirtyReadProbe::Start() {
 Status DirtyReadProbe::Finish(DirtyReadReport* out) {
   Stop();
   DirtyReadReport r;
+  r.interval_ms = interval_.count();
   std::vector<int64_t> ids;
   {
     std::lock_guard<std::mutex> l(mu_);

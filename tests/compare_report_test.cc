@@ -550,6 +550,35 @@ TEST(CompareReportFullRun, TheCommittedReportsAreTheCurrentRendering) {
   }
 }
 
+// A saga cell with the dirty-read probe's figures (runs since 2026-12-06)
+// gets its column and a reading; runs without them render as before.
+TEST(CompareReportFullRun, TheSagasDirtyReadsGetAColumnAndAReading) {
+  json r = Load(CommittedRunPath("full").c_str());
+  const json reads = {{"interval_ms", 10},  {"polls", 500},         {"orders_seen_pending", 321},
+                      {"then_placed", 300}, {"then_cancelled", 21}, {"still_pending", 0},
+                      {"errors", 0}};
+  for (json& c : r["latency"]) {
+    if (c["approach"] == "saga") c["dirty_reads"] = reads;
+  }
+  for (json& c : r["failures"]["cells"]) {
+    if (c["approach"] == "saga" && c["scenario"] == "broker-reject") c["dirty_reads"] = reads;
+  }
+  const std::string md = RenderReport(r);
+  const std::string c64 = Section(md, "#### Concurrency 64");
+  EXPECT_TRUE(Has(c64, "dirty reads (cancelled)"));
+  EXPECT_TRUE(Has(Row(c64, "saga"), "| 321 (21) |"));
+  EXPECT_TRUE(Has(md,
+                  "A reader polling `saga`'s open sagas every 10 ms read 321 orders while they "
+                  "were pending at concurrency 64: 21 were cancelled afterwards (reads of "
+                  "orders that never happened)."));
+  EXPECT_TRUE(Has(Section(md, "### broker-reject: broker refuses publishes"),
+                  "`saga`: a reader polling the open sagas every 10 ms read 321 orders while "
+                  "they were pending: 21 were cancelled afterwards"));
+  // The committed run has no such figures: no such column.
+  EXPECT_FALSE(
+      Has(RenderReport(Load(CommittedRunPath("full").c_str())), "dirty reads (cancelled)"));
+}
+
 TEST(CompareReportFullRun, TheCommittedFullRunIsSchema2) {
   std::string md = RenderReport(Load(CommittedRunPath("full").c_str()));
   EXPECT_TRUE(Has(md, "Full run of 16 approaches"));

@@ -213,6 +213,7 @@ TEST_F(SagaTest, DirtyReadProbeCountsOrdersReadBeforeTheyWereDecided) {
   CliRun r = Saga({"run", "-n", "6", "-c", "2", "--dirty-read-probe", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto dr = nlohmann::json::parse(r.out)["dirty_reads"];
+  EXPECT_EQ(dr["interval_ms"], 5) << dr;  // the default pause between polls
   EXPECT_EQ(dr["orders_seen_pending"], 6) << dr;
   EXPECT_EQ(dr["then_cancelled"], 6) << dr;
   EXPECT_EQ(dr["then_placed"], 0) << dr;
