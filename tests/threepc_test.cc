@@ -328,6 +328,29 @@ TEST_F(ThreePc, EveryCrashPointTerminatesAtomically) {
 // commits; the broker side sees only "uncertain" and aborts. Both follow
 // Skeen's rule; atomicity is lost: the order row exists, its message never
 // will. This is 3PC's documented failure, reproduced deterministically.
+// The same split healed: the broker side terminated alone (abort), then a
+// termination reaches both and finds {precommitted, aborted}. The abort
+// stands, and the precommitted Postgres branch follows it: nothing is left
+// prepared, and the two agree (neither row nor message).
+TEST_F(ThreePc, APrecommittedMemberFollowsAnAbortTakenWithoutIt) {
+  const std::string gid = UniqueGid("follow-abort");
+  const int id = 410;
+  ASSERT_EQ(RunToCrash(dsn_, gid, id, Step::kAfterPrecommitSome), 3);
+  Parties p(dsn_);
+  TerminationReport broker_side, both;
+  ASSERT_TRUE(Terminate({p.BrokerMember(gid)}, &broker_side).ok());
+  EXPECT_EQ(broker_side.decision, Decision::kAbort);
+  Status s = Terminate(p.Both(gid, id), &both);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(both.states.size(), 2u);
+  EXPECT_EQ(both.states[0], State::kPrecommitted);
+  EXPECT_EQ(both.states[1], State::kAborted);
+  EXPECT_EQ(both.decision, Decision::kAbort);
+  EXPECT_EQ(Rows(id), 0);
+  EXPECT_FALSE(p.Published(gid));
+  EXPECT_FALSE(p.PreparedAnywhere(gid)) << "the precommitted branch was rolled back";
+}
+
 TEST_F(ThreePc, APartitionAfterAPartialPrecommitSplitsTheDecision) {
   const std::string gid = UniqueGid("partition");
   const int id = 400;

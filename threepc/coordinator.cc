@@ -85,10 +85,15 @@ Status Terminate(const std::vector<Member>& reachable, TerminationReport* report
       if (st == State::kPrecommitted || st == State::kUncertain) s = CommitOne(m);
     } else if (report->decision == Decision::kAbort) {
       // Unknown too: a prepare still on its way must find its branch refused
-      // (the broker remembers an abort of a gid it never saw).
-      if (st == State::kUncertain || st == State::kUnknown) {
-        s = m.participant->Abort(m.branch);
-        if (s.ok()) s = m.state->RecordOutcome(m.branch, false);
+      // (the broker remembers an abort of a gid it never saw). Precommitted
+      // too: the rule says abort next to a precommitted member only when
+      // another member aborted already (it terminated without this one), and
+      // this one follows. The outcome is recorded before the rollback, as the
+      // agents do: a Postgres branch reads "aborted" from then on, even while
+      // still prepared (participant_state.h), so a late PreCommit is refused.
+      if (st == State::kUncertain || st == State::kUnknown || st == State::kPrecommitted) {
+        s = m.state->RecordOutcome(m.branch, false);
+        if (s.ok()) s = m.participant->Abort(m.branch);
       }
     }
     if (!s.ok()) return s;
