@@ -37,6 +37,8 @@
 //                               catch up once the writer stops.
 //
 // R = $DW_BENCH_OUTBOX_ROWS (default 200,000; the recorded run used 1,000,000).
+// $DW_BENCH_PIPELINE=1: skip-locked relays run with RelayOptions::pipeline
+// (`--pipeline`: the next batch is claimed while one is published).
 // Postgres: $DW_BENCH_DSN, else an embedded environment (bench_util.h); a
 // database dw_bench_outbox is recreated. Each benchmark is one Google
 // Benchmark iteration (Iterations(1)); the pairs repeat inside it.
@@ -174,6 +176,7 @@ outbox::RelayOptions BenchRelay(outbox::Strategy strategy, int batch) {
   ro.strategy = strategy;
   ro.batch = batch;
   ro.slot = "dw_bench_outbox";
+  ro.pipeline = strategy == outbox::Strategy::kSkipLocked && EnvInt("DW_BENCH_PIPELINE", 0) > 0;
   return ro;
 }
 

@@ -236,6 +236,7 @@ void AddRelay(CLI::App* group, Globals& g) {
     bool no_listen = false;
     int64_t lease_ms = 30000;
     bool mark = false;
+    bool pipeline = false;
     std::string ticker = "pgqd";
     std::string slot;
     int64_t slot_warn_mb = 1024;
@@ -280,6 +281,9 @@ void AddRelay(CLI::App* group, Globals& g) {
   cmd->add_flag("--mark", o->mark,
                 "skip-locked: mark sent rows status = 'sent' instead of deleting them (they leave "
                 "when their partition is dropped)");
+  cmd->add_flag("--pipeline", o->pipeline,
+                "skip-locked: claim the next batch on a second connection while this one is "
+                "published (publishes stay in claim order; not with --partition-by key)");
   cmd->add_option("--ticker", o->ticker,
                   "pgq: who takes the ticks: pgqd (default; started for the state folder if not "
                   "running) or self (the relay calls pgq.ticker() when it finds no batch)")
@@ -328,6 +332,12 @@ void AddRelay(CLI::App* group, Globals& g) {
       throw CliError("--mark is for --strategy skip-locked (status marks rows by design)");
     }
     ro.mark_sent = o->mark;
+    if (o->pipeline && (ro.strategy != outbox::Strategy::kSkipLocked || !o->partition_by.empty())) {
+      throw CliError(
+          "--pipeline is for --strategy skip-locked without --partition-by key (a partitioned "
+          "claim waits on its own locked rows: nothing would overlap)");
+    }
+    ro.pipeline = o->pipeline;
     if (!o->partition_by.empty() && ro.strategy != outbox::Strategy::kSkipLocked) {
       throw CliError(
           "--partition-by key is for --strategy skip-locked (status and offset-* claim rows "

@@ -103,6 +103,12 @@ Status CreateRelay(const RelayOptions& opts, std::unique_ptr<Relay>* out) {
   if (opts.key_partitions > 0 && opts.strategy != Strategy::kSkipLocked) {
     return Status::InvalidArgument("--partition-by key is for --strategy skip-locked only");
   }
+  if (opts.pipeline && (opts.strategy != Strategy::kSkipLocked || opts.key_partitions > 0)) {
+    // A partitioned claim waits on its own locked rows: the batch claimed
+    // ahead would wait for the one being published.
+    return Status::InvalidArgument(
+        "--pipeline is for --strategy skip-locked without --partition-by key");
+  }
   if (opts.key_partitions < 0 || opts.key_partition < 0 ||
       (opts.key_partitions > 0 && opts.key_partition >= opts.key_partitions)) {
     return Status::InvalidArgument("key partition out of range");

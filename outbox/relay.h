@@ -86,6 +86,10 @@ struct RelayOptions {
   // The runner sets both from its instances.
   int key_partitions = 0;
   int key_partition = 0;
+  // skip-locked: claim the next batch on a second connection while this one
+  // is published (`--pipeline`, relay_skip_locked_pipeline.h). Not with
+  // key_partitions.
+  bool pipeline = false;
   // cdc
   std::string slot;  // empty: "dw_outbox_<database>" (slot names are cluster-wide)
   std::string publication = "dw_outbox_pub";

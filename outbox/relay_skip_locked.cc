@@ -4,6 +4,7 @@
 
 #include "outbox/key_partitions.h"
 #include "outbox/polling_relay.h"
+#include "outbox/relay_skip_locked_pipeline.h"
 
 namespace dw::outbox {
 
@@ -114,6 +115,7 @@ class SkipLockedRelay : public PollingRelay {
 }  // namespace
 
 std::unique_ptr<Relay> NewSkipLockedRelay(const RelayOptions& opts) {
+  if (opts.pipeline) return NewPipelinedSkipLockedRelay(opts);
   return std::make_unique<SkipLockedRelay>(opts);
 }
 

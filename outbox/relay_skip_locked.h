@@ -14,6 +14,8 @@
 // event 1 of a key another may claim and send event 2. `--partition-by key`
 // (RelayOptions::key_partitions, key_partitions.h) keeps it: each key has one
 // instance, which waits on its own locked rows instead of skipping them.
+// RelayOptions::pipeline: the relay of relay_skip_locked_pipeline.h instead,
+// which claims the next batch while this one is published.
 #pragma once
 
 #include <memory>
@@ -26,5 +28,7 @@ std::unique_ptr<Relay> NewSkipLockedRelay(const RelayOptions& opts);
 
 // The claim statement, also run alone (no broker) as the drain baseline.
 extern const char* const kSkipLockedClaimSql;
+// The same claim in mark mode (RelayOptions::mark_sent).
+extern const char* const kSkipLockedMarkSql;
 
 }  // namespace dw::outbox

@@ -29,3 +29,7 @@ dw_add_test(outbox_pgq_test SOURCES outbox_pgq_test.cc LIBS dw_outbox dw_env
 # SIGKILL and a 5 s broker outage), offset-safe and cdc keep order.
 dw_add_test(outbox_ordering_test SOURCES outbox_ordering_test.cc LIBS dw_outbox
   NEEDS_ENV ENV outbox LABELS outbox ordering TIMEOUT 300)
+# The pipelined skip-locked relay (--pipeline) under a publisher failing every
+# k-th publish: every row arrives, each key in order.
+dw_add_test(outbox_pipeline_test SOURCES outbox_pipeline_test.cc LIBS dw_outbox
+  NEEDS_ENV ENV outbox LABELS outbox TIMEOUT 300)
