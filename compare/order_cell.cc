@@ -56,11 +56,33 @@ double WaitRead(const Rig& rig, int64_t events, Clock::time_point t0, double tim
   return Since(t0);
 }
 
+// Event sourcing: until the projector has applied every event the tail read
+// (the sum of the rows' versions reaches the messages read) and the tail
+// reads nothing new for a moment. The events written, or < 0 on timeout.
+int64_t WaitProjected(const Rig& rig, double timeout_s) {
+  const auto t0 = Clock::now();
+  int64_t last_read = -1;
+  int stable = 0;
+  while (Since(t0) < timeout_s) {
+    const int64_t read = static_cast<int64_t>(Read(rig));
+    const int64_t applied = EventsWritten(rig);
+    stable = read == last_read ? stable + 1 : 0;
+    last_read = read;
+    if (applied >= 0 && applied >= read && stable >= 5) return applied;
+    SleepS(0.05);
+  }
+  return -1;
+}
+
 }  // namespace
+
+bool PublishesItself(const Approach& a) {
+  return a.is_2pc() || a.is_3pc() || a.family == Family::kEventSourced;
+}
 
 std::string OrderCellNotApplicable(const Approach& a, const OrderSpec& spec) {
   const bool relay = a.is_outbox() && a.has_relay();
-  if (!a.is_2pc() && !relay) return "its load has no events 2..E";
+  if (!PublishesItself(a) && !relay) return "its load has no events 2..E";
   if (a.name == "outbox-trigger") return "the capture trigger writes OrderPlaced on INSERT only";
   if (spec.fault == "relay-kill" && !relay) return "no relay: each event is its own transaction";
   if (spec.instances > 1 && !a.relay_scales()) return "one reader by construction";
@@ -76,15 +98,15 @@ std::vector<std::pair<const Approach*, OrderSpec>> PlannedOrderCells(const Plan&
     const Approach* a = FindApproach(name);
     if (!a) continue;
     for (const auto& [k, partitioned] : plan.ordering_relays) {
-      // 2PC has no relay: its one deployment is listed once.
-      if (a->is_2pc() &&
+      // 2PC, 3PC and event sourcing have no relay: one deployment, listed once.
+      if (PublishesItself(*a) &&
           (k != plan.ordering_relays[0].first || partitioned != plan.ordering_relays[0].second)) {
         continue;
       }
       for (const auto& fault : plan.ordering_faults) {
         OrderSpec spec;
-        spec.instances = a->is_2pc() ? 1 : k;
-        spec.partitioned = a->is_2pc() ? false : partitioned;
+        spec.instances = PublishesItself(*a) ? 1 : k;
+        spec.partitioned = PublishesItself(*a) ? false : partitioned;
         spec.fault = fault;
         spec.orders = plan.ordering_orders;
         spec.events = plan.ordering_events;
@@ -102,7 +124,7 @@ results::OrderCell RunOrderCell(CellContext& ctx, const Approach& a, const Order
   results::OrderCell cell;
   cell.approach = a.name;
   cell.family = FamilyName(a.family);
-  cell.instances = a.is_2pc() ? Field<int64_t>(nullptr) : Field<int64_t>(spec.instances);
+  cell.instances = PublishesItself(a) ? Field<int64_t>(nullptr) : Field<int64_t>(spec.instances);
   cell.partitioned = spec.partitioned;
   cell.fault = spec.fault.empty() ? Field<std::string>(nullptr) : Field<std::string>(spec.fault);
   cell.orders = spec.orders;
@@ -142,6 +164,13 @@ results::OrderCell RunOrderCell(CellContext& ctx, const Approach& a, const Order
     if (!s.ok()) return fail(s.ToString());
     relay->Signal(SIGSTOP);  // the backlog builds up while it is stopped
   }
+  // Event sourcing: the projector builds the rows from the topic as the load
+  // publishes (the rows follow the messages; nothing is held back).
+  Proc* projector = nullptr;
+  if (!b.is_outbox() && b.has_relay()) {
+    s = StartRelay(ctx, &rig, b, false, 0, &projector);
+    if (!s.ok()) return fail(s.ToString());
+  }
   std::vector<std::string> load_args = b.load;
   load_args.insert(load_args.end(),
                    {"--concurrency", std::to_string(spec.writers), "--transactions",
@@ -149,8 +178,8 @@ results::OrderCell RunOrderCell(CellContext& ctx, const Approach& a, const Order
   Proc* load = nullptr;
   s = StartProc(ctx, &rig, "load", load_args, &load);
   if (!s.ok()) return fail(s.ToString());
-  const std::string command = CommandLine(load, relay);
-  if (b.is_2pc() && spec.fault == "broker-down") {
+  const std::string command = CommandLine(load, relay ? relay : projector);
+  if (PublishesItself(b) && spec.fault == "broker-down") {
     SleepS(0.2);
     s = rig.broker.Down(spec.fault_s);
     SleepS(spec.fault_s);
@@ -160,8 +189,11 @@ results::OrderCell RunOrderCell(CellContext& ctx, const Approach& a, const Order
   if (!load->Wait(milliseconds(180000))) return fail("the load command did not finish");
   if (!load->ok()) notes.push_back("load: " + load->ErrorLine());
   const json load_json = ReadJson(load->out);
-  const int64_t written = EventsWritten(rig);
-  if (written < 0) return fail("cannot count the events written");
+  const int64_t written = projector ? WaitProjected(rig, spec.drain_timeout_s) : EventsWritten(rig);
+  if (written < 0) {
+    return fail(projector ? "the projector did not apply every event read"
+                          : "cannot count the events written");
+  }
   cell.events_written = written;
 
   // The drain (outbox) or what is left to read (2PC: nothing, normally).
@@ -190,6 +222,7 @@ results::OrderCell RunOrderCell(CellContext& ctx, const Approach& a, const Order
   drain_s = WaitRead(rig, written, t0, a.guaranteed ? spec.drain_timeout_s : 3.0);
   if (drain_s < 0) notes.push_back("not every event was readable within the drain timeout");
   if (relay) relay->Stop(milliseconds(15000));
+  if (projector) projector->Stop(milliseconds(15000));
 
   workload::VerifyReport vr;
   cell.verify = results::ReadField<results::Verify>(JudgeJson(rig, b, &vr));

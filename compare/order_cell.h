@@ -10,10 +10,14 @@
 //   broker-down  the broker is down when the relay resumes, for fault_s
 //   relay-kill   the relay is SIGKILLed once its first message is readable
 //                (mid-drain, a batch in flight) and started again
-// 2PC: no relay and no backlog; each event is its own 2PC transaction issued
-// after the previous one's acknowledgement, and the rate is the load's own
-// (events per second of the load). broker-down takes the broker away for
-// fault_s during the load; relay-kill does not apply.
+// 2PC and 3PC: no relay and no backlog; each event is its own 2PC (3PC)
+// transaction issued after the previous one's acknowledgement, and the rate
+// is the load's own (events per second of the load). Event sourcing: the
+// same at the broker (`es write` publishes event n once n-1 was
+// acknowledged), and the cell's projector applies each event to its order's
+// row as it arrives; the cell waits until it applied every event read.
+// broker-down takes the broker away for fault_s during the load; relay-kill
+// does not apply.
 //
 // Judged with verify's order-per-key check (workload/order_check.h).
 #pragma once
@@ -49,8 +53,15 @@ struct OrderSpec {
 // Why `spec` does not apply to `a` ("" when it does): relay-kill without a
 // relay, K > 1 for a relay that is one reader, --partition-by key for a
 // strategy other than skip-locked, and approaches whose load has no events
-// 2..E (the capture trigger, saga, event sourcing, the floor).
+// 2..E (the capture trigger, the saga, the floor).
 std::string OrderCellNotApplicable(const Approach& a, const OrderSpec& spec);
+
+// Whether `a`'s load publishes each event itself, after the previous one's
+// acknowledgement, with no relay between the commit and the broker: 2PC,
+// 3PC, and event sourcing (broker first; its projector builds the rows).
+// Such an approach keeps order per key by construction, which its cells
+// measure rather than assume; it has one deployment and no backlog.
+bool PublishesItself(const Approach& a);
 
 // The cells of `plan`'s order-per-key section, in report order: per
 // approach, the relay deployments that apply (2PC: one, it has no relay),

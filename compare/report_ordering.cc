@@ -7,8 +7,10 @@
 namespace dw::compare::rpt {
 namespace {
 
+// 2PC, 3PC and event sourcing publish each event themselves: their cells
+// have no relay (instances null).
 std::string RelayText(const OrderCell& c) {
-  if (Str(c.family) == "2pc") return "- (no relay)";
+  if (!c.instances) return "- (no relay)";
   std::string out = "K=" + Int(Num(c.instances));
   if (IsTrue(c.partitioned)) out += ", `--partition-by key`";
   return out;
@@ -58,6 +60,18 @@ std::string RenderOrderPerKey(const Data& d) {
   out +=
       "- **2PC:** each event is its own 2PC transaction; the rate is events per second of the "
       "load itself (no backlog); `broker-down` takes the broker away during the load.\n";
+  bool three_pc = false, es = false;
+  for (const OrderCell& c : cells) {
+    three_pc = three_pc || Str(c.family) == "3pc";
+    es = es || Str(c.family) == "event-sourced";
+  }
+  if (three_pc) out += "- **3PC:** as 2PC, each event its own 3PC transaction.\n";
+  if (es) {
+    out +=
+        "- **Event sourcing:** `es write` publishes event n once event n-1 was acknowledged; "
+        "the projector applies each to the order's row as it arrives, and the cell waits until "
+        "it applied every event read. The rate is events per second of the load.\n";
+  }
   out +=
       "- *Keys reordered*: orders whose events were first read out of version order (verify's "
       "order-per-key check); *gaps*: orders with an event never read.\n\n";
@@ -92,22 +106,26 @@ std::string RenderOrderPerKey(const Data& d) {
   // A 2PC load stops an order's events at the first later event that aborts
   // (the load's `later_events_failed`): fewer events written, none lost.
   std::vector<std::string> cut;
+  bool only_2pc = true;
   for (const OrderCell& c : cells) {
     const Opt failed = Num(c.later_events_failed);
     if (Str(c.status) != "ran" || !Valid(failed) || *failed <= 0) continue;
+    only_2pc = only_2pc && Str(c.family) == "2pc";
     cut.push_back(Code(Str(c.approach)) + " " + FaultText(c) + ": " + Int(failed) + " of " +
                   Int(Num(c.orders)) + " orders (" + Int(Num(c.events_written)) +
                   " events written of " +
                   Int(Num(c.orders).value_or(0) * Num(c.events_per_order).value_or(0)) + ")");
   }
   if (!cut.empty()) {
-    out +=
-        "2PC orders whose later event aborted, which ends the order's events (nothing lost: an "
-        "aborted event is neither committed nor published). Under `broker-down` the broker's "
-        "prepare failed. With `--ack-after decision` the coordinator acknowledges once its "
-        "decision is durable, before COMMIT PREPARED, so the next event's UPDATE, issued right "
-        "after that acknowledgement, can find the order not yet at its version: that "
-        "acknowledgement does not promise read-your-writes.\n\n";
+    out += std::string(only_2pc ? "2PC orders" : "Orders") +
+           " whose later event aborted, which ends the order's events (nothing lost: an "
+           "aborted event is neither committed nor published). Under `broker-down` the "
+           "broker's " +
+           (only_2pc ? "prepare" : "prepare (for event sourcing, the publish)") +
+           " failed. With `--ack-after decision` the 2PC coordinator acknowledges once its "
+           "decision is durable, before COMMIT PREPARED, so the next event's UPDATE, issued right "
+           "after that acknowledgement, can find the order not yet at its version: that "
+           "acknowledgement does not promise read-your-writes.\n\n";
     for (const auto& x : cut) out += "- " + x + "\n";
     out += "\n";
   }
