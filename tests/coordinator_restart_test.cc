@@ -89,10 +89,7 @@ class Restart : public ::testing::Test {
   void SetUp() override {
     ASSERT_FALSE(g_dsn.empty());
     // A fresh database per test in the suite's own cluster.
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string db = std::string("r_") + info->name();
-    for (char& c : db) c = std::isalnum(static_cast<unsigned char>(c)) ? std::tolower(c) : '_';
-    db = db.substr(0, 60);
+    const std::string db = testing::TestDatabaseName("r");
     Status s = env::RecreateScratchDatabase(g_dsn, db);
     ASSERT_TRUE(s.ok()) << s.ToString();
     dsn_ = testing::WithDatabase(g_dsn, db);

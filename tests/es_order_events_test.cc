@@ -39,8 +39,7 @@ class EsOrderEvents : public ::testing::Test {
  protected:
   void SetUp() override {
     const std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    dsn_ =
-        ScratchDatabase("es_events_" + std::to_string(std::hash<std::string>{}(name) % 100000000));
+    dsn_ = ScratchDatabase(TestDatabaseName("es_events"));
     broker_ = SharedBrokerUrl();
     topic_ = "es-ev-" + std::to_string(getpid()) + "-" + name;
     BrokerClient::Options bo;

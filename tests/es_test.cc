@@ -33,7 +33,7 @@ class EsTest : public ::testing::Test {
     const std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     // Each test case is a ctest test of its own, and ctest runs them side by
     // side: a database each.
-    dsn_ = ScratchDatabase("es_test_" + std::to_string(std::hash<std::string>{}(name) % 100000000));
+    dsn_ = ScratchDatabase(TestDatabaseName("es_test"));
     broker_ = SharedBrokerUrl();
     // A topic of its own: the shared broker's other topics are other tests'.
     topic_ = "es-" + std::to_string(getpid()) + "-" + name;

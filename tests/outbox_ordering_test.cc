@@ -167,7 +167,7 @@ TEST_F(OrderingTest, PartitionByKeyKeepsOrderUnderTheSameInterleaving) {
 
 TEST_F(OrderingTest, PartitionByKeyKeepsOrderAcrossARelayKill) {
   WriteOrders();
-  BrokerFaults(R"({"latency_ms": 10})");  // a drain of a few seconds: the kill lands mid-batch
+  BrokerFaults(R"({"latency_ms": 10})");  // a drain of a few seconds
   const std::string log = TempDir("ordering-kill") + "/relay.log";
   auto spawn = [&](const std::vector<std::string>& extra) {
     std::vector<std::string> args = {"--strategy",     "skip-locked", "--instances",        "3",
@@ -186,10 +186,14 @@ TEST_F(OrderingTest, PartitionByKeyKeepsOrderAcrossARelayKill) {
     std::this_thread::sleep_for(20ms);
   }
   ASSERT_GE(seen, total / 4) << "see " << log;
+  // Hold the relay's next publishes in the broker, then kill it with batches
+  // in flight: the kill lands mid-drain however late this loop saw the count.
+  BrokerFaults(R"({"latency_ms": 3000})");
+  std::this_thread::sleep_for(100ms);
   kill(pid, SIGKILL);
   WaitChild(pid, 10s);
-  EXPECT_LT(BrokerCount(), total) << "the kill should land mid-drain";
   BrokerFaults(R"({"latency_ms": 0})");
+  EXPECT_LT(BrokerCount(), total) << "the kill should land mid-drain";
   pid = spawn({"--batch", "100", "--until-drained"});
   auto status = WaitChild(pid, 120s);
   ASSERT_TRUE(status.has_value()) << "the restarted relay did not drain; see " << log;

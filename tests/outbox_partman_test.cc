@@ -324,7 +324,7 @@ TEST_F(PartmanErrorTest, ExtensionThatCannotBeCreatedIsOneLineAndNonZeroExit) {
   const std::string shared = SharedDsn();
   ASSERT_FALSE(shared.empty());
   const std::string role = "dw_partman_plain";
-  const std::string db = TestDbName("dwo");
+  const std::string db = TestDatabaseName("dwo");
   auto cleanup = [&] {
     Sql(shared, "DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
     Sql(shared, "DROP ROLE IF EXISTS " + role);

@@ -42,10 +42,7 @@ std::string g_dsn;  // the current test's scratch database (ScratchDbTest)
 class ScratchDbTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = std::string("ppg_") + info->name();
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    g_dsn = dw::testing::ScratchDatabase(name.substr(0, 63));
+    g_dsn = dw::testing::ScratchDatabase(dw::testing::TestDatabaseName("ppg"));
     ASSERT_FALSE(g_dsn.empty()) << "no scratch database";
   }
 };

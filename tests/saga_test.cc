@@ -28,21 +28,10 @@ namespace {
 
 using std::chrono::seconds;
 
-std::string DbName() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string out = "dws_";
-  for (char c : std::string(info->name())) {
-    out.push_back(std::isalnum(static_cast<unsigned char>(c))
-                      ? static_cast<char>(std::tolower(static_cast<unsigned char>(c)))
-                      : '_');
-  }
-  return out.substr(0, 60);
-}
-
 class SagaTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dsn_ = ScratchDatabase(DbName());
+    dsn_ = ScratchDatabase(TestDatabaseName("dws"));
     ASSERT_FALSE(dsn_.empty());
     broker_ = std::make_unique<BrokerProcess>(TempDir("saga-broker"));
     broker_->Start();

@@ -39,21 +39,10 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-std::string DbName() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string out = "dw3_";
-  for (char c : std::string(info->name())) {
-    out.push_back(std::isalnum(static_cast<unsigned char>(c))
-                      ? static_cast<char>(std::tolower(static_cast<unsigned char>(c)))
-                      : '_');
-  }
-  return out.substr(0, 60);
-}
-
 class ThreePcAgents : public ::testing::Test {
  protected:
   void SetUp() override {
-    dsn_ = ScratchDatabase(DbName());
+    dsn_ = ScratchDatabase(TestDatabaseName("dw3"));
     ASSERT_FALSE(dsn_.empty());
     broker_ = std::make_unique<BrokerProcess>(TempDir("3pc-broker"));
     broker_->Start();
@@ -182,7 +171,7 @@ class ThreePcAgents : public ::testing::Test {
   }
   // Prepared gids are one namespace per cluster, and every scratch database
   // numbers its orders from 1: a coordinator id per test keeps them apart.
-  static std::string Cid() { return DbName(); }
+  static std::string Cid() { return TestDatabaseName("dw3"); }
   std::string Gid(int64_t order) { return "dw3:" + Cid() + ":" + std::to_string(order); }
   std::string AgentLog(int id) { return ReadFileBytes(agents_.at(id).log_path()); }
 

@@ -41,23 +41,10 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-// A database name and a coordinator id per test: prepared gids are one
-// namespace per cluster, and every scratch database numbers orders from 1.
-std::string TestName() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string out = "dw3ev_";
-  for (char c : std::string(info->name())) {
-    out.push_back(std::isalnum(static_cast<unsigned char>(c))
-                      ? static_cast<char>(std::tolower(static_cast<unsigned char>(c)))
-                      : '_');
-  }
-  return out.substr(0, 60);
-}
-
 class ThreePcOrderEvents : public ::testing::Test {
  protected:
   void SetUp() override {
-    dsn_ = ScratchDatabase(TestName());
+    dsn_ = ScratchDatabase(TestDatabaseName("dw3ev"));
     ASSERT_FALSE(dsn_.empty());
     broker_ = std::make_unique<BrokerProcess>(TempDir("3pc-ev-broker"));
     broker_->Start();
@@ -130,7 +117,7 @@ TEST_F(ThreePcOrderEvents, FiftyOrdersOfThreeEventsEachCommitInOrder) {
   constexpr int kOrders = 50, kEvents = 3;
   CliRun r = Dw({"--state-dir", TempDir("3pc-ev-run"), "3pc", "run", "-n", std::to_string(kOrders),
                  "-c", "4", "--events-per-order", std::to_string(kEvents), "--coordinator-id",
-                 TestName(), "--agent-timeout", "10000", "--json"});
+                 TestDatabaseName("dw3ev"), "--agent-timeout", "10000", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   auto j = nlohmann::json::parse(r.out, nullptr, false);
   ASSERT_TRUE(j.is_object()) << r.out;
@@ -191,7 +178,7 @@ TEST_F(ThreePcOrderEvents, AnEventWhoseOrderIsNotAtTheVersionBeforeIsVotedDown) 
     Work w;
     w.statements = {workload::AdvanceOrderStatement(1, n)};
     w.messages = {workload::OrderEventMessage(1, n)};
-    const std::string gid = "dw3:" + TestName() + ":1-" + std::to_string(n);
+    const std::string gid = "dw3:" + TestDatabaseName("dw3ev") + ":1-" + std::to_string(n);
     std::vector<threepc::Member> m;
     for (size_t k = 0; k < parts.size(); ++k)
       m.push_back({parts[k].get(), states[k].get(), gid, w});

@@ -61,9 +61,7 @@ class PgState : public ::testing::Test {
   void SetUp() override {
     // ctest runs each test as a process of its own, maybe in parallel: a
     // scratch database per test.
-    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    dsn_ = dw::testing::ScratchDatabase(("tpc_" + name).substr(0, 63));
+    dsn_ = dw::testing::ScratchDatabase(dw::testing::TestDatabaseName("tpc"));
     ASSERT_FALSE(dsn_.empty());
     ASSERT_TRUE(EnsurePgStateSchema(dsn_).ok());
     {

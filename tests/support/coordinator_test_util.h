@@ -37,16 +37,7 @@ inline std::string Slurp(const std::string& path) {
 }
 
 // A name for a database that is unique per test and stable across reruns.
-inline std::string DbName() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string n = std::string(info->test_suite_name()) + "_" + info->name();
-  std::string out = "dwc_";
-  for (char c : n) out += std::isalnum(static_cast<unsigned char>(c)) ? std::tolower(c) : '_';
-  if (out.size() > 50) {
-    out = out.substr(0, 40) + "_" + std::to_string(std::hash<std::string>{}(out) % 100000000);
-  }
-  return out;
-}
+inline std::string DbName() { return testing::TestDatabaseName("dwc"); }
 
 class CoordEnv : public ::testing::Test {
  protected:

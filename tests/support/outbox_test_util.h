@@ -25,19 +25,6 @@
 
 namespace dw::testing {
 
-inline std::string TestDbName(const std::string& prefix) {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string name = prefix + "_" + info->test_suite_name() + "_" + info->name();
-  std::string out;
-  for (char c : name) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    out.push_back(std::isalnum(static_cast<unsigned char>(c)) ? c : '_');
-  }
-  if (out.size() > 55)
-    out = out.substr(0, 45) + "_" + std::to_string(std::hash<std::string>{}(out) % 1000000000);
-  return out;
-}
-
 // Runs SQL on a fresh connection (a test's side channel).
 inline void Sql(const std::string& dsn, const std::string& sql) {
   pqxx::connection c{dsn};
@@ -55,7 +42,7 @@ inline int64_t SqlInt(const std::string& dsn, const std::string& sql) {
 class OutboxTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    db_ = TestDbName("dwo");
+    db_ = TestDatabaseName("dwo");
     dsn_ = ScratchDatabase(db_);  // also clears an earlier run's slots
     ASSERT_FALSE(dsn_.empty());
     broker_ = std::make_unique<BrokerProcess>(TempDir("outbox-broker"));

@@ -71,6 +71,20 @@ std::string SharedBrokerUrl() {
   return s.broker;
 }
 
+std::string TestDatabaseName(const std::string& prefix) {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = prefix + "_" + info->test_suite_name() + "_" + info->name();
+  std::string out;
+  for (char c : name) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out.push_back(std::isalnum(static_cast<unsigned char>(c)) ? c : '_');
+  }
+  if (out.size() > 55) {
+    out = out.substr(0, 45) + "_" + std::to_string(std::hash<std::string>{}(out) % 1000000000);
+  }
+  return out;
+}
+
 std::string WithDatabase(const std::string& dsn, const std::string& dbname) {
   static const std::regex kDb(R"((^|\s)dbname=\S+)");
   std::string out = std::regex_replace(dsn, kDb, "");

@@ -27,6 +27,13 @@ std::string SharedBrokerUrl();  // the shared broker
 // and returns a DSN for it. Use a name unique to the test suite.
 std::string ScratchDatabase(const std::string& name);
 
+// A database name for the running test: `prefix`, its suite and its name,
+// lowercased, every other character '_'. At most 55 characters: a longer one
+// keeps its first 45 and a hash of the whole, so two tests never share a
+// database. ctest runs each test as a process of its own, maybe in parallel:
+// a scratch database each.
+std::string TestDatabaseName(const std::string& prefix);
+
 // Replaces/sets dbname in a key=value DSN.
 std::string WithDatabase(const std::string& dsn, const std::string& dbname);
 
