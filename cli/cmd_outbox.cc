@@ -170,11 +170,6 @@ void AddWrite(CLI::App* group, Globals& g) {
       throw CliError(
           "--emit-message writes no row: not with --queue pgq, --trigger or --clock-skew-ms");
     }
-    if (o->load.events_per_order > 1 && o->trigger) {
-      throw CliError(
-          "--events-per-order above 1 needs an explicit write: the --trigger capture writes "
-          "OrderPlaced on INSERT only");
-    }
     std::unique_ptr<Trace> trace = o->trace.Make(cmd, "writer");
     outbox::WriterOptions wo;
     wo.events_per_order = o->load.events_per_order;

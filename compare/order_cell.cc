@@ -83,7 +83,6 @@ bool PublishesItself(const Approach& a) {
 std::string OrderCellNotApplicable(const Approach& a, const OrderSpec& spec) {
   const bool relay = a.is_outbox() && a.has_relay();
   if (!PublishesItself(a) && !relay) return "its load has no events 2..E";
-  if (a.name == "outbox-trigger") return "the capture trigger writes OrderPlaced on INSERT only";
   if (spec.fault == "relay-kill" && !relay) return "no relay: each event is its own transaction";
   if (spec.instances > 1 && !a.relay_scales()) return "one reader by construction";
   if (spec.partitioned && Strategy(a) != "skip-locked") {

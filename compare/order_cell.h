@@ -53,7 +53,7 @@ struct OrderSpec {
 // Why `spec` does not apply to `a` ("" when it does): relay-kill without a
 // relay, K > 1 for a relay that is one reader, --partition-by key for a
 // strategy other than skip-locked, and approaches whose load has no events
-// 2..E (the capture trigger, the saga, the floor).
+// 2..E (the saga, the floor).
 std::string OrderCellNotApplicable(const Approach& a, const OrderSpec& spec);
 
 // Whether `a`'s load publishes each event itself, after the previous one's

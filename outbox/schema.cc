@@ -60,6 +60,33 @@ const char* const kTriggerFunctionSql =
     "  RETURN NULL;"
     " END $fn$";
 
+// Events 2..E (workload/order_events.h) with the trigger: the UPDATE that
+// moves an order to its next version writes that event's row, with the
+// message id, type and status an explicit writer gives it. Only on a version
+// that went up, so an UPDATE of anything else writes nothing.
+const char* const kAdvanceTriggerFunctionSql =
+    "CREATE OR REPLACE FUNCTION dw_outbox_capture_advance() RETURNS trigger"
+    " LANGUAGE plpgsql AS $fn$"
+    " BEGIN"
+    "  INSERT INTO outbox_table (entity_name, event_id, topic, msg_key, payload)"
+    "  VALUES ('order', 'order-' || NEW.id || '-' || NEW.version, 'orders', NEW.id::text,"
+    "          json_build_object('type', CASE NEW.version WHEN 2 THEN 'OrderPaid'"
+    "                              WHEN 3 THEN 'OrderPacked' WHEN 4 THEN 'OrderShipped'"
+    "                              WHEN 5 THEN 'OrderDelivered' ELSE 'OrderUpdated' END,"
+    "                            'order_id', NEW.id, 'status', NEW.status,"
+    "                            'version', NEW.version)::text);"
+    "  RETURN NULL;"
+    " END $fn$";
+
+bool TriggerExists(pqxx::work& tx, const char* name) {
+  return tx
+      .exec_params1(
+          "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = $1"
+          " AND tgrelid = 'orders'::regclass)",
+          name)[0]
+      .as<bool>();
+}
+
 }  // namespace
 
 Status EnsureSchema(const std::string& dsn) {
@@ -87,20 +114,24 @@ Status EnsureSchema(const std::string& dsn) {
   });
 }
 
-Status InstallCaptureTrigger(const std::string& dsn) {
-  return WithConnection(dsn, "installing the capture trigger", [](pqxx::connection& c) {
+Status InstallCaptureTrigger(const std::string& dsn, bool later_events) {
+  return WithConnection(dsn, "installing the capture trigger", [&](pqxx::connection& c) {
     pqxx::work tx{c};
     tx.exec("SELECT pg_advisory_xact_lock(" + std::to_string(kSchemaLockKey) + ")");
     tx.exec0(kTriggerFunctionSql);
-    bool exists = tx.exec1(
-                        "SELECT EXISTS (SELECT 1 FROM pg_trigger"
-                        " WHERE tgname = 'dw_outbox_capture'"
-                        " AND tgrelid = 'orders'::regclass)")[0]
-                      .as<bool>();
-    if (!exists) {
+    if (!TriggerExists(tx, "dw_outbox_capture")) {
       tx.exec0(
           "CREATE TRIGGER dw_outbox_capture AFTER INSERT ON orders"
           " FOR EACH ROW EXECUTE FUNCTION dw_outbox_capture_order()");
+    }
+    if (later_events) {
+      tx.exec0(kAdvanceTriggerFunctionSql);
+      if (!TriggerExists(tx, "dw_outbox_capture_advance")) {
+        tx.exec0(
+            "CREATE TRIGGER dw_outbox_capture_advance AFTER UPDATE OF version ON orders"
+            " FOR EACH ROW WHEN (NEW.version > OLD.version)"
+            " EXECUTE FUNCTION dw_outbox_capture_advance()");
+      }
     }
     tx.commit();
   });
@@ -112,6 +143,7 @@ Status RemoveCaptureTrigger(const std::string& dsn) {
     tx.exec("SELECT pg_advisory_xact_lock(" + std::to_string(kSchemaLockKey) + ")");
     if (tx.exec1("SELECT to_regclass('orders') IS NOT NULL")[0].as<bool>()) {
       tx.exec0("DROP TRIGGER IF EXISTS dw_outbox_capture ON orders");
+      tx.exec0("DROP TRIGGER IF EXISTS dw_outbox_capture_advance ON orders");
     }
     tx.commit();
   });
@@ -122,7 +154,8 @@ Status CaptureTriggerInstalled(const std::string& dsn, bool* installed) {
     pqxx::nontransaction tx{c};
     *installed = tx.exec1(
                        "SELECT to_regclass('orders') IS NOT NULL AND EXISTS ("
-                       " SELECT 1 FROM pg_trigger WHERE tgname = 'dw_outbox_capture'"
+                       " SELECT 1 FROM pg_trigger"
+                       " WHERE tgname IN ('dw_outbox_capture', 'dw_outbox_capture_advance')"
                        " AND tgrelid = to_regclass('orders'))")[0]
                      .as<bool>();
   });

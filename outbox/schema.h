@@ -58,8 +58,11 @@ Status EnsureSchema(const std::string& dsn);
 // trigger on `orders` that writes the order's outbox row, so the writer only
 // inserts the order. It sends no NOTIFY itself (a transaction that ran NOTIFY
 // cannot be PREPAREd, and 2PC runs insert into the same `orders`); the
-// writer sends it.
-Status InstallCaptureTrigger(const std::string& dsn);
+// writer sends it. With `later_events` (`--events-per-order` above 1; the
+// version columns of workload/order_events.h exist) also an AFTER UPDATE OF
+// version trigger that writes event n's row when an order moves to version
+// n. Remove drops both; Installed is true when either is there.
+Status InstallCaptureTrigger(const std::string& dsn, bool later_events = false);
 Status RemoveCaptureTrigger(const std::string& dsn);
 Status CaptureTriggerInstalled(const std::string& dsn, bool* installed);
 

@@ -70,10 +70,17 @@ std::string EventTail(WriterOptions::NotifyMode notify, int64_t clock_skew_ms,
 }
 
 // Event n >= 2 of an order: its UPDATE (workload/order_events.h, $1..$3)
-// and its event in one statement, as the order's own write.
-std::string AdvanceSql(WriterOptions::NotifyMode notify, int64_t clock_skew_ms,
+// and its event in one statement, as the order's own write. With the capture
+// trigger the UPDATE alone (its AFTER UPDATE trigger writes the event), and
+// the wake-up in the transaction where the writer sends it there.
+std::string AdvanceSql(bool trigger, WriterOptions::NotifyMode notify, int64_t clock_skew_ms,
                        WriterOptions::Sink sink) {
   const std::string update = workload::AdvanceOrderStatement(0, 2).sql;
+  if (trigger) {
+    if (notify != WriterOptions::NotifyMode::kInTransaction) return update;
+    return "WITH ord AS (" + update + " RETURNING id) SELECT pg_notify('" + std::string(kChannel) +
+           "', '') FROM ord";
+  }
   return "WITH ord AS (" + update + " RETURNING id)" + EventTail(notify, clock_skew_ms, sink);
 }
 
@@ -190,15 +197,11 @@ Status OutboxWriter::Open(const WriterOptions& opts, std::unique_ptr<OutboxWrite
     }
   }
   if (opts.events_per_order > 1) {
-    if (opts.trigger) {
-      return Status::InvalidArgument(
-          "the capture trigger writes OrderPlaced on INSERT only: no events 2..E with a trigger");
-    }
     s = workload::EnsureOrderVersionColumns(opts.dsn);
     if (!s.ok()) return s;
   }
   if (opts.trigger) {
-    s = InstallCaptureTrigger(opts.dsn);
+    s = InstallCaptureTrigger(opts.dsn, opts.events_per_order > 1);
     if (!s.ok()) return s;
   } else {
     bool installed = false;
@@ -224,7 +227,7 @@ Status OutboxWriter::Open(const WriterOptions& opts, std::unique_ptr<OutboxWrite
   if (opts.sink != WriterOptions::Sink::kTable) impl->opts.notify = WriterOptions::NotifyMode::kOff;
   impl->sql = WriteSql(opts.trigger, opts.notify, opts.clock_skew_ms, false, opts.sink);
   impl->sql_reserving = WriteSql(opts.trigger, opts.notify, opts.clock_skew_ms, true, opts.sink);
-  impl->sql_advance = AdvanceSql(opts.notify, opts.clock_skew_ms, opts.sink);
+  impl->sql_advance = AdvanceSql(opts.trigger, opts.notify, opts.clock_skew_ms, opts.sink);
   if (impl->opts.notify == WriterOptions::NotifyMode::kAfterCommit) {
     try {
       impl->notify_conn = std::make_unique<pqxx::connection>(WithConnectTimeout(opts.dsn));
@@ -280,19 +283,20 @@ Status OutboxWriter::PlaceEvent(int worker, int64_t order_id, int n) {
   if (worker < 0 || worker >= static_cast<int>(impl_->leases.size())) {
     return Status::InvalidArgument("worker out of range");
   }
-  if (n < 2 || impl_->opts.trigger) {
-    return Status::InvalidArgument("events 2..E need an explicit (not trigger) writer");
-  }
+  if (n < 2) return Status::InvalidArgument("event numbers start at 2");
   PgPool::Lease& lease = impl_->leases[worker];
   if (!lease) {
     Status s = impl_->pool->Acquire(&lease);
     if (!s.ok()) return s;
   }
   SqlStatement update = workload::AdvanceOrderStatement(order_id, n);
-  OutMessage m = workload::OrderEventMessage(order_id, n, impl_->opts.topic);
   std::vector<std::string> params;
   for (const auto& p : update.params) params.push_back(p.value_or(""));
-  params.insert(params.end(), {kOrderEntity, m.id, m.topic, m.key, m.payload});
+  // With the trigger the UPDATE alone: the capture trigger writes the event.
+  if (!impl_->opts.trigger) {
+    OutMessage m = workload::OrderEventMessage(order_id, n, impl_->opts.topic);
+    params.insert(params.end(), {kOrderEntity, m.id, m.topic, m.key, m.payload});
+  }
   const std::string what = "event " + std::to_string(n) + " of order " + std::to_string(order_id);
   size_t rows = 0;
   try {

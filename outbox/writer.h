@@ -76,7 +76,7 @@ struct WriterOptions {
   std::chrono::milliseconds maintain_interval{30000};
   // Events per order (`--events-per-order`): 1 = OrderPlaced only; above 1
   // PlaceOrder also writes events 2..E, and Open adds the orders' version
-  // columns (refused with `trigger`, whose capture fires on INSERT only).
+  // columns (with `trigger`, and its AFTER UPDATE capture of events 2..E).
   int events_per_order = 1;
   // Non-null: each order's statement and outcome are recorded (id
   // "order-<id>"; `outbox write --trace`). Null costs nothing.
@@ -101,9 +101,10 @@ class OutboxWriter {
   Status PlaceOrder(int worker, int64_t index, int64_t* order_id);
 
   // Event n >= 2 of an order (workload/order_events.h): the UPDATE to
-  // version n and its event in one statement. FailedPrecondition, nothing
+  // version n and its event in one statement (with `trigger`, the UPDATE,
+  // whose capture trigger writes the event). FailedPrecondition, nothing
   // written, when the order is not at version n-1. Needs the version columns
-  // (Open adds them when events_per_order > 1) and no trigger.
+  // (Open adds them when events_per_order > 1).
   Status PlaceEvent(int worker, int64_t order_id, int n);
 
   // Same, with an order id chosen by the caller (tests).

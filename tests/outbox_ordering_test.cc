@@ -18,6 +18,7 @@
 #include "outbox/key_partitions.h"
 #include "outbox/relay.h"
 #include "outbox/relay_skip_locked.h"
+#include "outbox/schema.h"
 #include "participants/broker_client.h"
 #include "tests/support/outbox_test_util.h"
 
@@ -253,6 +254,34 @@ INSTANTIATE_TEST_SUITE_P(Relays, OneInstanceOrder,
                            return std::string(i.param == outbox::Strategy::kCdc ? "Cdc"
                                                                                 : "OffsetSafe");
                          });
+
+// The capture trigger (`outbox write --trigger`) writes events 2..E too: the
+// writer's UPDATE of the version alone, the AFTER UPDATE trigger the event's
+// row. One relay delivers every event once, in order per key.
+TEST_F(OrderingTest, TheCaptureTriggerWritesEventsTwoToEInOrder) {
+  outbox::WriterOptions wo = Writer(kWriters);
+  wo.events_per_order = kEvents;
+  wo.trigger = true;
+  std::unique_ptr<outbox::OutboxWriter> writer;
+  Status s = outbox::OutboxWriter::Open(wo, &writer);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  outbox::RunnerOptions rn;
+  rn.until_drained = true;  // the writer holds the writers' lock until it is gone
+  RelayThread relay(Relay(outbox::Strategy::kSkipLocked), rn);
+  WriteOrders(writer.get());
+  writer.reset();
+  const outbox::RelayReport& report = relay.Join();
+  EXPECT_TRUE(report.drained) << report.ToText();
+  workload::VerifyReport v = VerifyAll();
+  EXPECT_TRUE(v.reordered.empty()) << v.ToText(20);
+  EXPECT_TRUE(v.ok()) << v.ToText(20);
+  // An UPDATE that does not raise the version writes no event.
+  Sql(dsn_, "UPDATE orders SET status = status WHERE id = (SELECT min(id) FROM orders)");
+  pqxx::connection c{dsn_};
+  pqxx::nontransaction tx{c};
+  EXPECT_EQ(tx.exec1("SELECT count(*) FROM outbox_table")[0].as<int64_t>(), 0);
+  ASSERT_TRUE(outbox::RemoveCaptureTrigger(dsn_).ok());
+}
 
 TEST_F(OrderingTest, PartitionByKeyIsRefusedByOtherStrategies) {
   outbox::RelayOptions ro = Relay(outbox::Strategy::kStatus);
