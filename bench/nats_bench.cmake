@@ -5,6 +5,6 @@
 pkg_check_modules(NATS_BENCH REQUIRED IMPORTED_TARGET libnats)
 add_executable(nats_bench nats_bench.cc)
 target_include_directories(nats_bench PRIVATE ${PROJECT_SOURCE_DIR})
-target_link_libraries(nats_bench PRIVATE dw_bench_util dw_outbox dw_jetstream dw_env
+target_link_libraries(nats_bench PRIVATE dw_bench_sink dw_outbox dw_jetstream dw_env
   PkgConfig::NATS_BENCH PkgConfig::PQXX)
 add_dependencies(nats_bench dualwrite)

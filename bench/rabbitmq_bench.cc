@@ -27,35 +27,27 @@
 #include <amqp_framing.h>
 #include <amqp_tcp_socket.h>
 
-#include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
-#include <iomanip>
 #include <iostream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-#include <pqxx/pqxx>
-
 #include "bench/bench_util.h"
+#include "bench/sink_drain.h"
 #include "env/layout.h"
 #include "env/rabbitmq_daemon.h"
-#include "env/scratch_database.h"
-#include "outbox/partitions.h"
 #include "outbox/relay_runner.h"
-#include "outbox/schema.h"
 #include "rabbitmq/client.h"
 
 namespace dw::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-void Check(const Status& s) {
-  if (!s.ok()) throw std::runtime_error(s.ToString());
-}
+using sink::EnvInt;
+using sink::OrThrow;
+using sink::Payload;
 
 void CheckAmqp(const amqp_rpc_reply_t& r, const char* what) {
   if (r.reply_type != AMQP_RESPONSE_NORMAL) {
@@ -66,74 +58,36 @@ void CheckAmqp(const amqp_rpc_reply_t& r, const char* what) {
   }
 }
 
-int64_t EnvInt(const char* name, int64_t def) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::atoll(v) : def;
-}
-
-// The payload the relay publishes for order g (the rows' payload column).
-std::string Payload(int64_t g) {
-  return "{\"type\":\"OrderPlaced\",\"order_id\":" + std::to_string(g) +
-         ",\"customer\":\"customer-" + std::to_string(g % 1000) +
-         "\",\"amount_cents\":" + std::to_string(100 + g % 100000) + ",\"placed_at_us\":0}";
-}
-
-// R rows for `topic` (the queue), event ids order-<first>...
-void Prefill(const std::string& dsn, const std::string& topic, int64_t first, int64_t rows) {
-  pqxx::connection c{dsn};
-  pqxx::work tx{c};
-  tx.exec("TRUNCATE outbox_table");
-  tx.exec(
-      "INSERT INTO outbox_table (entity_name, event_id, topic, msg_key, payload)"
-      " SELECT 'order', 'order-' || g, " +
-      tx.quote(topic) +
-      ", g::text, '{\"type\":\"OrderPlaced\",\"order_id\":' || g || ',\"customer\":\"customer-' "
-      "|| (g % 1000) || '\",\"amount_cents\":' || (100 + g % 100000) || ',\"placed_at_us\":0}'"
-      " FROM generate_series(" +
-      std::to_string(first) + ", " + std::to_string(first + rows - 1) + ") g");
-  tx.commit();
-  pqxx::nontransaction n{c};
-  n.exec("VACUUM ANALYZE outbox_table");
-}
-
 std::unique_ptr<rabbitmq::Client> Connect(const std::string& url) {
   rabbitmq::ClientOptions co;
   co.url = url;
   co.timeout = std::chrono::seconds(30);
   std::unique_ptr<rabbitmq::Client> c;
-  Check(rabbitmq::Client::Connect(co, &c));
+  OrThrow(rabbitmq::Client::Connect(co, &c));
   return c;
 }
 
 uint64_t QueueMessages(const std::string& url, const std::string& queue) {
   uint64_t n = 0;
-  Check(Connect(url)->QueueCount(queue, &n));
+  OrThrow(Connect(url)->QueueCount(queue, &n));
   return n;
 }
 
 double Drain(const std::string& dsn, const std::string& url, const std::string& topic,
              int64_t first, int64_t rows, int batch, int instances) {
-  Prefill(dsn, topic, first, rows);
+  sink::Prefill(dsn, topic, first, rows);
   outbox::RelayOptions ro;
   ro.dsn = dsn;
   ro.amqp_url = url;
-  ro.strategy = outbox::Strategy::kSkipLocked;
   ro.batch = batch;
   ro.broker_timeout = std::chrono::seconds(30);
-  outbox::RunnerOptions rn;
-  rn.until_drained = true;
-  rn.maintain = false;
-  rn.instances = instances;
-  rn.log = &std::cerr;  // a relay's errors and retries
   // Declared before the clock starts, as the baseline's queue is. It also
   // keeps two relays from declaring a new queue at once, after which the
   // node nacked one relay's first message in 1 of 4 runs ("the server nacked
   // delivery tag 1"; the rest of that batch stored, then published again).
-  Check(Connect(url)->EnsureQueue(topic));
+  OrThrow(Connect(url)->EnsureQueue(topic));
   outbox::RelayReport report;
-  auto t0 = Clock::now();
-  Check(outbox::RunRelays(ro, rn, &report));
-  double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double s = sink::TimedDrain(ro, instances, &std::cerr, &report);  // errors and retries
   // More than R only after a relay error: the failed batch's messages that
   // the node had stored are published again (no deduplication).
   const uint64_t held = QueueMessages(url, topic);
@@ -244,17 +198,12 @@ int Run() {
   const int pairs = static_cast<int>(EnvInt("DW_BENCH_REPEATS", 3));
   const int instances = static_cast<int>(EnvInt("DW_BENCH_RABBITMQ_INSTANCES", 1));
   BenchEnvironment env;
-  Check(env.Open());
-  Check(env::RecreateScratchDatabase(env.dsn(), "dw_bench_rabbitmq"));
-  std::string dsn;
-  Check(WithDatabase(env.dsn(), "dw_bench_rabbitmq", &dsn));
-  Check(outbox::EnsureSchema(dsn));
-  outbox::MaintenanceReport mr;
-  Check(outbox::MaintainPartitions(dsn, outbox::PartitionOptions{}, &mr));
+  OrThrow(env.Open());
+  const std::string dsn = sink::OutboxDatabase(env, "dw_bench_rabbitmq");
 
   // The node in a state folder of its own: its own epmd and ports.
   std::string dir;
-  Check(MakeTempDir("rabbitmq", &dir));
+  OrThrow(MakeTempDir("rabbitmq", &dir));
   env::RabbitmqDaemon node{env::Layout(dir)};
   // Stopped however the run ends: the node outlives this process otherwise.
   struct StopNode {
@@ -269,40 +218,26 @@ int Run() {
   pid_t pid = 0;
   int port = 0;
   bool started = false;
-  Check(node.Ensure(&pid, &port, &started, &std::cout));
+  OrThrow(node.Ensure(&pid, &port, &started, &std::cout));
   const std::string url = env::RabbitmqDaemon::Url(port);
 
   std::cout << "rows " << rows << ", batch " << batch << ", relay instances " << instances << ", "
             << pairs << " pairs; rabbitmq-server at 127.0.0.1:" << port << "\n";
-  std::vector<double> ratios;
-  int64_t next = 1;
-  for (int p = 0; p < pairs; ++p) {
-    double drain = 0, base = 0;
-    const std::string dq = "drain_" + std::to_string(p), bq = "baseline_" + std::to_string(p);
-    auto run_drain = [&] { drain = Drain(dsn, url, dq, next, rows, batch, instances); };
-    auto run_base = [&] { base = Baseline(port, bq, next, rows, batch); };
-    // Alternate which goes first, so a slow phase of the machine hits both.
-    if (p % 2 == 0) {
-      run_drain();
-      run_base();
-    } else {
-      run_base();
-      run_drain();
-    }
-    // Each queue holds R messages on the node's disk: gone before the next pair.
+  sink::Pair pair;
+  pair.drain = [&](const std::string& queue, int64_t first) {
+    return Drain(dsn, url, queue, first, rows, batch, instances);
+  };
+  pair.baseline = [&](const std::string& queue, int64_t first) {
+    return Baseline(port, queue, first, rows, batch);
+  };
+  // Each queue holds R messages on the node's disk: gone before the next pair.
+  pair.after = [&](const std::string& drain_queue, const std::string& baseline_queue) {
     std::unique_ptr<rabbitmq::Client> c = Connect(url);
-    Check(c->DeleteQueue(dq));
-    Check(c->DeleteQueue(bq));
-    next += rows;
-    ratios.push_back(drain / base);
-    std::cout << std::fixed << std::setprecision(0) << "pair " << p + 1 << ": drain " << drain
-              << " rows/s, baseline " << base << " msgs/s, ratio " << std::setprecision(2)
-              << drain / base << "\n";
-  }
-  std::sort(ratios.begin(), ratios.end());
-  std::cout << "ratio drain/baseline: median " << std::setprecision(2) << ratios[ratios.size() / 2]
-            << ", min " << ratios.front() << ", max " << ratios.back() << " (target >= 0.70)\n";
-  Check(env.Close());
+    OrThrow(c->DeleteQueue(drain_queue));
+    OrThrow(c->DeleteQueue(baseline_queue));
+  };
+  sink::RunPairs(pairs, rows, pair);
+  OrThrow(env.Close());
   return 0;
 }
 

@@ -6,6 +6,6 @@
 pkg_check_modules(RABBITMQ_BENCH REQUIRED IMPORTED_TARGET librabbitmq)
 add_executable(rabbitmq_bench rabbitmq_bench.cc)
 target_include_directories(rabbitmq_bench PRIVATE ${PROJECT_SOURCE_DIR})
-target_link_libraries(rabbitmq_bench PRIVATE dw_bench_util dw_outbox dw_rabbitmq dw_env
+target_link_libraries(rabbitmq_bench PRIVATE dw_bench_sink dw_outbox dw_rabbitmq dw_env
   PkgConfig::RABBITMQ_BENCH PkgConfig::PQXX)
 add_dependencies(rabbitmq_bench dualwrite)
