@@ -27,10 +27,7 @@ int VictimId(const FaultSpec& spec) { return spec.crash_at == "broker-agent" ? 2
 class AgentKill : public Fault {
  public:
   Status Inject(FaultRun& r) override {
-    std::uniform_real_distribution<double> d(0.0, std::min(1.0, r.spec.fault_s / 2));
-    const double after =
-        r.spec.kill_after_s >= 0 ? std::min(r.spec.kill_after_s, r.spec.fault_s) : d(r.rng);
-    SleepS(after);
+    const double after = r.SleepUntilKill();
     id_ = VictimId(r.spec);
     const std::string tag = "agent-" + std::to_string(id_);
     Proc* victim = nullptr;

@@ -16,6 +16,13 @@ namespace dw::compare {
 using std::chrono::milliseconds;
 using json = nlohmann::json;
 
+double FaultRun::SleepUntilKill() {
+  std::uniform_real_distribution<double> d(0.0, std::min(1.0, spec.fault_s / 2));
+  const double after = spec.kill_after_s >= 0 ? std::min(spec.kill_after_s, spec.fault_s) : d(rng);
+  SleepS(after);
+  return after;
+}
+
 Status FaultRun::RestartLoad(uint64_t seed) {
   LoadShape left = shape;
   left.seconds = std::max(0.5, shape.seconds - (NowUs() - load_start_us) / 1e6);
@@ -290,10 +297,7 @@ class InDoubtHeld : public Fault {
 class ProcessKill : public Fault {
  public:
   Status Inject(FaultRun& r) override {
-    std::uniform_real_distribution<double> d(0.0, std::min(1.0, r.spec.fault_s / 2));
-    const double after =
-        r.spec.kill_after_s >= 0 ? std::min(r.spec.kill_after_s, r.spec.fault_s) : d(r.rng);
-    SleepS(after);
+    const double after = r.SleepUntilKill();
     const FamilyDef& def = r.approach.def();
     Proc& victim = def.kill_load ? r.load() : r.rig.procs[*r.relay_i];
     victim.Signal(SIGKILL);

@@ -48,6 +48,10 @@ struct FaultRun {
   bool by_time = false;  // offset-naive runs --by time (clock-skew)
 
   Proc& load() { return rig.procs[load_i]; }
+  // Sleeps until a process kill's moment in the window: spec.kill_after_s
+  // (chaos draws it; at most the window), else a seeded draw in its first
+  // second (at most half the window). Returns the seconds slept.
+  double SleepUntilKill();
   // A new load process for what is left of the cell's time.
   Status RestartLoad(uint64_t seed);
   Status RestartRelay();

@@ -72,6 +72,25 @@ class OrderingTest : public OutboxTest {
     return v;
   }
 
+  // Writes the orders with `writer` while one relay of `strategy` runs until
+  // drained, then checks every event arrived once and in order per key. The
+  // writer is opened first (the relay must not find "no writer, nothing to
+  // send" before the first order) and holds the writers' lock until it is gone.
+  void WriteAndDrainInOrder(std::unique_ptr<outbox::OutboxWriter> writer,
+                            outbox::Strategy strategy) {
+    ASSERT_NE(writer, nullptr);
+    outbox::RunnerOptions rn;
+    rn.until_drained = true;
+    RelayThread relay(Relay(strategy), rn);
+    WriteOrders(writer.get());
+    writer.reset();
+    const outbox::RelayReport& report = relay.Join();
+    EXPECT_TRUE(report.drained) << report.ToText();
+    workload::VerifyReport v = VerifyAll();
+    EXPECT_TRUE(v.reordered.empty()) << v.ToText(20);
+    EXPECT_TRUE(v.ok()) << v.ToText(20);
+  }
+
   // The forced interleaving. `holder` claims the first row by id with the
   // claim of instance `held` (an OrderPlaced: the first event written), as
   // that instance would at the start of its batch, and keeps its lock;
@@ -232,21 +251,7 @@ TEST_F(OrderingTest, PartitionByKeyKeepsOrderAcrossABrokerOutage) {
 class OneInstanceOrder : public OrderingTest,
                          public ::testing::WithParamInterface<outbox::Strategy> {};
 
-TEST_P(OneInstanceOrder, KeepsOrderPerKey) {
-  // Opened first: the relay below must not find "no writer, nothing to
-  // send" before the first order.
-  std::unique_ptr<outbox::OutboxWriter> writer = OpenWriter();
-  outbox::RunnerOptions rn;
-  rn.until_drained = true;  // the writer holds the writers' lock until it is gone
-  RelayThread relay(Relay(GetParam()), rn);
-  WriteOrders(writer.get());
-  writer.reset();
-  const outbox::RelayReport& report = relay.Join();
-  EXPECT_TRUE(report.drained) << report.ToText();
-  workload::VerifyReport v = VerifyAll();
-  EXPECT_TRUE(v.reordered.empty()) << v.ToText(20);
-  EXPECT_TRUE(v.ok()) << v.ToText(20);
-}
+TEST_P(OneInstanceOrder, KeepsOrderPerKey) { WriteAndDrainInOrder(OpenWriter(), GetParam()); }
 
 INSTANTIATE_TEST_SUITE_P(Relays, OneInstanceOrder,
                          ::testing::Values(outbox::Strategy::kOffsetSafe, outbox::Strategy::kCdc),
@@ -265,16 +270,7 @@ TEST_F(OrderingTest, TheCaptureTriggerWritesEventsTwoToEInOrder) {
   std::unique_ptr<outbox::OutboxWriter> writer;
   Status s = outbox::OutboxWriter::Open(wo, &writer);
   ASSERT_TRUE(s.ok()) << s.ToString();
-  outbox::RunnerOptions rn;
-  rn.until_drained = true;  // the writer holds the writers' lock until it is gone
-  RelayThread relay(Relay(outbox::Strategy::kSkipLocked), rn);
-  WriteOrders(writer.get());
-  writer.reset();
-  const outbox::RelayReport& report = relay.Join();
-  EXPECT_TRUE(report.drained) << report.ToText();
-  workload::VerifyReport v = VerifyAll();
-  EXPECT_TRUE(v.reordered.empty()) << v.ToText(20);
-  EXPECT_TRUE(v.ok()) << v.ToText(20);
+  WriteAndDrainInOrder(std::move(writer), outbox::Strategy::kSkipLocked);
   // An UPDATE that does not raise the version writes no event.
   Sql(dsn_, "UPDATE orders SET status = status WHERE id = (SELECT min(id) FROM orders)");
   pqxx::connection c{dsn_};
