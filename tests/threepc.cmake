@@ -20,4 +20,4 @@ dw_add_test(threepc_agent_unit_test SOURCES threepc_agent_unit_test.cc support/f
 # own 3PC transaction through the agents; one whose order is not at the
 # version before is voted down and never published.
 dw_add_test(threepc_order_events_test SOURCES threepc_order_events_test.cc LIBS dw_threepc dw_env
-  dw_participants dw_workload NEEDS_ENV LABELS threepc ordering TIMEOUT 300)
+  dw_participants dw_workload dw_proxy NEEDS_ENV LABELS threepc ordering TIMEOUT 300)

@@ -31,6 +31,7 @@
 #include "proxy/proxy.h"
 #include "tests/support/cli_run.h"
 #include "tests/support/test_support.h"
+#include "tests/support/threepc_agents_fixture.h"
 #include "workload/orders.h"
 
 namespace dw::testing {
@@ -39,57 +40,10 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-class ThreePcAgents : public ::testing::Test {
+class ThreePcAgents : public ThreePcAgentsFixture {
  protected:
-  void SetUp() override {
-    dsn_ = ScratchDatabase(TestDatabaseName("dw3"));
-    ASSERT_FALSE(dsn_.empty());
-    broker_ = std::make_unique<BrokerProcess>(TempDir("3pc-broker"));
-    broker_->Start();
-    BrokerClient::Options bo;
-    bo.url = broker_->url();
-    ASSERT_TRUE(BrokerClient::Create(bo, &client_).ok());
-  }
-  void TearDown() override {
-    for (auto& a : agents_) (void)a.second.Kill();  // best effort: the test is over
-    if (broker_) broker_->Kill9();
-  }
+  ThreePcAgents() : ThreePcAgentsFixture("dw3") {}
 
-  // A Postgres agent (id 1) and a broker agent (id 2), each the other's
-  // peer; with `through_proxies`, each reaches the other through a fault
-  // proxy of the test's (proxies_[id] forwards to agent id).
-  void StartAgents(int64_t timeout_ms, bool through_proxies = false) {
-    const std::map<int, std::string> kinds = {{1, "postgres"}, {2, "broker"}};
-    std::map<int, int> ports = {{1, FreeTcpPort()}, {2, FreeTcpPort()}};
-    std::map<int, int> reach = ports;  // where the other agent reaches agent id
-    if (through_proxies) {
-      for (const auto& [id, port] : ports) {
-        proxy::ProxyOptions po;
-        po.upstream = proxy::HostPort{"127.0.0.1", static_cast<uint16_t>(port)};
-        Status s = proxy::Proxy::Start(po, &proxies_[id]);
-        ASSERT_TRUE(s.ok()) << s.ToString();
-        reach[id] = proxies_[id]->port();
-      }
-    }
-    for (const auto& [id, kind] : kinds) {
-      const int other = id == 1 ? 2 : 1;
-      env::ThreePcAgentSpec spec;
-      spec.binary = DualwriteBinary();
-      spec.participant = kind;
-      spec.id = id;
-      spec.peers = std::to_string(other) + "=127.0.0.1:" + std::to_string(reach[other]);
-      spec.timeout_ms = timeout_ms;
-      spec.dsn = dsn_;
-      spec.broker_url = broker_->url();
-      env::ServerOptions so;
-      so.data_dir = TempDir("3pc-agent-" + std::to_string(id));
-      so.port = ports[id];
-      so.start_attempts = 3;
-      agents_.emplace(id, env::ServerProcess(env::ThreePcAgentKind(spec), so));
-      Status s = agents_.at(id).Start();
-      ASSERT_TRUE(s.ok()) << s.ToString();
-    }
-  }
   // The agents can no longer reach each other: every proxy refuses.
   void Partition() {
     for (auto& p : proxies_) {
@@ -100,12 +54,6 @@ class ThreePcAgents : public ::testing::Test {
     }
   }
   std::string AgentList() const { return "1=" + agents_.at(1).url() + ",2=" + agents_.at(2).url(); }
-
-  CliRun Dw(std::vector<std::string> args, seconds timeout = seconds(120)) {
-    std::vector<std::string> full = {"--dsn", dsn_, "--broker", broker_->url()};
-    full.insert(full.end(), args.begin(), args.end());
-    return RunCli(full, timeout);
-  }
 
   nlohmann::json Verify() {
     CliRun v = Dw({"verify", "--json"});
@@ -190,12 +138,6 @@ class ThreePcAgents : public ::testing::Test {
     EXPECT_EQ(PreparedAtPostgres(), 0);
     EXPECT_EQ(PreparedAtBroker(), 0u);
   }
-
-  std::string dsn_;
-  std::unique_ptr<BrokerProcess> broker_;
-  std::unique_ptr<BrokerClient> client_;
-  std::map<int, env::ServerProcess> agents_;
-  std::map<int, std::unique_ptr<proxy::Proxy>> proxies_;
 };
 
 // The embedded default: `3pc run` starts both agents, places the orders,

@@ -29,6 +29,7 @@
 #include "tests/support/cli_run.h"
 #include "tests/support/order_events_expect.h"
 #include "tests/support/test_support.h"
+#include "tests/support/threepc_agents_fixture.h"
 #include "threepc/agent_client.h"
 #include "threepc/coordinator.h"
 #include "workload/order_events.h"
@@ -41,27 +42,9 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-class ThreePcOrderEvents : public ::testing::Test {
+class ThreePcOrderEvents : public ThreePcAgentsFixture {
  protected:
-  void SetUp() override {
-    dsn_ = ScratchDatabase(TestDatabaseName("dw3ev"));
-    ASSERT_FALSE(dsn_.empty());
-    broker_ = std::make_unique<BrokerProcess>(TempDir("3pc-ev-broker"));
-    broker_->Start();
-    BrokerClient::Options bo;
-    bo.url = broker_->url();
-    ASSERT_TRUE(BrokerClient::Create(bo, &client_).ok());
-  }
-  void TearDown() override {
-    for (auto& a : agents_) (void)a.second.Kill();  // best effort: the test is over
-    if (broker_) broker_->Kill9();
-  }
-
-  CliRun Dw(std::vector<std::string> args) {
-    std::vector<std::string> full = {"--dsn", dsn_, "--broker", broker_->url()};
-    full.insert(full.end(), args.begin(), args.end());
-    return RunCli(full, seconds(180));
-  }
+  ThreePcOrderEvents() : ThreePcAgentsFixture("dw3ev") {}
 
   int64_t Count(const std::string& sql) {
     pqxx::connection c(dsn_);
@@ -83,34 +66,9 @@ class ThreePcOrderEvents : public ::testing::Test {
     EXPECT_TRUE(listed.empty());
   }
 
-  // A Postgres agent (id 1) and a broker agent (id 2), each the other's peer.
-  void StartAgents() {
-    const std::map<int, std::string> kinds = {{1, "postgres"}, {2, "broker"}};
-    std::map<int, int> ports = {{1, FreeTcpPort()}, {2, FreeTcpPort()}};
-    for (const auto& [id, kind] : kinds) {
-      const int other = id == 1 ? 2 : 1;
-      env::ThreePcAgentSpec spec;
-      spec.binary = DualwriteBinary();
-      spec.participant = kind;
-      spec.id = id;
-      spec.peers = std::to_string(other) + "=127.0.0.1:" + std::to_string(ports[other]);
-      spec.timeout_ms = 10000;  // no termination of a live transaction on a loaded machine
-      spec.dsn = dsn_;
-      spec.broker_url = broker_->url();
-      env::ServerOptions so;
-      so.data_dir = TempDir("3pc-ev-agent-" + std::to_string(id));
-      so.port = ports[id];
-      so.start_attempts = 3;
-      agents_.emplace(id, env::ServerProcess(env::ThreePcAgentKind(spec), so));
-      Status s = agents_.at(id).Start();
-      ASSERT_TRUE(s.ok()) << s.ToString();
-    }
-  }
-
-  std::string dsn_;
-  std::unique_ptr<BrokerProcess> broker_;
-  std::unique_ptr<BrokerClient> client_;
-  std::map<int, env::ServerProcess> agents_;
+  // Both agents, with a timeout no loaded machine reaches while a
+  // transaction is alive (no termination of a live transaction).
+  void StartAgents() { ThreePcAgentsFixture::StartAgents(10000); }
 };
 
 TEST_F(ThreePcOrderEvents, FiftyOrdersOfThreeEventsEachCommitInOrder) {
