@@ -17,7 +17,7 @@ set key at screen 0.765957447, screen 0.963917526 top left Left reverse samplen 
 set logscale x
 set logscale y
 set xrange [187.5:21280]
-set yrange [0.1:10000]
+set yrange [1:10000]
 set xtics (250, 500, 1000, 2000, 4000, 8000, 16000)
 plot 'rate-grid-latency.dat' index 0 using 1:2 with linespoints lc rgb '#1f77b4' dt 1 lw 1.5 pt 7 ps 0.5 title '2pc-file', \
      'rate-grid-latency.dat' index 1 using 1:2 with linespoints lc rgb '#1f77b4' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
@@ -42,7 +42,7 @@ set key at screen 0.765957447, screen 0.768041237 top left Left reverse samplen 
 set logscale x
 set logscale y
 set xrange [187.5:21280]
-set yrange [0.1:10000]
+set yrange [1:10000]
 set xtics (250, 500, 1000, 2000, 4000, 8000, 16000)
 plot 'rate-grid-latency.dat' index 9 using 1:2 with linespoints lc rgb '#d62728' dt 1 lw 1.5 pt 7 ps 0.5 title 'outbox-skip-locked', \
      'rate-grid-latency.dat' index 10 using 1:2 with linespoints lc rgb '#d62728' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
@@ -75,7 +75,7 @@ set key at screen 0.765957447, screen 0.572164948 top left Left reverse samplen 
 set logscale x
 set logscale y
 set xrange [187.5:21280]
-set yrange [0.1:10000]
+set yrange [1:10000]
 set xtics (250, 500, 1000, 2000, 4000, 8000, 16000)
 plot 'rate-grid-latency.dat' index 26 using 1:2 with linespoints lc rgb '#e7298a' dt 1 lw 1.5 pt 7 ps 0.5 title 'saga', \
      'rate-grid-latency.dat' index 27 using 1:2 with linespoints lc rgb '#e7298a' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
@@ -94,7 +94,7 @@ set key at screen 0.765957447, screen 0.37628866 top left Left reverse samplen 3
 set logscale x
 set logscale y
 set xrange [187.5:21280]
-set yrange [0.1:10000]
+set yrange [1:10000]
 set xtics (250, 500, 1000, 2000, 4000, 8000, 16000)
 plot 'rate-grid-latency.dat' index 29 using 1:2 with linespoints lc rgb '#e6ab02' dt 1 lw 1.5 pt 7 ps 0.5 title 'event-sourced', \
      'rate-grid-latency.dat' index 30 using 1:2 with linespoints lc rgb '#e6ab02' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
@@ -113,7 +113,7 @@ set key at screen 0.765957447, screen 0.180412371 top left Left reverse samplen 
 set logscale x
 set logscale y
 set xrange [187.5:21280]
-set yrange [0.1:10000]
+set yrange [1:10000]
 set xtics (250, 500, 1000, 2000, 4000, 8000, 16000)
 plot 'rate-grid-latency.dat' index 32 using 1:2 with linespoints lc rgb '#6a3d9a' dt 1 lw 1.5 pt 7 ps 0.5 title '3pc', \
      'rate-grid-latency.dat' index 33 using 1:2 with linespoints lc rgb '#6a3d9a' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
@@ -138,7 +138,7 @@ set key at screen 0.765957447, screen 0.963917526 top left Left reverse samplen 
 set logscale x
 set logscale y
 set xrange [187.5:21280]
-set yrange [0.1:10000]
+set yrange [1:10000]
 set xtics (250, 500, 1000, 2000, 4000, 8000, 16000)
 plot 'rate-grid-latency.dat' index 0 using 1:2 with linespoints lc rgb '#1f77b4' dt 1 lw 1.5 pt 7 ps 0.5 title '2pc-file', \
      'rate-grid-latency.dat' index 1 using 1:2 with linespoints lc rgb '#1f77b4' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
@@ -163,7 +163,7 @@ set key at screen 0.765957447, screen 0.768041237 top left Left reverse samplen 
 set logscale x
 set logscale y
 set xrange [187.5:21280]
-set yrange [0.1:10000]
+set yrange [1:10000]
 set xtics (250, 500, 1000, 2000, 4000, 8000, 16000)
 plot 'rate-grid-latency.dat' index 9 using 1:2 with linespoints lc rgb '#d62728' dt 1 lw 1.5 pt 7 ps 0.5 title 'outbox-skip-locked', \
      'rate-grid-latency.dat' index 10 using 1:2 with linespoints lc rgb '#d62728' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
@@ -196,7 +196,7 @@ set key at screen 0.765957447, screen 0.572164948 top left Left reverse samplen 
 set logscale x
 set logscale y
 set xrange [187.5:21280]
-set yrange [0.1:10000]
+set yrange [1:10000]
 set xtics (250, 500, 1000, 2000, 4000, 8000, 16000)
 plot 'rate-grid-latency.dat' index 26 using 1:2 with linespoints lc rgb '#e7298a' dt 1 lw 1.5 pt 7 ps 0.5 title 'saga', \
      'rate-grid-latency.dat' index 27 using 1:2 with linespoints lc rgb '#e7298a' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
@@ -215,7 +215,7 @@ set key at screen 0.765957447, screen 0.37628866 top left Left reverse samplen 3
 set logscale x
 set logscale y
 set xrange [187.5:21280]
-set yrange [0.1:10000]
+set yrange [1:10000]
 set xtics (250, 500, 1000, 2000, 4000, 8000, 16000)
 plot 'rate-grid-latency.dat' index 29 using 1:2 with linespoints lc rgb '#e6ab02' dt 1 lw 1.5 pt 7 ps 0.5 title 'event-sourced', \
      'rate-grid-latency.dat' index 30 using 1:2 with linespoints lc rgb '#e6ab02' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
@@ -234,7 +234,7 @@ set key at screen 0.765957447, screen 0.180412371 top left Left reverse samplen 
 set logscale x
 set logscale y
 set xrange [187.5:21280]
-set yrange [0.1:10000]
+set yrange [1:10000]
 set xtics (250, 500, 1000, 2000, 4000, 8000, 16000)
 plot 'rate-grid-latency.dat' index 32 using 1:2 with linespoints lc rgb '#6a3d9a' dt 1 lw 1.5 pt 7 ps 0.5 title '3pc', \
      'rate-grid-latency.dat' index 33 using 1:2 with linespoints lc rgb '#6a3d9a' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
