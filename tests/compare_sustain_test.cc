@@ -139,7 +139,7 @@ TEST(CompareSustain, TheCommittedFullRunIsJudgedByTheCurrentRule) {
   const json& recorded = r["rate_grid"]["sustainable"];
   ASSERT_TRUE(recorded.is_object());
   EXPECT_EQ(Rejudge(r)["rate_grid"]["sustainable"], recorded);
-  EXPECT_EQ(recorded["2pc-file"]["rate_per_s"], 2000.0);
+  EXPECT_EQ(recorded["2pc-file"]["rate_per_s"], 1000.0);
   EXPECT_EQ(recorded["event-sourced"]["rate_per_s"], 8000.0);
 }
 
