@@ -3,8 +3,8 @@
 //  - the state folder's nats-server: started on a loopback port with its
 //    store in the folder, shown by `env`, stopped by `down`, restarted on
 //    the same port after a SIGKILL;
-//  - a skip-locked relay draining 10,000 orders from 8 writers into
-//    JetStream while they write: verify (reading the stream back) is clean;
+//  - every no-loss relay strategy draining 10,000 orders from 8 writers
+//    into JetStream while they write: nats_strategies_test.cc;
 //  - a batch the server stored but the relay never settled (it died before
 //    its COMMIT) is published again and dropped by the server as a
 //    duplicate; the relay process SIGKILLed mid-drain loses nothing;
@@ -24,10 +24,10 @@
 #include "common/process.h"
 #include "env/layout.h"
 #include "env/nats_daemon.h"
-#include "jetstream/client.h"
 #include "outbox/jetstream_publisher.h"
 #include "outbox/publisher.h"
 #include "tests/support/cli_run.h"
+#include "tests/support/nats_fixture.h"
 #include "tests/support/outbox_test_util.h"
 #include "tests/support/temp_dir.h"
 
@@ -35,69 +35,6 @@ namespace dw::testing {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::string NatsBinary() {
-  std::string bin;
-  Status s = env::NatsServerBinary(&bin);
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  return bin;
-}
-
-// Per test: the outbox fixture's scratch database, plus a nats-server of the
-// test's own with its store in a fresh folder.
-class NatsTest : public OutboxTest {
- protected:
-  void SetUp() override {
-    OutboxTest::SetUp();
-    env::ServerOptions o;
-    o.data_dir = TempDir("nats");
-    o.start_attempts = 3;
-    nats_ = std::make_unique<env::ServerProcess>(env::NatsKind(NatsBinary()), o);
-    Status s = nats_->Start();
-    ASSERT_TRUE(s.ok()) << s.ToString();
-  }
-  void TearDown() override {
-    if (nats_) (void)nats_->Kill();
-    OutboxTest::TearDown();
-  }
-
-  outbox::RelayOptions NatsRelay(int batch = 100) const {
-    outbox::RelayOptions ro = Relay(outbox::Strategy::kSkipLocked, batch);
-    ro.broker_url.clear();
-    ro.nats_url = nats_->url();
-    return ro;
-  }
-
-  workload::VerifyReport VerifyNats() const {
-    workload::VerifyOptions vo;
-    vo.dsn = dsn_;
-    vo.nats_url = nats_->url();
-    workload::VerifyReport r;
-    Status s = workload::Verify(vo, &r);
-    EXPECT_TRUE(s.ok()) << s.ToString();
-    return r;
-  }
-
-  // Messages in the `orders` stream (0 before the first publish).
-  uint64_t StreamCount() const {
-    jetstream::ClientOptions co;
-    co.url = nats_->url();
-    std::unique_ptr<jetstream::Client> c;
-    Status s = jetstream::Client::Connect(co, &c);
-    if (!s.ok()) return 0;
-    uint64_t n = 0, last = 0;
-    if (!c->StreamState("orders", &n, &last).ok()) return 0;
-    return n;
-  }
-
-  void WriteOrders(int64_t n, int writers) {
-    std::unique_ptr<outbox::OutboxWriter> writer;
-    ASSERT_TRUE(outbox::OutboxWriter::Open(Writer(writers), &writer).ok());
-    EXPECT_EQ(Write(writer.get(), n, writers).committed, static_cast<uint64_t>(n));
-  }
-
-  std::unique_ptr<env::ServerProcess> nats_;
-};
 
 TEST(NatsDaemonTest, UpShowsDownStopsAndSigkillRestartsOnItsPort) {
   const std::string state = TempDir("nats-state");
@@ -155,25 +92,6 @@ TEST(NatsCliTest, BadSinkIsOneLine) {
               "soon"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("--dedupe-window 'soon'"), std::string::npos) << r.err;
-}
-
-TEST_F(NatsTest, SkipLockedRelayDrainsTenThousandOrdersFromEightWritersIntoJetStream) {
-  constexpr int64_t kOrders = 10000;
-  std::unique_ptr<outbox::OutboxWriter> writer;
-  ASSERT_TRUE(outbox::OutboxWriter::Open(Writer(8), &writer).ok());
-  outbox::RunnerOptions rn;
-  rn.until_drained = true;  // the writer holds the writers' lock until reset
-  RelayThread relay(NatsRelay(500), rn);
-  EXPECT_EQ(Write(writer.get(), kOrders, 8).committed, static_cast<uint64_t>(kOrders));
-  writer.reset();
-  const outbox::RelayReport& report = relay.Join();
-  EXPECT_TRUE(report.drained) << report.ToText();
-
-  workload::VerifyReport v = VerifyNats();
-  EXPECT_EQ(v.rows, static_cast<uint64_t>(kOrders));
-  EXPECT_EQ(v.messages, static_cast<uint64_t>(kOrders));
-  EXPECT_TRUE(v.ok()) << v.ToText(20);
-  EXPECT_EQ(StreamCount(), static_cast<uint64_t>(kOrders));
 }
 
 // Publishes through JetStream, then fails the first `fail` batches as a
