@@ -1,13 +1,15 @@
 # RabbitMQ as the outbox's sink: rabbitmq-server as a managed process of
 # the state folder (`up --sinks rabbitmq`, `down`, `env`), and the relay and
-# verify tests on the outbox suites' scratch databases. Needs the
-# rabbitmq-server and librabbitmq-dev packages (scripts/install-deps.sh).
+# verify tests on the outbox suites' scratch databases (every no-loss relay
+# strategy into it: rabbitmq_strategies_test.cc). Needs the rabbitmq-server
+# and librabbitmq-dev packages (scripts/install-deps.sh).
 #
 # A node takes 8 s or more to start, and ctest runs every test in a process
 # of its own: the relay tests share one node, the outbox environment's,
 # started by the setup test rabbitmq_up_outbox and stopped with the rest of
 # that environment by env_down_outbox.
-dw_add_test(rabbitmq_test SOURCES rabbitmq_test.cc LIBS dw_outbox dw_env dw_rabbitmq
+dw_add_test(rabbitmq_test SOURCES rabbitmq_test.cc rabbitmq_strategies_test.cc
+  LIBS dw_outbox dw_env dw_rabbitmq
   NEEDS_ENV ENV outbox LABELS rabbitmq TIMEOUT 300)
 add_test(NAME rabbitmq_up_outbox
   COMMAND dualwrite up --sinks rabbitmq --state-dir /tmp/dw-test-env-${_dw_build_hash}_outbox)

@@ -5,9 +5,9 @@
 //  - the outbox environment's node for the other tests (a node takes 8 s or
 //    more to start), whose `orders` quorum queue each test deletes first,
 //    and the outbox suites' scratch databases:
-//  - a skip-locked relay draining orders from 8 writers while they write:
-//    verify (reading the queue back, twice: the read takes nothing away) is
-//    clean;
+//  - every no-loss relay strategy draining 10,000 orders from 8 writers
+//    while they write, verify (reading the queue back, twice: the read
+//    takes nothing away) clean: rabbitmq_strategies_test.cc;
 //  - a batch the server confirmed but the relay never settled (it died
 //    before its COMMIT) is published again and DELIVERED again: RabbitMQ
 //    keeps no message ids, and verify counts the extra copies;
@@ -38,9 +38,9 @@
 #include "env/rabbitmq_daemon.h"
 #include "outbox/publisher.h"
 #include "outbox/rabbitmq_publisher.h"
-#include "rabbitmq/client.h"
 #include "tests/support/cli_run.h"
 #include "tests/support/outbox_test_util.h"
+#include "tests/support/rabbitmq_fixture.h"
 #include "tests/support/temp_dir.h"
 
 namespace dw::testing {
@@ -123,103 +123,6 @@ TEST(RabbitmqCliTest, BadSinkOrUrlIsOneLine) {
   r = RunCli({"verify", "--sink", "amqps://127.0.0.1:1/"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("--sink 'amqps://127.0.0.1:1/'"), std::string::npos) << r.err;
-}
-
-// Per test: the outbox fixture's scratch database, and the rabbitmq-server
-// node of the outbox environment (started by the setup test
-// rabbitmq_up_outbox, or here when a test runs outside ctest), its `orders`
-// queue deleted before each test.
-class RabbitmqTest : public OutboxTest {
- protected:
-  static void SetUpTestSuite() {
-    const char* state = std::getenv("DUALWRITE_STATE_DIR");
-    ASSERT_NE(state, nullptr) << "DUALWRITE_STATE_DIR: the outbox environment";
-    env::RabbitmqDaemon daemon{env::Layout(state)};
-    pid_t pid = 0;
-    bool started = false;
-    Status s = daemon.Ensure(&pid, &port_, &started, nullptr);
-    ASSERT_TRUE(s.ok()) << s.ToString();
-  }
-  void SetUp() override {
-    OutboxTest::SetUp();
-    ASSERT_GT(port_, 0) << "no rabbitmq-server node";
-    std::unique_ptr<rabbitmq::Client> c = Connect();
-    ASSERT_TRUE(c);
-    Status s = c->DeleteQueue("orders");
-    ASSERT_TRUE(s.ok()) << s.ToString();
-  }
-
-  static std::string Url() { return env::RabbitmqDaemon::Url(port_); }
-
-  static std::unique_ptr<rabbitmq::Client> Connect() {
-    rabbitmq::ClientOptions co;
-    co.url = Url();
-    std::unique_ptr<rabbitmq::Client> c;
-    Status s = rabbitmq::Client::Connect(co, &c);
-    EXPECT_TRUE(s.ok()) << s.ToString();
-    return c;
-  }
-
-  outbox::RelayOptions RabbitRelay(int batch = 100) const {
-    outbox::RelayOptions ro = Relay(outbox::Strategy::kSkipLocked, batch);
-    ro.broker_url.clear();
-    ro.amqp_url = Url();
-    return ro;
-  }
-
-  workload::VerifyReport VerifyRabbit() const {
-    workload::VerifyOptions vo;
-    vo.dsn = dsn_;
-    vo.amqp_url = Url();
-    workload::VerifyReport r;
-    Status s = workload::Verify(vo, &r);
-    EXPECT_TRUE(s.ok()) << s.ToString();
-    return r;
-  }
-
-  // Messages ready in the `orders` queue.
-  static uint64_t QueueCount() {
-    std::unique_ptr<rabbitmq::Client> c = Connect();
-    uint64_t n = 0;
-    if (!c) return 0;
-    Status s = c->QueueCount("orders", &n);
-    EXPECT_TRUE(s.ok()) << s.ToString();
-    return n;
-  }
-
-  void WriteOrders(int64_t n, int writers) {
-    std::unique_ptr<outbox::OutboxWriter> writer;
-    ASSERT_TRUE(outbox::OutboxWriter::Open(Writer(writers), &writer).ok());
-    EXPECT_EQ(Write(writer.get(), n, writers).committed, static_cast<uint64_t>(n));
-  }
-
-  static int port_;
-};
-
-int RabbitmqTest::port_ = 0;
-
-TEST_F(RabbitmqTest, SkipLockedRelayDrainsOrdersFromEightWritersAndVerifyReadsTwice) {
-  constexpr int64_t kOrders = 3000;
-  std::unique_ptr<outbox::OutboxWriter> writer;
-  ASSERT_TRUE(outbox::OutboxWriter::Open(Writer(8), &writer).ok());
-  outbox::RunnerOptions rn;
-  rn.until_drained = true;  // the writer holds the writers' lock until reset
-  RelayThread relay(RabbitRelay(500), rn);
-  EXPECT_EQ(Write(writer.get(), kOrders, 8).committed, static_cast<uint64_t>(kOrders));
-  writer.reset();
-  const outbox::RelayReport& report = relay.Join();
-  EXPECT_TRUE(report.drained) << report.ToText();
-
-  workload::VerifyReport v = VerifyRabbit();
-  EXPECT_EQ(v.rows, static_cast<uint64_t>(kOrders));
-  EXPECT_EQ(v.messages, static_cast<uint64_t>(kOrders));
-  EXPECT_EQ(v.duplicate_messages, 0u);
-  EXPECT_TRUE(v.ok()) << v.ToText(20);
-  // verify consumed without acking: every message is back in the queue.
-  EXPECT_EQ(QueueCount(), static_cast<uint64_t>(kOrders));
-  v = VerifyRabbit();
-  EXPECT_EQ(v.messages, static_cast<uint64_t>(kOrders));
-  EXPECT_TRUE(v.ok()) << v.ToText(20);
 }
 
 // Publishes through RabbitMQ, then fails the first `fail` batches as a relay
