@@ -238,6 +238,16 @@ Status Client::StreamState(const std::string& topic, uint64_t* messages, uint64_
   return Status::OK();
 }
 
+Status Client::DeleteStream(const std::string& topic) {
+  Status st = Open();
+  if (!st.ok()) return st;
+  impl_->streams.erase(topic);
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  natsStatus s = js_DeleteStream(impl_->js, topic.c_str(), nullptr, &jerr);
+  if (s == NATS_OK || s == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) return Status::OK();
+  return Status::IOError("deleting stream " + topic + " on " + opts_.url + ": " + Why(s));
+}
+
 Status Client::Read(const std::string& topic, uint64_t from, size_t max,
                     std::vector<StoredMessage>* out, uint64_t* next) {
   out->clear();

@@ -81,6 +81,11 @@ class Client {
   // The stream's message count and last sequence (0, 0 when it does not exist).
   Status StreamState(const std::string& topic, uint64_t* messages, uint64_t* last_seq);
 
+  // Deletes the topic's stream and its messages; one that does not exist is
+  // OK. A purge would keep the sequences going, and Read would then ask for
+  // every purged one in turn: a stream created again starts at 1.
+  Status DeleteStream(const std::string& topic);
+
   const ClientOptions& options() const { return opts_; }
 
  private:
