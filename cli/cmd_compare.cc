@@ -14,6 +14,7 @@
 #include "common/process.h"
 #include "compare/compare.h"
 #include "compare/results.h"
+#include "compare/sink.h"
 
 namespace dw::cli {
 namespace {
@@ -48,6 +49,7 @@ void AddCompareCommand(CLI::App& app, Globals& g) {
     bool keep = false;
     double e2e_bound_ms = 250;
     double failure_rate = 0;
+    std::string sink = "dualwrite";
   };
   auto o = std::make_shared<Opts>();
   cmd->add_flag("--quick", o->quick, "the quick size: at most 6 minutes on 2 cores");
@@ -68,6 +70,12 @@ void AddCompareCommand(CLI::App& app, Globals& g) {
                   "arrivals per second of every failure cell (default: half the lowest "
                   "sustainable rate of the matrix's approaches)")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--sink", o->sink,
+                  "where the outbox publishes: dualwrite (its broker, a fresh process per cell; "
+                  "default), nats (one nats-server with JetStream for the run) or rabbitmq (one "
+                  "rabbitmq-server for the run); with nats or rabbitmq section 1 measures the "
+                  "outbox family and the floor only, and the failure matrix is not run yet")
+      ->check(CLI::IsMember({"dualwrite", "nats", "rabbitmq"}));
   cmd->callback([&g, o, cmd] {
     if (!o->from.empty()) {
       std::ifstream in(o->from);
@@ -89,6 +97,17 @@ void AddCompareCommand(CLI::App& app, Globals& g) {
       std::cout << "rendered " << dir << "/report.md (" << written.size() << " files)\n";
       return;
     }
+    compare::SinkKind sink = compare::SinkKind::kDualwrite;
+    Check(compare::ParseSinkKind(o->sink, &sink));
+    if (sink != compare::SinkKind::kDualwrite) {
+      // A missing server package: one line and exit 2, before anything starts.
+      Status installed = compare::CheckSinkInstalled(sink);
+      if (!installed.ok()) throw CliError("--sink " + o->sink + ": " + installed.ToString(), 2);
+      if (!g.broker.empty()) {
+        throw CliError(
+            "--broker names dualwrite's broker, which no cell of --sink " + o->sink + " uses", 2);
+      }
+    }
     compare::CompareOptions co;
     co.size = o->smoke ? "smoke" : o->quick ? "quick" : "full";
     co.out_dir = o->out.empty() ? DefaultOut() : o->out;
@@ -100,6 +119,7 @@ void AddCompareCommand(CLI::App& app, Globals& g) {
     co.keep_cells = o->keep;
     co.e2e_bound_ms = o->e2e_bound_ms;
     co.failure_rate = o->failure_rate;
+    co.sink = o->sink;
     std::string line = "dualwrite";
     if (!g.dsn.empty()) line += " --dsn '" + RedactDsn(g.dsn) + "'";
     if (!g.broker.empty()) line += " --broker " + g.broker;
@@ -111,6 +131,7 @@ void AddCompareCommand(CLI::App& app, Globals& g) {
     if (cmd->count("--seed") > 0) line += " --seed " + std::to_string(o->seed);
     if (cmd->count("--e2e-bound-ms") > 0) line += " --e2e-bound-ms " + Fmt(o->e2e_bound_ms);
     if (cmd->count("--failure-rate") > 0) line += " --failure-rate " + Fmt(o->failure_rate);
+    if (cmd->count("--sink") > 0) line += " --sink " + o->sink;
     co.command_line = line;
     nlohmann::json results;
     Status s = compare::RunCompare(co, std::cerr, &results);

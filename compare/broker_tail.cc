@@ -1,12 +1,16 @@
 #include "compare/broker_tail.h"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <memory>
+#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
+#include "jetstream/client.h"
 #include "participants/broker_client.h"
+#include "rabbitmq/client.h"
 #include "workload/orders.h"
 
 namespace dw::compare {
@@ -19,7 +23,15 @@ BrokerTail::BrokerTail(std::string url, std::string topic, int64_t min_id, int64
 BrokerTail::~BrokerTail() { Stop(); }
 
 void BrokerTail::Start() {
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    if (url_.starts_with("nats://")) {
+      LoopNats();
+    } else if (url_.starts_with("amqp://")) {
+      LoopRabbitmq();
+    } else {
+      Loop();
+    }
+  });
 }
 
 void BrokerTail::Stop() {
@@ -49,22 +61,105 @@ void BrokerTail::Loop() {
     }
     const int64_t now = workload::NowMicros();
     std::lock_guard<std::mutex> l(mu_);
-    for (const auto& m : batch) {
+    for (const auto& m : batch) Record(m.key, m.payload, now);
+    from = next;
+  }
+}
+
+void BrokerTail::LoopNats() {
+  std::unique_ptr<jetstream::Client> client;
+  jetstream::ClientOptions o;
+  o.url = url_;
+  o.timeout = milliseconds(2000);
+  if (!jetstream::Client::Connect(o, &client).ok()) return;
+  uint64_t from = 1;
+  std::vector<jetstream::StoredMessage> batch;
+  while (!stop_) {
+    uint64_t next = from;
+    // One request per message (the client's Read), all stamped when the
+    // batch is back: small batches keep that stamp close to each message's.
+    Status s = client->Read(topic_, from, 64, &batch, &next);
+    if (!s.ok()) {
+      std::this_thread::sleep_for(milliseconds(50));
+      continue;
+    }
+    if (batch.empty()) {
+      std::this_thread::sleep_for(milliseconds(1));
+      continue;
+    }
+    const int64_t now = workload::NowMicros();
+    std::lock_guard<std::mutex> l(mu_);
+    for (const auto& m : batch) Record(m.key, m.payload, now);
+    from = next;
+  }
+}
+
+void BrokerTail::LoopRabbitmq() {
+  rabbitmq::ClientOptions o;
+  o.url = url_;
+  o.timeout = milliseconds(2000);
+  std::unique_ptr<rabbitmq::Client> counter;  // QueueCount only
+  uint64_t known = 0;                         // distinct messages of the last full read
+  std::vector<rabbitmq::StoredMessage> all;
+  while (!stop_) {
+    uint64_t count = 0;
+    Status s =
+        counter ? counter->QueueCount(topic_, &count) : rabbitmq::Client::Connect(o, &counter);
+    if (!s.ok() || !counter) {
+      counter.reset();
+      std::this_thread::sleep_for(milliseconds(50));
+      continue;
+    }
+    if (count <= known) {
+      std::this_thread::sleep_for(milliseconds(5));
+      continue;
+    }
+    // A connection per read: deliveries already buffered for a closed
+    // read's channel would otherwise come back in the next read on the
+    // same channel number, in place of messages it then misses.
+    std::unique_ptr<rabbitmq::Client> reader;
+    s = rabbitmq::Client::Connect(o, &reader);
+    if (s.ok()) s = reader->Read(topic_, &all);
+    reader.reset();  // hands every message back
+    if (!s.ok()) {
+      std::this_thread::sleep_for(milliseconds(50));
+      continue;
+    }
+    const int64_t now = workload::NowMicros();
+    std::unordered_set<std::string> ids;  // a copy delivered twice in one read counts once
+    std::lock_guard<std::mutex> l(mu_);
+    // Every message again: a key counts only its copies beyond those an
+    // earlier read recorded (Record counts a key seen before as redundant).
+    std::unordered_map<int64_t, uint32_t> copies;
+    for (const auto& m : all) {
+      if (!m.id.empty() && !ids.insert(m.id).second) continue;
       int64_t id = 0;
       auto [p, ec] = std::from_chars(m.key.data(), m.key.data() + m.key.size(), id);
       if (ec != std::errc() || id < min_id_ || id > max_id_) continue;
-      if (++seen_[id] > 1) {
-        ++redundant_;
-        continue;
-      }
-      auto j = nlohmann::json::parse(m.payload, nullptr, false);
-      if (j.is_object() && j.contains("placed_at_us") && j["placed_at_us"].is_number_integer()) {
-        const int64_t placed = j["placed_at_us"].get<int64_t>();
-        e2e_.Record(now - placed);
-        arrivals_.emplace_back(placed, now);
-      }
+      const uint32_t n = ++copies[id];
+      auto it = seen_.find(id);
+      if (it != seen_.end() && n <= it->second) continue;  // read before
+      Record(m.key, m.payload, now);
     }
-    from = next;
+    // Short of the count (copies in place of others): read again.
+    known = ids.size() == all.size() ? all.size() : std::min<uint64_t>(ids.size(), count - 1);
+    browsed_ = known;
+  }
+}
+
+void BrokerTail::Record(const std::string& key, const std::string& payload, int64_t now) {
+  int64_t id = 0;
+  auto [p, ec] = std::from_chars(key.data(), key.data() + key.size(), id);
+  if (ec != std::errc() || id < min_id_ || id > max_id_) return;
+  if (++seen_[id] > 1) {
+    ++redundant_;
+    return;
+  }
+  auto j = nlohmann::json::parse(payload, nullptr, false);
+  if (j.is_object() && j.contains("placed_at_us") && j["placed_at_us"].is_number_integer()) {
+    const int64_t placed = j["placed_at_us"].get<int64_t>();
+    e2e_.Record(now - placed);
+    arrivals_.emplace_back(placed, now);
   }
 }
 

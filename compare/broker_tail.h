@@ -7,6 +7,18 @@
 //
 // Only keys (order ids) inside [min_id, max_id] are counted, so cells can
 // share a broker. Thread-safe.
+//
+// With a real sink (compare/sink.h) the url is the sink's, and the tail
+// reads with the client verify --sink reads with: nats:// reads the topic's
+// JetStream stream by sequence as it grows; amqp:// browses the quorum
+// queue (every ready message is taken unacknowledged and handed back, so
+// verify still finds them all), reading the whole queue again each time its
+// count grows: the figure then includes the time of that read, and the tail
+// must be stopped before verify reads the queue (a message the tail holds
+// is invisible to any other reader). Each read hands every message back,
+// which may count as a delivery: the queues here have no delivery limit
+// (RabbitMQ 3.10 sets none by default); one with x-delivery-limit could
+// drop a message this browse returned that often.
 #pragma once
 
 #include <atomic>
@@ -35,13 +47,21 @@ class BrokerTail {
   bool SeenAll(const std::vector<int64_t>& ids) const;
   // Messages read so far whose placed_at_us lies in [from_us, to_us).
   std::vector<std::pair<int64_t, int64_t>> Arrivals() const;  // (placed_at_us, read_at_us)
+  // amqp://: how many messages the last full read of the queue returned
+  // (every key, every copy); 0 otherwise.
+  uint64_t browsed() const { return browsed_; }
 
  private:
-  void Loop();
+  void Loop();          // dualwrite's broker
+  void LoopNats();      // nats://
+  void LoopRabbitmq();  // amqp://
+  // Counts one message read now (`now`, unix µs).
+  void Record(const std::string& key, const std::string& payload, int64_t now);
 
   const std::string url_, topic_;
   const int64_t min_id_, max_id_;
   std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> browsed_{0};
   std::thread thread_;
   mutable std::mutex mu_;
   std::unordered_map<int64_t, uint32_t> seen_;

@@ -22,6 +22,7 @@
 #include "compare/lab.h"
 #include "compare/plan.h"
 #include "compare/results.h"
+#include "compare/sink.h"
 
 namespace dw::compare {
 
@@ -30,6 +31,9 @@ struct CellContext {
   std::string binary;           // the dualwrite executable
   std::string work_dir;         // scratch folder of the run
   std::string external_broker;  // --broker; empty: a fresh broker per cell
+  // --sink nats|rabbitmq: the run's server (compare/sink.h), which every
+  // outbox cell publishes to instead of a broker; null: dualwrite's broker.
+  SinkServer* sink = nullptr;
   uint64_t seed = 1;
   int next_cell = 0;  // numbers databases and order-id ranges
   // Distinguishes this run's order ids and 2PC coordinator ids from other
@@ -94,5 +98,9 @@ struct FaultSpec {
   double converge_timeout_s = 30, drain_timeout_s = 30;
 };
 results::FailureCell RunFault(CellContext& ctx, const Approach& a, const FaultSpec& spec);
+
+// A failure cell recorded without running: `status` n/a or skipped, with why.
+results::FailureCell UnrunFailureCell(const Approach& a, const std::string& scenario,
+                                      const std::string& status, const std::string& reason);
 
 }  // namespace dw::compare

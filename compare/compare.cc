@@ -23,6 +23,7 @@
 #include "compare/plots.h"
 #include "compare/report.h"
 #include "compare/rig.h"
+#include "compare/sink.h"
 #include "compare/sustain.h"
 
 namespace dw::compare {
@@ -197,10 +198,42 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
   Status s = SelectApproaches(opts.only, &approaches);
   if (!s.ok()) return s;
   if (opts.size != "full") LeaveOutFullSizeOnly(opts.only, &approaches);
+  SinkKind sink = SinkKind::kDualwrite;
+  s = ParseSinkKind(opts.sink, &sink);
+  if (!s.ok()) return s;
+  const bool real_sink = sink != SinkKind::kDualwrite;
+  if (real_sink && !opts.broker.empty()) {
+    return Status::InvalidArgument("--broker names dualwrite's broker, which no cell of --sink " +
+                                   opts.sink + " uses");
+  }
+  // A real sink measures what can publish through it; every other selected
+  // approach is recorded with why (settings.not_measured), never dropped.
+  std::vector<Approach> measured;
+  std::map<std::string, std::string> not_measured;
+  for (const auto& a : approaches) {
+    const std::string why = real_sink ? NotWithSink(a) : "";
+    if (why.empty()) {
+      measured.push_back(a);
+    } else {
+      not_measured[a.name] = why;
+    }
+  }
+  if (measured.empty()) {
+    return Status::InvalidArgument("--sink " + opts.sink +
+                                   " measures the outbox family and the floor; --only " +
+                                   opts.only + " selects none of them");
+  }
   Plan plan;
-  s = MakePlan(opts.size, approaches, &plan);
+  s = MakePlan(opts.size, measured, &plan);
   if (!s.ok()) return s;
   plan.e2e_bound_ms = opts.e2e_bound_ms;
+  // The failure matrix as the selection would have it, for its cells'
+  // records: with a real sink none of them runs yet.
+  Plan matrix = plan;
+  if (real_sink) {
+    s = MakePlan(opts.size, approaches, &matrix);
+    if (!s.ok()) return s;
+  }
 
   std::error_code ec;
   fs::create_directories(opts.out_dir, ec);
@@ -223,8 +256,25 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
   s = Lab::OpenScratch("dw-compare", lo, &lab, &work);
   if (!s.ok()) return s;
   log << "compare: " << opts.size << " run, scratch in " << work << "\n";
+  std::unique_ptr<SinkServer> sink_server;
+  if (real_sink) {
+    s = SinkServer::Start(sink, work + "/sink", &log, &sink_server);
+    if (!s.ok()) {
+      lab.reset();
+      if (!opts.keep_cells) fs::remove_all(work, ec);
+      return s;
+    }
+    log << "compare: the outbox publishes to " << SinkTitle(sink) << " at " << sink_server->url()
+        << "\n";
+  }
   r.machine = DescribeMachine(lab->admin_dsn());
-  results::Settings settings = RunSettings(opts, plan, *lab, approaches);
+  results::Settings settings = RunSettings(opts, plan, *lab, measured);
+  settings.sink = std::string(SinkName(sink));
+  if (real_sink) {
+    settings.broker = std::string(SinkTitle(sink)) + ", one server for the run (" +
+                      sink_server->url() + "); the outbox relays publish there";
+    settings.not_measured = not_measured;
+  }
   std::vector<results::ApproachInfo> infos;
   for (const auto& a : approaches) {
     results::ApproachInfo& info = infos.emplace_back();
@@ -235,14 +285,23 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
   }
   r.approaches = std::move(infos);
 
-  const auto order_cells = PlannedOrderCells(plan);
-  Progress progress(PlannedCells(plan) + order_cells.size(), opts.progress && isatty(STDERR_FILENO),
-                    log);
+  // Not with a real sink yet: the failure matrix (recorded as not run) and
+  // the order-per-key section.
+  auto order_cells = PlannedOrderCells(plan);
+  size_t planned = PlannedCells(plan);
+  if (real_sink) {
+    order_cells.clear();
+    for (const auto& sc : plan.scenarios) {
+      for (const auto& name : plan.failure_approaches) planned -= FailureCellRuns(sc.name, name);
+    }
+  }
+  Progress progress(planned + order_cells.size(), opts.progress && isatty(STDERR_FILENO), log);
   CellContext ctx;
   ctx.lab = lab.get();
   ctx.binary = opts.binary;
   ctx.work_dir = work;
   ctx.external_broker = opts.broker;
+  ctx.sink = sink_server.get();
   ctx.seed = opts.seed;
   ctx.run_nonce = std::random_device{}() % 8'000'000;
   ctx.keep_cells = opts.keep_cells;
@@ -253,7 +312,7 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
 
   // Section 1: closed loop, repeated.
   std::vector<results::LoadCell> latency;
-  for (const auto& a : approaches) {
+  for (const auto& a : measured) {
     for (int c : plan.concurrency) {
       progress.Cell("latency " + a.name + " C=" + std::to_string(c));
       LoadSpec spec;
@@ -307,7 +366,7 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
   results::Failures& failures = r.failures.emplace();
   failures.rate_per_s = failure_rate;
   std::vector<results::ScenarioInfo>& scenarios = failures.scenarios.emplace();
-  for (const auto& sc : plan.scenarios) {
+  for (const auto& sc : matrix.scenarios) {
     results::ScenarioInfo& info = scenarios.emplace_back();
     info.name = sc.name;
     info.title = sc.title;
@@ -315,7 +374,20 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
     info.fault_s = sc.fault_s;
   }
   std::vector<results::FailureCell>& fcells = failures.cells.emplace();
-  for (const auto& sc : plan.scenarios) {
+  for (const auto& sc : real_sink ? matrix.scenarios : std::vector<Scenario>()) {
+    for (const auto& name : matrix.failure_approaches) {
+      const Approach& a = *FindApproach(name);
+      if (!FailureCellRuns(sc.name, name)) {
+        fcells.push_back(RunFailureCell(ctx, a, sc, plan, failure_rate));  // n/a: not run
+      } else if (auto it = not_measured.find(name); it != not_measured.end()) {
+        fcells.push_back(UnrunFailureCell(a, sc.name, "n/a", it->second));
+      } else {
+        fcells.push_back(
+            UnrunFailureCell(a, sc.name, "skipped", "not run with --sink " + opts.sink + " yet"));
+      }
+    }
+  }
+  for (const auto& sc : real_sink ? std::vector<Scenario>() : plan.scenarios) {
     for (const auto& name : plan.failure_approaches) {
       // An n/a cell is recorded without running: not a step of the progress.
       if (FailureCellRuns(sc.name, name)) progress.Cell("failure " + sc.name + " x " + name);
@@ -347,6 +419,10 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
   }
   progress.Done();
 
+  if (sink_server) {
+    s = sink_server->Stop(&log);
+    if (!s.ok()) log << "compare: stopping the sink: " << s.ToString() << "\n";
+  }
   lab.reset();  // stops and purges the embedded cluster
   if (!opts.keep_cells) fs::remove_all(work, ec);
   r.finished_at = UtcNowIso();

@@ -27,6 +27,11 @@ struct CompareOptions {
   bool progress = true;       // the progress line, when stderr is a TTY
   double e2e_bound_ms = 250;  // the sustainable-rate bound on end-to-end p99
   double failure_rate = 0;    // arrivals/s of the failure cells; 0: from the rate grid
+  // --sink: dualwrite (its broker, a process per cell) | nats | rabbitmq (one
+  // real server for the run; compare/sink.h). A real sink measures the
+  // outbox family and the floor in section 1; the others are recorded as
+  // not measured, with why, and the failure matrix is not run there yet.
+  std::string sink = "dualwrite";
 };
 
 // Runs everything and writes the outputs. Cells that fail are recorded as

@@ -71,6 +71,14 @@ constexpr double kStartSlackS = 1.5;
 
 }  // namespace
 
+FailureCell UnrunFailureCell(const Approach& a, const std::string& scenario,
+                             const std::string& status, const std::string& reason) {
+  FailureCell cell = FailureSkeleton(a, scenario);
+  cell.status = status;
+  cell.reason = reason;
+  return cell;
+}
+
 FailureCell RunFailureCell(CellContext& ctx, const Approach& a, const Scenario& sc,
                            const Plan& plan, double rate) {
   const ScenarioDef* def = FindScenario(sc.name);

@@ -65,7 +65,10 @@ CpuReading ReadCpu(const CellContext& ctx, const Rig& rig) {
   CpuReading r;
   const pid_t pg = ctx.lab->PostgresPid();
   if (pg > 0) r.postgres = env::ProcessTreeCpuSeconds(pg);
-  if (rig.broker.pid() > 0) r.broker = env::ProcessCpuSeconds(rig.broker.pid());
+  // A real sink's server (compare/sink.h) is the broker: it serves one
+  // cell at a time, so its CPU over the cell is the cell's.
+  const pid_t broker = rig.broker.pid() > 0 ? rig.broker.pid() : rig.sink_pid;
+  if (broker > 0) r.broker = env::ProcessCpuSeconds(broker);
   return r;
 }
 
@@ -103,7 +106,9 @@ LoadCell MeasureLoadCell(CellContext& ctx, const Approach& a, const LoadSpec& sp
   CostSnapshot before, after;
   s = TakeCost(rig.dsn, &before);
   if (!s.ok()) return fail(s.ToString());
-  if (a.uses_broker()) (void)rig.broker.Counter("dw_broker_fsyncs_total", &before.broker_fsyncs);
+  // dualwrite's broker counts its fsyncs; a real sink's are not counted.
+  const bool broker_fsyncs = a.uses_broker() && rig.sink_url.empty();
+  if (broker_fsyncs) (void)rig.broker.Counter("dw_broker_fsyncs_total", &before.broker_fsyncs);
   const CpuReading cpu0 = ReadCpu(ctx, rig);
 
   Proc* relay = nullptr;
@@ -150,7 +155,7 @@ LoadCell MeasureLoadCell(CellContext& ctx, const Approach& a, const LoadSpec& sp
 
   s = TakeCost(rig.dsn, &after);
   if (!s.ok()) return fail(s.ToString());
-  if (a.uses_broker()) (void)rig.broker.Counter("dw_broker_fsyncs_total", &after.broker_fsyncs);
+  if (broker_fsyncs) (void)rig.broker.Counter("dw_broker_fsyncs_total", &after.broker_fsyncs);
 
   std::vector<SampleRow> rows;
   (void)ReadSamples(samples, &rows);
@@ -237,7 +242,7 @@ LoadCell MeasureLoadCell(CellContext& ctx, const Approach& a, const LoadSpec& sp
     cell.backlog_growth_per_s = nullptr;
   }
   cell.cdf = CdfMs(h);
-  cell.cost = CostPerOp(before, after, committed, a.uses_broker());
+  cell.cost = CostPerOp(before, after, committed, broker_fsyncs);
   // CPU per party: a party that did not run is null; the total is null when
   // a party that ran could not be read (an external server, a lost pid).
   auto delta = [](double x0, double x1) { return x0 >= 0 && x1 >= x0 ? x1 - x0 : -1.0; };

@@ -31,6 +31,30 @@ std::string ListText(const Field<std::vector<T>>& f) {
   return v.empty() ? std::string("-") : Join(v, ", ");
 }
 
+// With a real sink (settings.sink nats | rabbitmq): which broker the outbox
+// published to, and what did not run there. Nothing for dualwrite's broker,
+// so the reports of such runs read as before.
+std::string SinkLines(const Data& d) {
+  const results::Settings& s = d.settings();
+  const std::string sink = Str(s.sink);
+  if (sink.empty() || sink == "dualwrite") return "";
+  const std::string title = sink == "nats"       ? "NATS JetStream"
+                            : sink == "rabbitmq" ? "RabbitMQ"
+                                                 : sink;
+  std::string out = "**Broker:** the outbox published to " + title + " (`--sink " + sink +
+                    "`), one server for the run, not to dualwrite's broker; the floor sends "
+                    "nothing.";
+  if (s.not_measured && !s.not_measured->empty()) {
+    std::vector<std::string> v;
+    for (const auto& [name, why] : *s.not_measured) v.push_back(name + " (" + why + ")");
+    out += " Not measured with this broker: " + Join(v, "; ") + ".";
+  }
+  out +=
+      " The failure matrix and the order-per-key section were not run with --sink yet: the "
+      "matrix's cells say so.\n\n";
+  return out;
+}
+
 // One line under the title: what ran, where, when.
 std::string Title(const Data& d) {
   const results::Run& r = d.run();
@@ -44,7 +68,7 @@ std::string Title(const Data& d) {
          " cores), PostgreSQL " + Plain(m.postgres_version) + ", " +
          Plain(d.settings().environment) + " environment" + (date.empty() ? "" : ", " + date) +
          ". Machine, command and settings: [About this run](#about-this-run).\n\n";
-  return out;
+  return out + SinkLines(d);
 }
 
 std::string About(const Data& d) {

@@ -46,6 +46,8 @@ constexpr auto kSettings = [](auto& io, auto& c) {
   io("only", c.only);
   io("relays", c.relays);
   io("failure_rate_per_s", c.failure_rate_per_s);
+  io("sink", c.sink);
+  io("not_measured", c.not_measured);
   io("open_loop_fractions", c.open_loop_fractions);
   io("open_loop_rates", c.open_loop_rates);
 };

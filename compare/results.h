@@ -257,6 +257,12 @@ struct Settings {
   Field<std::string> only;
   Field<std::map<std::string, RelayDeployment>> relays;
   Field<double> failure_rate_per_s;
+  // Where the outbox published: "dualwrite" (its broker, a process per cell),
+  // "nats" or "rabbitmq" (one real server for the run; absent before
+  // 2026-12-06, which means dualwrite). With a real sink, `not_measured`
+  // names each selected approach that did not run, with why.
+  Field<std::string> sink;
+  Field<std::map<std::string, std::string>> not_measured;
   // Version 1: the open loop at fractions of each approach's saturation.
   Field<std::vector<double>> open_loop_fractions;
   Field<std::map<std::string, std::vector<double>>> open_loop_rates;

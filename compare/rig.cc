@@ -19,6 +19,7 @@
 #include "outbox/partitions.h"
 #include "outbox/schema.h"
 #include "participants/broker_client.h"
+#include "rabbitmq/client.h"
 #include "saga/schema.h"
 #include "workload/orders.h"
 
@@ -39,6 +40,22 @@ void StopPgqd(const Rig& rig, std::ostream* log) {
   env::PgqdDaemon pgqd{env::Layout(rig.dir + "/state")};
   Status s = pgqd.Stop(nullptr);
   if (!s.ok() && log) *log << "compare: " << s.ToString() << "\n";
+}
+
+// Waits (at most 10 s) until RabbitMQ's queue `topic` holds `n` ready
+// messages again: a consumer's unacknowledged deliveries go back to a quorum
+// queue through its log, which may lag the channel's close.
+void WaitQueueHolds(const std::string& url, const std::string& topic, uint64_t n) {
+  rabbitmq::ClientOptions o;
+  o.url = url;
+  std::unique_ptr<rabbitmq::Client> c;
+  if (!rabbitmq::Client::Connect(o, &c).ok()) return;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  uint64_t ready = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (c->QueueCount(topic, &ready).ok() && ready >= n) return;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
 }
 
 }  // namespace
@@ -150,7 +167,21 @@ Status PrepareRig(CellContext& ctx, const Approach& a, const std::string& slug, 
     s = saga::EnsureSagaSchema(rig->dsn);
     if (!s.ok()) return s;
   }
-  if (a.uses_broker()) {
+  if (a.uses_broker() && ctx.sink) {
+    // The run's real sink: no broker of the cell's own. Only the outbox
+    // publishes through a sink (compare/sink.h says why the others cannot).
+    if (const std::string why = NotWithSink(a); !why.empty()) {
+      return Status::FailedPrecondition(a.name + " with --sink " + SinkName(ctx.sink->kind()) +
+                                        ": " + why);
+    }
+    s = ctx.sink->Empty(workload::kOrdersTopic);
+    if (!s.ok()) return s;
+    rig->sink_url = ctx.sink->url();
+    rig->sink_pid = ctx.sink->pid();
+    rig->tail = std::make_unique<BrokerTail>(rig->sink_url, workload::kOrdersTopic, rig->min_id,
+                                             rig->max_id);
+    rig->tail->Start();
+  } else if (a.uses_broker()) {
     s = ctx.external_broker.empty()
             ? CellBroker::StartOwn(ctx.binary, rig->dir + "/broker", &rig->broker)
             : CellBroker::UseExternal(ctx.external_broker, &rig->broker);
@@ -210,6 +241,12 @@ Status StartProc(CellContext& ctx, Rig* rig, const std::string& tag,
   if (!rig->client_broker.empty()) {
     argv.push_back("--broker");
     argv.push_back(rig->client_broker);
+  }
+  // A real sink: the relay publishes there (every relay the cell starts,
+  // restarts included), and the command in the report says so.
+  if (!rig->sink_url.empty() && p.args.size() > 1 && p.args[0] == "outbox" &&
+      p.args[1] == "relay") {
+    p.args.insert(p.args.end(), {"--sink", rig->sink_url});
   }
   argv.insert(argv.end(), p.args.begin(), p.args.end());
   SpawnOptions so;
@@ -315,7 +352,19 @@ double Settle(const Rig& rig, const Approach& a, double timeout_s, uint64_t min_
 json VerifyJson(const Rig& rig, const std::string& broker_url, workload::VerifyReport* out) {
   workload::VerifyOptions vo;
   vo.dsn = rig.dsn;
-  vo.broker_url = broker_url;
+  if (rig.sink_url.starts_with("nats://")) {
+    vo.nats_url = rig.sink_url;  // what `verify --sink URL` reads
+  } else if (rig.sink_url.starts_with("amqp://")) {
+    // The tail browses the queue by taking its messages unacknowledged:
+    // while it reads, verify would not see them. The cell has settled.
+    if (rig.tail) {
+      rig.tail->Stop();
+      WaitQueueHolds(rig.sink_url, workload::kOrdersTopic, rig.tail->browsed());
+    }
+    vo.amqp_url = rig.sink_url;
+  } else {
+    vo.broker_url = broker_url;
+  }
   vo.min_id = rig.min_id;
   vo.max_id = rig.max_id;
   workload::VerifyReport r;

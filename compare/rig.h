@@ -56,6 +56,11 @@ struct Rig {
   std::string db, dir, dsn;
   CellBroker broker;
   std::string client_broker;  // what the coordinator/relay talk to (maybe through the proxy)
+  // compare --sink nats|rabbitmq (compare/sink.h): the run's server, which
+  // the relay publishes to (--sink), the tail reads and verify judges;
+  // empty: dualwrite's broker above. Its pid, for the broker's CPU.
+  std::string sink_url;
+  pid_t sink_pid = -1;
   int64_t min_id = 0, max_id = 0;
   std::string coordinator_id;  // 2PC, 3PC: unique per cell and run
   CellAgents agents;           // 3PC: the participant agents (compare/agents.h)

@@ -5,6 +5,7 @@ add_library(dw_compare STATIC
   lab.cc
   cell_broker.cc
   broker_tail.cc
+  sink.cc
   cost.cc
   samples.cc
   history.cc
@@ -22,6 +23,7 @@ add_library(dw_compare STATIC
   chaos.cc
 )
 target_link_libraries(dw_compare PUBLIC dw_compare_render dw_outbox dw_saga dw_env dw_workload
+  dw_jetstream dw_rabbitmq
   dw_participants dw_common PkgConfig::PQXX PkgConfig::PQ nlohmann_json::nlohmann_json
   Threads::Threads)
 target_include_directories(dw_compare PUBLIC ${PROJECT_SOURCE_DIR})

@@ -60,3 +60,17 @@ dw_add_test(compare_report_ordering_test SOURCES compare_report_ordering_test.cc
   IN_PROCESS)
 target_compile_definitions(compare_report_ordering_test PRIVATE
   DW_COMPARE_FIXTURE_V2="${CMAKE_CURRENT_SOURCE_DIR}/data/compare_fixture_v2.json")
+
+# `compare --sink nats|rabbitmq` at the smoke size for one outbox strategy:
+# one real server per run (nats-server, rabbitmq-server), the relays
+# publishing to it, the tail and verify reading it back. Labelled by the
+# server each test needs (nats, rabbitmq), as tests/nats.cmake and
+# tests/rabbitmq.cmake are; the packages come from scripts/install-deps.sh.
+dw_add_test(compare_sink_test SOURCES compare_sink_test.cc LIBS dw_common
+  nlohmann_json::nlohmann_json LABELS slow compare nats TIMEOUT 900)
+# The RabbitMQ test's own labels, set apart after discovery (dw_add_test's
+# labels are one list for every test of the executable).
+set(_dw_compare_sink_labels "${CMAKE_CURRENT_BINARY_DIR}/compare_sink_test_rabbitmq.cmake")
+file(WRITE "${_dw_compare_sink_labels}"
+  "if(compare_sink_test_TESTS)\n  set_tests_properties(CompareSink.Rabbitmq PROPERTIES LABELS \"slow;compare;rabbitmq\")\nendif()\n")
+set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${_dw_compare_sink_labels}")
