@@ -39,46 +39,19 @@ void BrokerTail::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void BrokerTail::Loop() {
-  std::unique_ptr<BrokerClient> client;
-  BrokerClient::Options o;
-  o.url = url_;
-  o.timeout = milliseconds(2000);
-  if (!BrokerClient::Create(o, &client).ok()) return;
-  uint64_t from = 0;
-  std::vector<BrokerMessage> batch;
-  while (!stop_) {
+namespace {
+
+// Follows a log read by position from `from` until `stop`: `read(from, &batch,
+// &next)` fetches what lies there, `on_batch(batch, now)` counts it, stamped
+// when it is back. A failed read is retried after 50 ms (the broker down or
+// slow is what some cells test); a caught-up one after 1 ms.
+template <class Message, class Read, class OnBatch>
+void FollowLog(const std::atomic<bool>& stop, uint64_t from, Read read, OnBatch on_batch) {
+  std::vector<Message> batch;
+  while (!stop) {
     batch.clear();
     uint64_t next = from;
-    Status s = client->Read(topic_, from, 1000, &batch, &next);
-    if (!s.ok()) {  // the broker is down or slow: that is what some cells test
-      std::this_thread::sleep_for(milliseconds(50));
-      continue;
-    }
-    if (batch.empty()) {
-      std::this_thread::sleep_for(milliseconds(1));
-      continue;
-    }
-    const int64_t now = workload::NowMicros();
-    std::lock_guard<std::mutex> l(mu_);
-    for (const auto& m : batch) Record(m.key, m.payload, now);
-    from = next;
-  }
-}
-
-void BrokerTail::LoopNats() {
-  std::unique_ptr<jetstream::Client> client;
-  jetstream::ClientOptions o;
-  o.url = url_;
-  o.timeout = milliseconds(2000);
-  if (!jetstream::Client::Connect(o, &client).ok()) return;
-  uint64_t from = 1;
-  std::vector<jetstream::StoredMessage> batch;
-  while (!stop_) {
-    uint64_t next = from;
-    // One request per message (the client's Read), all stamped when the
-    // batch is back: small batches keep that stamp close to each message's.
-    Status s = client->Read(topic_, from, 64, &batch, &next);
+    Status s = read(from, &batch, &next);
     if (!s.ok()) {
       std::this_thread::sleep_for(milliseconds(50));
       continue;
@@ -87,11 +60,47 @@ void BrokerTail::LoopNats() {
       std::this_thread::sleep_for(milliseconds(1));
       continue;
     }
-    const int64_t now = workload::NowMicros();
-    std::lock_guard<std::mutex> l(mu_);
-    for (const auto& m : batch) Record(m.key, m.payload, now);
+    on_batch(batch, workload::NowMicros());
     from = next;
   }
+}
+
+}  // namespace
+
+void BrokerTail::Loop() {
+  std::unique_ptr<BrokerClient> client;
+  BrokerClient::Options o;
+  o.url = url_;
+  o.timeout = milliseconds(2000);
+  if (!BrokerClient::Create(o, &client).ok()) return;
+  FollowLog<BrokerMessage>(
+      stop_, 0,
+      [&](uint64_t from, std::vector<BrokerMessage>* batch, uint64_t* next) {
+        return client->Read(topic_, from, 1000, batch, next);
+      },
+      [this](const std::vector<BrokerMessage>& batch, int64_t now) {
+        std::lock_guard<std::mutex> l(mu_);
+        for (const auto& m : batch) Record(m.key, m.payload, now);
+      });
+}
+
+void BrokerTail::LoopNats() {
+  std::unique_ptr<jetstream::Client> client;
+  jetstream::ClientOptions o;
+  o.url = url_;
+  o.timeout = milliseconds(2000);
+  if (!jetstream::Client::Connect(o, &client).ok()) return;
+  // One request per message (the client's Read), all stamped when the batch
+  // is back: small batches keep that stamp close to each message's.
+  FollowLog<jetstream::StoredMessage>(
+      stop_, 1,
+      [&](uint64_t from, std::vector<jetstream::StoredMessage>* batch, uint64_t* next) {
+        return client->Read(topic_, from, 64, batch, next);
+      },
+      [this](const std::vector<jetstream::StoredMessage>& batch, int64_t now) {
+        std::lock_guard<std::mutex> l(mu_);
+        for (const auto& m : batch) Record(m.key, m.payload, now);
+      });
 }
 
 void BrokerTail::LoopRabbitmq() {
