@@ -4,8 +4,10 @@
 #include <string_view>
 
 #include <simdjson.h>
+#include <nlohmann/json.hpp>
 
 #include "broker/api.h"
+#include "common/json_text.h"
 #include "common/names.h"
 
 namespace dw::broker {
@@ -130,7 +132,53 @@ bool ParseList(const std::string& body, std::vector<T>* out, ParseOne parse_one,
   return true;
 }
 
+// "name":"value"; `value` escaped as nlohmann would, invalid UTF-8 replaced.
+void AppendStringField(const char* name, std::string_view value, std::string* out) {
+  out->push_back('"');
+  out->append(name);
+  out->append("\":");
+  if (simdjson::validate_utf8(value.data(), value.size())) {
+    AppendJsonString(value, out);
+  } else {
+    out->append(nlohmann::json(std::string(value))
+                    .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
+}
+
+void AppendNumberField(const char* name, int64_t value, std::string* out) {
+  out->push_back('"');
+  out->append(name);
+  out->append("\":");
+  out->append(std::to_string(value));
+}
+
 }  // namespace
+
+std::string ReadBody(const std::vector<StoredMessage>& msgs, uint64_t next) {
+  size_t raw = 0;
+  for (const auto& m : msgs) raw += m.data.id.size() + m.data.key.size() + m.data.payload.size();
+  std::string out;
+  out.reserve(raw + raw / 8 + 80 * msgs.size() + 48);  // escapes are rare; growth covers them
+  out.append("{\"").append(api::key::kMessages).append("\":[");
+  for (size_t i = 0; i < msgs.size(); ++i) {
+    const StoredMessage& m = msgs[i];
+    if (i > 0) out.push_back(',');
+    out.push_back('{');
+    AppendStringField(api::key::kId, m.data.id, &out);
+    out.push_back(',');
+    AppendStringField(api::key::kKey, m.data.key, &out);
+    out.push_back(',');
+    out.append("\"").append(api::key::kOffset).append("\":").append(std::to_string(m.offset));
+    out.push_back(',');
+    AppendStringField(api::key::kPayload, m.data.payload, &out);
+    out.push_back(',');
+    AppendNumberField(api::key::kTs, m.ts_ms, &out);
+    out.push_back('}');
+  }
+  out.append("],\"").append(api::key::kNext).append("\":").append(std::to_string(next));
+  out.push_back('}');
+  return out;
+}
 
 bool ParseMessageBody(const std::string& body, MessageData* out, std::string* err) {
   object root;

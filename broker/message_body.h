@@ -17,17 +17,30 @@
 //     reported as "messages[i]: <reason>";
 //   - a staged message (prepare) also needs "topic", a valid name (names.h).
 // Thread-safe: each thread parses with a parser of its own.
+//
+// The answer to a read (GET /topics/{t}/messages) carries up to 10,000
+// messages and is written straight into its buffer for the same reason:
+// {"messages":[{"id":..,"key":..,"offset":..,"payload":..,"ts":..},...],
+//  "next":N}, the bytes nlohmann's dump() of the same object would give
+// (its keys in that sorted order, no spaces).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "broker/log_format.h"
+#include "broker/store.h"
 
 namespace dw::broker {
 
 bool ParseMessageBody(const std::string& body, MessageData* out, std::string* err);
 bool ParseBatchBody(const std::string& body, std::vector<MessageData>* out, std::string* err);
 bool ParsePrepareBody(const std::string& body, std::vector<StagedMessage>* out, std::string* err);
+
+// The read answer for `msgs`, whose next offset is `next`. A string that is
+// not valid UTF-8 (none should be: every stored message passed the parsers
+// above) is written with U+FFFD in place of its bad bytes, never thrown on.
+std::string ReadBody(const std::vector<StoredMessage>& msgs, uint64_t next);
 
 }  // namespace dw::broker

@@ -249,15 +249,11 @@ void Router::Dispatch(const HttpRequest& req, const Done& done) {
         if (limit > kMaxLimit) limit = kMaxLimit;
         std::vector<StoredMessage> msgs;
         uint64_t next = store_->Read(topic, from, limit, &msgs);
-        json arr = json::array();
-        for (const auto& m : msgs) {
-          arr.push_back(json{{key::kOffset, m.offset},
-                             {key::kId, m.data.id},
-                             {key::kKey, m.data.key},
-                             {key::kPayload, m.data.payload},
-                             {key::kTs, m.ts_ms}});
-        }
-        return done(Json(kOk, json{{key::kMessages, std::move(arr)}, {key::kNext, next}}, label));
+        HttpResult r;
+        r.status = kOk;
+        r.body = ReadBody(msgs, next);
+        r.route = label;
+        return done(std::move(r));
       }
       Mutation m;
       m.topic = topic;

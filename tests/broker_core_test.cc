@@ -2,6 +2,7 @@
 // Store's state machine and replay rules, the Sequencer's decisions within a
 // batch, and the Writer's group commit on a real log file.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <future>
@@ -534,4 +535,30 @@ TEST(BrokerMessageBody, ParsesMessagesAndNamesEachError) {
   EXPECT_FALSE(dw::broker::ParsePrepareBody(R"({"messages":[{"topic":"a b","payload":"a"}]})",
                                             &staged, &err));
   EXPECT_EQ(err, "messages[0]: each message needs a 'topic' matching [A-Za-z0-9._:-]{1,200}");
+}
+
+// The read answer (message_body.h) is the bytes nlohmann's dump() gives for
+// the same object, escapes included; a string that is not UTF-8 gets U+FFFD
+// instead of an exception.
+TEST(BrokerMessageBody, ReadBodyIsNlohmannsDumpOfTheSameObject) {
+  using dw::broker::StoredMessage;
+  using nlohmann::json;
+  std::vector<StoredMessage> msgs(3);
+  msgs[0] = {0, {"order-1", "1", "{\"placed_at_us\":17}"}, 1700000000123};
+  msgs[1] = {1, {"", "", std::string("tab\t nl\n q\" bs\\ caf\xc3\xa9 \x01\0 end", 27)}, -5};
+  msgs[2] = {18446744073709551615ull, {"id", std::string("\xff\xfe"), "p"}, 0};
+  const std::string got = dw::broker::ReadBody(msgs, 42);
+  json arr = json::array();
+  for (const auto& m : msgs) {
+    arr.push_back(json{{"offset", m.offset},
+                       {"id", m.data.id},
+                       {"key", m.data.key},
+                       {"payload", m.data.payload},
+                       {"ts", m.ts_ms}});
+  }
+  const json want = json{{"messages", arr}, {"next", 42}};
+  EXPECT_EQ(got, want.dump(-1, ' ', false, json::error_handler_t::replace));
+  EXPECT_EQ(json::parse(got)["messages"][1]["payload"].get<std::string>(), msgs[1].data.payload);
+  EXPECT_EQ(json::parse(got)["messages"][2]["key"].get<std::string>(), "\xef\xbf\xbd\xef\xbf\xbd");
+  EXPECT_EQ(dw::broker::ReadBody({}, 7), R"({"messages":[],"next":7})");
 }
