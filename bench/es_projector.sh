@@ -16,7 +16,10 @@
 #              the offset (timed around psql, its start-up included).
 # The ratio projector / raw is the figure to quote (both share the machine
 # with whatever else runs; the ratio of two figures of one run is what
-# survives that).
+# survives that). Each rep also prints the CPU each party spent per row
+# during the projector's catch-up (every Postgres process of the cluster,
+# the broker process, the projector process), which moves much less with
+# the machine's load than either rate.
 #
 # Usage: bench/es_projector.sh [--binary PATH] [--events N] [--reps K]
 # Uses the embedded environment of $DUALWRITE_STATE_DIR; it must be up
@@ -39,6 +42,19 @@ field() { grep -o "\"$1\": *\"[^\"]*\"" <<<"$env_json" | head -1 | sed 's/.*: *"
 base_dsn="$(field dsn)"
 broker="$(field broker_url)"
 [[ -n "$base_dsn" && -n "$broker" ]] || { echo "es_projector: no dsn / broker_url in 'dualwrite env --json'" >&2; exit 1; }
+pid() { grep -o "\"$1\": *[0-9]*" <<<"$env_json" | head -1 | grep -o '[0-9]*$'; }
+pm_pid="$(pid postgres_pid)"
+br_pid="$(pid broker_pid)"
+[[ -n "$pm_pid" && -n "$br_pid" ]] || { echo "es_projector: no postgres_pid / broker_pid in 'dualwrite env --json'" >&2; exit 1; }
+# utime+stime in ticks of a process (+ its reaped children with "all"), and
+# of the whole cluster (the postmaster, its children, exited backends).
+ticks() { awk -v all="${2:-}" '{ t = $14 + $15; if (all == "all") t += $16 + $17; print t }' "/proc/$1/stat"; }
+pg_ticks() {
+  local s; s=$(ticks "$pm_pid" all)
+  for p in $(pgrep -P "$pm_pid"); do s=$((s + $(ticks "$p" 2>/dev/null || echo 0))); done
+  echo "$s"
+}
+hz=$(getconf CLK_TCK)
 dsn="$(sed 's/dbname=[^ ]*/dbname=es_bench/' <<<"$base_dsn")"
 psql "$base_dsn" -q -c "DROP DATABASE IF EXISTS es_bench WITH (FORCE)" -c "CREATE DATABASE es_bench"
 topic="es-bench-$$-$(date +%s)"
@@ -50,12 +66,18 @@ dw es write -n "$events" -c 16 --topic "$topic" --json | tail -1 | num committed
 psql "$dsn" -q -c "CREATE TABLE es_bench_raw (LIKE orders INCLUDING ALL)"
 
 sql="$(mktemp)"
-trap 'rm -f "$sql"' EXIT
-printf "%-4s %14s %14s %8s\n" rep projector/s raw/s ratio
+tm="$(mktemp)"
+trap 'rm -f "$sql" "$tm"' EXIT
+printf "%-4s %14s %14s %8s   %s\n" rep projector/s raw/s ratio "CPU µs/row: postgres broker projector"
 ratios=()
 for rep in $(seq 1 "$reps"); do
   psql "$dsn" -q -c "TRUNCATE orders" -c "DELETE FROM es_offsets WHERE projector = 'bench'" 2>/dev/null || true
-  p="$(dw es project --topic "$topic" --name bench --until-caught-up --json | tail -1)"
+  pg0=$(pg_ticks); br0=$(ticks "$br_pid")
+  p="$(/usr/bin/time -f "%U %S" -o "$tm" "$DW" --dsn "$dsn" --broker "$broker" \
+        es project --topic "$topic" --name bench --until-caught-up --json | tail -1)"
+  sleep 1  # the projector's backend exits after it does; let the postmaster reap it
+  pg1=$(pg_ticks); br1=$(ticks "$br_pid")
+  read -r pu ps <"$tm"
   rows=$(num rows <<<"$p")
   [[ "$rows" == "$events" ]] || { echo "es_projector: the projector wrote $rows rows, not $events" >&2; exit 1; }
   proj=$(num rows_per_s <<<"$p")
@@ -74,7 +96,9 @@ for rep in $(seq 1 "$reps"); do
   raw=$(awk -v n="$events" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
   ratio=$(awk -v p="$proj" -v r="$raw" 'BEGIN { printf "%.2f", p / r }')
   ratios+=("$ratio")
-  printf "%-4s %14.0f %14.0f %7sx\n" "$rep" "$proj" "$raw" "$ratio"
+  cpu=$(awk -v pg=$((pg1 - pg0)) -v br=$((br1 - br0)) -v u="$pu" -v s="$ps" -v n="$events" -v hz="$hz" \
+    'BEGIN { printf "%.1f %.1f %.1f", pg / hz / n * 1e6, br / hz / n * 1e6, (u + s) / n * 1e6 }')
+  printf "%-4s %14.0f %14.0f %7sx   %s\n" "$rep" "$proj" "$raw" "$ratio" "$cpu"
 done
 median=$(printf "%s\n" "${ratios[@]}" | sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
 echo "projector / raw loop: median ${median}x (range $(printf "%s\n" "${ratios[@]}" | sort -n | head -1)x-$(printf "%s\n" "${ratios[@]}" | sort -n | tail -1)x) over $reps runs"
