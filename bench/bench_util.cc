@@ -106,6 +106,9 @@ Status BenchEnvironment::Open() {
     return Status::IOError("`dualwrite env --json` printed no dsn: " + output);
   }
   dsn_ = j["dsn"].get<std::string>();
+  if (j.contains("postgres_pid") && j["postgres_pid"].is_number_integer()) {
+    postgres_pid_ = j["postgres_pid"].get<pid_t>();
+  }
   return Status::OK();
 }
 

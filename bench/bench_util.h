@@ -103,10 +103,13 @@ class BenchEnvironment {
   const std::string& dsn() const { return dsn_; }
   // Empty when the DSN came from $DW_BENCH_DSN.
   const std::string& state_dir() const { return state_dir_; }
+  // The embedded cluster's postmaster; 0 when the DSN came from $DW_BENCH_DSN.
+  pid_t postgres_pid() const { return postgres_pid_; }
 
  private:
   std::string dsn_;
   std::string state_dir_;
+  pid_t postgres_pid_ = 0;
   bool owned_ = false;
 };
 

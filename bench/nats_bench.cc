@@ -59,21 +59,23 @@ uint64_t StreamMessages(const std::string& url, const std::string& topic) {
 }
 
 double Drain(const std::string& dsn, const std::string& url, const std::string& topic,
-             int64_t first, int64_t rows, int batch, int instances) {
+             int64_t first, int64_t rows, int batch, int instances, sink::CpuMeter* meter,
+             sink::CpuUse* cpu) {
   sink::Prefill(dsn, topic, first, rows);
   outbox::RelayOptions ro;
   ro.dsn = dsn;
   ro.nats_url = url;
   ro.batch = batch;
   outbox::RelayReport report;
-  const double s = sink::TimedDrain(ro, instances, nullptr, &report);
+  const double s = sink::TimedDrain(ro, instances, nullptr, &report, meter, cpu);
   if (StreamMessages(url, topic) != static_cast<uint64_t>(rows)) {
     throw std::runtime_error("drain: stream " + topic + " does not hold every row");
   }
   return rows / s;
 }
 
-double Baseline(const std::string& url, const std::string& topic, int64_t first, int64_t rows) {
+double Baseline(const std::string& url, const std::string& topic, int64_t first, int64_t rows,
+                sink::CpuMeter* meter, sink::CpuUse* cpu) {
   // Built before the clock starts, as the rows are before the drain's.
   std::vector<std::string> ids, keys, payloads;
   for (int64_t g = first; g < first + rows; ++g) {
@@ -100,6 +102,7 @@ double Baseline(const std::string& url, const std::string& topic, int64_t first,
   CheckNats(js_AddStream(&si, js, &cfg, nullptr, nullptr), "add stream");
   jsStreamInfo_Destroy(si);
 
+  meter->Start();
   auto t0 = Clock::now();
   for (size_t i = 0; i < ids.size(); ++i) {
     natsMsg* m = nullptr;
@@ -119,6 +122,7 @@ double Baseline(const std::string& url, const std::string& topic, int64_t first,
   wait.MaxWait = 60000;
   CheckNats(js_PublishAsyncComplete(js, &wait), "acks");
   double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  *cpu = meter->Stop();
   jsCtx_Destroy(js);
   natsConnection_Destroy(nc);
   if (StreamMessages(url, topic) != static_cast<uint64_t>(rows)) {
@@ -146,12 +150,13 @@ int Run() {
 
   std::cout << "rows " << rows << ", batch " << batch << ", relay instances " << instances << ", "
             << pairs << " pairs; nats-server at " << nats.url() << "\n";
+  sink::CpuMeter meter(nats.pid(), env.postgres_pid());
   sink::Pair pair;
-  pair.drain = [&](const std::string& topic, int64_t first) {
-    return Drain(dsn, nats.url(), topic, first, rows, batch, instances);
+  pair.drain = [&](const std::string& topic, int64_t first, sink::CpuUse* cpu) {
+    return Drain(dsn, nats.url(), topic, first, rows, batch, instances, &meter, cpu);
   };
-  pair.baseline = [&](const std::string& topic, int64_t first) {
-    return Baseline(nats.url(), topic, first, rows);
+  pair.baseline = [&](const std::string& topic, int64_t first, sink::CpuUse* cpu) {
+    return Baseline(nats.url(), topic, first, rows, &meter, cpu);
   };
   sink::RunPairs(pairs, rows, pair);
   (void)nats.Stop();

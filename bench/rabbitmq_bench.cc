@@ -74,7 +74,8 @@ uint64_t QueueMessages(const std::string& url, const std::string& queue) {
 }
 
 double Drain(const std::string& dsn, const std::string& url, const std::string& topic,
-             int64_t first, int64_t rows, int batch, int instances) {
+             int64_t first, int64_t rows, int batch, int instances, sink::CpuMeter* meter,
+             sink::CpuUse* cpu) {
   sink::Prefill(dsn, topic, first, rows);
   outbox::RelayOptions ro;
   ro.dsn = dsn;
@@ -87,7 +88,8 @@ double Drain(const std::string& dsn, const std::string& url, const std::string& 
   // delivery tag 1"; the rest of that batch stored, then published again).
   OrThrow(Connect(url)->EnsureQueue(topic));
   outbox::RelayReport report;
-  const double s = sink::TimedDrain(ro, instances, &std::cerr, &report);  // errors and retries
+  const double s =
+      sink::TimedDrain(ro, instances, &std::cerr, &report, meter, cpu);  // errors and retries
   // More than R only after a relay error: the failed batch's messages that
   // the node had stored are published again (no deduplication).
   const uint64_t held = QueueMessages(url, topic);
@@ -129,7 +131,8 @@ void AwaitConfirms(amqp_connection_state_t conn, uint64_t first, uint64_t last) 
   amqp_maybe_release_buffers(conn);
 }
 
-double Baseline(int port, const std::string& queue, int64_t first, int64_t rows, int batch) {
+double Baseline(int port, const std::string& queue, int64_t first, int64_t rows, int batch,
+                sink::CpuMeter* meter, sink::CpuUse* cpu) {
   // Built before the clock starts, as the rows are before the drain's.
   std::vector<std::string> ids, keys, payloads;
   for (int64_t g = first; g < first + rows; ++g) {
@@ -166,6 +169,7 @@ double Baseline(int port, const std::string& queue, int64_t first, int64_t rows,
   props.headers.num_entries = 1;
   props.headers.entries = &key_header;
 
+  meter->Start();
   auto t0 = Clock::now();
   uint64_t tag = 1;  // confirm.select numbers the channel's publishes from 1
   for (size_t i = 0; i < ids.size();) {
@@ -183,6 +187,7 @@ double Baseline(int port, const std::string& queue, int64_t first, int64_t rows,
     AwaitConfirms(conn, batch_first, tag - 1);
   }
   double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  *cpu = meter->Stop();
   amqp_destroy_connection(conn);
   const uint64_t held = QueueMessages(env::RabbitmqDaemon::Url(port), queue);
   if (held != static_cast<uint64_t>(rows)) {
@@ -223,12 +228,14 @@ int Run() {
 
   std::cout << "rows " << rows << ", batch " << batch << ", relay instances " << instances << ", "
             << pairs << " pairs; rabbitmq-server at 127.0.0.1:" << port << "\n";
+  // The node's pid from Ensure is the tree its Erlang VM runs in.
+  sink::CpuMeter meter(pid, env.postgres_pid());
   sink::Pair pair;
-  pair.drain = [&](const std::string& queue, int64_t first) {
-    return Drain(dsn, url, queue, first, rows, batch, instances);
+  pair.drain = [&](const std::string& queue, int64_t first, sink::CpuUse* cpu) {
+    return Drain(dsn, url, queue, first, rows, batch, instances, &meter, cpu);
   };
-  pair.baseline = [&](const std::string& queue, int64_t first) {
-    return Baseline(port, queue, first, rows, batch);
+  pair.baseline = [&](const std::string& queue, int64_t first, sink::CpuUse* cpu) {
+    return Baseline(port, queue, first, rows, batch, &meter, cpu);
   };
   // Each queue holds R messages on the node's disk: gone before the next pair.
   pair.after = [&](const std::string& drain_queue, const std::string& baseline_queue) {

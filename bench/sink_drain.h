@@ -6,6 +6,8 @@
 // how many messages it holds, and its client library's minimal publish loop.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <functional>
 #include <ostream>
@@ -37,17 +39,47 @@ void Prefill(const std::string& dsn, const std::string& topic, int64_t first, in
 // partitions; its DSN.
 std::string OutboxDatabase(const BenchEnvironment& env, const std::string& name);
 
+// CPU seconds each party used over one timed side of a pair; negative where
+// it could not be read. On two shared cores the parties' CPU per message is
+// what bounds a side's rate, so the ratio of the two sides' totals is the
+// bound the drain/baseline ratio meets.
+struct CpuUse {
+  double process = -1;   // this process: the relays (threads) or the baseline loop
+  double server = -1;    // the broker server's process tree
+  double postgres = -1;  // the Postgres cluster's process tree (the drain's claims)
+};
+
+// Reads the parties' CPU at Start() and Stop(): this process (getrusage),
+// the server's process tree and the cluster's (a pid of 0 is not read).
+class CpuMeter {
+ public:
+  CpuMeter(pid_t server, pid_t postmaster) : server_(server), postmaster_(postmaster) {}
+  void Start();
+  // Waits 300 ms before reading the cluster, so that the backends of
+  // connections closed at the end of the span have been reaped and counted.
+  CpuUse Stop();
+
+ private:
+  CpuUse Now() const;
+  pid_t server_, postmaster_;
+  CpuUse start_;
+};
+
 // Seconds `instances` skip-locked relays with `ro`'s sink and batch take to
 // drain the outbox (RunRelays --until-drained, no maintenance); `log` gets
 // the relays' errors and retries (null: none), *report their report.
+// $DW_BENCH_PIPELINE=1: the relays run with RelayOptions::pipeline
+// (`--pipeline`: each claims its next batch while one is published).
+// `meter` (optional) is started and stopped around the drain alone, into *cpu.
 double TimedDrain(outbox::RelayOptions ro, int instances, std::ostream* log,
-                  outbox::RelayReport* report);
+                  outbox::RelayReport* report, CpuMeter* meter = nullptr, CpuUse* cpu = nullptr);
 
 // One pair's sides, each given the topic (queue, stream) it publishes to and
-// its first order id, and returning its rate in messages per second; `after`
-// (optional) runs once both are done, with both topics.
+// its first order id, and returning its rate in messages per second and in
+// *cpu the CPU its timed part used (CpuMeter); `after` (optional) runs once
+// both are done, with both topics.
 struct Pair {
-  std::function<double(const std::string&topic, int64_t first)> drain, baseline;
+  std::function<double(const std::string&topic, int64_t first, CpuUse*cpu)> drain, baseline;
   std::function<void(const std::string& drain_topic, const std::string& baseline_topic)> after;
 };
 
@@ -55,7 +87,8 @@ struct Pair {
 // baseline_<p>, alternating which side goes first so that a slow phase of
 // the machine hits both; prints every pair's rates and ratio (drain /
 // baseline) and the median, minimum and maximum ratio against the 0.7x
-// target.
+// target; and each side's CPU µs per message per party, with the ratio of
+// the baseline's total to the drain's (what the CPU alone allows the drain).
 void RunPairs(int pairs, int64_t rows, const Pair& p);
 
 }  // namespace dw::bench::sink
