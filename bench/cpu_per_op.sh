@@ -21,20 +21,8 @@ if [[ "${1:-}" == "--binary" ]]; then DW="$2"; shift 2; fi
 [[ "${1:-}" == "--" ]] && shift
 [[ $# -gt 0 ]] || { echo "usage: $0 [--binary PATH] -- LOAD COMMAND ARGS..." >&2; exit 2; }
 
-env_json="$("$DW" env --json 2>/dev/null)" || { echo "cpu_per_op: no embedded environment (run dualwrite up)" >&2; exit 1; }
-num() { grep -o "\"$1\": *[0-9]*" <<<"$env_json" | head -1 | grep -o '[0-9]*$'; }
-pm_pid="$(num postgres_pid)"
-br_pid="$(num broker_pid)"
-[[ -n "$pm_pid" && -n "$br_pid" ]] || { echo "cpu_per_op: cannot find the postgres/broker pids in 'dualwrite env --json'" >&2; exit 1; }
-
-# utime+stime of a process (+ its reaped children when $2 = all), in ticks
-ticks() { awk -v all="${2:-}" '{ t = $14 + $15; if (all == "all") t += $16 + $17; print t }' "/proc/$1/stat"; }
-pg_ticks() {
-  local s; s=$(ticks "$pm_pid" all)
-  for p in $(pgrep -P "$pm_pid"); do s=$((s + $(ticks "$p" 2>/dev/null || echo 0))); done
-  echo "$s"
-}
-hz=$(getconf CLK_TCK)
+. "$(dirname "$0")/env_cpu.sh"
+env_cpu_init cpu_per_op
 pg0=$(pg_ticks); br0=$(ticks "$br_pid")
 out="$(mktemp)"; tm="$(mktemp)"
 trap 'rm -f "$out" "$tm"' EXIT

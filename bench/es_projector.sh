@@ -37,24 +37,12 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-env_json="$("$DW" env --json 2>/dev/null)" || { echo "es_projector: no embedded environment (run dualwrite up)" >&2; exit 1; }
+. "$(dirname "$0")/env_cpu.sh"
+env_cpu_init es_projector
 field() { grep -o "\"$1\": *\"[^\"]*\"" <<<"$env_json" | head -1 | sed 's/.*: *"\(.*\)"/\1/'; }
 base_dsn="$(field dsn)"
 broker="$(field broker_url)"
 [[ -n "$base_dsn" && -n "$broker" ]] || { echo "es_projector: no dsn / broker_url in 'dualwrite env --json'" >&2; exit 1; }
-pid() { grep -o "\"$1\": *[0-9]*" <<<"$env_json" | head -1 | grep -o '[0-9]*$'; }
-pm_pid="$(pid postgres_pid)"
-br_pid="$(pid broker_pid)"
-[[ -n "$pm_pid" && -n "$br_pid" ]] || { echo "es_projector: no postgres_pid / broker_pid in 'dualwrite env --json'" >&2; exit 1; }
-# utime+stime in ticks of a process (+ its reaped children with "all"), and
-# of the whole cluster (the postmaster, its children, exited backends).
-ticks() { awk -v all="${2:-}" '{ t = $14 + $15; if (all == "all") t += $16 + $17; print t }' "/proc/$1/stat"; }
-pg_ticks() {
-  local s; s=$(ticks "$pm_pid" all)
-  for p in $(pgrep -P "$pm_pid"); do s=$((s + $(ticks "$p" 2>/dev/null || echo 0))); done
-  echo "$s"
-}
-hz=$(getconf CLK_TCK)
 dsn="$(sed 's/dbname=[^ ]*/dbname=es_bench/' <<<"$base_dsn")"
 psql "$base_dsn" -q -c "DROP DATABASE IF EXISTS es_bench WITH (FORCE)" -c "CREATE DATABASE es_bench"
 topic="es-bench-$$-$(date +%s)"
