@@ -1,16 +1,16 @@
 #include "compare/broker_tail.h"
 
-#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <memory>
-#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
 #include "jetstream/client.h"
+#include "jetstream/follower.h"
 #include "participants/broker_client.h"
 #include "rabbitmq/client.h"
+#include "rabbitmq/follower.h"
 #include "workload/orders.h"
 
 namespace dw::compare {
@@ -67,6 +67,12 @@ void FollowLog(const std::atomic<bool>& stop, uint64_t from, Read read, OnBatch 
 
 }  // namespace
 
+template <class Message>
+void BrokerTail::RecordBatch(const std::vector<Message>& batch, int64_t now) {
+  std::lock_guard<std::mutex> l(mu_);
+  for (const auto& m : batch) Record(m.key, m.payload, now);
+}
+
 void BrokerTail::Loop() {
   std::unique_ptr<BrokerClient> client;
   BrokerClient::Options o;
@@ -78,81 +84,92 @@ void BrokerTail::Loop() {
       [&](uint64_t from, std::vector<BrokerMessage>* batch, uint64_t* next) {
         return client->Read(topic_, from, 1000, batch, next);
       },
-      [this](const std::vector<BrokerMessage>& batch, int64_t now) {
-        std::lock_guard<std::mutex> l(mu_);
-        for (const auto& m : batch) Record(m.key, m.payload, now);
-      });
+      [this](const std::vector<BrokerMessage>& batch, int64_t now) { RecordBatch(batch, now); });
 }
 
 void BrokerTail::LoopNats() {
-  std::unique_ptr<jetstream::Client> client;
   jetstream::ClientOptions o;
   o.url = url_;
   o.timeout = milliseconds(2000);
-  if (!jetstream::Client::Connect(o, &client).ok()) return;
-  // One request per message (the client's Read), all stamped when the batch
-  // is back: small batches keep that stamp close to each message's.
+  // One consumer for the whole cell, opened again from where it stopped
+  // after an error. One fetch per batch, all of it stamped when the batch
+  // is back.
+  std::unique_ptr<jetstream::Follower> follower;
   FollowLog<jetstream::StoredMessage>(
       stop_, 1,
       [&](uint64_t from, std::vector<jetstream::StoredMessage>* batch, uint64_t* next) {
-        return client->Read(topic_, from, 64, batch, next);
+        if (!follower) {
+          Status s = jetstream::Follower::Open(o, topic_, from, &follower);
+          if (s.IsNotFound()) {
+            // The relay creates the stream when it first publishes: look
+            // again soon, so the cell's first messages are not stamped late.
+            std::this_thread::sleep_for(milliseconds(5));
+            return Status::OK();
+          }
+          if (!s.ok()) return s;
+        }
+        Status s = follower->Next(512, batch);
+        if (!s.ok()) {
+          follower.reset();
+          return s;
+        }
+        *next = follower->next_seq();
+        return Status::OK();
       },
       [this](const std::vector<jetstream::StoredMessage>& batch, int64_t now) {
-        std::lock_guard<std::mutex> l(mu_);
-        for (const auto& m : batch) Record(m.key, m.payload, now);
+        RecordBatch(batch, now);
       });
 }
 
+// A consumer of the verified queue that takes each message once and holds it
+// unacknowledged until the tail stops (rabbitmq/follower.h): O(n) over a
+// cell, and each message read when any consumer of the queue could read it,
+// after the quorum queue committed it. A queue of the tail's own fed a copy
+// of each message (a fanout exchange in front of both) would leave the
+// verified queue alone, but would stamp a copy readable before the quorum
+// commit, and its copies would add work to the broker that the cell charges
+// to the approach (the broker's CPU per operation).
 void BrokerTail::LoopRabbitmq() {
   rabbitmq::ClientOptions o;
   o.url = url_;
   o.timeout = milliseconds(2000);
-  std::unique_ptr<rabbitmq::Client> counter;  // QueueCount only
-  uint64_t known = 0;                         // distinct messages of the last full read
-  std::vector<rabbitmq::StoredMessage> all;
+  std::unique_ptr<rabbitmq::Follower> follower;
+  // Per order id, the copies the current follower returned: after a failed
+  // one (the server then took its messages back), the next reads the queue
+  // from its start, and a key counts only its copies beyond those an earlier
+  // follower recorded (Record counts a key seen before as redundant).
+  std::unordered_map<int64_t, uint32_t> copies;
+  std::vector<rabbitmq::StoredMessage> batch;
   while (!stop_) {
-    uint64_t count = 0;
-    Status s =
-        counter ? counter->QueueCount(topic_, &count) : rabbitmq::Client::Connect(o, &counter);
-    if (!s.ok() || !counter) {
-      counter.reset();
-      std::this_thread::sleep_for(milliseconds(50));
-      continue;
+    if (!follower) {
+      copies.clear();
+      if (!rabbitmq::Follower::Open(o, topic_, &follower).ok()) {
+        follower.reset();
+        std::this_thread::sleep_for(milliseconds(50));
+        continue;
+      }
     }
-    if (count <= known) {
-      std::this_thread::sleep_for(milliseconds(5));
-      continue;
-    }
-    // A connection per read: deliveries already buffered for a closed
-    // read's channel would otherwise come back in the next read on the
-    // same channel number, in place of messages it then misses.
-    std::unique_ptr<rabbitmq::Client> reader;
-    s = rabbitmq::Client::Connect(o, &reader);
-    if (s.ok()) s = reader->Read(topic_, &all);
-    reader.reset();  // hands every message back
+    // Waits for deliveries (10 ms at most, to see stop_): no polling pause.
+    Status s = follower->Next(1000, milliseconds(10), &batch);
     if (!s.ok()) {
+      follower.reset();
+      browsed_ = 0;
       std::this_thread::sleep_for(milliseconds(50));
       continue;
     }
+    browsed_ = follower->held();
+    if (batch.empty()) continue;
     const int64_t now = workload::NowMicros();
-    std::unordered_set<std::string> ids;  // a copy delivered twice in one read counts once
     std::lock_guard<std::mutex> l(mu_);
-    // Every message again: a key counts only its copies beyond those an
-    // earlier read recorded (Record counts a key seen before as redundant).
-    std::unordered_map<int64_t, uint32_t> copies;
-    for (const auto& m : all) {
-      if (!m.id.empty() && !ids.insert(m.id).second) continue;
+    for (const auto& m : batch) {
       int64_t id = 0;
       auto [p, ec] = std::from_chars(m.key.data(), m.key.data() + m.key.size(), id);
       if (ec != std::errc() || id < min_id_ || id > max_id_) continue;
       const uint32_t n = ++copies[id];
       auto it = seen_.find(id);
-      if (it != seen_.end() && n <= it->second) continue;  // read before
+      if (it != seen_.end() && n <= it->second) continue;  // recorded before
       Record(m.key, m.payload, now);
     }
-    // Short of the count (copies in place of others): read again.
-    known = ids.size() == all.size() ? all.size() : std::min<uint64_t>(ids.size(), count - 1);
-    browsed_ = known;
   }
 }
 

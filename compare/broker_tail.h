@@ -9,16 +9,15 @@
 // share a broker. Thread-safe.
 //
 // With a real sink (compare/sink.h) the url is the sink's, and the tail
-// reads with the client verify --sink reads with: nats:// reads the topic's
-// JetStream stream by sequence as it grows; amqp:// browses the quorum
-// queue (every ready message is taken unacknowledged and handed back, so
-// verify still finds them all), reading the whole queue again each time its
-// count grows: the figure then includes the time of that read, and the tail
-// must be stopped before verify reads the queue (a message the tail holds
-// is invisible to any other reader). Each read hands every message back,
-// which may count as a delivery: the queues here have no delivery limit
-// (RabbitMQ 3.10 sets none by default); one with x-delivery-limit could
-// drop a message this browse returned that often.
+// reads as a subscriber of that broker would, each message once:
+//  - nats:// follows the topic's JetStream stream from sequence 1 with a
+//    consumer of its own (jetstream/follower.h: an ephemeral pull consumer,
+//    no acks), a fetch per batch of up to 512, polled with the 1 ms pause;
+//  - amqp:// consumes the quorum queue and keeps every message it took
+//    unacknowledged (rabbitmq/follower.h), so verify still finds them all
+//    once the tail stopped, and waits for deliveries rather than polling.
+//    The tail must be stopped before verify reads the queue: a message the
+//    tail holds is invisible to any other reader.
 #pragma once
 
 #include <atomic>
@@ -47,16 +46,19 @@ class BrokerTail {
   bool SeenAll(const std::vector<int64_t>& ids) const;
   // Messages read so far whose placed_at_us lies in [from_us, to_us).
   std::vector<std::pair<int64_t, int64_t>> Arrivals() const;  // (placed_at_us, read_at_us)
-  // amqp://: how many messages the last full read of the queue returned
-  // (every key, every copy); 0 otherwise.
+  // amqp://: how many messages (every key, every copy) the tail holds, or
+  // held when it stopped and handed them back to the queue; 0 otherwise.
   uint64_t browsed() const { return browsed_; }
 
  private:
   void Loop();          // dualwrite's broker
   void LoopNats();      // nats://
   void LoopRabbitmq();  // amqp://
-  // Counts one message read now (`now`, unix µs).
+  // Counts one message read now (`now`, unix µs); mu_ held.
   void Record(const std::string& key, const std::string& payload, int64_t now);
+  // Record for each message of a batch read now (key, payload members).
+  template <class Message>
+  void RecordBatch(const std::vector<Message>& batch, int64_t now);
 
   const std::string url_, topic_;
   const int64_t min_id_, max_id_;

@@ -2,87 +2,17 @@
 
 #include <amqp.h>
 #include <amqp_framing.h>
-#include <amqp_tcp_socket.h>
-#include <sys/time.h>
 
 #include <algorithm>
 #include <unordered_set>
 
-#include "rabbitmq/url.h"
+#include "rabbitmq/amqp_util.h"
 
 namespace dw::rabbitmq {
 namespace {
 
 constexpr amqp_channel_t kPublishChannel = 1;
 constexpr amqp_channel_t kReadChannel = 2;
-
-timeval ToTimeval(std::chrono::milliseconds ms) {
-  if (ms.count() < 1) ms = std::chrono::milliseconds(1);
-  timeval tv;
-  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
-  return tv;
-}
-
-amqp_bytes_t Bytes(const std::string& s) {
-  amqp_bytes_t b;
-  b.len = s.size();
-  b.bytes = const_cast<char*>(s.data());  // librabbitmq's bytes are not const, but only read here
-  return b;
-}
-
-std::string Str(amqp_bytes_t b) {
-  return b.bytes ? std::string(static_cast<const char*>(b.bytes), b.len) : std::string();
-}
-
-// The server's reason for closing a channel or the connection.
-std::string CloseText(const amqp_method_t& m) {
-  if (m.id == AMQP_CHANNEL_CLOSE_METHOD) {
-    auto* c = static_cast<amqp_channel_close_t*>(m.decoded);
-    return "channel closed by the server: " + std::to_string(c->reply_code) + " " +
-           Str(c->reply_text);
-  }
-  if (m.id == AMQP_CONNECTION_CLOSE_METHOD) {
-    auto* c = static_cast<amqp_connection_close_t*>(m.decoded);
-    return "connection closed by the server: " + std::to_string(c->reply_code) + " " +
-           Str(c->reply_text);
-  }
-  return "unexpected method " + std::to_string(m.id);
-}
-
-// OK for a normal reply; else what went wrong, prefixed by `what`.
-Status ReplyStatus(const amqp_rpc_reply_t& r, const std::string& what) {
-  switch (r.reply_type) {
-    case AMQP_RESPONSE_NORMAL:
-      return Status::OK();
-    case AMQP_RESPONSE_NONE:
-      return Status::IOError(what + ": no reply");
-    case AMQP_RESPONSE_LIBRARY_EXCEPTION:
-      return Status::Unavailable(what + ": " + amqp_error_string2(r.library_error));
-    case AMQP_RESPONSE_SERVER_EXCEPTION:
-      return Status::IOError(what + ": " + CloseText(r.reply));
-  }
-  return Status::IOError(what + ": unknown reply");
-}
-
-// A delivery as a StoredMessage: its message-id, its dw-key header, its body.
-StoredMessage FromEnvelope(const amqp_envelope_t& env) {
-  StoredMessage m;
-  const amqp_basic_properties_t& p = env.message.properties;
-  if (p._flags & AMQP_BASIC_MESSAGE_ID_FLAG) m.id = Str(p.message_id);
-  if (p._flags & AMQP_BASIC_HEADERS_FLAG) {
-    for (int i = 0; i < p.headers.num_entries; ++i) {
-      const amqp_table_entry_t& e = p.headers.entries[i];
-      if (Str(e.key) == kKeyHeader &&
-          (e.value.kind == AMQP_FIELD_KIND_UTF8 || e.value.kind == AMQP_FIELD_KIND_BYTES)) {
-        m.key = Str(e.value.value.bytes);
-      }
-    }
-  }
-  m.payload = Str(env.message.body);
-  m.redelivered = env.redelivered != 0;
-  return m;
-}
 
 }  // namespace
 
@@ -107,35 +37,12 @@ Status Client::Connect(const ClientOptions& opts, std::unique_ptr<Client>* out) 
 }
 
 Status Client::Open() {
-  AmqpAddress a;
-  Status s = ParseAmqpUrl(opts_.url, &a);
-  if (!s.ok()) return s;
   auto impl = std::make_unique<Impl>();
-  impl->conn = amqp_new_connection();
+  Status s = OpenConnection(opts_, &impl->conn);
+  if (!s.ok()) return s;
   impl_ = std::move(impl);
-  amqp_socket_t* sock = amqp_tcp_socket_new(impl_->conn);
-  if (sock == nullptr) {
-    Close();
-    return Status::IOError("rabbitmq: cannot create a socket");
-  }
-  timeval tv = ToTimeval(opts_.timeout);
-  int rc = amqp_socket_open_noblock(sock, a.host.c_str(), a.port, &tv);
-  if (rc != AMQP_STATUS_OK) {
-    Close();
-    return Status::Unavailable("rabbitmq: cannot connect to " + a.host + ":" +
-                               std::to_string(a.port) + ": " + amqp_error_string2(rc));
-  }
-  // Without an RPC timeout a server that stops answering blocks every call.
-  amqp_set_rpc_timeout(impl_->conn, &tv);
-  // Heartbeat 0: a relay may sit idle between batches, and librabbitmq only
-  // answers heartbeats while it is inside one of its calls.
-  s = ReplyStatus(amqp_login(impl_->conn, a.vhost.c_str(), 0, 131072, 0, AMQP_SASL_METHOD_PLAIN,
-                             a.user.c_str(), a.password.c_str()),
-                  "rabbitmq login (vhost " + a.vhost + ")");
-  if (s.ok()) {
-    amqp_channel_open(impl_->conn, kPublishChannel);
-    s = ReplyStatus(amqp_get_rpc_reply(impl_->conn), "rabbitmq channel.open");
-  }
+  amqp_channel_open(impl_->conn, kPublishChannel);
+  s = ReplyStatus(amqp_get_rpc_reply(impl_->conn), "rabbitmq channel.open");
   if (s.ok()) {
     amqp_confirm_select(impl_->conn, kPublishChannel);
     s = ReplyStatus(amqp_get_rpc_reply(impl_->conn), "rabbitmq confirm.select");

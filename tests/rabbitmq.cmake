@@ -1,14 +1,15 @@
 # RabbitMQ as the outbox's sink: rabbitmq-server as a managed process of
 # the state folder (`up --sinks rabbitmq`, `down`, `env`), and the relay and
 # verify tests on the outbox suites' scratch databases (every no-loss relay
-# strategy into it: rabbitmq_strategies_test.cc). Needs the rabbitmq-server
-# and librabbitmq-dev packages (scripts/install-deps.sh).
+# strategy into it: rabbitmq_strategies_test.cc; the consumer compare's e2e
+# tail reads with, rabbitmq/follower.h: rabbitmq_follower_test.cc). Needs
+# the rabbitmq-server and librabbitmq-dev packages (scripts/install-deps.sh).
 #
 # A node takes 8 s or more to start, and ctest runs every test in a process
 # of its own: the relay tests share one node, the outbox environment's,
 # started by the setup test rabbitmq_up_outbox and stopped with the rest of
 # that environment by env_down_outbox.
-dw_add_test(rabbitmq_test SOURCES rabbitmq_test.cc rabbitmq_strategies_test.cc
+dw_add_test(rabbitmq_test SOURCES rabbitmq_test.cc rabbitmq_strategies_test.cc rabbitmq_follower_test.cc
   LIBS dw_outbox dw_env dw_rabbitmq
   NEEDS_ENV ENV outbox LABELS rabbitmq TIMEOUT 300)
 add_test(NAME rabbitmq_up_outbox

@@ -1,0 +1,56 @@
+// Follower: reads a JetStream stream as it grows, the way a subscriber does,
+// through a consumer of its own rather than a request per message (the
+// client's Read, made for verify): an ephemeral pull consumer that starts at
+// a given stream sequence, with no acks (AckNone) and no durable name, so it
+// leaves nothing behind and changes nothing in the stream; verify reads the
+// same messages afterwards. Each Next is one fetch request for a batch.
+//
+// The consumer lives on this connection: the server deletes it when the
+// connection goes (the libnats subscription's close deletes it at once; a
+// lost connection leaves it until its inactivity threshold). After an
+// error, open a new Follower from next_seq().
+//
+// Not thread-safe: one owner.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "jetstream/client.h"
+
+namespace dw::jetstream {
+
+class Follower {
+ public:
+  ~Follower();
+
+  // A consumer of the topic's stream from sequence `from` (1: the start),
+  // on a connection of its own (opts.url, opts.timeout). NotFound when the
+  // stream does not exist (yet).
+  static Status Open(const ClientOptions& opts, const std::string& topic, uint64_t from,
+                     std::unique_ptr<Follower>* out);
+
+  // The messages stored since the last Next, in stream order, at most `max`,
+  // without waiting for more: an empty batch means caught up. Each carries
+  // its stream sequence.
+  Status Next(size_t max, std::vector<StoredMessage>* out);
+
+  // The sequence after the last message returned (where a new Follower
+  // would go on).
+  uint64_t next_seq() const { return next_seq_; }
+
+ private:
+  struct Impl;
+  Follower(const ClientOptions& opts, std::string topic, uint64_t from);
+
+  ClientOptions opts_;
+  std::string topic_;
+  uint64_t next_seq_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dw::jetstream

@@ -1,0 +1,132 @@
+// jetstream::Follower against a real nats-server (the NatsTest fixture's):
+//  - it reads a stream from sequence 1 in batches, each message once, in
+//    order with its sequence, id, key and payload, then what is published
+//    after it caught up; the stream keeps every message (no acks, nothing
+//    taken away: Client::Read still returns them all);
+//  - it starts at any sequence, and a stream that does not exist is
+//    NotFound;
+//  - after the server restarted, the old Follower fails, and a new one
+//    opened from its next_seq() reads on with no gap and no repeat.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "jetstream/client.h"
+#include "jetstream/follower.h"
+#include "tests/support/nats_fixture.h"
+
+namespace dw::testing {
+namespace {
+
+class NatsFollowerTest : public NatsTest {
+ protected:
+  jetstream::ClientOptions Options() const {
+    jetstream::ClientOptions o;
+    o.url = nats_->url();
+    o.timeout = std::chrono::milliseconds(2000);
+    return o;
+  }
+
+  // Publishes messages first..last (id e<i>, key <i>, payload p<i>).
+  void PublishRange(int first, int last) {
+    std::unique_ptr<jetstream::Client> c;
+    ASSERT_TRUE(jetstream::Client::Connect(Options(), &c).ok());
+    std::vector<jetstream::OutMessage> msgs;
+    for (int i = first; i <= last; ++i) {
+      msgs.push_back({"e" + std::to_string(i), std::to_string(i), "p" + std::to_string(i)});
+    }
+    jetstream::PublishResult r;
+    Status s = c->Publish("orders", msgs, &r);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    ASSERT_EQ(r.stored, msgs.size());
+  }
+
+  // Next until a batch comes back empty; every batch at most `max`.
+  static std::vector<jetstream::StoredMessage> Drain(jetstream::Follower* f, size_t max) {
+    std::vector<jetstream::StoredMessage> all, batch;
+    for (;;) {
+      Status s = f->Next(max, &batch);
+      EXPECT_TRUE(s.ok()) << s.ToString();
+      if (!s.ok() || batch.empty()) return all;
+      EXPECT_LE(batch.size(), max);
+      all.insert(all.end(), batch.begin(), batch.end());
+    }
+  }
+
+  // Each message i of `got` is the one published with sequence first + i.
+  static void ExpectSequence(const std::vector<jetstream::StoredMessage>& got, int first) {
+    for (size_t i = 0; i < got.size(); ++i) {
+      const int n = first + static_cast<int>(i);
+      ASSERT_EQ(got[i].seq, static_cast<uint64_t>(n));
+      EXPECT_EQ(got[i].id, "e" + std::to_string(n));
+      EXPECT_EQ(got[i].key, std::to_string(n));
+      EXPECT_EQ(got[i].payload, "p" + std::to_string(n));
+    }
+  }
+};
+
+TEST_F(NatsFollowerTest, ReadsEachMessageOnceInBatchesAndTakesNothingAway) {
+  PublishRange(1, 2000);
+  std::unique_ptr<jetstream::Follower> f;
+  Status s = jetstream::Follower::Open(Options(), "orders", 1, &f);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  std::vector<jetstream::StoredMessage> got = Drain(f.get(), 300);
+  ASSERT_EQ(got.size(), 2000u);
+  ExpectSequence(got, 1);
+  EXPECT_EQ(f->next_seq(), 2001u);
+
+  // Caught up: what comes next, and only that.
+  PublishRange(2001, 2010);
+  got = Drain(f.get(), 300);
+  ASSERT_EQ(got.size(), 10u);
+  ExpectSequence(got, 2001);
+
+  // The stream still holds every message for verify.
+  EXPECT_EQ(StreamCount(), 2010u);
+  std::unique_ptr<jetstream::Client> c;
+  ASSERT_TRUE(jetstream::Client::Connect(Options(), &c).ok());
+  std::vector<jetstream::StoredMessage> read;
+  uint64_t next = 0;
+  ASSERT_TRUE(c->Read("orders", 1, 5000, &read, &next).ok());
+  EXPECT_EQ(read.size(), 2010u);
+}
+
+TEST_F(NatsFollowerTest, StartsAtAnySequenceAndAMissingStreamIsNotFound) {
+  std::unique_ptr<jetstream::Follower> f;
+  Status s = jetstream::Follower::Open(Options(), "orders", 1, &f);
+  EXPECT_TRUE(s.IsNotFound()) << s.ToString();
+  EXPECT_FALSE(f);
+
+  PublishRange(1, 100);
+  s = jetstream::Follower::Open(Options(), "orders", 61, &f);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  std::vector<jetstream::StoredMessage> got = Drain(f.get(), 1000);
+  ASSERT_EQ(got.size(), 40u);
+  ExpectSequence(got, 61);
+}
+
+TEST_F(NatsFollowerTest, AfterAServerRestartANewFollowerGoesOnFromNextSeq) {
+  PublishRange(1, 500);
+  std::unique_ptr<jetstream::Follower> f;
+  ASSERT_TRUE(jetstream::Follower::Open(Options(), "orders", 1, &f).ok());
+  std::vector<jetstream::StoredMessage> got = Drain(f.get(), 256);
+  ASSERT_EQ(got.size(), 500u);
+
+  Status s = nats_->Restart();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  std::vector<jetstream::StoredMessage> batch;
+  EXPECT_FALSE(f->Next(256, &batch).ok());
+
+  PublishRange(501, 800);
+  std::unique_ptr<jetstream::Follower> again;
+  s = jetstream::Follower::Open(Options(), "orders", f->next_seq(), &again);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  got = Drain(again.get(), 256);
+  ASSERT_EQ(got.size(), 300u);
+  ExpectSequence(got, 501);
+}
+
+}  // namespace
+}  // namespace dw::testing
