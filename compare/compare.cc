@@ -16,6 +16,7 @@
 #include "common/dsn.h"
 #include "compare/approaches.h"
 #include "compare/cells.h"
+#include "compare/faults.h"
 #include "compare/lab.h"
 #include "compare/machine.h"
 #include "compare/order_cell.h"
@@ -32,6 +33,11 @@ namespace {
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
+
+bool RunsWithSink(const std::string& scenario) {
+  const ScenarioDef* def = FindScenario(scenario);
+  return def && def->with_sink;
+}
 
 std::string Duration(double s) {
   char buf[32];
@@ -228,7 +234,8 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
   if (!s.ok()) return s;
   plan.e2e_bound_ms = opts.e2e_bound_ms;
   // The failure matrix as the selection would have it, for its cells'
-  // records: with a real sink none of them runs yet.
+  // records: with a real sink only the scenarios that run there
+  // (ScenarioDef::with_sink) run, for the approaches it measures.
   Plan matrix = plan;
   if (real_sink) {
     s = MakePlan(opts.size, approaches, &matrix);
@@ -285,13 +292,14 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
   }
   r.approaches = std::move(infos);
 
-  // Not with a real sink yet: the failure matrix (recorded as not run) and
-  // the order-per-key section.
+  // Not with a real sink yet: the failure scenarios that are not
+  // with_sink (recorded as not run) and the order-per-key section.
   auto order_cells = PlannedOrderCells(plan);
   size_t planned = PlannedCells(plan);
   if (real_sink) {
     order_cells.clear();
     for (const auto& sc : plan.scenarios) {
+      if (RunsWithSink(sc.name)) continue;
       for (const auto& name : plan.failure_approaches) planned -= FailureCellRuns(sc.name, name);
     }
   }
@@ -381,6 +389,9 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
         fcells.push_back(RunFailureCell(ctx, a, sc, plan, failure_rate));  // n/a: not run
       } else if (auto it = not_measured.find(name); it != not_measured.end()) {
         fcells.push_back(UnrunFailureCell(a, sc.name, "n/a", it->second));
+      } else if (RunsWithSink(sc.name)) {
+        progress.Cell("failure " + sc.name + " x " + name);
+        fcells.push_back(RunFailureCell(ctx, a, sc, plan, failure_rate));
       } else {
         fcells.push_back(
             UnrunFailureCell(a, sc.name, "skipped", "not run with --sink " + opts.sink + " yet"));

@@ -79,6 +79,9 @@ struct ScenarioDef {
   // In the matrix of the full size only: it applies to few approaches, and
   // the quick size's six minutes are spent on the scenarios every family meets.
   bool full_only = false;
+  // Run by `compare --sink nats|rabbitmq` with the real server (set in
+  // Scenarios()); the others are recorded there as not run yet.
+  bool with_sink = false;
 };
 
 // The flags that arm a crash-point cell's crash point (spec.crash_at after

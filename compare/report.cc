@@ -49,9 +49,31 @@ std::string SinkLines(const Data& d) {
     for (const auto& [name, why] : *s.not_measured) v.push_back(name + " (" + why + ")");
     out += " Not measured with this broker: " + Join(v, "; ") + ".";
   }
-  out +=
-      " The failure matrix and the order-per-key section were not run with --sink yet: the "
-      "matrix's cells say so.\n\n";
+  // Which failure scenarios ran with this broker, read from the cells:
+  // those of a scenario the run left out say "not run with --sink ... yet".
+  std::vector<std::string> ran, unrun;
+  for (const auto& [name, info] : d.scenarios()) {
+    bool any_ran = false, any_unrun = false;
+    for (const FailureCell* c : d.failure_cells()) {
+      if (Str(c->scenario) != name) continue;
+      any_ran = any_ran || Str(c->status) == "ran";
+      any_unrun = any_unrun || (Str(c->status) == "skipped" &&
+                                Str(c->reason).starts_with("not run with --sink"));
+    }
+    if (any_ran) ran.push_back(name);
+    if (any_unrun) unrun.push_back(name);
+  }
+  if (ran.empty()) {
+    out +=
+        " The failure matrix and the order-per-key section were not run with --sink yet: the "
+        "matrix's cells say so.\n\n";
+    return out;
+  }
+  out += " The failure matrix ran with this broker: " + Join(ran, ", ") + ".";
+  if (!unrun.empty()) {
+    out += " Not run with --sink yet: " + Join(unrun, ", ") + " (their cells say so).";
+  }
+  out += " The order-per-key section was not run with --sink yet.\n\n";
   return out;
 }
 
