@@ -115,6 +115,11 @@ Status BrokerService::Open(const ServiceOptions& opts, std::unique_ptr<BrokerSer
       },
       &p.log, &p.report);
   if (!s.ok()) return s;
+  // The log grows by 1 MiB of synced zeros at a time, so that each batch's
+  // fdatasync writes data only, not also the file's new size (RecordFile,
+  // "Preallocation"). A MiB costs one 2-20 ms write + fdatasync, every
+  // 1,500-2,500 2PC orders or every 5 relay batches of 1000 messages.
+  p.log->set_preallocate(uint64_t{1} << 20);
   p.metrics.records_replayed.store(p.report.records);
   p.metrics.log_bytes.store(p.log->size());
 

@@ -1,5 +1,6 @@
 #include "common/record_file.h"
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -41,8 +42,9 @@ size_t FrameAt(const std::string& data, size_t off, uint64_t* work = nullptr) {
 
 }  // namespace
 
-RecordFile::RecordFile(std::string path, std::unique_ptr<FileEnv::File> file, uint64_t size)
-    : path_(std::move(path)), file_(std::move(file)), size_(size) {}
+RecordFile::RecordFile(std::string path, std::unique_ptr<FileEnv::File> file, uint64_t size,
+                       uint64_t allocated)
+    : path_(std::move(path)), file_(std::move(file)), size_(size), allocated_(allocated) {}
 
 RecordFile::~RecordFile() = default;
 
@@ -64,7 +66,12 @@ Status RecordFile::Open(const std::string& path, const ReplayFn& fn,
     ++rep.records;
     off += n;
   }
-  if (off < data.size()) {
+  // Zeros at the end are space a preallocating writer left, not damage.
+  size_t used = data.size();
+  while (used > off && data[used - 1] == '\0') --used;
+  rep.unused_bytes = data.size() - used;
+  uint64_t allocated = data.size();
+  if (off < used) {
     // Is there any valid frame after the damage? Then it is not a torn tail.
     uint64_t work = 0;
     for (size_t probe = off + 1; probe + kHeader <= data.size(); ++probe) {
@@ -80,14 +87,21 @@ Status RecordFile::Open(const std::string& path, const ReplayFn& fn,
                                   "; refusing to drop acknowledged data");
       }
     }
-    rep.truncated_bytes = data.size() - off;
-    s = file->Truncate(off);
+    rep.truncated_bytes = used - off;
+    if (rep.unused_bytes > 0) {
+      // Torn inside preallocated space: zero it and keep the space.
+      s = file->WriteAt(std::string(used - off, '\0'), off);
+      rep.unused_bytes += used - off;
+    } else {
+      s = file->Truncate(off);
+      allocated = off;
+    }
     if (s.ok()) s = file->Sync();
     if (!s.ok()) return s;
   }
   rep.valid_bytes = off;
   if (report) *report = rep;
-  out->reset(new RecordFile(path, std::move(file), off));
+  out->reset(new RecordFile(path, std::move(file), off, allocated));
   return Status::OK();
 }
 
@@ -102,15 +116,35 @@ void RecordFile::Frame(std::string_view payload, std::string* buf) {
   buf->append(payload);
 }
 
+Status RecordFile::Preallocate(uint64_t end) {
+  const uint64_t target = (end / preallocate_ + 1) * preallocate_;
+  Status s = file_->WriteAt(std::string(target - allocated_, '\0'), allocated_);
+  if (s.ok()) s = file_->Sync();
+  if (!s.ok()) {
+    if (!file_->Truncate(allocated_).ok()) { /* zeros past the records are unused space */
+    }
+    return s;
+  }
+  allocated_ = target;
+  return Status::OK();
+}
+
 Status RecordFile::AppendFramed(std::string_view framed) {
+  const uint64_t end = size_ + framed.size();
+  if (preallocate_ > 0 && end > allocated_) {
+    Status s = Preallocate(end);
+    if (!s.ok()) return s;
+  }
   Status s = file_->WriteAt(framed, size_);
   if (!s.ok()) {
     // Cut back whatever part of the frame reached the file.
     if (!file_->Truncate(size_).ok()) { /* the torn tail is caught at the next replay */
     }
+    allocated_ = size_;
     return s;
   }
-  size_ += framed.size();
+  size_ = end;
+  allocated_ = std::max(allocated_, size_);
   return Status::OK();
 }
 
@@ -125,6 +159,7 @@ Status RecordFile::Truncate(uint64_t size) {
   Status s = file_->Truncate(size);
   if (!s.ok()) return s;
   size_ = size;
+  allocated_ = size;
   return Status::OK();
 }
 

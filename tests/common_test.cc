@@ -127,6 +127,92 @@ TEST(RecordFile, GarbageTailIsTruncated) {
   EXPECT_EQ(rep.truncated_bytes, 100u);
 }
 
+// A preallocating writer leaves zeros past its records: replay reads them
+// as unused space (not a torn tail), keeps them, and appends go where the
+// records end.
+TEST(RecordFile, PreallocatedZerosAreUnusedSpaceAndAppendsGoAtTheRecordsEnd) {
+  auto path = TempPath("prealloc.log");
+  uint64_t valid = 0;
+  {
+    std::unique_ptr<RecordFile> f;
+    RecordFile::ReplayReport rep;
+    ASSERT_TRUE(RecordFile::Open(
+                    path, [](std::string_view) { return Status::OK(); }, &f, &rep)
+                    .ok());
+    f->set_preallocate(4096);
+    std::string buf;
+    for (const char* r : {"a", "bb", "ccc"}) RecordFile::Frame(r, &buf);
+    ASSERT_TRUE(f->AppendFramed(buf).ok());
+    ASSERT_TRUE(f->Sync().ok());
+    valid = f->size();
+    EXPECT_EQ(valid, 3u * 8 + 6);
+    EXPECT_EQ(f->allocated(), 4096u);
+    EXPECT_EQ(fs::file_size(path), 4096u);
+    // Past the allocation: it grows by whole chunks, records stay contiguous.
+    buf.clear();
+    RecordFile::Frame(std::string(5000, 'd'), &buf);
+    ASSERT_TRUE(f->AppendFramed(buf).ok());
+    EXPECT_EQ(f->allocated(), 8192u);
+    valid = f->size();
+  }
+  RecordFile::ReplayReport rep;
+  Status st;
+  auto got = Replay(path, &rep, &st);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(got, (std::vector<std::string>{"a", "bb", "ccc", std::string(5000, 'd')}));
+  EXPECT_EQ(rep.truncated_bytes, 0u);
+  EXPECT_EQ(rep.valid_bytes, valid);
+  EXPECT_EQ(rep.unused_bytes, 8192u - valid);
+  EXPECT_EQ(fs::file_size(path), 8192u) << "the unused space is kept";
+  WriteRecords(path, {"e"});  // a writer that does not preallocate: at the records' end
+  got = Replay(path, &rep, &st);
+  ASSERT_EQ(got.size(), 5u);
+  EXPECT_EQ(got.back(), "e");
+  EXPECT_EQ(fs::file_size(path), 8192u);
+}
+
+// A crash while writing into preallocated space leaves a torn frame followed
+// by zeros: its bytes are reported and zeroed, and the space stays.
+TEST(RecordFile, TornFrameInPreallocatedSpaceIsZeroedAndTheSpaceKept) {
+  auto path = TempPath("prealloc-torn.log");
+  uint64_t valid = 0;
+  {
+    std::unique_ptr<RecordFile> f;
+    RecordFile::ReplayReport rep;
+    ASSERT_TRUE(RecordFile::Open(
+                    path, [](std::string_view) { return Status::OK(); }, &f, &rep)
+                    .ok());
+    f->set_preallocate(1024);
+    std::string buf;
+    for (const char* r : {"a", "b"}) RecordFile::Frame(r, &buf);
+    ASSERT_TRUE(f->AppendFramed(buf).ok());
+    ASSERT_TRUE(f->Sync().ok());
+    valid = f->size();
+  }
+  {
+    std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
+    f.seekp(static_cast<std::streamoff>(valid));
+    const char torn[] = {0x40, 0, 0, 0, 0x11, 0x22, 0x33, 0x44, 'p', 'a', 'r'};
+    f.write(torn, sizeof torn);
+  }
+  RecordFile::ReplayReport rep;
+  Status st;
+  auto got = Replay(path, &rep, &st);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(got, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(rep.truncated_bytes, 11u);
+  EXPECT_EQ(rep.unused_bytes, 1024u - valid);
+  EXPECT_EQ(fs::file_size(path), 1024u);
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(bytes.find_first_not_of('\0', valid), std::string::npos) << "torn bytes zeroed";
+  got = Replay(path, &rep, &st);
+  EXPECT_EQ(rep.truncated_bytes, 0u);
+  WriteRecords(path, {"c"});
+  got = Replay(path, &rep, &st);
+  EXPECT_EQ(got, (std::vector<std::string>{"a", "b", "c"}));
+}
+
 TEST(RecordFile, CorruptMiddleIsRefusedNotDropped) {
   auto path = TempPath("middle.log");
   WriteRecords(path, {"first", "second", "third"});
