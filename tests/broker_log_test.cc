@@ -6,7 +6,6 @@
 #include <sys/wait.h>
 
 #include <atomic>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -84,13 +83,8 @@ TEST(BrokerLog, TornTailIsTruncatedAndReported) {
     // What a crash in the middle of a write leaves: a frame header that
     // promises more bytes than follow, at the end of the records. The log
     // is preallocated (zeros past the records), so that is inside the file.
-    const std::string bytes = ReadFile(log);
-    size_t end = 0;
-    uint32_t len = 0;
-    while (end + 8 <= bytes.size() && (std::memcpy(&len, bytes.data() + end, 4), len != 0)) {
-      end += 8 + len;
-    }
-    ASSERT_LT(end + 11, bytes.size()) << "the broker's log should have preallocated zeros";
+    const uint64_t end = RecordsEnd(log);
+    ASSERT_LT(end + 11, good) << "the broker's log should have preallocated zeros";
     std::fstream f(log, std::ios::binary | std::ios::in | std::ios::out);
     f.seekp(static_cast<std::streamoff>(end));
     const char torn[] = {0x40, 0, 0, 0, 0x11, 0x22, 0x33, 0x44, 'p', 'a', 'r'};

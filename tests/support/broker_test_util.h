@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -88,6 +89,21 @@ inline double Metric(int port, const std::string& name) {
 inline std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Where the records of a RecordFile end (common/record_file.h: frames of
+// u32 length, u32 crc, payload): the broker preallocates its log, so the
+// file is longer, zeros past this point.
+inline uint64_t RecordsEnd(const std::string& path) {
+  const std::string bytes = ReadFile(path);
+  uint64_t end = 0;
+  uint32_t len = 0;
+  while (end + 8 <= bytes.size()) {
+    std::memcpy(&len, bytes.data() + end, 4);
+    if (len == 0) break;
+    end += 8 + len;
+  }
+  return end;
 }
 
 // Sends `raw` on one fresh connection and returns every byte the server sends
