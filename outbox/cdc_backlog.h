@@ -17,6 +17,13 @@
 //     inserts.
 // A restarted stream resends from the confirmed position: Restart drops the
 // buffer and the open transaction, never the positions.
+//
+// Publishing in two halves (the relay reads ahead while a batch is in
+// flight): Take moves the buffer out and notes the end of the last complete
+// transaction read so far; reading goes on into a fresh buffer; then Acked
+// confirms the noted position, or Failed puts the batch back in front of
+// what was read meanwhile. Nothing is confirmed while a batch is in flight,
+// not even by ConfirmIdle.
 #pragma once
 
 #include <cstdint>
@@ -45,6 +52,12 @@ class CdcBacklog {
   // Confirms the server's WAL end when nothing is pending (the rule above).
   void ConfirmIdle();
 
+  // The two halves of Publish (above). One batch in flight at a time.
+  void Take(std::vector<OutboxEvent>* batch);
+  void Acked();
+  void Failed(std::vector<OutboxEvent> batch);
+  bool in_flight() const { return in_flight_; }
+
   const std::vector<OutboxEvent>& events() const { return events_; }
   size_t size() const { return events_.size(); }
   bool empty() const { return events_.empty(); }
@@ -58,6 +71,8 @@ class CdcBacklog {
   uint64_t last_commit_end_ = 0;  // end LSN of the last complete transaction read
   uint64_t confirmed_ = 0;
   uint64_t wal_end_ = 0;  // the highest WAL end the server reported
+  bool in_flight_ = false;
+  uint64_t in_flight_end_ = 0;  // last_commit_end_ when the batch in flight was taken
 };
 
 }  // namespace dw::outbox

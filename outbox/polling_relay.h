@@ -12,6 +12,8 @@
 //            the batch back (by default, roll back the batch's transaction).
 // A strategy supplies the three hooks; Step keeps the counters and turns a
 // Postgres exception into a Status.
+// pgq replaces Step (relay_pgq.h): it publishes a batch's chunks while it
+// fetches the next one, which the one-publish template cannot express.
 //
 // Tracing (RelayOptions::trace, one id per batch) is done here too, from
 // what actually runs: every statement that goes through Exec while a batch
@@ -52,7 +54,7 @@ class PollingRelay : public Relay {
  public:
   Strategy strategy() const override { return opts_.strategy; }
   Status Start() override;
-  Status Step(int64_t* moved) final;
+  Status Step(int64_t* moved) override;
   bool WaitForWork(std::chrono::milliseconds max_wait) override { return wakeup_.Wait(max_wait); }
   const RelayCounters& counters() const override { return counters_; }
 
@@ -122,6 +124,9 @@ class PollingRelay : public Relay {
   void TraceNote(const std::string& what) {
     if (trace_) trace_->Note(trace_id_, what);
   }
+  // The batch's trace and id (null when not traced), for a publish made elsewhere.
+  Trace* batch_trace() const { return trace_; }
+  const std::string& batch_trace_id() const { return trace_id_; }
 
   // `SELECT NOT EXISTS (SELECT 1 FROM outbox_table o WHERE <unsent>)`.
   Status NoneUnsent(bool* drained);

@@ -18,6 +18,7 @@
 #include "outbox/pg_util.h"
 #include "outbox/pgoutput.h"
 #include "outbox/polling_relay.h"
+#include "outbox/publish_worker.h"
 #include "outbox/publisher.h"
 #include "participants/pg_pool.h"
 
@@ -38,6 +39,9 @@ constexpr auto kFeedbackInterval = std::chrono::seconds(10);
 constexpr auto kWatermarkInterval = std::chrono::seconds(2);
 constexpr auto kSlotCheckInterval = std::chrono::seconds(10);
 constexpr size_t kMaxWatermarkSamples = 64;
+// How long Step waits at most for the stream or the batch in flight before
+// looking at the feedback clock again.
+constexpr int kInFlightPollMs = 1000;
 
 std::string WithReplication(const std::string& dsn) {
   if (dsn.starts_with("postgresql://") || dsn.starts_with("postgres://")) {
@@ -67,32 +71,55 @@ class CdcRelay : public Relay {
       Status s = MakePublisher(opts_, &broker_);
       if (!s.ok()) return s;
     }
+    if (!worker_) worker_ = std::make_unique<PublishWorker>(broker_.get());
     return EnsureStreaming();
   }
 
+  // Reads the stream ahead while the previous batch is in flight (see
+  // Overlap in relay_cdc.h). Returns when a batch was acknowledged (*moved
+  // its size, the next batch already in flight when one was read) or failed,
+  // or when nothing is buffered, in flight or available (*moved 0).
   Status Step(int64_t* moved) override {
     *moved = 0;
     Status s = EnsureStreaming();
     if (!s.ok()) return s;
-    // Events read earlier whose publish failed go first.
-    if (!backlog_.empty()) return PublishBuffer(moved);
-    s = ReadAvailable();
-    if (!s.ok()) {
-      CloseStream();
-      return s;
+    for (;;) {
+      if (backlog_.in_flight() && worker_->Done()) return FinishPublish(moved);
+      // Events read earlier whose publish failed go first: read only into
+      // an empty buffer when nothing is in flight.
+      if (backlog_.in_flight() || backlog_.empty()) {
+        s = ReadAvailable();
+        if (!s.ok()) {
+          CloseStream();
+          return s;
+        }
+      }
+      if (!backlog_.in_flight()) {
+        if (!backlog_.empty()) {
+          StartPublish();
+          continue;  // read the next batch meanwhile
+        }
+        if (!trace_id_.empty() && !backlog_.in_txn()) {  // a traced batch that carried no event
+          opts_.trace->Discard(trace_id_);
+          --trace_batches_;
+          trace_id_.clear();
+        }
+        // Nothing pending: what the server has sent us is all settled.
+        backlog_.ConfirmIdle();
+        return MaybeSendFeedback();
+      }
+      s = MaybeSendFeedback();
+      if (!s.ok()) return s;
+      // In flight: wait for its outcome, and for more of the stream while
+      // the read-ahead buffer has room.
+      pollfd p[2] = {{worker_->fd(), POLLIN, 0}, {PQsocket(stream_), POLLIN, 0}};
+      const bool room = static_cast<int>(backlog_.size()) < opts_.batch;
+      poll(p, room ? 2 : 1, kInFlightPollMs);
     }
-    if (!backlog_.empty()) return PublishBuffer(moved);
-    if (!trace_id_.empty() && !backlog_.in_txn()) {  // a traced batch that carried no event
-      opts_.trace->Discard(trace_id_);
-      --trace_batches_;
-      trace_id_.clear();
-    }
-    // Nothing pending: what the server has sent us is all settled.
-    backlog_.ConfirmIdle();
-    return MaybeSendFeedback();
   }
 
   bool WaitForWork(std::chrono::milliseconds max_wait) override {
+    if (backlog_.in_flight()) return true;  // Step waits for it
     if (!stream_) {
       std::this_thread::sleep_for(max_wait);
       return false;
@@ -157,7 +184,8 @@ class CdcRelay : public Relay {
         return StatusFromPgException(&lease, "cdc: reading the WAL position");
       }
     }
-    *drained = backlog_.wal_end() >= drain_target_ && backlog_.empty() && !backlog_.in_txn();
+    *drained = backlog_.wal_end() >= drain_target_ && backlog_.empty() && !backlog_.in_flight() &&
+               !backlog_.in_txn();
     if (!*drained) {
       // Ask the server to report how far it has read (a keepalive).
       return SendFeedback(/*reply_requested=*/true);
@@ -218,6 +246,12 @@ class CdcRelay : public Relay {
   }
 
   void CloseStream() {
+    if (worker_ && worker_->in_flight()) {
+      // Its outcome no longer matters: the restarted stream sends its
+      // events again from the confirmed position (the broker dedupes them).
+      std::vector<OutboxEvent> dropped;
+      (void)worker_->Finish(&dropped);
+    }
     if (stream_) PQfinish(stream_);
     stream_ = nullptr;
     streaming_ = false;
@@ -459,26 +493,50 @@ class CdcRelay : public Relay {
     opts_.trace->Reply(trace_id_, "postgres", what);
   }
 
-  Status PublishBuffer(int64_t* moved) {
-    Trace* tr = trace_id_.empty() ? nullptr : opts_.trace;
-    const size_t n = backlog_.size();
-    Status s = backlog_.Publish(broker_.get(), tr, trace_id_);
+  // Hands the buffer to the worker; the next message read starts the next
+  // batch (and its trace).
+  void StartPublish() {
+    std::vector<OutboxEvent> batch;
+    backlog_.Take(&batch);
+    in_flight_trace_ = std::move(trace_id_);
+    trace_id_.clear();
+    worker_->Start(std::move(batch), in_flight_trace_.empty() ? nullptr : opts_.trace,
+                   in_flight_trace_);
+  }
+
+  Status FinishPublish(int64_t* moved) {
+    std::vector<OutboxEvent> batch;
+    Status s = worker_->Finish(&batch);
+    Trace* tr = in_flight_trace_.empty() ? nullptr : opts_.trace;
     if (!s.ok()) {
+      backlog_.Failed(std::move(batch));
+      // Its trace goes on with the retry, which carries what was read meanwhile too.
+      if (trace_id_.empty()) {
+        trace_id_ = std::move(in_flight_trace_);
+      } else if (tr) {
+        tr->Note(in_flight_trace_, "publish failed: these events go again with batch " + trace_id_);
+      }
+      in_flight_trace_.clear();
       // Keep the stream alive while the broker is away (wal_sender_timeout).
       // A failure here ends the stream, which the next read reports.
       (void)MaybeSendFeedback();
       return s;
     }
-    *moved = static_cast<int64_t>(n);
-    counters_.published += n;
+    backlog_.Acked();
+    *moved = static_cast<int64_t>(batch.size());
+    counters_.published += batch.size();
     ++counters_.steps;
     if (tr) {
-      tr->Send(trace_id_, "postgres",
+      tr->Send(in_flight_trace_, "postgres",
                "standby status update 'r': flushed " + pgoutput::FormatLsn(backlog_.confirmed()) +
                    " (the slot may release WAL up to here)");
-      trace_id_.clear();  // the next message starts the next batch
     }
-    return MaybeSendFeedback(/*force=*/true);
+    in_flight_trace_.clear();
+    s = MaybeSendFeedback(/*force=*/true);
+    if (!s.ok()) return s;
+    // Keep the broker busy: what was read meanwhile goes out at once.
+    if (!backlog_.empty()) StartPublish();
+    return Status::OK();
   }
 
   Status MaybeSendFeedback(bool force = false) {
@@ -550,6 +608,8 @@ class CdcRelay : public Relay {
   RelayOptions opts_;
   std::shared_ptr<PgPool> pool_;
   std::unique_ptr<Publisher> broker_;
+  // After broker_: destroyed first, it may still be publishing through it.
+  std::unique_ptr<PublishWorker> worker_;
   RelayCounters counters_;
   std::string slot_;
   std::string snapshot_key_;
@@ -567,7 +627,8 @@ class CdcRelay : public Relay {
   Clock::time_point last_slot_check_{};
   std::deque<Sample> samples_;
   uint64_t drain_target_ = 0;
-  std::string trace_id_;  // the batch being traced (RelayOptions::trace)
+  std::string trace_id_;         // the batch being read and traced (RelayOptions::trace)
+  std::string in_flight_trace_;  // the trace of the batch in flight
   uint64_t trace_batches_ = 0;
 };
 

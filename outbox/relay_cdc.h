@@ -15,6 +15,13 @@
 //     commit. A relay killed at any moment restarts from the last confirmed
 //     commit: nothing is lost, and what was published but not confirmed is
 //     published again (the broker deduplicates by event id).
+//   - Overlap: a batch is published on a worker thread (publish_worker.h)
+//     while the relay's thread reads the next one from the stream (up to
+//     --batch events ahead), and it goes out as soon as the previous one
+//     was acknowledged. One batch in flight at a time, so the broker gets
+//     them in commit order; the position confirmed after an ack is the
+//     end of the last complete transaction read before that batch was
+//     handed over (cdc_backlog.h), never one read later.
 //   - First start: the slot is created with EXPORT_SNAPSHOT and the rows
 //     already in outbox_table at that instant are published from that exact
 //     snapshot (a slot only sees what commits after it exists). The slot is

@@ -6,16 +6,23 @@
 
 #include "outbox/pgq_queue.h"
 #include "outbox/polling_relay.h"
+#include "outbox/publish_worker.h"
 
 namespace dw::outbox {
 namespace {
 
-const char* const kNextBatchSql = "SELECT pgq.next_batch($1, $2)";
-// In the order of Events(): id, topic, event id, key, payload. An event
-// inserted by another producer may lack the extras: its PgQ id stands in.
-const char* const kBatchEventsSql =
-    "SELECT ev_id AS id, ev_type, COALESCE(ev_extra1, 'pgq-' || ev_id), COALESCE(ev_extra2, ''),"
-    " ev_data FROM pgq.get_batch_events($1) ORDER BY ev_id";
+// A batch of at least $3 events spanning as many ticks as that takes
+// (next_batch_custom's min_count: it ends at the first tick that reaches
+// it, or at the last tick when that holds at most twice as many), else,
+// with fewer events waiting, the next tick's batch as next_batch cuts it.
+// Either returns the batch already open, if any.
+const char* const kNextBatchSql =
+    "SELECT COALESCE((SELECT batch_id FROM pgq.next_batch_custom($1, $2, NULL, $3, NULL)),"
+    " pgq.next_batch($1, $2))";
+// Declares the cursor over the batch's events (in ev_id order) and returns
+// the first $2 of them; FETCH reads the rest. Columns: ev_id, ev_time,
+// ev_txid, ev_retry, ev_type, ev_data, ev_extra1 .. ev_extra4.
+const char* const kBatchCursorSql = "SELECT * FROM pgq.get_batch_cursor($1, 'dw_pgq_batch', $2)";
 const char* const kFinishBatchSql = "SELECT pgq.finish_batch($1)";
 const char* const kTickerSql = "SELECT pgq.ticker($1)";
 // Drained, first: no batch open, the consumer at the queue's last tick, and
@@ -42,6 +49,29 @@ const char* const kUnseenCommitSql =
 
 // Empty batches (ticks with no event between them) closed per Step at most.
 constexpr int kMaxEmptyBatches = 64;
+// Events per broker request, and per FETCH: a tick's worth at the relay's
+// ticker settings (ticker_max_count).
+constexpr int kChunk = 1000;
+// A batch spans ticks until it holds this many events (kNextBatchSql): the
+// per-batch round trips and finish_batch are paid once per this many.
+constexpr int kMinBatchEvents = 8 * kChunk;
+
+// An event inserted by another producer may lack the extras: its PgQ id
+// stands in for the event id.
+std::vector<OutboxEvent> CursorEvents(const pqxx::result& r) {
+  std::vector<OutboxEvent> out;
+  out.reserve(r.size());
+  for (const auto& row : r) {
+    OutboxEvent e;
+    e.id = row[0].as<int64_t>();
+    e.topic = row[4].as<std::string>();
+    e.event_id = row[6].is_null() ? "pgq-" + std::to_string(e.id) : row[6].as<std::string>();
+    e.key = row[7].is_null() ? std::string() : row[7].as<std::string>();
+    e.payload = row[5].is_null() ? std::string() : row[5].as<std::string>();
+    out.push_back(std::move(e));
+  }
+  return out;
+}
 
 class PgqRelay : public PollingRelay {
  public:
@@ -86,45 +116,122 @@ class PgqRelay : public PollingRelay {
     return std::max(std::chrono::milliseconds(10), opts_.pgq_ticker.max_lag / 2);
   }
 
-  void Claim(std::vector<OutboxEvent>* events) override {
+  // A Step is one PgQ batch, its chunks published while the next is fetched:
+  //   BEGIN; batch := next batch; get_batch_cursor(batch, first chunk)
+  //   loop: publish chunk k (worker)  ||  FETCH chunk k+1
+  //         wait for k's ack
+  //   COMMIT (the cursor closes; its read-only transaction is open only
+  //          while chunks are fetched)
+  //   after the last chunk's ack: BEGIN; finish_batch(batch); COMMIT.
+  // Any failure leaves the batch open (next_batch returns it again, and
+  // every chunk of it is published again; the broker dedupes).
+  Status Step(int64_t* moved) override {
+    *moved = 0;
+    pqxx::connection* c;
+    Status s = Connection(&c);
+    if (!s.ok()) return s;
+    if (!worker_) worker_ = std::make_unique<PublishWorker>(broker_.get());
+    BeginBatchTrace();
+    std::vector<OutboxEvent> chunk;
+    size_t published = 0;
+    bool settling = false;
+    try {
+      if (!Open(&chunk)) {
+        if (tx_open_) CommitTx("");
+        tx_open_ = false;
+        EndBatchTrace(/*discard=*/true);
+        return Status::OK();
+      }
+      for (;;) {
+        const bool last = static_cast<int>(chunk.size()) < kChunk;
+        worker_->Start(std::move(chunk), batch_trace(), batch_trace_id());
+        chunk.clear();
+        if (!last) {
+          auto r = tx().exec("FETCH " + std::to_string(kChunk) + " FROM dw_pgq_batch");
+          TraceNote("FETCH " + std::to_string(kChunk) + " FROM dw_pgq_batch: " +
+                    std::to_string(r.size()) + " events (while the previous chunk is published)");
+          chunk = CursorEvents(r);
+        } else {
+          CommitTx("batch " + std::to_string(batch_) + " read; it stays open until finish_batch");
+          tx_open_ = false;
+        }
+        std::vector<OutboxEvent> sent;
+        s = worker_->Finish(&sent);
+        if (!s.ok()) {
+          if (tx_open_) RollbackTx("the cursor closes");
+          tx_open_ = false;
+          TraceNote("batch " + std::to_string(batch_) +
+                    " stays open: next_batch returns it again, every chunk is published again");
+          EndBatchTrace(/*discard=*/false);
+          return s;
+        }
+        published += sent.size();
+        if (last) break;
+        if (chunk.empty()) {  // the previous chunk was the batch's last, exactly kChunk
+          CommitTx("batch " + std::to_string(batch_) + " read; it stays open until finish_batch");
+          tx_open_ = false;
+          break;
+        }
+      }
+      settling = true;
+      Exec(BeginTx(), kFinishBatchSql, batch_);
+      CommitTx("batch " + std::to_string(batch_) + " finished: the consumer moves past it");
+    } catch (...) {
+      if (worker_->in_flight()) {
+        std::vector<OutboxEvent> dropped;
+        (void)worker_->Finish(&dropped);  // the batch stays open and goes again
+      }
+      tx_open_ = false;
+      s = PgError(settling ? "finish batch" : "next batch");
+      TraceNote("error: " + s.ToString() + " (the batch stays open: next_batch returns it again)");
+      EndBatchTrace(/*discard=*/false);
+      return s;
+    }
+    EndBatchTrace(/*discard=*/false);
+    *moved = static_cast<int64_t>(published);
+    counters_.published += published;
+    ++counters_.steps;
+    return Status::OK();
+  }
+
+  // Opens the next batch that has events, in a transaction left open with
+  // the cursor declared, its first chunk in *chunk. False: no batch (the
+  // transaction, if any, still to be committed).
+  bool Open(std::vector<OutboxEvent>* chunk) {
     bool ticked = false;
     for (int empty = 0; empty < kMaxEmptyBatches;) {
-      auto r = Exec(BeginTx(), kNextBatchSql, kPgqQueue, kPgqConsumer);
+      auto r = Exec(BeginTx(), kNextBatchSql, kPgqQueue, kPgqConsumer, kMinBatchEvents);
+      tx_open_ = true;
       if (r[0][0].is_null()) {
         // The consumer is at the last tick. Self-ticking: take a tick (in a
         // transaction of its own: its snapshot then covers every commit
         // before it) and look once more.
-        if (!opts_.pgq_self_tick || ticked) return;  // Step commits
+        if (!opts_.pgq_self_tick || ticked) return false;
         CommitTx("");
         Exec(BeginTx(), kTickerSql, kPgqQueue);
         CommitTx("a tick, if one was due");
+        tx_open_ = false;
         ticked = true;
         continue;
       }
       batch_ = r[0][0].as<int64_t>();
-      *events = Events(Exec(tx(), kBatchEventsSql, batch_));
-      if (!events->empty()) {
-        CommitTx("batch " + std::to_string(batch_) + " is open until finish_batch");
-        return;
-      }
+      *chunk = CursorEvents(Exec(tx(), kBatchCursorSql, batch_, kChunk));
+      if (!chunk->empty()) return true;
       Exec(tx(), kFinishBatchSql, batch_);
       CommitTx("empty batch " + std::to_string(batch_) + " closed");
+      tx_open_ = false;
       ++empty;
     }
+    return false;
   }
 
-  Status Settle(const std::vector<OutboxEvent>&) override {
-    Exec(BeginTx(), kFinishBatchSql, batch_);
-    CommitTx("batch " + std::to_string(batch_) + " finished: the consumer moves past it");
-    return Status::OK();
-  }
+  // Step publishes by itself: the template's hooks are not used.
+  void Claim(std::vector<OutboxEvent>*) override {}
+  Status Settle(const std::vector<OutboxEvent>&) override { return Status::OK(); }
 
-  // Nothing to roll back: the claim committed. The batch stays this
-  // consumer's, and the next Step reads it again.
-  void PublishFailed(const std::vector<OutboxEvent>&) override {
-    TraceNote("batch " + std::to_string(batch_) + " stays open: next_batch returns it again");
-  }
-
+  // Destroyed before PollingRelay::broker_, which it publishes through.
+  std::unique_ptr<PublishWorker> worker_;
+  bool tx_open_ = false;
   int64_t batch_ = 0;
 };
 

@@ -4,6 +4,8 @@
 // slot's flush position may be confirmed; the publisher seam
 // (outbox/publisher.h) is how every relay reaches the broker. No server is
 // started.
+#include <poll.h>
+
 #include <memory>
 #include <sstream>
 #include <string>
@@ -13,6 +15,7 @@
 
 #include "common/trace.h"
 #include "outbox/cdc_backlog.h"
+#include "outbox/publish_worker.h"
 #include "outbox/publisher.h"
 #include "outbox/relay.h"
 #include "tests/support/fake_publisher.h"
@@ -111,6 +114,72 @@ TEST(CdcBacklog, RestartDropsTheBufferButNotThePositions) {
   ASSERT_TRUE(b.Publish(&pub, nullptr, "").ok());
   EXPECT_EQ(pub.event_ids(), (std::vector<std::string>{"order-1", "order-2"}));
   EXPECT_EQ(b.confirmed(), 200u);
+}
+
+// The cdc relay's overlap: batch 1 in flight while transaction 2 is read.
+// Its ack confirms only what had been read when it was handed over.
+TEST(CdcBacklog, AckConfirmsOnlyWhatWasReadBeforeTheBatchWasTaken) {
+  CdcBacklog b;
+  Txn(&b, {1}, 100);
+  b.Begin();
+  b.Insert(Event(2));  // the batch is taken inside this transaction
+  std::vector<OutboxEvent> batch;
+  b.Take(&batch);
+  ASSERT_EQ(batch.size(), 2u);
+  EXPECT_TRUE(b.in_flight());
+  b.Insert(Event(3));
+  b.Commit(200);
+  Txn(&b, {4}, 300);
+  b.SawWalEnd(400);
+  b.ConfirmIdle();
+  EXPECT_EQ(b.confirmed(), 0u) << "nothing confirmed while a batch is in flight";
+  b.Acked();
+  EXPECT_EQ(b.confirmed(), 100u) << "the commit read after the hand-over is not confirmed";
+  EXPECT_EQ(b.size(), 2u) << "what was read meanwhile stays buffered";
+  b.Take(&batch);
+  b.Acked();
+  EXPECT_EQ(b.confirmed(), 300u);
+}
+
+TEST(CdcBacklog, FailedBatchGoesBackInFrontOfWhatWasReadMeanwhile) {
+  CdcBacklog b;
+  Txn(&b, {1, 2}, 100);
+  std::vector<OutboxEvent> batch;
+  b.Take(&batch);
+  Txn(&b, {3}, 200);
+  b.Failed(std::move(batch));
+  EXPECT_FALSE(b.in_flight());
+  EXPECT_EQ(b.confirmed(), 0u);
+  std::vector<int64_t> ids;
+  for (const auto& e : b.events()) ids.push_back(e.id);
+  EXPECT_EQ(ids, (std::vector<int64_t>{1, 2, 3})) << "stream order kept";
+  b.Take(&batch);
+  b.Acked();
+  EXPECT_EQ(b.confirmed(), 200u);
+}
+
+TEST(PublishWorker, PublishesOneBatchAtATimeAndSignalsItsFd) {
+  FakePublisher pub;
+  PublishWorker w(&pub);
+  EXPECT_FALSE(w.in_flight());
+  w.Start({Event(1), Event(2)}, nullptr, "");
+  EXPECT_TRUE(w.in_flight());
+  pollfd p{w.fd(), POLLIN, 0};
+  ASSERT_EQ(poll(&p, 1, 10000), 1) << "the fd says the batch is done";
+  EXPECT_TRUE(w.Done());
+  std::vector<OutboxEvent> back;
+  ASSERT_TRUE(w.Finish(&back).ok());
+  EXPECT_EQ(back.size(), 2u);
+  EXPECT_FALSE(w.in_flight());
+  EXPECT_EQ(poll(&p, 1, 0), 0) << "Finish empties the fd";
+
+  pub.Fail(Status::Unavailable("broker down"));
+  w.Start({Event(3)}, nullptr, "");
+  Status s = w.Finish(&back);
+  EXPECT_EQ(s.code(), Status::Code::kUnavailable);
+  ASSERT_EQ(back.size(), 1u) << "a failed batch comes back for its retry";
+  EXPECT_EQ(back[0].id, 3);
+  EXPECT_EQ(pub.event_ids(), (std::vector<std::string>{"order-1", "order-2"}));
 }
 
 TEST(Publisher, TracedPublishRecordsTheBrokersAnswer) {

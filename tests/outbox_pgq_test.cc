@@ -12,7 +12,9 @@
 //    not drained until its event is delivered (--until-drained waits for the
 //    next tick instead of stopping).
 // And the outbox without a table (outbox/emit_message.h): the same 10,000
-// orders and the same interleaving, read by the cdc relay from the WAL.
+// orders and the same interleaving, read by the cdc relay from the WAL; and
+// that relay (the real CLI) SIGKILLed while one batch is in flight and the
+// next is being read ahead: a new relay loses nothing.
 #include <sys/stat.h>
 
 #include <csignal>
@@ -360,6 +362,49 @@ TEST_F(EmitTest, TenThousandOrdersFromEightWriters) {
   EXPECT_EQ(v.messages, static_cast<uint64_t>(kOrders));
   EXPECT_TRUE(v.ok()) << v.ToText(20);
   EXPECT_EQ(SqlInt(dsn_, "SELECT count(*) FROM outbox_table"), 0) << "no table was written";
+}
+
+// The cdc relay reads batch n+1 while batch n awaits the broker (relay_cdc.h,
+// "Overlap"), and confirms the slot's position only after n's ack. Killed
+// with both in hand, the next relay starts from the last confirmed commit.
+TEST_F(EmitTest, RelaySigkilledWithABatchInFlightLosesNothing) {
+  constexpr int64_t kOrders = 3000;
+  {
+    std::unique_ptr<outbox::OutboxWriter> writer;
+    Status s = outbox::OutboxWriter::Open(EmitWriter(8), &writer);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(Write(writer.get(), kOrders, 8).committed, static_cast<uint64_t>(kOrders));
+  }
+  // Every publish of the killed relay takes 50 ms: a batch is in flight
+  // (and the next one read) almost all the time, so the kill lands there.
+  BrokerFaults(R"({"latency_ms": 50})");
+  const std::string log = TempDir("emit-kill") + "/relay.log";
+  pid_t pid = SpawnRelayCli({"--strategy", "cdc", "--batch", "20", "--no-maintain"}, log);
+  ASSERT_GT(pid, 0);
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  uint64_t seen = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    seen = BrokerCount();
+    if (seen >= kOrders / 4) break;
+    ASSERT_TRUE(ProcessAlive(pid)) << "relay exited early; see " << log;
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_GE(seen, static_cast<uint64_t>(kOrders / 4)) << "see " << log;
+  kill(pid, SIGKILL);
+  ASSERT_TRUE(WaitGone(pid, 10s));
+  EXPECT_LT(BrokerCount(), static_cast<uint64_t>(kOrders)) << "the kill should land mid-drain";
+  BrokerFaults(R"({"latency_ms": 0})");
+
+  outbox::RunnerOptions rn;
+  rn.until_drained = true;
+  rn.maintain = false;
+  RelayThread relay(Relay(outbox::Strategy::kCdc), rn);
+  const auto& report = relay.Join();
+  EXPECT_TRUE(report.drained) << report.ToText();
+  workload::VerifyReport v = Verify();
+  EXPECT_EQ(v.rows, static_cast<uint64_t>(kOrders));
+  EXPECT_EQ(v.messages, static_cast<uint64_t>(kOrders)) << "each once: the broker dedupes repeats";
+  EXPECT_TRUE(v.ok()) << v.ToText(20);
 }
 
 // A inserts first and commits last; B's event is delivered first, A's after
