@@ -74,8 +74,7 @@ void AddCompareCommand(CLI::App& app, Globals& g) {
                   "where the outbox publishes: dualwrite (its broker, a fresh process per cell; "
                   "default), nats (one nats-server with JetStream for the run) or rabbitmq (one "
                   "rabbitmq-server for the run); with nats or rabbitmq section 1 and the failure "
-                  "matrix measure the outbox family and the floor only, and the matrix runs "
-                  "only the scenarios that leave the broker alone")
+                  "matrix measure the outbox family and the floor only")
       ->check(CLI::IsMember({"dualwrite", "nats", "rabbitmq"}));
   cmd->callback([&g, o, cmd] {
     if (!o->from.empty()) {

@@ -429,9 +429,10 @@ FailureCell RunFault(CellContext& ctx, const Approach& a, const FaultSpec& f) {
     const size_t n = vr.duplicates.size();
     run.notes.push_back(
         std::to_string(n) + (n == 1 ? " order's message was" : " orders' messages were") +
-        " delivered twice: RabbitMQ keeps no message ids, so a batch "
-        "published again (its confirms lost with the server or the relay) is stored again; a "
-        "consumer's inbox absorbs the copy (at least once, nothing lost)");
+        " delivered twice: RabbitMQ keeps no message ids, so a batch the relay published "
+        "again (confirmed, but not marked sent: the relay, Postgres or the server failed in "
+        "between) is stored again; a consumer's inbox absorbs the copy (at least once, nothing "
+        "lost)");
   }
   const bool clean = verified_ok && hs.ok() && history.ok();
   cell.verdict = clean ? "clean" : guaranteed ? "violations" : "expected-loss";

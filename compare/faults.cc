@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include <pqxx/pqxx>
 
@@ -42,16 +43,85 @@ Status FaultRun::RestartRelay() {
 
 namespace {
 
+// The run's real sink (compare --sink), when the cell publishes to one.
+SinkServer* CellSink(FaultRun& r) { return r.rig.sink_url.empty() ? nullptr : r.ctx.sink; }
+
+// A real sink: SIGKILL of its server and a restart on the same port and
+// data folder after the window, which is what "nothing acknowledged lost"
+// is about (RabbitMQ's quorum queues sync before they confirm; JetStream
+// 2.9 acknowledges before its periodic sync, which a process kill, unlike
+// an OS crash, does not undo). The restart's own start-up comes on top of
+// the window: RabbitMQ takes seconds to accept clients again.
 class BrokerDown : public Fault {
  public:
-  Status Inject(FaultRun& r) override { return r.rig.broker.Down(r.spec.fault_s); }
-  Status Heal(FaultRun& r) override { return r.rig.broker.Up(); }
+  Status Inject(FaultRun& r) override {
+    SinkServer* sink = CellSink(r);
+    if (!sink) return r.rig.broker.Down(r.spec.fault_s);
+    Status s = sink->Kill();
+    if (s.ok()) {
+      r.notes.push_back(std::string(sink->ProcessName()) +
+                        " killed with SIGKILL and started again on the same port and data "
+                        "folder at the end of the window");
+    }
+    return s;
+  }
+  Status Heal(FaultRun& r) override {
+    SinkServer* sink = CellSink(r);
+    if (!sink) return r.rig.broker.Up();
+    const int64_t t0 = NowUs();
+    Status s = sink->Restart(r.ctx.log);
+    if (!s.ok()) return s;
+    r.rig.sink_pid = sink->pid();
+    r.notes.push_back(std::string(sink->ProcessName()) + " accepted clients again " +
+                      Fmt(std::round((NowUs() - t0) / 1e4) / 100) + " s after its restart began");
+    return Status::OK();
+  }
 };
 
+// A `dualwrite proxy` of the cell forwarding to `upstream` (host:port);
+// returns once its control port answers.
+Status StartFaultProxy(FaultRun& r, const std::string& tag, const std::string& upstream, int* port,
+                       int* control_port);
+
+// A real sink: a fault proxy in front of its server, which the relay
+// publishes through from its start (rig.client_sink_url); the observers
+// (tail, verify) read the server itself.
+Status ProxySink(FaultRun& r, int* control_port) {
+  const std::string& url = r.rig.sink_url;  // nats://127.0.0.1:PORT or amqp://127.0.0.1:PORT/
+  const size_t host = url.find("://") + 3;
+  const size_t path = url.find('/', host);
+  const std::string upstream =
+      url.substr(host, path == std::string::npos ? std::string::npos : path - host);
+  int port = 0;
+  Status s = StartFaultProxy(r, "proxy", upstream, &port, control_port);
+  if (!s.ok()) return s;
+  r.rig.client_sink_url = url.substr(0, host) + "127.0.0.1:" + std::to_string(port) +
+                          (path == std::string::npos ? "" : url.substr(path));
+  return Status::OK();
+}
+
+// A real sink has no latency knob of its own: the fault proxy holds each
+// chunk the server sends to the relay (acks, confirms) 50 ms, so each
+// publish's answer comes 50 ms later, as dualwrite's broker's does.
 class BrokerSlow : public Fault {
  public:
-  Status Inject(FaultRun& r) override { return r.rig.broker.SetLatencyMs(50); }
-  Status Heal(FaultRun& r) override { return r.rig.broker.SetLatencyMs(0); }
+  Status Setup(FaultRun& r) override {
+    return CellSink(r) ? ProxySink(r, &control_) : Status::OK();
+  }
+  Status Inject(FaultRun& r) override {
+    if (!CellSink(r)) return r.rig.broker.SetLatencyMs(50);
+    r.notes.push_back("the fault proxy between the relay and " +
+                      std::string(CellSink(r)->ProcessName()) +
+                      " held every chunk the server sent 50 ms during the window");
+    return PostProxyFaults(control_, "{\"down\": {\"latency_ms\": 50}}");
+  }
+  Status Heal(FaultRun& r) override {
+    if (!CellSink(r)) return r.rig.broker.SetLatencyMs(0);
+    return PostProxyFaults(control_, "{\"down\": {\"latency_ms\": 0}}");
+  }
+
+ private:
+  int control_ = 0;
 };
 
 // A quarter of the single-message publishes refused during the window.
@@ -93,8 +163,6 @@ class PostgresRestart : public Fault {
   }
 };
 
-// A `dualwrite proxy` of the cell forwarding to `upstream` (host:port);
-// returns once its control port answers.
 Status StartFaultProxy(FaultRun& r, const std::string& tag, const std::string& upstream, int* port,
                        int* control_port) {
   *port = FreeTcpPort();
@@ -113,7 +181,11 @@ Status StartFaultProxy(FaultRun& r, const std::string& tag, const std::string& u
 }
 
 // The coordinator/relay reach the broker only through the proxy; the
-// observers (tail, monitor, verify) talk to it directly.
+// observers (tail, monitor, verify) talk to it directly. A real sink
+// alike: the relay publishes through a proxy in front of its server, whose
+// blackhole leaves the relay's publishes unanswered until its client's
+// timeout, and a connection that lost bytes stays cut (proxy/faults.h):
+// the relay's next batch connects again.
 //
 // 3PC: the partition its termination rule cannot see. A proxy stands in
 // front of each agent: the coordinator reaches the broker agent through
@@ -128,6 +200,7 @@ class Partition : public Fault {
  public:
   Status Setup(FaultRun& r) override {
     if (r.approach.is_3pc()) return SetupAgents(r);
+    if (CellSink(r)) return ProxySink(r, &control_port_);
     int port = 0;
     const std::string upstream = r.rig.broker.url().substr(std::string("http://").size());
     Status s = StartFaultProxy(r, "proxy", upstream, &port, &control_port_);
@@ -136,6 +209,11 @@ class Partition : public Fault {
     return Status::OK();
   }
   Status Inject(FaultRun& r) override {
+    if (SinkServer* sink = CellSink(r)) {
+      r.notes.push_back("the fault proxy between the relay and " +
+                        std::string(sink->ProcessName()) +
+                        " blackholed every byte during the window");
+    }
     if (!r.approach.is_3pc()) return PostProxyFaults(control_port_, "{\"blackhole\": true}");
     split_at_us_ = NowUs();
     for (int c : agent_controls_) {
@@ -492,11 +570,16 @@ const std::vector<ScenarioDef>& Scenarios() {
   static const std::vector<ScenarioDef> all = [] {
     std::vector<ScenarioDef> v = Build();
     // With a real sink: the scenarios that leave the broker alone (the
-    // relay, Postgres, a writer's clock, a held stock row), judged by the
-    // same verify against the sink server.
+    // relay, Postgres, a writer's clock, a held stock row) and those that
+    // act on the server (killed; slowed or cut off by a fault proxy in
+    // front of it), judged by the same verify against the sink server.
+    // broker-reject is dualwrite's broker's own knob (a 422), and the
+    // approaches that meet it (saga, event sourcing) do not run there;
+    // crash-point, broker-crash and agent-kill are the chaos campaign's.
     for (auto& d : v) {
       d.with_sink = d.name == "postgres-restart" || d.name == "process-kill" ||
-                    d.name == "clock-skew" || d.name == "in-doubt-held";
+                    d.name == "clock-skew" || d.name == "in-doubt-held" ||
+                    d.name == "broker-down" || d.name == "broker-slow" || d.name == "partition";
     }
     // An approach's own declaration (Approach::not_applicable) first, then
     // the scenario's rule.

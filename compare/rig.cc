@@ -246,7 +246,8 @@ Status StartProc(CellContext& ctx, Rig* rig, const std::string& tag,
   // restarts included), and the command in the report says so.
   if (!rig->sink_url.empty() && p.args.size() > 1 && p.args[0] == "outbox" &&
       p.args[1] == "relay") {
-    p.args.insert(p.args.end(), {"--sink", rig->sink_url});
+    p.args.insert(p.args.end(),
+                  {"--sink", rig->client_sink_url.empty() ? rig->sink_url : rig->client_sink_url});
   }
   argv.insert(argv.end(), p.args.begin(), p.args.end());
   SpawnOptions so;

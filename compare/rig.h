@@ -61,6 +61,9 @@ struct Rig {
   // empty: dualwrite's broker above. Its pid, for the broker's CPU.
   std::string sink_url;
   pid_t sink_pid = -1;
+  // What the relay publishes to when a fault proxy stands in front of the
+  // sink (broker-slow, partition): its URL; empty: sink_url itself.
+  std::string client_sink_url;
   int64_t min_id = 0, max_id = 0;
   std::string coordinator_id;  // 2PC, 3PC: unique per cell and run
   CellAgents agents;           // 3PC: the participant agents (compare/agents.h)

@@ -1,7 +1,12 @@
 #include "compare/sink.h"
 
+#include <errno.h>
+#include <signal.h>
+
 #include <chrono>
+#include <cstring>
 #include <filesystem>
+#include <thread>
 
 #include "env/layout.h"
 #include "env/nats_daemon.h"
@@ -117,6 +122,7 @@ Status SinkServer::Start(SinkKind kind, const std::string& dir, std::ostream* lo
     return st;
   }
   s->pid_ = pid;
+  s->port_ = port;
   *out = std::move(s);
   return Status::OK();
 }
@@ -138,6 +144,53 @@ Status SinkServer::Empty(const std::string& topic) {
   Status s = rabbitmq::Client::Connect(o, &c);
   if (!s.ok()) return s;
   return c->DeleteQueue(topic);
+}
+
+const char* SinkServer::ProcessName() const {
+  return kind_ == SinkKind::kNats ? "nats-server" : "rabbitmq-server";
+}
+
+Status SinkServer::Kill() {
+  if (pid_ <= 0 || dir_.empty())
+    return Status::FailedPrecondition("the sink server is not running");
+  const env::Layout layout(dir_);
+  auto running = [&] {
+    return kind_ == SinkKind::kNats ? env::NatsDaemon(layout).Running()
+                                    : env::RabbitmqDaemon(layout).Running();
+  };
+  if (::kill(pid_, SIGKILL) != 0 && errno != ESRCH) {
+    return Status::IOError(std::string("SIGKILL to ") + ProcessName() + " (pid " +
+                           std::to_string(pid_) + "): " + std::strerror(errno));
+  }
+  // The pid file stays; Running() checks the process behind it.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (running() == pid_) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return Status::Timeout(std::string(ProcessName()) + " (pid " + std::to_string(pid_) +
+                             ") survived SIGKILL for 10 s");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return Status::OK();
+}
+
+Status SinkServer::Restart(std::ostream* log) {
+  if (dir_.empty()) return Status::FailedPrecondition("the sink server was stopped");
+  const env::Layout layout(dir_);
+  pid_t pid = 0;
+  int port = 0;
+  bool started = false;
+  Status s = kind_ == SinkKind::kNats
+                 ? env::NatsDaemon(layout).Ensure(&pid, &port, &started, log)
+                 : env::RabbitmqDaemon(layout).Ensure(&pid, &port, &started, log);
+  if (!s.ok()) return s;
+  pid_ = pid;
+  if (port != port_) {
+    return Status::IOError(std::string(ProcessName()) + " came back on port " +
+                           std::to_string(port) + ", not " + std::to_string(port_) +
+                           " where its clients reconnect");
+  }
+  return Status::OK();
 }
 
 Status SinkServer::Stop(std::ostream* log) {

@@ -59,11 +59,23 @@ class SinkServer {
   Status Empty(const std::string& topic);
   Status Stop(std::ostream* log);
 
+  // broker-down: SIGKILL of the server process (RabbitMQ: its Erlang VM),
+  // no shutdown of any kind, and back once it is gone. What the server
+  // acknowledged must already be where a restart finds it.
+  Status Kill();
+  // Starts it again on the same port and data folder (env's daemons keep
+  // both across restarts) and returns once it accepts clients. The port
+  // must be the same: every relay and reader holds the old URL.
+  Status Restart(std::ostream* log);
+  // "nats-server", "rabbitmq-server": the process Kill ends, for notes.
+  const char* ProcessName() const;
+
  private:
   SinkServer() = default;
   SinkKind kind_ = SinkKind::kDualwrite;
   std::string dir_, url_;
   pid_t pid_ = -1;
+  int port_ = 0;
 };
 
 }  // namespace dw::compare
