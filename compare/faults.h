@@ -92,6 +92,11 @@ std::vector<std::string> CrashPointArgs(const Approach& a, const FaultSpec& spec
 // agent-kill: a 3PC participant agent SIGKILLed and started again
 // (compare/fault_agent_kill.cc).
 std::unique_ptr<Fault> MakeAgentKill();
+// The faults that act on the broker or a real sink (compare/fault_broker.cc).
+std::unique_ptr<Fault> MakeBrokerDown();
+std::unique_ptr<Fault> MakeBrokerSlow();
+std::unique_ptr<Fault> MakeBrokerReject();
+std::unique_ptr<Fault> MakePartition();
 
 // Every scenario, matrix ones in report order.
 const std::vector<ScenarioDef>& Scenarios();

@@ -14,6 +14,7 @@ add_library(dw_compare STATIC
   family_figures.cc
   faults.cc
   fault_agent_kill.cc
+  fault_broker.cc
   load_cell.cc
   fault_cell.cc
   agents.cc
