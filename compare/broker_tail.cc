@@ -93,7 +93,8 @@ void BrokerTail::LoopNats() {
   o.timeout = milliseconds(2000);
   // One consumer for the whole cell, opened again from where it stopped
   // after an error. One fetch per batch, all of it stamped when the batch
-  // is back.
+  // is back; caught up, the fetch waits (50 ms at most, to see stop_) for
+  // the next message rather than polling.
   std::unique_ptr<jetstream::Follower> follower;
   FollowLog<jetstream::StoredMessage>(
       stop_, 1,
@@ -108,7 +109,7 @@ void BrokerTail::LoopNats() {
           }
           if (!s.ok()) return s;
         }
-        Status s = follower->Next(512, batch);
+        Status s = follower->Next(512, milliseconds(50), batch);
         if (!s.ok()) {
           follower.reset();
           return s;

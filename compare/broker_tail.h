@@ -2,8 +2,9 @@
 // subscriber would, and stamps each message with the moment it was first
 // readable. End-to-end latency = that moment - the order's placed_at_us (in
 // the payload, set when the business operation started), for 2PC and the
-// outbox alike. It polls with a 1 ms pause when caught up, so the figure
-// includes up to ~1 ms of polling delay on top of the real one.
+// outbox alike. On dualwrite's broker it polls with a 1 ms pause when caught
+// up, so the figure includes up to ~1 ms of polling delay on top of the
+// real one; on a real sink (below) it waits for the broker to send.
 //
 // Only keys (order ids) inside [min_id, max_id] are counted, so cells can
 // share a broker. Thread-safe.
@@ -12,7 +13,8 @@
 // reads as a subscriber of that broker would, each message once:
 //  - nats:// follows the topic's JetStream stream from sequence 1 with a
 //    consumer of its own (jetstream/follower.h: an ephemeral pull consumer,
-//    no acks), a fetch per batch of up to 512, polled with the 1 ms pause;
+//    no acks), a fetch per batch of up to 512 that, caught up, waits for
+//    the next message to be stored rather than polling;
 //  - amqp:// consumes the quorum queue and keeps every message it took
 //    unacknowledged (rabbitmq/follower.h), so verify still finds them all
 //    once the tail stopped, and waits for deliveries rather than polling.

@@ -2,6 +2,8 @@
 
 #include <nats/nats.h>
 
+#include <algorithm>
+
 namespace dw::jetstream {
 namespace {
 
@@ -91,17 +93,19 @@ Status Follower::Open(const ClientOptions& opts, const std::string& topic, uint6
   return Status::OK();
 }
 
-Status Follower::Next(size_t max, std::vector<StoredMessage>* out) {
+Status Follower::Next(size_t max, std::chrono::milliseconds wait, std::vector<StoredMessage>* out) {
   out->clear();
   if (max == 0) return Status::OK();
   jsFetchRequest req;
   jsFetchRequest_Init(&req);
   req.Batch = static_cast<int>(max);
-  // NoWait: what is stored now, up to the batch, and at once "no messages"
-  // after it, rather than a long poll the server holds until the batch is
-  // full: the batch comes back as soon as the server has sent what it has.
+  // NoWait with an expiry (nats-server 2.9): the server sends what the
+  // stream holds, up to the batch, and ends the request once it reached the
+  // end of the stream having sent something ("408" after the messages); with
+  // nothing to send it holds the request until a message comes or it
+  // expires. Without NoWait it would hold a partial batch until it filled.
   req.NoWait = true;
-  req.Expires = static_cast<int64_t>(opts_.timeout.count()) * 1000 * 1000;
+  req.Expires = static_cast<int64_t>(std::max<int64_t>(wait.count(), 1)) * 1000 * 1000;
   natsMsgList list{nullptr, 0};
   natsStatus s = natsSubscription_FetchRequest(&list, impl_->sub, &req);
   if (s == NATS_TIMEOUT || s == NATS_NOT_FOUND) return Status::OK();  // caught up

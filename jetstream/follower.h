@@ -3,7 +3,9 @@
 // client's Read, made for verify): an ephemeral pull consumer that starts at
 // a given stream sequence, with no acks (AckNone) and no durable name, so it
 // leaves nothing behind and changes nothing in the stream; verify reads the
-// same messages afterwards. Each Next is one fetch request for a batch.
+// same messages afterwards. Each Next is one fetch request for a batch,
+// which the server holds until it has a message to send, so a caught-up
+// Follower learns of a new message when it is stored, without polling.
 //
 // The consumer lives on this connection: the server deletes it when the
 // connection goes (the libnats subscription's close deletes it at once; a
@@ -35,9 +37,14 @@ class Follower {
                      std::unique_ptr<Follower>* out);
 
   // The messages stored since the last Next, in stream order, at most `max`,
-  // without waiting for more: an empty batch means caught up. Each carries
-  // its stream sequence.
-  Status Next(size_t max, std::vector<StoredMessage>* out);
+  // each with its stream sequence. It returns once the server has sent what
+  // the stream holds (a partial batch does not wait to fill); caught up, it
+  // waits up to `wait` for the next message (an empty batch: none came).
+  // `wait` of 20 ms or more: the server's side of the request expires 10 ms
+  // before it, so the "none" answer comes back before the client gives up
+  // (a shorter one still loses nothing: a late message waits for the next
+  // call).
+  Status Next(size_t max, std::chrono::milliseconds wait, std::vector<StoredMessage>* out);
 
   // The sequence after the last message returned (where a new Follower
   // would go on).

@@ -3,6 +3,8 @@
 //    order with its sequence, id, key and payload, then what is published
 //    after it caught up; the stream keeps every message (no acks, nothing
 //    taken away: Client::Read still returns them all);
+//  - caught up, a Next that waits returns the message stored while it
+//    waits;
 //  - it starts at any sequence, and a stream that does not exist is
 //    NotFound;
 //  - after the server restarted, the old Follower fails, and a new one
@@ -11,6 +13,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "jetstream/client.h"
@@ -47,7 +50,7 @@ class NatsFollowerTest : public NatsTest {
   static std::vector<jetstream::StoredMessage> Drain(jetstream::Follower* f, size_t max) {
     std::vector<jetstream::StoredMessage> all, batch;
     for (;;) {
-      Status s = f->Next(max, &batch);
+      Status s = f->Next(max, std::chrono::milliseconds(50), &batch);
       EXPECT_TRUE(s.ok()) << s.ToString();
       if (!s.ok() || batch.empty()) return all;
       EXPECT_LE(batch.size(), max);
@@ -93,6 +96,25 @@ TEST_F(NatsFollowerTest, ReadsEachMessageOnceInBatchesAndTakesNothingAway) {
   EXPECT_EQ(read.size(), 2010u);
 }
 
+TEST_F(NatsFollowerTest, CaughtUpANextThatWaitsReturnsTheMessageStoredMeanwhile) {
+  PublishRange(1, 5);
+  std::unique_ptr<jetstream::Follower> f;
+  ASSERT_TRUE(jetstream::Follower::Open(Options(), "orders", 1, &f).ok());
+  ASSERT_EQ(Drain(f.get(), 512).size(), 5u);
+  // Published once the fetch below is (most likely) waiting at the server;
+  // either way that one Next, waiting up to 30 s, returns it.
+  std::thread publisher([this] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    PublishRange(6, 6);
+  });
+  std::vector<jetstream::StoredMessage> batch;
+  Status s = f->Next(512, std::chrono::seconds(30), &batch);
+  publisher.join();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(batch.size(), 1u);
+  ExpectSequence(batch, 6);
+}
+
 TEST_F(NatsFollowerTest, StartsAtAnySequenceAndAMissingStreamIsNotFound) {
   std::unique_ptr<jetstream::Follower> f;
   Status s = jetstream::Follower::Open(Options(), "orders", 1, &f);
@@ -117,7 +139,7 @@ TEST_F(NatsFollowerTest, AfterAServerRestartANewFollowerGoesOnFromNextSeq) {
   Status s = nats_->Restart();
   ASSERT_TRUE(s.ok()) << s.ToString();
   std::vector<jetstream::StoredMessage> batch;
-  EXPECT_FALSE(f->Next(256, &batch).ok());
+  EXPECT_FALSE(f->Next(256, std::chrono::milliseconds(50), &batch).ok());
 
   PublishRange(501, 800);
   std::unique_ptr<jetstream::Follower> again;
