@@ -115,6 +115,9 @@ void BrokerTail::LoopNats() {
           return s;
         }
         *next = follower->next_seq();
+        // Messages went to a fetch it had given up on: a new consumer from
+        // the first one it missed, at once.
+        if (follower->gap()) follower.reset();
         return Status::OK();
       },
       [this](const std::vector<jetstream::StoredMessage>& batch, int64_t now) {

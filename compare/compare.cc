@@ -292,12 +292,13 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
   }
   r.approaches = std::move(infos);
 
-  // Not with a real sink yet: the failure scenarios that are not
-  // with_sink (recorded as not run) and the order-per-key section.
+  // With a real sink: the order-per-key cells of the approaches it measures
+  // only, and not the failure scenarios that are not with_sink (recorded as
+  // not run).
   auto order_cells = PlannedOrderCells(plan);
   size_t planned = PlannedCells(plan);
   if (real_sink) {
-    order_cells.clear();
+    std::erase_if(order_cells, [](const auto& c) { return !NotWithSink(*c.first).empty(); });
     for (const auto& sc : plan.scenarios) {
       if (RunsWithSink(sc.name)) continue;
       for (const auto& name : plan.failure_approaches) planned -= FailureCellRuns(sc.name, name);

@@ -74,6 +74,17 @@ int64_t WaitProjected(const Rig& rig, double timeout_s) {
   return -1;
 }
 
+// broker-down: dualwrite's broker refuses for `seconds` (its fault knob);
+// a real sink's server (compare --sink) is SIGKILLed, as the failure matrix
+// does to it, and BrokerUp starts it again on its port and data folder.
+Status BrokerDown(CellContext& ctx, Rig* rig, double seconds) {
+  return ctx.sink ? ctx.sink->Kill() : rig->broker.Down(seconds);
+}
+
+Status BrokerUp(CellContext& ctx, Rig* rig) {
+  return ctx.sink ? ctx.sink->Restart(ctx.log) : rig->broker.Up();
+}
+
 }  // namespace
 
 bool PublishesItself(const Approach& a) {
@@ -180,9 +191,9 @@ results::OrderCell RunOrderCell(CellContext& ctx, const Approach& a, const Order
   const std::string command = CommandLine(load, relay ? relay : projector);
   if (PublishesItself(b) && spec.fault == "broker-down") {
     SleepS(0.2);
-    s = rig.broker.Down(spec.fault_s);
+    s = BrokerDown(ctx, &rig, spec.fault_s);
     SleepS(spec.fault_s);
-    if (s.ok()) s = rig.broker.Up();
+    if (s.ok()) s = BrokerUp(ctx, &rig);
     if (!s.ok()) return fail("broker-down: " + s.ToString());
   }
   if (!load->Wait(milliseconds(180000))) return fail("the load command did not finish");
@@ -199,12 +210,12 @@ results::OrderCell RunOrderCell(CellContext& ctx, const Approach& a, const Order
   const auto t0 = Clock::now();
   double drain_s = -1;
   if (relay) {
-    if (spec.fault == "broker-down") s = rig.broker.Down(spec.fault_s);
+    if (spec.fault == "broker-down") s = BrokerDown(ctx, &rig, spec.fault_s);
     if (!s.ok()) return fail("broker-down: " + s.ToString());
     relay->Signal(SIGCONT);
     if (spec.fault == "broker-down") {
       SleepS(spec.fault_s);
-      s = rig.broker.Up();
+      s = BrokerUp(ctx, &rig);
       if (!s.ok()) return fail("broker-down: " + s.ToString());
     } else if (spec.fault == "relay-kill") {
       if (WaitRead(rig, 1, t0, 10) < 0) return fail("relay-kill: nothing was read in 10 s");

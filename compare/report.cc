@@ -63,17 +63,21 @@ std::string SinkLines(const Data& d) {
     if (any_ran) ran.push_back(name);
     if (any_unrun) unrun.push_back(name);
   }
+  // Runs made before the order-per-key section ran with a sink have none.
+  const std::string order =
+      d.order_per_key() ? "" : " The order-per-key section was not run with --sink yet.";
   if (ran.empty()) {
-    out +=
-        " The failure matrix and the order-per-key section were not run with --sink yet: the "
-        "matrix's cells say so.\n\n";
+    out += d.order_per_key() ? " The failure matrix was not run with --sink yet: its cells say so."
+                             : " The failure matrix and the order-per-key section were not run "
+                               "with --sink yet: the matrix's cells say so.";
+    out += "\n\n";
     return out;
   }
   out += " The failure matrix ran with this broker: " + Join(ran, ", ") + ".";
   if (!unrun.empty()) {
     out += " Not run with --sink yet: " + Join(unrun, ", ") + " (their cells say so).";
   }
-  out += " The order-per-key section was not run with --sink yet.\n\n";
+  out += order + "\n\n";
   return out;
 }
 

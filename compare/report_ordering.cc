@@ -51,15 +51,23 @@ std::string RenderOrderPerKey(const Data& d) {
          " events (OrderPlaced, OrderPaid, ...), each its own business transaction, issued once "
          "the previous one was acknowledged: a consumer must read them in that order. " +
          Int(Num(s.orders)) + " orders from " + Int(Num(s.writers)) + " writers per cell.\n\n";
+  // compare --sink: the broker-down fault SIGKILLs the real server and
+  // starts it again, and only the outbox family runs there.
+  const std::string sink = Str(d.settings().sink);
+  const bool real_sink = !sink.empty() && sink != "dualwrite";
   out += "- **Outbox:** the relay (`--batch " + Int(Num(s.batch)) +
          "`) is stopped (SIGSTOP) while the load writes, then resumed; the drain of that backlog "
-         "is timed until every event is readable. `broker-down`: the broker is down for " +
-         Secs(Num(s.fault_s)) +
-         " s as the relay resumes; `relay-kill`: the relay is SIGKILLed once its first message "
+         "is timed until every event is readable. `broker-down`: " +
+         (real_sink ? "the server is SIGKILLed as the relay resumes and started again after "
+                    : "the broker is down for ") +
+         Secs(Num(s.fault_s)) + " s" + (real_sink ? "" : " as the relay resumes") +
+         "; `relay-kill`: the relay is SIGKILLed once its first message "
          "is readable, and started again.\n";
-  out +=
-      "- **2PC:** each event is its own 2PC transaction; the rate is events per second of the "
-      "load itself (no backlog); `broker-down` takes the broker away during the load.\n";
+  if (!real_sink) {
+    out +=
+        "- **2PC:** each event is its own 2PC transaction; the rate is events per second of the "
+        "load itself (no backlog); `broker-down` takes the broker away during the load.\n";
+  }
   bool three_pc = false, es = false;
   for (const OrderCell& c : cells) {
     three_pc = three_pc || Str(c.family) == "3pc";

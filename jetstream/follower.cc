@@ -95,7 +95,7 @@ Status Follower::Open(const ClientOptions& opts, const std::string& topic, uint6
 
 Status Follower::Next(size_t max, std::chrono::milliseconds wait, std::vector<StoredMessage>* out) {
   out->clear();
-  if (max == 0) return Status::OK();
+  if (max == 0 || gap_) return Status::OK();
   jsFetchRequest req;
   jsFetchRequest_Init(&req);
   req.Batch = static_cast<int>(max);
@@ -128,7 +128,13 @@ Status Follower::Next(size_t max, std::chrono::milliseconds wait, std::vector<St
     const char* data = natsMsg_GetData(msg);
     const int len = natsMsg_GetDataLength(msg);
     if (data && len > 0) m.payload.assign(data, static_cast<size_t>(len));
-    if (m.seq >= next_seq_) next_seq_ = m.seq + 1;
+    // A stream's sequences have no holes here (nothing is deleted from it
+    // while it is followed): a skipped one went to a fetch given up on.
+    if (m.seq > next_seq_) {
+      gap_ = true;
+      break;
+    }
+    if (m.seq == next_seq_) ++next_seq_;
     out->push_back(std::move(m));
   }
   natsMsgList_Destroy(&list);

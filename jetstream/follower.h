@@ -42,13 +42,19 @@ class Follower {
   // waits up to `wait` for the next message (an empty batch: none came).
   // `wait` of 20 ms or more: the server's side of the request expires 10 ms
   // before it, so the "none" answer comes back before the client gives up
-  // (a shorter one still loses nothing: a late message waits for the next
-  // call).
+  // (a late answer is not lost to the caller: see gap()).
   Status Next(size_t max, std::chrono::milliseconds wait, std::vector<StoredMessage>* out);
 
   // The sequence after the last message returned (where a new Follower
   // would go on).
   uint64_t next_seq() const { return next_seq_; }
+
+  // True once a fetch skipped stream sequences: the server sent messages to
+  // an earlier fetch after this client had given up waiting for it (a busy
+  // machine can delay its answer past the wait), and with no acks it never
+  // sends them again. Next then returns the messages before the gap only;
+  // open a new Follower from next_seq() to read the rest.
+  bool gap() const { return gap_; }
 
  private:
   struct Impl;
@@ -57,6 +63,7 @@ class Follower {
   ClientOptions opts_;
   std::string topic_;
   uint64_t next_seq_;
+  bool gap_ = false;
   std::unique_ptr<Impl> impl_;
 };
 
