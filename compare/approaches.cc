@@ -89,10 +89,12 @@ std::vector<Approach> Build() {
   // The two outboxes with no table rows to update or delete. Neither
   // stamps a time that decides what is sent, so the clock-skew writer
   // (--clock-skew-ms, which their writers refuse) has nothing to skew.
-  Approach pgq = Outbox("pgq",
-                        "outbox in PgQ: pgq.insert_event in the order's transaction; relay: "
-                        "next_batch, get_batch_events, publish, finish_batch (ticks from pgqd; "
-                        "event tables rotated and truncated, never vacuumed)");
+  Approach pgq =
+      Outbox("pgq",
+             "outbox in PgQ: pgq.insert_event in the order's transaction; relay: "
+             "next_batch (a backlog's ticks merged), the batch fetched by cursor in chunks "
+             "each published while the next is fetched, finish_batch (ticks from pgqd; "
+             "event tables rotated and truncated, never vacuumed)");
   pgq.load = {"outbox", "write", "--queue", "pgq"};
   // The ticks come from pgqd, as PgQ is deployed: the relay starts it for
   // the cell's state folder (the writer finds it running) and CleanupRig
