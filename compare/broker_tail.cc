@@ -92,10 +92,11 @@ void BrokerTail::LoopNats() {
   o.url = url_;
   o.timeout = milliseconds(2000);
   // One consumer for the whole cell, opened again from where it stopped
-  // after an error. One fetch per batch, all of it stamped when the batch
-  // is back; caught up, the fetch waits (50 ms at most, to see stop_) for
-  // the next message rather than polling.
+  // after an error. Each batch is what the server pushed since the last,
+  // all of it stamped when taken; caught up, it waits (50 ms at most, to see
+  // stop_) for the next message rather than polling.
   std::unique_ptr<jetstream::Follower> follower;
+  std::unique_ptr<jetstream::Client> reader;  // for the gaps only
   FollowLog<jetstream::StoredMessage>(
       stop_, 1,
       [&](uint64_t from, std::vector<jetstream::StoredMessage>* batch, uint64_t* next) {
@@ -115,9 +116,30 @@ void BrokerTail::LoopNats() {
           return s;
         }
         *next = follower->next_seq();
-        // Messages went to a fetch it had given up on: a new consumer from
-        // the first one it missed, at once.
-        if (follower->gap()) follower.reset();
+        // Messages the consumer skipped (none should be): read by sequence,
+        // and counted with this batch.
+        for (const auto& [first, last] : follower->TakeGaps()) {
+          // The server unreachable: as a failed Next, a new consumer from
+          // where the last recorded batch ended.
+          auto fail = [&](Status e) {
+            follower.reset();
+            reader.reset();
+            return e;
+          };
+          if (!reader) {
+            s = jetstream::Client::Connect(o, &reader);
+            if (!s.ok()) return fail(s);
+          }
+          for (uint64_t at = first; at <= last;) {
+            std::vector<jetstream::StoredMessage> missed;
+            uint64_t after = at;
+            s = reader->Read(topic_, at, last - at + 1, &missed, &after);
+            if (!s.ok()) return fail(s);
+            if (missed.empty() || after <= at) break;
+            batch->insert(batch->end(), missed.begin(), missed.end());
+            at = after;
+          }
+        }
         return Status::OK();
       },
       [this](const std::vector<jetstream::StoredMessage>& batch, int64_t now) {

@@ -12,8 +12,8 @@
 // With a real sink (compare/sink.h) the url is the sink's, and the tail
 // reads as a subscriber of that broker would, each message once:
 //  - nats:// follows the topic's JetStream stream from sequence 1 with a
-//    consumer of its own (jetstream/follower.h: an ephemeral pull consumer,
-//    no acks), a fetch per batch of up to 512 that, caught up, waits for
+//    consumer of its own (jetstream/follower.h: an ephemeral push consumer,
+//    no acks), batches of up to 512 of what it pushed that, caught up, wait for
 //    the next message to be stored rather than polling;
 //  - amqp:// consumes the quorum queue and keeps every message it took
 //    unacknowledged (rabbitmq/follower.h), so verify still finds them all

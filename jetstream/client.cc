@@ -6,15 +6,10 @@
 #include <mutex>
 #include <unordered_set>
 
+#include "jetstream/nats_error.h"
+
 namespace dw::jetstream {
 namespace {
-
-std::string Why(natsStatus s) {
-  const char* last = nats_GetLastError(nullptr);
-  std::string out = natsStatus_GetText(s);
-  if (last && *last && out != last) out += std::string(" (") + last + ")";
-  return out;
-}
 
 // A stream name may not hold '.', '*', '>', white space or a path separator;
 // the stream is named after the topic, so the topic must fit.
@@ -106,7 +101,7 @@ Status Client::Open() {
   natsOptions_Destroy(no);
   if (s != NATS_OK) {
     impl_->nc = nullptr;
-    return Status::Unavailable("cannot connect to " + opts_.url + ": " + Why(s));
+    return Status::Unavailable("cannot connect to " + opts_.url + ": " + NatsError(s));
   }
   jsOptions jo;
   jsOptions_Init(&jo);
@@ -120,7 +115,7 @@ Status Client::Open() {
   if (s != NATS_OK) {
     impl_->js = nullptr;
     Close();
-    return Status::IOError("JetStream context on " + opts_.url + ": " + Why(s));
+    return Status::IOError("JetStream context on " + opts_.url + ": " + NatsError(s));
   }
   return Status::OK();
 }
@@ -155,7 +150,7 @@ Status Client::EnsureStream(const std::string& topic) {
   }
   if (si) jsStreamInfo_Destroy(si);
   if (s != NATS_OK) {
-    Status out = Status::IOError("stream " + topic + " on " + opts_.url + ": " + Why(s));
+    Status out = Status::IOError("stream " + topic + " on " + opts_.url + ": " + NatsError(s));
     Close();
     return out;
   }
@@ -209,9 +204,9 @@ Status Client::Publish(const std::string& topic, const std::vector<OutMessage>& 
   if (s != NATS_OK) {
     out = Status::Unavailable("publishing to " + topic + " at " + opts_.url + " failed after " +
                               std::to_string(sent) + " of " + std::to_string(msgs.size()) +
-                              " messages: " + Why(s));
+                              " messages: " + NatsError(s));
   } else if (done != NATS_OK) {
-    out = Status::Timeout("acks for " + topic + " at " + opts_.url + ": " + Why(done) + " (" +
+    out = Status::Timeout("acks for " + topic + " at " + opts_.url + ": " + NatsError(done) + " (" +
                           std::to_string(result->stored + result->duplicates) + " of " +
                           std::to_string(msgs.size()) + " acknowledged)");
   } else if (errors > 0 || result->stored + result->duplicates != msgs.size()) {
@@ -231,7 +226,8 @@ Status Client::StreamState(const std::string& topic, uint64_t* messages, uint64_
   jsErrCode jerr = static_cast<jsErrCode>(0);
   natsStatus s = js_GetStreamInfo(&si, impl_->js, topic.c_str(), nullptr, &jerr);
   if (s == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) return Status::OK();
-  if (s != NATS_OK) return Status::IOError("stream " + topic + " on " + opts_.url + ": " + Why(s));
+  if (s != NATS_OK)
+    return Status::IOError("stream " + topic + " on " + opts_.url + ": " + NatsError(s));
   *messages = si->State.Msgs;
   *last_seq = si->State.LastSeq;
   jsStreamInfo_Destroy(si);
@@ -245,7 +241,7 @@ Status Client::DeleteStream(const std::string& topic) {
   jsErrCode jerr = static_cast<jsErrCode>(0);
   natsStatus s = js_DeleteStream(impl_->js, topic.c_str(), nullptr, &jerr);
   if (s == NATS_OK || s == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) return Status::OK();
-  return Status::IOError("deleting stream " + topic + " on " + opts_.url + ": " + Why(s));
+  return Status::IOError("deleting stream " + topic + " on " + opts_.url + ": " + NatsError(s));
 }
 
 Status Client::Read(const std::string& topic, uint64_t from, size_t max,
@@ -266,7 +262,7 @@ Status Client::Read(const std::string& topic, uint64_t from, size_t max,
     if (jerr == JSNoMessageFoundErr) continue;
     if (s != NATS_OK) {
       return Status::IOError("reading " + topic + " #" + std::to_string(seq) + " at " + opts_.url +
-                             ": " + Why(s));
+                             ": " + NatsError(s));
     }
     StoredMessage m;
     m.seq = seq;

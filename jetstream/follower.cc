@@ -3,18 +3,11 @@
 #include <nats/nats.h>
 
 #include <algorithm>
+#include <chrono>
+
+#include "jetstream/nats_error.h"
 
 namespace dw::jetstream {
-namespace {
-
-std::string Why(natsStatus s) {
-  const char* last = nats_GetLastError(nullptr);
-  std::string out = natsStatus_GetText(s);
-  if (last && *last && out != last) out += std::string(" (") + last + ")";
-  return out;
-}
-
-}  // namespace
 
 struct Follower::Impl {
   natsConnection* nc = nullptr;
@@ -60,7 +53,7 @@ Status Follower::Open(const ClientOptions& opts, const std::string& topic, uint6
   natsOptions_Destroy(no);
   if (s != NATS_OK) {
     im.nc = nullptr;
-    return Status::Unavailable("cannot connect to " + opts.url + ": " + Why(s));
+    return Status::Unavailable("cannot connect to " + opts.url + ": " + NatsError(s));
   }
   jsOptions jo;
   jsOptions_Init(&jo);
@@ -68,7 +61,7 @@ Status Follower::Open(const ClientOptions& opts, const std::string& topic, uint6
   s = natsConnection_JetStream(&im.js, im.nc, &jo);
   if (s != NATS_OK) {
     im.js = nullptr;
-    return Status::IOError("JetStream context on " + opts.url + ": " + Why(s));
+    return Status::IOError("JetStream context on " + opts.url + ": " + NatsError(s));
   }
   jsSubOptions so;
   jsSubOptions_Init(&so);
@@ -81,63 +74,75 @@ Status Follower::Open(const ClientOptions& opts, const std::string& topic, uint6
   // A consumer whose connection was lost goes after 30 s without requests.
   so.Config.InactiveThreshold = static_cast<int64_t>(30) * 1000 * 1000 * 1000;
   jsErrCode jerr = static_cast<jsErrCode>(0);
-  s = js_PullSubscribe(&im.sub, im.js, topic.c_str(), nullptr, &jo, &so, &jerr);
+  // A push consumer into a synchronous subscription, read with NextMsg. A
+  // pull consumer's Fetch in libnats 3.4.1 wrote past the end of its
+  // message list now and then (found with valgrind: messages left from an
+  // earlier fetch added to a full batch), which corrupted the heap.
+  s = js_SubscribeSync(&im.sub, im.js, topic.c_str(), &jo, &so, &jerr);
+  // No pending limit: a tail that falls behind holds the messages rather
+  // than have the library drop them as a slow consumer's.
+  if (s == NATS_OK) s = natsSubscription_SetPendingLimits(im.sub, -1, -1);
   if (s != NATS_OK) {
     im.sub = nullptr;
     if (s == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) {
       return Status::NotFound("no stream " + topic + " at " + opts.url);
     }
-    return Status::IOError("consumer on stream " + topic + " at " + opts.url + ": " + Why(s));
+    return Status::IOError("consumer on stream " + topic + " at " + opts.url + ": " + NatsError(s));
   }
   *out = std::move(f);
   return Status::OK();
 }
 
+namespace {
+
+// One delivered message as a StoredMessage; the message is destroyed.
+StoredMessage Take(natsMsg* msg) {
+  StoredMessage m;
+  jsMsgMetaData* meta = nullptr;
+  if (natsMsg_GetMetaData(&meta, msg) == NATS_OK && meta) {
+    m.seq = meta->Sequence.Stream;
+    jsMsgMetaData_Destroy(meta);
+  }
+  const char* v = nullptr;
+  if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &v) == NATS_OK && v) m.id = v;
+  v = nullptr;
+  if (natsMsgHeader_Get(msg, kKeyHeader, &v) == NATS_OK && v) m.key = v;
+  const char* data = natsMsg_GetData(msg);
+  const int len = natsMsg_GetDataLength(msg);
+  if (data && len > 0) m.payload.assign(data, static_cast<size_t>(len));
+  natsMsg_Destroy(msg);
+  return m;
+}
+
+}  // namespace
+
 Status Follower::Next(size_t max, std::chrono::milliseconds wait, std::vector<StoredMessage>* out) {
   out->clear();
-  if (max == 0 || gap_) return Status::OK();
-  jsFetchRequest req;
-  jsFetchRequest_Init(&req);
-  req.Batch = static_cast<int>(max);
-  // NoWait with an expiry (nats-server 2.9): the server sends what the
-  // stream holds, up to the batch, and ends the request once it reached the
-  // end of the stream having sent something ("408" after the messages); with
-  // nothing to send it holds the request until a message comes or it
-  // expires. Without NoWait it would hold a partial batch until it filled.
-  req.NoWait = true;
-  req.Expires = static_cast<int64_t>(std::max<int64_t>(wait.count(), 1)) * 1000 * 1000;
-  natsMsgList list{nullptr, 0};
-  natsStatus s = natsSubscription_FetchRequest(&list, impl_->sub, &req);
-  if (s == NATS_TIMEOUT || s == NATS_NOT_FOUND) return Status::OK();  // caught up
-  if (s != NATS_OK) {
-    return Status::IOError("fetching from stream " + topic_ + " at " + opts_.url + ": " + Why(s));
-  }
-  out->reserve(static_cast<size_t>(list.Count));
-  for (int i = 0; i < list.Count; ++i) {
-    natsMsg* msg = list.Msgs[i];
-    StoredMessage m;
-    jsMsgMetaData* meta = nullptr;
-    if (natsMsg_GetMetaData(&meta, msg) == NATS_OK && meta) {
-      m.seq = meta->Sequence.Stream;
-      jsMsgMetaData_Destroy(meta);
+  if (max == 0) return Status::OK();
+  // The first message: up to `wait` for it; then what has already arrived.
+  int64_t timeout_ms = std::max<int64_t>(wait.count(), 1);
+  while (out->size() < max) {
+    if (!out->empty()) {
+      int pending = 0;
+      if (natsSubscription_GetPending(impl_->sub, &pending, nullptr) != NATS_OK || pending <= 0) {
+        break;
+      }
+      timeout_ms = opts_.timeout.count();  // already here: NextMsg returns at once
     }
-    const char* v = nullptr;
-    if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &v) == NATS_OK && v) m.id = v;
-    v = nullptr;
-    if (natsMsgHeader_Get(msg, kKeyHeader, &v) == NATS_OK && v) m.key = v;
-    const char* data = natsMsg_GetData(msg);
-    const int len = natsMsg_GetDataLength(msg);
-    if (data && len > 0) m.payload.assign(data, static_cast<size_t>(len));
+    natsMsg* msg = nullptr;
+    natsStatus s = natsSubscription_NextMsg(&msg, impl_->sub, timeout_ms);
+    if (s == NATS_TIMEOUT) break;  // caught up
+    if (s != NATS_OK) {
+      return Status::IOError("reading stream " + topic_ + " at " + opts_.url + ": " + NatsError(s));
+    }
+    StoredMessage m = Take(msg);
     // A stream's sequences have no holes here (nothing is deleted from it
-    // while it is followed): a skipped one went to a fetch given up on.
-    if (m.seq > next_seq_) {
-      gap_ = true;
-      break;
-    }
-    if (m.seq == next_seq_) ++next_seq_;
+    // while it is followed): a skipped one was not delivered to this
+    // consumer.
+    if (m.seq > next_seq_) gaps_.emplace_back(next_seq_, m.seq - 1);
+    if (m.seq >= next_seq_) next_seq_ = m.seq + 1;
     out->push_back(std::move(m));
   }
-  natsMsgList_Destroy(&list);
   return Status::OK();
 }
 

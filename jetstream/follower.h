@@ -1,11 +1,13 @@
 // Follower: reads a JetStream stream as it grows, the way a subscriber does,
 // through a consumer of its own rather than a request per message (the
-// client's Read, made for verify): an ephemeral pull consumer that starts at
-// a given stream sequence, with no acks (AckNone) and no durable name, so it
-// leaves nothing behind and changes nothing in the stream; verify reads the
-// same messages afterwards. Each Next is one fetch request for a batch,
-// which the server holds until it has a message to send, so a caught-up
-// Follower learns of a new message when it is stored, without polling.
+// client's Read, made for verify): an ephemeral push consumer that starts
+// at a given stream sequence, with no acks (AckNone) and no durable name, so
+// it leaves nothing behind and changes nothing in the stream; verify reads
+// the same messages afterwards. The server pushes each message as it is
+// stored into this connection's subscription; Next takes what has arrived,
+// so a caught-up Follower learns of a new message when it is stored,
+// without polling. (A pull consumer's Fetch in libnats 3.4.1 wrote past the
+// end of its message list now and then and corrupted the heap.)
 //
 // The consumer lives on this connection: the server deletes it when the
 // connection goes (the libnats subscription's close deletes it at once; a
@@ -19,6 +21,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -40,21 +43,22 @@ class Follower {
   // each with its stream sequence. It returns once the server has sent what
   // the stream holds (a partial batch does not wait to fill); caught up, it
   // waits up to `wait` for the next message (an empty batch: none came).
-  // `wait` of 20 ms or more: the server's side of the request expires 10 ms
-  // before it, so the "none" answer comes back before the client gives up
-  // (a late answer is not lost to the caller: see gap()).
   Status Next(size_t max, std::chrono::milliseconds wait, std::vector<StoredMessage>* out);
 
   // The sequence after the last message returned (where a new Follower
   // would go on).
   uint64_t next_seq() const { return next_seq_; }
 
-  // True once a fetch skipped stream sequences: the server sent messages to
-  // an earlier fetch after this client had given up waiting for it (a busy
-  // machine can delay its answer past the wait), and with no acks it never
-  // sends them again. Next then returns the messages before the gap only;
-  // open a new Follower from next_seq() to read the rest.
-  bool gap() const { return gap_; }
+  // Stream sequences the consumer skipped, [first, last], in the order met.
+  // None should; but a consumer without acks never sends a message twice,
+  // so one the server failed to deliver would be lost to it. Next returns
+  // every message it got, and the caller reads these by sequence
+  // (Client::Read). Taking them clears the list.
+  std::vector<std::pair<uint64_t, uint64_t>> TakeGaps() {
+    std::vector<std::pair<uint64_t, uint64_t>> g;
+    g.swap(gaps_);
+    return g;
+  }
 
  private:
   struct Impl;
@@ -63,7 +67,7 @@ class Follower {
   ClientOptions opts_;
   std::string topic_;
   uint64_t next_seq_;
-  bool gap_ = false;
+  std::vector<std::pair<uint64_t, uint64_t>> gaps_;
   std::unique_ptr<Impl> impl_;
 };
 
