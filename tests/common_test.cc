@@ -45,17 +45,29 @@ std::vector<std::string> Replay(const std::string& path, RecordFile::ReplayRepor
   return got;
 }
 
-void WriteRecords(const std::string& path, const std::vector<std::string>& recs) {
-  Status s;
+// `path` opened for appends (its records replayed into nothing), growing by
+// `preallocate` bytes at a time (0: never).
+std::unique_ptr<RecordFile> OpenLog(const std::string& path, uint64_t preallocate = 0) {
   RecordFile::ReplayReport rep;
   std::unique_ptr<RecordFile> f;
-  ASSERT_TRUE(RecordFile::Open(
-                  path, [](std::string_view) { return Status::OK(); }, &f, &rep)
-                  .ok());
+  Status s = RecordFile::Open(
+      path, [](std::string_view) { return Status::OK(); }, &f, &rep);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  if (f) f->set_preallocate(preallocate);
+  return f;
+}
+
+// `recs` framed, appended in one write and synced.
+void Append(RecordFile* f, const std::vector<std::string>& recs) {
+  ASSERT_NE(f, nullptr);
   std::string buf;
   for (const auto& r : recs) RecordFile::Frame(r, &buf);
   ASSERT_TRUE(f->AppendFramed(buf).ok());
   ASSERT_TRUE(f->Sync().ok());
+}
+
+void WriteRecords(const std::string& path, const std::vector<std::string>& recs) {
+  Append(OpenLog(path).get(), recs);
 }
 
 }  // namespace
@@ -134,24 +146,14 @@ TEST(RecordFile, PreallocatedZerosAreUnusedSpaceAndAppendsGoAtTheRecordsEnd) {
   auto path = TempPath("prealloc.log");
   uint64_t valid = 0;
   {
-    std::unique_ptr<RecordFile> f;
-    RecordFile::ReplayReport rep;
-    ASSERT_TRUE(RecordFile::Open(
-                    path, [](std::string_view) { return Status::OK(); }, &f, &rep)
-                    .ok());
-    f->set_preallocate(4096);
-    std::string buf;
-    for (const char* r : {"a", "bb", "ccc"}) RecordFile::Frame(r, &buf);
-    ASSERT_TRUE(f->AppendFramed(buf).ok());
-    ASSERT_TRUE(f->Sync().ok());
+    std::unique_ptr<RecordFile> f = OpenLog(path, 4096);
+    Append(f.get(), {"a", "bb", "ccc"});
     valid = f->size();
     EXPECT_EQ(valid, 3u * 8 + 6);
     EXPECT_EQ(f->allocated(), 4096u);
     EXPECT_EQ(fs::file_size(path), 4096u);
     // Past the allocation: it grows by whole chunks, records stay contiguous.
-    buf.clear();
-    RecordFile::Frame(std::string(5000, 'd'), &buf);
-    ASSERT_TRUE(f->AppendFramed(buf).ok());
+    Append(f.get(), {std::string(5000, 'd')});
     EXPECT_EQ(f->allocated(), 8192u);
     valid = f->size();
   }
@@ -177,16 +179,8 @@ TEST(RecordFile, TornFrameInPreallocatedSpaceIsZeroedAndTheSpaceKept) {
   auto path = TempPath("prealloc-torn.log");
   uint64_t valid = 0;
   {
-    std::unique_ptr<RecordFile> f;
-    RecordFile::ReplayReport rep;
-    ASSERT_TRUE(RecordFile::Open(
-                    path, [](std::string_view) { return Status::OK(); }, &f, &rep)
-                    .ok());
-    f->set_preallocate(1024);
-    std::string buf;
-    for (const char* r : {"a", "b"}) RecordFile::Frame(r, &buf);
-    ASSERT_TRUE(f->AppendFramed(buf).ok());
-    ASSERT_TRUE(f->Sync().ok());
+    std::unique_ptr<RecordFile> f = OpenLog(path, 1024);
+    Append(f.get(), {"a", "b"});
     valid = f->size();
   }
   {
