@@ -18,7 +18,7 @@ set logscale x
 unset logscale y
 set xrange [0.75:13300]
 set yrange [0:8000]
-set xtics (1, 16, 10000)
+set xtics (1, 10000)
 plot 'contention.dat' index 0 using 1:2 with linespoints lc rgb '#9467bd' dt 1 lw 1.5 pt 7 ps 0.5 title '2pc-pg', \
      'contention.dat' index 1 using 1:2 with linespoints lc rgb '#7f7f7f' dt 2 lw 1.5 pt 7 ps 0.5 title 'floor'
 set lmargin at screen 0.479663394
@@ -33,7 +33,7 @@ set logscale x
 set logscale y
 set xrange [0.75:13300]
 set yrange [1:1000]
-set xtics (1, 16, 10000)
+set xtics (1, 10000)
 plot 'contention.dat' index 2 using 1:2 with linespoints lc rgb '#9467bd' dt 1 lw 1.5 pt 7 ps 0.5 title '2pc-pg', \
      'contention.dat' index 3 using 1:2 with linespoints lc rgb '#7f7f7f' dt 2 lw 1.5 pt 7 ps 0.5 title 'floor'
 set lmargin at screen 0.0589060309
@@ -48,7 +48,7 @@ set logscale x
 unset logscale y
 set xrange [0.75:13300]
 set yrange [0:8000]
-set xtics (1, 16, 10000)
+set xtics (1, 10000)
 plot 'contention.dat' index 4 using 1:2 with linespoints lc rgb '#d62728' dt 1 lw 1.5 pt 7 ps 0.5 title 'outbox-skip-locked', \
      'contention.dat' index 5 using 1:2 with linespoints lc rgb '#7f7f7f' dt 2 lw 1.5 pt 7 ps 0.5 title 'floor'
 set lmargin at screen 0.479663394
@@ -63,7 +63,7 @@ set logscale x
 set logscale y
 set xrange [0.75:13300]
 set yrange [1:1000]
-set xtics (1, 16, 10000)
+set xtics (1, 10000)
 plot 'contention.dat' index 6 using 1:2 with linespoints lc rgb '#d62728' dt 1 lw 1.5 pt 7 ps 0.5 title 'outbox-skip-locked', \
      'contention.dat' index 7 using 1:2 with linespoints lc rgb '#7f7f7f' dt 2 lw 1.5 pt 7 ps 0.5 title 'floor'
 unset multiplot
@@ -84,7 +84,7 @@ set logscale x
 unset logscale y
 set xrange [0.75:13300]
 set yrange [0:8000]
-set xtics (1, 16, 10000)
+set xtics (1, 10000)
 plot 'contention.dat' index 0 using 1:2 with linespoints lc rgb '#9467bd' dt 1 lw 1.5 pt 7 ps 0.5 title '2pc-pg', \
      'contention.dat' index 1 using 1:2 with linespoints lc rgb '#7f7f7f' dt 2 lw 1.5 pt 7 ps 0.5 title 'floor'
 set lmargin at screen 0.479663394
@@ -99,7 +99,7 @@ set logscale x
 set logscale y
 set xrange [0.75:13300]
 set yrange [1:1000]
-set xtics (1, 16, 10000)
+set xtics (1, 10000)
 plot 'contention.dat' index 2 using 1:2 with linespoints lc rgb '#9467bd' dt 1 lw 1.5 pt 7 ps 0.5 title '2pc-pg', \
      'contention.dat' index 3 using 1:2 with linespoints lc rgb '#7f7f7f' dt 2 lw 1.5 pt 7 ps 0.5 title 'floor'
 set lmargin at screen 0.0589060309
@@ -114,7 +114,7 @@ set logscale x
 unset logscale y
 set xrange [0.75:13300]
 set yrange [0:8000]
-set xtics (1, 16, 10000)
+set xtics (1, 10000)
 plot 'contention.dat' index 4 using 1:2 with linespoints lc rgb '#d62728' dt 1 lw 1.5 pt 7 ps 0.5 title 'outbox-skip-locked', \
      'contention.dat' index 5 using 1:2 with linespoints lc rgb '#7f7f7f' dt 2 lw 1.5 pt 7 ps 0.5 title 'floor'
 set lmargin at screen 0.479663394
@@ -129,7 +129,7 @@ set logscale x
 set logscale y
 set xrange [0.75:13300]
 set yrange [1:1000]
-set xtics (1, 16, 10000)
+set xtics (1, 10000)
 plot 'contention.dat' index 6 using 1:2 with linespoints lc rgb '#d62728' dt 1 lw 1.5 pt 7 ps 0.5 title 'outbox-skip-locked', \
      'contention.dat' index 7 using 1:2 with linespoints lc rgb '#7f7f7f' dt 2 lw 1.5 pt 7 ps 0.5 title 'floor'
 unset multiplot

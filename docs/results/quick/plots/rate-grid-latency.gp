@@ -17,13 +17,11 @@ set key at screen 0.765957447, screen 0.955128205 top left Left reverse samplen 
 set logscale x
 set logscale y
 set xrange [375:10640]
-set yrange [0.1:10000]
+set yrange [1:10000]
 set xtics (500, 2000, 8000)
 plot 'rate-grid-latency.dat' index 0 using 1:2 with linespoints lc rgb '#9467bd' dt 1 lw 1.5 pt 7 ps 0.5 title '2pc-pg', \
      'rate-grid-latency.dat' index 1 using 1:2 with linespoints lc rgb '#9467bd' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
-     'rate-grid-latency.dat' index 2 using 1:2 with linespoints lc rgb '#17becf' dt 1 lw 1.5 pt 7 ps 0.5 title '2pc-lrco', \
-     'rate-grid-latency.dat' index 3 using 1:2 with linespoints lc rgb '#17becf' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
-     'rate-grid-latency.dat' index 4 using 1:2 with linespoints lc rgb '#7f7f7f' dt 2 lw 1.5 pt 7 ps 0.5 title 'floor business p99', \
+     'rate-grid-latency.dat' index 2 using 1:2 with linespoints lc rgb '#7f7f7f' dt 2 lw 1.5 pt 7 ps 0.5 title 'floor business p99', \
      250 with lines lc rgb '#8b0000' dt 4 lw 1.5 title 'end-to-end bound, 250 ms', \
      NaN with lines lc rgb '#000000' dt 1 lw 1.5 title 'solid: business p99', \
      NaN with lines lc rgb '#000000' dt 2 lw 1.5 title 'dashed: end-to-end p99'
@@ -38,13 +36,13 @@ set key at screen 0.765957447, screen 0.711538462 top left Left reverse samplen 
 set logscale x
 set logscale y
 set xrange [375:10640]
-set yrange [0.1:10000]
+set yrange [1:10000]
 set xtics (500, 2000, 8000)
-plot 'rate-grid-latency.dat' index 5 using 1:2 with linespoints lc rgb '#d62728' dt 1 lw 1.5 pt 7 ps 0.5 title 'outbox-skip-locked', \
-     'rate-grid-latency.dat' index 6 using 1:2 with linespoints lc rgb '#d62728' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
-     'rate-grid-latency.dat' index 7 using 1:2 with linespoints lc rgb '#000000' dt 1 lw 1.5 pt 7 ps 0.5 title 'outbox-cdc', \
-     'rate-grid-latency.dat' index 8 using 1:2 with linespoints lc rgb '#000000' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
-     'rate-grid-latency.dat' index 9 using 1:2 with linespoints lc rgb '#7f7f7f' dt 2 lw 1.5 pt 7 ps 0.5 title 'floor business p99', \
+plot 'rate-grid-latency.dat' index 3 using 1:2 with linespoints lc rgb '#d62728' dt 1 lw 1.5 pt 7 ps 0.5 title 'outbox-skip-locked', \
+     'rate-grid-latency.dat' index 4 using 1:2 with linespoints lc rgb '#d62728' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
+     'rate-grid-latency.dat' index 5 using 1:2 with linespoints lc rgb '#000000' dt 1 lw 1.5 pt 7 ps 0.5 title 'outbox-cdc', \
+     'rate-grid-latency.dat' index 6 using 1:2 with linespoints lc rgb '#000000' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
+     'rate-grid-latency.dat' index 7 using 1:2 with linespoints lc rgb '#7f7f7f' dt 2 lw 1.5 pt 7 ps 0.5 title 'floor business p99', \
      250 with lines lc rgb '#8b0000' dt 4 lw 1.5 title 'end-to-end bound, 250 ms', \
      NaN with lines lc rgb '#000000' dt 1 lw 1.5 title 'solid: business p99', \
      NaN with lines lc rgb '#000000' dt 2 lw 1.5 title 'dashed: end-to-end p99'
@@ -59,11 +57,11 @@ set key at screen 0.765957447, screen 0.467948718 top left Left reverse samplen 
 set logscale x
 set logscale y
 set xrange [375:10640]
-set yrange [0.1:10000]
+set yrange [1:10000]
 set xtics (500, 2000, 8000)
-plot 'rate-grid-latency.dat' index 10 using 1:2 with linespoints lc rgb '#e7298a' dt 1 lw 1.5 pt 7 ps 0.5 title 'saga', \
-     'rate-grid-latency.dat' index 11 using 1:2 with linespoints lc rgb '#e7298a' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
-     'rate-grid-latency.dat' index 12 using 1:2 with linespoints lc rgb '#7f7f7f' dt 2 lw 1.5 pt 7 ps 0.5 title 'floor business p99', \
+plot 'rate-grid-latency.dat' index 8 using 1:2 with linespoints lc rgb '#e7298a' dt 1 lw 1.5 pt 7 ps 0.5 title 'saga', \
+     'rate-grid-latency.dat' index 9 using 1:2 with linespoints lc rgb '#e7298a' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
+     'rate-grid-latency.dat' index 10 using 1:2 with linespoints lc rgb '#7f7f7f' dt 2 lw 1.5 pt 7 ps 0.5 title 'floor business p99', \
      250 with lines lc rgb '#8b0000' dt 4 lw 1.5 title 'end-to-end bound, 250 ms', \
      NaN with lines lc rgb '#000000' dt 1 lw 1.5 title 'solid: business p99', \
      NaN with lines lc rgb '#000000' dt 2 lw 1.5 title 'dashed: end-to-end p99'
@@ -78,11 +76,11 @@ set key at screen 0.765957447, screen 0.224358974 top left Left reverse samplen 
 set logscale x
 set logscale y
 set xrange [375:10640]
-set yrange [0.1:10000]
+set yrange [1:10000]
 set xtics (500, 2000, 8000)
-plot 'rate-grid-latency.dat' index 13 using 1:2 with linespoints lc rgb '#e6ab02' dt 1 lw 1.5 pt 7 ps 0.5 title 'event-sourced', \
-     'rate-grid-latency.dat' index 14 using 1:2 with linespoints lc rgb '#e6ab02' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
-     'rate-grid-latency.dat' index 15 using 1:2 with linespoints lc rgb '#7f7f7f' dt 2 lw 1.5 pt 7 ps 0.5 title 'floor business p99', \
+plot 'rate-grid-latency.dat' index 11 using 1:2 with linespoints lc rgb '#e6ab02' dt 1 lw 1.5 pt 7 ps 0.5 title 'event-sourced', \
+     'rate-grid-latency.dat' index 12 using 1:2 with linespoints lc rgb '#e6ab02' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
+     'rate-grid-latency.dat' index 13 using 1:2 with linespoints lc rgb '#7f7f7f' dt 2 lw 1.5 pt 7 ps 0.5 title 'floor business p99', \
      250 with lines lc rgb '#8b0000' dt 4 lw 1.5 title 'end-to-end bound, 250 ms', \
      NaN with lines lc rgb '#000000' dt 1 lw 1.5 title 'solid: business p99', \
      NaN with lines lc rgb '#000000' dt 2 lw 1.5 title 'dashed: end-to-end p99'
@@ -103,13 +101,11 @@ set key at screen 0.765957447, screen 0.955128205 top left Left reverse samplen 
 set logscale x
 set logscale y
 set xrange [375:10640]
-set yrange [0.1:10000]
+set yrange [1:10000]
 set xtics (500, 2000, 8000)
 plot 'rate-grid-latency.dat' index 0 using 1:2 with linespoints lc rgb '#9467bd' dt 1 lw 1.5 pt 7 ps 0.5 title '2pc-pg', \
      'rate-grid-latency.dat' index 1 using 1:2 with linespoints lc rgb '#9467bd' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
-     'rate-grid-latency.dat' index 2 using 1:2 with linespoints lc rgb '#17becf' dt 1 lw 1.5 pt 7 ps 0.5 title '2pc-lrco', \
-     'rate-grid-latency.dat' index 3 using 1:2 with linespoints lc rgb '#17becf' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
-     'rate-grid-latency.dat' index 4 using 1:2 with linespoints lc rgb '#7f7f7f' dt 2 lw 1.5 pt 7 ps 0.5 title 'floor business p99', \
+     'rate-grid-latency.dat' index 2 using 1:2 with linespoints lc rgb '#7f7f7f' dt 2 lw 1.5 pt 7 ps 0.5 title 'floor business p99', \
      250 with lines lc rgb '#8b0000' dt 4 lw 1.5 title 'end-to-end bound, 250 ms', \
      NaN with lines lc rgb '#000000' dt 1 lw 1.5 title 'solid: business p99', \
      NaN with lines lc rgb '#000000' dt 2 lw 1.5 title 'dashed: end-to-end p99'
@@ -124,13 +120,13 @@ set key at screen 0.765957447, screen 0.711538462 top left Left reverse samplen 
 set logscale x
 set logscale y
 set xrange [375:10640]
-set yrange [0.1:10000]
+set yrange [1:10000]
 set xtics (500, 2000, 8000)
-plot 'rate-grid-latency.dat' index 5 using 1:2 with linespoints lc rgb '#d62728' dt 1 lw 1.5 pt 7 ps 0.5 title 'outbox-skip-locked', \
-     'rate-grid-latency.dat' index 6 using 1:2 with linespoints lc rgb '#d62728' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
-     'rate-grid-latency.dat' index 7 using 1:2 with linespoints lc rgb '#000000' dt 1 lw 1.5 pt 7 ps 0.5 title 'outbox-cdc', \
-     'rate-grid-latency.dat' index 8 using 1:2 with linespoints lc rgb '#000000' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
-     'rate-grid-latency.dat' index 9 using 1:2 with linespoints lc rgb '#7f7f7f' dt 2 lw 1.5 pt 7 ps 0.5 title 'floor business p99', \
+plot 'rate-grid-latency.dat' index 3 using 1:2 with linespoints lc rgb '#d62728' dt 1 lw 1.5 pt 7 ps 0.5 title 'outbox-skip-locked', \
+     'rate-grid-latency.dat' index 4 using 1:2 with linespoints lc rgb '#d62728' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
+     'rate-grid-latency.dat' index 5 using 1:2 with linespoints lc rgb '#000000' dt 1 lw 1.5 pt 7 ps 0.5 title 'outbox-cdc', \
+     'rate-grid-latency.dat' index 6 using 1:2 with linespoints lc rgb '#000000' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
+     'rate-grid-latency.dat' index 7 using 1:2 with linespoints lc rgb '#7f7f7f' dt 2 lw 1.5 pt 7 ps 0.5 title 'floor business p99', \
      250 with lines lc rgb '#8b0000' dt 4 lw 1.5 title 'end-to-end bound, 250 ms', \
      NaN with lines lc rgb '#000000' dt 1 lw 1.5 title 'solid: business p99', \
      NaN with lines lc rgb '#000000' dt 2 lw 1.5 title 'dashed: end-to-end p99'
@@ -145,11 +141,11 @@ set key at screen 0.765957447, screen 0.467948718 top left Left reverse samplen 
 set logscale x
 set logscale y
 set xrange [375:10640]
-set yrange [0.1:10000]
+set yrange [1:10000]
 set xtics (500, 2000, 8000)
-plot 'rate-grid-latency.dat' index 10 using 1:2 with linespoints lc rgb '#e7298a' dt 1 lw 1.5 pt 7 ps 0.5 title 'saga', \
-     'rate-grid-latency.dat' index 11 using 1:2 with linespoints lc rgb '#e7298a' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
-     'rate-grid-latency.dat' index 12 using 1:2 with linespoints lc rgb '#7f7f7f' dt 2 lw 1.5 pt 7 ps 0.5 title 'floor business p99', \
+plot 'rate-grid-latency.dat' index 8 using 1:2 with linespoints lc rgb '#e7298a' dt 1 lw 1.5 pt 7 ps 0.5 title 'saga', \
+     'rate-grid-latency.dat' index 9 using 1:2 with linespoints lc rgb '#e7298a' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
+     'rate-grid-latency.dat' index 10 using 1:2 with linespoints lc rgb '#7f7f7f' dt 2 lw 1.5 pt 7 ps 0.5 title 'floor business p99', \
      250 with lines lc rgb '#8b0000' dt 4 lw 1.5 title 'end-to-end bound, 250 ms', \
      NaN with lines lc rgb '#000000' dt 1 lw 1.5 title 'solid: business p99', \
      NaN with lines lc rgb '#000000' dt 2 lw 1.5 title 'dashed: end-to-end p99'
@@ -164,11 +160,11 @@ set key at screen 0.765957447, screen 0.224358974 top left Left reverse samplen 
 set logscale x
 set logscale y
 set xrange [375:10640]
-set yrange [0.1:10000]
+set yrange [1:10000]
 set xtics (500, 2000, 8000)
-plot 'rate-grid-latency.dat' index 13 using 1:2 with linespoints lc rgb '#e6ab02' dt 1 lw 1.5 pt 7 ps 0.5 title 'event-sourced', \
-     'rate-grid-latency.dat' index 14 using 1:2 with linespoints lc rgb '#e6ab02' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
-     'rate-grid-latency.dat' index 15 using 1:2 with linespoints lc rgb '#7f7f7f' dt 2 lw 1.5 pt 7 ps 0.5 title 'floor business p99', \
+plot 'rate-grid-latency.dat' index 11 using 1:2 with linespoints lc rgb '#e6ab02' dt 1 lw 1.5 pt 7 ps 0.5 title 'event-sourced', \
+     'rate-grid-latency.dat' index 12 using 1:2 with linespoints lc rgb '#e6ab02' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
+     'rate-grid-latency.dat' index 13 using 1:2 with linespoints lc rgb '#7f7f7f' dt 2 lw 1.5 pt 7 ps 0.5 title 'floor business p99', \
      250 with lines lc rgb '#8b0000' dt 4 lw 1.5 title 'end-to-end bound, 250 ms', \
      NaN with lines lc rgb '#000000' dt 1 lw 1.5 title 'solid: business p99', \
      NaN with lines lc rgb '#000000' dt 2 lw 1.5 title 'dashed: end-to-end p99'
