@@ -7,6 +7,7 @@
 #include "common/dsn.h"
 #include "common/process.h"
 #include "compare/chaos.h"
+#include "compare/sink.h"
 
 namespace dw::cli {
 
@@ -23,6 +24,8 @@ void AddChaosCommand(CLI::App& app, Globals& g) {
     std::string approach;
     std::string fault;
     std::string out;
+    std::string sink = "dualwrite";
+    std::string dedupe_window;
     bool keep = false;
   };
   auto o = std::make_shared<Opts>();
@@ -38,11 +41,31 @@ void AddChaosCommand(CLI::App& app, Globals& g) {
   cmd->add_option("--fault", o->fault,
                   "draw only these faults (e.g. process-kill,crash-point); agent-kill (3PC: a "
                   "participant agent SIGKILLed and restarted) is drawn only when named here");
+  cmd->add_option("--sink", o->sink,
+                  "where the outbox publishes: dualwrite (its broker, a fresh process per run; "
+                  "default), nats (one nats-server with JetStream for the campaign) or rabbitmq "
+                  "(one rabbitmq-server); with nats or rabbitmq only the outbox family is drawn, "
+                  "and broker-down SIGKILLs and restarts that server")
+      ->check(CLI::IsMember({"dualwrite", "nats", "rabbitmq"}));
+  cmd->add_option("--dedupe-window", o->dedupe_window,
+                  "nats: the stream's duplicate window the relays set (default 2m; e.g. 2s, "
+                  "1500ms); relay-outage is then drawn too, its relay down longer than the "
+                  "window, so its replay delivers duplicates");
   cmd->add_option("--out", o->out, "write chaos.json and chaos.md into this folder");
   cmd->add_flag("--keep-cells", o->keep, "keep every run's folder (process logs, samples)");
-  cmd->callback([&g, o] {
+  cmd->callback([&g, o, cmd] {
     if (!g.broker.empty()) {
       throw CliError("chaos kills and restarts its own brokers: --broker is not supported");
+    }
+    compare::SinkKind sink = compare::SinkKind::kDualwrite;
+    Check(compare::ParseSinkKind(o->sink, &sink));
+    if (cmd->count("--dedupe-window") > 0 && sink != compare::SinkKind::kNats) {
+      throw CliError("--dedupe-window is for --sink nats", 2);
+    }
+    if (sink != compare::SinkKind::kDualwrite) {
+      // A missing server package: one line and exit 2, before anything starts.
+      Status installed = compare::CheckSinkInstalled(sink);
+      if (!installed.ok()) throw CliError("--sink " + o->sink + ": " + installed.ToString(), 2);
     }
     compare::ChaosOptions co;
     co.runs = o->runs;
@@ -50,6 +73,8 @@ void AddChaosCommand(CLI::App& app, Globals& g) {
     co.only_run = o->run;
     co.approaches = o->approach;
     co.faults = o->fault;
+    if (sink != compare::SinkKind::kDualwrite) co.sink = o->sink;
+    co.dedupe_window = o->dedupe_window;
     co.dsn = g.dsn;
     co.binary = SelfExe();
     co.out_dir = o->out;
@@ -60,13 +85,25 @@ void AddChaosCommand(CLI::App& app, Globals& g) {
     if (o->run >= 0) line += " --run " + std::to_string(o->run);
     if (!o->approach.empty()) line += " --approach " + o->approach;
     if (!o->fault.empty()) line += " --fault " + o->fault;
+    if (!co.sink.empty()) line += " --sink " + co.sink;
+    if (!o->dedupe_window.empty()) line += " --dedupe-window " + o->dedupe_window;
     co.command_line = line;
     compare::ChaosSummary sum;
     Status s = compare::RunChaos(co, std::cout, &sum);
     if (!s.ok()) throw CliError(s.ToString());
     std::cout << "chaos: " << sum.runs << " runs, " << sum.violations << " violation(s), "
               << sum.expected_losses
-              << " expected loss(es) found (offset-naive; 3PC under a partition)\n";
+              << " expected loss(es) found (offset-naive; 3PC under a partition)";
+    if (!co.sink.empty()) {
+      std::cout << ", " << sum.duplicates << " duplicate(s) delivered ("
+                << (sink == compare::SinkKind::kRabbitmq
+                        ? std::string("RabbitMQ keeps no message ids")
+                    : o->dedupe_window.empty()
+                        ? std::string("JetStream's 2 min duplicate window drops a replay")
+                        : "replay past the " + o->dedupe_window + " duplicate window")
+                << "; not violations: nothing lost)";
+    }
+    std::cout << "\n";
     if (sum.violations > 0) {
       for (const auto& r : sum.reproduce) std::cout << "  reproduce: " << r << "\n";
       throw CliError(std::to_string(sum.violations) + " run(s) broke a guarantee", 3);

@@ -11,6 +11,7 @@
 // records.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <ostream>
 #include <string>
@@ -34,6 +35,9 @@ struct CellContext {
   // --sink nats|rabbitmq: the run's server (compare/sink.h), which every
   // outbox cell publishes to instead of a broker; null: dualwrite's broker.
   SinkServer* sink = nullptr;
+  // A nats sink: the relays' --dedupe-window (the stream's duplicate
+  // window); 0: the relay's default, 2 min.
+  std::chrono::milliseconds dedupe_window{0};
   uint64_t seed = 1;
   int next_cell = 0;  // numbers databases and order-id ranges
   // Distinguishes this run's order ids and 2PC coordinator ids from other

@@ -2,7 +2,8 @@
 // (seed, run number) alone, an approach, a load and a fault, runs it as a
 // failure cell (cells.h: real processes, real kills), heals it, lets
 // recovery run, and judges it with verify plus the history checker
-// (history.h). Any run is reproduced by `dualwrite chaos --seed S --run K`.
+// (history.h). Any run is reproduced by `dualwrite chaos --seed S --run K`
+// (with the campaign's --approach, --fault, --sink and --dedupe-window).
 #pragma once
 
 #include <cstdint>
@@ -24,6 +25,13 @@ struct ChaosOptions {
   // --fault: only these faults (comma list), and the faults drawn only when
   // named (agent-kill); empty = every fault each approach meets.
   std::string faults;
+  // --sink nats|rabbitmq: one real server for the campaign (compare/sink.h),
+  // which the outbox publishes to; only the approaches it serves are
+  // drawn (NotWithSink). "" or "dualwrite": dualwrite's broker per run.
+  std::string sink;
+  // --dedupe-window (nats) as given, e.g. "2s"; empty: the relay's default
+  // (2 min). With it, relay-outage is drawn and its window outlasts it.
+  std::string dedupe_window;
   std::string dsn;  // empty: a throwaway embedded cluster
   std::string binary;
   std::string out_dir;       // chaos.json + chaos.md; empty: none
@@ -33,8 +41,11 @@ struct ChaosOptions {
 
 struct ChaosSummary {
   int runs = 0;
-  int violations = 0;                  // runs of an approach that promises atomicity that failed
-  int expected_losses = 0;             // offset-naive's runs, 3PC's partitions: loss found
+  int violations = 0;       // runs of an approach that promises atomicity that failed
+  int expected_losses = 0;  // offset-naive's runs, 3PC's partitions: loss found
+  // Second copies delivered (verify's duplicates), all runs together: a
+  // relay's replay that the sink kept (RabbitMQ; JetStream past its window).
+  int64_t duplicates = 0;
   std::vector<std::string> reproduce;  // one command per violation
   nlohmann::json results;              // everything, as written to chaos.json
 };

@@ -265,14 +265,12 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
   log << "compare: " << opts.size << " run, scratch in " << work << "\n";
   std::unique_ptr<SinkServer> sink_server;
   if (real_sink) {
-    s = SinkServer::Start(sink, work + "/sink", &log, &sink_server);
+    s = StartRunSink(sink, work, "compare", log, &sink_server);
     if (!s.ok()) {
       lab.reset();
       if (!opts.keep_cells) fs::remove_all(work, ec);
       return s;
     }
-    log << "compare: the outbox publishes to " << SinkTitle(sink) << " at " << sink_server->url()
-        << "\n";
   }
   r.machine = DescribeMachine(lab->admin_dsn());
   results::Settings settings = RunSettings(opts, plan, *lab, measured);

@@ -62,12 +62,21 @@ FailureCell Finish(FailureCell cell, const json& notes) {
   return cell;
 }
 
-// RabbitMQ (a sink that keeps no message ids): verify found second copies
-// and nothing else. They are what at-least-once delivery without a
-// dedupe at the broker looks like, counted in `duplicates`, not a loss or
-// an orphan; dualwrite's broker and JetStream drop a republished id.
-bool RedeliveredOnly(const Rig& rig, const workload::VerifyReport& vr) {
-  if (!rig.sink_url.starts_with("amqp://") || vr.duplicates.empty()) return false;
+// JetStream drops a republished id only within its duplicate window: with
+// a --dedupe-window shorter than the fault window, a relay that publishes a
+// batch again after the fault (it was down longer) delivers second copies.
+bool PastDedupeWindow(const CellContext& ctx, const Rig& rig, const FaultSpec& f) {
+  return rig.sink_url.starts_with("nats://") && ctx.dedupe_window.count() > 0 &&
+         f.fault_s * 1000 > static_cast<double>(ctx.dedupe_window.count());
+}
+
+// RabbitMQ (a sink that keeps no message ids), or JetStream past its
+// duplicate window: verify found second copies and nothing else. They are
+// what at-least-once delivery without a dedupe at the broker looks like,
+// counted in `duplicates`, not a loss or an orphan; dualwrite's broker and
+// JetStream within its window drop a republished id.
+bool RedeliveredOnly(const Rig& rig, bool past_window, const workload::VerifyReport& vr) {
+  if (!(rig.sink_url.starts_with("amqp://") || past_window) || vr.duplicates.empty()) return false;
   workload::VerifyReport rest = vr;
   rest.duplicates.clear();
   return rest.ok();
@@ -424,15 +433,22 @@ FailureCell RunFault(CellContext& ctx, const Approach& a, const FaultSpec& f) {
     h.error = hs.ToString();
   }
   bool verified_ok = v.value("ok", false);
-  if (!verified_ok && !v.contains("error") && RedeliveredOnly(rig, vr)) {
+  const bool past_window = PastDedupeWindow(ctx, rig, f);
+  if (!verified_ok && !v.contains("error") && RedeliveredOnly(rig, past_window, vr)) {
     verified_ok = true;
     const size_t n = vr.duplicates.size();
+    const std::string why =
+        past_window ? "JetStream drops a republished id only within its duplicate window (" +
+                          Fmt(ctx.dedupe_window.count() / 1000.0) +
+                          " s here), and a batch the relay published again after the fault "
+                          "came later"
+                    : "RabbitMQ keeps no message ids, so a batch the relay published again is "
+                      "stored again";
     run.notes.push_back(
         std::to_string(n) + (n == 1 ? " order's message was" : " orders' messages were") +
-        " delivered twice: RabbitMQ keeps no message ids, so a batch the relay published "
-        "again (confirmed, but not marked sent: the relay, Postgres or the server failed in "
-        "between) is stored again; a consumer's inbox absorbs the copy (at least once, nothing "
-        "lost)");
+        " delivered twice: " + why +
+        " (confirmed, but not marked sent: the relay, Postgres or the server failed in "
+        "between); a consumer's inbox absorbs the copy (at least once, nothing lost)");
   }
   const bool clean = verified_ok && hs.ok() && history.ok();
   cell.verdict = clean ? "clean" : guaranteed ? "violations" : "expected-loss";

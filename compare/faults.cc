@@ -364,6 +364,18 @@ std::vector<ScenarioDef> Build() {
                                    : std::string("only 3PC runs participant agents");
                },
                MakeAgentKill});
+  v.push_back({"relay-outage", "outbox relay killed mid-drain, long outage",
+               "the relay is stopped (SIGSTOP) while the writer goes on, let go, killed with "
+               "SIGKILL as the tail reads the first message of its backlog (a batch published, "
+               "not yet marked), and restarted at the end of the window: it publishes that batch "
+               "again, which JetStream drops only within its duplicate window",
+               false, false,
+               [](const Approach& a) {
+                 return a.is_outbox() && a.has_relay()
+                            ? std::string()
+                            : std::string("only the outbox's relay publishes a batch again");
+               },
+               MakeRelayOutage});
   return v;
 }
 
@@ -378,11 +390,14 @@ const std::vector<ScenarioDef>& Scenarios() {
     // front of it), judged by the same verify against the sink server.
     // broker-reject is dualwrite's broker's own knob (a 422), and the
     // approaches that meet it (saga, event sourcing) do not run there;
-    // crash-point, broker-crash and agent-kill are the chaos campaign's.
+    // crash-point, broker-crash and agent-kill are the chaos campaign's and
+    // act on what only dualwrite's broker serves; relay-outage, the
+    // campaign's too, acts on the outbox's relay.
     for (auto& d : v) {
       d.with_sink = d.name == "postgres-restart" || d.name == "process-kill" ||
                     d.name == "clock-skew" || d.name == "in-doubt-held" ||
-                    d.name == "broker-down" || d.name == "broker-slow" || d.name == "partition";
+                    d.name == "broker-down" || d.name == "broker-slow" || d.name == "partition" ||
+                    d.name == "relay-outage";
     }
     // An approach's own declaration (Approach::not_applicable) first, then
     // the scenario's rule.

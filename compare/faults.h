@@ -92,6 +92,9 @@ std::vector<std::string> CrashPointArgs(const Approach& a, const FaultSpec& spec
 // agent-kill: a 3PC participant agent SIGKILLed and started again
 // (compare/fault_agent_kill.cc).
 std::unique_ptr<Fault> MakeAgentKill();
+// relay-outage: the outbox relay killed while it drains a backlog, down for
+// the rest of the window (compare/fault_relay_outage.cc).
+std::unique_ptr<Fault> MakeRelayOutage();
 // The faults that act on the broker or a real sink (compare/fault_broker.cc).
 std::unique_ptr<Fault> MakeBrokerDown();
 std::unique_ptr<Fault> MakeBrokerSlow();

@@ -248,6 +248,10 @@ Status StartProc(CellContext& ctx, Rig* rig, const std::string& tag,
       p.args[1] == "relay") {
     p.args.insert(p.args.end(),
                   {"--sink", rig->client_sink_url.empty() ? rig->sink_url : rig->client_sink_url});
+    if (ctx.dedupe_window.count() > 0 && rig->sink_url.starts_with("nats://")) {
+      p.args.insert(p.args.end(),
+                    {"--dedupe-window", std::to_string(ctx.dedupe_window.count()) + "ms"});
+    }
   }
   argv.insert(argv.end(), p.args.begin(), p.args.end());
   SpawnOptions so;

@@ -15,6 +15,7 @@ add_library(dw_compare STATIC
   faults.cc
   fault_agent_kill.cc
   fault_broker.cc
+  fault_relay_outage.cc
   load_cell.cc
   fault_cell.cc
   agents.cc

@@ -207,4 +207,12 @@ Status SinkServer::Stop(std::ostream* log) {
   return s;
 }
 
+Status StartRunSink(SinkKind kind, const std::string& work, const char* who, std::ostream& log,
+                    std::unique_ptr<SinkServer>* out) {
+  Status s = SinkServer::Start(kind, work + "/sink", &log, out);
+  if (!s.ok()) return s;
+  log << who << ": the outbox publishes to " << SinkTitle(kind) << " at " << (*out)->url() << "\n";
+  return Status::OK();
+}
+
 }  // namespace dw::compare

@@ -78,4 +78,10 @@ class SinkServer {
   int port_ = 0;
 };
 
+// The run's one server of `kind` (not kDualwrite), started in `work`/sink
+// for the command `who` (compare, chaos), which says on `log` where the
+// outbox publishes.
+Status StartRunSink(SinkKind kind, const std::string& work, const char* who, std::ostream& log,
+                    std::unique_ptr<SinkServer>* out);
+
 }  // namespace dw::compare

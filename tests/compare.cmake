@@ -23,6 +23,11 @@ dw_add_test(compare_smoke_test SOURCES compare_smoke_test.cc LIBS dw_common
 # The randomized crash campaign in its CI size (docs/RELIABILITY.md has a 200-run campaign).
 dw_add_test(chaos_test SOURCES chaos_test.cc LIBS dw_common nlohmann_json::nlohmann_json
   LABELS slow chaos TIMEOUT 900)
+# The campaign against a real nats-server (--sink nats): a few seeded runs,
+# and a relay's replay within and past JetStream's duplicate window. Needs
+# the nats-server package (scripts/install-deps.sh), as tests/nats.cmake says.
+dw_add_test(chaos_sink_test SOURCES chaos_sink_test.cc LIBS dw_common
+  nlohmann_json::nlohmann_json LABELS slow chaos nats TIMEOUT 600)
 
 # Repeated load cells: medians, ranges, sustained only when every run was.
 dw_add_test(compare_merge_test SOURCES compare_merge_test.cc LIBS dw_compare
