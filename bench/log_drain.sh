@@ -31,6 +31,7 @@
 #
 # usage: bench/log_drain.sh [pgq|emit|both (default both)] [EVENTS (default 100000)] [PAIRS (default 3)]
 #        EMIT_BATCH=N in the environment: the cdc relay's --batch (default 1000)
+#        EMIT_RELAY_ARGS: more arguments for the cdc relay (e.g. "--cdc-read sql")
 #        DW_BIN: the dualwrite binary of the environment (Postgres, the broker,
 #        the writes; default build/cli/dualwrite); DW_RELAY_BIN: the relay's
 #        (default DW_BIN), so two relays can be compared against one broker.
@@ -41,6 +42,7 @@ WHICH=${1:-both}
 EVENTS=${2:-100000}
 PAIRS=${3:-3}
 EMIT_BATCH=${EMIT_BATCH:-1000}
+read -r -a EMIT_RELAY_ARGS <<<"${EMIT_RELAY_ARGS:-}"
 case "$WHICH" in pgq | emit | both) ;; *)
   echo "log_drain.sh: want pgq, emit or both, not '$WHICH'" >&2
   exit 2
@@ -149,7 +151,7 @@ EOF
 fi
 
 if [ "$WHICH" != pgq ]; then
-  echo "== emit: $EVENTS events per drain"
+  echo "== emit: $EVENTS events per drain (relay $RELAY_BIN ${EMIT_RELAY_ARGS[*]})"
   # The relay's slot is made on its first start; messages written before a
   # slot exists never reach it, so both slots come first.
   dw outbox relay --strategy cdc --until-drained --no-maintain --json >/dev/null
@@ -163,7 +165,7 @@ if [ "$WHICH" != pgq ]; then
   echo "pair relay   raw   client   ratios"
   for i in $(seq "$PAIRS"); do
     dw outbox write --emit-message -n "$EVENTS" -c 8 --json >/dev/null
-    relay=$(relay --strategy cdc --until-drained --no-maintain --batch "$EMIT_BATCH" --json | rate)
+    relay=$(relay --strategy cdc --until-drained --no-maintain --batch "$EMIT_BATCH" "${EMIT_RELAY_ARGS[@]}" --json | rate)
     t0=$(secs)
     sql "$raw_sql" >/dev/null
     raw=$(python3 -c "print('%.0f' % ($EVENTS / ($(secs) - $t0)))")

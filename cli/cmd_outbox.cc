@@ -235,6 +235,7 @@ void AddRelay(CLI::App* group, Globals& g) {
     std::string ticker = "pgqd";
     std::string slot;
     int64_t slot_warn_mb = 1024;
+    std::string cdc_read = "stream";
     int64_t broker_timeout_ms = 5000;
     bool no_maintain = false;
     int64_t maintain_interval_s = 30;
@@ -296,6 +297,12 @@ void AddRelay(CLI::App* group, Globals& g) {
   cmd->add_option("--slot-warn-mb", o->slot_warn_mb,
                   "cdc: warn when the slot retains more WAL than this (default 1024)")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--cdc-read", o->cdc_read,
+                  "cdc: read the slot through a WAL sender's stream (default) or with sql: "
+                  "chunks of pg_logical_slot_peek_binary_changes, the slot advanced by "
+                  "pg_replication_slot_advance after the broker's ack (less CPU per event on a "
+                  "backlog; each chunk re-decodes the WAL since the slot's restart_lsn)")
+      ->check(CLI::IsMember({"stream", "sql"}));
   cmd->add_option("--broker-timeout-ms", o->broker_timeout_ms,
                   "deadline of each broker request (default 5000)")
       ->check(CLI::PositiveNumber);
@@ -380,6 +387,8 @@ void AddRelay(CLI::App* group, Globals& g) {
     ro.lease = milliseconds(o->lease_ms);
     ro.slot = o->slot;
     ro.slot_warn_bytes = o->slot_warn_mb << 20;
+    ro.cdc_read = o->cdc_read == "sql" ? outbox::RelayOptions::CdcRead::kSql
+                                       : outbox::RelayOptions::CdcRead::kStream;
     ro.broker_timeout = milliseconds(o->broker_timeout_ms);
     outbox::RunnerOptions rn;
     rn.instances = o->instances;

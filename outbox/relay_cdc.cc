@@ -13,6 +13,7 @@
 #include "common/crc32c.h"
 #include "common/one_line.h"
 #include "outbox/cdc_backlog.h"
+#include "outbox/cdc_sql_reader.h"
 #include "outbox/emit_message.h"
 #include "outbox/event.h"
 #include "outbox/pg_util.h"
@@ -114,13 +115,19 @@ class CdcRelay : public Relay {
       // the read-ahead buffer has room.
       pollfd p[2] = {{worker_->fd(), POLLIN, 0}, {PQsocket(stream_), POLLIN, 0}};
       const bool room = static_cast<int>(backlog_.size()) < opts_.batch;
+      if (sql_mode()) {
+        if (room && !sql_.exhausted()) continue;  // decode more of the chunk meanwhile
+        poll(p, 1, kInFlightPollMs);
+        continue;
+      }
       poll(p, room ? 2 : 1, kInFlightPollMs);
     }
   }
 
   bool WaitForWork(std::chrono::milliseconds max_wait) override {
     if (backlog_.in_flight()) return true;  // Step waits for it
-    if (!stream_) {
+    if (sql_mode() && !sql_.exhausted()) return true;
+    if (!stream_) {  // also --cdc-read sql: the next peek is the next Step's
       std::this_thread::sleep_for(max_wait);
       return false;
     }
@@ -185,7 +192,7 @@ class CdcRelay : public Relay {
       }
     }
     *drained = backlog_.wal_end() >= drain_target_ && backlog_.empty() && !backlog_.in_flight() &&
-               !backlog_.in_txn();
+               !backlog_.in_txn() && (!sql_mode() || sql_.exhausted());
     if (!*drained) {
       // Ask the server to report how far it has read (a keepalive).
       return SendFeedback(/*reply_requested=*/true);
@@ -219,6 +226,7 @@ class CdcRelay : public Relay {
       s = CreateSlotWithInitialCopy();
       if (!s.ok()) return Fail(s);
     }
+    if (sql_mode()) return StartSqlReads();
     std::string cmd = "START_REPLICATION SLOT \"" + slot_ +
                       "\" LOGICAL 0/0 (proto_version '1', publication_names '" + opts_.publication +
                       "', messages 'true')";
@@ -254,7 +262,68 @@ class CdcRelay : public Relay {
     }
     if (stream_) PQfinish(stream_);
     stream_ = nullptr;
+    sql_.Close();
     streaming_ = false;
+  }
+
+  bool sql_mode() const { return opts_.cdc_read == RelayOptions::CdcRead::kSql; }
+
+  // --cdc-read sql (cdc_sql_reader.h): the replication connection was only
+  // needed to make the slot; the reads go over a plain connection.
+  Status StartSqlReads() {
+    PQfinish(stream_);
+    stream_ = nullptr;
+    Status s = sql_.Open(opts_.dsn);
+    if (!s.ok()) return Fail(s);
+    const std::string start_id = TraceInstance(opts_) + ".start";
+    if (opts_.trace && (opts_.trace->Traced(start_id) || opts_.trace->Begin(start_id))) {
+      opts_.trace->Note(start_id,
+                        "reading slot " + slot_ +
+                            " with pg_logical_slot_peek_binary_changes, chunks of up to " +
+                            std::to_string(opts_.cdc_sql_chunk_changes) + " changes");
+    }
+    streaming_ = true;
+    decoder_ = pgoutput::Decoder();
+    backlog_.Restart();
+    last_feedback_ = Clock::now();
+    return Status::OK();
+  }
+
+  // ReadAvailable for --cdc-read sql: the rows of the chunk in hand, up to a
+  // batch; the next chunk only once everything read was acknowledged and
+  // the slot advanced past it (a peek starts at the slot's confirmed
+  // position, so one made earlier would return the unacknowledged rows
+  // again).
+  Status ReadSql() {
+    if (sql_.exhausted()) {
+      if (backlog_.in_flight() || !backlog_.empty() || backlog_.in_txn()) return Status::OK();
+      Status s = AdvanceSlot();
+      if (!s.ok()) return s;
+      s = sql_.Peek(slot_, opts_.publication, opts_.cdc_sql_chunk_changes);
+      if (!s.ok()) return s;
+    }
+    // A batch ends on a commit (a chunk holds whole transactions), so its ack
+    // confirms all of it: the next peek must not start inside it.
+    std::string_view m;
+    while ((static_cast<int>(backlog_.size()) < opts_.batch || backlog_.in_txn()) &&
+           sql_.Next(&m)) {
+      Status s = HandleChange(m);
+      if (!s.ok()) return s;
+    }
+    // All of the WAL up to the flush position read before the peek is in
+    // hand: the server's WAL end, as a keepalive reports it.
+    if (sql_.exhausted() && sql_.reached_end()) backlog_.SawWalEnd(sql_.flush_lsn());
+    return Status::OK();
+  }
+
+  // The standby status update of --cdc-read sql.
+  Status AdvanceSlot() {
+    if (backlog_.confirmed() <= reported_) return Status::OK();
+    Status s = sql_.Advance(slot_, backlog_.confirmed());
+    if (!s.ok()) return s;
+    reported_ = backlog_.confirmed();
+    last_feedback_ = Clock::now();
+    return Status::OK();
   }
 
   // Publication, slot name, counter rows.
@@ -387,6 +456,7 @@ class CdcRelay : public Relay {
 
   // Drains what libpq can deliver without blocking, into backlog_, up to a batch.
   Status ReadAvailable() {
+    if (sql_mode()) return ReadSql();
     if (!PQconsumeInput(stream_)) {
       return Status::Unavailable("cdc: replication stream: " + OneLine(PQerrorMessage(stream_)));
     }
@@ -421,8 +491,13 @@ class CdcRelay : public Relay {
     if (m[0] != 'w') return Status::OK();
     if (m.size() < 25) return Status::Corruption("cdc: short XLogData");
     backlog_.SawWalEnd(pgoutput::ReadU64(m.data() + 9));
+    return HandleChange(m.substr(25));
+  }
+
+  // One pgoutput message (an XLogData's payload, or a row of a peek).
+  Status HandleChange(std::string_view change) {
     Message msg;
-    Status s = decoder_.Decode(m.substr(25), &msg);
+    Status s = decoder_.Decode(change, &msg);
     if (!s.ok()) return s;
     switch (msg.kind) {
       case Message::Kind::kBegin:
@@ -540,6 +615,14 @@ class CdcRelay : public Relay {
   }
 
   Status MaybeSendFeedback(bool force = false) {
+    if (sql_mode()) {
+      // Each advance decodes the WAL from the slot's restart_lsn
+      // (cdc_sql_reader.h): once per chunk, when all of it was acknowledged,
+      // or after kFeedbackInterval inside a long one.
+      const bool chunk_done = sql_.exhausted() && !backlog_.in_flight() && backlog_.empty();
+      if (!chunk_done && Clock::now() - last_feedback_ < kFeedbackInterval) return Status::OK();
+      return AdvanceSlot();
+    }
     if (!stream_) return Status::OK();
     if (!force && !reply_requested_ && backlog_.confirmed() == reported_ &&
         Clock::now() - last_feedback_ < kFeedbackInterval) {
@@ -616,6 +699,7 @@ class CdcRelay : public Relay {
 
   PGconn* stream_ = nullptr;
   bool streaming_ = false;
+  CdcSqlReader sql_;  // --cdc-read sql
   pgoutput::Decoder decoder_;
   uint32_t outbox_oid_ = 0;
   std::vector<int> cols_;  // id, topic, event_id, msg_key, payload

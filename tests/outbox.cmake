@@ -27,6 +27,10 @@ dw_add_test(outbox_pgq_test SOURCES outbox_pgq_test.cc LIBS dw_outbox dw_env
 # Order per key: 2,000 orders x 3 events; skip-locked K=3 reorders a key under
 # a forced interleaving, --partition-by key does not (also across a relay
 # SIGKILL and a 5 s broker outage), offset-safe and cdc keep order.
+# The cdc relay reading its slot with SQL (--cdc-read sql) over the emit
+# outbox: 10,000 orders in commit order, a SIGKILL mid-chunk, commit order.
+dw_add_test(outbox_emit_sql_test SOURCES outbox_emit_sql_test.cc LIBS dw_outbox
+  NEEDS_ENV ENV outbox LABELS outbox TIMEOUT 300)
 dw_add_test(outbox_ordering_test SOURCES outbox_ordering_test.cc LIBS dw_outbox
   NEEDS_ENV ENV outbox LABELS outbox ordering TIMEOUT 300)
 # The pipelined skip-locked relay (--pipeline) under a publisher failing every

@@ -125,6 +125,38 @@ TEST(PgOutput, DecodesLogicalMessageIntoAnEvent) {
   EXPECT_EQ(d.Decode(msg.substr(0, msg.size() - 3), &m).code(), Status::Code::kCorruption);
 }
 
+// The content as Postgres' json_build_object writes it goes through the flat
+// parse (emit_message.cc); anything else through the general JSON parser,
+// with the same result.
+TEST(PgOutput, EmitMessageParsesEscapesAndFallsBackToTheGeneralParser) {
+  OutboxEvent e;
+  ASSERT_TRUE(
+      DecodeEmitMessage(R"({"event_id" : "order-8", "topic" : "orders", "key" : "8", "payload" : )"
+                        R"("{\"q\\\"\": \"a\/b\tc\nd\"}", "entity" : "8"})",
+                        9, &e)
+          .ok());
+  EXPECT_EQ(e.id, 9);
+  EXPECT_EQ(e.event_id, "order-8");
+  EXPECT_EQ(e.key, "8");
+  EXPECT_EQ(e.payload, "{\"q\\\"\": \"a/b\tc\nd\"}");
+  // \u escapes, keys in another order, a non-string extra field.
+  ASSERT_TRUE(DecodeEmitMessage(
+                  R"({"payload":"\u00e9\u0001","n":1,"key":"k","topic":"t","event_id":"e"})", 1, &e)
+                  .ok());
+  EXPECT_EQ(e.payload, "\xc3\xa9\x01");
+  EXPECT_EQ(e.event_id, "e");
+  EXPECT_EQ(e.topic, "t");
+  EXPECT_EQ(
+      DecodeEmitMessage(R"({"event_id":"e","topic":"t","key":"k","payload":7})", 1, &e).code(),
+      Status::Code::kCorruption);
+  EXPECT_EQ(
+      DecodeEmitMessage(R"({"event_id":"e","topic":"t","key":"k","payload":"p"} x)", 1, &e).code(),
+      Status::Code::kCorruption);
+  EXPECT_EQ(
+      DecodeEmitMessage(R"({"event_id":"e","topic":"t","key":"k","payload":"p)", 1, &e).code(),
+      Status::Code::kCorruption);
+}
+
 TEST(PgOutput, RejectsTruncatedAndUnknownRelation) {
   pgoutput::Decoder d;
   pgoutput::Message m;
