@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "broker/plain_http_io.h"
 #include "broker/tls_context.h"
 #include "common/asio.h"  // before the other Asio headers (see common/asio.h)
 
@@ -72,7 +73,8 @@ using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 // One keep-alive connection. The io_context is private to it, so a request
 // drives its own async operations (and their deadlines) with run() on the
 // calling thread, and connections never contend. Exactly one of plain / tls
-// is set; With() picks it once per operation, not per byte.
+// is set. Over TLS every step is an async operation; a plain connection
+// uses them only to connect, and exchanges requests with plain_http_io.h.
 struct Conn {
   asio::io_context ioc{1};
   std::optional<beast::tcp_stream> plain;  // after ioc: destroyed before it
@@ -88,15 +90,7 @@ struct Conn {
   }
 
   beast::tcp_stream& tcp() { return tls ? tls->next_layer() : *plain; }
-
-  template <class Fn>
-  void With(Fn&& fn) {
-    if (tls) {
-      fn(*tls);
-    } else {
-      fn(*plain);
-    }
-  }
+  int fd() { return tcp().socket().native_handle(); }
 
   // Starts one async operation via `init(handler)` and runs it to completion.
   template <class Init>
@@ -108,14 +102,25 @@ struct Conn {
     return result;
   }
 
+  Clock::time_point idle_since;  // when it went back to the pool
+
   // An idle connection must have nothing to read: EOF means the broker
   // closed it (restart, idle timeout), data means it sent something unasked
   // (e.g. a 408 before closing). Either way it is not reusable.
   bool IdleUsable() {
+    if (!tcp().socket().is_open()) return false;
+    // Unasked data is what a server sends when it times an idle connection
+    // out, which no server does within a second. A close in that second (a
+    // broker restart) a plain exchange notices by itself, before any byte
+    // of a response: the write fails or the read meets the end of the
+    // stream, and the request is sent again on a new connection (Exchange).
+    // So a plain connection idle for less than a second skips the check, a
+    // system call on every keep-alive request of a busy client. (Over TLS
+    // such a close reads as a truncated stream, which is not retried.)
+    if (!tls && Clock::now() - idle_since < std::chrono::seconds(1)) return true;
     // Over TLS the peek sees raw records: any (an alert, a close, data)
     // means the same, while a TLS 1.3 session ticket was consumed with the
     // response that followed it.
-    if (!tcp().socket().is_open()) return false;
     char b;
     ssize_t n = ::recv(tcp().socket().native_handle(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
@@ -189,6 +194,7 @@ struct HttpTransport::Impl {
   }
 
   void PutIdle(std::unique_ptr<Conn> c) {
+    c->idle_since = Clock::now();
     std::lock_guard<std::mutex> l(mu);
     if (static_cast<int>(idle.size()) < opts.max_idle_connections) idle.push_back(std::move(c));
   }
@@ -217,6 +223,7 @@ Status HttpTransport::Impl::Exchange(http::verb verb, const std::string& target,
   req.keep_alive(opts.max_idle_connections > 0);
   req.prepare_payload();
 
+  std::string plain_bytes;  // http:// only: the request as sent, made once
   // Set once a request was completely written on some attempt: from then on
   // a failure leaves the outcome unknown.
   bool sent = false;
@@ -258,9 +265,17 @@ Status HttpTransport::Impl::Exchange(http::verb verb, const std::string& target,
     }
     const bool sent_before = sent;
 
-    c->tcp().expires_at(deadline);
-    beast::error_code ec =
-        c->Run([&](auto h) { c->With([&](auto& s) { http::async_write(s, req, h); }); });
+    beast::error_code ec;
+    if (c->tls) {
+      c->tcp().expires_at(deadline);
+      ec = c->Run([&](auto h) { http::async_write(*c->tls, req, h); });
+    } else {
+      if (plain_bytes.empty()) {
+        plain_bytes = PlainRequestBytes(verb, path_prefix + target, host_header, opts.bearer_token,
+                                        body, req.keep_alive());
+      }
+      ec = PlainSend(c->fd(), plain_bytes, deadline);
+    }
     if (ec) {
       if (ec == beast::error::timeout) {
         return Status::Timeout(what + ": broker did not take the request within " +
@@ -279,9 +294,12 @@ Status HttpTransport::Impl::Exchange(http::verb verb, const std::string& target,
 
     http::response_parser<http::string_body> parser;
     parser.body_limit(opts.max_response_bytes);
-    c->tcp().expires_at(deadline);
-    ec = c->Run(
-        [&](auto h) { c->With([&](auto& s) { http::async_read(s, c->buffer, parser, h); }); });
+    if (c->tls) {
+      c->tcp().expires_at(deadline);
+      ec = c->Run([&](auto h) { http::async_read(*c->tls, c->buffer, parser, h); });
+    } else {
+      ec = PlainReadResponse(c->fd(), c->buffer, parser, deadline);
+    }
     if (ec) {
       if (ec == beast::error::timeout) {
         return Status::Timeout(what + ": no response from broker within " +

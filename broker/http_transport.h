@@ -15,9 +15,11 @@
 // (api.h's table turns a status into a code).
 //
 // Connections: each pooled connection owns a small io_context and a
-// beast::tcp_stream, and runs async operations on it from the calling
-// thread, because Beast's deadlines (expires_at) apply to async operations
-// only. A connection that timed out or failed is discarded, never reused. An
+// beast::tcp_stream. Connecting, and every step over TLS, are async
+// operations run from the calling thread, because Beast's deadlines
+// (expires_at) apply to async operations only; a plain http:// request and
+// its response go through send/poll/recv with the same deadline
+// (plain_http_io.h, which says why). A connection that timed out or failed is discarded, never reused. An
 // idle connection the broker has closed (restart, idle timeout) is noticed
 // before reuse, or, if it closes during our write, the request is retried
 // once on a new connection (the broker had not read it). With

@@ -289,6 +289,37 @@ TEST_F(BrokerClientTest, IdleConnectionsSurviveABrokerRestart) {
   EXPECT_EQ(client_->stats().connections_opened, 2u);
 }
 
+// A pooled plain connection idle for less than a second is reused without
+// first checking that the broker still holds it open (a system call per
+// request saved). When the broker has closed it, here by its idle timeout,
+// the request meets the end of the stream before any byte of a response
+// and goes again on a new connection: the caller sees no error.
+TEST(BrokerClientIdle, AConnectionTheBrokerClosedMomentsAgoIsReplacedSilently) {
+  const std::string dir = TempDir("participants-broker-idle");
+  BrokerProcess broker(dir, {"--idle-timeout-ms", "150"});
+  ASSERT_NO_FATAL_FAILURE(broker.Start());
+  auto client = NewClient(broker.url());
+  ASSERT_NE(client, nullptr);
+  uint64_t off = 0;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(client->Publish("idle", {"", "m" + std::to_string(i), "", "x"}, &off).ok());
+    // Past the broker's idle timeout, inside the client's one second.
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  }
+  Status s = client->Publish("idle", {"", "last", "", "x"}, &off);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(off, 3u);
+  EXPECT_EQ(client->stats().connections_opened, 4u) << "each closed connection was replaced";
+  EXPECT_EQ(client->stats().requests, 4u);
+  std::vector<BrokerMessage> got;
+  uint64_t next = 0;
+  ASSERT_TRUE(client->Read("idle", 0, 10, &got, &next).ok());
+  EXPECT_EQ(got.size(), 4u) << "each request applied once";
+  client.reset();
+  broker.Stop();
+  std::filesystem::remove_all(dir);
+}
+
 // The broker dies after its commit record is durable, before it answers:
 // the client cannot know, and says so (InDoubt, not Unavailable). Commit is
 // idempotent, so the answer is to ask again once the broker is back.
