@@ -165,10 +165,11 @@ std::string SinkText(const json& r) {
     const double w = r["dedupe_window_s"].get<double>();
     o << "Duplicates delivered (replay past the " << w << " s duplicate window): " << counted
       << ". JetStream drops a republished message id only within the stream's duplicate "
-         "window (`--dedupe-window`, 2 min by default). relay-outage kills the relay while it "
-         "drains a backlog (a batch published, not yet marked) and keeps it down "
-         "1.5 s longer than the window: its restart publishes that batch again, past the "
-         "window, as a CDC slot rewound after a long outage does, and the copies are stored.";
+         "window (`--dedupe-window`, 2 min by default): a batch a relay publishes again later "
+         "(confirmed, not yet marked sent when the relay, Postgres or the server failed) is "
+         "stored again. relay-outage makes it happen: it kills the relay while it drains a "
+         "backlog and keeps it down 1.5 s longer than the window, so its restart replays past "
+         "the window, as a CDC slot rewound after a long outage does.";
   } else {
     o << "Duplicates delivered: " << counted
       << ". Within JetStream's duplicate window (2 min, the default) a republished message id "

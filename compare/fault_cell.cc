@@ -62,12 +62,20 @@ FailureCell Finish(FailureCell cell, const json& notes) {
   return cell;
 }
 
-// JetStream drops a republished id only within its duplicate window: with
-// a --dedupe-window shorter than the fault window, a relay that publishes a
-// batch again after the fault (it was down longer) delivers second copies.
-bool PastDedupeWindow(const CellContext& ctx, const Rig& rig, const FaultSpec& f) {
-  return rig.sink_url.starts_with("nats://") && ctx.dedupe_window.count() > 0 &&
-         f.fault_s * 1000 > static_cast<double>(ctx.dedupe_window.count());
+// The relays' duplicate window on a nats sink (their --dedupe-window, else
+// its default).
+constexpr std::chrono::milliseconds kDefaultDedupeWindow{120000};
+std::chrono::milliseconds DedupeWindow(const CellContext& ctx) {
+  return ctx.dedupe_window.count() > 0 ? ctx.dedupe_window : kDefaultDedupeWindow;
+}
+
+// JetStream drops a republished id only within its duplicate window, so a
+// second copy is a replay past it only in a cell that lasted longer than
+// the window (`elapsed_us` since its load started): a relay that publishes
+// a batch again that much later (it, Postgres or the server was down long
+// enough) delivers the copy. In a shorter cell a copy is a violation.
+bool PastDedupeWindow(const CellContext& ctx, const Rig& rig, int64_t elapsed_us) {
+  return rig.sink_url.starts_with("nats://") && elapsed_us / 1000 > DedupeWindow(ctx).count();
 }
 
 // RabbitMQ (a sink that keeps no message ids), or JetStream past its
@@ -433,15 +441,14 @@ FailureCell RunFault(CellContext& ctx, const Approach& a, const FaultSpec& f) {
     h.error = hs.ToString();
   }
   bool verified_ok = v.value("ok", false);
-  const bool past_window = PastDedupeWindow(ctx, rig, f);
+  const bool past_window = PastDedupeWindow(ctx, rig, NowUs() - run.load_start_us);
   if (!verified_ok && !v.contains("error") && RedeliveredOnly(rig, past_window, vr)) {
     verified_ok = true;
     const size_t n = vr.duplicates.size();
     const std::string why =
         past_window ? "JetStream drops a republished id only within its duplicate window (" +
-                          Fmt(ctx.dedupe_window.count() / 1000.0) +
-                          " s here), and a batch the relay published again after the fault "
-                          "came later"
+                          Fmt(DedupeWindow(ctx).count() / 1000.0) +
+                          " s here), and a batch the relay published again came later"
                     : "RabbitMQ keeps no message ids, so a batch the relay published again is "
                       "stored again";
     run.notes.push_back(

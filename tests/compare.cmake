@@ -24,10 +24,15 @@ dw_add_test(compare_smoke_test SOURCES compare_smoke_test.cc LIBS dw_common
 dw_add_test(chaos_test SOURCES chaos_test.cc LIBS dw_common nlohmann_json::nlohmann_json
   LABELS slow chaos TIMEOUT 900)
 # The campaign against a real nats-server (--sink nats): a few seeded runs,
-# and a relay's replay within and past JetStream's duplicate window. Needs
-# the nats-server package (scripts/install-deps.sh), as tests/nats.cmake says.
+# and a relay's replay within and past JetStream's duplicate window; one
+# replay on RabbitMQ (its own labels, set apart as compare_sink_test's).
+# Needs the server packages (scripts/install-deps.sh).
 dw_add_test(chaos_sink_test SOURCES chaos_sink_test.cc LIBS dw_common
   nlohmann_json::nlohmann_json LABELS slow chaos nats TIMEOUT 600)
+set(_dw_chaos_sink_labels "${CMAKE_CURRENT_BINARY_DIR}/chaos_sink_test_rabbitmq.cmake")
+file(WRITE "${_dw_chaos_sink_labels}"
+  "if(chaos_sink_test_TESTS)\n  set_tests_properties(ChaosSink.RabbitmqReplayDeliversDuplicates PROPERTIES LABELS \"slow;chaos;rabbitmq\")\nendif()\n")
+set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${_dw_chaos_sink_labels}")
 
 # Repeated load cells: medians, ranges, sustained only when every run was.
 dw_add_test(compare_merge_test SOURCES compare_merge_test.cc LIBS dw_compare
