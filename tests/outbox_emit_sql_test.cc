@@ -8,7 +8,8 @@
 //    batch in flight and the chunk's rest in hand: a new relay loses nothing
 //    and keeps commit order (the broker dedupes what was published twice);
 //  - a transaction that emits first and commits last is delivered after the
-//    one that committed before it, and a rolled-back one never.
+//    one that committed before it, and a rolled-back one never;
+//  - the table outbox's rows, before the slot (its initial copy) and after.
 // Commit order is what a second slot made before the writes decodes: the
 // order of its messages, read once at the end.
 #include <csignal>
@@ -221,6 +222,40 @@ TEST_F(EmitSqlTest, OutOfOrderCommitIsDeliveredInCommitOrderAndRollbackIsNot) {
   EXPECT_EQ(BrokerOrder(),
             (std::vector<std::string>{workload::MessageIdFor(2), workload::MessageIdFor(1)}));
   ExpectCommitOrder();
+}
+
+// The table outbox's inserts come through the same rows (Relation, Insert):
+// --cdc-read sql publishes them too.
+TEST_F(OutboxTest, CdcSqlReadPublishesTableOutboxRows) {
+  constexpr int64_t kOrders = 2000;
+  ASSERT_TRUE(workload::EnsureOrdersSchema(dsn_).ok());
+  ASSERT_TRUE(outbox::EnsureSchema(dsn_).ok());
+  outbox::RelayOptions ro = Relay(outbox::Strategy::kCdc);
+  ro.cdc_read = outbox::RelayOptions::CdcRead::kSql;
+  ro.cdc_sql_chunk_changes = 600;
+  std::unique_ptr<outbox::OutboxWriter> writer;
+  Status s = outbox::OutboxWriter::Open(Writer(4), &writer);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  // Half before the slot exists (the initial copy), half after (the peeks).
+  EXPECT_EQ(Write(writer.get(), kOrders / 2, 4).committed, static_cast<uint64_t>(kOrders / 2));
+  outbox::RunnerOptions rn;
+  rn.until_drained = true;
+  rn.maintain = false;
+  {
+    std::unique_ptr<outbox::Relay> r;
+    ASSERT_TRUE(outbox::CreateRelay(ro, &r).ok());
+    s = r->Start();
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+  EXPECT_EQ(Write(writer.get(), kOrders / 2, 4).committed, static_cast<uint64_t>(kOrders / 2));
+  writer.reset();
+  RelayThread relay(ro, rn);
+  const auto& report = relay.Join();
+  EXPECT_TRUE(report.drained) << report.ToText();
+  workload::VerifyReport v = Verify();
+  EXPECT_EQ(v.rows, static_cast<uint64_t>(kOrders));
+  EXPECT_EQ(v.messages, static_cast<uint64_t>(kOrders));
+  EXPECT_TRUE(v.ok()) << v.ToText(20);
 }
 
 }  // namespace
