@@ -40,7 +40,9 @@ void AddChaosCommand(CLI::App& app, Globals& g) {
       "2pc-pg,outbox-cdc,saga");
   cmd->add_option("--fault", o->fault,
                   "draw only these faults (e.g. process-kill,crash-point); agent-kill (3PC: a "
-                  "participant agent SIGKILLed and restarted) is drawn only when named here");
+                  "participant agent SIGKILLed and restarted) and relay-outage (the outbox relay "
+                  "SIGKILLed while it drains a backlog, restarted at the window's end) are drawn "
+                  "only when named here (relay-outage also with --dedupe-window)");
   cmd->add_option("--sink", o->sink,
                   "where the outbox publishes: dualwrite (its broker, a fresh process per run; "
                   "default), nats (one nats-server with JetStream for the campaign) or rabbitmq "

@@ -167,9 +167,10 @@ std::string SinkText(const json& r) {
       << ". JetStream drops a republished message id only within the stream's duplicate "
          "window (`--dedupe-window`, 2 min by default): a batch a relay publishes again later "
          "(confirmed, not yet marked sent when the relay, Postgres or the server failed) is "
-         "stored again. relay-outage makes it happen: it kills the relay while it drains a "
-         "backlog and keeps it down 1.5 s longer than the window, so its restart replays past "
-         "the window, as a CDC slot rewound after a long outage does.";
+         "stored again. relay-outage aims at it: it kills the relay mid-drain (often with a batch "
+         "published, not yet marked) and keeps it down 1.5 s longer than the window. A Postgres "
+         "crash under the CDC relay brings its slot back to the position last saved, and the "
+         "relay publishes everything since again, as a slot rewound after a long outage does.";
   } else {
     o << "Duplicates delivered: " << counted
       << ". Within JetStream's duplicate window (2 min, the default) a republished message id "

@@ -1,19 +1,22 @@
 // relay-outage (chaos only, the outbox): the relay is stopped (SIGSTOP) for
 // spec.kill_after_s while the writer goes on, so a backlog builds; let go
 // (SIGCONT), it drains it a batch at a time, and is SIGKILLed as soon as the
-// tail reads a message of that drain. So it dies with a batch published and
-// not yet marked sent (or, for the CDC relay, its slot position not yet
-// confirmed): a random SIGKILL (process-kill) mostly finds a relay that has
-// caught up, with nothing in flight. It stays down for the rest of the
-// window and its restart publishes that batch again.
+// tail reads a message of that drain. So it dies mid-drain, often with a
+// batch published and not yet marked sent (or, for the CDC relay, its slot
+// position not yet confirmed), where a random SIGKILL (process-kill) mostly
+// finds a relay that has caught up. Often, not always: the tail reads a
+// message about when the relay gets its ack, and a relay that marks its
+// batch before the kill lands has nothing to publish again. It stays down
+// for the rest of the window and its restart publishes what was in flight
+// again.
 //
 // What the second copies become depends on the broker: dualwrite's broker
 // drops a republished id, RabbitMQ keeps no ids and delivers them, and
 // JetStream drops them only within its duplicate window (the relay's
 // --dedupe-window, 2 min by default). The chaos campaign makes the window
 // of this fault outlast a --dedupe-window it was given, so the replay comes
-// after the window: a CDC slot rewound after a long outage. Either way the
-// copies are at-least-once delivery, nothing lost.
+// after the window, as a CDC slot's after a long outage does. Either way
+// the copies are at-least-once delivery, nothing lost.
 #include <signal.h>
 
 #include <algorithm>
@@ -55,8 +58,8 @@ class RelayOutage : public Fault {
     r.notes.push_back(
         "the relay was stopped (SIGSTOP) for " + Fmt(paused) +
         " s while the writer went on, let go, and killed with SIGKILL " +
-        (drained_some ? std::string("as the tail read the first message of its "
-                                    "backlog (a batch published, not yet marked)")
+        (drained_some ? std::string("mid-drain, as the tail read the first message of its "
+                                    "backlog")
                       : "after " + Fmt(kDrainWaitS) + " s in which the tail read nothing of it"));
     return Status::OK();
   }

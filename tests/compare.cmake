@@ -24,8 +24,8 @@ dw_add_test(compare_smoke_test SOURCES compare_smoke_test.cc LIBS dw_common
 dw_add_test(chaos_test SOURCES chaos_test.cc LIBS dw_common nlohmann_json::nlohmann_json
   LABELS slow chaos TIMEOUT 900)
 # The campaign against a real nats-server (--sink nats): a few seeded runs,
-# and a relay's replay within and past JetStream's duplicate window; one
-# replay on RabbitMQ (its own labels, set apart as compare_sink_test's).
+# and a CDC slot's replay within and past JetStream's duplicate window; the
+# replay on RabbitMQ too (its own labels, set apart as compare_sink_test's).
 # Needs the server packages (scripts/install-deps.sh).
 dw_add_test(chaos_sink_test SOURCES chaos_sink_test.cc LIBS dw_common
   nlohmann_json::nlohmann_json LABELS slow chaos nats TIMEOUT 600)
