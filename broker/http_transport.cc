@@ -205,42 +205,52 @@ struct HttpTransport::Impl {
     dead.swap(idle);
   }
 
-  Status Exchange(http::verb verb, const std::string& target, const std::string& body,
-                  HttpResponse* resp);
+  // Connects if it must and writes the request (see Call).
+  Status Send(Call& k);
+  // Reads the response of what Send wrote. *again: the broker had closed
+  // the pooled connection without reading it; Send again.
+  Status Receive(Call& k, HttpResponse* resp, bool* again);
+  Status Finish(Call& k, HttpResponse* resp);
 };
 
-Status HttpTransport::Impl::Exchange(http::verb verb, const std::string& target,
-                                     const std::string& body, HttpResponse* resp) {
-  const auto deadline = Clock::now() + opts.timeout;
-  const std::string what = std::string(http::to_string(verb)) + " " + target;
-  http::request<http::string_body> req{verb, path_prefix + target, 11};
-  req.set(http::field::host, host_header);
-  req.set(http::field::user_agent, "dualwrite/0.1");
-  if (!opts.bearer_token.empty())
-    req.set(http::field::authorization, "Bearer " + opts.bearer_token);
-  if (!body.empty()) req.set(http::field::content_type, "application/json");
-  req.body() = body;
-  req.keep_alive(opts.max_idle_connections > 0);
-  req.prepare_payload();
-
-  std::string plain_bytes;  // http:// only: the request as sent, made once
+// One request through its attempts: the first on a pooled connection if
+// there is one, a second on a new connection when the broker turns out to
+// have closed the pooled one without reading the request.
+struct HttpTransport::Call {
+  http::verb verb;
+  std::string target;  // as given, for messages
+  std::string body;
+  Clock::time_point deadline;
+  std::string what;                                     // "POST /transactions/x/prepare"
+  std::optional<http::request<http::string_body>> req;  // https:// only
+  std::string plain_bytes;                              // http:// only: made once
+  int attempt = 0;
   // Set once a request was completely written on some attempt: from then on
   // a failure leaves the outcome unknown.
   bool sent = false;
-  for (int attempt = 0; attempt < 2; ++attempt) {
+  bool sent_before = false;  // `sent` before this attempt's write
+  bool reused = false;
+  std::unique_ptr<Conn> c;
+  Status failed;  // a failure Send met, which Receive returns
+};
+
+Status HttpTransport::Impl::Send(Call& k) {
+  for (; k.attempt < 2; ++k.attempt) {
     // A failure that proves this attempt's request was not taken: Unavailable,
     // unless an earlier attempt's request was sent.
     auto not_taken = [&](const std::string& m) {
-      if (sent)
-        return Status::InDoubt(m + " (after an earlier attempt of " + what +
+      if (k.sent)
+        return Status::InDoubt(m + " (after an earlier attempt of " + k.what +
                                " was sent: it may have been applied)");
       return Status::Unavailable(m);
     };
-    std::unique_ptr<Conn> c = TakeIdle();
-    const bool reused = c != nullptr;
+    k.c = TakeIdle();
+    k.reused = k.c != nullptr;
+    Conn* c = k.c.get();
     if (!c) {
-      c = std::make_unique<Conn>(tls.get());
-      c->tcp().expires_at(deadline);
+      k.c = std::make_unique<Conn>(tls.get());
+      c = k.c.get();
+      c->tcp().expires_at(k.deadline);
       beast::error_code ec = c->Run([&](auto h) { c->tcp().async_connect(endpoints, h); });
       if (ec) {
         DropIdle();  // the broker is probably gone: so are its idle connections
@@ -252,7 +262,7 @@ Status HttpTransport::Impl::Exchange(http::verb verb, const std::string& target,
       c->tcp().socket().set_option(tcp::no_delay(true), ignored);
       if (c->tls) {
         Status setup;
-        ec = Handshake(*c, deadline, &setup);
+        ec = Handshake(*c, k.deadline, &setup);
         if (!setup.ok()) return setup;
         if (ec) {
           return not_taken(
@@ -263,22 +273,34 @@ Status HttpTransport::Impl::Exchange(http::verb verb, const std::string& target,
       }
       opened.fetch_add(1, std::memory_order_relaxed);
     }
-    const bool sent_before = sent;
+    k.sent_before = k.sent;
 
     beast::error_code ec;
     if (c->tls) {
-      c->tcp().expires_at(deadline);
-      ec = c->Run([&](auto h) { http::async_write(*c->tls, req, h); });
-    } else {
-      if (plain_bytes.empty()) {
-        plain_bytes = PlainRequestBytes(verb, path_prefix + target, host_header, opts.bearer_token,
-                                        body, req.keep_alive());
+      if (!k.req) {
+        k.req.emplace(k.verb, path_prefix + k.target, 11);
+        http::request<http::string_body>& req = *k.req;
+        req.set(http::field::host, host_header);
+        req.set(http::field::user_agent, "dualwrite/0.1");
+        if (!opts.bearer_token.empty())
+          req.set(http::field::authorization, "Bearer " + opts.bearer_token);
+        if (!k.body.empty()) req.set(http::field::content_type, "application/json");
+        req.body() = k.body;
+        req.keep_alive(opts.max_idle_connections > 0);
+        req.prepare_payload();
       }
-      ec = PlainSend(c->fd(), plain_bytes, deadline);
+      c->tcp().expires_at(k.deadline);
+      ec = c->Run([&](auto h) { http::async_write(*c->tls, *k.req, h); });
+    } else {
+      if (k.plain_bytes.empty()) {
+        k.plain_bytes = PlainRequestBytes(k.verb, path_prefix + k.target, host_header,
+                                          opts.bearer_token, k.body, opts.max_idle_connections > 0);
+      }
+      ec = PlainSend(c->fd(), k.plain_bytes, k.deadline);
     }
     if (ec) {
       if (ec == beast::error::timeout) {
-        return Status::Timeout(what + ": broker did not take the request within " +
+        return Status::Timeout(k.what + ": broker did not take the request within " +
                                std::to_string(opts.timeout.count()) + " ms");
       }
       if (IsPeerRefusal(ec)) {
@@ -286,51 +308,74 @@ Status HttpTransport::Impl::Exchange(http::verb verb, const std::string& target,
       }
       // A write that failed never delivered a whole request: on a reused
       // connection, the broker closed it while idle. Try a fresh one.
-      if (reused && attempt == 0) continue;
-      std::string m = what + ": sending to broker failed: " + ec.message();
-      return sent ? Status::InDoubt(m) : Status::Unavailable(m);
+      if (k.reused && k.attempt == 0) continue;
+      std::string m = k.what + ": sending to broker failed: " + ec.message();
+      return k.sent ? Status::InDoubt(m) : Status::Unavailable(m);
     }
-    sent = true;
-
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(opts.max_response_bytes);
-    if (c->tls) {
-      c->tcp().expires_at(deadline);
-      ec = c->Run([&](auto h) { http::async_read(*c->tls, c->buffer, parser, h); });
-    } else {
-      ec = PlainReadResponse(c->fd(), c->buffer, parser, deadline);
-    }
-    if (ec) {
-      if (ec == beast::error::timeout) {
-        return Status::Timeout(what + ": no response from broker within " +
-                               std::to_string(opts.timeout.count()) +
-                               " ms; it may or may not have applied the request");
-      }
-      if (!reused && !parser.got_some() && IsPeerRefusal(ec)) {
-        sent = sent_before;
-        return not_taken("broker " + opts.url + " refused the TLS connection: " + ec.message() +
-                         " (is the client certificate missing or from another CA?)");
-      }
-      // The broker closed a reused connection without answering: it shut
-      // the idle connection down as our request arrived. Once, retry fresh;
-      // if the broker is really gone, the retry reports InDoubt.
-      if (reused && attempt == 0 && !parser.got_some() &&
-          (ec == http::error::end_of_stream || ec == asio::error::eof ||
-           ec == asio::error::connection_reset)) {
-        continue;
-      }
-      return Status::InDoubt(what + ": connection to broker lost before a response (" +
-                             ec.message() + "); it may or may not have applied the request");
-    }
-    auto& res = parser.get();
-    resp->status = res.result_int();
-    resp->body = std::move(res.body());
-    requests.fetch_add(1, std::memory_order_relaxed);
-    if (c->tls && !reused) SaveSession(*c);
-    if (res.keep_alive() && !res.need_eof() && c->buffer.size() == 0) PutIdle(std::move(c));
+    k.sent = true;
     return Status::OK();
   }
-  return Status::InDoubt(what + ": broker closed the connection twice");  // not reached
+  return Status::InDoubt(k.what + ": broker closed the connection twice");  // not reached
+}
+
+Status HttpTransport::Impl::Receive(Call& k, HttpResponse* resp, bool* again) {
+  *again = false;
+  Conn* c = k.c.get();
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(opts.max_response_bytes);
+  beast::error_code ec;
+  if (c->tls) {
+    c->tcp().expires_at(k.deadline);
+    ec = c->Run([&](auto h) { http::async_read(*c->tls, c->buffer, parser, h); });
+  } else {
+    ec = PlainReadResponse(c->fd(), c->buffer, parser, k.deadline);
+  }
+  if (ec) {
+    if (ec == beast::error::timeout) {
+      return Status::Timeout(k.what + ": no response from broker within " +
+                             std::to_string(opts.timeout.count()) +
+                             " ms; it may or may not have applied the request");
+    }
+    if (!k.reused && !parser.got_some() && IsPeerRefusal(ec)) {
+      k.sent = k.sent_before;
+      const std::string m = "broker " + opts.url + " refused the TLS connection: " + ec.message() +
+                            " (is the client certificate missing or from another CA?)";
+      if (k.sent)
+        return Status::InDoubt(m + " (after an earlier attempt of " + k.what +
+                               " was sent: it may have been applied)");
+      return Status::Unavailable(m);
+    }
+    // The broker closed a reused connection without answering: it shut
+    // the idle connection down as our request arrived. Once, retry fresh;
+    // if the broker is really gone, the retry reports InDoubt.
+    if (k.reused && k.attempt == 0 && !parser.got_some() &&
+        (ec == http::error::end_of_stream || ec == asio::error::eof ||
+         ec == asio::error::connection_reset)) {
+      ++k.attempt;
+      *again = true;
+      return Status::OK();
+    }
+    return Status::InDoubt(k.what + ": connection to broker lost before a response (" +
+                           ec.message() + "); it may or may not have applied the request");
+  }
+  auto& res = parser.get();
+  resp->status = res.result_int();
+  resp->body = std::move(res.body());
+  requests.fetch_add(1, std::memory_order_relaxed);
+  if (c->tls && !k.reused) SaveSession(*c);
+  if (res.keep_alive() && !res.need_eof() && c->buffer.size() == 0) PutIdle(std::move(k.c));
+  return Status::OK();
+}
+
+Status HttpTransport::Impl::Finish(Call& k, HttpResponse* resp) {
+  if (!k.failed.ok()) return k.failed;
+  for (;;) {
+    bool again = false;
+    Status s = Receive(k, resp, &again);
+    if (!again) return s;
+    s = Send(k);
+    if (!s.ok()) return s;
+  }
 }
 
 HttpTransport::HttpTransport(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -409,14 +454,50 @@ HttpTransport::Stats HttpTransport::stats() const {
   return s;
 }
 
-Status HttpTransport::Exchange(const std::string& method, const std::string& target,
-                               const std::string& body, HttpResponse* resp) {
-  http::verb v = http::string_to_verb(method);
-  if (v == http::verb::unknown) return Status::InvalidArgument("unknown HTTP method " + method);
+namespace {
+
+Status CheckRequest(const std::string& method, const std::string& target, http::verb* v) {
+  *v = http::string_to_verb(method);
+  if (*v == http::verb::unknown) return Status::InvalidArgument("unknown HTTP method " + method);
   if (target.empty() || target[0] != '/') {
     return Status::InvalidArgument("HTTP target must start with '/': " + target);
   }
-  return impl_->Exchange(v, target, body, resp);
+  return Status::OK();
+}
+
+}  // namespace
+
+HttpTransport::Pending::Pending(Impl* impl, std::unique_ptr<Call> call)
+    : impl_(impl), call_(std::move(call)) {}
+HttpTransport::Pending::~Pending() = default;
+
+Status HttpTransport::Pending::Finish(HttpResponse* resp) {
+  if (!call_) return Status::InvalidArgument("Finish called twice");
+  Status s = impl_->Finish(*call_, resp);
+  call_.reset();
+  return s;
+}
+
+Status HttpTransport::Start(const std::string& method, const std::string& target, std::string body,
+                            std::unique_ptr<Pending>* out) {
+  http::verb v;
+  if (Status s = CheckRequest(method, target, &v); !s.ok()) return s;
+  auto k = std::make_unique<Call>();
+  k->verb = v;
+  k->target = target;
+  k->body = std::move(body);
+  k->deadline = Clock::now() + impl_->opts.timeout;
+  k->what = method + " " + target;
+  k->failed = impl_->Send(*k);
+  out->reset(new Pending(impl_.get(), std::move(k)));
+  return Status::OK();
+}
+
+Status HttpTransport::Exchange(const std::string& method, const std::string& target,
+                               const std::string& body, HttpResponse* resp) {
+  std::unique_ptr<Pending> p;
+  if (Status s = Start(method, target, body, &p); !s.ok()) return s;
+  return p->Finish(resp);
 }
 
 }  // namespace dw::broker

@@ -19,11 +19,10 @@
 // operations run from the calling thread, because Beast's deadlines
 // (expires_at) apply to async operations only; a plain http:// request and
 // its response go through send/poll/recv with the same deadline
-// (plain_http_io.h, which says why). A connection that timed out or failed is discarded, never reused. An
-// idle connection the broker has closed (restart, idle timeout) is noticed
-// before reuse, or, if it closes during our write, the request is retried
-// once on a new connection (the broker had not read it). With
-// max_idle_connections 0 nothing is pooled and every request says
+// (plain_http_io.h, which says why). A connection that timed out or failed is discarded, never
+// reused. An idle connection the broker has closed (restart, idle timeout) is noticed before reuse,
+// or, if it closes during our write, the request is retried once on a new connection (the broker
+// had not read it). With max_idle_connections 0 nothing is pooled and every request says
 // "Connection: close".
 //
 // TLS: an https:// URL speaks HTTP over TLS 1.2+ (tls_context.h): the
@@ -65,6 +64,9 @@ struct HttpResponse {
 namespace broker {
 
 class HttpTransport {
+  struct Impl;
+  struct Call;
+
  public:
   struct Options {
     std::string url;  // http[s]://HOST:PORT (http:// if no scheme); a path prefixes every target
@@ -106,10 +108,34 @@ class HttpTransport {
   Status Exchange(const std::string& method, const std::string& target, const std::string& body,
                   HttpResponse* resp);
 
+  // A request that has been written and whose response has not been read.
+  class Pending {
+   public:
+    ~Pending();  // an unfinished one closes its connection (it is not reused)
+    // Reads the response, within the deadline that started with the
+    // request; what Exchange returns, transport failures included (a
+    // failure Start met is returned here).
+    Status Finish(HttpResponse* resp);
+
+   private:
+    friend class HttpTransport;
+    Pending(Impl* impl, std::unique_ptr<Call> call);
+    Impl* impl_;
+    std::unique_ptr<Call> call_;
+  };
+
+  // Exchange in two halves: Start connects if it must and writes the
+  // request, then returns, so that the caller can do other work (another
+  // participant's call) on the same thread while the broker answers;
+  // Pending::Finish reads the answer. Exchange is Start + Finish. Only the
+  // argument checks of Exchange fail here; everything else is Finish's.
+  // The Pending must not outlive this transport.
+  Status Start(const std::string& method, const std::string& target, std::string body,
+               std::unique_ptr<Pending>* out);
+
   Stats stats() const;
 
  private:
-  struct Impl;
   explicit HttpTransport(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

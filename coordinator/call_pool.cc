@@ -28,6 +28,11 @@ void CallPool::Submit(std::function<void()> task) {
   }
 }
 
+int CallPool::threads() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return static_cast<int>(threads_.size());
+}
+
 void CallPool::Loop() {
   std::unique_lock<std::mutex> l(mu_);
   for (;;) {

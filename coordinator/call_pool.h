@@ -49,10 +49,14 @@ class CallPool {
 
   void Submit(std::function<void()> task);
 
+  // Threads started so far (they are kept): 0 while every call ran on its
+  // caller's thread.
+  int threads() const;
+
  private:
   void Loop();
   const int max_threads_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> tasks_;  // guarded by mu_
   std::vector<std::thread> threads_;         // guarded by mu_

@@ -13,35 +13,13 @@ using Clock = std::chrono::steady_clock;
 
 bool Involved(const Work& w) { return !w.statements.empty() || !w.messages.empty(); }
 
-// "prepare", or "prepare dw:c1:5.1" when the branch name differs from the gid.
-std::string Verb(const char* verb, const std::string& branch, const std::string& gid) {
-  return branch == gid ? verb : std::string(verb) + " " + branch;
-}
-
 // Phase 2 and aborts retry without jitter: the phase-2 budget compares the
 // next wait with its deadline before sleeping (Backoff::bound).
 Backoff RetryBackoff(const CoordinatorOptions& o) {
   return Backoff(Backoff::Options{o.backoff_initial, o.backoff_max, /*jitter=*/false});
 }
 
-std::string VoteText(const Status& s) {
-  if (s.ok()) return "vote commit";
-  if (s.IsAborted()) return "vote abort: " + s.message();
-  return "no vote: " + s.ToString();
-}
-
 }  // namespace
-
-std::optional<size_t> Coordinator::RunHere(const std::vector<size_t>& which) const {
-  // A step hook (crash points) must fire at the FIRST answer, while the
-  // other calls may still be in flight: busy running a call itself, this
-  // thread would see its answer only after that call returned.
-  if (opts_.on_step) return std::nullopt;
-  for (size_t k = which.size(); k-- > 0;) {
-    if (members_[which[k]].participant->CallsBounded()) return k;
-  }
-  return std::nullopt;
-}
 
 struct Coordinator::Job {
   uint64_t seq = 0;
@@ -172,17 +150,14 @@ TxnResult Coordinator::Execute(const std::vector<Work>& works) {
   StepReached(Step::kBeforePrepare, gid);
 
   // Phase 1.
-  std::vector<std::function<Status()>> calls = BranchCalls(BranchOp::kPrepare, gid, prep, works);
   bool first_ok = false;
-  std::vector<Status> votes = pool_.Fanout(
-      calls, Clock::now() + opts_.call_timeout,
-      [&](size_t, const Status& st) {
+  std::vector<Status> votes =
+      Phase(BranchOp::kPrepare, gid, prep, works, [&](size_t, const Status& st) {
         if (st.ok() && !first_ok) {
           first_ok = true;
           StepReached(Step::kAfterPrepareOne, gid);
         }
-      },
-      RunHere(prep));
+      });
   Status why;
   std::vector<size_t> maybe_prepared;  // everyone but explicit abort votes
   for (size_t k = 0; k < prep.size(); ++k) {
@@ -212,7 +187,9 @@ TxnResult Coordinator::Execute(const std::vector<Work>& works) {
       if (tr) tr->Reply(gid, p->name(), st.ok() ? "committed (decision)" : st.ToString());
       return st;
     }};
-    d = pool_.Fanout(one, Clock::now() + opts_.call_timeout)[0];
+    // A self-bounded participant commits on this thread (no hand-off).
+    d = lr.participant->CallsBounded() ? one[0]()
+                                       : pool_.Fanout(one, Clock::now() + opts_.call_timeout)[0];
   } else {
     if (tr) tr->Send(gid, "log", "COMMIT record");
     expecting = false;  // LogCommit counts as the arrival (decision_log.h)
@@ -264,56 +241,12 @@ TxnResult Coordinator::Execute(const std::vector<Work>& works) {
   return done(TxnOutcome::kCommitted, Status::OK());
 }
 
-std::vector<std::function<Status()>> Coordinator::BranchCalls(
-    BranchOp op, const std::string& gid, const std::vector<size_t>& which,
-    const std::vector<Work>& works) const {
-  static const char* const kVerb[] = {"prepare", "commit", "abort"};
-  Trace* tr = opts_.trace;
-  std::vector<std::function<Status()>> calls;
-  calls.reserve(which.size());
-  for (size_t i : which) {
-    // The calls copy what they need: one that misses the deadline runs on
-    // after its caller returned.
-    Work w = op == BranchOp::kPrepare ? works[i] : Work{};
-    calls.push_back([op, p = members_[i].participant, b = BranchGid(gid, members_[i].branch),
-                     w = std::move(w), tr, gid] {
-      if (tr) tr->Send(gid, p->name(), Verb(kVerb[static_cast<int>(op)], b, gid));
-      Status st;
-      switch (op) {
-        case BranchOp::kPrepare:
-          st = p->Prepare(b, w);
-          break;
-        case BranchOp::kCommit:
-          st = p->Commit(b);
-          // NotFound: it holds no such prepared gid any more; it was committed
-          // (an earlier attempt whose answer was lost, or recovery).
-          if (st.IsNotFound()) st = Status::OK();
-          break;
-        case BranchOp::kAbort:
-          st = p->Abort(b);
-          break;
-      }
-      if (tr) {
-        tr->Reply(gid, p->name(),
-                  op == BranchOp::kPrepare  ? VoteText(st)
-                  : !st.ok()                ? st.ToString()
-                  : op == BranchOp::kCommit ? "committed"
-                                            : "aborted");
-      }
-      return st;
-    });
-  }
-  return calls;
-}
-
 bool Coordinator::AbortAll(const std::string& gid, const std::vector<size_t>& which) {
   std::vector<size_t> remaining = which;
   Backoff backoff = RetryBackoff(opts_);
   const auto deadline = Clock::now() + opts_.phase2_budget;
   while (!remaining.empty()) {
-    std::vector<std::function<Status()>> calls = BranchCalls(BranchOp::kAbort, gid, remaining);
-    std::vector<Status> res =
-        pool_.Fanout(calls, Clock::now() + opts_.call_timeout, {}, RunHere(remaining));
+    std::vector<Status> res = Phase(BranchOp::kAbort, gid, remaining);
     std::vector<size_t> next;
     for (size_t k = 0; k < remaining.size(); ++k) {
       if (!res[k].ok()) next.push_back(remaining[k]);
@@ -328,18 +261,14 @@ bool Coordinator::AbortAll(const std::string& gid, const std::vector<size_t>& wh
 
 void Coordinator::CommitRound(Job* job) {
   const std::string gid = job->gid;
-  std::vector<std::function<Status()>> calls =
-      BranchCalls(BranchOp::kCommit, job->gid, job->remaining);
-  if (job->rounds++ > 0) phase2_retries_ += calls.size();
-  std::vector<Status> res = pool_.Fanout(
-      calls, Clock::now() + opts_.call_timeout,
-      [&](size_t, const Status& st) {
+  if (job->rounds++ > 0) phase2_retries_ += job->remaining.size();
+  std::vector<Status> res =
+      Phase(BranchOp::kCommit, job->gid, job->remaining, {}, [&](size_t, const Status& st) {
         if (st.ok() && !job->committed_one) {
           job->committed_one = true;
           StepReached(Step::kAfterCommitOne, gid);
         }
-      },
-      RunHere(job->remaining));
+      });
   std::vector<size_t> next;
   for (size_t k = 0; k < job->remaining.size(); ++k) {
     if (!res[k].ok()) next.push_back(job->remaining[k]);
@@ -443,6 +372,7 @@ Coordinator::Stats Coordinator::stats() const {
   s.phase2_retries = phase2_retries_.load();
   s.handed_to_background = handed_off_.load();
   s.left_to_recovery = left_to_recovery_.load();
+  s.call_threads = pool_.threads();
   std::lock_guard<std::mutex> l(report_mu_);
   s.recovery = recovery_total_;
   return s;

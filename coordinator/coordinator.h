@@ -111,7 +111,10 @@ class Coordinator {
     uint64_t phase2_retries = 0;        // commit calls repeated after a failure
     uint64_t handed_to_background = 0;  // transactions whose phase 2 finished in the background
     uint64_t left_to_recovery = 0;      // transactions whose fate recovery had to settle
-    RecoveryReport recovery;            // all passes of this coordinator
+    // Threads the participant-call pool started: 0 when every phase ran on
+    // the callers' own threads (phase.cc).
+    int call_threads = 0;
+    RecoveryReport recovery;  // all passes of this coordinator
   };
 
   // Runs the start-up recovery pass (its report is in stats().recovery; a
@@ -153,6 +156,11 @@ class Coordinator {
   std::vector<std::function<Status()>> BranchCalls(BranchOp op, const std::string& gid,
                                                    const std::vector<size_t>& which,
                                                    const std::vector<Work>& works = {}) const;
+  // `op` on every member of `which` in parallel, the results by index in
+  // `which`; `on_result` as CallPool::Fanout's (phase.cc says how).
+  std::vector<Status> Phase(BranchOp op, const std::string& gid, const std::vector<size_t>& which,
+                            const std::vector<Work>& works = {},
+                            const std::function<void(size_t, const Status&)>& on_result = {});
   // Sends Abort to `which` members; false if some did not acknowledge.
   bool AbortAll(const std::string& gid, const std::vector<size_t>& which);
   // One round of Commit on job->remaining; removes the acknowledged ones.

@@ -91,6 +91,8 @@ Status BuildMembers(const std::vector<ParticipantSpec>& specs, const BuildOption
       po.application_name = opts.application_name;
       PostgresParticipant::Options pp;
       pp.name = pg_count == 1 ? "postgres" : "postgres:shard" + std::to_string(k);
+      // Bounded calls run on the coordinator's own thread (phase.cc).
+      pp.call_deadline = opts.timeout;
       std::unique_ptr<PostgresParticipant> p;
       Status st = PostgresParticipant::Create(po, pp, &p);
       if (!st.ok()) return st;

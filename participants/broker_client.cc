@@ -291,6 +291,58 @@ Status BrokerClient::Abort(const std::string& gid) {
   return StatusFromResponse(r, "broker abort " + gid);
 }
 
+namespace {
+
+// A transaction request on its way: the transport's half-done exchange and
+// what turns its response into the blocking call's Status.
+class StartedRequest : public StartedCall {
+ public:
+  StartedRequest(Status early, std::unique_ptr<broker::HttpTransport::Pending> pending,
+                 std::string what)
+      : early_(std::move(early)), pending_(std::move(pending)), what_(std::move(what)) {}
+
+  Status Finish() override {
+    if (!early_.ok()) return early_;
+    HttpResponse r;
+    Status s = pending_->Finish(&r);
+    if (!s.ok()) return s;
+    return StatusFromResponse(r, what_);
+  }
+
+ private:
+  Status early_;
+  std::unique_ptr<broker::HttpTransport::Pending> pending_;
+  std::string what_;
+};
+
+}  // namespace
+
+std::unique_ptr<StartedCall> BrokerClient::StartPrepare(const std::string& gid,
+                                                        const std::vector<OutMessage>& ms) {
+  Status s = CheckName("gid", gid);
+  std::string body;
+  if (s.ok()) s = MessagesBody(ms, true, &body);
+  std::unique_ptr<broker::HttpTransport::Pending> p;
+  if (s.ok()) {
+    s = impl_->transport->Start("POST", api::Path(api::Route::kPrepare, gid), std::move(body), &p);
+  }
+  return std::make_unique<StartedRequest>(s, std::move(p), "broker prepare " + gid);
+}
+
+std::unique_ptr<StartedCall> BrokerClient::StartCommit(const std::string& gid) {
+  Status s = CheckName("gid", gid);
+  std::unique_ptr<broker::HttpTransport::Pending> p;
+  if (s.ok()) s = impl_->transport->Start("POST", api::Path(api::Route::kCommit, gid), "", &p);
+  return std::make_unique<StartedRequest>(s, std::move(p), "broker commit " + gid);
+}
+
+std::unique_ptr<StartedCall> BrokerClient::StartAbort(const std::string& gid) {
+  Status s = CheckName("gid", gid);
+  std::unique_ptr<broker::HttpTransport::Pending> p;
+  if (s.ok()) s = impl_->transport->Start("POST", api::Path(api::Route::kAbort, gid), "", &p);
+  return std::make_unique<StartedRequest>(s, std::move(p), "broker abort " + gid);
+}
+
 Status BrokerClient::Precommit(const std::string& gid) {
   Status s = CheckName("gid", gid);
   if (!s.ok()) return s;

@@ -88,6 +88,15 @@ class BrokerClient {
   // was precommitted or committed before; NotFound for a gid never prepared,
   // FailedPrecondition for an aborted one.
   Status Precommit(const std::string& gid);
+
+  // Prepare, Commit and Abort in two halves (HttpTransport::Start): the
+  // request has been written when these return, and the call's Finish reads
+  // the answer and returns what Prepare, Commit (without offsets) or Abort
+  // returns. A bad gid or message is returned by Finish.
+  std::unique_ptr<StartedCall> StartPrepare(const std::string& gid,
+                                            const std::vector<OutMessage>& ms);
+  std::unique_ptr<StartedCall> StartCommit(const std::string& gid);
+  std::unique_ptr<StartedCall> StartAbort(const std::string& gid);
   // GET /transactions?state=prepared (precommitted ones included, flagged)
   Status ListPrepared(std::vector<BrokerPrepared>* out);
 

@@ -16,6 +16,19 @@ Status BrokerParticipant::Commit(const std::string& gid) { return client_->Commi
 
 Status BrokerParticipant::Abort(const std::string& gid) { return client_->Abort(gid); }
 
+std::unique_ptr<StartedCall> BrokerParticipant::StartPrepare(const std::string& gid,
+                                                             const Work& work) {
+  return client_->StartPrepare(gid, work.messages);
+}
+
+std::unique_ptr<StartedCall> BrokerParticipant::StartCommit(const std::string& gid) {
+  return client_->StartCommit(gid);
+}
+
+std::unique_ptr<StartedCall> BrokerParticipant::StartAbort(const std::string& gid) {
+  return client_->StartAbort(gid);
+}
+
 Status BrokerParticipant::ListInDoubt(const std::string& gid_prefix, std::vector<InDoubtTxn>* out) {
   out->clear();
   std::vector<BrokerPrepared> all;

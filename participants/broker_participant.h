@@ -38,6 +38,11 @@ class BrokerParticipant : public Participant {
   Status ListInDoubt(const std::string& gid_prefix, std::vector<InDoubtTxn>* out) override;
   // Every request carries the client's deadline (connect, write and read).
   bool CallsBounded() const override { return true; }
+  // One HTTP request each: sent now, answered at Finish (BrokerClient::StartPrepare).
+  bool CallsStartable() const override { return true; }
+  std::unique_ptr<StartedCall> StartPrepare(const std::string& gid, const Work& work) override;
+  std::unique_ptr<StartedCall> StartCommit(const std::string& gid) override;
+  std::unique_ptr<StartedCall> StartAbort(const std::string& gid) override;
 
   BrokerClient& client() { return *client_; }
 

@@ -21,6 +21,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -61,6 +62,16 @@ struct InDoubtTxn {
   std::chrono::system_clock::time_point prepared_at;
 };
 
+// A participant call whose request is on its way and whose answer has not
+// been read yet (Participant::StartPrepare and the like).
+class StartedCall {
+ public:
+  virtual ~StartedCall() = default;
+  // Waits for the answer, within the participant's own timeout, and returns
+  // exactly what the blocking call (Prepare, Commit, Abort) would have.
+  virtual Status Finish() = 0;
+};
+
 class Participant {
  public:
   virtual ~Participant() = default;
@@ -76,8 +87,32 @@ class Participant {
   // timeout (a timer covers each wait, as the broker client's does). The
   // coordinator may then run the call on its own thread instead of handing
   // it to a pool thread that it could abandon (a libpq read on a
-  // black-holed connection has no such timer, so Postgres says false).
+  // black-holed connection has no timer of its own: Postgres says true only
+  // with a call deadline, which a watcher enforces, see call_deadline.h).
   virtual bool CallsBounded() const { return false; }
+
+  // Prepare, Commit and Abort in two halves, for a participant whose call
+  // is one request to its server (the broker's): the request has been sent
+  // when these return, and Finish reads the answer. The coordinator sends
+  // them first, makes its other participant's call on the same thread
+  // while they travel, and then reads their answers: a phase in parallel
+  // with no thread hand-off. nullptr (the default): not supported, use the
+  // blocking call. A participant that supports them says so with
+  // CallsStartable (the coordinator must know before it starts any call of
+  // a phase) and bounds its calls (CallsBounded), Finish included.
+  virtual bool CallsStartable() const { return false; }
+  virtual std::unique_ptr<StartedCall> StartPrepare(const std::string& gid, const Work& work) {
+    (void)gid, (void)work;
+    return nullptr;
+  }
+  virtual std::unique_ptr<StartedCall> StartCommit(const std::string& gid) {
+    (void)gid;
+    return nullptr;
+  }
+  virtual std::unique_ptr<StartedCall> StartAbort(const std::string& gid) {
+    (void)gid;
+    return nullptr;
+  }
 
   // Prepared (in-doubt) transactions whose gid starts with `gid_prefix`.
   virtual Status ListInDoubt(const std::string& gid_prefix, std::vector<InDoubtTxn>* out) = 0;

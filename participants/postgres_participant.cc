@@ -109,6 +109,18 @@ std::string LikePrefix(const std::string& prefix) {
 PostgresParticipant::PostgresParticipant(std::shared_ptr<PgPool> pool, const Options& opts)
     : pool_(std::move(pool)), opts_(opts) {}
 
+CallDeadlines::Guard PostgresParticipant::Watch(PgPool::Lease& lease,
+                                                std::chrono::steady_clock::time_point d) const {
+  if (!Bounded() || !lease) return CallDeadlines::Guard();
+  return CallDeadlines::Watch(lease.conn().sock(), d);
+}
+
+Status PostgresParticipant::Missed(const std::string& what) const {
+  return Status::Timeout(what + ": no answer from Postgres within " +
+                         std::to_string(opts_.call_deadline.count()) +
+                         " ms; the connection was shut down");
+}
+
 Status PostgresParticipant::Create(std::shared_ptr<PgPool> pool, const Options& opts,
                                    std::unique_ptr<PostgresParticipant>* out) {
   if (!pool) return Status::InvalidArgument("no connection pool");
@@ -151,9 +163,11 @@ Status PostgresParticipant::Prepare(const std::string& gid, const Work& work) {
   Status s = CheckGid(gid);
   if (s.ok()) s = CheckNoNul(work);
   if (!s.ok()) return s;
+  const auto deadline = Deadline();
   PgPool::Lease lease;
   s = pool_->Acquire(&lease);
   if (!s.ok()) return s;
+  CallDeadlines::Guard guard = Watch(lease, deadline);  // after the lease: see call_deadline.h
   bool prepared = false;
   bool one_message = false;
   try {
@@ -185,6 +199,10 @@ Status PostgresParticipant::Prepare(const std::string& gid, const Work& work) {
       lease.MarkBroken();  // libpqxx's idea of the session state is unreliable now
       return Status::OK();
     }
+    if (guard.fired()) {
+      if (lease) lease.MarkBroken();
+      return Missed(name() + " prepare " + gid);  // no vote: the coordinator aborts it
+    }
     return e;
   }
   return Status::OK();
@@ -203,8 +221,16 @@ Status PostgresParticipant::Finish(const std::string& gid, bool commit) {
   // the gid up first.
   bool maybe_sent = false;
   Status last;
+  const auto deadline = Deadline();
   for (int round = 0; round < opts_.finish_attempts; ++round) {
-    if (round > 0) std::this_thread::sleep_for(opts_.retry_backoff * round);
+    if (round > 0) {
+      const auto wait = opts_.retry_backoff * round;
+      if (Bounded() && std::chrono::steady_clock::now() + wait >= deadline) {
+        last = Missed(what);
+        break;
+      }
+      std::this_thread::sleep_for(wait);
+    }
     PgPool::Lease lease;
     s = pool_->Acquire(&lease);
     if (!s.ok()) {
@@ -212,6 +238,7 @@ Status PostgresParticipant::Finish(const std::string& gid, bool commit) {
       last = s;
       continue;
     }
+    CallDeadlines::Guard guard = Watch(lease, deadline);  // after the lease: see call_deadline.h
     try {
       pqxx::nontransaction tx(lease.conn());
       if (maybe_sent) {
@@ -240,6 +267,13 @@ Status PostgresParticipant::Finish(const std::string& gid, bool commit) {
         last = Status::InDoubt(e.message());
         continue;
       }
+      if (guard.fired()) {
+        if (lease) lease.MarkBroken();
+        // The statement may have run: the outcome is unknown, and the
+        // deadline leaves no time for another round.
+        last = Missed(what);
+        break;
+      }
       if (e.code() == Status::Code::kUnavailable || e.code() == Status::Code::kInDoubt) {
         last = e;
         continue;
@@ -250,6 +284,7 @@ Status PostgresParticipant::Finish(const std::string& gid, bool commit) {
       return Status::IOError(e.message());
     }
   }
+  if (last.code() == Status::Code::kTimeout) return Status::InDoubt(last.message());
   return Status::InDoubt(what + ": outcome unknown after " + std::to_string(opts_.finish_attempts) +
                          " attempts; last error: " + last.ToString());
 }
@@ -285,9 +320,11 @@ Status PostgresParticipant::ListInDoubt(const std::string& gid_prefix,
 Status PostgresParticipant::CommitOnePhase(const Work& work) {
   Status s = CheckNoNul(work);
   if (!s.ok()) return s;
+  const auto deadline = Deadline();
   PgPool::Lease lease;
   s = pool_->Acquire(&lease);
   if (!s.ok()) return s;
+  CallDeadlines::Guard guard = Watch(lease, deadline);  // after the lease: see call_deadline.h
   bool one_message = false;
   try {
     std::string text;
@@ -304,6 +341,11 @@ Status PostgresParticipant::CommitOnePhase(const Work& work) {
   } catch (...) {
     Status e = StatusFromPgException(&lease, name() + " one-phase commit");
     if (one_message && lease) lease.MarkBroken();  // maybe inside an aborted transaction block
+    if (guard.fired()) {
+      if (lease) lease.MarkBroken();
+      // Shut down while the commit may have run: as a lost connection.
+      return Status::InDoubt(Missed(name() + " one-phase commit").message());
+    }
     // The connection died with the COMMIT maybe executed: the outcome is
     // unknown, exactly as pqxx::in_doubt_error reports it on the other path.
     if (one_message && e.code() == Status::Code::kUnavailable) {

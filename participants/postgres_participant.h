@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "participants/call_deadline.h"
 #include "participants/participant.h"
 #include "participants/pg_pool.h"
 
@@ -46,6 +47,14 @@ class PostgresParticipant : public Participant {
     // connections keep breaking, before giving up with InDoubt.
     int finish_attempts = 5;
     std::chrono::milliseconds retry_backoff{50};  // grows linearly per round
+    // > 0: Prepare, Commit, Abort and CommitOnePhase each end within this
+    // (plus the pool's acquire and connect bounds, and the watcher's tick):
+    // past it, the connection is shut down (call_deadline.h), the call
+    // reports Timeout (prepare: nothing voted) or InDoubt (commit, abort,
+    // one-phase commit: the outcome is unknown), and CallsBounded() is
+    // true, so the coordinator runs these calls on its own thread.
+    // 0: no deadline beyond statement_timeout.
+    std::chrono::milliseconds call_deadline{0};
   };
 
   // Checks that Postgres is reachable (Unavailable otherwise, with the DSN
@@ -58,6 +67,7 @@ class PostgresParticipant : public Participant {
                        std::unique_ptr<PostgresParticipant>* out);
 
   std::string name() const override { return opts_.name; }
+  bool CallsBounded() const override { return opts_.call_deadline.count() > 0; }
   Status Prepare(const std::string& gid, const Work& work) override;
   Status Commit(const std::string& gid) override;
   Status Abort(const std::string& gid) override;
@@ -75,6 +85,14 @@ class PostgresParticipant : public Participant {
  private:
   PostgresParticipant(std::shared_ptr<PgPool> pool, const Options& opts);
   Status Finish(const std::string& gid, bool commit);
+
+  // The call deadline (call_deadline.h), when Options::call_deadline is set.
+  bool Bounded() const { return opts_.call_deadline.count() > 0; }
+  std::chrono::steady_clock::time_point Deadline() const {
+    return std::chrono::steady_clock::now() + opts_.call_deadline;
+  }
+  CallDeadlines::Guard Watch(PgPool::Lease& lease, std::chrono::steady_clock::time_point d) const;
+  Status Missed(const std::string& what) const;  // Timeout, naming the deadline
 
   const std::shared_ptr<PgPool> pool_;
   const Options opts_;

@@ -184,6 +184,62 @@ TEST_F(CoordinatorFakeTest, CommitNotFoundCountsAsAlreadyCommitted) {
   EXPECT_EQ(log_->ended(), std::set<std::string>{r.gid});
 }
 
+// The pairing of a Postgres member (bounded by its call deadline) and the
+// broker (whose calls can be started): each phase runs on the caller's
+// thread, the broker's request started, the other call made meanwhile, and
+// the pool never starts a thread. The outcome is the same as through it.
+TEST_F(CoordinatorFakeTest, AStartableAndABoundedMemberRunEveryPhaseOnTheCallersThread) {
+  db_->set_bounded(true);
+  broker_->set_bounded(true);
+  broker_->set_startable(true);
+  Start();
+  for (int i = 0; i < 3; ++i) {
+    TxnResult r = Run();
+    ASSERT_EQ(r.outcome, TxnOutcome::kCommitted) << r.status.ToString();
+  }
+  EXPECT_EQ(broker_->started(), 6) << "3 prepares and 3 commits started";
+  for (FakeParticipant* p : Both()) {
+    EXPECT_EQ(p->calls(M::kPrepare), 3) << p->name();
+    EXPECT_EQ(p->calls(M::kCommit), 3) << p->name();
+    EXPECT_EQ(p->committed().size(), 3u) << p->name();
+  }
+  EXPECT_EQ(coord_->stats().call_threads, 0);
+
+  // A vote abort read from a started prepare aborts both, the started way too.
+  broker_->Answer(M::kPrepare, Status::Aborted("vote abort"));
+  TxnResult r = Run();
+  ASSERT_EQ(r.outcome, TxnOutcome::kAborted);
+  EXPECT_TRUE(r.status.IsAborted()) << r.status.ToString();
+  EXPECT_EQ(db_->aborted(), std::set<std::string>{r.gid});
+  EXPECT_EQ(broker_->calls(M::kCommit), 3) << "nothing more committed";
+  // A commit answered NotFound from a started call counts as done, as ever.
+  broker_->Answer(M::kCommit, Status::NotFound("no such prepared gid"));
+  r = Run();
+  ASSERT_EQ(r.outcome, TxnOutcome::kCommitted) << r.status.ToString();
+  EXPECT_TRUE(log_->ended().count(r.gid));
+  EXPECT_EQ(coord_->stats().call_threads, 0);
+}
+
+// A member that neither starts nor bounds its calls (Postgres without a call
+// deadline), or a step hook (crash points), sends the phase through the pool.
+TEST_F(CoordinatorFakeTest, AnUnboundedMemberOrAStepHookUsesThePool) {
+  broker_->set_bounded(true);
+  broker_->set_startable(true);
+  Start();
+  ASSERT_EQ(Run().outcome, TxnOutcome::kCommitted);
+  EXPECT_GE(coord_->stats().call_threads, 1);
+  EXPECT_EQ(broker_->started(), 0) << "run on this thread instead, the pool's call beside it";
+
+  db_->set_bounded(true);
+  int steps = 0;
+  opts_.on_step = [&](Step, const std::string&, int64_t) { ++steps; };
+  Start();
+  ASSERT_EQ(Run().outcome, TxnOutcome::kCommitted);
+  EXPECT_GE(coord_->stats().call_threads, 1);
+  EXPECT_EQ(broker_->started(), 0);
+  EXPECT_GT(steps, 0);
+}
+
 // Recovery at start, over what a dead coordinator "t1" left behind.
 class CoordinatorFakeRecoveryTest : public CoordinatorFakeTest {
  protected:

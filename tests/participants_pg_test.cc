@@ -18,6 +18,7 @@
 #include <pqxx/pqxx>
 
 #include "common/process.h"
+#include "participants/call_deadline.h"
 #include "participants/pg_pool.h"
 #include "participants/postgres_participant.h"
 #include "tests/support/test_support.h"
@@ -290,6 +291,57 @@ TEST_F(PgParticipantTest, LockWaitIsBoundedByStatementTimeout) {
   EXPECT_EQ(s.code(), Status::Code::kTimeout) << s.ToString();
   EXPECT_FALSE(PreparedListed("t1:waiter"));
   ASSERT_TRUE(p_->Abort("t1:holder").ok());
+  EXPECT_EQ(Sql("SELECT v FROM kv WHERE id = 1")[0][0].as<std::string>(), "a");
+}
+
+// With a call deadline, a call Postgres does not answer (here: a lock wait,
+// which statement_timeout would end only after 30 s) ends at the deadline on
+// the caller's own thread: the watcher shuts its connection down. The
+// server already had the whole statement, so it prepares the gid once the
+// lock is free: a late prepare, which the coordinator's presumed abort
+// (Abort now, recovery later) cleans up, as for an abandoned pool call.
+TEST_F(PgParticipantTest, CallDeadlineEndsAStuckCallAndDropsItsConnection) {
+  Sql("INSERT INTO kv VALUES (1, 'a')");
+  Work w;
+  w.statements.push_back(SqlStatement{"UPDATE kv SET v = 'holder' WHERE id = $1", {"1"}});
+  ASSERT_TRUE(p_->Prepare("t1:dl-holder", w).ok());
+
+  PgPool::Options po;
+  po.dsn = g_dsn;
+  po.max_connections = 2;
+  po.statement_timeout = std::chrono::seconds(30);
+  std::shared_ptr<PgPool> pool;
+  ASSERT_TRUE(PgPool::Create(po, &pool).ok());
+  PostgresParticipant::Options opts;
+  opts.call_deadline = std::chrono::milliseconds(300);
+  std::unique_ptr<PostgresParticipant> bounded;
+  ASSERT_TRUE(PostgresParticipant::Create(pool, opts, &bounded).ok());
+  EXPECT_TRUE(bounded->CallsBounded());
+  EXPECT_FALSE(p_->CallsBounded()) << "no deadline, no claim";
+
+  const uint64_t fired = dw::CallDeadlines::fired_total();
+  Work w2;
+  w2.statements.push_back(SqlStatement{"UPDATE kv SET v = 'waiter' WHERE id = $1", {"1"}});
+  const auto t0 = std::chrono::steady_clock::now();
+  Status s = bounded->Prepare("t1:dl-waiter", w2);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(s.code(), Status::Code::kTimeout) << s.ToString();
+  EXPECT_NE(s.message().find("connection was shut down"), std::string::npos) << s.ToString();
+  EXPECT_LT(took, std::chrono::seconds(5)) << "ended by the deadline, not statement_timeout";
+  EXPECT_EQ(dw::CallDeadlines::fired_total(), fired + 1);
+  EXPECT_EQ(pool->stats().dropped_total, 1u) << "a shut-down connection is never reused";
+
+  // The same participant goes on working on a new connection.
+  ASSERT_TRUE(bounded->Prepare("t1:dl-other", Insert(2, "b")).ok());
+  ASSERT_TRUE(bounded->Commit("t1:dl-other").ok());
+
+  // Freed, the waiting backend runs the rest of what it received.
+  ASSERT_TRUE(p_->Abort("t1:dl-holder").ok());
+  for (int i = 0; i < 100 && !PreparedListed("t1:dl-waiter"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(bounded->Abort("t1:dl-waiter").ok());  // presumed abort, as the coordinator sends
+  EXPECT_FALSE(PreparedListed("t1:dl-waiter"));
   EXPECT_EQ(Sql("SELECT v FROM kv WHERE id = 1")[0][0].as<std::string>(), "a");
 }
 

@@ -100,4 +100,44 @@ Status FakeParticipant::ListInDoubt(const std::string& gid_prefix, std::vector<I
   return Status::OK();
 }
 
+namespace {
+
+class FakeStarted : public StartedCall {
+ public:
+  explicit FakeStarted(std::function<Status()> call) : call_(std::move(call)) {}
+  Status Finish() override { return call_(); }
+
+ private:
+  std::function<Status()> call_;
+};
+
+}  // namespace
+
+std::unique_ptr<StartedCall> FakeParticipant::Started(std::function<Status()> call) {
+  if (!startable_) return nullptr;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    ++started_;
+  }
+  return std::make_unique<FakeStarted>(std::move(call));
+}
+
+std::unique_ptr<StartedCall> FakeParticipant::StartPrepare(const std::string& gid,
+                                                           const Work& work) {
+  return Started([this, gid, work] { return Prepare(gid, work); });
+}
+
+std::unique_ptr<StartedCall> FakeParticipant::StartCommit(const std::string& gid) {
+  return Started([this, gid] { return Commit(gid); });
+}
+
+std::unique_ptr<StartedCall> FakeParticipant::StartAbort(const std::string& gid) {
+  return Started([this, gid] { return Abort(gid); });
+}
+
+int FakeParticipant::started() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return started_;
+}
+
 }  // namespace dw::testing

@@ -22,7 +22,9 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -42,6 +44,11 @@ class FakeParticipant : public Participant {
   void Delay(Method m, std::chrono::milliseconds d);
   // What CallsBounded answers (false by default, as for Postgres).
   void set_bounded(bool b) { bounded_ = b; }
+  // What CallsStartable answers (false by default). When true, StartPrepare
+  // and the like return a call whose Finish makes the blocking call, so
+  // scripted answers and delays apply to it.
+  void set_startable(bool b) { startable_ = b; }
+  int started() const;  // calls begun through Start*
   // Stages `gid` as if an earlier process had prepared it.
   void AddPrepared(const std::string& gid);
 
@@ -55,6 +62,10 @@ class FakeParticipant : public Participant {
   Status Commit(const std::string& gid) override;
   Status Abort(const std::string& gid) override;
   bool CallsBounded() const override { return bounded_; }
+  bool CallsStartable() const override { return startable_; }
+  std::unique_ptr<StartedCall> StartPrepare(const std::string& gid, const Work& work) override;
+  std::unique_ptr<StartedCall> StartCommit(const std::string& gid) override;
+  std::unique_ptr<StartedCall> StartAbort(const std::string& gid) override;
   Status ListInDoubt(const std::string& gid_prefix, std::vector<InDoubtTxn>* out) override;
 
  private:
@@ -64,10 +75,13 @@ class FakeParticipant : public Participant {
 
   const std::string name_;
   bool bounded_ = false;
+  bool startable_ = false;
+  std::unique_ptr<StartedCall> Started(std::function<Status()> call);
   mutable std::mutex mu_;
   std::map<Method, std::deque<Status>> answers_;                           // guarded by mu_
   std::map<Method, std::chrono::milliseconds> delays_;                     // guarded by mu_
   std::map<Method, int> calls_;                                            // guarded by mu_
+  int started_ = 0;                                                        // guarded by mu_
   std::map<std::string, std::chrono::system_clock::time_point> prepared_;  // guarded by mu_
   std::set<std::string> committed_;                                        // guarded by mu_
   std::set<std::string> aborted_;                                          // guarded by mu_

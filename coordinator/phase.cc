@@ -1,0 +1,154 @@
+// A phase of the protocol: one call per involved member, in parallel.
+//
+// Two ways to run it:
+//   on this thread  when every member but at most one can start its call
+//                   (Participant::CallsStartable: the request is sent and the
+//                   answer read later) and that one bounds its own call
+//                   (CallsBounded): the started requests go out first, the
+//                   other call runs here while they travel, then their
+//                   answers are read. Parallel, with no thread hand-off: a
+//                   2PC order's two phases cost two wake-ups fewer each
+//                   than through the pool, on two shared cores a large
+//                   share of the coordinator's CPU per order.
+//   through the pool  otherwise, and whenever a step hook is set (crash
+//                   points must fire at the FIRST answer while the other
+//                   calls may still be in flight; read in a fixed order here,
+//                   an answer would be seen only after the call run here).
+//                   CallPool::Fanout, one self-bounded call on this thread.
+// Either way every call ends by its deadline: the pool abandons a late
+// call, a self-bounded one ends itself.
+#include <string>
+
+#include "coordinator/coordinator.h"
+#include "coordinator/gid.h"
+
+namespace dw::coord {
+namespace {
+
+// "prepare", or "prepare dw:c1:5.1" when the branch name differs from the gid.
+std::string Verb(const char* verb, const std::string& branch, const std::string& gid) {
+  return branch == gid ? verb : std::string(verb) + " " + branch;
+}
+
+std::string VoteText(const Status& s) {
+  if (s.ok()) return "vote commit";
+  if (s.IsAborted()) return "vote abort: " + s.message();
+  return "no vote: " + s.ToString();
+}
+
+const char* const kVerb[] = {"prepare", "commit", "abort"};
+
+// The answer of a branch call as the coordinator reads it, traced.
+template <class Op>
+Status Settle(Op op, Participant* p, Status st, Trace* tr, const std::string& gid) {
+  // Commit's NotFound: the member holds no such prepared gid any more; it
+  // was committed (an earlier attempt whose answer was lost, or recovery).
+  if (op == Op::kCommit && st.IsNotFound()) st = Status::OK();
+  if (tr) {
+    tr->Reply(gid, p->name(),
+              op == Op::kPrepare  ? VoteText(st)
+              : !st.ok()          ? st.ToString()
+              : op == Op::kCommit ? "committed"
+                                  : "aborted");
+  }
+  return st;
+}
+
+}  // namespace
+
+std::optional<size_t> Coordinator::RunHere(const std::vector<size_t>& which) const {
+  if (opts_.on_step) return std::nullopt;  // see the top of this file
+  for (size_t k = which.size(); k-- > 0;) {
+    if (members_[which[k]].participant->CallsBounded()) return k;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::function<Status()>> Coordinator::BranchCalls(
+    BranchOp op, const std::string& gid, const std::vector<size_t>& which,
+    const std::vector<Work>& works) const {
+  Trace* tr = opts_.trace;
+  std::vector<std::function<Status()>> calls;
+  calls.reserve(which.size());
+  for (size_t i : which) {
+    // The calls copy what they need: one that misses the deadline runs on
+    // after its caller returned.
+    Work w = op == BranchOp::kPrepare ? works[i] : Work{};
+    calls.push_back([op, p = members_[i].participant, b = BranchGid(gid, members_[i].branch),
+                     w = std::move(w), tr, gid] {
+      if (tr) tr->Send(gid, p->name(), Verb(kVerb[static_cast<int>(op)], b, gid));
+      Status st;
+      switch (op) {
+        case BranchOp::kPrepare:
+          st = p->Prepare(b, w);
+          break;
+        case BranchOp::kCommit:
+          st = p->Commit(b);
+          break;
+        case BranchOp::kAbort:
+          st = p->Abort(b);
+          break;
+      }
+      return Settle(op, p.get(), std::move(st), tr, gid);
+    });
+  }
+  return calls;
+}
+
+std::vector<Status> Coordinator::Phase(
+    BranchOp op, const std::string& gid, const std::vector<size_t>& which,
+    const std::vector<Work>& works, const std::function<void(size_t, const Status&)>& on_result) {
+  std::optional<size_t> here;  // the one call that cannot be started
+  bool on_this_thread = !opts_.on_step;
+  for (size_t k = 0; k < which.size() && on_this_thread; ++k) {
+    const Participant& p = *members_[which[k]].participant;
+    if (p.CallsStartable()) continue;
+    if (here || !p.CallsBounded()) on_this_thread = false;
+    here = k;
+  }
+  std::vector<std::function<Status()>> calls = BranchCalls(op, gid, which, works);
+  if (!on_this_thread) {
+    return pool_.Fanout(calls, std::chrono::steady_clock::now() + opts_.call_timeout, on_result,
+                        RunHere(which));
+  }
+  Trace* tr = opts_.trace;
+  std::vector<std::unique_ptr<StartedCall>> started(which.size());
+  for (size_t k = 0; k < which.size(); ++k) {
+    if (here && k == *here) continue;
+    const Member& m = members_[which[k]];
+    Participant* p = m.participant.get();
+    const std::string b = BranchGid(gid, m.branch);
+    if (tr) tr->Send(gid, p->name(), Verb(kVerb[static_cast<int>(op)], b, gid));
+    switch (op) {
+      case BranchOp::kPrepare:
+        started[k] = p->StartPrepare(b, works[which[k]]);
+        break;
+      case BranchOp::kCommit:
+        started[k] = p->StartCommit(b);
+        break;
+      case BranchOp::kAbort:
+        started[k] = p->StartAbort(b);
+        break;
+    }
+  }
+  std::vector<Status> out(which.size());
+  if (here) {
+    out[*here] = calls[*here]();
+    if (on_result) on_result(*here, out[*here]);
+  }
+  for (size_t k = 0; k < which.size(); ++k) {
+    if (here && k == *here) continue;
+    if (!started[k]) {
+      // CallsStartable said yes and Start said no: the blocking call, late
+      // but correct (this never happens with the participants here).
+      out[k] = calls[k]();
+      if (on_result) on_result(k, out[k]);
+      continue;
+    }
+    out[k] = Settle(op, members_[which[k]].participant.get(), started[k]->Finish(), tr, gid);
+    if (on_result) on_result(k, out[k]);
+  }
+  return out;
+}
+
+}  // namespace dw::coord
