@@ -193,6 +193,9 @@ TEST(CliBadInputTest, EveryBadFlagIsOneLineNonZeroAndCreatesNothing) {
       {{"chaos", "--approach", "bogus"}, "bogus"},
       {{"chaos", "--approach", "bogus", "--out", "out"}, "bogus"},
       {{"chaos", "--broker", "http://127.0.0.1:1"}, "--broker"},
+      {{"chaos", "--sink", "kafka"}, "--sink"},
+      {{"chaos", "--dedupe-window", "2s"}, "--dedupe-window"},
+      {{"chaos", "--sink", "nats", "--dedupe-window", "soon"}, "--dedupe-window"},
   };
   for (const Case& c : cases) {
     std::string cmd = "dualwrite";
