@@ -1,22 +1,24 @@
 #include "outbox/relay_cdc.h"
 
-#include <libpq-fe.h>
 #include <poll.h>
 
-#include <algorithm>
-#include <cstdio>
-#include <deque>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include <pqxx/pqxx>
 
-#include "common/crc32c.h"
-#include "common/one_line.h"
 #include "outbox/cdc_backlog.h"
+#include "outbox/cdc_changes.h"
+#include "outbox/cdc_slot.h"
 #include "outbox/cdc_sql_reader.h"
-#include "outbox/emit_message.h"
+#include "outbox/cdc_stream.h"
+#include "outbox/cdc_watermark.h"
 #include "outbox/event.h"
-#include "outbox/pg_util.h"
 #include "outbox/pgoutput.h"
 #include "outbox/polling_relay.h"
 #include "outbox/publish_worker.h"
@@ -27,29 +29,14 @@ namespace dw::outbox {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using pgoutput::Message;
 
-// Postgres epoch (2000-01-01) in Unix µs: the standby status update's clock.
-constexpr int64_t kPgEpochUnixUs = 946684800LL * 1000000;
-// The columns the publication carries (what Handle reads from an insert).
-// A publication made before it had no list and carries every column: the
-// relay reads the same columns by name from either.
-constexpr char kCdcColumns[] = "id, event_id, topic, msg_key, payload";
 // wal_sender_timeout defaults to 60 s: report well within it.
 constexpr auto kFeedbackInterval = std::chrono::seconds(10);
 constexpr auto kWatermarkInterval = std::chrono::seconds(2);
 constexpr auto kSlotCheckInterval = std::chrono::seconds(10);
-constexpr size_t kMaxWatermarkSamples = 64;
 // How long Step waits at most for the stream or the batch in flight before
 // looking at the feedback clock again.
 constexpr int kInFlightPollMs = 1000;
-
-std::string WithReplication(const std::string& dsn) {
-  if (dsn.starts_with("postgresql://") || dsn.starts_with("postgres://")) {
-    return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + "replication=database";
-  }
-  return dsn + " replication=database";
-}
 
 class CdcRelay : public Relay {
  public:
@@ -113,7 +100,7 @@ class CdcRelay : public Relay {
       if (!s.ok()) return s;
       // In flight: wait for its outcome, and for more of the stream while
       // the read-ahead buffer has room.
-      pollfd p[2] = {{worker_->fd(), POLLIN, 0}, {PQsocket(stream_), POLLIN, 0}};
+      pollfd p[2] = {{worker_->fd(), POLLIN, 0}, {stream_.socket(), POLLIN, 0}};
       const bool room = static_cast<int>(backlog_.size()) < opts_.batch;
       if (sql_mode()) {
         if (room && !sql_.exhausted()) continue;  // decode more of the chunk meanwhile
@@ -127,11 +114,11 @@ class CdcRelay : public Relay {
   bool WaitForWork(std::chrono::milliseconds max_wait) override {
     if (backlog_.in_flight()) return true;  // Step waits for it
     if (sql_mode() && !sql_.exhausted()) return true;
-    if (!stream_) {  // also --cdc-read sql: the next peek is the next Step's
+    if (!stream_.open()) {  // also --cdc-read sql: the next peek is the next Step's
       std::this_thread::sleep_for(max_wait);
       return false;
     }
-    pollfd p{PQsocket(stream_), POLLIN, 0};
+    pollfd p{stream_.socket(), POLLIN, 0};
     return poll(&p, 1, static_cast<int>(max_wait.count())) > 0;
   }
 
@@ -141,30 +128,19 @@ class CdcRelay : public Relay {
     try {
       if (now - last_watermark_ >= kWatermarkInterval) {
         last_watermark_ = now;
-        Status s = AdvanceWatermark();
+        // See relay_cdc.h, "Watermark".
+        Status s = watermark_.Advance(pool_.get(), CounterKey(opts_), reported_);
         if (!s.ok()) return s;
       }
       if (now - last_slot_check_ >= kSlotCheckInterval) {
         last_slot_check_ = now;
-        PgPool::Lease lease;
-        Status s = pool_->Acquire(&lease);
+        std::optional<int64_t> retained;
+        Status s = slot_.RetainedWal(pool_.get(), &retained);
         if (!s.ok()) return s;
-        try {
-          pqxx::nontransaction tx{lease.conn()};
-          auto r = tx.exec_params(
-              "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint"
-              " FROM pg_replication_slots WHERE slot_name = $1",
-              slot_);
-          if (!r.empty() && !r[0][0].is_null()) {
-            int64_t retained = r[0][0].as<int64_t>();
-            if (retained > opts_.slot_warn_bytes) {
-              *warning = "replication slot " + slot_ + " retains " +
-                         std::to_string(retained >> 20) + " MiB of WAL (warning threshold " +
-                         std::to_string(opts_.slot_warn_bytes >> 20) + " MiB)";
-            }
-          }
-        } catch (...) {
-          return StatusFromPgException(&lease, "cdc: slot check");
+        if (retained && *retained > opts_.slot_warn_bytes) {
+          *warning = "replication slot " + slot_.name() + " retains " +
+                     std::to_string(*retained >> 20) + " MiB of WAL (warning threshold " +
+                     std::to_string(opts_.slot_warn_bytes >> 20) + " MiB)";
         }
       }
     } catch (...) {
@@ -201,51 +177,42 @@ class CdcRelay : public Relay {
   }
 
  private:
-  struct Sample {
-    std::string xmin;
-    uint64_t lsn;
-  };
-
   // Connects, makes sure publication, slot and initial copy exist, and
   // starts streaming. No-op while streaming.
   Status EnsureStreaming() {
     if (streaming_) return Status::OK();
     CloseStream();
-    Status s = PrepareCatalog();
+    Status s = slot_.Prepare(pool_.get(), opts_);
     if (!s.ok()) return s;
-    stream_ = PQconnectdb(WithConnectTimeout(WithReplication(opts_.dsn)).c_str());
-    if (PQstatus(stream_) != CONNECTION_OK) {
-      std::string err = OneLine(PQerrorMessage(stream_));
+    s = stream_.Connect(opts_.dsn);
+    if (!s.ok()) {
       CloseStream();
-      return Status::Unavailable("cdc: replication connection: " + err);
+      return s;
     }
     bool snapshot_done = false;
-    s = SlotState(&snapshot_done);
+    s = slot_.CheckUsable(pool_.get(), &snapshot_done);
     if (!s.ok()) return Fail(s);
     if (!snapshot_done) {
       s = CreateSlotWithInitialCopy();
       if (!s.ok()) return Fail(s);
     }
     if (sql_mode()) return StartSqlReads();
-    std::string cmd = "START_REPLICATION SLOT \"" + slot_ +
-                      "\" LOGICAL 0/0 (proto_version '1', publication_names '" + opts_.publication +
-                      "', messages 'true')";
     const std::string start_id = TraceInstance(opts_) + ".start";
-    Trace* tr = opts_.trace && (opts_.trace->Traced(start_id) || opts_.trace->Begin(start_id))
-                    ? opts_.trace
-                    : nullptr;
-    if (tr) tr->Send(start_id, "postgres", cmd);
-    PGresult* r = PQexec(stream_, cmd.c_str());
-    bool ok = PQresultStatus(r) == PGRES_COPY_BOTH;
-    std::string err = OneLine(PQresultErrorMessage(r));
-    PQclear(r);
-    if (tr) tr->Reply(start_id, "postgres", ok ? "COPY BOTH: streaming from the slot" : err);
-    if (!ok) return Fail(Status::Unavailable("cdc: START_REPLICATION: " + err));
+    s = stream_.Start(slot_.name(), opts_.publication, StartTrace(start_id), start_id);
+    if (!s.ok()) return Fail(s);
     streaming_ = true;
-    decoder_ = pgoutput::Decoder();
+    changes_.Restart();
     backlog_.Restart();
     last_feedback_ = Clock::now();
     return Status::OK();
+  }
+
+  // The trace of the relay's start (slot, initial copy, START_REPLICATION),
+  // or null when not traced.
+  Trace* StartTrace(const std::string& start_id) {
+    return opts_.trace && (opts_.trace->Traced(start_id) || opts_.trace->Begin(start_id))
+               ? opts_.trace
+               : nullptr;
   }
 
   Status Fail(Status s) {
@@ -260,8 +227,7 @@ class CdcRelay : public Relay {
       std::vector<OutboxEvent> dropped;
       (void)worker_->Finish(&dropped);
     }
-    if (stream_) PQfinish(stream_);
-    stream_ = nullptr;
+    stream_.Close();
     sql_.Close();
     streaming_ = false;
   }
@@ -271,19 +237,18 @@ class CdcRelay : public Relay {
   // --cdc-read sql (cdc_sql_reader.h): the replication connection was only
   // needed to make the slot; the reads go over a plain connection.
   Status StartSqlReads() {
-    PQfinish(stream_);
-    stream_ = nullptr;
+    stream_.Close();
     Status s = sql_.Open(opts_.dsn);
     if (!s.ok()) return Fail(s);
     const std::string start_id = TraceInstance(opts_) + ".start";
     if (opts_.trace && (opts_.trace->Traced(start_id) || opts_.trace->Begin(start_id))) {
       opts_.trace->Note(start_id,
-                        "reading slot " + slot_ +
+                        "reading slot " + slot_.name() +
                             " with pg_logical_slot_peek_binary_changes, chunks of up to " +
                             std::to_string(opts_.cdc_sql_chunk_changes) + " changes");
     }
     streaming_ = true;
-    decoder_ = pgoutput::Decoder();
+    changes_.Restart();
     backlog_.Restart();
     last_feedback_ = Clock::now();
     return Status::OK();
@@ -299,7 +264,7 @@ class CdcRelay : public Relay {
       if (backlog_.in_flight() || !backlog_.empty() || backlog_.in_txn()) return Status::OK();
       Status s = AdvanceSlot();
       if (!s.ok()) return s;
-      s = sql_.Peek(slot_, opts_.publication, opts_.cdc_sql_chunk_changes);
+      s = sql_.Peek(slot_.name(), opts_.publication, opts_.cdc_sql_chunk_changes);
       if (!s.ok()) return s;
     }
     // A batch ends on a commit (a chunk holds whole transactions), so its ack
@@ -319,131 +284,23 @@ class CdcRelay : public Relay {
   // The standby status update of --cdc-read sql.
   Status AdvanceSlot() {
     if (backlog_.confirmed() <= reported_) return Status::OK();
-    Status s = sql_.Advance(slot_, backlog_.confirmed());
+    Status s = sql_.Advance(slot_.name(), backlog_.confirmed());
     if (!s.ok()) return s;
     reported_ = backlog_.confirmed();
     last_feedback_ = Clock::now();
     return Status::OK();
   }
 
-  // Publication, slot name, counter rows.
-  Status PrepareCatalog() {
-    PgPool::Lease lease;
-    Status s = pool_->Acquire(&lease);
-    if (!s.ok()) return s;
-    try {
-      pqxx::work tx{lease.conn()};
-      tx.exec("SELECT pg_advisory_xact_lock(" + std::to_string(0x64770004) + ")");
-      if (slot_.empty()) {
-        slot_ = opts_.slot.empty()
-                    ? DefaultSlotName(tx.exec1("SELECT current_database()")[0].as<std::string>())
-                    : opts_.slot;
-        // counter_key is the seed's varchar(50): a slot name may not fit.
-        char hex[16];
-        std::snprintf(hex, sizeof hex, "%08x", crc32c::Value(slot_));
-        snapshot_key_ = std::string("cdc-snapshot:") + hex;
-      }
-      if (tx.exec_params("SELECT 1 FROM pg_publication WHERE pubname = $1", opts_.publication)
-              .empty()) {
-        // A column list (Postgres 15): only what the relay publishes. The
-        // WAL sender formats every published column of every insert with
-        // its output function, on one process that must keep up with all
-        // writers (created_dttm's timestamptz is the costly one).
-        tx.exec0("CREATE PUBLICATION " + tx.quote_name(opts_.publication) +
-                 " FOR TABLE outbox_table (" + kCdcColumns +
-                 ") WITH (publish = 'insert', publish_via_partition_root = true)");
-      }
-      tx.exec_params(
-          "INSERT INTO outbox_counter (counter_key, counter_value) VALUES ($1, 0)"
-          " ON CONFLICT (counter_key) DO NOTHING",
-          CounterKey(opts_));
-      tx.commit();
-    } catch (...) {
-      return StatusFromPgException(&lease, "cdc: publication");
-    }
-    return Status::OK();
-  }
-
-  // *usable: the slot exists and its initial copy finished. A slot without
-  // a finished copy is dropped (it is recreated with a fresh snapshot).
-  Status SlotState(bool* usable) {
-    PgPool::Lease lease;
-    Status s = pool_->Acquire(&lease);
-    if (!s.ok()) return s;
-    try {
-      pqxx::work tx{lease.conn()};
-      bool exists =
-          !tx.exec_params("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", slot_).empty();
-      bool copied =
-          !tx.exec_params("SELECT 1 FROM outbox_counter WHERE counter_key = $1", snapshot_key_)
-               .empty();
-      if (exists && !copied) tx.exec_params("SELECT pg_drop_replication_slot($1)", slot_);
-      if (!exists && copied) {
-        // The slot vanished (dropped by hand): a new one needs a new copy.
-        tx.exec_params("DELETE FROM outbox_counter WHERE counter_key = $1", snapshot_key_);
-      }
-      tx.commit();
-      *usable = exists && copied;
-    } catch (...) {
-      return StatusFromPgException(&lease, "cdc: slot " + slot_);
-    }
-    return Status::OK();
-  }
-
   // CREATE_REPLICATION_SLOT ... EXPORT_SNAPSHOT, then publish every row
   // visible in that snapshot: exactly what the slot will not stream.
   Status CreateSlotWithInitialCopy() {
-    std::string cmd = "CREATE_REPLICATION_SLOT \"" + slot_ + "\" LOGICAL pgoutput EXPORT_SNAPSHOT";
     const std::string start_id = TraceInstance(opts_) + ".start";
-    Trace* tr = opts_.trace && (opts_.trace->Traced(start_id) || opts_.trace->Begin(start_id))
-                    ? opts_.trace
-                    : nullptr;
-    if (tr) tr->Send(start_id, "postgres", cmd);
-    PGresult* r = PQexec(stream_, cmd.c_str());
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-      std::string err = OneLine(PQresultErrorMessage(r));
-      PQclear(r);
-      return Status::Unavailable("cdc: creating slot " + slot_ + ": " + err);
-    }
-    std::string snapshot = PQgetvalue(r, 0, 2);
-    PQclear(r);
-    if (tr) tr->Reply(start_id, "postgres", "slot created, snapshot " + snapshot);
-    const uint64_t published_before = counters_.published;
-    PgPool::Lease lease;
-    Status s = pool_->Acquire(&lease);
+    Trace* tr = StartTrace(start_id);
+    std::string snapshot;
+    Status s = stream_.CreateSlot(slot_.name(), &snapshot, tr, start_id);
     if (!s.ok()) return s;
-    try {
-      pqxx::work tx{lease.conn()};
-      tx.exec0("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
-      tx.exec0("SET TRANSACTION SNAPSHOT " + tx.quote(snapshot));
-      int64_t last = -1;
-      for (;;) {
-        auto rows = tx.exec_params(
-            "SELECT id, topic, event_id, msg_key, payload FROM outbox_table"
-            " WHERE id > $1 ORDER BY id LIMIT $2",
-            last, opts_.batch);
-        if (rows.empty()) break;
-        std::vector<OutboxEvent> events;
-        for (const auto& row : rows) {
-          events.push_back({row[0].as<int64_t>(), row[1].as<std::string>(),
-                            row[2].as<std::string>(), row[3].as<std::string>(),
-                            row[4].as<std::string>()});
-        }
-        s = broker_->Publish(events);
-        if (!s.ok()) break;
-        counters_.published += events.size();
-        last = events.back().id;
-      }
-      if (s.ok()) {
-        tx.exec_params(
-            "INSERT INTO outbox_counter (counter_key, counter_value) VALUES ($1, 1)"
-            " ON CONFLICT (counter_key) DO UPDATE SET counter_value = 1, update_dttm = now()",
-            snapshot_key_);
-        tx.commit();
-      }
-    } catch (...) {
-      s = StatusFromPgException(&lease, "cdc: initial copy");
-    }
+    const uint64_t published_before = counters_.published;
+    s = slot_.InitialCopy(pool_.get(), broker_.get(), snapshot, opts_.batch, &counters_.published);
     if (tr) {
       tr->Note(start_id, "initial copy (SET TRANSACTION SNAPSHOT, SELECT ... FROM outbox_table): " +
                              std::to_string(counters_.published - published_before) +
@@ -457,103 +314,29 @@ class CdcRelay : public Relay {
   // Drains what libpq can deliver without blocking, into backlog_, up to a batch.
   Status ReadAvailable() {
     if (sql_mode()) return ReadSql();
-    if (!PQconsumeInput(stream_)) {
-      return Status::Unavailable("cdc: replication stream: " + OneLine(PQerrorMessage(stream_)));
-    }
+    Status s = stream_.Consume();
+    if (!s.ok()) return s;
     while (static_cast<int>(backlog_.size()) < opts_.batch) {
-      char* buf = nullptr;
-      int n = PQgetCopyData(stream_, &buf, /*async=*/1);
-      if (n == 0) break;
-      if (n == -1) {
-        PGresult* r = PQgetResult(stream_);
-        std::string err = OneLine(PQresultErrorMessage(r));
-        PQclear(r);
-        return Status::Unavailable("cdc: the server ended the replication stream: " + err);
-      }
-      if (n < 0) {
-        return Status::Unavailable("cdc: replication stream: " + OneLine(PQerrorMessage(stream_)));
-      }
-      Status s = Handle(std::string_view(buf, n));
-      PQfreemem(buf);
+      CdcStream::Frame frame;
+      bool got = false;
+      s = stream_.Read(&frame, &got);
       if (!s.ok()) return s;
+      if (!got) break;
+      backlog_.SawWalEnd(frame.wal_end);
+      if (frame.xlogdata) {
+        s = HandleChange(frame.change);
+        if (!s.ok()) return s;
+      }
     }
     return Status::OK();
-  }
-
-  Status Handle(std::string_view m) {
-    if (m.empty()) return Status::OK();
-    if (m[0] == 'k') {  // keepalive: walEnd, sendTime, replyRequested
-      if (m.size() < 18) return Status::Corruption("cdc: short keepalive");
-      backlog_.SawWalEnd(pgoutput::ReadU64(m.data() + 1));
-      if (m[17]) reply_requested_ = true;
-      return Status::OK();
-    }
-    if (m[0] != 'w') return Status::OK();
-    if (m.size() < 25) return Status::Corruption("cdc: short XLogData");
-    backlog_.SawWalEnd(pgoutput::ReadU64(m.data() + 9));
-    return HandleChange(m.substr(25));
   }
 
   // One pgoutput message (an XLogData's payload, or a row of a peek).
   Status HandleChange(std::string_view change) {
-    Message msg;
-    Status s = decoder_.Decode(change, &msg);
-    if (!s.ok()) return s;
-    switch (msg.kind) {
-      case Message::Kind::kBegin:
-        backlog_.Begin();
-        if (opts_.trace) TraceWal("XLogData: BEGIN xid " + std::to_string(msg.xid));
-        break;
-      case Message::Kind::kCommit:
-        backlog_.Commit(msg.end_lsn);
-        if (opts_.trace) TraceWal("XLogData: COMMIT, end LSN " + pgoutput::FormatLsn(msg.end_lsn));
-        break;
-      case Message::Kind::kRelation:
-        if (msg.relation->relname == "outbox_table") {
-          const auto* rel = msg.relation;
-          cols_ = {rel->ColumnIndex("id"), rel->ColumnIndex("topic"), rel->ColumnIndex("event_id"),
-                   rel->ColumnIndex("msg_key"), rel->ColumnIndex("payload")};
-          outbox_oid_ = rel->oid;
-          if (std::find(cols_.begin(), cols_.end(), -1) != cols_.end()) {
-            return Status::FailedPrecondition("cdc: outbox_table lacks a column the relay needs");
-          }
-        }
-        break;
-      case Message::Kind::kInsert: {
-        if (msg.relation->oid != outbox_oid_) break;
-        auto get = [&](int i) -> std::string {
-          const auto& v = msg.values[static_cast<size_t>(cols_[i])];
-          return v ? *v : std::string();
-        };
-        if (static_cast<int>(msg.values.size()) <= *std::max_element(cols_.begin(), cols_.end())) {
-          return Status::Corruption("cdc: insert with too few columns");
-        }
-        OutboxEvent e;
-        e.id = std::stoll(get(0));
-        e.topic = get(1);
-        e.event_id = get(2);
-        e.key = get(3);
-        e.payload = get(4);
-        if (opts_.trace) {
-          TraceWal("XLogData: INSERT outbox_table id " + std::to_string(e.id) + " (" + e.event_id +
-                   ")");
-        }
-        backlog_.Insert(std::move(e));
-        break;
-      }
-      case Message::Kind::kLogicalMessage: {  // `outbox write --emit-message` (emit_message.h)
-        if (!msg.transactional || msg.prefix != kEmitPrefix) break;
-        OutboxEvent e;
-        s = DecodeEmitMessage(msg.content, msg.message_lsn, &e);
-        if (!s.ok()) return s;
-        if (opts_.trace) TraceWal("XLogData: MESSAGE " + msg.prefix + " (" + e.event_id + ")");
-        backlog_.Insert(std::move(e));
-        break;
-      }
-      case Message::Kind::kOther:
-        break;
-    }
-    return Status::OK();
+    if (!opts_.trace) return changes_.Apply(change, &backlog_, nullptr);
+    Status s = changes_.Apply(change, &backlog_, &note_);
+    if (!note_.empty()) TraceWal(note_);
+    return s;
   }
 
   // Records a replication message on the current batch's trace (started on
@@ -623,68 +406,24 @@ class CdcRelay : public Relay {
       if (!chunk_done && Clock::now() - last_feedback_ < kFeedbackInterval) return Status::OK();
       return AdvanceSlot();
     }
-    if (!stream_) return Status::OK();
-    if (!force && !reply_requested_ && backlog_.confirmed() == reported_ &&
+    if (!stream_.open()) return Status::OK();
+    if (!force && !stream_.reply_requested() && backlog_.confirmed() == reported_ &&
         Clock::now() - last_feedback_ < kFeedbackInterval) {
       return Status::OK();
     }
     return SendFeedback(false);
   }
 
-  // 'r': write, flush, apply LSN, send time, reply requested.
+  // The standby status update: the confirmed position to the server.
   Status SendFeedback(bool reply_requested) {
-    if (!stream_) return Status::OK();
-    std::string m;
-    m.push_back('r');
-    pgoutput::PutU64(&m, backlog_.confirmed());
-    pgoutput::PutU64(&m, backlog_.confirmed());
-    pgoutput::PutU64(&m, backlog_.confirmed());
-    auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
-    pgoutput::PutU64(&m, static_cast<uint64_t>(now_us - kPgEpochUnixUs));
-    m.push_back(reply_requested ? 1 : 0);
-    if (PQputCopyData(stream_, m.data(), static_cast<int>(m.size())) != 1 ||
-        PQflush(stream_) != 0) {
-      Status s = Status::Unavailable("cdc: sending feedback: " + OneLine(PQerrorMessage(stream_)));
+    if (!stream_.open()) return Status::OK();
+    Status s = stream_.SendStatusUpdate(backlog_.confirmed(), reply_requested);
+    if (!s.ok()) {
       CloseStream();
       return s;
     }
     reported_ = backlog_.confirmed();
-    reply_requested_ = false;
     last_feedback_ = Clock::now();
-    return Status::OK();
-  }
-
-  // See relay_cdc.h, "Watermark".
-  Status AdvanceWatermark() {
-    PgPool::Lease lease;
-    Status s = pool_->Acquire(&lease);
-    if (!s.ok()) return s;
-    try {
-      pqxx::work tx{lease.conn()};
-      std::string best;
-      while (!samples_.empty() && samples_.front().lsn <= reported_) {
-        best = samples_.front().xmin;
-        samples_.pop_front();
-      }
-      if (!best.empty()) {
-        tx.exec_params(
-            "UPDATE outbox_counter SET counter_xid = $2::xid8, update_dttm = now()"
-            " WHERE counter_key = $1",
-            CounterKey(opts_), best);
-      }
-      if (samples_.size() < kMaxWatermarkSamples) {
-        auto r = tx.exec1(
-            "SELECT pg_snapshot_xmin(pg_current_snapshot())::text, pg_current_wal_lsn()::text");
-        Sample smp;
-        smp.xmin = r[0].as<std::string>();
-        if (pgoutput::ParseLsn(r[1].as<std::string>(), &smp.lsn)) samples_.push_back(smp);
-      }
-      tx.commit();
-    } catch (...) {
-      return StatusFromPgException(&lease, "cdc: watermark");
-    }
     return Status::OK();
   }
 
@@ -694,40 +433,26 @@ class CdcRelay : public Relay {
   // After broker_: destroyed first, it may still be publishing through it.
   std::unique_ptr<PublishWorker> worker_;
   RelayCounters counters_;
-  std::string slot_;
-  std::string snapshot_key_;
+  CdcSlot slot_;
 
-  PGconn* stream_ = nullptr;
+  CdcStream stream_;
   bool streaming_ = false;
   CdcSqlReader sql_;  // --cdc-read sql
-  pgoutput::Decoder decoder_;
-  uint32_t outbox_oid_ = 0;
-  std::vector<int> cols_;  // id, topic, event_id, msg_key, payload
+  CdcChanges changes_;
   CdcBacklog backlog_;
   uint64_t reported_ = 0;  // backlog_.confirmed() as last sent to the server
-  bool reply_requested_ = false;
   Clock::time_point last_feedback_{};
   Clock::time_point last_watermark_{};
   Clock::time_point last_slot_check_{};
-  std::deque<Sample> samples_;
+  CdcWatermark watermark_;
   uint64_t drain_target_ = 0;
+  std::string note_;             // CdcChanges' description of a change, when traced
   std::string trace_id_;         // the batch being read and traced (RelayOptions::trace)
   std::string in_flight_trace_;  // the trace of the batch in flight
   uint64_t trace_batches_ = 0;
 };
 
 }  // namespace
-
-std::string DefaultSlotName(const std::string& database) {
-  std::string s = "dw_outbox_";
-  for (char c : database) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-    s.push_back(ok ? c : '_');
-  }
-  if (s.size() > 63) s.resize(63);
-  return s;
-}
 
 std::unique_ptr<Relay> NewCdcRelay(const RelayOptions& opts) {
   return std::make_unique<CdcRelay>(opts);

@@ -47,18 +47,20 @@
 //     so a relay keeping up with live writers re-reads up to a running-xacts
 //     interval of WAL per peek: the stream is the default.
 // One instance per slot (Postgres refuses a second consumer): --instances 1.
+//
+// The parts: cdc_slot.h (publication, slot, initial copy), cdc_stream.h
+// (the replication connection), cdc_sql_reader.h (--cdc-read sql),
+// cdc_changes.h (pgoutput messages to events), cdc_backlog.h (what may be
+// confirmed), publish_worker.h, cdc_watermark.h. relay_cdc.cc runs them.
 #pragma once
 
 #include <memory>
 
+#include "outbox/cdc_slot.h"  // DefaultSlotName
 #include "outbox/relay.h"
 
 namespace dw::outbox {
 
 std::unique_ptr<Relay> NewCdcRelay(const RelayOptions& opts);
-
-// "dw_outbox_<database>", lower-cased, other characters mapped to '_',
-// at most 63 bytes (NAMEDATALEN).
-std::string DefaultSlotName(const std::string& database);
 
 }  // namespace dw::outbox
