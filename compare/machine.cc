@@ -10,6 +10,7 @@
 #include <pqxx/pqxx>
 
 #include "compare/results.h"
+#include "dw_git_commit.h"  // generated at build time: compare/git_commit.cmake
 
 namespace dw::compare {
 namespace {

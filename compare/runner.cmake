@@ -29,9 +29,13 @@ target_link_libraries(dw_compare PUBLIC dw_compare_render dw_outbox dw_saga dw_e
   dw_participants dw_common PkgConfig::PQXX PkgConfig::PQ nlohmann_json::nlohmann_json
   Threads::Threads)
 target_include_directories(dw_compare PUBLIC ${PROJECT_SOURCE_DIR})
-# The build's commit goes into results.json (machine.dualwrite_commit).
-execute_process(COMMAND git rev-parse --short HEAD WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
-  OUTPUT_VARIABLE DW_GIT_COMMIT OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
-if(DW_GIT_COMMIT)
-  set_source_files_properties(machine.cc PROPERTIES COMPILE_DEFINITIONS "DW_GIT_COMMIT=\"${DW_GIT_COMMIT}\"")
-endif()
+# The build's commit goes into results.json (machine.dualwrite_commit),
+# taken at every build by compare/git_commit.cmake.
+add_custom_target(dw_git_commit
+  COMMAND ${CMAKE_COMMAND} -DSRC=${PROJECT_SOURCE_DIR}
+          -DOUT=${CMAKE_CURRENT_BINARY_DIR}/generated/dw_git_commit.h
+          -P ${CMAKE_CURRENT_SOURCE_DIR}/git_commit.cmake
+  BYPRODUCTS ${CMAKE_CURRENT_BINARY_DIR}/generated/dw_git_commit.h
+  COMMENT "dualwrite commit")
+add_dependencies(dw_compare dw_git_commit)
+target_include_directories(dw_compare PRIVATE ${CMAKE_CURRENT_BINARY_DIR}/generated)

@@ -185,29 +185,7 @@ TEST_F(EmitSqlTest, RelaySigkilledMidChunkLosesNothingAndKeepsCommitOrder) {
 // A emits first and commits last; B's event is delivered first, A's after
 // it (commit order), and a rolled-back C's never.
 TEST_F(EmitSqlTest, OutOfOrderCommitIsDeliveredInCommitOrderAndRollbackIsNot) {
-  auto emit = [&](pqxx::transaction_base& tx, int64_t id) {
-    workload::Order o = workload::MakeOrder(id, id, 1);
-    SqlStatement ins = workload::InsertOrderStatement(o);
-    tx.exec_params(ins.sql, *ins.params[0], *ins.params[1], *ins.params[2]);
-    OutMessage m = workload::OrderPlacedMessage(o);
-    tx.exec_params(
-        "SELECT pg_logical_emit_message(true, $1, json_build_object('event_id', "
-        "$2::text, 'topic', $3::text, 'key', $4::text, 'payload', $5::text)::text)",
-        std::string(outbox::kEmitPrefix), m.id, m.topic, m.key, m.payload);
-  };
-  pqxx::connection ca{dsn_};
-  pqxx::work a{ca};
-  emit(a, 1);
-  {
-    pqxx::connection cb{dsn_};
-    pqxx::work b{cb};
-    emit(b, 2);
-    b.commit();
-    pqxx::work c{cb};
-    emit(c, 3);
-    c.abort();
-  }
-  a.commit();
+  EmitOutOfOrderWithARollback(dsn_);
   outbox::RunnerOptions rn;
   rn.until_drained = true;
   rn.maintain = false;

@@ -15,12 +15,14 @@
 
 #include "common/process.h"
 #include "env/scratch_database.h"
+#include "outbox/emit_message.h"
 #include "outbox/relay_cdc.h"
 #include "outbox/relay_runner.h"
 #include "outbox/writer.h"
 #include "participants/broker_client.h"
 #include "tests/support/test_support.h"
 #include "workload/load_runner.h"
+#include "workload/orders.h"
 #include "workload/verify.h"
 
 namespace dw::testing {
@@ -36,6 +38,38 @@ inline int64_t SqlInt(const std::string& dsn, const std::string& sql) {
   pqxx::connection c{dsn};
   pqxx::nontransaction tx{c};
   return tx.exec1(sql)[0].as<int64_t>();
+}
+
+// Order `id` with its event emitted to the WAL (pg_logical_emit_message),
+// as `outbox write --emit-message` writes it, inside `tx`.
+inline void EmitOrder(pqxx::transaction_base& tx, int64_t id) {
+  workload::Order o = workload::MakeOrder(id, id, 1);
+  SqlStatement ins = workload::InsertOrderStatement(o);
+  tx.exec_params(ins.sql, *ins.params[0], *ins.params[1], *ins.params[2]);
+  OutMessage m = workload::OrderPlacedMessage(o);
+  tx.exec_params(
+      "SELECT pg_logical_emit_message(true, $1, json_build_object('event_id', "
+      "$2::text, 'topic', $3::text, 'key', $4::text, 'payload', $5::text)::text)",
+      std::string(outbox::kEmitPrefix), m.id, m.topic, m.key, m.payload);
+}
+
+// Out-of-order commits of emitted orders: A emits order 1 first and commits
+// last, B emits order 2 and commits, C emits order 3 and rolls back. In
+// commit order the log holds 2, then 1; 3 never.
+inline void EmitOutOfOrderWithARollback(const std::string& dsn) {
+  pqxx::connection ca{dsn};
+  pqxx::work a{ca};
+  EmitOrder(a, 1);
+  {
+    pqxx::connection cb{dsn};
+    pqxx::work b{cb};
+    EmitOrder(b, 2);
+    b.commit();
+    pqxx::work c{cb};
+    EmitOrder(c, 3);
+    c.abort();
+  }
+  a.commit();
 }
 
 // Per test: scratch database + own broker.
