@@ -17,7 +17,7 @@ set key at screen 0.790484904, screen 0.907407407 top left Left reverse samplen 
 unset logscale x
 unset logscale y
 set autoscale xfix
-set yrange [-0.27:9.72]
+set yrange [-0.24:8.64]
 set xtics autofreq
 plot 'lost-postgres-restart.dat' index 0 using 1:2 with steps lc rgb '#9467bd' dt 1 lw 1.5 title '2pc-pg', \
      'lost-postgres-restart.dat' index 1 using 1:2 with steps lc rgb '#d62728' dt 1 lw 1.5 title 'outbox-skip-locked', \
@@ -39,7 +39,7 @@ set key at screen 0.790484904, screen 0.907407407 top left Left reverse samplen 
 unset logscale x
 unset logscale y
 set autoscale xfix
-set yrange [-0.27:9.72]
+set yrange [-0.24:8.64]
 set xtics autofreq
 plot 'lost-postgres-restart.dat' index 0 using 1:2 with steps lc rgb '#9467bd' dt 1 lw 1.5 title '2pc-pg', \
      'lost-postgres-restart.dat' index 1 using 1:2 with steps lc rgb '#d62728' dt 1 lw 1.5 title 'outbox-skip-locked', \

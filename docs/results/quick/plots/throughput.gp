@@ -17,7 +17,7 @@ set key at screen 0.712871287, screen 0.963917526 top left Left reverse samplen 
 set logscale x
 unset logscale y
 set xrange [0.75:21.28]
-set yrange [0:10000]
+set yrange [0:12000]
 set xtics (1, 16)
 plot 'throughput.dat' index 0 using 1:2 with linespoints lc rgb '#1f77b4' dt 1 lw 1.5 pt 7 ps 0.5 title '2pc-file', \
      'throughput.dat' index 1 using 1:2 with linespoints lc rgb '#1f77b4' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
@@ -41,7 +41,7 @@ set key at screen 0.712871287, screen 0.768041237 top left Left reverse samplen 
 set logscale x
 unset logscale y
 set xrange [0.75:21.28]
-set yrange [0:10000]
+set yrange [0:12000]
 set xtics (1, 16)
 plot 'throughput.dat' index 9 using 1:2 with linespoints lc rgb '#d62728' dt 1 lw 1.5 pt 7 ps 0.5 title 'outbox-skip-locked', \
      'throughput.dat' index 10 using 1:2 with linespoints lc rgb '#d62728' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
@@ -69,7 +69,7 @@ set key at screen 0.712871287, screen 0.572164948 top left Left reverse samplen 
 set logscale x
 unset logscale y
 set xrange [0.75:21.28]
-set yrange [0:10000]
+set yrange [0:12000]
 set xtics (1, 16)
 plot 'throughput.dat' index 22 using 1:2 with linespoints lc rgb '#e7298a' dt 1 lw 1.5 pt 7 ps 0.5 title 'saga', \
      'throughput.dat' index 23 using 1:2 with linespoints lc rgb '#e7298a' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
@@ -87,7 +87,7 @@ set key at screen 0.712871287, screen 0.37628866 top left Left reverse samplen 3
 set logscale x
 unset logscale y
 set xrange [0.75:21.28]
-set yrange [0:10000]
+set yrange [0:12000]
 set xtics (1, 16)
 plot 'throughput.dat' index 25 using 1:2 with linespoints lc rgb '#e6ab02' dt 1 lw 1.5 pt 7 ps 0.5 title 'event-sourced', \
      'throughput.dat' index 26 using 1:2 with linespoints lc rgb '#e6ab02' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
@@ -105,7 +105,7 @@ set key at screen 0.712871287, screen 0.180412371 top left Left reverse samplen 
 set logscale x
 unset logscale y
 set xrange [0.75:21.28]
-set yrange [0:10000]
+set yrange [0:12000]
 set xtics (1, 16)
 plot 'throughput.dat' index 28 using 1:2 with linespoints lc rgb '#6a3d9a' dt 1 lw 1.5 pt 7 ps 0.5 title '3pc', \
      'throughput.dat' index 29 using 1:2 with linespoints lc rgb '#6a3d9a' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
@@ -129,7 +129,7 @@ set key at screen 0.712871287, screen 0.963917526 top left Left reverse samplen 
 set logscale x
 unset logscale y
 set xrange [0.75:21.28]
-set yrange [0:10000]
+set yrange [0:12000]
 set xtics (1, 16)
 plot 'throughput.dat' index 0 using 1:2 with linespoints lc rgb '#1f77b4' dt 1 lw 1.5 pt 7 ps 0.5 title '2pc-file', \
      'throughput.dat' index 1 using 1:2 with linespoints lc rgb '#1f77b4' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
@@ -153,7 +153,7 @@ set key at screen 0.712871287, screen 0.768041237 top left Left reverse samplen 
 set logscale x
 unset logscale y
 set xrange [0.75:21.28]
-set yrange [0:10000]
+set yrange [0:12000]
 set xtics (1, 16)
 plot 'throughput.dat' index 9 using 1:2 with linespoints lc rgb '#d62728' dt 1 lw 1.5 pt 7 ps 0.5 title 'outbox-skip-locked', \
      'throughput.dat' index 10 using 1:2 with linespoints lc rgb '#d62728' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
@@ -181,7 +181,7 @@ set key at screen 0.712871287, screen 0.572164948 top left Left reverse samplen 
 set logscale x
 unset logscale y
 set xrange [0.75:21.28]
-set yrange [0:10000]
+set yrange [0:12000]
 set xtics (1, 16)
 plot 'throughput.dat' index 22 using 1:2 with linespoints lc rgb '#e7298a' dt 1 lw 1.5 pt 7 ps 0.5 title 'saga', \
      'throughput.dat' index 23 using 1:2 with linespoints lc rgb '#e7298a' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
@@ -199,7 +199,7 @@ set key at screen 0.712871287, screen 0.37628866 top left Left reverse samplen 3
 set logscale x
 unset logscale y
 set xrange [0.75:21.28]
-set yrange [0:10000]
+set yrange [0:12000]
 set xtics (1, 16)
 plot 'throughput.dat' index 25 using 1:2 with linespoints lc rgb '#e6ab02' dt 1 lw 1.5 pt 7 ps 0.5 title 'event-sourced', \
      'throughput.dat' index 26 using 1:2 with linespoints lc rgb '#e6ab02' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
@@ -217,7 +217,7 @@ set key at screen 0.712871287, screen 0.180412371 top left Left reverse samplen 
 set logscale x
 unset logscale y
 set xrange [0.75:21.28]
-set yrange [0:10000]
+set yrange [0:12000]
 set xtics (1, 16)
 plot 'throughput.dat' index 28 using 1:2 with linespoints lc rgb '#6a3d9a' dt 1 lw 1.5 pt 7 ps 0.5 title '3pc', \
      'throughput.dat' index 29 using 1:2 with linespoints lc rgb '#6a3d9a' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
