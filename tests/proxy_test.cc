@@ -652,12 +652,17 @@ TEST(ProxyCli, RunsAndIsDrivenThroughItsControlPort) {
     if (!up) std::this_thread::sleep_for(milliseconds(20));
   }
   ASSERT_TRUE(up) << dw::testing::ReadFileBytes(so.stdout_path);
-  EXPECT_NE(dw::testing::ReadFileBytes(so.stdout_path)
-                .find("dualwrite proxy: listening on 127.0.0.1:" + std::to_string(port) +
-                      ", upstream 127.0.0.1:" + std::to_string(echo.port()) +
-                      ", control on 127.0.0.1:" + std::to_string(cport)),
-            std::string::npos)
-      << dw::testing::ReadFileBytes(so.stdout_path);
+  // The control endpoint answers as soon as the proxy has started; the
+  // start-up line is printed right after, so it may lag the first answer.
+  const std::string line = "dualwrite proxy: listening on 127.0.0.1:" + std::to_string(port) +
+                           ", upstream 127.0.0.1:" + std::to_string(echo.port()) +
+                           ", control on 127.0.0.1:" + std::to_string(cport);
+  bool printed = false;
+  for (int i = 0; i < 250 && !printed; ++i) {
+    printed = dw::testing::ReadFileBytes(so.stdout_path).find(line) != std::string::npos;
+    if (!printed) std::this_thread::sleep_for(milliseconds(20));
+  }
+  EXPECT_TRUE(printed) << dw::testing::ReadFileBytes(so.stdout_path);
 
   // The faults file is in force from the start.
   HttpResp r = Http(cport, "GET", "/faults");
