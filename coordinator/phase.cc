@@ -106,9 +106,9 @@ std::vector<Status> Coordinator::Phase(
     if (here || !p.CallsBounded()) on_this_thread = false;
     here = k;
   }
-  std::vector<std::function<Status()>> calls = BranchCalls(op, gid, which, works);
   if (!on_this_thread) {
-    return pool_.Fanout(calls, std::chrono::steady_clock::now() + opts_.call_timeout, on_result,
+    return pool_.Fanout(BranchCalls(op, gid, which, works),
+                        std::chrono::steady_clock::now() + opts_.call_timeout, on_result,
                         RunHere(which));
   }
   Trace* tr = opts_.trace;
@@ -133,7 +133,7 @@ std::vector<Status> Coordinator::Phase(
   }
   std::vector<Status> out(which.size());
   if (here) {
-    out[*here] = calls[*here]();
+    out[*here] = BranchCalls(op, gid, {which[*here]}, works)[0]();
     if (on_result) on_result(*here, out[*here]);
   }
   for (size_t k = 0; k < which.size(); ++k) {
@@ -141,7 +141,7 @@ std::vector<Status> Coordinator::Phase(
     if (!started[k]) {
       // CallsStartable said yes and Start said no: the blocking call, late
       // but correct (this never happens with the participants here).
-      out[k] = calls[k]();
+      out[k] = BranchCalls(op, gid, {which[k]}, works)[0]();
       if (on_result) on_result(k, out[k]);
       continue;
     }
