@@ -44,6 +44,7 @@ void AddCompareCommand(CLI::App& app, Globals& g) {
     bool smoke = false;
     std::string out;
     std::string only;
+    std::string scenarios;
     uint64_t seed = 1;
     std::string from;
     bool keep = false;
@@ -58,6 +59,9 @@ void AddCompareCommand(CLI::App& app, Globals& g) {
   cmd->add_option("--only", o->only,
                   "comma-separated approaches or families to run (floor, 2pc, outbox, saga, "
                   "event-sourced, 2pc-pg, outbox-cdc, ...)");
+  cmd->add_option("--scenarios", o->scenarios,
+                  "comma-separated failure scenarios of the failure matrix to run (broker-down, "
+                  "partition, ...), or none to leave the matrix out (default: the size's)");
   cmd->add_option("--seed", o->seed, "seed of the generated orders and fault moments (default 1)");
   cmd->add_option("--from", o->from,
                   "re-render report.md and plots from this results.json without running anything");
@@ -114,6 +118,7 @@ void AddCompareCommand(CLI::App& app, Globals& g) {
     co.dsn = g.dsn;
     co.broker = g.broker;
     co.only = o->only;
+    co.scenarios = o->scenarios;
     co.seed = o->seed;
     co.binary = SelfExe();
     co.keep_cells = o->keep;
@@ -128,6 +133,7 @@ void AddCompareCommand(CLI::App& app, Globals& g) {
     if (o->smoke) line += " --smoke";
     if (!o->out.empty()) line += " --out " + o->out;
     if (!o->only.empty()) line += " --only " + o->only;
+    if (!o->scenarios.empty()) line += " --scenarios " + o->scenarios;
     if (cmd->count("--seed") > 0) line += " --seed " + std::to_string(o->seed);
     if (cmd->count("--e2e-bound-ms") > 0) line += " --e2e-bound-ms " + Fmt(o->e2e_bound_ms);
     if (cmd->count("--failure-rate") > 0) line += " --failure-rate " + Fmt(o->failure_rate);

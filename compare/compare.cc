@@ -184,6 +184,7 @@ results::Settings RunSettings(const CompareOptions& opts, const Plan& plan, cons
   st.converge_timeout_s = plan.converge_timeout_s;
   st.only = opts.only.empty() ? results::Field<std::string>(nullptr)
                               : results::Field<std::string>(opts.only);
+  if (!opts.scenarios.empty()) st.scenarios = opts.scenarios;
   std::map<std::string, results::RelayDeployment> relays;
   for (const auto& a : approaches) {
     if (!a.is_outbox()) continue;
@@ -233,12 +234,17 @@ Status RunCompare(const CompareOptions& opts, std::ostream& log, json* results) 
   s = MakePlan(opts.size, measured, &plan);
   if (!s.ok()) return s;
   plan.e2e_bound_ms = opts.e2e_bound_ms;
+  if (!opts.scenarios.empty()) {
+    s = SelectScenarios(opts.scenarios, &plan);
+    if (!s.ok()) return s;
+  }
   // The failure matrix as the selection would have it, for its cells'
   // records: with a real sink only the scenarios that run there
   // (ScenarioDef::with_sink) run, for the approaches it measures.
   Plan matrix = plan;
   if (real_sink) {
     s = MakePlan(opts.size, approaches, &matrix);
+    if (s.ok() && !opts.scenarios.empty()) s = SelectScenarios(opts.scenarios, &matrix);
     if (!s.ok()) return s;
   }
 

@@ -17,9 +17,10 @@ namespace dw::compare {
 struct CompareOptions {
   std::string size = "full";  // smoke | quick | full
   std::string out_dir;
-  std::string dsn;     // empty: a throwaway embedded cluster
-  std::string broker;  // empty: a fresh broker per cell
-  std::string only;    // --only
+  std::string dsn;        // empty: a throwaway embedded cluster
+  std::string broker;     // empty: a fresh broker per cell
+  std::string only;       // --only
+  std::string scenarios;  // --scenarios: empty for the size's matrix
   uint64_t seed = 1;
   std::string command_line;   // for the report (passwords already redacted)
   std::string binary;         // the dualwrite executable

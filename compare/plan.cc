@@ -16,6 +16,12 @@ std::vector<Scenario> MatrixScenarios(double fault_s, double held_s, bool full) 
   return v;
 }
 
+void SetMatrix(double fault_s, double held_s, bool full, Plan* p) {
+  p->fault_s = fault_s;
+  p->held_s = held_s;
+  p->scenarios = MatrixScenarios(fault_s, held_s, full);
+}
+
 std::vector<std::string> Names(const std::vector<Approach>& v) {
   std::vector<std::string> out;
   for (const auto& a : v) out.push_back(a.name);
@@ -42,7 +48,7 @@ Status MakePlan(const std::string& size, const std::vector<Approach>& approaches
     p->contention_concurrency = 4;
     p->scaling_approaches = {"outbox-skip-locked"};
     p->scaling_instances = {1, 2};
-    p->scenarios = MatrixScenarios(1.0, 1.5, false);
+    SetMatrix(1.0, 1.5, false, p);
     matrix = {"2pc-pg", "outbox-skip-locked", "outbox-offset-naive"};
     p->steady_s = 0.7;
     p->after_s = 0.7;
@@ -67,7 +73,7 @@ Status MakePlan(const std::string& size, const std::vector<Approach>& approaches
     p->contention_approaches = {"floor", "2pc-pg", "outbox-skip-locked"};
     p->scaling_approaches = {"outbox-skip-locked"};
     p->scaling_instances = {1, 2, 3};
-    p->scenarios = MatrixScenarios(1.5, 3.0, false);
+    SetMatrix(1.5, 3.0, false, p);
     // One 2PC, one outbox and the outbox's negative control: with the saga
     // and event sourcing added (35 cells) the quick size took 7m40s, over
     // its 6-minute budget, and with 3PC's six cells 7m32s (452 s); the full
@@ -97,7 +103,7 @@ Status MakePlan(const std::string& size, const std::vector<Approach>& approaches
     p->contention_approaches = all;
     p->scaling_approaches = {"outbox-skip-locked", "outbox-status"};
     p->scaling_instances = {1, 2, 3};
-    p->scenarios = MatrixScenarios(5.0, 15.0, true);
+    SetMatrix(5.0, 15.0, true, p);
     matrix = all;
     p->steady_s = 2.0;
     p->after_s = 3.0;
@@ -137,6 +143,35 @@ Status MakePlan(const std::string& size, const std::vector<Approach>& approaches
   std::erase_if(p->ordering_approaches, [&](const std::string& n) {
     return std::find(all.begin(), all.end(), n) == all.end();
   });
+  return Status::OK();
+}
+
+Status SelectScenarios(const std::string& list, Plan* p) {
+  if (list == "none") {
+    p->scenarios.clear();
+    return Status::OK();
+  }
+  const std::vector<Scenario> menu = MatrixScenarios(p->fault_s, p->held_s, true);
+  std::vector<std::string> names;
+  for (size_t start = 0; start <= list.size();) {
+    size_t comma = list.find(',', start);
+    if (comma == std::string::npos) comma = list.size();
+    const std::string name = list.substr(start, comma - start);
+    start = comma + 1;
+    const bool known =
+        std::any_of(menu.begin(), menu.end(), [&](const Scenario& sc) { return sc.name == name; });
+    if (!known) {
+      std::string all;
+      for (const auto& sc : menu) all += sc.name + ", ";
+      return Status::InvalidArgument("--scenarios: unknown scenario '" + name + "' (want " + all +
+                                     "or none)");
+    }
+    names.push_back(name);
+  }
+  p->scenarios.clear();
+  for (const auto& sc : menu) {
+    if (std::find(names.begin(), names.end(), sc.name) != names.end()) p->scenarios.push_back(sc);
+  }
   return Status::OK();
 }
 

@@ -52,6 +52,8 @@ struct Plan {
   // Failure matrix, at `failure_rate` arrivals per second (0: half the
   // lowest sustainable rate of the matrix's approaches on the grid).
   std::vector<Scenario> scenarios;
+  double fault_s = 0;  // each scenario's fault window, the size's
+  double held_s = 0;   // in-doubt-held's: a prepared transaction held this long
   std::vector<std::string> failure_approaches;
   double failure_rate = 0;
   double steady_s = 0;  // load before the fault
@@ -73,6 +75,13 @@ struct Plan {
 
 // The plan of a size, restricted to `approaches` (already filtered by --only).
 Status MakePlan(const std::string& size, const std::vector<Approach>& approaches, Plan* out);
+
+// --scenarios: keeps the failure matrix's scenarios named in the
+// comma-separated `list` (in the matrix's own order, with the size's fault
+// windows), or none for "none". A scenario the size leaves to the full run
+// still gets a place when named. An unknown name is an InvalidArgument that
+// lists the known ones.
+Status SelectScenarios(const std::string& list, Plan* plan);
 
 // The cells a run of `plan` measures, for its progress line: every closed
 // loop, contention and relay-scaling cell, every grid rate of every grid

@@ -451,7 +451,11 @@ std::string RenderFailures(const Data& d) {
            "then runs verify. Fixed arrival rate and availability: " +
            d.NotMeasured() + "; counts are of operations attempted inside the fault window.\n\n";
   }
-  if (d.scenarios().empty()) return out + "No failure scenario was run.\n\n";
+  if (d.scenarios().empty()) {
+    const bool left_out = s.scenarios.value_or("") == "none";
+    return out + "No failure scenario was run" + (left_out ? " (`--scenarios none`)" : "") +
+           ".\n\n";
+  }
   Matrix(d, out);
   for (const auto& [name, scen] : d.scenarios()) ScenarioTable(d, name, scen, out);
   out += "### Reading\n\n";

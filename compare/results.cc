@@ -44,6 +44,7 @@ constexpr auto kSettings = [](auto& io, auto& c) {
   io("failure_concurrency", c.failure_concurrency);
   io("converge_timeout_s", c.converge_timeout_s);
   io("only", c.only);
+  io("scenarios", c.scenarios);
   io("relays", c.relays);
   io("failure_rate_per_s", c.failure_rate_per_s);
   io("sink", c.sink);

@@ -255,6 +255,7 @@ struct Settings {
   Field<int64_t> failure_concurrency;
   Field<double> converge_timeout_s;
   Field<std::string> only;
+  Field<std::string> scenarios;  // --scenarios, absent when not given
   Field<std::map<std::string, RelayDeployment>> relays;
   Field<double> failure_rate_per_s;
   // Where the outbox published: "dualwrite" (its broker, a process per cell),

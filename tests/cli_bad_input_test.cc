@@ -183,6 +183,7 @@ TEST(CliBadInputTest, EveryBadFlagIsOneLineNonZeroAndCreatesNothing) {
       // compare
       {{"compare", "--only", "bogus"}, "bogus"},
       {{"compare", "--only", "bogus", "--out", "out"}, "bogus"},
+      {{"compare", "--scenarios", "bogus"}, "bogus"},
       {{"compare", "--from", "/nonexistent/results.json"}, "/nonexistent/results.json"},
       {{"compare", "--from", ok_customer}, "dualwrite-compare/1"},
       {{"compare", "--seed", "-1"}, "--seed"},

@@ -201,5 +201,28 @@ TEST(ComparePlan, ScenariosThatDoNotApply) {
   }
 }
 
+// --scenarios: the named scenarios in the matrix's order with the size's
+// fault windows, a full-size-only one when named, none, and a clear refusal.
+TEST(ComparePlan, ScenariosKeepsTheNamedOnesInTheMatrixOrder) {
+  Plan p;
+  ASSERT_TRUE(MakePlan("quick", AllApproaches(), &p).ok());
+  ASSERT_TRUE(SelectScenarios("partition,broker-down,broker-reject", &p).ok());
+  std::vector<std::string> names;
+  for (const auto& sc : p.scenarios) {
+    names.push_back(sc.name);
+    EXPECT_EQ(sc.fault_s, 1.5) << sc.name;
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"broker-down", "partition", "broker-reject"}));
+  ASSERT_TRUE(SelectScenarios("in-doubt-held", &p).ok());
+  ASSERT_EQ(p.scenarios.size(), 1u);
+  EXPECT_EQ(p.scenarios[0].fault_s, 3.0);
+  ASSERT_TRUE(SelectScenarios("none", &p).ok());
+  EXPECT_TRUE(p.scenarios.empty());
+  Status s = SelectScenarios("broker-down,bogus", &p);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.ToString();
+  EXPECT_NE(s.ToString().find("'bogus'"), std::string::npos) << s.ToString();
+  EXPECT_NE(s.ToString().find("partition"), std::string::npos) << s.ToString();
+}
+
 }  // namespace
 }  // namespace dw::compare
