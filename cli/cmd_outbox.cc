@@ -236,6 +236,7 @@ void AddRelay(CLI::App* group, Globals& g) {
     std::string slot;
     int64_t slot_warn_mb = 1024;
     std::string cdc_read = "stream";
+    int64_t cdc_sql_chunk = 300000;
     int64_t broker_timeout_ms = 5000;
     bool no_maintain = false;
     int64_t maintain_interval_s = 30;
@@ -299,10 +300,15 @@ void AddRelay(CLI::App* group, Globals& g) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--cdc-read", o->cdc_read,
                   "cdc: read the slot through a WAL sender's stream (default) or with sql: "
-                  "chunks of pg_logical_slot_peek_binary_changes, the slot advanced by "
+                  "chunks of pg_logical_slot_get_binary_changes from a temporary copy of the "
+                  "slot, the next one read while this one is published, the slot advanced by "
                   "pg_replication_slot_advance after the broker's ack (less CPU per event on a "
-                  "backlog; each chunk re-decodes the WAL since the slot's restart_lsn)")
+                  "backlog; each read re-decodes the WAL since the last running-xacts record)")
       ->check(CLI::IsMember({"stream", "sql"}));
+  cmd->add_option("--cdc-sql-chunk", o->cdc_sql_chunk,
+                  "cdc --cdc-read sql: pgoutput rows per read (default 300000; a read ends on a "
+                  "transaction's boundary)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
   cmd->add_option("--broker-timeout-ms", o->broker_timeout_ms,
                   "deadline of each broker request (default 5000)")
       ->check(CLI::PositiveNumber);
@@ -389,6 +395,7 @@ void AddRelay(CLI::App* group, Globals& g) {
     ro.slot_warn_bytes = o->slot_warn_mb << 20;
     ro.cdc_read = o->cdc_read == "sql" ? outbox::RelayOptions::CdcRead::kSql
                                        : outbox::RelayOptions::CdcRead::kStream;
+    ro.cdc_sql_chunk_changes = static_cast<int>(o->cdc_sql_chunk);
     ro.broker_timeout = milliseconds(o->broker_timeout_ms);
     outbox::RunnerOptions rn;
     rn.instances = o->instances;

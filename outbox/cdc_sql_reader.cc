@@ -5,61 +5,123 @@
 #include "outbox/pgoutput.h"
 
 namespace dw::outbox {
+namespace {
 
-Status CdcSqlReader::Open(const std::string& dsn) {
+// Slot names are at most NAMEDATALEN - 1 bytes.
+constexpr size_t kMaxSlotName = 63;
+
+PGconn* Connect(const std::string& dsn, std::string* err) {
+  PGconn* c = PQconnectdb(WithConnectTimeout(dsn).c_str());
+  if (PQstatus(c) == CONNECTION_OK) return c;
+  *err = OneLine(PQerrorMessage(c));
+  PQfinish(c);
+  return nullptr;
+}
+
+}  // namespace
+
+Status CdcSqlReader::Open(const std::string& dsn, const std::string& slot,
+                          const std::string& publication, int max_changes) {
   Close();
-  conn_ = PQconnectdb(WithConnectTimeout(dsn).c_str());
-  if (PQstatus(conn_) != CONNECTION_OK) {
-    std::string err = OneLine(PQerrorMessage(conn_));
+  std::string err;
+  conn_ = Connect(dsn, &err);
+  if (conn_) adv_ = Connect(dsn, &err);
+  if (!adv_) {
     Close();
     return Status::Unavailable("cdc: sql read connection: " + err);
   }
+  slot_ = slot;
+  publication_ = publication;
+  max_changes_ = max_changes;
+  limit_ = std::to_string(max_changes);
+  // Named after this session's backend: a copy left by a killed relay whose
+  // session the server has not ended yet cannot collide with it.
+  const std::string suffix = "_rd_" + std::to_string(PQbackendPID(conn_));
+  copy_ = slot.substr(0, kMaxSlotName - suffix.size()) + suffix;
+  const char* values[] = {slot_.c_str(), copy_.c_str()};
+  PGresult* r = PQexecParams(conn_, "SELECT pg_copy_logical_replication_slot($1, $2, true)", 2,
+                             nullptr, values, nullptr, nullptr, 0);
+  if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+    Status s = Failed(conn_, "copying slot " + slot_, r);
+    Close();
+    return s;
+  }
+  PQclear(r);
   return Status::OK();
 }
 
 void CdcSqlReader::Close() {
+  ClearChunk();
+  taken_ = false;
+  pending_ = false;
+  // Ending the session drops the temporary copy (a get still running there
+  // ends at its next write to the closed socket).
+  if (conn_) PQfinish(conn_);
+  if (adv_) PQfinish(adv_);
+  conn_ = adv_ = nullptr;
+}
+
+void CdcSqlReader::ClearChunk() {
   if (chunk_) PQclear(chunk_);
   chunk_ = nullptr;
   rows_ = row_ = 0;
-  reached_end_ = false;
-  if (conn_) PQfinish(conn_);
-  conn_ = nullptr;
+  full_ = false;
 }
 
-Status CdcSqlReader::Failed(const std::string& what, PGresult* r) {
-  std::string err = OneLine(r ? PQresultErrorMessage(r) : PQerrorMessage(conn_));
+Status CdcSqlReader::Failed(PGconn* c, const std::string& what, PGresult* r) {
+  std::string err = OneLine(r ? PQresultErrorMessage(r) : PQerrorMessage(c));
   if (r) PQclear(r);
-  if (err.empty()) err = OneLine(PQerrorMessage(conn_));
-  // The connection may be gone: the relay's restart opens a new one.
+  if (err.empty()) err = OneLine(PQerrorMessage(c));
+  // The connection may be gone: the relay's restart opens new ones.
   return Status::Unavailable("cdc: " + what + ": " + err);
 }
 
-Status CdcSqlReader::Peek(const std::string& slot, const std::string& publication,
-                          int max_changes) {
-  if (chunk_) PQclear(chunk_);
-  chunk_ = nullptr;
-  rows_ = row_ = 0;
-  reached_end_ = false;
+Status CdcSqlReader::SendNext() {
+  if (pending_) return Status::OK();
+  // Read before the get starts decoding: everything committed up to here is
+  // in its result if it returns fewer rows than it asked for.
   PGresult* r = PQexec(conn_, "SELECT pg_current_wal_flush_lsn()::text");
   if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-    return Failed("reading the WAL flush position", r);
+    return Failed(conn_, "reading the WAL flush position", r);
   }
   uint64_t flush = 0;
   bool parsed = pgoutput::ParseLsn(PQgetvalue(r, 0, 0), &flush);
   PQclear(r);
   if (!parsed) return Status::Corruption("cdc: unreadable WAL flush position");
-  const std::string limit = std::to_string(max_changes);
-  const char* values[] = {slot.c_str(), limit.c_str(), publication.c_str()};
+  const char* values[] = {copy_.c_str(), limit_.c_str(), publication_.c_str()};
   // Binary results: the bytea arrives as its bytes, not hex text to decode.
-  r = PQexecParams(conn_,
-                   "SELECT data FROM pg_logical_slot_peek_binary_changes($1, NULL, $2::int,"
-                   " 'proto_version', '1', 'publication_names', $3, 'messages', 'true')",
-                   3, nullptr, values, nullptr, nullptr, /*resultFormat=*/1);
-  if (PQresultStatus(r) != PGRES_TUPLES_OK) return Failed("peeking slot " + slot, r);
+  if (!PQsendQueryParams(conn_,
+                         "SELECT data FROM pg_logical_slot_get_binary_changes($1, NULL, $2::int,"
+                         " 'proto_version', '1', 'publication_names', $3, 'messages', 'true')",
+                         3, nullptr, values, nullptr, nullptr, /*resultFormat=*/1)) {
+    return Failed(conn_, "reading slot copy " + copy_, nullptr);
+  }
+  pending_ = true;
+  pending_flush_ = flush;
+  return Status::OK();
+}
+
+bool CdcSqlReader::Ready() {
+  if (!pending_) return true;
+  // Keeps the socket drained while the relay publishes; a failure shows in
+  // TakeChunk's result.
+  if (!PQconsumeInput(conn_)) return true;
+  return !PQisBusy(conn_);
+}
+
+Status CdcSqlReader::TakeChunk() {
+  ClearChunk();
+  if (!pending_) return Status::FailedPrecondition("cdc: no chunk read is in flight");
+  pending_ = false;
+  PGresult* r = PQgetResult(conn_);
+  // The query's end (a NULL result) follows its one result.
+  while (PGresult* extra = r ? PQgetResult(conn_) : nullptr) PQclear(extra);
+  if (PQresultStatus(r) != PGRES_TUPLES_OK) return Failed(conn_, "reading slot copy " + copy_, r);
   chunk_ = r;
   rows_ = PQntuples(r);
-  reached_end_ = rows_ < max_changes;
-  flush_lsn_ = flush;
+  full_ = rows_ >= max_changes_;
+  taken_ = true;
+  flush_lsn_ = pending_flush_;
   return Status::OK();
 }
 
@@ -71,16 +133,16 @@ bool CdcSqlReader::Next(std::string_view* message) {
   return true;
 }
 
-Status CdcSqlReader::Advance(const std::string& slot, uint64_t lsn) {
+Status CdcSqlReader::Advance(uint64_t lsn) {
   const std::string target = pgoutput::FormatLsn(lsn);
-  const char* values[] = {slot.c_str(), target.c_str()};
+  const char* values[] = {slot_.c_str(), target.c_str()};
   // Postgres refuses a target below the slot's confirmed position.
   PGresult* r = PQexecParams(
-      conn_,
+      adv_,
       "SELECT pg_replication_slot_advance($1, GREATEST($2::pg_lsn, (SELECT confirmed_flush_lsn"
       " FROM pg_replication_slots WHERE slot_name = $1)))",
       2, nullptr, values, nullptr, nullptr, 0);
-  if (PQresultStatus(r) != PGRES_TUPLES_OK) return Failed("advancing slot " + slot, r);
+  if (PQresultStatus(r) != PGRES_TUPLES_OK) return Failed(adv_, "advancing slot " + slot_, r);
   PQclear(r);
   return Status::OK();
 }

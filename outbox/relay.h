@@ -95,11 +95,12 @@ struct RelayOptions {
   std::string publication = "dw_outbox_pub";
   int64_t slot_warn_bytes = 1ll << 30;  // warn when the slot retains more WAL
   // How the slot is read: a WAL sender's stream (START_REPLICATION), or SQL
-  // (cdc_sql_reader.h: chunks peeked with pg_logical_slot_peek_binary_changes,
-  // the slot advanced after the broker's ack; `--cdc-read sql`).
+  // (cdc_sql_reader.h: chunks read with pg_logical_slot_get_binary_changes
+  // from a temporary copy of the slot, one ahead; the slot itself advanced
+  // after the broker's ack; `--cdc-read sql`).
   enum class CdcRead { kStream, kSql };
   CdcRead cdc_read = CdcRead::kStream;
-  int cdc_sql_chunk_changes = 300000;  // sql: pgoutput rows per peek (tests make it small)
+  int cdc_sql_chunk_changes = 300000;  // sql: pgoutput rows per read (tests make it small)
   // pgq: the queue's ticker settings (applied at Start), and whether the
   // relay takes the ticks itself (pgq.ticker) instead of relying on pgqd.
   PgqTickerSettings pgq_ticker;

@@ -76,7 +76,8 @@ class CdcRelay : public Relay {
       // Events read earlier whose publish failed go first: read only into
       // an empty buffer when nothing is in flight.
       if (backlog_.in_flight() || backlog_.empty()) {
-        s = ReadAvailable();
+        // --cdc-read sql with nothing to publish: wait for the chunk being read.
+        s = sql_mode() ? ReadSql(/*wait=*/!backlog_.in_flight()) : ReadAvailable();
         if (!s.ok()) {
           CloseStream();
           return s;
@@ -104,7 +105,12 @@ class CdcRelay : public Relay {
       const bool room = static_cast<int>(backlog_.size()) < opts_.batch;
       if (sql_mode()) {
         if (room && !sql_.exhausted()) continue;  // decode more of the chunk meanwhile
-        poll(p, 1, kInFlightPollMs);
+        // The next chunk's result, read ahead: take it when it is all in,
+        // and keep its socket drained meanwhile.
+        const bool reading = sql_.pending() && !sql_.Ready();
+        if (room && sql_.exhausted() && sql_.pending() && !reading) continue;
+        p[1] = {sql_.socket(), POLLIN, 0};
+        poll(p, reading ? 2 : 1, kInFlightPollMs);
         continue;
       }
       poll(p, room ? 2 : 1, kInFlightPollMs);
@@ -112,9 +118,9 @@ class CdcRelay : public Relay {
   }
 
   bool WaitForWork(std::chrono::milliseconds max_wait) override {
-    if (backlog_.in_flight()) return true;  // Step waits for it
-    if (sql_mode() && !sql_.exhausted()) return true;
-    if (!stream_.open()) {  // also --cdc-read sql: the next peek is the next Step's
+    if (backlog_.in_flight()) return true;                                 // Step waits for it
+    if (sql_mode() && (!sql_.exhausted() || sql_.pending())) return true;  // Step waits for it
+    if (!stream_.open()) {  // also --cdc-read sql: the next read is the next Step's
       std::this_thread::sleep_for(max_wait);
       return false;
     }
@@ -168,7 +174,7 @@ class CdcRelay : public Relay {
       }
     }
     *drained = backlog_.wal_end() >= drain_target_ && backlog_.empty() && !backlog_.in_flight() &&
-               !backlog_.in_txn() && (!sql_mode() || sql_.exhausted());
+               !backlog_.in_txn() && (!sql_mode() || (sql_.exhausted() && !sql_.pending()));
     if (!*drained) {
       // Ask the server to report how far it has read (a keepalive).
       return SendFeedback(/*reply_requested=*/true);
@@ -235,18 +241,22 @@ class CdcRelay : public Relay {
   bool sql_mode() const { return opts_.cdc_read == RelayOptions::CdcRead::kSql; }
 
   // --cdc-read sql (cdc_sql_reader.h): the replication connection was only
-  // needed to make the slot; the reads go over a plain connection.
+  // needed to make the slot; the reads go over plain connections, from a
+  // temporary copy of the slot made now, at its confirmed position.
   Status StartSqlReads() {
     stream_.Close();
-    Status s = sql_.Open(opts_.dsn);
+    Status s = sql_.Open(opts_.dsn, slot_.name(), opts_.publication, opts_.cdc_sql_chunk_changes);
     if (!s.ok()) return Fail(s);
     const std::string start_id = TraceInstance(opts_) + ".start";
     if (opts_.trace && (opts_.trace->Traced(start_id) || opts_.trace->Begin(start_id))) {
-      opts_.trace->Note(start_id,
-                        "reading slot " + slot_.name() +
-                            " with pg_logical_slot_peek_binary_changes, chunks of up to " +
-                            std::to_string(opts_.cdc_sql_chunk_changes) + " changes");
+      opts_.trace->Note(
+          start_id, "reading " + sql_.copy_name() + ", a temporary copy of slot " + slot_.name() +
+                        ", with pg_logical_slot_get_binary_changes, chunks of up "
+                        "to " +
+                        std::to_string(opts_.cdc_sql_chunk_changes) + " changes, one read ahead");
     }
+    s = sql_.SendNext();
+    if (!s.ok()) return Fail(s);
     streaming_ = true;
     changes_.Restart();
     backlog_.Restart();
@@ -255,39 +265,52 @@ class CdcRelay : public Relay {
   }
 
   // ReadAvailable for --cdc-read sql: the rows of the chunk in hand, up to a
-  // batch; the next chunk only once everything read was acknowledged and
-  // the slot advanced past it (a peek starts at the slot's confirmed
-  // position, so one made earlier would return the unacknowledged rows
-  // again).
-  Status ReadSql() {
+  // batch. When it is exhausted, the next chunk: waited for when `wait`
+  // (nothing to publish meanwhile), else taken only once its result is in.
+  // A full chunk's successor is read ahead at once (the copy was consumed up
+  // to its end); after one that reached the WAL's end, the next read starts
+  // only once everything read was published (an idle relay's next Step), so
+  // a relay that keeps up does not loop over empty reads.
+  Status ReadSql(bool wait) {
     if (sql_.exhausted()) {
-      if (backlog_.in_flight() || !backlog_.empty() || backlog_.in_txn()) return Status::OK();
-      Status s = AdvanceSlot();
+      Status s;
+      if (!sql_.pending()) {
+        if (backlog_.in_flight() || !backlog_.empty() || backlog_.in_txn()) return Status::OK();
+        s = sql_.SendNext();
+        if (!s.ok()) return s;
+      }
+      if (!wait && !sql_.Ready()) return Status::OK();
+      s = sql_.TakeChunk();
       if (!s.ok()) return s;
-      s = sql_.Peek(slot_.name(), opts_.publication, opts_.cdc_sql_chunk_changes);
-      if (!s.ok()) return s;
+      advance_due_ = true;  // the durable slot moves once per chunk (MaybeSendFeedback)
+      if (sql_.full()) {
+        s = sql_.SendNext();
+        if (!s.ok()) return s;
+      }
     }
     // A batch ends on a commit (a chunk holds whole transactions), so its ack
-    // confirms all of it: the next peek must not start inside it.
+    // confirms all of it.
     std::string_view m;
     while ((static_cast<int>(backlog_.size()) < opts_.batch || backlog_.in_txn()) &&
            sql_.Next(&m)) {
       Status s = HandleChange(m);
       if (!s.ok()) return s;
     }
-    // All of the WAL up to the flush position read before the peek is in
+    // All of the WAL up to the flush position read before the get is in
     // hand: the server's WAL end, as a keepalive reports it.
     if (sql_.exhausted() && sql_.reached_end()) backlog_.SawWalEnd(sql_.flush_lsn());
     return Status::OK();
   }
 
-  // The standby status update of --cdc-read sql.
+  // The standby status update of --cdc-read sql: the durable slot, never the
+  // copy, and only to what the broker acknowledged.
   Status AdvanceSlot() {
     if (backlog_.confirmed() <= reported_) return Status::OK();
-    Status s = sql_.Advance(slot_.name(), backlog_.confirmed());
+    Status s = sql_.Advance(backlog_.confirmed());
     if (!s.ok()) return s;
     reported_ = backlog_.confirmed();
     last_feedback_ = Clock::now();
+    advance_due_ = false;
     return Status::OK();
   }
 
@@ -313,7 +336,6 @@ class CdcRelay : public Relay {
 
   // Drains what libpq can deliver without blocking, into backlog_, up to a batch.
   Status ReadAvailable() {
-    if (sql_mode()) return ReadSql();
     Status s = stream_.Consume();
     if (!s.ok()) return s;
     while (static_cast<int>(backlog_.size()) < opts_.batch) {
@@ -390,6 +412,9 @@ class CdcRelay : public Relay {
                    " (the slot may release WAL up to here)");
     }
     in_flight_trace_.clear();
+    // --cdc-read sql: the advance is a query that decodes WAL; the broker
+    // need not wait for it.
+    if (sql_mode() && !backlog_.empty()) StartPublish();
     s = MaybeSendFeedback(/*force=*/true);
     if (!s.ok()) return s;
     // Keep the broker busy: what was read meanwhile goes out at once.
@@ -399,11 +424,15 @@ class CdcRelay : public Relay {
 
   Status MaybeSendFeedback(bool force = false) {
     if (sql_mode()) {
-      // Each advance decodes the WAL from the slot's restart_lsn
-      // (cdc_sql_reader.h): once per chunk, when all of it was acknowledged,
-      // or after kFeedbackInterval inside a long one.
-      const bool chunk_done = sql_.exhausted() && !backlog_.in_flight() && backlog_.empty();
-      if (!chunk_done && Clock::now() - last_feedback_ < kFeedbackInterval) return Status::OK();
+      // Each advance decodes the WAL from the durable slot's restart_lsn
+      // (cdc_sql_reader.h): once per chunk read (at the first ack after it
+      // was taken), when everything read was acknowledged, or after
+      // kFeedbackInterval.
+      const bool idle =
+          sql_.exhausted() && !sql_.pending() && !backlog_.in_flight() && backlog_.empty();
+      if (!advance_due_ && !idle && Clock::now() - last_feedback_ < kFeedbackInterval) {
+        return Status::OK();
+      }
       return AdvanceSlot();
     }
     if (!stream_.open()) return Status::OK();
@@ -437,7 +466,8 @@ class CdcRelay : public Relay {
 
   CdcStream stream_;
   bool streaming_ = false;
-  CdcSqlReader sql_;  // --cdc-read sql
+  CdcSqlReader sql_;          // --cdc-read sql
+  bool advance_due_ = false;  // sql: a chunk was taken since the last advance
   CdcChanges changes_;
   CdcBacklog backlog_;
   uint64_t reported_ = 0;  // backlog_.confirmed() as last sent to the server

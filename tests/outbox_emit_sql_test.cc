@@ -7,6 +7,9 @@
 //  - the relay (the real CLI) SIGKILLed in the middle of a chunk, with one
 //    batch in flight and the chunk's rest in hand: a new relay loses nothing
 //    and keeps commit order (the broker dedupes what was published twice);
+//  - the same with chunks of 300 changes (read one ahead from a temporary
+//    copy of the slot): the slot never passes what the broker holds, and
+//    the copy dies with the killed relay's session;
 //  - a transaction that emits first and commits last is delivered after the
 //    one that committed before it, and a rolled-back one never;
 //  - the table outbox's rows, before the slot (its initial copy) and after.
@@ -56,8 +59,19 @@ class EmitSqlTest : public OutboxTest {
     return wo;
   }
 
+  struct Committed {
+    std::string id;
+    uint64_t end_lsn;  // its transaction's commit end
+  };
+
   // The event ids in commit order: the witness slot's messages.
   std::vector<std::string> CommitOrder() {
+    std::vector<std::string> ids;
+    for (auto& c : Commits()) ids.push_back(c.id);
+    return ids;
+  }
+
+  std::vector<Committed> Commits() {
     pqxx::connection c{dsn_};
     pqxx::nontransaction tx{c};
     auto rows = tx.exec_params(
@@ -65,17 +79,22 @@ class EmitSqlTest : public OutboxTest {
         "'1', 'publication_names', 'dw_outbox_pub', 'messages', 'true')",
         witness_);
     outbox::pgoutput::Decoder d;
-    std::vector<std::string> ids;
+    std::vector<Committed> ids;
+    size_t txn_start = 0;
     for (const auto& row : rows) {
       pqxx::binarystring bytes(row[0]);
       outbox::pgoutput::Message m;
       Status s = d.Decode(std::string_view(bytes.get(), bytes.size()), &m);
       EXPECT_TRUE(s.ok()) << s.ToString();
+      if (m.kind == outbox::pgoutput::Message::Kind::kBegin) txn_start = ids.size();
+      if (m.kind == outbox::pgoutput::Message::Kind::kCommit) {
+        for (size_t i = txn_start; i < ids.size(); ++i) ids[i].end_lsn = m.end_lsn;
+      }
       if (m.kind != outbox::pgoutput::Message::Kind::kLogicalMessage) continue;
       outbox::OutboxEvent e;
       s = outbox::DecodeEmitMessage(m.content, m.message_lsn, &e);
       EXPECT_TRUE(s.ok()) << s.ToString();
-      ids.push_back(e.event_id);
+      ids.push_back({e.event_id, 0});
     }
     return ids;
   }
@@ -105,6 +124,12 @@ class EmitSqlTest : public OutboxTest {
       ASSERT_EQ(got[i], want[i]) << "broker message " << i << " is not the " << i
                                  << "th event in commit order";
     }
+  }
+
+  std::string SqlText(const std::string& sql) {
+    pqxx::connection c{dsn_};
+    pqxx::nontransaction tx{c};
+    return tx.exec1(sql)[0].as<std::string>();
   }
 
   std::string witness_;
@@ -180,6 +205,90 @@ TEST_F(EmitSqlTest, RelaySigkilledMidChunkLosesNothingAndKeepsCommitOrder) {
   EXPECT_EQ(v.messages, static_cast<uint64_t>(kOrders)) << "each once: the broker dedupes repeats";
   EXPECT_TRUE(v.ok()) << v.ToText(20);
   ExpectCommitOrder();
+}
+
+// The read cursor is a temporary copy of the slot, read one chunk ahead of
+// the publish; the slot itself moves only after acks. Killed after many
+// read-aheads (chunks of 300 changes: 100 transactions), the copy dies with
+// its session, the slot never passed what the broker held, and a new relay
+// (its own copy, from the slot) loses nothing and keeps commit order.
+TEST_F(EmitSqlTest, ReadAheadRelaySigkilledKeepsSlotBehindAcksAndItsCopyDies) {
+  constexpr int64_t kOrders = 3000;
+  {
+    std::unique_ptr<outbox::OutboxWriter> writer;
+    Status s = outbox::OutboxWriter::Open(EmitWriter(8), &writer);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(Write(writer.get(), kOrders, 8).committed, static_cast<uint64_t>(kOrders));
+  }
+  const std::vector<Committed> commits = Commits();
+  ASSERT_EQ(commits.size(), static_cast<size_t>(kOrders));
+  const std::string slot = SqlText(
+      "SELECT slot_name FROM pg_replication_slots WHERE database = current_database() AND NOT "
+      "temporary AND slot_name <> '" +
+      witness_ + "'");
+  // The relay's copies (named after the slot, cut to fit, and a backend's
+  // pid): this test's database has no other temporary slot.
+  const std::string copies =
+      "SELECT count(*) FROM pg_replication_slots WHERE temporary AND database = "
+      "current_database() AND slot_name LIKE '%\\_rd\\_%'";
+  // The events whose commit the slot's confirmed position has passed.
+  auto passed = [&] {
+    uint64_t confirmed = 0;
+    outbox::pgoutput::ParseLsn(
+        SqlText("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = '" +
+                slot + "'"),
+        &confirmed);
+    uint64_t n = 0;
+    while (n < commits.size() && commits[n].end_lsn <= confirmed) ++n;
+    return n;
+  };
+  BrokerFaults(R"({"latency_ms": 20})");
+  const std::string log = TempDir("emit-sql-readahead") + "/relay.log";
+  pid_t pid = SpawnRelayCli({"--strategy", "cdc", "--cdc-read", "sql", "--cdc-sql-chunk", "300",
+                             "--batch", "20", "--no-maintain"},
+                            log);
+  ASSERT_GT(pid, 0);
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  uint64_t seen = 0, samples = 0, copy_seen = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    // The slot first, the broker after: the broker only grows meanwhile.
+    const uint64_t slot_passed = passed();
+    copy_seen += SqlInt(dsn_, copies) == 1;
+    seen = BrokerCount();
+    ++samples;
+    ASSERT_LE(slot_passed, seen) << "the slot passed events the broker does not hold";
+    if (seen >= kOrders / 2) break;
+    ASSERT_TRUE(ProcessAlive(pid)) << "relay exited early; see " << log;
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_GE(seen, static_cast<uint64_t>(kOrders / 2)) << "see " << log;
+  kill(pid, SIGKILL);
+  ASSERT_TRUE(WaitGone(pid, 10s));
+  EXPECT_GT(copy_seen, 0u) << "the relay read from a temporary copy (" << samples << " samples)";
+  EXPECT_LE(passed(), BrokerCount());
+  EXPECT_LT(BrokerCount(), static_cast<uint64_t>(kOrders)) << "the kill should land mid-drain";
+  // The copy's session ends with the relay's connection.
+  deadline = std::chrono::steady_clock::now() + 30s;
+  while (SqlInt(dsn_, copies) != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(SqlInt(dsn_, copies), 0) << "a temporary copy outlived the killed relay";
+  BrokerFaults(R"({"latency_ms": 0})");
+
+  outbox::RunnerOptions rn;
+  rn.until_drained = true;
+  rn.maintain = false;
+  outbox::RelayOptions ro = SqlRelay(50);
+  ro.cdc_sql_chunk_changes = 300;
+  RelayThread relay(ro, rn);
+  const auto& report = relay.Join();
+  EXPECT_TRUE(report.drained) << report.ToText();
+  workload::VerifyReport v = Verify();
+  EXPECT_EQ(v.rows, static_cast<uint64_t>(kOrders));
+  EXPECT_EQ(v.messages, static_cast<uint64_t>(kOrders)) << "each once: the broker dedupes repeats";
+  EXPECT_TRUE(v.ok()) << v.ToText(20);
+  ExpectCommitOrder();
+  EXPECT_EQ(passed(), static_cast<uint64_t>(kOrders)) << "the drained relay advanced the slot";
 }
 
 // A emits first and commits last; B's event is delivered first, A's after
