@@ -16,6 +16,16 @@ uint64_t GroupCommit::batches() const {
   return batches_;
 }
 
+void GroupCommit::Wake(Waiter* w, bool done) {
+  std::lock_guard<std::mutex> wl(w->m);
+  if (done) {
+    w->done = true;
+  } else {
+    w->lead = true;
+  }
+  w->cv.notify_one();
+}
+
 Status GroupCommit::Submit(LogEntry e) {
   Waiter w;
   w.entry = std::move(e);
@@ -26,12 +36,25 @@ Status GroupCommit::Submit(LogEntry e) {
   // expected_ drop to 0 also sees the entry.
   if (w.entry.kind == LogEntry::Kind::kCommit && expected_ > 0) --expected_;
   if (leader_waiting_ && expected_ == 0) leader_cv_.notify_one();
-  while (!w.done) {
+  for (;;) {
     if (flushing_) {
       // Woken when our batch is flushed, or by the finishing leader to lead
       // the entries that queued meanwhile (ours among them).
-      w.cv.wait(l);
+      l.unlock();
+      {
+        std::unique_lock<std::mutex> wl(w.m);
+        w.cv.wait(wl, [&] { return w.done || w.lead; });
+        if (w.done) return w.result;
+        w.lead = false;
+      }
+      l.lock();
       continue;
+    }
+    {
+      // A leader that took our entry wakes us (done) before it clears
+      // flushing_, so with no flush in progress `done` is final here.
+      std::lock_guard<std::mutex> wl(w.m);
+      if (w.done) return w.result;
     }
     flushing_ = true;
     // `expected_` counts transactions not yet queued, so wait while some of
@@ -50,19 +73,16 @@ Status GroupCommit::Submit(LogEntry e) {
     for (Waiter* b : batch) entries.push_back(b->entry);
     std::vector<Status> results(entries.size());
     fn_(entries, &results);
-    l.lock();
-    // Notified under the lock: a waiter cannot see `done`, return and
-    // destroy its condition variable before the notify is over.
     for (size_t i = 0; i < batch.size(); ++i) {
-      batch[i]->result = std::move(results[i]);
-      batch[i]->done = true;
-      if (batch[i] != &w) batch[i]->cv.notify_one();
+      batch[i]->result = std::move(results[i]);  // read by its waiter only after Wake
+      if (batch[i] != &w) Wake(batch[i], /*done=*/true);
     }
+    l.lock();
     flushing_ = false;
     ++batches_;
-    if (!queue_.empty()) queue_.front()->cv.notify_one();  // the next leader
+    if (!queue_.empty()) Wake(queue_.front(), /*done=*/false);  // the next leader
+    return w.result;
   }
-  return w.result;
 }
 
 }  // namespace dw::coord

@@ -61,13 +61,22 @@ class GroupCommit {
   // Each waiter sleeps on its own condition variable and is woken only when
   // its batch is flushed or it is handed the leadership: one shared
   // notify_all woke every follower at every arrival and every flush (the
-  // coordinator's largest source of futex calls at 16 workers).
+  // coordinator's largest source of futex calls at 16 workers). It sleeps
+  // under its own mutex `m`, not `mu_`: a follower woken with its result
+  // returns without taking `mu_`, which the leader still holds while it
+  // wakes the rest of the batch, so it does not wake only to sleep again
+  // on the lock. `done` and `lead` are guarded by `m`; the leader sets them
+  // and notifies under `m`, so a waiter cannot see them, return and destroy
+  // `m` and `cv` before the notify is over.
   struct Waiter {
     LogEntry entry;
     Status result;
-    bool done = false;
+    std::mutex m;
     std::condition_variable cv;
+    bool done = false;  // the batch was flushed: `result` is set
+    bool lead = false;  // handed the leadership: take `mu_` and look
   };
+  static void Wake(Waiter* w, bool done);
   FlushFn fn_;
   const Options opts_;
   mutable std::mutex mu_;

@@ -116,11 +116,18 @@ Status PgPool::Acquire(Lease* out) {
     while (!idle_.empty()) {
       std::unique_ptr<Conn> c = std::move(idle_.back());
       idle_.pop_back();
-      if (IdleLooksAlive(*c->conn)) {
+      // The liveness check is a system call: made outside the lock, which
+      // every call of every transaction takes twice, so that the others do
+      // not queue (and sleep) behind it.
+      l.unlock();
+      dead.reset();
+      const bool alive = IdleLooksAlive(*c->conn);
+      if (alive) {
         out->pool_ = shared_from_this();
         out->conn_ = std::move(c);
         return Status::OK();
       }
+      l.lock();
       --open_;
       ++dropped_total_;
       dead = std::move(c);
