@@ -4,10 +4,10 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/sink_flag.h"
 #include "common/dsn.h"
 #include "common/process.h"
 #include "compare/chaos.h"
-#include "compare/sink.h"
 
 namespace dw::cli {
 
@@ -43,12 +43,11 @@ void AddChaosCommand(CLI::App& app, Globals& g) {
                   "participant agent SIGKILLed and restarted) and relay-outage (the outbox relay "
                   "SIGKILLed while it drains a backlog, restarted at the window's end) are drawn "
                   "only when named here (relay-outage also with --dedupe-window)");
-  cmd->add_option("--sink", o->sink,
-                  "where the outbox publishes: dualwrite (its broker, a fresh process per run; "
-                  "default), nats (one nats-server with JetStream for the campaign) or rabbitmq "
-                  "(one rabbitmq-server); with nats or rabbitmq only the outbox family is drawn, "
-                  "and broker-down SIGKILLs and restarts that server")
-      ->check(CLI::IsMember({"dualwrite", "nats", "rabbitmq"}));
+  AddSinkOption(cmd, &o->sink,
+                "where the outbox publishes: dualwrite (its broker, a fresh process per run; "
+                "default), nats (one nats-server with JetStream for the campaign) or rabbitmq "
+                "(one rabbitmq-server); with nats or rabbitmq only the outbox family is drawn, "
+                "and broker-down SIGKILLs and restarts that server");
   cmd->add_option("--dedupe-window", o->dedupe_window,
                   "nats: the stream's duplicate window the relays set (default 2m; e.g. 2s, "
                   "1500ms); relay-outage is then drawn too, its relay down longer than the "
@@ -59,16 +58,10 @@ void AddChaosCommand(CLI::App& app, Globals& g) {
     if (!g.broker.empty()) {
       throw CliError("chaos kills and restarts its own brokers: --broker is not supported");
     }
-    compare::SinkKind sink = compare::SinkKind::kDualwrite;
-    Check(compare::ParseSinkKind(o->sink, &sink));
-    if (cmd->count("--dedupe-window") > 0 && sink != compare::SinkKind::kNats) {
+    if (cmd->count("--dedupe-window") > 0 && o->sink != "nats") {
       throw CliError("--dedupe-window is for --sink nats", 2);
     }
-    if (sink != compare::SinkKind::kDualwrite) {
-      // A missing server package: one line and exit 2, before anything starts.
-      Status installed = compare::CheckSinkInstalled(sink);
-      if (!installed.ok()) throw CliError("--sink " + o->sink + ": " + installed.ToString(), 2);
-    }
+    const compare::SinkKind sink = CheckedSink(o->sink);
     compare::ChaosOptions co;
     co.runs = o->runs;
     co.seed = o->seed;

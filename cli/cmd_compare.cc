@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/sink_flag.h"
 #include "common/dsn.h"
 #include "common/process.h"
 #include "compare/compare.h"
@@ -74,12 +75,11 @@ void AddCompareCommand(CLI::App& app, Globals& g) {
                   "arrivals per second of every failure cell (default: half the lowest "
                   "sustainable rate of the matrix's approaches)")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--sink", o->sink,
-                  "where the outbox publishes: dualwrite (its broker, a fresh process per cell; "
-                  "default), nats (one nats-server with JetStream for the run) or rabbitmq (one "
-                  "rabbitmq-server for the run); with nats or rabbitmq section 1 and the failure "
-                  "matrix measure the outbox family and the floor only")
-      ->check(CLI::IsMember({"dualwrite", "nats", "rabbitmq"}));
+  AddSinkOption(cmd, &o->sink,
+                "where the outbox publishes: dualwrite (its broker, a fresh process per cell; "
+                "default), nats (one nats-server with JetStream for the run) or rabbitmq (one "
+                "rabbitmq-server for the run); with nats or rabbitmq section 1 and the failure "
+                "matrix measure the outbox family and the floor only");
   cmd->callback([&g, o, cmd] {
     if (!o->from.empty()) {
       std::ifstream in(o->from);
@@ -101,12 +101,8 @@ void AddCompareCommand(CLI::App& app, Globals& g) {
       std::cout << "rendered " << dir << "/report.md (" << written.size() << " files)\n";
       return;
     }
-    compare::SinkKind sink = compare::SinkKind::kDualwrite;
-    Check(compare::ParseSinkKind(o->sink, &sink));
+    const compare::SinkKind sink = CheckedSink(o->sink);
     if (sink != compare::SinkKind::kDualwrite) {
-      // A missing server package: one line and exit 2, before anything starts.
-      Status installed = compare::CheckSinkInstalled(sink);
-      if (!installed.ok()) throw CliError("--sink " + o->sink + ": " + installed.ToString(), 2);
       if (!g.broker.empty()) {
         throw CliError(
             "--broker names dualwrite's broker, which no cell of --sink " + o->sink + " uses", 2);
