@@ -6,6 +6,7 @@
 
 #include <pqxx/pqxx>
 
+#include "common/one_line.h"
 #include "participants/pg_array.h"
 #include "participants/pg_schema.h"
 
@@ -134,20 +135,34 @@ void PgDecisionLog::FlushBatch(const std::vector<LogEntry>& batch, std::vector<S
   }
   std::vector<bool> inserted(gids.size(), false);
   try {
-    pqxx::work tx(lease.conn());
+    // One statement, so one round trip and one transaction of its own
+    // (autocommit, durable when answered): the ENDs queued since the last
+    // flush are deleted by a data-modifying WITH, which runs to completion
+    // whether or not the INSERT reads it. As BEGIN, INSERT, DELETE and COMMIT
+    // it was four round trips and four statements for the server to parse.
+    pqxx::nontransaction tx(lease.conn());
     pqxx::result r = tx.exec_params(
+        "WITH ended AS (DELETE FROM dw_decisions WHERE gid = ANY($3::text[])) "
         "INSERT INTO dw_decisions (gid, coordinator, outcome) "
         "SELECT g, $2, 'commit' FROM unnest($1::text[]) AS g "
         "ON CONFLICT (gid) DO NOTHING RETURNING gid",
-        TextArray(gids), opts_.coordinator_id);
+        TextArray(gids), opts_.coordinator_id, TextArray(ends));
     std::vector<std::string> done;
     for (const auto& row : r) done.push_back(row[0].as<std::string>());
-    if (!ends.empty()) {
-      tx.exec_params("DELETE FROM dw_decisions WHERE gid = ANY($1::text[])", TextArray(ends));
-    }
-    tx.commit();
     std::unordered_set<std::string> done_set(done.begin(), done.end());
     for (size_t i = 0; i < gids.size(); ++i) inserted[i] = done_set.count(gids[i]) > 0;
+  } catch (const pqxx::broken_connection& ex) {
+    // The statement was sent and no answer came back: it may have committed
+    // just before the connection went. Unlike a transaction block, which is
+    // not committed until its COMMIT was sent, the outcome is unknown, and
+    // recovery, not the caller, decides.
+    lease.MarkBroken();
+    EndsDone(ends, true);
+    for (auto& r : *results) {
+      r = Status::InDoubt(std::string("decision log: connection lost while recording commits: ") +
+                          OneLine(ex.what()));
+    }
+    return;
   } catch (...) {
     Status e = StatusFromPgException(&lease, "decision log: recording commits");
     EndsDone(ends, true);
