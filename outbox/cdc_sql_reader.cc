@@ -1,5 +1,7 @@
 #include "outbox/cdc_sql_reader.h"
 
+#include <algorithm>
+
 #include "common/one_line.h"
 #include "outbox/pg_util.h"
 #include "outbox/pgoutput.h"
@@ -9,6 +11,13 @@ namespace {
 
 // Slot names are at most NAMEDATALEN - 1 bytes.
 constexpr size_t kMaxSlotName = 63;
+// The first chunk asks for max_changes / 8 rows, each full one after it
+// twice its predecessor's: publishing starts after a small chunk's decode,
+// each chunk is decoded while the previous, half as large, is published,
+// and the WAL that every get skips again (from the copy's restart_lsn up to
+// where the last get ended) adds up to about the backlog once, not once per
+// chunk.
+constexpr int kFirstChunkDivisor = 8;
 
 PGconn* Connect(const std::string& dsn, std::string* err) {
   PGconn* c = PQconnectdb(WithConnectTimeout(dsn).c_str());
@@ -33,7 +42,7 @@ Status CdcSqlReader::Open(const std::string& dsn, const std::string& slot,
   slot_ = slot;
   publication_ = publication;
   max_changes_ = max_changes;
-  limit_ = std::to_string(max_changes);
+  next_limit_ = std::max(1, max_changes / kFirstChunkDivisor);
   // Named after this session's backend: a copy left by a killed relay whose
   // session the server has not ended yet cannot collide with it.
   const std::string suffix = "_rd_" + std::to_string(PQbackendPID(conn_));
@@ -88,7 +97,8 @@ Status CdcSqlReader::SendNext() {
   bool parsed = pgoutput::ParseLsn(PQgetvalue(r, 0, 0), &flush);
   PQclear(r);
   if (!parsed) return Status::Corruption("cdc: unreadable WAL flush position");
-  const char* values[] = {copy_.c_str(), limit_.c_str(), publication_.c_str()};
+  const std::string limit = std::to_string(next_limit_);
+  const char* values[] = {copy_.c_str(), limit.c_str(), publication_.c_str()};
   // Binary results: the bytea arrives as its bytes, not hex text to decode.
   if (!PQsendQueryParams(conn_,
                          "SELECT data FROM pg_logical_slot_get_binary_changes($1, NULL, $2::int,"
@@ -98,6 +108,7 @@ Status CdcSqlReader::SendNext() {
   }
   pending_ = true;
   pending_flush_ = flush;
+  pending_limit_ = next_limit_;
   return Status::OK();
 }
 
@@ -119,7 +130,11 @@ Status CdcSqlReader::TakeChunk() {
   if (PQresultStatus(r) != PGRES_TUPLES_OK) return Failed(conn_, "reading slot copy " + copy_, r);
   chunk_ = r;
   rows_ = PQntuples(r);
-  full_ = rows_ >= max_changes_;
+  full_ = rows_ >= pending_limit_;
+  // A backlog: the next chunk twice as large, up to max_changes (see
+  // kFirstChunkDivisor); the WAL's end: small again.
+  next_limit_ = full_ ? std::min(max_changes_, 2 * pending_limit_)
+                      : std::max(1, max_changes_ / kFirstChunkDivisor);
   taken_ = true;
   flush_lsn_ = pending_flush_;
   return Status::OK();

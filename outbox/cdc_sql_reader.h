@@ -37,12 +37,18 @@
 //
 // What it still costs: a get decodes the WAL from the copy's restart_lsn,
 // and an advance from the durable slot's, not from their confirmed
-// positions; restart_lsn moves only at a running-xacts record (logged by the
-// bgwriter every 15 s while the WAL grows, and at checkpoints), so each get
-// re-reads the WAL since the last such record before its start, and each
-// advance (once per chunk, fast-forward: no output plugin) the durable
-// slot's. An idle relay asks again only at its next poll, and a chunk that
-// reached the WAL's end is not read ahead, so a relay that keeps up with live
+// positions. Consuming the copy does not change that: restart_lsn moves only
+// at a running-xacts record (logged by the bgwriter every 15 s while the WAL
+// grows, and at checkpoints), so each get re-reads (without output) the WAL
+// since the last such record before its start, and each advance (once per
+// chunk, fast-forward: no output plugin either) the durable slot's. On a
+// backlog written in seconds that is most of what earlier gets read, so
+// equal chunks would cost quadratically: the chunks grow instead (the first
+// asks for max_changes / 8 rows, each full one after it for twice as many,
+// up to max_changes), which bounds what is re-read while they grow to about
+// the backlog once, and still starts publishing after a small first chunk.
+// An idle relay asks again only at its next poll, and a chunk that reached
+// the WAL's end is not read ahead, so a relay that keeps up with live
 // writers pays up to a running-xacts interval of WAL per poll: the stream
 // stays the default.
 #pragma once
@@ -89,7 +95,8 @@ class CdcSqlReader {
   // is left.
   bool Next(std::string_view* message);
   bool exhausted() const { return row_ >= rows_; }
-  // The chunk in hand held max_changes rows or more: more may follow at once.
+  // The chunk in hand held as many rows as it asked for or more: more may
+  // follow at once.
   bool full() const { return full_; }
   // The chunk in hand returned fewer rows than it asked for, so it decoded the
   // WAL up to its end: every change before flush_lsn() (the server's flush
@@ -106,8 +113,9 @@ class CdcSqlReader {
 
   PGconn* conn_ = nullptr;  // the reader: the copy and its gets
   PGconn* adv_ = nullptr;   // the durable slot's advances
-  std::string slot_, copy_, publication_, limit_;
+  std::string slot_, copy_, publication_;
   int max_changes_ = 0;
+  int next_limit_ = 0;  // the next get's max_changes (cdc_sql_reader.cc)
   PGresult* chunk_ = nullptr;
   int rows_ = 0;
   int row_ = 0;
@@ -116,6 +124,7 @@ class CdcSqlReader {
   uint64_t flush_lsn_ = 0;
   bool pending_ = false;
   uint64_t pending_flush_ = 0;
+  int pending_limit_ = 0;
 };
 
 }  // namespace dw::outbox
