@@ -1,7 +1,5 @@
 #include "outbox/cdc_sql_reader.h"
 
-#include <algorithm>
-
 #include "common/one_line.h"
 #include "outbox/pg_util.h"
 #include "outbox/pgoutput.h"
@@ -11,13 +9,6 @@ namespace {
 
 // Slot names are at most NAMEDATALEN - 1 bytes.
 constexpr size_t kMaxSlotName = 63;
-// The first chunk asks for max_changes / 8 rows, each full one after it
-// twice its predecessor's: publishing starts after a small chunk's decode,
-// each chunk is decoded while the previous, half as large, is published,
-// and the WAL that every get skips again (from the copy's restart_lsn up to
-// where the last get ended) adds up to about the backlog once, not once per
-// chunk.
-constexpr int kFirstChunkDivisor = 8;
 
 PGconn* Connect(const std::string& dsn, std::string* err) {
   PGconn* c = PQconnectdb(WithConnectTimeout(dsn).c_str());
@@ -42,7 +33,7 @@ Status CdcSqlReader::Open(const std::string& dsn, const std::string& slot,
   slot_ = slot;
   publication_ = publication;
   max_changes_ = max_changes;
-  next_limit_ = std::max(1, max_changes / kFirstChunkDivisor);
+  limit_ = std::to_string(max_changes);
   // Named after this session's backend: a copy left by a killed relay whose
   // session the server has not ended yet cannot collide with it.
   const std::string suffix = "_rd_" + std::to_string(PQbackendPID(conn_));
@@ -63,6 +54,7 @@ void CdcSqlReader::Close() {
   ClearChunk();
   taken_ = false;
   pending_ = false;
+  advancing_ = false;
   // Ending the session drops the temporary copy (a get still running there
   // ends at its next write to the closed socket).
   if (conn_) PQfinish(conn_);
@@ -97,8 +89,7 @@ Status CdcSqlReader::SendNext() {
   bool parsed = pgoutput::ParseLsn(PQgetvalue(r, 0, 0), &flush);
   PQclear(r);
   if (!parsed) return Status::Corruption("cdc: unreadable WAL flush position");
-  const std::string limit = std::to_string(next_limit_);
-  const char* values[] = {copy_.c_str(), limit.c_str(), publication_.c_str()};
+  const char* values[] = {copy_.c_str(), limit_.c_str(), publication_.c_str()};
   // Binary results: the bytea arrives as its bytes, not hex text to decode.
   if (!PQsendQueryParams(conn_,
                          "SELECT data FROM pg_logical_slot_get_binary_changes($1, NULL, $2::int,"
@@ -108,7 +99,6 @@ Status CdcSqlReader::SendNext() {
   }
   pending_ = true;
   pending_flush_ = flush;
-  pending_limit_ = next_limit_;
   return Status::OK();
 }
 
@@ -130,11 +120,7 @@ Status CdcSqlReader::TakeChunk() {
   if (PQresultStatus(r) != PGRES_TUPLES_OK) return Failed(conn_, "reading slot copy " + copy_, r);
   chunk_ = r;
   rows_ = PQntuples(r);
-  full_ = rows_ >= pending_limit_;
-  // A backlog: the next chunk twice as large, up to max_changes (see
-  // kFirstChunkDivisor); the WAL's end: small again.
-  next_limit_ = full_ ? std::min(max_changes_, 2 * pending_limit_)
-                      : std::max(1, max_changes_ / kFirstChunkDivisor);
+  full_ = rows_ >= max_changes_;
   taken_ = true;
   flush_lsn_ = pending_flush_;
   return Status::OK();
@@ -148,15 +134,34 @@ bool CdcSqlReader::Next(std::string_view* message) {
   return true;
 }
 
-Status CdcSqlReader::Advance(uint64_t lsn) {
+Status CdcSqlReader::Advance(uint64_t lsn, bool* sent) {
+  *sent = false;
+  bool done = false;
+  Status s = AdvanceDone(/*wait=*/false, &done);
+  if (!s.ok() || !done) return s;
   const std::string target = pgoutput::FormatLsn(lsn);
   const char* values[] = {slot_.c_str(), target.c_str()};
   // Postgres refuses a target below the slot's confirmed position.
-  PGresult* r = PQexecParams(
-      adv_,
-      "SELECT pg_replication_slot_advance($1, GREATEST($2::pg_lsn, (SELECT confirmed_flush_lsn"
-      " FROM pg_replication_slots WHERE slot_name = $1)))",
-      2, nullptr, values, nullptr, nullptr, 0);
+  if (!PQsendQueryParams(
+          adv_,
+          "SELECT pg_replication_slot_advance($1, GREATEST($2::pg_lsn, (SELECT confirmed_flush_lsn"
+          " FROM pg_replication_slots WHERE slot_name = $1)))",
+          2, nullptr, values, nullptr, nullptr, 0)) {
+    return Failed(adv_, "advancing slot " + slot_, nullptr);
+  }
+  advancing_ = true;
+  *sent = true;
+  return Status::OK();
+}
+
+Status CdcSqlReader::AdvanceDone(bool wait, bool* done) {
+  *done = !advancing_;
+  if (!advancing_) return Status::OK();
+  if (!wait && PQconsumeInput(adv_) && PQisBusy(adv_)) return Status::OK();
+  advancing_ = false;
+  *done = true;
+  PGresult* r = PQgetResult(adv_);
+  while (PGresult* extra = r ? PQgetResult(adv_) : nullptr) PQclear(extra);
   if (PQresultStatus(r) != PGRES_TUPLES_OK) return Failed(adv_, "advancing slot " + slot_, r);
   PQclear(r);
   return Status::OK();

@@ -15,7 +15,8 @@
 //   advance  pg_replication_slot_advance(slot, lsn) on the DURABLE slot, once
 //            the broker acknowledged everything up to that commit: the
 //            stream's standby status update. Its own connection, since the
-//            reader's is busy with the read ahead.
+//            reader's is busy with the read ahead, and sent without waiting
+//            for its result (it decodes WAL too).
 //
 // Why a copy: a peek of the durable slot starts at its confirmed position,
 // which may pass a commit only after its ack, so the next chunk could only be
@@ -42,15 +43,15 @@
 // grows, and at checkpoints), so each get re-reads (without output) the WAL
 // since the last such record before its start, and each advance (once per
 // chunk, fast-forward: no output plugin either) the durable slot's. On a
-// backlog written in seconds that is most of what earlier gets read, so
-// equal chunks would cost quadratically: the chunks grow instead (the first
-// asks for max_changes / 8 rows, each full one after it for twice as many,
-// up to max_changes), which bounds what is re-read while they grow to about
-// the backlog once, and still starts publishing after a small first chunk.
-// An idle relay asks again only at its next poll, and a chunk that reached
-// the WAL's end is not read ahead, so a relay that keeps up with live
-// writers pays up to a running-xacts interval of WAL per poll: the stream
-// stays the default.
+// backlog written in seconds that is most of what earlier gets read: small
+// chunks cost quadratically, so the relay reads large ones
+// (RelayOptions::cdc_sql_chunk_changes), and read-ahead pays only on a
+// backlog of several. Smaller or growing chunks start publishing sooner,
+// but on two shared cores the extra decoding cost more than the overlap
+// gained (bench/README.md). An idle relay asks again only at its next poll,
+// and a chunk that reached the WAL's end is not read ahead, so a relay that
+// keeps up with live writers pays up to a running-xacts interval of WAL per
+// poll: the stream stays the default.
 #pragma once
 
 #include <libpq-fe.h>
@@ -95,8 +96,7 @@ class CdcSqlReader {
   // is left.
   bool Next(std::string_view* message);
   bool exhausted() const { return row_ >= rows_; }
-  // The chunk in hand held as many rows as it asked for or more: more may
-  // follow at once.
+  // The chunk in hand held max_changes rows or more: more may follow at once.
   bool full() const { return full_; }
   // The chunk in hand returned fewer rows than it asked for, so it decoded the
   // WAL up to its end: every change before flush_lsn() (the server's flush
@@ -104,8 +104,14 @@ class CdcSqlReader {
   bool reached_end() const { return !full_ && taken_; }
   uint64_t flush_lsn() const { return flush_lsn_; }
 
-  // Moves the durable slot's confirmed position to `lsn` (never backwards).
-  Status Advance(uint64_t lsn);
+  // Sends the query that moves the durable slot's confirmed position to
+  // `lsn` (never backwards) without waiting for it: it decodes WAL, and the
+  // relay goes on publishing meanwhile. *sent false: the previous advance is
+  // still running (call again later).
+  Status Advance(uint64_t lsn, bool* sent);
+  // *done: no advance is running (its outcome returned); waits for it when
+  // `wait`.
+  Status AdvanceDone(bool wait, bool* done);
 
  private:
   Status Failed(PGconn* c, const std::string& what, PGresult* r);
@@ -113,9 +119,8 @@ class CdcSqlReader {
 
   PGconn* conn_ = nullptr;  // the reader: the copy and its gets
   PGconn* adv_ = nullptr;   // the durable slot's advances
-  std::string slot_, copy_, publication_;
+  std::string slot_, copy_, publication_, limit_;
   int max_changes_ = 0;
-  int next_limit_ = 0;  // the next get's max_changes (cdc_sql_reader.cc)
   PGresult* chunk_ = nullptr;
   int rows_ = 0;
   int row_ = 0;
@@ -124,7 +129,7 @@ class CdcSqlReader {
   uint64_t flush_lsn_ = 0;
   bool pending_ = false;
   uint64_t pending_flush_ = 0;
-  int pending_limit_ = 0;
+  bool advancing_ = false;  // an advance's query is in flight on adv_
 };
 
 }  // namespace dw::outbox

@@ -175,7 +175,14 @@ class CdcRelay : public Relay {
     }
     *drained = backlog_.wal_end() >= drain_target_ && backlog_.empty() && !backlog_.in_flight() &&
                !backlog_.in_txn() && (!sql_mode() || (sql_.exhausted() && !sql_.pending()));
+    if (*drained && sql_mode()) return FinishAdvances();
     if (!*drained) {
+      // --cdc-read sql, everything read was published: read up to the WAL's
+      // end now (the next Step takes it), not after a poll interval.
+      if (sql_mode() && sql_.exhausted() && !sql_.pending() && backlog_.empty() &&
+          !backlog_.in_flight()) {
+        return sql_.SendNext();
+      }
       // Ask the server to report how far it has read (a keepalive).
       return SendFeedback(/*reply_requested=*/true);
     }
@@ -305,13 +312,29 @@ class CdcRelay : public Relay {
   // The standby status update of --cdc-read sql: the durable slot, never the
   // copy, and only to what the broker acknowledged.
   Status AdvanceSlot() {
-    if (backlog_.confirmed() <= reported_) return Status::OK();
-    Status s = sql_.Advance(backlog_.confirmed());
-    if (!s.ok()) return s;
+    if (backlog_.confirmed() <= reported_) {
+      bool done = false;
+      return sql_.AdvanceDone(/*wait=*/false, &done);  // reports a failed one
+    }
+    bool sent = false;
+    Status s = sql_.Advance(backlog_.confirmed(), &sent);
+    if (!s.ok() || !sent) return s;  // not sent: the next call sends it
     reported_ = backlog_.confirmed();
     last_feedback_ = Clock::now();
     advance_due_ = false;
     return Status::OK();
+  }
+
+  // --cdc-read sql, drained: the slot advanced to everything acknowledged
+  // before the relay reports it.
+  Status FinishAdvances() {
+    for (;;) {
+      bool done = false;
+      Status s = sql_.AdvanceDone(/*wait=*/true, &done);
+      if (!s.ok() || backlog_.confirmed() <= reported_) return s;
+      s = AdvanceSlot();
+      if (!s.ok()) return s;
+    }
   }
 
   // CREATE_REPLICATION_SLOT ... EXPORT_SNAPSHOT, then publish every row

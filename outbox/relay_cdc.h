@@ -37,15 +37,15 @@
 //     RelayOptions::slot_warn_bytes (a stopped cdc relay makes Postgres keep
 //     every WAL segment since; `dualwrite env` shows it too).
 //   - `--cdc-read sql` (RelayOptions::cdc_read, cdc_sql_reader.h): no WAL
-//     sender. The slot is read in chunks with
-//     pg_logical_slot_peek_binary_changes (the same pgoutput messages, as
-//     rows), a chunk's batches are published as above, and the slot is
-//     moved with pg_replication_slot_advance to the last acknowledged commit
-//     once the chunk is all acknowledged (or every 10 s inside one); the
-//     next chunk is peeked only then. Less CPU per event on a backlog; but
-//     every peek and advance decodes the WAL from the slot's restart_lsn,
-//     so a relay keeping up with live writers re-reads up to a running-xacts
-//     interval of WAL per peek: the stream is the default.
+//     sender. A temporary copy of the slot is read in chunks with
+//     pg_logical_slot_get_binary_changes (the same pgoutput messages, as
+//     rows), the next chunk decoded by the server while this one's batches
+//     are published as above, and the slot itself is moved with
+//     pg_replication_slot_advance to the last acknowledged commit once per
+//     chunk (or every 10 s). Less CPU per event on a backlog; but every get
+//     and advance decodes the WAL from its slot's restart_lsn, so a relay
+//     keeping up with live writers re-reads up to a running-xacts interval
+//     of WAL per poll: the stream is the default.
 // One instance per slot (Postgres refuses a second consumer): --instances 1.
 //
 // The parts: cdc_slot.h (publication, slot, initial copy), cdc_stream.h
