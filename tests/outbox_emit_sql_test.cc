@@ -53,12 +53,6 @@ class EmitSqlTest : public OutboxTest {
     return ro;
   }
 
-  outbox::WriterOptions EmitWriter(int connections) const {
-    outbox::WriterOptions wo = Writer(connections);
-    wo.sink = outbox::WriterOptions::Sink::kEmit;
-    return wo;
-  }
-
   struct Committed {
     std::string id;
     uint64_t end_lsn;  // its transaction's commit end
@@ -166,12 +160,7 @@ TEST_F(EmitSqlTest, TenThousandOrdersFromEightWritersInCommitOrder) {
 // chunk in hand, the next relay peeks again from the last advance.
 TEST_F(EmitSqlTest, RelaySigkilledMidChunkLosesNothingAndKeepsCommitOrder) {
   constexpr int64_t kOrders = 3000;
-  {
-    std::unique_ptr<outbox::OutboxWriter> writer;
-    Status s = outbox::OutboxWriter::Open(EmitWriter(8), &writer);
-    ASSERT_TRUE(s.ok()) << s.ToString();
-    EXPECT_EQ(Write(writer.get(), kOrders, 8).committed, static_cast<uint64_t>(kOrders));
-  }
+  WriteEmitted(kOrders, 8);
   // Every publish of the killed relay takes 50 ms: a batch is in flight
   // almost all the time, so the kill lands there, inside the one chunk
   // that holds all 3,000 events.
@@ -214,12 +203,7 @@ TEST_F(EmitSqlTest, RelaySigkilledMidChunkLosesNothingAndKeepsCommitOrder) {
 // (its own copy, from the slot) loses nothing and keeps commit order.
 TEST_F(EmitSqlTest, ReadAheadRelaySigkilledKeepsSlotBehindAcksAndItsCopyDies) {
   constexpr int64_t kOrders = 3000;
-  {
-    std::unique_ptr<outbox::OutboxWriter> writer;
-    Status s = outbox::OutboxWriter::Open(EmitWriter(8), &writer);
-    ASSERT_TRUE(s.ok()) << s.ToString();
-    EXPECT_EQ(Write(writer.get(), kOrders, 8).committed, static_cast<uint64_t>(kOrders));
-  }
+  WriteEmitted(kOrders, 8);
   const std::vector<Committed> commits = Commits();
   ASSERT_EQ(commits.size(), static_cast<size_t>(kOrders));
   const std::string slot = SqlText(

@@ -327,20 +327,12 @@ class EmitTest : public OutboxTest {
     Status s = r->Start();
     ASSERT_TRUE(s.ok()) << s.ToString();
   }
-
-  outbox::WriterOptions EmitWriter(int connections) const {
-    outbox::WriterOptions wo = Writer(connections);
-    wo.sink = outbox::WriterOptions::Sink::kEmit;
-    return wo;
-  }
 };
 
 TEST_F(OutboxTest, EmitWriterRefusesWithoutASlot) {
   ASSERT_TRUE(workload::EnsureOrdersSchema(dsn_).ok());
-  outbox::WriterOptions wo = Writer(1);
-  wo.sink = outbox::WriterOptions::Sink::kEmit;
   std::unique_ptr<outbox::OutboxWriter> writer;
-  Status s = outbox::OutboxWriter::Open(wo, &writer);
+  Status s = outbox::OutboxWriter::Open(EmitWriter(1), &writer);
   EXPECT_EQ(s.code(), Status::Code::kFailedPrecondition) << s.ToString();
 }
 
@@ -369,12 +361,7 @@ TEST_F(EmitTest, TenThousandOrdersFromEightWriters) {
 // with both in hand, the next relay starts from the last confirmed commit.
 TEST_F(EmitTest, RelaySigkilledWithABatchInFlightLosesNothing) {
   constexpr int64_t kOrders = 3000;
-  {
-    std::unique_ptr<outbox::OutboxWriter> writer;
-    Status s = outbox::OutboxWriter::Open(EmitWriter(8), &writer);
-    ASSERT_TRUE(s.ok()) << s.ToString();
-    EXPECT_EQ(Write(writer.get(), kOrders, 8).committed, static_cast<uint64_t>(kOrders));
-  }
+  WriteEmitted(kOrders, 8);
   // Every publish of the killed relay takes 50 ms: a batch is in flight
   // (and the next one read) almost all the time, so the kill lands there.
   BrokerFaults(R"({"latency_ms": 50})");

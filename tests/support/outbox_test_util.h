@@ -113,6 +113,22 @@ class OutboxTest : public ::testing::Test {
     return wo;
   }
 
+  // The table-less outbox's writer: pg_logical_emit_message, no row.
+  outbox::WriterOptions EmitWriter(int connections) const {
+    outbox::WriterOptions wo = Writer(connections);
+    wo.sink = outbox::WriterOptions::Sink::kEmit;
+    return wo;
+  }
+
+  // N orders through an emit writer with C workers, all committed (the
+  // backlog a relay test then drains).
+  void WriteEmitted(int64_t n, int c) const {
+    std::unique_ptr<outbox::OutboxWriter> writer;
+    Status s = outbox::OutboxWriter::Open(EmitWriter(c), &writer);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(Write(writer.get(), n, c).committed, static_cast<uint64_t>(n));
+  }
+
   workload::VerifyReport Verify() const {
     workload::VerifyOptions vo;
     vo.dsn = dsn_;
