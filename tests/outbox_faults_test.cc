@@ -42,17 +42,7 @@ TEST_P(FaultsTest, RelayProcessKilledMidDrainAndRestartedLosesNothing) {
   BrokerFaults(R"({"latency_ms": 10})");
   const std::string log = TempDir("outbox-kill") + "/relay.log";
   pid_t pid = SpawnRelay(strategy, {"--batch", "20"}, log);
-  auto deadline = std::chrono::steady_clock::now() + 60s;
-  uint64_t seen = 0;
-  while (std::chrono::steady_clock::now() < deadline) {
-    seen = BrokerCount();
-    if (seen >= kOrders / 4) break;
-    ASSERT_TRUE(ProcessAlive(pid)) << "relay exited early; see " << log;
-    std::this_thread::sleep_for(20ms);
-  }
-  ASSERT_GE(seen, static_cast<uint64_t>(kOrders / 4)) << "see " << log;
-  kill(pid, SIGKILL);
-  WaitChild(pid, 10s);
+  ASSERT_NO_FATAL_FAILURE(KillRelayOnceBrokerHolds(pid, kOrders / 4, log));
   uint64_t at_kill = BrokerCount();
   EXPECT_LT(at_kill, static_cast<uint64_t>(kOrders)) << "the kill should land mid-drain";
   BrokerFaults(R"({"latency_ms": 0})");

@@ -367,18 +367,7 @@ TEST_F(EmitTest, RelaySigkilledWithABatchInFlightLosesNothing) {
   BrokerFaults(R"({"latency_ms": 50})");
   const std::string log = TempDir("emit-kill") + "/relay.log";
   pid_t pid = SpawnRelayCli({"--strategy", "cdc", "--batch", "20", "--no-maintain"}, log);
-  ASSERT_GT(pid, 0);
-  auto deadline = std::chrono::steady_clock::now() + 60s;
-  uint64_t seen = 0;
-  while (std::chrono::steady_clock::now() < deadline) {
-    seen = BrokerCount();
-    if (seen >= kOrders / 4) break;
-    ASSERT_TRUE(ProcessAlive(pid)) << "relay exited early; see " << log;
-    std::this_thread::sleep_for(20ms);
-  }
-  ASSERT_GE(seen, static_cast<uint64_t>(kOrders / 4)) << "see " << log;
-  kill(pid, SIGKILL);
-  ASSERT_TRUE(WaitGone(pid, 10s));
+  ASSERT_NO_FATAL_FAILURE(KillRelayOnceBrokerHolds(pid, kOrders / 4, log));
   EXPECT_LT(BrokerCount(), static_cast<uint64_t>(kOrders)) << "the kill should land mid-drain";
   BrokerFaults(R"({"latency_ms": 0})");
 

@@ -5,8 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <atomic>
 #include <cctype>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
@@ -182,6 +185,25 @@ class OutboxTest : public ::testing::Test {
     Status st = Spawn(argv, o, &pid);
     EXPECT_TRUE(st.ok()) << st.ToString();
     return pid;
+  }
+
+  // Waits (up to 60 s) until the broker holds `n` messages from the relay
+  // process `pid`, which must stay alive meanwhile, then SIGKILLs it and
+  // reaps it: a kill that lands mid-drain. Fatal failures; call it inside
+  // ASSERT_NO_FATAL_FAILURE.
+  void KillRelayOnceBrokerHolds(pid_t pid, uint64_t n, const std::string& log) {
+    ASSERT_GT(pid, 0);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    uint64_t seen = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+      seen = BrokerCount();
+      if (seen >= n) break;
+      ASSERT_TRUE(ProcessAlive(pid)) << "relay exited early; see " << log;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_GE(seen, n) << "see " << log;
+    kill(pid, SIGKILL);
+    ASSERT_TRUE(WaitChild(pid, std::chrono::seconds(10)).has_value()) << "relay " << pid;
   }
 
   // Messages in the broker's `orders` topic.
