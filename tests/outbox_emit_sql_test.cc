@@ -111,6 +111,22 @@ class EmitSqlTest : public OutboxTest {
     return ids;
   }
 
+  // A new relay after a killed one: it drains, every event reaches the broker
+  // once (the broker dedupes what was published again), in commit order.
+  void DrainAfterTheKill(const outbox::RelayOptions& ro, int64_t orders) {
+    outbox::RunnerOptions rn;
+    rn.until_drained = true;
+    rn.maintain = false;
+    RelayThread relay(ro, rn);
+    const auto& report = relay.Join();
+    EXPECT_TRUE(report.drained) << report.ToText();
+    workload::VerifyReport v = Verify();
+    EXPECT_EQ(v.rows, static_cast<uint64_t>(orders));
+    EXPECT_EQ(v.messages, static_cast<uint64_t>(orders)) << "each once: the broker dedupes repeats";
+    EXPECT_TRUE(v.ok()) << v.ToText(20);
+    ExpectCommitOrder();
+  }
+
   void ExpectCommitOrder() {
     std::vector<std::string> want = CommitOrder(), got = BrokerOrder();
     ASSERT_EQ(got.size(), want.size());
@@ -172,17 +188,7 @@ TEST_F(EmitSqlTest, RelaySigkilledMidChunkLosesNothingAndKeepsCommitOrder) {
   EXPECT_LT(BrokerCount(), static_cast<uint64_t>(kOrders)) << "the kill should land mid-chunk";
   BrokerFaults(R"({"latency_ms": 0})");
 
-  outbox::RunnerOptions rn;
-  rn.until_drained = true;
-  rn.maintain = false;
-  RelayThread relay(SqlRelay(), rn);
-  const auto& report = relay.Join();
-  EXPECT_TRUE(report.drained) << report.ToText();
-  workload::VerifyReport v = Verify();
-  EXPECT_EQ(v.rows, static_cast<uint64_t>(kOrders));
-  EXPECT_EQ(v.messages, static_cast<uint64_t>(kOrders)) << "each once: the broker dedupes repeats";
-  EXPECT_TRUE(v.ok()) << v.ToText(20);
-  ExpectCommitOrder();
+  DrainAfterTheKill(SqlRelay(), kOrders);
 }
 
 // The read cursor is a temporary copy of the slot, read one chunk ahead of
@@ -248,19 +254,9 @@ TEST_F(EmitSqlTest, ReadAheadRelaySigkilledKeepsSlotBehindAcksAndItsCopyDies) {
   EXPECT_EQ(SqlInt(dsn_, copies), 0) << "a temporary copy outlived the killed relay";
   BrokerFaults(R"({"latency_ms": 0})");
 
-  outbox::RunnerOptions rn;
-  rn.until_drained = true;
-  rn.maintain = false;
   outbox::RelayOptions ro = SqlRelay(50);
   ro.cdc_sql_chunk_changes = 300;
-  RelayThread relay(ro, rn);
-  const auto& report = relay.Join();
-  EXPECT_TRUE(report.drained) << report.ToText();
-  workload::VerifyReport v = Verify();
-  EXPECT_EQ(v.rows, static_cast<uint64_t>(kOrders));
-  EXPECT_EQ(v.messages, static_cast<uint64_t>(kOrders)) << "each once: the broker dedupes repeats";
-  EXPECT_TRUE(v.ok()) << v.ToText(20);
-  ExpectCommitOrder();
+  DrainAfterTheKill(ro, kOrders);
   EXPECT_EQ(passed(), static_cast<uint64_t>(kOrders)) << "the drained relay advanced the slot";
 }
 
