@@ -18,7 +18,8 @@
 namespace dw::demo {
 namespace {
 
-struct Half {
+// What one half of the lesson (relays over the plain table, then partitioned by key) saw.
+struct InterleaveResult {
   std::string held_key;  // the order whose OrderPlaced relay A held
   std::vector<int64_t> reordered;
   std::string first_inversion;
@@ -43,7 +44,7 @@ void ShowEvents(Stage& st, int64_t min_id) {
   st.n().Output(text);
 }
 
-Status Interleave(Stage& st, bool partitioned, Half* half) {
+Status Interleave(Stage& st, bool partitioned, InterleaveResult* half) {
   Narrator& n = st.n();
   const std::string tag = partitioned ? "[--partition-by key] " : "[SKIP LOCKED] ";
   if (partitioned) {
@@ -148,7 +149,7 @@ Status Interleave(Stage& st, bool partitioned, Half* half) {
 Status LessonOrdering(Stage& st, Narrator& n, nlohmann::json& facts) {
   Status s = st.EnsureOutboxSchema();
   if (!s.ok()) return s;
-  Half plain, part;
+  InterleaveResult plain, part;
   s = Interleave(st, false, &plain);
   if (!s.ok()) return s;
   s = Interleave(st, true, &part);
