@@ -114,16 +114,7 @@ class EmitSqlTest : public OutboxTest {
   // A new relay after a killed one: it drains, every event reaches the broker
   // once (the broker dedupes what was published again), in commit order.
   void DrainAfterTheKill(const outbox::RelayOptions& ro, int64_t orders) {
-    outbox::RunnerOptions rn;
-    rn.until_drained = true;
-    rn.maintain = false;
-    RelayThread relay(ro, rn);
-    const auto& report = relay.Join();
-    EXPECT_TRUE(report.drained) << report.ToText();
-    workload::VerifyReport v = Verify();
-    EXPECT_EQ(v.rows, static_cast<uint64_t>(orders));
-    EXPECT_EQ(v.messages, static_cast<uint64_t>(orders)) << "each once: the broker dedupes repeats";
-    EXPECT_TRUE(v.ok()) << v.ToText(20);
+    DrainAndVerify(ro, orders);
     ExpectCommitOrder();
   }
 

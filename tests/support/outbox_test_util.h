@@ -132,6 +132,12 @@ class OutboxTest : public ::testing::Test {
     EXPECT_EQ(Write(writer.get(), n, c).committed, static_cast<uint64_t>(n));
   }
 
+  // Runs one relay (no partition upkeep) until the outbox is drained, then
+  // checks that each of the N orders is a row and exactly one message (the
+  // broker dedupes what a killed relay had published already) and that
+  // verify is clean: what a test that killed a relay expects of the next one.
+  void DrainAndVerify(const outbox::RelayOptions& ro, int64_t orders) const;
+
   workload::VerifyReport Verify() const {
     workload::VerifyOptions vo;
     vo.dsn = dsn_;
@@ -262,5 +268,18 @@ class RelayThread {
   outbox::RelayReport report_;
   std::thread thread_;
 };
+
+inline void OutboxTest::DrainAndVerify(const outbox::RelayOptions& ro, int64_t orders) const {
+  outbox::RunnerOptions rn;
+  rn.until_drained = true;
+  rn.maintain = false;
+  RelayThread relay(ro, rn);
+  const auto& report = relay.Join();
+  EXPECT_TRUE(report.drained) << report.ToText();
+  workload::VerifyReport v = Verify();
+  EXPECT_EQ(v.rows, static_cast<uint64_t>(orders));
+  EXPECT_EQ(v.messages, static_cast<uint64_t>(orders)) << "each once: the broker dedupes repeats";
+  EXPECT_TRUE(v.ok()) << v.ToText(20);
+}
 
 }  // namespace dw::testing
