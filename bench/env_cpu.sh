@@ -23,6 +23,7 @@ env_cpu_init() {
   env_cpu_num() { grep -o "\"$1\": *[0-9]*" <<<"$env_json" | head -1 | grep -o '[0-9]*$'; }
   pm_pid="$(env_cpu_num postgres_pid)"
   br_pid="$(env_cpu_num broker_pid)"
-  [[ -n "$pm_pid" && -n "$br_pid" ]] || { echo "$1: cannot find the postgres/broker pids in 'dualwrite env --json'" >&2; exit 1; }
+  # A state folder with nothing running reports pid 0 for both.
+  [[ "${pm_pid:-0}" != 0 && "${br_pid:-0}" != 0 ]] || { echo "$1: postgres or the broker is not running in that environment (run dualwrite up)" >&2; exit 1; }
   hz=$(getconf CLK_TCK)
 }

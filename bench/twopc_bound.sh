@@ -37,8 +37,8 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ -x "$DW" ]] || { echo "twopc_bound: no dualwrite binary at $DW" >&2; exit 1; }
-"$DW" env --json >/dev/null 2>&1 ||
-  { echo "twopc_bound: no embedded environment (run dualwrite up, set DUALWRITE_STATE_DIR)" >&2; exit 1; }
+. "$here/env_cpu.sh"
+env_cpu_init twopc_bound  # the environment must be up before the first round
 
 variants=("2pc-pg|2pc run --coordinator-id bound-pg"
           "2pc-file|2pc run --log file --coordinator-id bound-file"
@@ -50,7 +50,7 @@ trap 'rm -f "$rows"' EXIT
 measure() {
   local name="$1"; shift
   local line
-  line="$("$here/cpu_per_op.sh" --binary "$DW" -- "$@" -n "$n" -c "$c")"
+  line="$("$here/cpu_per_op.sh" --binary "$DW" -- "$@" -n "$n" -c "$c")" || return 1
   echo "  $line" >&2
   awk -v name="$name" -F'|' '{
     ops = $2 + 0; k = split($3, f, " +")
@@ -61,11 +61,13 @@ measure() {
 echo "# $(date -u +%FT%TZ) twopc_bound: $rounds rounds, -n $n -c $c, binary $DW"
 printf '%-5s %-9s %8s %9s %10s %8s\n' round variant "ops/s" "ops ratio" "CPU ratio" bound
 for ((r = 1; r <= rounds; r++)); do
-  read -r _ wops _ _ _ wtotal < <(measure outbox outbox write)
+  read -r _ wops _ _ _ wtotal < <(measure outbox outbox write) ||
+    { echo "twopc_bound: 'outbox write' failed (its error is above)" >&2; exit 1; }
   for v in "${variants[@]}"; do
     name="${v%%|*}"
     read -r -a cmd <<<"${v#*|}"
-    read -r _ ops pg _ _ total < <(measure "$name" "${cmd[@]}")
+    read -r _ ops pg _ _ total < <(measure "$name" "${cmd[@]}") ||
+      { echo "twopc_bound: '${cmd[*]}' failed (its error is above)" >&2; exit 1; }
     awk -v r="$r" -v name="$name" -v ops="$ops" -v wops="$wops" -v wt="$wtotal" -v t="$total" \
         -v pg="$pg" 'BEGIN { printf "%-5s %-9s %8.0f %9.2f %10.2f %8.2f\n",
                                r, name, ops, ops / wops, wt / t, wt / pg }' | tee -a "$rows"
