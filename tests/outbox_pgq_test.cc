@@ -85,33 +85,6 @@ class PgqTest : public OutboxTest {
                    m.topic, m.payload, m.id, m.key);
   }
 
-  // Steps `r` (self-ticking) until `want` events moved in all or 30 s passed.
-  static int64_t PumpUntil(outbox::Relay* r, int64_t want) {
-    int64_t total = 0;
-    auto end = std::chrono::steady_clock::now() + 30s;
-    while (total < want && std::chrono::steady_clock::now() < end) {
-      int64_t moved = 0;
-      Status s = r->Step(&moved);
-      EXPECT_TRUE(s.ok()) << s.ToString();
-      total += moved;
-      if (moved == 0) std::this_thread::sleep_for(20ms);
-    }
-    return total;
-  }
-
-  // Steps for `d` and returns what moved (expected: nothing).
-  static int64_t PumpFor(outbox::Relay* r, std::chrono::milliseconds d) {
-    int64_t total = 0;
-    auto end = std::chrono::steady_clock::now() + d;
-    while (std::chrono::steady_clock::now() < end) {
-      int64_t moved = 0;
-      EXPECT_TRUE(r->Step(&moved).ok());
-      total += moved;
-      std::this_thread::sleep_for(20ms);
-    }
-    return total;
-  }
-
   std::unique_ptr<outbox::Relay> StartedRelay(bool self_tick) {
     std::unique_ptr<outbox::Relay> r;
     EXPECT_TRUE(outbox::CreateRelay(PgqRelay(self_tick), &r).ok());
@@ -384,6 +357,37 @@ TEST_F(EmitTest, OutOfOrderCommitIsDeliveredAndRollbackIsNot) {
   const auto& report = relay.Join();
   EXPECT_TRUE(report.drained);
   EXPECT_EQ(report.published, 2u);
+  workload::VerifyReport v = Verify();
+  EXPECT_EQ(v.rows, 2u);
+  EXPECT_EQ(v.messages, 2u);
+  EXPECT_TRUE(v.ok()) << v.ToText(20);
+}
+
+// A prepared transaction's message is decoded at its COMMIT PREPARED (the
+// slot's pgoutput is not asked for two-phase decoding): a later commit is
+// published meanwhile, and the held one follows once it commits.
+TEST_F(EmitTest, HeldPreparedTransactionDoesNotStallLaterCommits) {
+  std::unique_ptr<outbox::Relay> relay;
+  ASSERT_TRUE(outbox::CreateRelay(Relay(outbox::Strategy::kCdc), &relay).ok());
+  Status s = relay->Start();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  const std::string gid = "dw_emit_held_" + db_;
+  {
+    pqxx::connection c{dsn_};
+    pqxx::work tx{c};
+    EmitOrder(tx, 10);
+    tx.exec("PREPARE TRANSACTION " + tx.quote(gid));
+  }  // the session is gone; the prepared transaction stays
+  {
+    pqxx::connection c{dsn_};
+    pqxx::work tx{c};
+    EmitOrder(tx, 11);
+    tx.commit();
+  }
+  EXPECT_EQ(PumpUntil(relay.get(), 1), 1) << "a later commit is not held back";
+  EXPECT_EQ(PumpFor(relay.get(), 300ms), 0) << "the prepared message is not published yet";
+  Sql(dsn_, "COMMIT PREPARED " + pqxx::connection{dsn_}.quote(gid));
+  EXPECT_EQ(PumpUntil(relay.get(), 1), 1) << "delivery resumes once it commits";
   workload::VerifyReport v = Verify();
   EXPECT_EQ(v.rows, 2u);
   EXPECT_EQ(v.messages, 2u);

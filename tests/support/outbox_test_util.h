@@ -138,6 +138,34 @@ class OutboxTest : public ::testing::Test {
   // verify is clean: what a test that killed a relay expects of the next one.
   void DrainAndVerify(const outbox::RelayOptions& ro, int64_t orders) const;
 
+  // Steps a started relay by hand until `want` events moved in all or 30 s
+  // passed (a test that holds a transaction open steps around it).
+  static int64_t PumpUntil(outbox::Relay* r, int64_t want) {
+    int64_t total = 0;
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (total < want && std::chrono::steady_clock::now() < end) {
+      int64_t moved = 0;
+      Status s = r->Step(&moved);
+      EXPECT_TRUE(s.ok()) << s.ToString();
+      total += moved;
+      if (moved == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return total;
+  }
+
+  // Steps for `d` and returns what moved (expected: nothing).
+  static int64_t PumpFor(outbox::Relay* r, std::chrono::milliseconds d) {
+    int64_t total = 0;
+    const auto end = std::chrono::steady_clock::now() + d;
+    while (std::chrono::steady_clock::now() < end) {
+      int64_t moved = 0;
+      EXPECT_TRUE(r->Step(&moved).ok());
+      total += moved;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return total;
+  }
+
   workload::VerifyReport Verify() const {
     workload::VerifyOptions vo;
     vo.dsn = dsn_;
