@@ -190,26 +190,7 @@ TEST_F(PgqTest, OutOfOrderCommitIsDelivered) {
 
 TEST_F(PgqTest, HeldPreparedTransactionDoesNotStallLaterCommits) {
   auto relay = StartedRelay(/*self_tick=*/true);
-  const std::string gid = "dw_pgq_held_" + db_;
-  {
-    pqxx::connection c{dsn_};
-    pqxx::work tx{c};
-    InsertEvent(tx, 10);
-    tx.exec("PREPARE TRANSACTION " + tx.quote(gid));
-  }  // the session is gone; the prepared transaction stays
-  {
-    pqxx::connection c{dsn_};
-    pqxx::work tx{c};
-    InsertEvent(tx, 11);
-    tx.commit();
-  }
-  EXPECT_EQ(PumpUntil(relay.get(), 1), 1) << "a later commit is not held back";
-  EXPECT_EQ(PumpFor(relay.get(), 300ms), 0) << "the prepared event is not visible yet";
-  Sql(dsn_, "COMMIT PREPARED " + pqxx::connection{dsn_}.quote(gid));
-  EXPECT_EQ(PumpUntil(relay.get(), 1), 1) << "delivery resumes once it commits";
-  workload::VerifyReport v = Verify();
-  EXPECT_EQ(v.messages, 2u);
-  EXPECT_TRUE(v.ok()) << v.ToText(20);
+  ExpectHeldPreparedDoesNotStall(relay.get(), &InsertEvent, "dw_pgq_held_" + db_);
 }
 
 // The last tick lists A's txid in progress; A then commits. A's event took
@@ -371,27 +352,7 @@ TEST_F(EmitTest, HeldPreparedTransactionDoesNotStallLaterCommits) {
   ASSERT_TRUE(outbox::CreateRelay(Relay(outbox::Strategy::kCdc), &relay).ok());
   Status s = relay->Start();
   ASSERT_TRUE(s.ok()) << s.ToString();
-  const std::string gid = "dw_emit_held_" + db_;
-  {
-    pqxx::connection c{dsn_};
-    pqxx::work tx{c};
-    EmitOrder(tx, 10);
-    tx.exec("PREPARE TRANSACTION " + tx.quote(gid));
-  }  // the session is gone; the prepared transaction stays
-  {
-    pqxx::connection c{dsn_};
-    pqxx::work tx{c};
-    EmitOrder(tx, 11);
-    tx.commit();
-  }
-  EXPECT_EQ(PumpUntil(relay.get(), 1), 1) << "a later commit is not held back";
-  EXPECT_EQ(PumpFor(relay.get(), 300ms), 0) << "the prepared message is not published yet";
-  Sql(dsn_, "COMMIT PREPARED " + pqxx::connection{dsn_}.quote(gid));
-  EXPECT_EQ(PumpUntil(relay.get(), 1), 1) << "delivery resumes once it commits";
-  workload::VerifyReport v = Verify();
-  EXPECT_EQ(v.rows, 2u);
-  EXPECT_EQ(v.messages, 2u);
-  EXPECT_TRUE(v.ok()) << v.ToText(20);
+  ExpectHeldPreparedDoesNotStall(relay.get(), &EmitOrder, "dw_emit_held_" + db_);
 }
 
 }  // namespace

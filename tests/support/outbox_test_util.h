@@ -166,6 +166,36 @@ class OutboxTest : public ::testing::Test {
     return total;
   }
 
+  // Order 10 is written by `write` in a transaction left prepared as `gid`,
+  // order 11 in one committed after it. The started relay must publish 11
+  // while 10 is held, nothing more until COMMIT PREPARED, then 10; both
+  // orders are rows and messages, and verify is clean.
+  void ExpectHeldPreparedDoesNotStall(outbox::Relay* relay,
+                                      void (*write)(pqxx::transaction_base&, int64_t),
+                                      const std::string& gid) const {
+    {
+      pqxx::connection c{dsn_};
+      pqxx::work tx{c};
+      write(tx, 10);
+      tx.exec("PREPARE TRANSACTION " + tx.quote(gid));
+    }  // the session is gone; the prepared transaction stays
+    {
+      pqxx::connection c{dsn_};
+      pqxx::work tx{c};
+      write(tx, 11);
+      tx.commit();
+    }
+    EXPECT_EQ(PumpUntil(relay, 1), 1) << "a later commit is not held back";
+    EXPECT_EQ(PumpFor(relay, std::chrono::milliseconds(300)), 0)
+        << "the prepared order's event is not published yet";
+    Sql(dsn_, "COMMIT PREPARED " + pqxx::connection{dsn_}.quote(gid));
+    EXPECT_EQ(PumpUntil(relay, 1), 1) << "delivery resumes once it commits";
+    workload::VerifyReport v = Verify();
+    EXPECT_EQ(v.rows, 2u);
+    EXPECT_EQ(v.messages, 2u);
+    EXPECT_TRUE(v.ok()) << v.ToText(20);
+  }
+
   workload::VerifyReport Verify() const {
     workload::VerifyOptions vo;
     vo.dsn = dsn_;
