@@ -170,11 +170,13 @@ void Session::Pump(Pipe& p) {
 
 void Session::OnWrite(Pipe& p, const beast::error_code& ec, size_t n) {
   p.writing = false;
+  // Counted first: what went out went out, even if the connection was
+  // closed (or blacked out) before this handler ran.
+  (p.up ? state_->bytes_up : state_->bytes_down).fetch_add(n);
   // GoBlack() emptied the queue while this write was on the wire; whatever
   // became of it, the connection carries nothing any more.
   if (closed_ || black_) return;
   if (ec) return Abort();
-  (p.up ? state_->bytes_up : state_->bytes_down).fetch_add(n);
   p.queued -= p.queue.front().bytes.size();
   p.queue.pop_front();
   Pump(p);
