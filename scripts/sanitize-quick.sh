@@ -28,7 +28,7 @@ case "$preset" in
 esac
 tests=(common_test broker_core_test record_file_fault_test coordinator_unit_test
        coordinator_fake_test outbox_unit_test outbox_fake_test participants_unit_test
-       compare_report_test compare_plots_test workload_stock_unit_test)
+       compare_report_test compare_plots_test workload_stock_unit_test workload_load_runner_test)
 # The sanitizer presets build in unity batches (each header parsed once per
 # batch of sources: about 0.6x the compile CPU of file by file here) and with
 # Ninja, which compiles a target's objects while the libraries it links are

@@ -89,6 +89,15 @@ Status RunLoad(const LoadOptions& opts, const Operation& op, LoadSummary* out) {
 }
 
 Status RunLoad(const LoadOptions& opts, const KeyedOperation& op, LoadSummary* out) {
+  return RunLoad(
+      opts, 1,
+      [&op](int w, const std::vector<int64_t>& idx, std::vector<Outcome>* o,
+            std::vector<int64_t>* keys) { (*o)[0] = op(w, idx[0], &(*keys)[0]); },
+      out);
+}
+
+Status RunLoad(const LoadOptions& opts, int batch, const BatchOperation& op, LoadSummary* out) {
+  batch = std::max(1, batch);
   std::FILE* sink = nullptr;
   if (!opts.samples_path.empty()) {
     sink = std::fopen(opts.samples_path.c_str(), "a");
@@ -99,7 +108,7 @@ Status RunLoad(const LoadOptions& opts, const KeyedOperation& op, LoadSummary* o
   }
   std::mutex sink_mu;
   const int64_t t0_unix_us = NowMicros();
-  const int workers = std::max(1, opts.concurrency);
+  const int workers = std::max(1, (opts.concurrency + batch - 1) / batch);
   const bool open_loop = opts.rate > 0;
   const bool progress = opts.progress && isatty(STDERR_FILENO);
   std::atomic<int64_t> next{0};
@@ -125,50 +134,63 @@ Status RunLoad(const LoadOptions& opts, const KeyedOperation& op, LoadSummary* o
 
   auto body = [&](int w) {
     PerWorker& me = per[w];
+    std::vector<int64_t> idx;
+    std::vector<Clock::time_point> intended;
+    std::vector<Outcome> outcomes;
+    std::vector<int64_t> keys;
     for (;;) {
       if (stop.load(std::memory_order_relaxed)) return;
-      int64_t i = next.fetch_add(1);
-      if (opts.transactions > 0 && i >= opts.transactions) return;
-      Clock::time_point intended;
-      if (open_loop) {
-        intended = t0 + std::chrono::duration_cast<Clock::duration>(
-                            std::chrono::duration<double>(static_cast<double>(i) / opts.rate));
-        if (past_deadline(intended)) return;
-        std::this_thread::sleep_until(intended);
-      } else {
-        intended = Clock::now();
-        if (past_deadline(intended)) return;
+      const int64_t first = next.fetch_add(batch);
+      int64_t n = batch;
+      if (opts.transactions > 0) n = std::min<int64_t>(n, opts.transactions - first);
+      if (n <= 0) return;
+      idx.clear();
+      intended.clear();
+      const Clock::time_point now = Clock::now();
+      for (int64_t i = first; i < first + n; ++i) {
+        Clock::time_point at =
+            open_loop ? t0 + std::chrono::duration_cast<Clock::duration>(
+                                 std::chrono::duration<double>(static_cast<double>(i) / opts.rate))
+                      : now;
+        if (past_deadline(at)) break;
+        idx.push_back(i);
+        intended.push_back(at);
       }
-      int64_t key = 0;
-      Outcome o = op(w, i, &key);
+      if (idx.empty()) return;
+      if (open_loop) std::this_thread::sleep_until(intended.back());
+      outcomes.assign(idx.size(), Outcome::kFailed);
+      keys.assign(idx.size(), 0);
+      op(w, idx, &outcomes, &keys);
       auto end = Clock::now();
-      int64_t lat = std::chrono::duration_cast<std::chrono::microseconds>(end - intended).count();
-      me.h.Record(lat);
-      switch (o) {
-        case Outcome::kCommitted:
-          ++me.committed;
-          break;
-        case Outcome::kAborted:
-          ++me.aborted;
-          break;
-        case Outcome::kFailed:
-          ++me.failed;
-          break;
+      for (size_t k = 0; k < idx.size(); ++k) {
+        const Outcome o = outcomes[k];
+        int64_t lat =
+            std::chrono::duration_cast<std::chrono::microseconds>(end - intended[k]).count();
+        me.h.Record(lat);
+        switch (o) {
+          case Outcome::kCommitted:
+            ++me.committed;
+            break;
+          case Outcome::kAborted:
+            ++me.aborted;
+            break;
+          case Outcome::kFailed:
+            ++me.failed;
+            break;
+        }
+        const int64_t start_us =
+            std::chrono::duration_cast<std::chrono::microseconds>(intended[k] - t0).count();
+        if (opts.record_samples) me.samples.push_back({start_us, lat, o});
+        if (sink != nullptr) {
+          const char c = o == Outcome::kCommitted ? 'c' : o == Outcome::kAborted ? 'a' : 'f';
+          std::lock_guard<std::mutex> l(sink_mu);
+          std::fprintf(sink, "%" PRId64 ",%" PRId64 ",%c,%" PRId64 "\n", t0_unix_us + start_us, lat,
+                       c, keys[k]);
+          std::fflush(sink);  // into the kernel: survives a SIGKILL of this process
+        }
+        done.fetch_add(1, std::memory_order_relaxed);
       }
-      if (opts.record_samples) {
-        me.samples.push_back(
-            {std::chrono::duration_cast<std::chrono::microseconds>(intended - t0).count(), lat, o});
-      }
-      if (sink != nullptr) {
-        const int64_t at =
-            t0_unix_us +
-            std::chrono::duration_cast<std::chrono::microseconds>(intended - t0).count();
-        const char c = o == Outcome::kCommitted ? 'c' : o == Outcome::kAborted ? 'a' : 'f';
-        std::lock_guard<std::mutex> l(sink_mu);
-        std::fprintf(sink, "%" PRId64 ",%" PRId64 ",%c,%" PRId64 "\n", at, lat, c, key);
-        std::fflush(sink);  // into the kernel: survives a SIGKILL of this process
-      }
-      done.fetch_add(1, std::memory_order_relaxed);
+      if (static_cast<int64_t>(idx.size()) < n) return;  // the deadline came
     }
   };
 

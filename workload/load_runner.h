@@ -76,8 +76,21 @@ using Operation = std::function<Outcome(int worker, int64_t index)>;
 // messages. *key starts at 0 (unknown).
 using KeyedOperation = std::function<Outcome(int worker, int64_t index, int64_t* key)>;
 
+// Several operations at once: `op(worker, indexes, outcomes, keys)` runs the
+// operations `indexes` together (a coordinator driving them in lockstep) and
+// sets each one's outcome and key (both come sized, kFailed and 0).
+using BatchOperation =
+    std::function<void(int worker, const std::vector<int64_t>& indexes,
+                       std::vector<Outcome>* outcomes, std::vector<int64_t>* keys)>;
+
 // Fails only when `samples_path` cannot be opened (*out untouched then).
 Status RunLoad(const LoadOptions& opts, const KeyedOperation& op, LoadSummary* out);
+// Operations handed out `batch` at a time: concurrency / batch workers
+// (rounded up), so `concurrency` operations are still in flight. Each
+// operation's latency runs from its own intended start to the end of its
+// batch; in open loop a batch starts at its last operation's arrival, and
+// the earlier ones are charged the wait.
+Status RunLoad(const LoadOptions& opts, int batch, const BatchOperation& op, LoadSummary* out);
 Status RunLoad(const LoadOptions& opts, const Operation& op, LoadSummary* out);
 LoadSummary RunLoad(const LoadOptions& opts, const Operation& op);  // no samples_path
 
