@@ -18,30 +18,33 @@
 # throughput ratio to that round's writer, the ratio its total CPU predicts,
 # and the bound. The last lines give the medians over the rounds.
 #
-# Usage: bench/twopc_bound.sh [--binary PATH] [--rounds R] [-n ORDERS] [-c C]
-#   (defaults: build/cli/dualwrite, 3 rounds, 3000 orders, concurrency 16)
+# Usage: bench/twopc_bound.sh [--binary PATH] [--rounds R] [-n ORDERS] [-c C] [--batch K]
+#   (defaults: build/cli/dualwrite, 3 rounds, 3000 orders, concurrency 16;
+#   --batch K: 2pc-pg and 2pc-file drive K orders per thread in lockstep,
+#   `2pc run --batch`; --lrco cannot, and runs as without it)
 # Needs the environment of $DUALWRITE_STATE_DIR up (`dualwrite up`). Each
 # log kind runs as its own coordinator id, so one log's recovery never meets
 # the other's transactions.
 set -euo pipefail
 here="$(dirname "$0")"
 DW="$here/../build/cli/dualwrite"
-rounds=3 n=3000 c=16
+rounds=3 n=3000 c=16 batch=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --binary) DW="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
     -n) n="$2"; shift 2 ;;
     -c) c="$2"; shift 2 ;;
-    *) echo "usage: $0 [--binary PATH] [--rounds R] [-n ORDERS] [-c C]" >&2; exit 2 ;;
+    --batch) batch="--batch $2"; shift 2 ;;
+    *) echo "usage: $0 [--binary PATH] [--rounds R] [-n ORDERS] [-c C] [--batch K]" >&2; exit 2 ;;
   esac
 done
 [[ -x "$DW" ]] || { echo "twopc_bound: no dualwrite binary at $DW" >&2; exit 1; }
 . "$here/env_cpu.sh"
 env_cpu_init twopc_bound  # the environment must be up before the first round
 
-variants=("2pc-pg|2pc run --coordinator-id bound-pg"
-          "2pc-file|2pc run --log file --coordinator-id bound-file"
+variants=("2pc-pg|2pc run --coordinator-id bound-pg $batch"
+          "2pc-file|2pc run --log file --coordinator-id bound-file $batch"
           "2pc-lrco|2pc run --lrco --coordinator-id bound-lrco")
 rows="$(mktemp)"
 trap 'rm -f "$rows"' EXIT
@@ -58,7 +61,7 @@ measure() {
     print name, ops, v["postgres"], v["broker"], v["load"], v["total"] }' <<<"$line"
 }
 
-echo "# $(date -u +%FT%TZ) twopc_bound: $rounds rounds, -n $n -c $c, binary $DW"
+echo "# $(date -u +%FT%TZ) twopc_bound: $rounds rounds, -n $n -c $c${batch:+, $batch}, binary $DW"
 printf '%-5s %-9s %8s %9s %10s %8s\n' round variant "ops/s" "ops ratio" "CPU ratio" bound
 for ((r = 1; r <= rounds; r++)); do
   read -r _ wops _ _ _ wtotal < <(measure outbox outbox write) ||

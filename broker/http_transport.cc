@@ -209,8 +209,10 @@ struct HttpTransport::Impl {
   Status Send(Call& k);
   // Reads the response of what Send wrote. *again: the broker had closed
   // the pooled connection without reading it; Send again.
-  Status Receive(Call& k, HttpResponse* resp, bool* again);
-  Status Finish(Call& k, HttpResponse* resp);
+  // `late`: the caller did other work since the request was sent (a
+  // started call's Finish), so the answer is likely there already.
+  Status Receive(Call& k, HttpResponse* resp, bool* again, bool late);
+  Status Finish(Call& k, HttpResponse* resp, bool late);
 };
 
 // One request through its attempts: the first on a pooled connection if
@@ -318,7 +320,7 @@ Status HttpTransport::Impl::Send(Call& k) {
   return Status::InDoubt(k.what + ": broker closed the connection twice");  // not reached
 }
 
-Status HttpTransport::Impl::Receive(Call& k, HttpResponse* resp, bool* again) {
+Status HttpTransport::Impl::Receive(Call& k, HttpResponse* resp, bool* again, bool late) {
   *again = false;
   Conn* c = k.c.get();
   http::response_parser<http::string_body> parser;
@@ -328,7 +330,7 @@ Status HttpTransport::Impl::Receive(Call& k, HttpResponse* resp, bool* again) {
     c->tcp().expires_at(k.deadline);
     ec = c->Run([&](auto h) { http::async_read(*c->tls, c->buffer, parser, h); });
   } else {
-    ec = PlainReadResponse(c->fd(), c->buffer, parser, k.deadline);
+    ec = PlainReadResponse(c->fd(), c->buffer, parser, k.deadline, late);
   }
   if (ec) {
     if (ec == beast::error::timeout) {
@@ -367,11 +369,12 @@ Status HttpTransport::Impl::Receive(Call& k, HttpResponse* resp, bool* again) {
   return Status::OK();
 }
 
-Status HttpTransport::Impl::Finish(Call& k, HttpResponse* resp) {
+Status HttpTransport::Impl::Finish(Call& k, HttpResponse* resp, bool late) {
   if (!k.failed.ok()) return k.failed;
   for (;;) {
     bool again = false;
-    Status s = Receive(k, resp, &again);
+    Status s = Receive(k, resp, &again, late);
+    late = false;  // a request sent again was sent just now
     if (!again) return s;
     s = Send(k);
     if (!s.ok()) return s;
@@ -473,7 +476,7 @@ HttpTransport::Pending::~Pending() = default;
 
 Status HttpTransport::Pending::Finish(HttpResponse* resp) {
   if (!call_) return Status::InvalidArgument("Finish called twice");
-  Status s = impl_->Finish(*call_, resp);
+  Status s = impl_->Finish(*call_, resp, late_);
   call_.reset();
   return s;
 }
@@ -497,6 +500,7 @@ Status HttpTransport::Exchange(const std::string& method, const std::string& tar
                                const std::string& body, HttpResponse* resp) {
   std::unique_ptr<Pending> p;
   if (Status s = Start(method, target, body, &p); !s.ok()) return s;
+  p->late_ = false;  // read at once: nothing can have come yet
   return p->Finish(resp);
 }
 

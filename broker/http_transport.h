@@ -122,6 +122,9 @@ class HttpTransport {
     Pending(Impl* impl, std::unique_ptr<Call> call);
     Impl* impl_;
     std::unique_ptr<Call> call_;
+    // Finish comes after other work (true, Start's callers) or at once
+    // (Exchange): whether the answer is worth a read before a wait.
+    bool late_ = true;
   };
 
   // Exchange in two halves: Start connects if it must and writes the

@@ -73,8 +73,9 @@ beast::error_code PlainSend(int fd, std::string_view bytes, PlainClock::time_poi
 
 beast::error_code PlainReadResponse(int fd, beast::flat_buffer& buffer,
                                     http::response_parser<http::string_body>& parser,
-                                    PlainClock::time_point deadline) {
+                                    PlainClock::time_point deadline, bool read_first) {
   parser.eager(true);  // header and body in one put() when both are there
+  bool wait = !read_first;
   for (;;) {
     // Parse what is buffered first: a response may already be complete.
     while (buffer.size() > 0 && !parser.is_done()) {
@@ -87,8 +88,13 @@ beast::error_code PlainReadResponse(int fd, beast::flat_buffer& buffer,
     }
     if (parser.is_done()) return {};
     // Wait first, then read: right after the request nothing has come yet,
-    // and a recv now would only fail with EAGAIN.
-    if (beast::error_code ec = Wait(fd, POLLIN, deadline)) return ec;
+    // and a recv now would only fail with EAGAIN. Unless the caller did
+    // other work since the request went (read_first): then the answer is
+    // usually there, and the poll would be the wasted call.
+    if (wait) {
+      if (beast::error_code ec = Wait(fd, POLLIN, deadline)) return ec;
+    }
+    wait = true;
     auto space = buffer.prepare(std::max<size_t>(16384, buffer.capacity() - buffer.size()));
     ssize_t n = ::recv(fd, space.data(), space.size(), MSG_DONTWAIT);
     if (n > 0) {

@@ -42,8 +42,10 @@ beast::error_code PlainSend(int fd, std::string_view bytes, PlainClock::time_poi
 // peer closed before any byte of the response, http::error::partial_message
 // when it closed inside one, the parser's own errors (body_limit, bad
 // syntax), recv(2)'s errors, and beast::error::timeout at the deadline.
+// `read_first`: try recv(2) before the first poll(2), for a response read
+// well after its request was sent.
 beast::error_code PlainReadResponse(int fd, beast::flat_buffer& buffer,
                                     http::response_parser<http::string_body>& parser,
-                                    PlainClock::time_point deadline);
+                                    PlainClock::time_point deadline, bool read_first = false);
 
 }  // namespace dw::broker

@@ -192,6 +192,7 @@ void AddRun(CLI::App* group, Globals& g) {
     uint64_t seed = 1;
     int64_t recovery_interval_ms = 1000;
     int64_t drain_timeout_ms = 30000;
+    int batch = 1;
   };
   auto o = std::make_shared<Opts>();
   AddCommonOptions(cmd, o.get());
@@ -221,6 +222,11 @@ void AddRun(CLI::App* group, Globals& g) {
   cmd->add_option("--drain-timeout-ms", o->drain_timeout_ms,
                   "how long to wait at the end for background phase 2 (default 30000)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--batch", o->batch,
+                  "orders one coordinator thread drives together, in lockstep: their prepares "
+                  "are all sent before any answer is read, their decisions share one log write "
+                  "(default 1; --concurrency stays the orders in flight)")
+      ->check(CLI::Range(1, 64));
 
   cmd->callback([&g, o, cmd] {
     if (cmd->count("--trace-format") > 0) o->trace = true;  // asking for a format asks for a trace
@@ -230,6 +236,18 @@ void AddRun(CLI::App* group, Globals& g) {
       if (!crash) throw CliError("--crash-at: want one of " + coord::StepNames());
     }
     o->load.Validate();
+    if (o->batch > o->load.concurrency) {
+      throw CliError("--batch " + std::to_string(o->batch) + ": at most --concurrency (" +
+                     std::to_string(o->load.concurrency) + "), the orders in flight");
+    }
+    if (o->batch > 1 && o->load.hot_rows > 0) {
+      // Two orders of one batch reserving the same product: the second
+      // would wait on the first's prepared row lock, which is released only
+      // after the whole batch's prepares have answered.
+      throw CliError(
+          "--batch cannot be combined with --hot-rows: orders of one batch would wait "
+          "on each other's stock rows until their call deadline");
+    }
     Setup setup;
     // Workers, background phase 2 and recovery each hold a connection at times.
     SetUp(g, *o, o->lrco, true, 2 * o->load.concurrency + 4, &setup);
@@ -272,33 +290,55 @@ void AddRun(CLI::App* group, Globals& g) {
     FirstErrors first_errors;
     workload::LoadOptions lo = o->load.ToOptions("2pc");
     workload::LoadSummary sum;
+    // Orders are placed o->batch at a time, each batch driven by one thread
+    // (Coordinator::ExecuteBatch); with the default of 1, one order per thread.
+    auto outcome_of = [&](const coord::TxnResult& r) {
+      if (r.outcome == coord::TxnOutcome::kCommitted) return workload::Outcome::kCommitted;
+      first_errors.Add(r.gid + ": " + r.status.ToString());
+      return r.outcome == coord::TxnOutcome::kAborted ? workload::Outcome::kAborted
+                                                      : workload::Outcome::kFailed;
+    };
     Check(workload::RunLoad(
-        lo,
-        [&](int, int64_t i, int64_t* key) {
-          int64_t id = 0;
-          Status s = ids.Next(&id);
-          coord::TxnResult r;
-          if (s.ok()) {
-            *key = id;
-            workload::Order order = workload::MakeOrder(id, i, o->seed);
-            r = c->Execute(coord::PlaceOrderWork(order, built.topology));
-            // Events 2..E, each once the previous one's transaction was acknowledged.
-            // An event whose UPDATE found the order not at version n-1 (with
-            // --ack-after decision its row may not be visible yet) is aborted,
-            // never published: counted apart, since its order's event 1 committed.
-            for (int n = 2;
-                 n <= o->load.events_per_order && r.outcome == coord::TxnOutcome::kCommitted; ++n) {
-              r = c->Execute(coord::OrderEventWork(id, n, built.topology));
-              if (r.outcome != coord::TxnOutcome::kCommitted) later_events_failed.fetch_add(1);
+        lo, o->batch,
+        [&](int, const std::vector<int64_t>& idx, std::vector<workload::Outcome>* outs,
+            std::vector<int64_t>* keys) {
+          std::vector<std::vector<Work>> works;
+          std::vector<size_t> slot;  // works[j] is operation idx[slot[j]]
+          for (size_t k = 0; k < idx.size(); ++k) {
+            int64_t id = 0;
+            Status s = ids.Next(&id);
+            if (!s.ok()) {
+              (*outs)[k] = workload::Outcome::kAborted;  // nothing was sent anywhere
+              first_errors.Add(s.ToString());
+              continue;
             }
-          } else {
-            r.outcome = coord::TxnOutcome::kAborted;  // nothing was sent anywhere
-            r.status = s;
+            (*keys)[k] = id;
+            works.push_back(
+                coord::PlaceOrderWork(workload::MakeOrder(id, idx[k], o->seed), built.topology));
+            slot.push_back(k);
           }
-          if (r.outcome == coord::TxnOutcome::kCommitted) return workload::Outcome::kCommitted;
-          first_errors.Add(r.gid + ": " + r.status.ToString());
-          return r.outcome == coord::TxnOutcome::kAborted ? workload::Outcome::kAborted
-                                                          : workload::Outcome::kFailed;
+          std::vector<coord::TxnResult> rs = c->ExecuteBatch(works);
+          // Events 2..E, each once the previous one's transaction was acknowledged.
+          // An event whose UPDATE found the order not at version n-1 (with
+          // --ack-after decision its row may not be visible yet) is aborted,
+          // never published: counted apart, since its order's event 1 committed.
+          for (int n = 2; n <= o->load.events_per_order; ++n) {
+            std::vector<std::vector<Work>> next;
+            std::vector<size_t> which;  // indexes into rs
+            for (size_t j = 0; j < rs.size(); ++j) {
+              if (rs[j].outcome != coord::TxnOutcome::kCommitted) continue;
+              next.push_back(coord::OrderEventWork((*keys)[slot[j]], n, built.topology));
+              which.push_back(j);
+            }
+            if (next.empty()) break;
+            std::vector<coord::TxnResult> later = c->ExecuteBatch(next);
+            for (size_t q = 0; q < which.size(); ++q) {
+              if (later[q].outcome != coord::TxnOutcome::kCommitted)
+                later_events_failed.fetch_add(1);
+              rs[which[q]] = std::move(later[q]);
+            }
+          }
+          for (size_t j = 0; j < rs.size(); ++j) (*outs)[slot[j]] = outcome_of(rs[j]);
         },
         &sum));
     size_t pending = c->Drain(milliseconds(o->drain_timeout_ms));
@@ -318,6 +358,7 @@ void AddRun(CLI::App* group, Globals& g) {
     sum.extra["participants"] = names;
     sum.extra["ack_after"] = o->ack_after;
     sum.extra["lrco"] = o->lrco;
+    if (o->batch > 1) sum.extra["batch"] = o->batch;
     sum.extra["phase2_retries"] = st.phase2_retries;
     sum.extra["phase2_in_background"] = st.handed_to_background;
     sum.extra["phase2_pending_at_exit"] = pending;

@@ -11,15 +11,15 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-bool Involved(const Work& w) { return !w.statements.empty() || !w.messages.empty(); }
+}  // namespace
+
+bool Coordinator::Involved(const Work& w) { return !w.statements.empty() || !w.messages.empty(); }
 
 // Phase 2 and aborts retry without jitter: the phase-2 budget compares the
 // next wait with its deadline before sleeping (Backoff::bound).
-Backoff RetryBackoff(const CoordinatorOptions& o) {
+Backoff Coordinator::RetryBackoff(const CoordinatorOptions& o) {
   return Backoff(Backoff::Options{o.backoff_initial, o.backoff_max, /*jitter=*/false});
 }
-
-}  // namespace
 
 struct Coordinator::Job {
   uint64_t seq = 0;

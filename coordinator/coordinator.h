@@ -50,6 +50,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/backoff.h"
 #include "common/status.h"
 #include "common/trace.h"
 #include "coordinator/call_pool.h"
@@ -128,6 +129,17 @@ class Coordinator {
   // Work: the member is not involved).
   TxnResult Execute(const std::vector<Work>& works);
 
+  // Several transactions driven by this thread in lockstep (batch.cc): each
+  // step's calls of all of them are sent before any answer is read, and their
+  // decisions share one forced write. Each transaction is Execute's, and its
+  // result is what Execute would have returned; a transaction's steps end
+  // with the batch's slowest. Without lockstep (a step hook, --lrco, a
+  // member that cannot start its calls) they run one after the other.
+  // The transactions of one batch must not take the same row locks: the
+  // second would wait for the first's prepared lock, which is held until
+  // the batch's decision, so until the second's call deadline.
+  std::vector<TxnResult> ExecuteBatch(const std::vector<std::vector<Work>>& batch);
+
   // A recovery pass now (safe while transactions run).
   Status Recover(RecoveryReport* report);
 
@@ -150,6 +162,18 @@ class Coordinator {
   // calling thread: a member whose calls bound themselves, if any.
   std::optional<size_t> RunHere(const std::vector<size_t>& which) const;
   enum class BranchOp { kPrepare, kCommit, kAbort };
+  struct BatchTxn;
+  // One member's branch of one transaction, for PhaseMany.
+  struct BranchRef {
+    const std::string* gid;
+    size_t member;
+    const std::vector<Work>* works;  // indexed like members_; kPrepare only
+  };
+  static bool Involved(const Work& w);
+  static Backoff RetryBackoff(const CoordinatorOptions& o);
+  bool Lockstep() const;  // ExecuteBatch can drive its batch in lockstep
+  // Every call of `calls` started, then every answer read, in order.
+  std::vector<Status> PhaseMany(BranchOp op, const std::vector<BranchRef>& calls);
   // One call per member of `which` (member indexes) doing `op` on its branch
   // of `gid`, traced; `works` (indexed like members_) only for kPrepare.
   // Commit's NotFound counts as committed.

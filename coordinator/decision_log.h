@@ -45,6 +45,17 @@ class DecisionLog {
   //   other errors       not recorded: the caller aborts.
   virtual Status LogCommit(const std::string& gid) = 0;
 
+  // LogCommit for several gids of one caller (a thread driving a batch of
+  // transactions), results in the gids' order. The logs here put them in
+  // one forced write; this default, one after the other, is for logs that
+  // cannot.
+  virtual std::vector<Status> LogCommits(const std::vector<std::string>& gids) {
+    std::vector<Status> out;
+    out.reserve(gids.size());
+    for (const std::string& g : gids) out.push_back(LogCommit(g));
+    return out;
+  }
+
   // Records that every participant acknowledged gid's outcome (commit, or an
   // abort that recovery had fixed in the log). Not forced; never fails.
   virtual void LogEnd(const std::string& gid) = 0;

@@ -191,6 +191,10 @@ Status FileDecisionLog::MaybeCompact() {
   return s;
 }
 
+std::vector<Status> FileDecisionLog::LogCommits(const std::vector<std::string>& gids) {
+  return group_->SubmitCommits(gids);
+}
+
 Status FileDecisionLog::LogCommit(const std::string& gid) {
   LogEntry e;
   e.kind = LogEntry::Kind::kCommit;

@@ -59,6 +59,7 @@ class FileDecisionLog : public DecisionLog {
 
   std::string Describe() const override { return "file:" + opts_.path; }
   Status LogCommit(const std::string& gid) override;
+  std::vector<Status> LogCommits(const std::vector<std::string>& gids) override;
   void LogEnd(const std::string& gid) override;
   Status Flush() override;
   Status Resolve(const std::string& gid, bool* committed) override;

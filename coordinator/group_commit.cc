@@ -1,5 +1,7 @@
 #include "coordinator/group_commit.h"
 
+#include <iterator>
+
 namespace dw::coord {
 
 GroupCommit::GroupCommit(FlushFn fn, Options opts) : fn_(std::move(fn)), opts_(opts) {}
@@ -27,14 +29,32 @@ void GroupCommit::Wake(Waiter* w, bool done) {
 }
 
 Status GroupCommit::Submit(LogEntry e) {
+  std::vector<LogEntry> one;
+  one.push_back(std::move(e));
+  return std::move(SubmitMany(std::move(one))[0]);
+}
+
+std::vector<Status> GroupCommit::SubmitCommits(const std::vector<std::string>& gids) {
+  std::vector<LogEntry> entries(gids.size());
+  for (size_t i = 0; i < gids.size(); ++i) {
+    entries[i].kind = LogEntry::Kind::kCommit;
+    entries[i].gid = gids[i];
+  }
+  return SubmitMany(std::move(entries));
+}
+
+std::vector<Status> GroupCommit::SubmitMany(std::vector<LogEntry> entries) {
+  if (entries.empty()) return {};
   Waiter w;
-  w.entry = std::move(e);
+  w.entries = std::move(entries);
   std::unique_lock<std::mutex> l(mu_);
   queue_.push_back(&w);
   // A commit is the arrival of one expected transaction: counted in the
   // same critical section as the enqueue, so a waiting leader that sees
   // expected_ drop to 0 also sees the entry.
-  if (w.entry.kind == LogEntry::Kind::kCommit && expected_ > 0) --expected_;
+  for (const LogEntry& e : w.entries) {
+    if (e.kind == LogEntry::Kind::kCommit && expected_ > 0) --expected_;
+  }
   if (leader_waiting_ && expected_ == 0) leader_cv_.notify_one();
   for (;;) {
     if (flushing_) {
@@ -44,7 +64,7 @@ Status GroupCommit::Submit(LogEntry e) {
       {
         std::unique_lock<std::mutex> wl(w.m);
         w.cv.wait(wl, [&] { return w.done || w.lead; });
-        if (w.done) return w.result;
+        if (w.done) return std::move(w.results);
         w.lead = false;
       }
       l.lock();
@@ -54,7 +74,7 @@ Status GroupCommit::Submit(LogEntry e) {
       // A leader that took our entry wakes us (done) before it clears
       // flushing_, so with no flush in progress `done` is final here.
       std::lock_guard<std::mutex> wl(w.m);
-      if (w.done) return w.result;
+      if (w.done) return std::move(w.results);
     }
     flushing_ = true;
     // `expected_` counts transactions not yet queued, so wait while some of
@@ -68,20 +88,23 @@ Status GroupCommit::Submit(LogEntry e) {
     std::vector<Waiter*> batch;
     batch.swap(queue_);
     l.unlock();
-    std::vector<LogEntry> entries;
-    entries.reserve(batch.size());
-    for (Waiter* b : batch) entries.push_back(b->entry);
-    std::vector<Status> results(entries.size());
-    fn_(entries, &results);
-    for (size_t i = 0; i < batch.size(); ++i) {
-      batch[i]->result = std::move(results[i]);  // read by its waiter only after Wake
-      if (batch[i] != &w) Wake(batch[i], /*done=*/true);
+    std::vector<LogEntry> flat;
+    for (Waiter* b : batch) flat.insert(flat.end(), b->entries.begin(), b->entries.end());
+    std::vector<Status> results(flat.size());
+    fn_(flat, &results);
+    size_t at = 0;
+    for (Waiter* b : batch) {
+      // Read by its waiter only after Wake.
+      b->results.assign(std::make_move_iterator(results.begin() + at),
+                        std::make_move_iterator(results.begin() + at + b->entries.size()));
+      at += b->entries.size();
+      if (b != &w) Wake(b, /*done=*/true);
     }
     l.lock();
     flushing_ = false;
     ++batches_;
     if (!queue_.empty()) Wake(queue_.front(), /*done=*/false);  // the next leader
-    return w.result;
+    return std::move(w.results);
   }
 }
 

@@ -48,6 +48,12 @@ class GroupCommit {
 
   // Blocks until e's batch was flushed; returns e's result.
   Status Submit(LogEntry e);
+  // The same for several entries of one caller (a thread that drives a batch
+  // of transactions): they join one flush together, and the results come
+  // back in the entries' order.
+  std::vector<Status> SubmitMany(std::vector<LogEntry> entries);
+  // SubmitMany of a kCommit entry per gid.
+  std::vector<Status> SubmitCommits(const std::vector<std::string>& gids);
 
   // Transactions that will call Submit soon (in phase 1): the leader's
   // reason to wait. The coordinator raises it at a transaction's start; a
@@ -69,11 +75,11 @@ class GroupCommit {
   // and notifies under `m`, so a waiter cannot see them, return and destroy
   // `m` and `cv` before the notify is over.
   struct Waiter {
-    LogEntry entry;
-    Status result;
+    std::vector<LogEntry> entries;  // one caller's, flushed together
+    std::vector<Status> results;
     std::mutex m;
     std::condition_variable cv;
-    bool done = false;  // the batch was flushed: `result` is set
+    bool done = false;  // the batch was flushed: `results` are set
     bool lead = false;  // handed the leadership: take `mu_` and look
   };
   static void Wake(Waiter* w, bool done);

@@ -181,6 +181,10 @@ void PgDecisionLog::FlushBatch(const std::vector<LogEntry>& batch, std::vector<S
   }
 }
 
+std::vector<Status> PgDecisionLog::LogCommits(const std::vector<std::string>& gids) {
+  return group_->SubmitCommits(gids);
+}
+
 Status PgDecisionLog::LogCommit(const std::string& gid) {
   LogEntry e;
   e.kind = LogEntry::Kind::kCommit;

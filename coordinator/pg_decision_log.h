@@ -65,6 +65,7 @@ class PgDecisionLog : public DecisionLog {
 
   std::string Describe() const override;
   Status LogCommit(const std::string& gid) override;
+  std::vector<Status> LogCommits(const std::vector<std::string>& gids) override;
   void LogEnd(const std::string& gid) override;
   Status Flush() override;
   Status Resolve(const std::string& gid, bool* committed) override;

@@ -4,8 +4,15 @@
 #include <utility>
 
 #include "common/names.h"
+#include "participants/pg_one_message.h"
 
 namespace dw {
+
+using pg_work::CheckGid;
+using pg_work::CheckNoNul;
+using pg_work::Joined;
+using pg_work::OneMessage;
+
 namespace {
 
 // Runs `work`'s statements in `tx`, as server-side prepared statements while
@@ -31,64 +38,6 @@ Status RunStatements(pqxx::transaction_base& tx, PgPool::Lease& lease, const Wor
                              std::to_string(r.affected_rows()) + " rows, not " +
                              std::to_string(*st.expect_rows));
     }
-  }
-  return Status::OK();
-}
-
-// `work`'s statements as ONE simple-query text, each an EXECUTE of its
-// server-side prepared form with the values as quoted literals, so that
-// BEGIN, the statements and the PREPARE TRANSACTION (or COMMIT) travel in a
-// single round trip instead of one each (four for a one-insert prepare,
-// which also drew a server WARNING per transaction from libpqxx's trailing
-// COMMIT). Being one message also means a reconnect can never split it
-// across two backends. Returns false when some statement has no prepared
-// form (the connection's cache is full): the caller takes the
-// statement-by-statement path, as it does when some statement has an
-// expect_rows (a multi-statement query reports only its last statement's
-// rows). Throws like any exec.
-bool OneMessage(PgPool::Lease& lease, const Work& work, std::string* text) {
-  for (const SqlStatement& st : work.statements) {
-    if (st.expect_rows) return false;
-  }
-  text->assign("BEGIN;");
-  for (const SqlStatement& st : work.statements) {
-    std::string name = lease.Prepared(st.sql);
-    if (name.empty()) return false;
-    lease.conn().prepare_now(name);  // a no-op once the server has it
-    *text += "EXECUTE " + lease.conn().quote_name(name);
-    if (!st.params.empty()) {
-      *text += '(';
-      for (size_t i = 0; i < st.params.size(); ++i) {
-        if (i > 0) *text += ',';
-        *text += st.params[i] ? lease.conn().quote(*st.params[i]) : std::string("NULL");
-      }
-      *text += ')';
-    }
-    *text += ';';
-  }
-  return true;
-}
-
-// libpq reads a text parameter up to its first NUL byte, and
-// PQescapeStringConn (quote()) stops there too: a value with a NUL would be
-// stored silently shortened. Refuse the work instead (Postgres text cannot
-// hold a NUL anyway).
-Status CheckNoNul(const Work& work) {
-  for (const SqlStatement& st : work.statements) {
-    for (size_t i = 0; i < st.params.size(); ++i) {
-      if (st.params[i] && st.params[i]->find('\0') != std::string::npos) {
-        return Status::InvalidArgument("parameter $" + std::to_string(i + 1) + " of \"" +
-                                       st.sql.substr(0, 60) +
-                                       "\" contains a NUL byte, which Postgres text cannot hold");
-      }
-    }
-  }
-  return Status::OK();
-}
-
-Status CheckGid(const std::string& gid) {
-  if (!ValidName(gid)) {
-    return Status::InvalidArgument("invalid gid '" + gid + "': want [A-Za-z0-9._:-]{1,200}");
   }
   return Status::OK();
 }
@@ -171,12 +120,12 @@ Status PostgresParticipant::Prepare(const std::string& gid, const Work& work) {
   bool prepared = false;
   bool one_message = false;
   try {
-    std::string text;
-    one_message = OneMessage(lease, work, &text);
+    std::vector<std::string> parts;
+    one_message = OneMessage(lease, work, &parts);
     if (one_message) {
-      text += "PREPARE TRANSACTION " + lease.conn().quote(gid);
+      parts.push_back("PREPARE TRANSACTION " + lease.conn().quote(gid));
       pqxx::nontransaction tx(lease.conn());
-      tx.exec(text);
+      tx.exec(Joined(parts));
       return Status::OK();  // PREPARE answered: durably prepared, the session is idle again
     }
     pqxx::work tx(lease.conn());
@@ -208,10 +157,15 @@ Status PostgresParticipant::Prepare(const std::string& gid, const Work& work) {
   return Status::OK();
 }
 
-Status PostgresParticipant::Commit(const std::string& gid) { return Finish(gid, true); }
-Status PostgresParticipant::Abort(const std::string& gid) { return Finish(gid, false); }
+Status PostgresParticipant::Commit(const std::string& gid) {
+  return Finish(gid, true, false, Deadline());
+}
+Status PostgresParticipant::Abort(const std::string& gid) {
+  return Finish(gid, false, false, Deadline());
+}
 
-Status PostgresParticipant::Finish(const std::string& gid, bool commit) {
+Status PostgresParticipant::Finish(const std::string& gid, bool commit, bool maybe_sent,
+                                   std::chrono::steady_clock::time_point deadline) {
   Status s = CheckGid(gid);
   if (!s.ok()) return s;
   const std::string verb = commit ? "COMMIT PREPARED " : "ROLLBACK PREPARED ";
@@ -219,9 +173,7 @@ Status PostgresParticipant::Finish(const std::string& gid, bool commit) {
   // Once a COMMIT/ROLLBACK PREPARED may have reached the server, its outcome
   // is unknown until pg_prepared_xacts tells: from then on every round looks
   // the gid up first.
-  bool maybe_sent = false;
   Status last;
-  const auto deadline = Deadline();
   for (int round = 0; round < opts_.finish_attempts; ++round) {
     if (round > 0) {
       const auto wait = opts_.retry_backoff * round;
@@ -327,11 +279,11 @@ Status PostgresParticipant::CommitOnePhase(const Work& work) {
   CallDeadlines::Guard guard = Watch(lease, deadline);  // after the lease: see call_deadline.h
   bool one_message = false;
   try {
-    std::string text;
-    one_message = OneMessage(lease, work, &text);
+    std::vector<std::string> parts;
+    one_message = OneMessage(lease, work, &parts);
     if (one_message) {
       pqxx::nontransaction tx(lease.conn());
-      tx.exec(text + "COMMIT");
+      tx.exec(Joined(parts) + "COMMIT");
       return Status::OK();
     }
     pqxx::work tx(lease.conn());

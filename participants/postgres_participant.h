@@ -71,6 +71,17 @@ class PostgresParticipant : public Participant {
   Status Prepare(const std::string& gid, const Work& work) override;
   Status Commit(const std::string& gid) override;
   Status Abort(const std::string& gid) override;
+
+  // The calls in two halves (postgres_started.cc): the one-message prepare,
+  // or the COMMIT/ROLLBACK PREPARED, is sent on a leased connection when
+  // these return, and Finish reads its result. Only with a call deadline,
+  // which also bounds Finish. StartPrepare returns nullptr for a work the
+  // one-message form cannot carry (expect_rows, a full statement cache):
+  // the caller makes the blocking call.
+  bool CallsStartable() const override { return Bounded(); }
+  std::unique_ptr<StartedCall> StartPrepare(const std::string& gid, const Work& work) override;
+  std::unique_ptr<StartedCall> StartCommit(const std::string& gid) override;
+  std::unique_ptr<StartedCall> StartAbort(const std::string& gid) override;
   Status ListInDoubt(const std::string& gid_prefix, std::vector<InDoubtTxn>* out) override;
 
   // The same statements in one local transaction, committed directly, for
@@ -83,8 +94,14 @@ class PostgresParticipant : public Participant {
   const std::shared_ptr<PgPool>& pool() const { return pool_; }
 
  private:
+  class Started;  // postgres_started.cc
   PostgresParticipant(std::shared_ptr<PgPool> pool, const Options& opts);
-  Status Finish(const std::string& gid, bool commit);
+  // COMMIT (or ROLLBACK) PREPARED in rounds until it is known to be done or
+  // `deadline` passed; `maybe_sent`: an earlier attempt may have reached the
+  // server, so the first round looks the gid up before sending it again.
+  Status Finish(const std::string& gid, bool commit, bool maybe_sent,
+                std::chrono::steady_clock::time_point deadline);
+  std::unique_ptr<StartedCall> StartFinish(const std::string& gid, bool commit);
 
   // The call deadline (call_deadline.h), when Options::call_deadline is set.
   bool Bounded() const { return opts_.call_deadline.count() > 0; }

@@ -58,6 +58,27 @@ class CoordinatorFakeTest : public ::testing::Test {
     return coord_->Execute({db_work, broker_work});
   }
 
+  // n transactions like Run's (order ids 1..n), through ExecuteBatch.
+  std::vector<TxnResult> RunBatch(int n) {
+    std::vector<std::vector<Work>> batch;
+    for (int i = 1; i <= n; ++i) {
+      Work db_work;
+      db_work.statements.push_back({"INSERT INTO orders VALUES ($1)", {std::to_string(i)}});
+      Work broker_work;
+      broker_work.messages.push_back({"orders", "order-" + std::to_string(i), "1", "{}"});
+      batch.push_back({db_work, broker_work});
+    }
+    return coord_->ExecuteBatch(batch);
+  }
+
+  // Both participants start their calls: ExecuteBatch drives in lockstep.
+  void Startable() {
+    for (FakeParticipant* p : Both()) {
+      p->set_bounded(true);
+      p->set_startable(true);
+    }
+  }
+
   // Both participants, for expectations that hold at each.
   std::vector<FakeParticipant*> Both() { return {db_.get(), broker_.get()}; }
 
@@ -332,6 +353,104 @@ TEST_F(CoordinatorFakeRecoveryTest, OtherCoordinatorsAndFailedListingsAreLeftAlo
   RecoveryReport again;
   EXPECT_TRUE(coord_->Recover(&again).ok()) << again.ToText();
   EXPECT_EQ(again.ended, 1u);
+}
+
+// ---- ExecuteBatch (batch.cc) ----
+
+std::set<std::string> Gids(const std::vector<TxnResult>& rs, TxnOutcome o) {
+  std::set<std::string> out;
+  for (const TxnResult& r : rs) {
+    if (r.outcome == o) out.insert(r.gid);
+  }
+  return out;
+}
+
+TEST_F(CoordinatorFakeTest, BatchInLockstepCommitsEveryTransaction) {
+  Startable();
+  Start();
+  std::vector<TxnResult> rs = RunBatch(4);
+  ASSERT_EQ(rs.size(), 4u);
+  std::set<std::string> gids = Gids(rs, TxnOutcome::kCommitted);
+  ASSERT_EQ(gids.size(), 4u);
+  for (FakeParticipant* p : Both()) {
+    EXPECT_EQ(p->started(), 8) << p->name() << ": 4 prepares + 4 commits, all started";
+    EXPECT_EQ(p->committed(), gids) << p->name();
+    EXPECT_TRUE(p->prepared().empty()) << p->name();
+  }
+  EXPECT_EQ(log_->commits(), gids);
+  EXPECT_EQ(log_->ended(), gids);
+  EXPECT_EQ(log_->expected(), 0);
+}
+
+// One transaction's abort vote aborts that one only, everywhere it may have
+// prepared; the others of the batch commit.
+TEST_F(CoordinatorFakeTest, BatchAbortVoteAbortsOnlyItsTransaction) {
+  Startable();
+  Start();
+  db_->Answer(M::kPrepare, Status::Aborted("constraint"), 1);  // the batch's first prepare
+  std::vector<TxnResult> rs = RunBatch(3);
+  ASSERT_EQ(rs[0].outcome, TxnOutcome::kAborted) << rs[0].status.ToString();
+  EXPECT_TRUE(rs[0].status.IsAborted());
+  const std::set<std::string> rest{rs[1].gid, rs[2].gid};
+  EXPECT_EQ(Gids(rs, TxnOutcome::kCommitted), rest);
+  EXPECT_EQ(broker_->aborted(), std::set<std::string>{rs[0].gid});
+  EXPECT_EQ(db_->calls(M::kAbort), 0) << "it voted abort: nothing to roll back there";
+  for (FakeParticipant* p : Both()) {
+    EXPECT_EQ(p->committed(), rest) << p->name();
+    EXPECT_TRUE(p->prepared().empty()) << p->name();
+  }
+  EXPECT_EQ(log_->commits(), rest);
+  EXPECT_EQ(log_->expected(), 0);
+}
+
+// A decision that cannot be written aborts its transaction, one whose
+// answer was lost is left to recovery, and neither holds up the others.
+TEST_F(CoordinatorFakeTest, BatchDecisionFailuresStayWithTheirTransactions) {
+  Startable();
+  Start();
+  log_->FailCommits(Status::IOError("decision log: injected write failure"), 1);
+  std::vector<TxnResult> rs = RunBatch(3);
+  EXPECT_EQ(rs[0].outcome, TxnOutcome::kAborted);
+  EXPECT_EQ(rs[0].status.code(), Status::Code::kIOError);
+  EXPECT_EQ(Gids(rs, TxnOutcome::kCommitted), (std::set<std::string>{rs[1].gid, rs[2].gid}));
+  for (FakeParticipant* p : Both()) {
+    EXPECT_EQ(p->aborted(), std::set<std::string>{rs[0].gid}) << p->name();
+  }
+  log_->FailCommits(Status::InDoubt("decision log: answer lost"), 1, /*durable=*/true);
+  rs = RunBatch(2);
+  EXPECT_EQ(rs[0].outcome, TxnOutcome::kFailed);
+  EXPECT_EQ(rs[1].outcome, TxnOutcome::kCommitted);
+  for (FakeParticipant* p : Both()) {
+    EXPECT_EQ(p->prepared().count(rs[0].gid), 1u) << p->name() << ": left prepared for recovery";
+  }
+  EXPECT_EQ(coord_->stats().left_to_recovery, 1u);
+  EXPECT_EQ(log_->expected(), 0);
+}
+
+// Phase 2 retries, in lockstep rounds, only the unacknowledged commits.
+TEST_F(CoordinatorFakeTest, BatchRetriesOnlyUnacknowledgedCommits) {
+  Startable();
+  Start();
+  broker_->Answer(M::kCommit, Status::Unavailable("broker away"), 2);
+  std::vector<TxnResult> rs = RunBatch(3);
+  EXPECT_EQ(Gids(rs, TxnOutcome::kCommitted).size(), 3u);
+  for (const TxnResult& r : rs) EXPECT_FALSE(r.phase2_pending);
+  EXPECT_EQ(broker_->calls(M::kCommit), 5);
+  EXPECT_EQ(db_->calls(M::kCommit), 3);
+  EXPECT_EQ(coord_->stats().phase2_retries, 2u);
+  EXPECT_EQ(broker_->committed().size(), 3u);
+}
+
+// Without startable members the batch runs one transaction after the
+// other, with the same results.
+TEST_F(CoordinatorFakeTest, BatchWithoutStartableMembersRunsOneAfterTheOther) {
+  Start();
+  std::vector<TxnResult> rs = RunBatch(3);
+  EXPECT_EQ(Gids(rs, TxnOutcome::kCommitted).size(), 3u);
+  for (FakeParticipant* p : Both()) {
+    EXPECT_EQ(p->started(), 0) << p->name();
+    EXPECT_EQ(p->committed().size(), 3u) << p->name();
+  }
 }
 
 }  // namespace

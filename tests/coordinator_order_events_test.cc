@@ -121,5 +121,23 @@ TEST_F(CoordEnv, AckAfterDecisionNeverPublishesAnEventAheadOfItsRow) {
             3 * 200u - static_cast<uint64_t>(Count("SELECT sum(3 - version) FROM orders")));
 }
 
+// Orders driven 4 per thread in lockstep (--batch): each order's events
+// still follow one another, every one committed and published in order.
+TEST_F(CoordEnv, BatchedOrdersPublishEveryEventInOrder) {
+  DwRun r = Dw({"2pc", "run", "-n", "200", "-c", "8", "--batch", "4", "--events-per-order", "3",
+                "--coordinator-id", "be", "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_TRUE(r.json.is_object()) << r.out;
+  EXPECT_EQ(r.json["committed"], 200) << r.out;
+  EXPECT_EQ(r.json["later_events_failed"], 0) << r.out;
+  EXPECT_EQ(r.json["batch"], 4) << r.out;
+  workload::VerifyReport v = Verify();
+  EXPECT_TRUE(v.ahead.empty() && v.reordered.empty() && v.gaps.empty()) << v.ToText(20);
+  EXPECT_TRUE(v.missing.empty() && v.orphans.empty()) << v.ToText(20);
+  EXPECT_EQ(v.rows, 200u);
+  EXPECT_EQ(v.messages, 600u);
+  EXPECT_EQ(Count("SELECT count(*) FROM orders WHERE version = 3"), 200);
+}
+
 }  // namespace
 }  // namespace dw::coord

@@ -90,11 +90,15 @@ TEST_P(CoordVariants, CleanRun) {
 
 INSTANTIATE_TEST_SUITE_P(
     Coordinator, CoordVariants,
-    ::testing::Values(Variant{"file_log", {"--log", "LOG"}},
-                      Variant{"ack_after_decision", {"--ack-after", "decision"}},
-                      Variant{"ack_after_decision_file",
-                              {"--ack-after", "decision", "--log", "LOG"}},
-                      Variant{"lrco", {"--lrco"}}, Variant{"open_loop", {"--rate", "400"}}),
+    ::testing::Values(
+        Variant{"file_log", {"--log", "LOG"}},
+        Variant{"ack_after_decision", {"--ack-after", "decision"}},
+        Variant{"ack_after_decision_file", {"--ack-after", "decision", "--log", "LOG"}},
+        Variant{"lrco", {"--lrco"}}, Variant{"open_loop", {"--rate", "400"}},
+        // Orders driven 4 per thread in lockstep (batch.cc).
+        Variant{"batch", {"--batch", "4"}},
+        Variant{"batch_file_log", {"--batch", "4", "--log", "LOG"}},
+        Variant{"batch_ack_after_decision", {"--batch", "8", "--ack-after", "decision"}}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST_F(CoordEnv, LrcoSkipsTheDecisionLogsForcedWrite) {

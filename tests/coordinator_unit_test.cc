@@ -246,19 +246,34 @@ TEST(GroupCommit, EverySubmitterGetsItsOwnResultUnderConcurrency) {
         }
       },
       GroupCommit::Options{});
-  constexpr int kThreads = 16, kEach = 500;
+  constexpr int kThreads = 16, kEach = 500, kMany = 4;
   std::atomic<int> wrong{0};
+  auto check = [&](const LogEntry& e, const Status& s) {
+    const bool want_ok = e.gid.back() % 2 == 0;
+    if (s.ok() != want_ok || (!want_ok && s.ToString().find(e.gid) == std::string::npos)) ++wrong;
+  };
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
+    // Even threads submit one entry at a time, odd ones kMany at once
+    // (SubmitMany, a thread driving a batch of transactions).
     threads.emplace_back([&, t] {
-      for (int i = 0; i < kEach; ++i) {
-        LogEntry e;
-        e.gid = "t" + std::to_string(t) + "-" + std::to_string(i);
-        Status s = g.Submit(e);
-        const bool want_ok = e.gid.back() % 2 == 0;
-        if (s.ok() != want_ok || (!want_ok && s.ToString().find(e.gid) == std::string::npos)) {
-          ++wrong;
+      for (int i = 0; i < kEach; i += (t % 2 == 0 ? 1 : kMany)) {
+        std::vector<LogEntry> es;
+        for (int k = 0; k < (t % 2 == 0 ? 1 : kMany); ++k) {
+          LogEntry e;
+          e.gid = "t" + std::to_string(t) + "-" + std::to_string(i + k);
+          es.push_back(e);
         }
+        if (es.size() == 1) {
+          check(es[0], g.Submit(es[0]));
+          continue;
+        }
+        std::vector<Status> rs = g.SubmitMany(es);
+        if (rs.size() != es.size()) {
+          ++wrong;
+          continue;
+        }
+        for (size_t k = 0; k < es.size(); ++k) check(es[k], rs[k]);
       }
     });
   }
@@ -267,6 +282,35 @@ TEST(GroupCommit, EverySubmitterGetsItsOwnResultUnderConcurrency) {
   EXPECT_EQ(seen.size(), static_cast<size_t>(kThreads * kEach));
   for (const auto& gid : seen) ASSERT_EQ(seen.count(gid), 1u) << gid;
   EXPECT_LE(g.batches(), static_cast<uint64_t>(kThreads * kEach));
+}
+
+// One caller's entries go into one flush, in their order, and each result
+// comes back to its entry.
+TEST(GroupCommit, SubmitManyFlushesTheEntriesTogetherInOrder) {
+  std::vector<std::vector<std::string>> flushed;
+  GroupCommit g(
+      [&](const std::vector<LogEntry>& b, std::vector<Status>* r) {
+        flushed.emplace_back();
+        for (size_t i = 0; i < b.size(); ++i) {
+          flushed.back().push_back(b[i].gid);
+          (*r)[i] = b[i].gid == "b" ? Status::Aborted("b") : Status::OK();
+        }
+      },
+      GroupCommit::Options{});
+  std::vector<LogEntry> es(3);
+  es[0].gid = "a";
+  es[1].gid = "b";
+  es[2].gid = "c";
+  g.AddExpected(3);
+  std::vector<Status> rs = g.SubmitMany(es);
+  ASSERT_EQ(rs.size(), 3u);
+  EXPECT_TRUE(rs[0].ok());
+  EXPECT_TRUE(rs[1].IsAborted());
+  EXPECT_TRUE(rs[2].ok());
+  ASSERT_EQ(flushed.size(), 1u) << "one forced write for the three";
+  EXPECT_EQ(flushed[0], (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_TRUE(g.SubmitMany({}).empty());
+  EXPECT_EQ(g.batches(), 1u);
 }
 
 TEST(CallPool, FanoutReportsInCompletionOrderAndTimesOutLateCalls) {

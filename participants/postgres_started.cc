@@ -1,0 +1,199 @@
+// The Postgres participant's calls in two halves (Participant::StartPrepare
+// and the like): the statements are sent with libpqxx's pipeline, which
+// issues them with one PQsendQuery and leaves the results on the connection
+// until they are retrieved. A thread can so have the calls of several
+// transactions on their way at once and read the answers afterwards; while
+// it reads the first, the others are being executed.
+//
+// What each half does is what the blocking call does, split where the
+// blocking call would wait:
+//   prepare  the one-message form (pg_one_message.h) as separate queries of
+//            one pipeline batch (libpqxx prefixes a batch of several with a
+//            "SELECT" of its own, to tell where the results begin). A work
+//            the form cannot carry gets no started call (nullptr).
+//   commit / abort  COMMIT / ROLLBACK PREPARED. A first attempt that fails
+//            for any reason but an unknown gid goes on as the blocking call's
+//            later rounds do: look the gid up, send it again, within the same
+//            deadline.
+// The call deadline (call_deadline.h) is armed at the start and covers the
+// wait in Finish, as it covers the blocking call.
+#include <optional>
+
+#include "participants/pg_one_message.h"
+#include "participants/postgres_participant.h"
+
+namespace dw {
+
+class PostgresParticipant::Started : public StartedCall {
+ public:
+  enum class Op { kPrepare, kCommit, kAbort };
+
+  Started(PostgresParticipant* owner, Op op, std::string gid, PgPool::Lease lease,
+          std::chrono::steady_clock::time_point deadline)
+      : owner_(owner),
+        op_(op),
+        gid_(std::move(gid)),
+        deadline_(deadline),
+        lease_(std::move(lease)),
+        guard_(owner_->Watch(lease_, deadline_)) {}  // after the lease: see call_deadline.h
+
+  ~Started() override {
+    if (finished_) return;
+    // Never finished: the results are still on the connection.
+    lease_.MarkBroken();
+    Release();
+  }
+
+  // Sends `queries` as one batch; an error when libpqxx could not (the
+  // call is over then, its lease given up).
+  Status Send(const std::vector<std::string>& queries) {
+    try {
+      tx_.emplace(lease_.conn());
+      pipe_.emplace(*tx_);
+      // Held back until the last insert, which issues the batch. (Not
+      // resume(): it also tries to read at once, a recv that fails with
+      // EAGAIN since the server has not answered yet.)
+      pipe_->retain(static_cast<int>(queries.size()) - 1);
+      for (const std::string& q : queries) ids_.push_back(pipe_->insert(q));
+      return Status::OK();
+    } catch (...) {
+      Status e = StatusFromPgException(&lease_, What());
+      lease_.MarkBroken();
+      Release();
+      finished_ = true;
+      return e;
+    }
+  }
+
+  Status Finish() override {
+    finished_ = true;
+    std::string state;
+    Status e;
+    try {
+      pipe_->complete();
+      for (auto id : ids_) pipe_->retrieve(id);  // throws the first failure
+      Release();
+      return Status::OK();
+    } catch (...) {
+      e = StatusFromPgException(&lease_, What(), &state);
+    }
+    const bool fired = guard_.fired();
+    // After a failure the session may sit in an aborted transaction block
+    // (the one-message prepare) or hold results libpqxx did not read: never
+    // hand it to the next caller.
+    lease_.MarkBroken();
+    Release();
+    if (op_ == Op::kPrepare) {
+      if (fired) return owner_->Missed(What());  // no vote: the coordinator aborts
+      return e;
+    }
+    const bool commit = op_ == Op::kCommit;
+    if (state == "42704") {
+      // Unknown gid: never prepared, or resolved already (as Finish says).
+      if (commit) return Status::NotFound(What() + ": no such prepared transaction");
+      return Status::OK();
+    }
+    // The statement may have run: the blocking call's later rounds settle it.
+    return owner_->Finish(gid_, commit, /*maybe_sent=*/true, deadline_);
+  }
+
+ private:
+  std::string What() const {
+    static const char* const kVerb[] = {" prepare ", " commit ", " abort "};
+    return owner_->name() + kVerb[static_cast<int>(op_)] + gid_;
+  }
+
+  // Ends the pipeline and the transaction object before the lease goes back.
+  void Release() {
+    try {
+      pipe_.reset();
+    } catch (...) {
+    }
+    try {
+      tx_.reset();
+    } catch (...) {
+    }
+    guard_ = CallDeadlines::Guard();
+    lease_ = PgPool::Lease();
+  }
+
+  PostgresParticipant* owner_;
+  const Op op_;
+  const std::string gid_;
+  const std::chrono::steady_clock::time_point deadline_;
+  PgPool::Lease lease_;
+  CallDeadlines::Guard guard_;
+  std::optional<pqxx::nontransaction> tx_;
+  std::optional<pqxx::pipeline> pipe_;
+  std::vector<pqxx::pipeline::query_id> ids_;
+  bool finished_ = false;
+};
+
+namespace {
+
+// A started call that already has its answer (a check failed before
+// anything was sent).
+class Answered : public StartedCall {
+ public:
+  explicit Answered(Status s) : s_(std::move(s)) {}
+  Status Finish() override { return s_; }
+
+ private:
+  Status s_;
+};
+
+}  // namespace
+
+std::unique_ptr<StartedCall> PostgresParticipant::StartPrepare(const std::string& gid,
+                                                               const Work& work) {
+  Status s = pg_work::CheckGid(gid);
+  if (s.ok()) s = pg_work::CheckNoNul(work);
+  if (!s.ok()) return std::make_unique<Answered>(s);
+  const auto deadline = Deadline();
+  PgPool::Lease lease;
+  s = pool_->Acquire(&lease);
+  if (!s.ok()) return std::make_unique<Answered>(s);
+  std::vector<std::string> parts;
+  try {
+    if (!pg_work::OneMessage(lease, work, &parts)) return nullptr;
+  } catch (...) {
+    Status e = StatusFromPgException(&lease, name() + " prepare " + gid);
+    lease.MarkBroken();
+    return std::make_unique<Answered>(e);
+  }
+  parts.push_back("PREPARE TRANSACTION " + lease.conn().quote(gid));
+  auto call =
+      std::make_unique<Started>(this, Started::Op::kPrepare, gid, std::move(lease), deadline);
+  s = call->Send(parts);
+  if (!s.ok()) return std::make_unique<Answered>(s);
+  return call;
+}
+
+std::unique_ptr<StartedCall> PostgresParticipant::StartFinish(const std::string& gid, bool commit) {
+  Status s = pg_work::CheckGid(gid);
+  if (!s.ok()) return std::make_unique<Answered>(s);
+  const auto deadline = Deadline();
+  PgPool::Lease lease;
+  s = pool_->Acquire(&lease);
+  if (!s.ok()) {
+    // Nothing was sent: the blocking call's rounds (they acquire again).
+    return std::make_unique<Answered>(Finish(gid, commit, false, deadline));
+  }
+  const std::string text =
+      (commit ? "COMMIT PREPARED " : "ROLLBACK PREPARED ") + lease.conn().quote(gid);
+  auto call = std::make_unique<Started>(this, commit ? Started::Op::kCommit : Started::Op::kAbort,
+                                        gid, std::move(lease), deadline);
+  s = call->Send({text});
+  if (!s.ok()) return std::make_unique<Answered>(Finish(gid, commit, true, deadline));
+  return call;
+}
+
+std::unique_ptr<StartedCall> PostgresParticipant::StartCommit(const std::string& gid) {
+  return StartFinish(gid, true);
+}
+
+std::unique_ptr<StartedCall> PostgresParticipant::StartAbort(const std::string& gid) {
+  return StartFinish(gid, false);
+}
+
+}  // namespace dw

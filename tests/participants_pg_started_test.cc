@@ -1,0 +1,160 @@
+// The Postgres participant's calls in two halves (StartPrepare, StartCommit,
+// StartAbort), against the shared test cluster: several calls on their way
+// at once from one thread, each answering what the blocking call would.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "participants/pg_pool.h"
+#include "participants/postgres_participant.h"
+#include "tests/support/test_support.h"
+
+using dw::PgPool;
+using dw::PostgresParticipant;
+using dw::SqlStatement;
+using dw::StartedCall;
+using dw::Status;
+using dw::Work;
+
+namespace {
+
+class PgStartedTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dsn_ = dw::testing::ScratchDatabase(dw::testing::TestDatabaseName("ppgs"));
+    ASSERT_FALSE(dsn_.empty()) << "no scratch database";
+    Sql("CREATE TABLE kv (id int PRIMARY KEY, v text)");
+    PgPool::Options po;
+    po.dsn = dsn_;
+    po.max_connections = 8;
+    po.statement_timeout = std::chrono::seconds(30);
+    PostgresParticipant::Options opts;
+    opts.call_deadline = std::chrono::seconds(10);  // startable only with a deadline
+    ASSERT_TRUE(PostgresParticipant::Create(po, opts, &p_).ok());
+  }
+
+  pqxx::result Sql(const std::string& sql) {
+    pqxx::connection c(dsn_);
+    pqxx::nontransaction tx(c);
+    return tx.exec(sql);
+  }
+  int64_t Count(const std::string& sql) { return Sql(sql)[0][0].as<int64_t>(); }
+  int64_t Prepared() {
+    return Count("SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()");
+  }
+
+  static Work Insert(int id) {
+    Work w;
+    w.statements.push_back(SqlStatement{"INSERT INTO kv (id, v) VALUES ($1, $2)",
+                                        {std::to_string(id), "v" + std::to_string(id)}});
+    return w;
+  }
+
+  std::string dsn_;
+  std::unique_ptr<PostgresParticipant> p_;
+};
+
+TEST_F(PgStartedTest, StartableOnlyWithACallDeadline) {
+  EXPECT_TRUE(p_->CallsStartable());
+  PgPool::Options po;
+  po.dsn = dsn_;
+  std::unique_ptr<PostgresParticipant> unbounded;
+  ASSERT_TRUE(PostgresParticipant::Create(po, PostgresParticipant::Options{}, &unbounded).ok());
+  EXPECT_FALSE(unbounded->CallsStartable());
+}
+
+// Four prepares on their way before any answer is read, then four commits:
+// every row committed, nothing left prepared.
+TEST_F(PgStartedTest, SeveralPreparesAndCommitsInFlightFromOneThread) {
+  std::vector<std::unique_ptr<StartedCall>> calls;
+  for (int i = 0; i < 4; ++i) {
+    calls.push_back(p_->StartPrepare("t1:s" + std::to_string(i), Insert(i)));
+    ASSERT_NE(calls.back(), nullptr);
+  }
+  for (auto& c : calls) {
+    Status s = c->Finish();
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+  EXPECT_EQ(Prepared(), 4);
+  EXPECT_EQ(Count("SELECT count(*) FROM kv"), 0) << "prepared, not visible";
+  calls.clear();
+  for (int i = 0; i < 4; ++i) calls.push_back(p_->StartCommit("t1:s" + std::to_string(i)));
+  for (auto& c : calls) {
+    Status s = c->Finish();
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+  EXPECT_EQ(Prepared(), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM kv"), 4);
+}
+
+// A statement that fails votes abort with the server's error and stages
+// nothing; the connection it leaves in an aborted block is not reused.
+TEST_F(PgStartedTest, FailingPrepareStagesNothingAndTheNextCallWorks) {
+  Sql("INSERT INTO kv VALUES (7, 'there')");
+  auto bad = p_->StartPrepare("t1:dup", Insert(7));
+  ASSERT_NE(bad, nullptr);
+  Status s = bad->Finish();
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("duplicate key"), std::string::npos) << s.ToString();
+  EXPECT_EQ(Prepared(), 0);
+  for (int i = 0; i < 3; ++i) {
+    auto good = p_->StartPrepare("t1:ok" + std::to_string(i), Insert(10 + i));
+    ASSERT_NE(good, nullptr);
+    ASSERT_TRUE(good->Finish().ok());
+    ASSERT_TRUE(p_->StartAbort("t1:ok" + std::to_string(i))->Finish().ok());
+  }
+  EXPECT_EQ(Prepared(), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM kv"), 1);
+}
+
+// Unknown gids as the blocking calls answer them: commit NotFound, abort OK
+// (presumed abort); a gid prepared elsewhere is committed by a started call.
+TEST_F(PgStartedTest, UnknownGidsAndAGidPreparedByAnotherSession) {
+  EXPECT_TRUE(p_->StartCommit("t1:nope")->Finish().IsNotFound());
+  EXPECT_TRUE(p_->StartAbort("t1:nope")->Finish().ok());
+  ASSERT_TRUE(p_->Prepare("t1:other", Insert(1)).ok());  // the blocking call
+  ASSERT_TRUE(p_->StartCommit("t1:other")->Finish().ok());
+  EXPECT_EQ(Count("SELECT count(*) FROM kv WHERE id = 1"), 1);
+  EXPECT_TRUE(p_->StartCommit("t1:other")->Finish().IsNotFound()) << "committed before";
+}
+
+// What the one-message form cannot carry (a statement with expect_rows)
+// gets no started call: the caller makes the blocking call.
+TEST_F(PgStartedTest, ExpectRowsIsNotStarted) {
+  Work w = Insert(3);
+  w.statements[0].expect_rows = 1;
+  EXPECT_EQ(p_->StartPrepare("t1:rows", w), nullptr);
+  EXPECT_EQ(Prepared(), 0);
+  EXPECT_EQ(p_->StartPrepare("bad gid!", Insert(4))->Finish().code(),
+            Status::Code::kInvalidArgument);
+}
+
+// A started call dropped without Finish leaves no connection in an unknown
+// state behind: the pool's next calls work.
+TEST_F(PgStartedTest, AnAbandonedStartedCallDoesNotPoisonThePool) {
+  { auto dropped = p_->StartPrepare("t1:dropped", Insert(20)); }
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(p_->StartPrepare("t1:n" + std::to_string(i), Insert(30 + i))->Finish().ok());
+    ASSERT_TRUE(p_->StartCommit("t1:n" + std::to_string(i))->Finish().ok());
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM kv WHERE id >= 30"), 10);
+  // The dropped prepare may still land (the server had the whole message)
+  // until its backend is gone; then presumed abort cleans it up.
+  for (int i = 0; i < 200; ++i) {
+    if (Count("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+              "AND pid <> pg_backend_pid() AND query LIKE '%t1:dropped%'") == 0) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(p_->Abort("t1:dropped").ok());
+  EXPECT_EQ(Prepared(), 0);
+}
+
+}  // namespace
