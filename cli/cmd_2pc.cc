@@ -240,6 +240,13 @@ void AddRun(CLI::App* group, Globals& g) {
       throw CliError("--batch " + std::to_string(o->batch) + ": at most --concurrency (" +
                      std::to_string(o->load.concurrency) + "), the orders in flight");
     }
+    if (o->batch > 1 && (o->lrco || crash)) {
+      // Without lockstep a batch's orders would run one after the other on
+      // their thread, and only --concurrency / --batch would be in flight.
+      throw CliError(std::string("--batch cannot be combined with ") +
+                     (o->lrco ? "--lrco (its decision is a one-phase commit, made order by order)"
+                              : "--crash-at (a crash point must fire at the exact call)"));
+    }
     if (o->batch > 1 && o->load.hot_rows > 0) {
       // Two orders of one batch reserving the same product: the second
       // would wait on the first's prepared row lock, which is released only

@@ -4,9 +4,10 @@
 
 namespace dw::pg_work {
 
-bool OneMessage(PgPool::Lease& lease, const Work& work, std::vector<std::string>* parts) {
+bool OneMessage(PgPool::Lease& lease, const Work& work, std::vector<std::string>* parts,
+                bool rows_per_part) {
   for (const SqlStatement& st : work.statements) {
-    if (st.expect_rows) return false;
+    if (st.expect_rows && !rows_per_part) return false;
   }
   parts->assign(1, "BEGIN");
   for (const SqlStatement& st : work.statements) {
@@ -31,6 +32,13 @@ std::string Joined(const std::vector<std::string>& parts) {
   std::string text;
   for (const std::string& p : parts) text += p + ';';
   return text;
+}
+
+Status RowsMismatch(const SqlStatement& st, uint64_t rows) {
+  std::string args;
+  for (const auto& p : st.params) args += (args.empty() ? "" : ", ") + p.value_or("NULL");
+  return Status::Aborted("\"" + st.sql.substr(0, 80) + "\" (" + args + ") changed " +
+                         std::to_string(rows) + " rows, not " + std::to_string(*st.expect_rows));
 }
 
 Status CheckNoNul(const Work& work) {

@@ -24,8 +24,15 @@ namespace dw::pg_work {
 // no prepared form (the connection's cache is full): the caller takes the
 // statement-by-statement path, as it does when some statement has an
 // expect_rows (a multi-statement query reports only its last statement's
-// rows). Throws like any exec.
-bool OneMessage(PgPool::Lease& lease, const Work& work, std::vector<std::string>* parts);
+// rows). Throws like any exec. `rows_per_part`: the caller reads every
+// part's own result (a started call sends them as separate queries), so
+// statements with an expect_rows are taken too.
+bool OneMessage(PgPool::Lease& lease, const Work& work, std::vector<std::string>* parts,
+                bool rows_per_part = false);
+
+// Aborted (a vote abort), naming the statement and its arguments: `st`
+// changed `rows` rows, not its expect_rows.
+Status RowsMismatch(const SqlStatement& st, uint64_t rows);
 
 // The parts as one text, each ended by ';'.
 std::string Joined(const std::vector<std::string>& parts);

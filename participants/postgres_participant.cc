@@ -32,11 +32,7 @@ Status RunStatements(pqxx::transaction_base& tx, PgPool::Lease& lease, const Wor
                          ? tx.exec_prepared(name, pqxx::prepare::make_dynamic_params(params))
                          : tx.exec_params(st.sql, pqxx::prepare::make_dynamic_params(params));
     if (st.expect_rows && r.affected_rows() != *st.expect_rows) {
-      std::string args;
-      for (const auto& p : st.params) args += (args.empty() ? "" : ", ") + p.value_or("NULL");
-      return Status::Aborted("\"" + st.sql.substr(0, 80) + "\" (" + args + ") changed " +
-                             std::to_string(r.affected_rows()) + " rows, not " +
-                             std::to_string(*st.expect_rows));
+      return pg_work::RowsMismatch(st, r.affected_rows());
     }
   }
   return Status::OK();

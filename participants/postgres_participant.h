@@ -76,8 +76,8 @@ class PostgresParticipant : public Participant {
   // or the COMMIT/ROLLBACK PREPARED, is sent on a leased connection when
   // these return, and Finish reads its result. Only with a call deadline,
   // which also bounds Finish. StartPrepare returns nullptr for a work the
-  // one-message form cannot carry (expect_rows, a full statement cache):
-  // the caller makes the blocking call.
+  // one-message form cannot carry (a full statement cache): the caller
+  // makes the blocking call.
   bool CallsStartable() const override { return Bounded(); }
   std::unique_ptr<StartedCall> StartPrepare(const std::string& gid, const Work& work) override;
   std::unique_ptr<StartedCall> StartCommit(const std::string& gid) override;

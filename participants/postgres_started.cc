@@ -9,8 +9,11 @@
 // blocking call would wait:
 //   prepare  the one-message form (pg_one_message.h) as separate queries of
 //            one pipeline batch (libpqxx prefixes a batch of several with a
-//            "SELECT" of its own, to tell where the results begin). A work
-//            the form cannot carry gets no started call (nullptr).
+//            "SELECT" of its own, to tell where the results begin). Each
+//            statement's result is read, so expect_rows is checked too; as
+//            the PREPARE travelled with the statements, a mismatch rolls the
+//            prepared branch back before voting abort. A work the form cannot
+//            carry (a full statement cache) gets no started call (nullptr).
 //   commit / abort  COMMIT / ROLLBACK PREPARED. A first attempt that fails
 //            for any reason but an unknown gid goes on as the blocking call's
 //            later rounds do: look the gid up, send it again, within the same
@@ -18,6 +21,7 @@
 // The call deadline (call_deadline.h) is armed at the start and covers the
 // wait in Finish, as it covers the blocking call.
 #include <optional>
+#include <utility>
 
 #include "participants/pg_one_message.h"
 #include "participants/postgres_participant.h"
@@ -29,13 +33,14 @@ class PostgresParticipant::Started : public StartedCall {
   enum class Op { kPrepare, kCommit, kAbort };
 
   Started(PostgresParticipant* owner, Op op, std::string gid, PgPool::Lease lease,
-          std::chrono::steady_clock::time_point deadline)
+          std::chrono::steady_clock::time_point deadline, const Work* work = nullptr)
       : owner_(owner),
         op_(op),
         gid_(std::move(gid)),
         deadline_(deadline),
         lease_(std::move(lease)),
-        guard_(owner_->Watch(lease_, deadline_)) {}  // after the lease: see call_deadline.h
+        guard_(owner_->Watch(lease_, deadline_)),  // after the lease: see call_deadline.h
+        checks_(Checks(work)) {}
 
   ~Started() override {
     if (finished_) return;
@@ -69,11 +74,26 @@ class PostgresParticipant::Started : public StartedCall {
     finished_ = true;
     std::string state;
     Status e;
+    Status rows;  // a statement that changed other than its expect_rows rows
     try {
       pipe_->complete();
-      for (auto id : ids_) pipe_->retrieve(id);  // throws the first failure
+      for (size_t k = 0; k < ids_.size(); ++k) {
+        pqxx::result r = pipe_->retrieve(ids_[k]);  // throws the first failure
+        for (const auto& [part, st] : checks_) {
+          if (part == k && rows.ok() && r.affected_rows() != *st.expect_rows) {
+            rows = pg_work::RowsMismatch(st, r.affected_rows());
+          }
+        }
+      }
       Release();
-      return Status::OK();
+      if (rows.ok()) return Status::OK();
+      // Sent together, the PREPARE ran before the row counts could be read:
+      // take the branch back, then vote abort. If that fails, no vote, so
+      // that the coordinator sends its abort.
+      Status back = owner_->Abort(gid_);
+      if (back.ok()) return rows;
+      return Status::Unavailable(rows.message() +
+                                 "; rolling the prepared branch back failed: " + back.ToString());
     } catch (...) {
       e = StatusFromPgException(&lease_, What(), &state);
     }
@@ -127,6 +147,19 @@ class PostgresParticipant::Started : public StartedCall {
   std::optional<pqxx::pipeline> pipe_;
   std::vector<pqxx::pipeline::query_id> ids_;
   bool finished_ = false;
+  // The prepare's statements with an expect_rows, each with its part's
+  // index (part 0 is BEGIN, then the statements, then the PREPARE). Copied:
+  // the caller's Work need not outlive the call.
+  std::vector<std::pair<size_t, SqlStatement>> checks_;
+
+  static std::vector<std::pair<size_t, SqlStatement>> Checks(const Work* work) {
+    std::vector<std::pair<size_t, SqlStatement>> out;
+    if (work == nullptr) return out;
+    for (size_t i = 0; i < work->statements.size(); ++i) {
+      if (work->statements[i].expect_rows) out.emplace_back(i + 1, work->statements[i]);
+    }
+    return out;
+  }
 };
 
 namespace {
@@ -155,15 +188,15 @@ std::unique_ptr<StartedCall> PostgresParticipant::StartPrepare(const std::string
   if (!s.ok()) return std::make_unique<Answered>(s);
   std::vector<std::string> parts;
   try {
-    if (!pg_work::OneMessage(lease, work, &parts)) return nullptr;
+    if (!pg_work::OneMessage(lease, work, &parts, /*rows_per_part=*/true)) return nullptr;
   } catch (...) {
     Status e = StatusFromPgException(&lease, name() + " prepare " + gid);
     lease.MarkBroken();
     return std::make_unique<Answered>(e);
   }
   parts.push_back("PREPARE TRANSACTION " + lease.conn().quote(gid));
-  auto call =
-      std::make_unique<Started>(this, Started::Op::kPrepare, gid, std::move(lease), deadline);
+  auto call = std::make_unique<Started>(this, Started::Op::kPrepare, gid, std::move(lease),
+                                        deadline, &work);
   s = call->Send(parts);
   if (!s.ok()) return std::make_unique<Answered>(s);
   return call;

@@ -124,15 +124,32 @@ TEST_F(PgStartedTest, UnknownGidsAndAGidPreparedByAnotherSession) {
   EXPECT_TRUE(p_->StartCommit("t1:other")->Finish().IsNotFound()) << "committed before";
 }
 
-// What the one-message form cannot carry (a statement with expect_rows)
-// gets no started call: the caller makes the blocking call.
-TEST_F(PgStartedTest, ExpectRowsIsNotStarted) {
-  Work w = Insert(3);
-  w.statements[0].expect_rows = 1;
-  EXPECT_EQ(p_->StartPrepare("t1:rows", w), nullptr);
-  EXPECT_EQ(Prepared(), 0);
-  EXPECT_EQ(p_->StartPrepare("bad gid!", Insert(4))->Finish().code(),
+// A statement with expect_rows: each part's own result is read, so the
+// started form takes it. One that changed the wrong number of rows votes
+// abort, naming the statement, and leaves nothing prepared (the PREPARE
+// that travelled with it is rolled back); one that matched prepares.
+TEST_F(PgStartedTest, ExpectRowsIsCheckedAndAMismatchLeavesNothingPrepared) {
+  Sql("INSERT INTO kv VALUES (3, 'old')");
+  auto update = [](int id) {
+    Work w;
+    w.statements.push_back(
+        SqlStatement{"UPDATE kv SET v = 'new' WHERE id = $1", {std::to_string(id)}, 1});
+    return w;
+  };
+  auto miss = p_->StartPrepare("t1:miss", update(99));
+  ASSERT_NE(miss, nullptr);
+  auto hit = p_->StartPrepare("t1:hit", update(3));
+  ASSERT_NE(hit, nullptr);
+  Status s = miss->Finish();
+  EXPECT_TRUE(s.IsAborted()) << s.ToString();
+  EXPECT_NE(s.message().find("changed 0 rows, not 1"), std::string::npos) << s.ToString();
+  ASSERT_TRUE(hit->Finish().ok());
+  EXPECT_EQ(Prepared(), 1) << "only t1:hit";
+  ASSERT_TRUE(p_->StartCommit("t1:hit")->Finish().ok());
+  EXPECT_EQ(Sql("SELECT v FROM kv WHERE id = 3")[0][0].as<std::string>(), "new");
+  EXPECT_EQ(p_->StartPrepare("bad gid!", update(3))->Finish().code(),
             Status::Code::kInvalidArgument);
+  EXPECT_EQ(Prepared(), 0);
 }
 
 // A started call dropped without Finish leaves no connection in an unknown
