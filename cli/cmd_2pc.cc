@@ -240,12 +240,12 @@ void AddRun(CLI::App* group, Globals& g) {
       throw CliError("--batch " + std::to_string(o->batch) + ": at most --concurrency (" +
                      std::to_string(o->load.concurrency) + "), the orders in flight");
     }
-    if (o->batch > 1 && (o->lrco || crash)) {
+    if (o->batch > 1 && crash) {
       // Without lockstep a batch's orders would run one after the other on
       // their thread, and only --concurrency / --batch would be in flight.
-      throw CliError(std::string("--batch cannot be combined with ") +
-                     (o->lrco ? "--lrco (its decision is a one-phase commit, made order by order)"
-                              : "--crash-at (a crash point must fire at the exact call)"));
+      throw CliError(
+          "--batch cannot be combined with --crash-at (a crash point must fire at the "
+          "exact call, so orders cannot go in lockstep)");
     }
     if (o->batch > 1 && o->load.hot_rows > 0) {
       // Two orders of one batch reserving the same product: the second

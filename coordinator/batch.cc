@@ -9,7 +9,9 @@
 // waits for that one the others are executed, so most answers are there when
 // it gets to them, and the thread blocks about once per step for all k. The
 // decisions of the k share one forced write (DecisionLog::LogCommits), and
-// phase 2 goes the same way as phase 1.
+// phase 2 goes the same way as phase 1. With --lrco the decisions are the
+// last resource's one-phase commits (each with its decision row), started
+// together the same way.
 //
 // The protocol per transaction is Execute's (coordinator.cc), step for step:
 // the same votes, the same presumed abort, the same decision and phase-2
@@ -19,14 +21,16 @@
 //
 // Lockstep needs every member to start its calls (Participant::
 // CallsStartable); with a step hook (crash points must fire at the exact
-// call), with --lrco (its decision is a one-phase commit, a blocking call),
-// or with a member that cannot start its calls, the batch runs as Execute
-// one transaction after the other.
+// call) or with a member that cannot start its calls, the batch runs as
+// Execute one transaction after the other. A single call that cannot be
+// started (a work its participant's started form cannot carry) is made
+// blocking in its turn.
 #include <algorithm>
 
 #include "common/backoff.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/gid.h"
+#include "coordinator/pg_decision_log.h"
 
 namespace dw::coord {
 namespace {
@@ -46,9 +50,51 @@ struct Coordinator::BatchTxn {
 };
 
 bool Coordinator::Lockstep() const {
-  if (opts_.on_step || opts_.lrco) return false;
+  if (opts_.on_step) return false;
   return std::all_of(members_.begin(), members_.end(),
                      [](const Member& m) { return m.participant->CallsStartable(); });
+}
+
+std::vector<Status> Coordinator::LogDecisions(const std::vector<BatchTxn*>& deciding) {
+  // The decisions, in one forced write.
+  Trace* tr = opts_.trace;
+  std::vector<std::string> gids;
+  for (BatchTxn* t : deciding) {
+    gids.push_back(t->result->gid);
+    if (tr) tr->Send(t->result->gid, "log", "COMMIT record");
+    t->expecting = false;  // LogCommits counts as the arrival (decision_log.h)
+  }
+  std::vector<Status> decided = gids.empty() ? std::vector<Status>{} : log_->LogCommits(gids);
+  for (size_t k = 0; tr && k < deciding.size(); ++k) {
+    tr->Reply(gids[k], "log", decided[k].ok() ? "durable" : decided[k].ToString());
+  }
+  return decided;
+}
+
+std::vector<Status> Coordinator::DecideOnePhase(const std::vector<BatchTxn*>& deciding) {
+  // Each last resource's work plus its decision row, committed in one phase:
+  // all started, then the answers read (a work the started form cannot
+  // carry is committed blocking in its turn).
+  Trace* tr = opts_.trace;
+  const Member& lr = members_[opts_.lrco_member];
+  std::vector<Work> works(deciding.size());
+  std::vector<std::unique_ptr<StartedCall>> calls(deciding.size());
+  for (size_t k = 0; k < deciding.size(); ++k) {
+    const std::string& gid = deciding[k]->result->gid;
+    works[k] = (*deciding[k]->works)[opts_.lrco_member];
+    works[k].statements.push_back(PgDecisionLog::DecisionRowStatement(gid, opts_.id));
+    if (tr) tr->Send(gid, lr.participant->name(), "commit one phase + decision row");
+    calls[k] = lr.one_phase->StartCommitOnePhase(works[k]);
+  }
+  std::vector<Status> decided(deciding.size());
+  for (size_t k = 0; k < deciding.size(); ++k) {
+    decided[k] = calls[k] ? calls[k]->Finish() : lr.one_phase->CommitOnePhase(works[k]);
+    if (tr) {
+      tr->Reply(deciding[k]->result->gid, lr.participant->name(),
+                decided[k].ok() ? "committed (decision)" : decided[k].ToString());
+    }
+  }
+  return decided;
 }
 
 std::vector<TxnResult> Coordinator::ExecuteBatch(const std::vector<std::vector<Work>>& batch) {
@@ -86,14 +132,16 @@ std::vector<TxnResult> Coordinator::ExecuteBatch(const std::vector<std::vector<W
     t.result->gid = FormatGid(opts_.id, t.seq);
     if (tr) tr->Begin(t.result->gid);
     for (size_t m = 0; m < members_.size(); ++m) {
+      if (opts_.lrco && m == opts_.lrco_member) continue;  // it commits in one phase
       if (Involved(batch[i][m])) t.prep.push_back(m);
     }
     t.open = true;
-    if (t.prep.empty()) {
+    if (t.prep.empty() && !opts_.lrco) {
       Finish(t.seq);
       done(t, TxnOutcome::kFailed, Status::InvalidArgument("no participant has work"));
       continue;
     }
+    if (opts_.lrco) continue;  // no log write to wait for
     t.expecting = true;
     log_->ExpectCommits(1);
   }
@@ -129,20 +177,12 @@ std::vector<TxnResult> Coordinator::ExecuteBatch(const std::vector<std::vector<W
     done(t, TxnOutcome::kAborted, why);  // presumed abort, as in Execute
   }
 
-  // The decisions, in one forced write.
-  std::vector<std::string> gids;
-  for (BatchTxn* t : deciding) {
-    gids.push_back(t->result->gid);
-    if (tr) tr->Send(t->result->gid, "log", "COMMIT record");
-    t->expecting = false;  // LogCommits counts as the arrival (decision_log.h)
-  }
-  std::vector<Status> decided = gids.empty() ? std::vector<Status>{} : log_->LogCommits(gids);
+  std::vector<Status> decided = opts_.lrco ? DecideOnePhase(deciding) : LogDecisions(deciding);
   std::vector<std::unique_ptr<Job>> jobs;
   for (size_t k = 0; k < deciding.size(); ++k) {
     BatchTxn& t = *deciding[k];
     const std::string& gid = t.result->gid;
     const Status& d = decided[k];
-    if (tr) tr->Reply(gid, "log", d.ok() ? "durable" : d.ToString());
     if (!d.ok()) {
       if (d.IsOutcomeUnknown()) {
         if (tr) tr->Note(gid, "decision unknown: left to recovery");

@@ -133,8 +133,8 @@ class Coordinator {
   // step's calls of all of them are sent before any answer is read, and their
   // decisions share one forced write. Each transaction is Execute's, and its
   // result is what Execute would have returned; a transaction's steps end
-  // with the batch's slowest. Without lockstep (a step hook, --lrco, a
-  // member that cannot start its calls) they run one after the other.
+  // with the batch's slowest. Without lockstep (a step hook, a member that
+  // cannot start its calls) they run one after the other.
   // The transactions of one batch must not take the same row locks: the
   // second would wait for the first's prepared lock, which is held until
   // the batch's decision, so until the second's call deadline.
@@ -172,6 +172,11 @@ class Coordinator {
   static bool Involved(const Work& w);
   static Backoff RetryBackoff(const CoordinatorOptions& o);
   bool Lockstep() const;  // ExecuteBatch can drive its batch in lockstep
+  // ExecuteBatch's decision step for `deciding`, the answers in its order:
+  // the log's COMMIT records in one forced write, or with --lrco the last
+  // resource's one-phase commits.
+  std::vector<Status> LogDecisions(const std::vector<BatchTxn*>& deciding);
+  std::vector<Status> DecideOnePhase(const std::vector<BatchTxn*>& deciding);
   // Every call of `calls` started, then every answer read, in order.
   std::vector<Status> PhaseMany(BranchOp op, const std::vector<BranchRef>& calls);
   // One call per member of `which` (member indexes) doing `op` on its branch

@@ -90,6 +90,12 @@ class PostgresParticipant : public Participant {
   //   OK / Aborted / Timeout / Unavailable as for Prepare (nothing committed);
   //   InDoubt: the connection broke during COMMIT: it may have committed.
   Status CommitOnePhase(const Work& work);
+  // The same in two halves (postgres_started.cc): the statements and the
+  // COMMIT are sent when it returns, Finish answers what CommitOnePhase
+  // would. nullptr without a call deadline, or for a work the one-message
+  // form cannot carry (expect_rows: the COMMIT would travel with the
+  // statements, so a wrong row count could not be taken back).
+  std::unique_ptr<StartedCall> StartCommitOnePhase(const Work& work);
 
   const std::shared_ptr<PgPool>& pool() const { return pool_; }
 

@@ -30,7 +30,7 @@ namespace dw {
 
 class PostgresParticipant::Started : public StartedCall {
  public:
-  enum class Op { kPrepare, kCommit, kAbort };
+  enum class Op { kPrepare, kCommit, kAbort, kOnePhase };
 
   Started(PostgresParticipant* owner, Op op, std::string gid, PgPool::Lease lease,
           std::chrono::steady_clock::time_point deadline, const Work* work = nullptr)
@@ -107,6 +107,13 @@ class PostgresParticipant::Started : public StartedCall {
       if (fired) return owner_->Missed(What());  // no vote: the coordinator aborts
       return e;
     }
+    if (op_ == Op::kOnePhase) {
+      // As CommitOnePhase: shut down or lost while the COMMIT may have run,
+      // the outcome is unknown.
+      if (fired) return Status::InDoubt(owner_->Missed(What()).message());
+      if (e.code() == Status::Code::kUnavailable) return Status::InDoubt(e.message());
+      return e;
+    }
     const bool commit = op_ == Op::kCommit;
     if (state == "42704") {
       // Unknown gid: never prepared, or resolved already (as Finish says).
@@ -119,6 +126,7 @@ class PostgresParticipant::Started : public StartedCall {
 
  private:
   std::string What() const {
+    if (op_ == Op::kOnePhase) return owner_->name() + " one-phase commit";
     static const char* const kVerb[] = {" prepare ", " commit ", " abort "};
     return owner_->name() + kVerb[static_cast<int>(op_)] + gid_;
   }
@@ -197,6 +205,32 @@ std::unique_ptr<StartedCall> PostgresParticipant::StartPrepare(const std::string
   parts.push_back("PREPARE TRANSACTION " + lease.conn().quote(gid));
   auto call = std::make_unique<Started>(this, Started::Op::kPrepare, gid, std::move(lease),
                                         deadline, &work);
+  s = call->Send(parts);
+  if (!s.ok()) return std::make_unique<Answered>(s);
+  return call;
+}
+
+std::unique_ptr<StartedCall> PostgresParticipant::StartCommitOnePhase(const Work& work) {
+  Status s = pg_work::CheckNoNul(work);
+  if (!s.ok()) return std::make_unique<Answered>(s);
+  if (!Bounded()) return nullptr;
+  const auto deadline = Deadline();
+  PgPool::Lease lease;
+  s = pool_->Acquire(&lease);
+  if (!s.ok()) return std::make_unique<Answered>(s);
+  std::vector<std::string> parts;
+  try {
+    // Row counts cannot be checked here: the COMMIT travels with the
+    // statements and cannot be taken back (OneMessage says no to them).
+    if (!pg_work::OneMessage(lease, work, &parts)) return nullptr;
+  } catch (...) {
+    Status e = StatusFromPgException(&lease, name() + " one-phase commit");
+    lease.MarkBroken();
+    return std::make_unique<Answered>(e);
+  }
+  parts.push_back("COMMIT");
+  auto call =
+      std::make_unique<Started>(this, Started::Op::kOnePhase, "", std::move(lease), deadline);
   s = call->Send(parts);
   if (!s.ok()) return std::make_unique<Answered>(s);
   return call;

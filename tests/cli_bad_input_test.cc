@@ -97,7 +97,6 @@ TEST(CliBadInputTest, EveryBadFlagIsOneLineNonZeroAndCreatesNothing) {
       {{"2pc", "run", "--batch", "0"}, "--batch"},
       {{"2pc", "run", "-c", "4", "--batch", "8"}, "--batch"},
       {{"2pc", "run", "-c", "8", "--batch", "4", "--hot-rows", "10"}, "--hot-rows"},
-      {{"2pc", "run", "-c", "8", "--batch", "4", "--lrco"}, "--lrco"},
       {{"2pc", "run", "-c", "8", "--batch", "4", "--crash-at", "after-decision"}, "--crash-at"},
       {{"2pc", "run", "--rate", "inf"}, "--rate"},
       {{"2pc", "run", "--duration", "-1"}, "--duration"},

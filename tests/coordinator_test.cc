@@ -98,7 +98,8 @@ INSTANTIATE_TEST_SUITE_P(
         // Orders driven 4 per thread in lockstep (batch.cc).
         Variant{"batch", {"--batch", "4"}},
         Variant{"batch_file_log", {"--batch", "4", "--log", "LOG"}},
-        Variant{"batch_ack_after_decision", {"--batch", "8", "--ack-after", "decision"}}),
+        Variant{"batch_ack_after_decision", {"--batch", "8", "--ack-after", "decision"}},
+        Variant{"batch_lrco", {"--batch", "4", "--lrco"}}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST_F(CoordEnv, LrcoSkipsTheDecisionLogsForcedWrite) {

@@ -152,6 +152,30 @@ TEST_F(PgStartedTest, ExpectRowsIsCheckedAndAMismatchLeavesNothingPrepared) {
   EXPECT_EQ(Prepared(), 0);
 }
 
+// The one-phase commit of --lrco, started: several on their way at once,
+// each committed when its Finish answers; one that fails commits nothing.
+TEST_F(PgStartedTest, OnePhaseCommitsInFlightFromOneThread) {
+  std::vector<std::unique_ptr<StartedCall>> calls;
+  for (int i = 40; i < 43; ++i) {
+    calls.push_back(p_->StartCommitOnePhase(Insert(i)));
+    ASSERT_NE(calls.back(), nullptr);
+  }
+  auto dup = p_->StartCommitOnePhase(Insert(40));  // the same key again: 23505
+  ASSERT_NE(dup, nullptr);
+  for (auto& c : calls) {
+    Status s = c->Finish();
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+  Status s = dup->Finish();
+  EXPECT_FALSE(s.ok());
+  EXPECT_FALSE(s.IsOutcomeUnknown()) << s.ToString();
+  EXPECT_EQ(Count("SELECT count(*) FROM kv WHERE id BETWEEN 40 AND 42"), 3);
+  EXPECT_EQ(Prepared(), 0);
+  Work rows = Insert(50);
+  rows.statements[0].expect_rows = 1;
+  EXPECT_EQ(p_->StartCommitOnePhase(rows), nullptr) << "a row count it could not take back";
+}
+
 // A started call dropped without Finish leaves no connection in an unknown
 // state behind: the pool's next calls work.
 TEST_F(PgStartedTest, AnAbandonedStartedCallDoesNotPoisonThePool) {
