@@ -108,6 +108,9 @@ class PostgresParticipant : public Participant {
   Status Finish(const std::string& gid, bool commit, bool maybe_sent,
                 std::chrono::steady_clock::time_point deadline);
   std::unique_ptr<StartedCall> StartFinish(const std::string& gid, bool commit);
+  // The one-message work sent as a started prepare (of `gid`) or one-phase
+  // commit; the argument checks are the caller's.
+  std::unique_ptr<StartedCall> StartWork(const std::string& gid, const Work& work, bool prepare);
 
   // The call deadline (call_deadline.h), when Options::call_deadline is set.
   bool Bounded() const { return opts_.call_deadline.count() > 0; }

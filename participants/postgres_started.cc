@@ -185,55 +185,46 @@ class Answered : public StartedCall {
 
 }  // namespace
 
+std::unique_ptr<StartedCall> PostgresParticipant::StartWork(const std::string& gid,
+                                                            const Work& work, bool prepare) {
+  const auto deadline = Deadline();
+  const std::string what = name() + (prepare ? " prepare " + gid : " one-phase commit");
+  PgPool::Lease lease;
+  Status s = pool_->Acquire(&lease);
+  if (!s.ok()) return std::make_unique<Answered>(s);
+  std::vector<std::string> parts;
+  try {
+    // A prepare reads each statement's row count before its vote; a
+    // one-phase commit cannot (the COMMIT travels with the statements and
+    // cannot be taken back), so OneMessage says no to expect_rows there.
+    if (!pg_work::OneMessage(lease, work, &parts, /*rows_per_part=*/prepare)) return nullptr;
+  } catch (...) {
+    Status e = StatusFromPgException(&lease, what);
+    lease.MarkBroken();
+    return std::make_unique<Answered>(e);
+  }
+  parts.push_back(prepare ? "PREPARE TRANSACTION " + lease.conn().quote(gid) : "COMMIT");
+  auto call =
+      std::make_unique<Started>(this, prepare ? Started::Op::kPrepare : Started::Op::kOnePhase, gid,
+                                std::move(lease), deadline, &work);
+  s = call->Send(parts);
+  if (!s.ok()) return std::make_unique<Answered>(s);
+  return call;
+}
+
 std::unique_ptr<StartedCall> PostgresParticipant::StartPrepare(const std::string& gid,
                                                                const Work& work) {
   Status s = pg_work::CheckGid(gid);
   if (s.ok()) s = pg_work::CheckNoNul(work);
   if (!s.ok()) return std::make_unique<Answered>(s);
-  const auto deadline = Deadline();
-  PgPool::Lease lease;
-  s = pool_->Acquire(&lease);
-  if (!s.ok()) return std::make_unique<Answered>(s);
-  std::vector<std::string> parts;
-  try {
-    if (!pg_work::OneMessage(lease, work, &parts, /*rows_per_part=*/true)) return nullptr;
-  } catch (...) {
-    Status e = StatusFromPgException(&lease, name() + " prepare " + gid);
-    lease.MarkBroken();
-    return std::make_unique<Answered>(e);
-  }
-  parts.push_back("PREPARE TRANSACTION " + lease.conn().quote(gid));
-  auto call = std::make_unique<Started>(this, Started::Op::kPrepare, gid, std::move(lease),
-                                        deadline, &work);
-  s = call->Send(parts);
-  if (!s.ok()) return std::make_unique<Answered>(s);
-  return call;
+  return StartWork(gid, work, /*prepare=*/true);
 }
 
 std::unique_ptr<StartedCall> PostgresParticipant::StartCommitOnePhase(const Work& work) {
   Status s = pg_work::CheckNoNul(work);
   if (!s.ok()) return std::make_unique<Answered>(s);
   if (!Bounded()) return nullptr;
-  const auto deadline = Deadline();
-  PgPool::Lease lease;
-  s = pool_->Acquire(&lease);
-  if (!s.ok()) return std::make_unique<Answered>(s);
-  std::vector<std::string> parts;
-  try {
-    // Row counts cannot be checked here: the COMMIT travels with the
-    // statements and cannot be taken back (OneMessage says no to them).
-    if (!pg_work::OneMessage(lease, work, &parts)) return nullptr;
-  } catch (...) {
-    Status e = StatusFromPgException(&lease, name() + " one-phase commit");
-    lease.MarkBroken();
-    return std::make_unique<Answered>(e);
-  }
-  parts.push_back("COMMIT");
-  auto call =
-      std::make_unique<Started>(this, Started::Op::kOnePhase, "", std::move(lease), deadline);
-  s = call->Send(parts);
-  if (!s.ok()) return std::make_unique<Answered>(s);
-  return call;
+  return StartWork("", work, /*prepare=*/false);
 }
 
 std::unique_ptr<StartedCall> PostgresParticipant::StartFinish(const std::string& gid, bool commit) {
