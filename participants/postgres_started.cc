@@ -18,6 +18,10 @@
 //            for any reason but an unknown gid goes on as the blocking call's
 //            later rounds do: look the gid up, send it again, within the same
 //            deadline.
+//   one-phase commit (--lrco)  the one-message form ending in COMMIT.
+//            Statements with expect_rows get no started call (the COMMIT
+//            cannot be taken back); a connection lost or shut down by the
+//            deadline while it ran answers InDoubt, as CommitOnePhase does.
 // The call deadline (call_deadline.h) is armed at the start and covers the
 // wait in Finish, as it covers the blocking call.
 #include <optional>
