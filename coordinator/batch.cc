@@ -168,13 +168,10 @@ std::vector<TxnResult> Coordinator::ExecuteBatch(const std::vector<std::vector<W
       deciding.push_back(&t);
       continue;
     }
-    const std::string& gid = t.result->gid;
-    if (tr) tr->Note(gid, "decision: abort (" + why.ToString() + ")");
     // Rare, and each abort may retry within the phase-2 budget: one after
     // the other, as Execute does.
-    if (!AbortAll(gid, maybe_prepared)) ++left_to_recovery_;
-    Finish(t.seq);
-    done(t, TxnOutcome::kAborted, why);  // presumed abort, as in Execute
+    AbortDecided(t.result->gid, t.seq, why, maybe_prepared);
+    done(t, TxnOutcome::kAborted, why);
   }
 
   std::vector<Status> decided = opts_.lrco ? DecideOnePhase(deciding) : LogDecisions(deciding);
@@ -184,25 +181,11 @@ std::vector<TxnResult> Coordinator::ExecuteBatch(const std::vector<std::vector<W
     const std::string& gid = t.result->gid;
     const Status& d = decided[k];
     if (!d.ok()) {
-      if (d.IsOutcomeUnknown()) {
-        if (tr) tr->Note(gid, "decision unknown: left to recovery");
-        ++left_to_recovery_;
-        Finish(t.seq);
-        done(t, TxnOutcome::kFailed, d);
-        continue;
-      }
-      if (tr) tr->Note(gid, "decision: abort (" + d.ToString() + ")");
-      if (!AbortAll(gid, t.prep)) ++left_to_recovery_;
-      Finish(t.seq);
-      done(t, TxnOutcome::kAborted, d);
+      done(t, DecisionFailed(gid, t.seq, d, t.prep), d);
       continue;
     }
     if (tr) tr->Note(gid, "decision: commit");
-    auto job = std::make_unique<Job>();
-    job->seq = t.seq;
-    job->gid = gid;
-    job->remaining = t.prep;
-    job->backoff = RetryBackoff(opts_);
+    std::unique_ptr<Job> job = NewJob(t.seq, gid, t.prep);
     if (opts_.ack_after == AckAfter::kDecision) {
       if (tr) tr->Note(gid, "acknowledged after the decision; phase 2 in the background");
       Enqueue(std::move(job));

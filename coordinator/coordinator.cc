@@ -166,11 +166,7 @@ TxnResult Coordinator::Execute(const std::vector<Work>& works) {
   }
   if (!why.ok()) {
     stop_expecting();
-    if (tr) tr->Note(gid, "decision: abort (" + why.ToString() + ")");
-    if (!AbortAll(gid, maybe_prepared)) ++left_to_recovery_;
-    Finish(seq);
-    // Presumed abort: no COMMIT record exists, so this transaction is aborted
-    // everywhere (now, or by recovery for a participant that did not answer).
+    AbortDecided(gid, seq, why, maybe_prepared);
     return done(TxnOutcome::kAborted, why);
   }
   StepReached(Step::kAfterPrepareAll, gid);
@@ -196,29 +192,12 @@ TxnResult Coordinator::Execute(const std::vector<Work>& works) {
     d = log_->LogCommit(gid);
     if (tr) tr->Reply(gid, "log", d.ok() ? "durable" : d.ToString());
   }
-  if (!d.ok()) {
-    if (d.IsOutcomeUnknown()) {
-      // Neither commit nor abort is safe: the decision may be durable.
-      // Recovery resolves it from the log (PgDecisionLog fixes the outcome).
-      if (tr) tr->Note(gid, "decision unknown: left to recovery");
-      ++left_to_recovery_;
-      Finish(seq);
-      return done(TxnOutcome::kFailed, d);
-    }
-    if (tr) tr->Note(gid, "decision: abort (" + d.ToString() + ")");
-    if (!AbortAll(gid, prep)) ++left_to_recovery_;
-    Finish(seq);
-    return done(TxnOutcome::kAborted, d);  // the decision is abort (see above)
-  }
+  if (!d.ok()) return done(DecisionFailed(gid, seq, d, prep), d);
   if (tr) tr->Note(gid, "decision: commit");
   StepReached(Step::kAfterDecision, gid);
 
   // Phase 2.
-  auto job = std::make_unique<Job>();
-  job->seq = seq;
-  job->gid = gid;
-  job->remaining = prep;
-  job->backoff = RetryBackoff(opts_);
+  std::unique_ptr<Job> job = NewJob(seq, gid, prep);
   if (opts_.ack_after == AckAfter::kDecision) {
     if (tr) tr->Note(gid, "acknowledged after the decision; phase 2 in the background");
     Enqueue(std::move(job));
@@ -239,6 +218,39 @@ TxnResult Coordinator::Execute(const std::vector<Work>& works) {
   r.phase2_pending = true;
   Enqueue(std::move(job));
   return done(TxnOutcome::kCommitted, Status::OK());
+}
+
+void Coordinator::AbortDecided(const std::string& gid, uint64_t seq, const Status& why,
+                               const std::vector<size_t>& which) {
+  if (opts_.trace) opts_.trace->Note(gid, "decision: abort (" + why.ToString() + ")");
+  // Aborted everywhere: now, or by recovery for a participant that did not
+  // answer (presumed abort finds no COMMIT record).
+  if (!AbortAll(gid, which)) ++left_to_recovery_;
+  Finish(seq);
+}
+
+TxnOutcome Coordinator::DecisionFailed(const std::string& gid, uint64_t seq, const Status& d,
+                                       const std::vector<size_t>& prep) {
+  if (d.IsOutcomeUnknown()) {
+    // Neither commit nor abort is safe: the decision may be durable.
+    // Recovery resolves it from the log (PgDecisionLog fixes the outcome).
+    if (opts_.trace) opts_.trace->Note(gid, "decision unknown: left to recovery");
+    ++left_to_recovery_;
+    Finish(seq);
+    return TxnOutcome::kFailed;
+  }
+  AbortDecided(gid, seq, d, prep);  // the decision is abort (see above)
+  return TxnOutcome::kAborted;
+}
+
+std::unique_ptr<Coordinator::Job> Coordinator::NewJob(uint64_t seq, const std::string& gid,
+                                                      const std::vector<size_t>& prep) const {
+  auto job = std::make_unique<Job>();
+  job->seq = seq;
+  job->gid = gid;
+  job->remaining = prep;
+  job->backoff = RetryBackoff(opts_);
+  return job;
 }
 
 bool Coordinator::AbortAll(const std::string& gid, const std::vector<size_t>& which) {

@@ -192,6 +192,19 @@ class Coordinator {
                             const std::function<void(size_t, const Status&)>& on_result = {});
   // Sends Abort to `which` members; false if some did not acknowledge.
   bool AbortAll(const std::string& gid, const std::vector<size_t>& which);
+  // The decision is abort (`why`: a vote, or a decision that could not be
+  // written): abort `which`, count what recovery must finish, leave the
+  // active set. Presumed abort: no COMMIT record exists.
+  void AbortDecided(const std::string& gid, uint64_t seq, const Status& why,
+                    const std::vector<size_t>& which);
+  // A decision that failed with `d`: aborted like AbortDecided, or, if its
+  // outcome is unknown (the record may be durable), left to recovery, which
+  // resolves it from the log. Returns the transaction's outcome.
+  TxnOutcome DecisionFailed(const std::string& gid, uint64_t seq, const Status& d,
+                            const std::vector<size_t>& prep);
+  // Phase 2 of a decided transaction: its members `prep` to commit.
+  std::unique_ptr<Job> NewJob(uint64_t seq, const std::string& gid,
+                              const std::vector<size_t>& prep) const;
   // One round of Commit on job->remaining; removes the acknowledged ones.
   void CommitRound(Job* job);
   void Complete(Job* job);  // END + leave the active set
