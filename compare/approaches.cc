@@ -38,6 +38,7 @@ std::vector<Approach> Build() {
     a.description = std::move(description);
     a.load = std::move(load);
     a.recover = std::move(recover);
+    a.lockstep_batch = 4;
     return a;
   };
   Approach floor;

@@ -97,6 +97,25 @@ struct Approach {
   // alone, each with why: {scenario name, reason}. The scenario's own rule
   // (by family) applies besides.
   std::vector<std::pair<std::string, std::string>> not_applicable;
+  // 2PC: how many orders one coordinator thread drives in lockstep
+  // (`2pc run --batch`: their prepares sent before any answer is read, their
+  // decisions in one forced write; each order keeps its own transaction,
+  // votes and decision) in the cells where that applies: closed loop, at
+  // least kLockstepFrom orders in flight, no hot rows (orders of one batch
+  // would wait on each other's prepared row locks). Everywhere else, and 0
+  // for every other approach: one order per thread. Why 4 from 16: it is
+  // where it was measured to pay (bench/README.md, "Lockstep batches"):
+  // a sixth (postgres and file log) to a third (--lrco) less coordinator CPU
+  // per order at C=16. In open loop a batch would wait for its last order's
+  // arrival, which the latency of its first would pay.
+  int lockstep_batch = 0;
+  static constexpr int kLockstepFrom = 16;
+  // The --batch of a load cell (1: none).
+  int LockstepBatch(int concurrency, bool open_loop, int hot_rows) const {
+    if (lockstep_batch <= 1 || open_loop || hot_rows > 0 || concurrency < kLockstepFrom) return 1;
+    return lockstep_batch;
+  }
+
   // Measured by the full size, and by the others only where --only names
   // it: the smoke and quick sizes' time budgets have no room for it (and
   // chaos's default draw leaves it out).

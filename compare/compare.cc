@@ -195,6 +195,11 @@ results::Settings RunSettings(const CompareOptions& opts, const Plan& plan, cons
     d.instances = a.relay_instances;
   }
   st.relays = std::move(relays);
+  for (const auto& a : approaches) {
+    if (a.lockstep_batch <= 1) continue;
+    st.coordinator_batch = a.lockstep_batch;
+    st.coordinator_batch_from = Approach::kLockstepFrom;
+  }
   return st;
 }
 

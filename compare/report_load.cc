@@ -400,6 +400,17 @@ std::string RenderLoad(const Data& d) {
            "end-to-end (e2e) until a consumer read the message. \"vs floor\": business "
            "throughput / the floor's. Drain: from the load's end until the last message was "
            "readable.\n\n";
+    Opt batch = Num(d.settings().coordinator_batch);
+    Opt batch_from = Num(d.settings().coordinator_batch_from);
+    if (Valid(batch) && *batch > 1 && Valid(batch_from)) {
+      out += "2PC at concurrency " + Int(batch_from) +
+             " and above: one coordinator thread drives " + Int(batch) +
+             " orders in lockstep (`2pc run --batch " + Int(batch) +
+             "`): their prepares are sent before any answer is read and their decisions share "
+             "one forced write, each order keeping its own transaction, votes and decision. "
+             "Below that, and in the open-loop, contention and failure cells, one order per "
+             "coordinator thread.\n\n";
+    }
     if (AnyClosed(d, PendingP99)) {
       out +=
           "Saga: business /s counts placed orders, delivered those that reached their final "

@@ -46,6 +46,8 @@ constexpr auto kSettings = [](auto& io, auto& c) {
   io("only", c.only);
   io("scenarios", c.scenarios);
   io("relays", c.relays);
+  io("coordinator_batch", c.coordinator_batch);
+  io("coordinator_batch_from", c.coordinator_batch_from);
   io("failure_rate_per_s", c.failure_rate_per_s);
   io("sink", c.sink);
   io("not_measured", c.not_measured);

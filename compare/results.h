@@ -257,6 +257,11 @@ struct Settings {
   Field<std::string> only;
   Field<std::string> scenarios;  // --scenarios, absent when not given
   Field<std::map<std::string, RelayDeployment>> relays;
+  // 2PC's lockstep (Approach::lockstep_batch): closed-loop cells of at
+  // least `coordinator_batch_from` orders in flight, no hot rows, ran
+  // `2pc run --batch coordinator_batch`. Absent before 2026-12-07 and in
+  // runs without a 2PC approach, which means one order per thread.
+  Field<int64_t> coordinator_batch, coordinator_batch_from;
   Field<double> failure_rate_per_s;
   // Where the outbox published: "dualwrite" (its broker, a process per cell),
   // "nats" or "rabbitmq" (one real server for the run; absent before

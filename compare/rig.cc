@@ -275,6 +275,8 @@ std::vector<std::string> LoadArgs(const Approach& a, const LoadShape& shape,
   if (shape.hot_rows > 0) v.insert(v.end(), {"--hot-rows", std::to_string(shape.hot_rows)});
   if (shape.hot_skew > 0) v.insert(v.end(), {"--hot-skew", Fmt(shape.hot_skew)});
   if (shape.min_ops > 0) v.insert(v.end(), {"--min-transactions", std::to_string(shape.min_ops)});
+  const int batch = a.LockstepBatch(shape.concurrency, shape.rate > 0, shape.hot_rows);
+  if (batch > 1) v.insert(v.end(), {"--batch", std::to_string(batch)});
   return v;
 }
 

@@ -184,6 +184,38 @@ TEST(ComparePlan, TheirCommandsAreTheRealOnes) {
   EXPECT_EQ(emit->relay_ready_sql, FindApproach("outbox-cdc")->relay_ready_sql);
 }
 
+// 2PC's closed-loop cells from 16 orders in flight drive 4 orders per
+// coordinator thread; open loop, hot rows and fewer orders in flight do not.
+TEST(ComparePlan, TwoPhaseCommitRunsInLockstepWhereItApplies) {
+  auto batch_of = [](const std::string& name, LoadShape shape) -> std::string {
+    const Approach* a = FindApproach(name);
+    EXPECT_TRUE(a) << name;
+    std::vector<std::string> v = LoadArgs(*a, shape, "samples.csv", 1);
+    auto it = std::find(v.begin(), v.end(), "--batch");
+    return it == v.end() || it + 1 == v.end() ? "-" : *(it + 1);
+  };
+  LoadShape c16;
+  c16.concurrency = 16;
+  for (const char* name : {"2pc-file", "2pc-pg", "2pc-lrco", "2pc-ack-decision"}) {
+    EXPECT_EQ(batch_of(name, c16), "4") << name;
+  }
+  LoadShape c64 = c16;
+  c64.concurrency = 64;
+  EXPECT_EQ(batch_of("2pc-pg", c64), "4");
+  LoadShape c4 = c16;
+  c4.concurrency = 4;
+  EXPECT_EQ(batch_of("2pc-pg", c4), "-");
+  LoadShape open = c16;
+  open.rate = 500;
+  EXPECT_EQ(batch_of("2pc-pg", open), "-");
+  LoadShape hot = c16;
+  hot.hot_rows = 1;
+  EXPECT_EQ(batch_of("2pc-pg", hot), "-");
+  for (const char* name : {"floor", "outbox-skip-locked", "saga", "event-sourced", "3pc"}) {
+    EXPECT_EQ(batch_of(name, c16), "-") << name;
+  }
+}
+
 TEST(ComparePlan, ScenariosThatDoNotApply) {
   // Their writers take no --clock-skew-ms: nothing stamped decides what is sent.
   EXPECT_NE(WhyNot("clock-skew", "outbox-pgq").find("snapshots"), std::string::npos);

@@ -420,6 +420,10 @@ TEST_F(CompareReportV2Test, ClosedLoopShowsBusinessAndDeliveredWithRanges) {
   EXPECT_TRUE(
       Has(r, "`outbox-cdc`, 5152/s (0.84x the floor), within noise of `outbox-skip-locked`"));
   EXPECT_TRUE(Has(r, "the outbox `outbox-cdc` 5152/s (ranges apart)"));
+  // How 2PC's coordinator ran (settings.coordinator_batch / _from).
+  EXPECT_TRUE(Has(r,
+                  "2PC at concurrency 16 and above: one coordinator thread drives 4 orders in "
+                  "lockstep (`2pc run --batch 4`)"));
 }
 
 TEST_F(CompareReportV2Test, RateGridHasARowPerRate) {
