@@ -39,6 +39,10 @@ Route MatchRoute(const std::vector<std::string_view>& seg) {
     if (seg[0] == "transactions") return Route::kTransactions;
   }
   if (seg.size() == 2 && seg[0] == "admin" && seg[1] == "faults") return Route::kFaults;
+  if (seg.size() == 2 && seg[0] == "transactions") {
+    if (seg[1] == "prepare") return Route::kPrepareMany;
+    if (seg[1] == "commit") return Route::kCommitMany;
+  }
   if (seg.size() == 3 && seg[0] == "topics") {
     if (seg[2] == "messages") return Route::kMessages;
     if (seg[2] == "batch") return Route::kBatch;
@@ -77,6 +81,10 @@ std::string Path(Route route, std::string_view name) {
       return "/transactions/" + n + "/abort";
     case Route::kPrecommit:
       return "/transactions/" + n + "/precommit";
+    case Route::kPrepareMany:
+      return "/transactions/prepare";
+    case Route::kCommitMany:
+      return "/transactions/commit";
   }
   return "/";
 }

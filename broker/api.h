@@ -127,6 +127,8 @@ Status StatusForHttp(int http, std::string message);
 //   POST /transactions/{gid}/precommit        kPrecommit (three-phase commit)
 //   POST /transactions/{gid}/commit           kCommit
 //   POST /transactions/{gid}/abort            kAbort
+//   POST /transactions/prepare                kPrepareMany (several gids at once)
+//   POST /transactions/commit                 kCommitMany
 //   GET  /healthz, GET /metrics, GET|POST /admin/faults
 
 enum class Route {
@@ -140,8 +142,13 @@ enum class Route {
   kPrepare,
   kCommit,
   kAbort,
-  kPrecommit
+  kPrecommit,
+  kPrepareMany,
+  kCommitMany
 };
+
+// The most transactions one kPrepareMany or kCommitMany request may carry.
+inline constexpr size_t kMaxManyTransactions = 1000;
 
 // The route of a path split at '/' (no leading empty segment, no query).
 Route MatchRoute(const std::vector<std::string_view>& segments);
@@ -185,8 +192,15 @@ inline constexpr char kState[] = "state";
 inline constexpr char kTransactions[] = "transactions";
 inline constexpr char kGid[] = "gid";
 inline constexpr char kPreparedAt[] = "prepared_at";  // unix ms
-inline constexpr char kStatus[] = "status";           // healthz: "ok"
-inline constexpr char kError[] = "error";             // every error answer
+// kPrepareMany / kCommitMany: the request's "transactions" ([{gid,
+// messages}]) or "gids", and the answer's "results", one per transaction in
+// the request's order, each {"gid", "status" (the HTTP status the request of
+// that gid alone would have had), and that answer's fields}.
+inline constexpr char kGids[] = "gids";
+inline constexpr char kResults[] = "results";
+// healthz: "ok"; a result of kPrepareMany / kCommitMany: its HTTP status.
+inline constexpr char kStatus[] = "status";
+inline constexpr char kError[] = "error";  // every error answer
 }  // namespace key
 
 inline constexpr char kVoteCommit[] = "commit";

@@ -1,5 +1,6 @@
 #include "broker/message_body.h"
 
+#include <algorithm>
 #include <optional>
 #include <string_view>
 
@@ -99,35 +100,91 @@ bool ParseElement(element e, MessageData* m, std::string* topic, std::string* er
   return ParseMessage(obj, m, topic, err);
 }
 
-// {"messages": [...]} -> the array, or the error.
-bool MessagesArray(const std::string& body, simdjson::dom::array* out, std::string* err) {
-  object root;
-  if (!ParseRoot(body, &root, err)) return false;
-  std::optional<element> messages;
-  for (auto field : root) {
-    if (field.key == api::key::kMessages) messages = field.value;
+// obj[name] as an array, or the error.
+bool ArrayField(object obj, const char* name, simdjson::dom::array* out, std::string* err) {
+  std::optional<element> found;
+  for (auto field : obj) {
+    if (field.key == name) found = field.value;  // a repeated key keeps its last value
   }
-  if (!messages || messages->get_array().get(*out) != simdjson::SUCCESS) {
-    *err = "'messages' is required and must be an array";
+  if (!found || found->get_array().get(*out) != simdjson::SUCCESS) {
+    *err = std::string("'") + name + "' is required and must be an array";
     return false;
   }
   return true;
 }
 
-// Each element of {"messages": [...]} into (*out)[i] by parse_one(element,
-// T*); an error names the element's index.
+// Each element of `arr` into (*out)[i] by parse_one(element, T*); an error
+// names the element: "<name>[i]: <reason>".
 template <typename T, typename ParseOne>
-bool ParseList(const std::string& body, std::vector<T>* out, ParseOne parse_one, std::string* err) {
-  simdjson::dom::array arr;
-  if (!MessagesArray(body, &arr, err)) return false;
+bool ParseArray(simdjson::dom::array arr, const char* name, std::vector<T>* out, ParseOne parse_one,
+                std::string* err) {
   out->resize(arr.size());
   size_t i = 0;
   for (element e : arr) {
     if (!parse_one(e, &(*out)[i])) {
-      *err = "messages[" + std::to_string(i) + "]: " + *err;
+      *err = std::string(name) + "[" + std::to_string(i) + "]: " + *err;
       return false;
     }
     ++i;
+  }
+  return true;
+}
+
+// The elements of obj's {"messages": [...]} into *out by parse_one.
+template <typename T, typename ParseOne>
+bool ParseMessages(object obj, std::vector<T>* out, ParseOne parse_one, std::string* err) {
+  simdjson::dom::array arr;
+  return ArrayField(obj, api::key::kMessages, &arr, err) &&
+         ParseArray(arr, api::key::kMessages, out, parse_one, err);
+}
+
+// A body {"messages": [...]}, each element into *out by parse_one.
+template <typename T, typename ParseOne>
+bool ParseList(const std::string& body, std::vector<T>* out, ParseOne parse_one, std::string* err) {
+  object root;
+  return ParseRoot(body, &root, err) && ParseMessages(root, out, parse_one, err);
+}
+
+// A prepare's staged message.
+bool ParseStaged(element e, StagedMessage* m, std::string* err) {
+  return ParseElement(e, &m->data, &m->topic, err);
+}
+
+// A gid: a valid name (names.h).
+bool ParseGid(element e, std::string* gid, std::string* err) {
+  std::string_view g;
+  if (e.get_string().get(g) != simdjson::SUCCESS || !ValidName(g)) {
+    *err = "a gid must be a string matching [A-Za-z0-9._:-]{1,200}";
+    return false;
+  }
+  gid->assign(g);
+  return true;
+}
+
+// The body's array `name` of at most kMaxManyTransactions elements.
+bool ManyArray(const std::string& body, const char* name, simdjson::dom::array* out,
+               std::string* err) {
+  object root;
+  if (!ParseRoot(body, &root, err) || !ArrayField(root, name, out, err)) return false;
+  if (out->size() > api::kMaxManyTransactions) {
+    *err = std::string("'") + name + "' holds more than " +
+           std::to_string(api::kMaxManyTransactions) + " transactions";
+    return false;
+  }
+  return true;
+}
+
+// No gid twice (each transaction's answer is told apart by its gid).
+template <typename T, typename GidOf>
+bool DistinctGids(const std::vector<T>& v, GidOf gid_of, std::string* err) {
+  std::vector<std::string_view> gids;
+  gids.reserve(v.size());
+  for (const T& t : v) gids.push_back(gid_of(t));
+  std::sort(gids.begin(), gids.end());
+  auto dup = std::adjacent_find(gids.begin(), gids.end());
+  if (dup != gids.end()) {
+    *err = "gid '" + std::string(*dup) + "' appears twice";
+    return false;
   }
   return true;
 }
@@ -193,9 +250,45 @@ bool ParseBatchBody(const std::string& body, std::vector<MessageData>* out, std:
 
 bool ParsePrepareBody(const std::string& body, std::vector<StagedMessage>* out, std::string* err) {
   return ParseList(
-      body, out,
-      [err](element e, StagedMessage* m) { return ParseElement(e, &m->data, &m->topic, err); },
-      err);
+      body, out, [err](element e, StagedMessage* m) { return ParseStaged(e, m, err); }, err);
+}
+
+bool ParsePrepareManyBody(const std::string& body, std::vector<PrepareItem>* out,
+                          std::string* err) {
+  simdjson::dom::array arr;
+  if (!ManyArray(body, api::key::kTransactions, &arr, err)) return false;
+  auto parse_one = [err](element e, PrepareItem* t) {
+    object obj;
+    if (e.get_object().get(obj) != simdjson::SUCCESS) {
+      *err = "a transaction must be a JSON object";
+      return false;
+    }
+    std::optional<element> gid;
+    for (auto field : obj) {
+      if (field.key == api::key::kGid) gid = field.value;
+    }
+    if (!gid) {
+      *err = "'gid' is required";
+      return false;
+    }
+    return ParseGid(*gid, &t->gid, err) &&
+           ParseMessages(
+               obj, &t->staged,
+               [err](element m, StagedMessage* sm) { return ParseStaged(m, sm, err); }, err);
+  };
+  return ParseArray(arr, api::key::kTransactions, out, parse_one, err) &&
+         DistinctGids(
+             *out, [](const PrepareItem& t) { return std::string_view(t.gid); }, err);
+}
+
+bool ParseGidsBody(const std::string& body, std::vector<std::string>* out, std::string* err) {
+  simdjson::dom::array arr;
+  if (!ManyArray(body, api::key::kGids, &arr, err)) return false;
+  return ParseArray(
+             arr, api::key::kGids, out,
+             [err](element e, std::string* g) { return ParseGid(e, g, err); }, err) &&
+         DistinctGids(
+             *out, [](const std::string& g) { return std::string_view(g); }, err);
 }
 
 }  // namespace dw::broker

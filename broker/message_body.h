@@ -15,7 +15,12 @@
 //     when a key repeats, its last value counts;
 //   - a list body is {"messages": [ ... ]}; an error in element i is
 //     reported as "messages[i]: <reason>";
-//   - a staged message (prepare) also needs "topic", a valid name (names.h).
+//   - a staged message (prepare) also needs "topic", a valid name (names.h);
+//   - several prepares (POST /transactions/prepare) are {"transactions":
+//     [{"gid": ..., "messages": [...]}, ...]}, several commits
+//     (POST /transactions/commit) {"gids": [...]}: each gid a valid name,
+//     none twice, at most api::kMaxManyTransactions; an error names its
+//     place ("transactions[2]: messages[0]: ...").
 // Thread-safe: each thread parses with a parser of its own.
 //
 // The answer to a read (GET /topics/{t}/messages) carries up to 10,000
@@ -37,6 +42,14 @@ namespace dw::broker {
 bool ParseMessageBody(const std::string& body, MessageData* out, std::string* err);
 bool ParseBatchBody(const std::string& body, std::vector<MessageData>* out, std::string* err);
 bool ParsePrepareBody(const std::string& body, std::vector<StagedMessage>* out, std::string* err);
+
+// One transaction of a several-prepare body.
+struct PrepareItem {
+  std::string gid;
+  std::vector<StagedMessage> staged;
+};
+bool ParsePrepareManyBody(const std::string& body, std::vector<PrepareItem>* out, std::string* err);
+bool ParseGidsBody(const std::string& body, std::vector<std::string>* out, std::string* err);
 
 // The read answer for `msgs`, whose next offset is `next`. A string that is
 // not valid UTF-8 (none should be: every stored message passed the parsers

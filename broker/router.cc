@@ -107,6 +107,42 @@ bool ParseObject(const std::string& body, json* out, std::string* err) {
   return true;
 }
 
+// The answer to one transaction request (prepare, commit, abort, precommit)
+// once its mutation was decided: the body, and its HTTP status in *status.
+json TxnAnswer(Mutation::Kind kind, const Outcome& o, int* status) {
+  *status = o.status.ok() ? kOk : api::HttpStatusFor(o.status.code());
+  if (kind == Mutation::Kind::kPrepare && o.status.IsAborted()) {
+    return json{{key::kVote, api::kVoteAbort}, {key::kReason, o.status.message()}};
+  }
+  if (!o.status.ok()) return json{{key::kError, o.status.message()}};
+  switch (kind) {
+    case Mutation::Kind::kPrepare:
+      return json{{key::kVote, api::kVoteCommit}};
+    case Mutation::Kind::kCommit:
+      return json{{key::kOffsets, o.offsets}};
+    case Mutation::Kind::kPrecommit:
+      return json{{key::kState, api::kStatePrecommitted}};
+    default:
+      return json{{key::kState, api::kStateAborted}};
+  }
+}
+
+// The answer to several transactions (kPrepareMany, kCommitMany): 200 with
+// {"results": [...]}, each result TxnAnswer's body with its "gid" and its
+// "status", in the order of `gids`.
+HttpResult ManyAnswer(Mutation::Kind kind, const std::vector<std::string>& gids,
+                      const std::vector<Outcome>& outcomes, const char* label) {
+  json results = json::array();
+  for (size_t i = 0; i < gids.size(); ++i) {
+    int status = kOk;
+    json r = TxnAnswer(kind, outcomes.at(i), &status);
+    r[key::kGid] = gids[i];
+    r[key::kStatus] = status;
+    results.push_back(std::move(r));
+  }
+  return Json(kOk, json{{key::kResults, std::move(results)}}, label);
+}
+
 json FaultsJson(const Faults& f) {
   FaultConfig c = f.Get();
   return json{{"latency_ms", c.latency_ms},         {"jitter_ms", c.jitter_ms},
@@ -350,26 +386,63 @@ void Router::Dispatch(const HttpRequest& req, const Done& done) {
       writer_->Submit(std::move(m), [done, kind, label](Outcome o) {
         HttpResult r;
         try {
-          if (kind == Mutation::Kind::kPrepare && (o.status.ok() || o.status.IsAborted())) {
-            r = o.status.ok()
-                    ? Json(kOk, json{{key::kVote, api::kVoteCommit}}, label)
-                    : Json(api::HttpStatusFor(o.status.code()),
-                           json{{key::kVote, api::kVoteAbort}, {key::kReason, o.status.message()}},
-                           label);
-          } else if (!o.status.ok()) {
-            r = Fail(o.status, label);
-          } else if (kind == Mutation::Kind::kCommit) {
-            r = Json(kOk, json{{key::kOffsets, o.offsets}}, label);
-          } else if (kind == Mutation::Kind::kPrecommit) {
-            r = Json(kOk, json{{key::kState, api::kStatePrecommitted}}, label);
-          } else {
-            r = Json(kOk, json{{key::kState, api::kStateAborted}}, label);
-          }
+          int status = kOk;
+          json body = TxnAnswer(kind, o, &status);
+          r = Json(status, body, label);
         } catch (const std::exception& e) {
           r = Error(kInternal, std::string("internal error: ") + e.what(), label);
         }
         done(std::move(r));
       });
+      return;
+    }
+
+    case R::kPrepareMany:
+    case R::kCommitMany: {
+      // Several transactions' prepares (or commits) in one request: each is
+      // the mutation its own request would be, and they are queued together
+      // so that one durable write holds them all. A coordinator driving
+      // several transactions at once saves a request, an answer and a wake-up
+      // per transaction.
+      const bool prepare = route == R::kPrepareMany;
+      const char* label = prepare ? "prepare_many" : "commit_many";
+      if (method != "POST") return method_not_allowed("POST", label);
+      std::vector<Mutation> ms;
+      std::vector<std::string> gids;
+      if (prepare) {
+        std::vector<PrepareItem> items;
+        if (!ParsePrepareManyBody(req.body, &items, &err)) {
+          return done(Error(kBadRequest, err, label));
+        }
+        for (auto& t : items) {
+          Mutation m;
+          m.kind = Mutation::Kind::kPrepare;
+          m.gid = t.gid;
+          m.staged = std::move(t.staged);
+          m.inject_abort = faults_->RollAbort();
+          gids.push_back(std::move(t.gid));
+          ms.push_back(std::move(m));
+        }
+      } else {
+        if (!ParseGidsBody(req.body, &gids, &err)) return done(Error(kBadRequest, err, label));
+        for (const auto& g : gids) {
+          Mutation m;
+          m.kind = Mutation::Kind::kCommit;
+          m.gid = g;
+          ms.push_back(std::move(m));
+        }
+      }
+      const Mutation::Kind kind = prepare ? Mutation::Kind::kPrepare : Mutation::Kind::kCommit;
+      writer_->SubmitMany(
+          std::move(ms), [done, kind, gids = std::move(gids), label](std::vector<Outcome> os) {
+            HttpResult r;
+            try {
+              r = ManyAnswer(kind, gids, os, label);
+            } catch (const std::exception& e) {
+              r = Error(kInternal, std::string("internal error: ") + e.what(), label);
+            }
+            done(std::move(r));
+          });
       return;
     }
   }

@@ -13,6 +13,11 @@
 //   POST /transactions/{gid}/abort     -> 200 {} (also unknown gid) | 412 committed
 //   POST /transactions/{gid}/precommit -> 200 {"state":"precommitted"} (also again, and after
 //                                         its commit) | 404 never prepared | 412 aborted
+//   POST /transactions/prepare         {"transactions": [{"gid", "messages"}, ...]}
+//   POST /transactions/commit          {"gids": [...]}
+//                                      -> 200 {"results": [{"gid", "status", ...}, ...]}:
+//                                         per gid, in order, the status and body its own
+//                                         request would have had; one durable write for all
 //   GET  /transactions?state=prepared|precommitted
 //                                      -> 200 {"transactions":
 //                                      [{"gid","state","prepared_at","messages"}]}

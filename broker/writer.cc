@@ -2,9 +2,11 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -71,6 +73,42 @@ void Writer::Submit(Mutation m, Done done) {
   Outcome o;
   o.status = Status::Unavailable("broker is shutting down");
   done(std::move(o));
+}
+
+void Writer::SubmitMany(std::vector<Mutation> ms, DoneMany done) {
+  // The outcomes gathered: each item's Done fills its place, and the last
+  // one answers. Done runs on the writer thread, or on this one after Stop
+  // began, hence the atomic count.
+  struct Gather {
+    std::vector<Outcome> outcomes;
+    std::atomic<size_t> left;
+    DoneMany done;
+  };
+  const size_t n = ms.size();
+  if (n == 0) return done({});
+  auto g = std::make_shared<Gather>();
+  g->outcomes.resize(n);
+  g->left = n;
+  g->done = std::move(done);
+  auto item_done = [g](size_t i) {
+    return [g, i](Outcome o) {
+      g->outcomes[i] = std::move(o);
+      if (g->left.fetch_sub(1, std::memory_order_acq_rel) == 1) g->done(std::move(g->outcomes));
+    };
+  };
+  {
+    std::lock_guard lock(mu_);
+    if (!stopping_) {
+      for (size_t i = 0; i < n; ++i) queue_.push_back(Item{std::move(ms[i]), item_done(i)});
+      cv_.notify_one();
+      return;
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    Outcome o;
+    o.status = Status::Unavailable("broker is shutting down");
+    item_done(i)(std::move(o));
+  }
 }
 
 void Writer::Stop() {

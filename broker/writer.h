@@ -30,6 +30,7 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "broker/faults.h"
 #include "broker/metrics.h"
@@ -56,6 +57,11 @@ class Writer {
   void Start();
   // Thread-safe. After Stop() began, `done` is called at once with Unavailable.
   void Submit(Mutation m, Done done);
+  // Several mutations queued at once, so that they share a batch (one write,
+  // one sync; with kAlways each is still a batch of its own). `done` is
+  // called once, with their outcomes in order, when the last is decided.
+  using DoneMany = std::function<void(std::vector<Outcome>)>;
+  void SubmitMany(std::vector<Mutation> ms, DoneMany done);
   // Finishes everything already queued (answers it), then joins the thread.
   void Stop();
 
