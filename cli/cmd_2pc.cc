@@ -224,7 +224,8 @@ void AddRun(CLI::App* group, Globals& g) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--batch", o->batch,
                   "orders one coordinator thread drives together, in lockstep: their prepares "
-                  "are all sent before any answer is read, their decisions share one log write "
+                  "are all sent before any answer is read (the broker's in one request), their "
+                  "decisions share one log write "
                   "(default 1; --concurrency stays the orders in flight)")
       ->check(CLI::Range(1, 64));
 

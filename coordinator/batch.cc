@@ -7,9 +7,12 @@
 // Driven together, k transactions send all their prepares (every member's,
 // every transaction's) before the thread reads the first answer; while it
 // waits for that one the others are executed, so most answers are there when
-// it gets to them, and the thread blocks about once per step for all k. The
-// decisions of the k share one forced write (DecisionLog::LogCommits), and
-// phase 2 goes the same way as phase 1. With --lrco the decisions are the
+// it gets to them, and the thread blocks about once per step for all k. A
+// member that takes several branches in one request (the broker's
+// POST /transactions/prepare and /commit) gets the k in one: one request,
+// one answer and one durable write there instead of k (PhaseMany, phase.cc).
+// The decisions of the k share one forced write (DecisionLog::LogCommits),
+// and phase 2 goes the same way as phase 1. With --lrco the decisions are the
 // last resource's one-phase commits (each with its decision row), started
 // together the same way.
 //

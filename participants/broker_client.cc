@@ -1,5 +1,6 @@
 #include "participants/broker_client.h"
 
+#include <optional>
 #include <utility>
 
 #include <simdjson.h>
@@ -64,9 +65,9 @@ void AppendMessageJson(const OutMessage& m, bool with_topic, std::string* out) {
   out->push_back('}');
 }
 
-// {"messages":[...]}: the body of a batch publish and of a prepare. Written
+// "messages":[...] appended to *out, once every message checked. Written
 // directly, not through a DOM: a relay sends 1000 messages per request.
-Status MessagesBody(const std::vector<OutMessage>& ms, bool with_topic, std::string* out) {
+Status AppendMessages(const std::vector<OutMessage>& ms, bool with_topic, std::string* out) {
   size_t raw = 0;
   for (const auto& m : ms) {
     if (with_topic) {
@@ -75,37 +76,53 @@ Status MessagesBody(const std::vector<OutMessage>& ms, bool with_topic, std::str
     if (Status s = CheckMessage(m); !s.ok()) return s;
     raw += m.id.size() + m.key.size() + m.payload.size() + (with_topic ? m.topic.size() : 0);
   }
-  out->clear();
-  out->reserve(raw + raw / 8 + 64 * ms.size() + 16);  // escapes are rare; growth covers them
-  out->append("{\"").append(key::kMessages).append("\":[");
+  out->reserve(out->size() + raw + raw / 8 + 64 * ms.size() + 16);  // escapes are rare
+  out->append("\"").append(key::kMessages).append("\":[");
   for (size_t i = 0; i < ms.size(); ++i) {
     if (i > 0) out->push_back(',');
     AppendMessageJson(ms[i], with_topic, out);
   }
-  out->append("]}");
+  out->push_back(']');
+  return Status::OK();
+}
+
+// {"messages":[...]}: the body of a batch publish and of a prepare.
+Status MessagesBody(const std::vector<OutMessage>& ms, bool with_topic, std::string* out) {
+  out->assign("{");
+  if (Status s = AppendMessages(ms, with_topic, out); !s.ok()) return s;
+  out->push_back('}');
   return Status::OK();
 }
 
 // The broker's reason for a non-2xx answer: its {"error"} (or a prepare's
 // {"reason"}), else the start of the body.
-std::string ErrorText(const std::string& body) {
-  json j = json::parse(body, nullptr, false);
+std::optional<std::string> ErrorField(const json& j) {
   if (j.is_object()) {
     for (const char* k : {key::kError, key::kReason}) {
       auto it = j.find(k);
       if (it != j.end() && it->is_string()) return it->get<std::string>();
     }
   }
+  return std::nullopt;
+}
+
+std::string ErrorText(const std::string& body) {
+  if (auto e = ErrorField(json::parse(body, nullptr, false))) return *e;
   std::string t = body.substr(0, 200);
   while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
   return t;
 }
 
+// An HTTP status and the broker's reason as the Status a client returns.
+Status StatusFor(int http, const std::string& err, const std::string& what) {
+  if (http >= 200 && http < 300) return Status::OK();
+  return api::StatusForHttp(
+      http, what + ": HTTP " + std::to_string(http) + (err.empty() ? "" : ": " + err));
+}
+
 Status StatusFromResponse(const HttpResponse& r, const std::string& what) {
   if (r.status >= 200 && r.status < 300) return Status::OK();
-  std::string err = ErrorText(r.body);
-  return api::StatusForHttp(
-      r.status, what + ": HTTP " + std::to_string(r.status) + (err.empty() ? "" : ": " + err));
+  return StatusFor(r.status, ErrorText(r.body), what);
 }
 
 // Parses a 2xx body; nlohmann's exceptions stay in here.
@@ -315,7 +332,132 @@ class StartedRequest : public StartedCall {
   std::string what_;
 };
 
+// The answer to a request for several transactions (kPrepareMany,
+// kCommitMany), read once, by the first of its calls to finish: each gid's
+// result as the Status its own request would have given, or the request's
+// own failure for all of them.
+class ManyAnswer {
+ public:
+  ManyAnswer(Status early, std::unique_ptr<broker::HttpTransport::Pending> pending,
+             std::vector<std::string> gids, std::string verb)
+      : early_(std::move(early)),
+        pending_(std::move(pending)),
+        gids_(std::move(gids)),
+        verb_(std::move(verb)) {}
+
+  Status Result(size_t i) {
+    if (results_.empty()) Read();
+    return results_.at(i);
+  }
+
+ private:
+  void Read() {
+    const std::string what = verb_ + " of " + std::to_string(gids_.size()) + " transactions";
+    Status s = early_;
+    HttpResponse r;
+    if (s.ok()) s = pending_->Finish(&r);
+    if (s.ok()) s = StatusFromResponse(r, what);
+    if (s.ok()) s = Parse(r, what);
+    if (!s.ok()) results_.assign(gids_.size(), s);
+  }
+
+  Status Parse(const HttpResponse& r, const std::string& what) {
+    std::vector<Status> out;
+    std::string bad;
+    Status s = ParseBody(r, what, [&](const json& j) {
+      const json& results = j.at(key::kResults);
+      if (!results.is_array() || results.size() != gids_.size()) {
+        bad = "not one result per transaction";
+        return;
+      }
+      for (size_t i = 0; i < gids_.size() && bad.empty(); ++i) {
+        const json& t = results[i];
+        if (t.at(key::kGid).get<std::string>() != gids_[i]) bad = "results out of order";
+        out.push_back(StatusFor(t.at(key::kStatus).get<int>(), ErrorField(t).value_or(""),
+                                verb_ + " " + gids_[i]));
+      }
+    });
+    if (s.ok() && !bad.empty()) {
+      s = Status::IOError(what + ": unexpected response from broker: " + bad);
+    }
+    if (s.ok()) results_ = std::move(out);
+    return s;
+  }
+
+  Status early_;
+  std::unique_ptr<broker::HttpTransport::Pending> pending_;
+  std::vector<std::string> gids_;
+  std::string verb_;
+  std::vector<Status> results_;  // empty until read
+};
+
+class ManyCall : public StartedCall {
+ public:
+  ManyCall(std::shared_ptr<ManyAnswer> answer, size_t i) : answer_(std::move(answer)), i_(i) {}
+  Status Finish() override { return answer_->Result(i_); }
+
+ private:
+  std::shared_ptr<ManyAnswer> answer_;
+  size_t i_;
+};
+
+std::vector<std::unique_ptr<StartedCall>> ManyCalls(std::shared_ptr<ManyAnswer> answer, size_t n) {
+  std::vector<std::unique_ptr<StartedCall>> calls;
+  for (size_t i = 0; i < n; ++i) calls.push_back(std::make_unique<ManyCall>(answer, i));
+  return calls;
+}
+
 }  // namespace
+
+std::vector<std::unique_ptr<StartedCall>> BrokerClient::StartPrepareMany(
+    const std::vector<std::string>& gids, const std::vector<const std::vector<OutMessage>*>& ms) {
+  Status s;
+  if (gids.size() != ms.size() || gids.empty() || gids.size() > api::kMaxManyTransactions) {
+    s = Status::InvalidArgument("StartPrepareMany: 1 to " +
+                                std::to_string(api::kMaxManyTransactions) +
+                                " gids, one message list each");
+  }
+  std::string body = "{\"" + std::string(key::kTransactions) + "\":[";
+  for (size_t i = 0; s.ok() && i < gids.size(); ++i) {
+    s = CheckName("gid", gids[i]);
+    if (!s.ok()) break;
+    if (i > 0) body.push_back(',');
+    body.push_back('{');
+    AppendField(key::kGid, gids[i], &body);
+    body.push_back(',');
+    s = AppendMessages(*ms[i], true, &body);
+    body.push_back('}');
+  }
+  body += "]}";
+  std::unique_ptr<broker::HttpTransport::Pending> p;
+  if (s.ok()) {
+    s = impl_->transport->Start("POST", api::Path(api::Route::kPrepareMany), std::move(body), &p);
+  }
+  return ManyCalls(std::make_shared<ManyAnswer>(s, std::move(p), gids, "broker prepare"),
+                   gids.size());
+}
+
+std::vector<std::unique_ptr<StartedCall>> BrokerClient::StartCommitMany(
+    const std::vector<std::string>& gids) {
+  Status s;
+  if (gids.empty() || gids.size() > api::kMaxManyTransactions) {
+    s = Status::InvalidArgument("StartCommitMany: 1 to " +
+                                std::to_string(api::kMaxManyTransactions) + " gids");
+  }
+  std::string body = "{\"" + std::string(key::kGids) + "\":[";
+  for (size_t i = 0; s.ok() && i < gids.size(); ++i) {
+    s = CheckName("gid", gids[i]);
+    if (i > 0) body.push_back(',');
+    AppendJsonString(gids[i], &body);
+  }
+  body += "]}";
+  std::unique_ptr<broker::HttpTransport::Pending> p;
+  if (s.ok()) {
+    s = impl_->transport->Start("POST", api::Path(api::Route::kCommitMany), std::move(body), &p);
+  }
+  return ManyCalls(std::make_shared<ManyAnswer>(s, std::move(p), gids, "broker commit"),
+                   gids.size());
+}
 
 std::unique_ptr<StartedCall> BrokerClient::StartPrepare(const std::string& gid,
                                                         const std::vector<OutMessage>& ms) {

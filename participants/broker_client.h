@@ -97,6 +97,18 @@ class BrokerClient {
                                             const std::vector<OutMessage>& ms);
   std::unique_ptr<StartedCall> StartCommit(const std::string& gid);
   std::unique_ptr<StartedCall> StartAbort(const std::string& gid);
+  // Several transactions' prepares (commits) as ONE request, POST
+  // /transactions/prepare (/transactions/commit): the broker makes them
+  // durable with one write. One call per gid, in order (1 to
+  // broker::api::kMaxManyTransactions gids, none twice); each call's Finish
+  // returns what that gid's StartPrepare (StartCommit) call would have: its
+  // result in the answer, or, for every gid, the request's own failure (the
+  // transport's, a non-2xx answer, a bad gid or message). The first Finish
+  // reads the answer: finish the calls of one request on one thread.
+  std::vector<std::unique_ptr<StartedCall>> StartPrepareMany(
+      const std::vector<std::string>& gids,
+      const std::vector<const std::vector<OutMessage>*>& messages);
+  std::vector<std::unique_ptr<StartedCall>> StartCommitMany(const std::vector<std::string>& gids);
   // GET /transactions?state=prepared (precommitted ones included, flagged)
   Status ListPrepared(std::vector<BrokerPrepared>* out);
 

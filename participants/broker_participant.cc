@@ -29,6 +29,19 @@ std::unique_ptr<StartedCall> BrokerParticipant::StartAbort(const std::string& gi
   return client_->StartAbort(gid);
 }
 
+std::vector<std::unique_ptr<StartedCall>> BrokerParticipant::StartPrepareMany(
+    const std::vector<std::string>& gids, const std::vector<const Work*>& works) {
+  std::vector<const std::vector<OutMessage>*> messages;
+  messages.reserve(works.size());
+  for (const Work* w : works) messages.push_back(&w->messages);
+  return client_->StartPrepareMany(gids, messages);
+}
+
+std::vector<std::unique_ptr<StartedCall>> BrokerParticipant::StartCommitMany(
+    const std::vector<std::string>& gids) {
+  return client_->StartCommitMany(gids);
+}
+
 Status BrokerParticipant::ListInDoubt(const std::string& gid_prefix, std::vector<InDoubtTxn>* out) {
   out->clear();
   std::vector<BrokerPrepared> all;

@@ -43,6 +43,12 @@ class BrokerParticipant : public Participant {
   std::unique_ptr<StartedCall> StartPrepare(const std::string& gid, const Work& work) override;
   std::unique_ptr<StartedCall> StartCommit(const std::string& gid) override;
   std::unique_ptr<StartedCall> StartAbort(const std::string& gid) override;
+  // POST /transactions/prepare and /transactions/commit: several gids in one
+  // request (BrokerClient::StartPrepareMany).
+  std::vector<std::unique_ptr<StartedCall>> StartPrepareMany(
+      const std::vector<std::string>& gids, const std::vector<const Work*>& works) override;
+  std::vector<std::unique_ptr<StartedCall>> StartCommitMany(
+      const std::vector<std::string>& gids) override;
 
   BrokerClient& client() { return *client_; }
 

@@ -114,6 +114,23 @@ class Participant {
     return nullptr;
   }
 
+  // Several branches' Prepare (Commit) as ONE request to the server, for a
+  // participant that can take them together (the broker: one HTTP request
+  // and one durable write for all). One call per branch, in order, each
+  // answering exactly what that branch's StartPrepare (StartCommit) would.
+  // Empty (the default): not supported, start them one by one. The calls of
+  // one request are finished on one thread.
+  virtual std::vector<std::unique_ptr<StartedCall>> StartPrepareMany(
+      const std::vector<std::string>& gids, const std::vector<const Work*>& works) {
+    (void)gids, (void)works;
+    return {};
+  }
+  virtual std::vector<std::unique_ptr<StartedCall>> StartCommitMany(
+      const std::vector<std::string>& gids) {
+    (void)gids;
+    return {};
+  }
+
   // Prepared (in-doubt) transactions whose gid starts with `gid_prefix`.
   virtual Status ListInDoubt(const std::string& gid_prefix, std::vector<InDoubtTxn>* out) = 0;
 };

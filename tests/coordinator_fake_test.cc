@@ -441,6 +441,34 @@ TEST_F(CoordinatorFakeTest, BatchRetriesOnlyUnacknowledgedCommits) {
   EXPECT_EQ(broker_->committed().size(), 3u);
 }
 
+// A member that takes several branches in one request gets the batch's
+// prepares in one and its commits in one (a retry round in one more); the
+// other member is called branch by branch, and the results are the same.
+TEST_F(CoordinatorFakeTest, BatchSendsAMembersBranchesInOneRequest) {
+  Startable();
+  broker_->set_takes_many(true);
+  Start();
+  std::vector<TxnResult> rs = RunBatch(4);
+  std::set<std::string> gids = Gids(rs, TxnOutcome::kCommitted);
+  ASSERT_EQ(gids.size(), 4u);
+  EXPECT_EQ(broker_->many_requests(), 2) << "one prepare request, one commit request";
+  EXPECT_EQ(db_->many_requests(), 0);
+  for (FakeParticipant* p : Both()) {
+    EXPECT_EQ(p->started(), 8) << p->name();
+    EXPECT_EQ(p->committed(), gids) << p->name();
+  }
+  // An abort vote in the one request stays its transaction's; a commit not
+  // acknowledged is retried, with the other unacknowledged one, together.
+  broker_->Answer(M::kPrepare, Status::Aborted("no"), 1);
+  broker_->Answer(M::kCommit, Status::Unavailable("broker away"), 2);
+  rs = RunBatch(3);
+  EXPECT_EQ(rs[0].outcome, TxnOutcome::kAborted);
+  EXPECT_EQ(Gids(rs, TxnOutcome::kCommitted), (std::set<std::string>{rs[1].gid, rs[2].gid}));
+  EXPECT_EQ(broker_->many_requests(), 2 + 3) << "prepare, commit, one retry round";
+  EXPECT_EQ(coord_->stats().phase2_retries, 2u);
+  EXPECT_EQ(db_->aborted(), std::set<std::string>{rs[0].gid});
+}
+
 // Without startable members the batch runs one transaction after the
 // other, with the same results.
 TEST_F(CoordinatorFakeTest, BatchWithoutStartableMembersRunsOneAfterTheOther) {

@@ -135,6 +135,35 @@ std::unique_ptr<StartedCall> FakeParticipant::StartAbort(const std::string& gid)
   return Started([this, gid] { return Abort(gid); });
 }
 
+std::vector<std::unique_ptr<StartedCall>> FakeParticipant::StartPrepareMany(
+    const std::vector<std::string>& gids, const std::vector<const Work*>& works) {
+  std::vector<std::unique_ptr<StartedCall>> calls;
+  if (!takes_many_ || !startable_) return calls;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    ++many_requests_;
+  }
+  for (size_t i = 0; i < gids.size(); ++i) calls.push_back(StartPrepare(gids[i], *works[i]));
+  return calls;
+}
+
+std::vector<std::unique_ptr<StartedCall>> FakeParticipant::StartCommitMany(
+    const std::vector<std::string>& gids) {
+  std::vector<std::unique_ptr<StartedCall>> calls;
+  if (!takes_many_ || !startable_) return calls;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    ++many_requests_;
+  }
+  for (const auto& g : gids) calls.push_back(StartCommit(g));
+  return calls;
+}
+
+int FakeParticipant::many_requests() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return many_requests_;
+}
+
 int FakeParticipant::started() const {
   std::lock_guard<std::mutex> l(mu_);
   return started_;

@@ -48,7 +48,12 @@ class FakeParticipant : public Participant {
   // and the like return a call whose Finish makes the blocking call, so
   // scripted answers and delays apply to it.
   void set_startable(bool b) { startable_ = b; }
-  int started() const;  // calls begun through Start*
+  int started() const;  // calls begun through Start* (a branch of a *Many request included)
+  // Whether StartPrepareMany / StartCommitMany take several branches (false
+  // by default: not supported). Each branch is then a started call as
+  // above; many_requests() counts the requests.
+  void set_takes_many(bool b) { takes_many_ = b; }
+  int many_requests() const;
   // Stages `gid` as if an earlier process had prepared it.
   void AddPrepared(const std::string& gid);
 
@@ -66,6 +71,10 @@ class FakeParticipant : public Participant {
   std::unique_ptr<StartedCall> StartPrepare(const std::string& gid, const Work& work) override;
   std::unique_ptr<StartedCall> StartCommit(const std::string& gid) override;
   std::unique_ptr<StartedCall> StartAbort(const std::string& gid) override;
+  std::vector<std::unique_ptr<StartedCall>> StartPrepareMany(
+      const std::vector<std::string>& gids, const std::vector<const Work*>& works) override;
+  std::vector<std::unique_ptr<StartedCall>> StartCommitMany(
+      const std::vector<std::string>& gids) override;
   Status ListInDoubt(const std::string& gid_prefix, std::vector<InDoubtTxn>* out) override;
 
  private:
@@ -76,12 +85,14 @@ class FakeParticipant : public Participant {
   const std::string name_;
   bool bounded_ = false;
   bool startable_ = false;
+  bool takes_many_ = false;
   std::unique_ptr<StartedCall> Started(std::function<Status()> call);
   mutable std::mutex mu_;
   std::map<Method, std::deque<Status>> answers_;                           // guarded by mu_
   std::map<Method, std::chrono::milliseconds> delays_;                     // guarded by mu_
   std::map<Method, int> calls_;                                            // guarded by mu_
   int started_ = 0;                                                        // guarded by mu_
+  int many_requests_ = 0;                                                  // guarded by mu_
   std::map<std::string, std::chrono::system_clock::time_point> prepared_;  // guarded by mu_
   std::set<std::string> committed_;                                        // guarded by mu_
   std::set<std::string> aborted_;                                          // guarded by mu_
