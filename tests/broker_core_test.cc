@@ -378,6 +378,64 @@ TEST(BrokerWriter, GroupCommitsAndReplayRebuildsTheSameState) {
   std::filesystem::remove_all(dir);
 }
 
+// SubmitMany: the mutations of one call share a batch (one sync) and their
+// outcomes come back together, in order, while other threads submit too.
+TEST(BrokerWriter, SubmitManySharesABatchAndAnswersInOrder) {
+  std::string dir = dw::testing::TempDir("broker-writer-many");
+  Store st;
+  Faults faults;
+  Metrics metrics;
+  std::unique_ptr<RecordFile> log;
+  RecordFile::ReplayReport rep;
+  ASSERT_TRUE(RecordFile::Open(
+                  dir + "/broker.log", [](std::string_view) { return Status::OK(); }, &log, &rep)
+                  .ok());
+  Writer w(&st, log.get(), FsyncPolicy::kBatch, &faults, &metrics);
+  w.Start();
+  auto many = [&w](std::vector<Mutation> ms) {
+    std::promise<std::vector<Outcome>> p;
+    auto f = p.get_future();
+    w.SubmitMany(std::move(ms), [&p](std::vector<Outcome> os) { p.set_value(std::move(os)); });
+    return f.get();
+  };
+  const uint64_t syncs0 = log->syncs();
+  std::vector<Outcome> os = many({Txn(Mutation::Kind::kPrepare, "g1", {{"t", {"a", "", "1"}}}),
+                                  Txn(Mutation::Kind::kCommit, "never", {}),
+                                  Txn(Mutation::Kind::kPrepare, "g2", {{"t", {"b", "", "2"}}})});
+  ASSERT_EQ(os.size(), 3u);
+  EXPECT_TRUE(os[0].status.ok()) << os[0].status.ToString();
+  EXPECT_TRUE(os[1].status.IsNotFound()) << os[1].status.ToString();
+  EXPECT_TRUE(os[2].status.ok()) << os[2].status.ToString();
+  EXPECT_EQ(log->syncs() - syncs0, 1u) << "one durable write for the call";
+  EXPECT_TRUE(many({}).empty());
+  // Several threads at once, each a many-call of its own gids.
+  std::vector<std::thread> ts;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 4; ++t) {
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i) {
+        std::string g = "c" + std::to_string(t) + "-" + std::to_string(i);
+        std::vector<Outcome> r = many({Txn(Mutation::Kind::kPrepare, g, {{"t", {g, "", "x"}}}),
+                                       Txn(Mutation::Kind::kCommit, g, {})});
+        if (r.size() == 2 && r[0].status.ok() && r[1].status.ok()) ++ok;
+      }
+    });
+  }
+  for (auto& th : ts) th.join();
+  EXPECT_EQ(ok.load(), 80);
+  os = many({Txn(Mutation::Kind::kCommit, "g1", {}), Txn(Mutation::Kind::kCommit, "g2", {})});
+  EXPECT_TRUE(os[0].status.ok() && os[1].status.ok());
+  w.Stop();
+  std::vector<StoredMessage> read;
+  st.Read("t", 0, 1000, &read);
+  EXPECT_EQ(read.size(), 82u);
+  // After Stop every outcome is Unavailable, still one answer for all.
+  os = many({Txn(Mutation::Kind::kCommit, "x", {}), Txn(Mutation::Kind::kCommit, "y", {})});
+  ASSERT_EQ(os.size(), 2u);
+  EXPECT_EQ(os[1].status.code(), Status::Code::kUnavailable);
+  std::filesystem::remove_all(dir);
+}
+
 // The wire contract (api.h): one table both ends read.
 TEST(BrokerApiTable, EveryCodeThatTravelsRoundTrips) {
   std::set<int> statuses;
@@ -441,9 +499,9 @@ TEST(BrokerApiTable, KeepsTheParticipantContract) {
 
 TEST(BrokerApiRoutes, EveryPathMatchesItsRoute) {
   using api::Route;
-  for (Route r :
-       {Route::kHealthz, Route::kMetrics, Route::kFaults, Route::kMessages, Route::kBatch,
-        Route::kTransactions, Route::kPrepare, Route::kCommit, Route::kAbort, Route::kPrecommit}) {
+  for (Route r : {Route::kHealthz, Route::kMetrics, Route::kFaults, Route::kMessages, Route::kBatch,
+                  Route::kTransactions, Route::kPrepare, Route::kCommit, Route::kAbort,
+                  Route::kPrecommit, Route::kPrepareMany, Route::kCommitMany}) {
     std::string path = api::Path(r, "name.1:x");
     ASSERT_EQ(path[0], '/');
     std::string_view p = path;
@@ -460,6 +518,8 @@ TEST(BrokerApiRoutes, EveryPathMatchesItsRoute) {
   EXPECT_EQ(api::Path(Route::kCommit, "g1"), "/transactions/g1/commit");
   EXPECT_EQ(api::Path(Route::kPrecommit, "g1"), "/transactions/g1/precommit");
   EXPECT_EQ(api::Path(Route::kTransactions), "/transactions?state=prepared");
+  EXPECT_EQ(api::Path(Route::kPrepareMany), "/transactions/prepare");
+  EXPECT_EQ(api::Path(Route::kCommitMany), "/transactions/commit");
   EXPECT_EQ(api::ReadPath("orders", 5, 10), "/topics/orders/messages?from=5&limit=10");
   EXPECT_EQ(api::MatchRoute({"topics", "orders"}), Route::kNone);
   EXPECT_EQ(api::MatchRoute({"transactions", "g1", "rollback"}), Route::kNone);
