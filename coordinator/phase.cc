@@ -192,6 +192,7 @@ std::vector<Status> Coordinator::PhaseMany(BranchOp op, const std::vector<Branch
                                                              : p->StartCommitMany(branches);
     if (together.size() != mine.size()) continue;  // not supported: one by one below
     for (size_t j = 0; j < mine.size(); ++j) {
+      if (!together[j]) continue;  // that one alone: started or made blocking below
       const std::string& gid = *calls[mine[j]].gid;
       if (tr) {
         tr->Send(gid, p->name(),

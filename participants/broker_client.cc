@@ -401,9 +401,27 @@ class ManyCall : public StartedCall {
   size_t i_;
 };
 
-std::vector<std::unique_ptr<StartedCall>> ManyCalls(std::shared_ptr<ManyAnswer> answer, size_t n) {
+}  // namespace
+
+namespace {
+
+// The calls of a several-transaction request: a transaction that fails the
+// client's checks (`checked`[i] not OK) gets a call of its own that returns
+// that error, and is left out of the request, so it fails alone; the others
+// share the request's answer (`sent` holds their indexes, in order).
+std::vector<std::unique_ptr<StartedCall>> ManyCalls(const std::vector<Status>& checked,
+                                                    const std::vector<std::string>& gids,
+                                                    std::shared_ptr<ManyAnswer> answer,
+                                                    const std::string& verb) {
   std::vector<std::unique_ptr<StartedCall>> calls;
-  for (size_t i = 0; i < n; ++i) calls.push_back(std::make_unique<ManyCall>(answer, i));
+  size_t k = 0;
+  for (size_t i = 0; i < gids.size(); ++i) {
+    if (!checked[i].ok()) {
+      calls.push_back(std::make_unique<StartedRequest>(checked[i], nullptr, verb + " " + gids[i]));
+    } else {
+      calls.push_back(std::make_unique<ManyCall>(answer, k++));
+    }
+  }
   return calls;
 }
 
@@ -411,52 +429,68 @@ std::vector<std::unique_ptr<StartedCall>> ManyCalls(std::shared_ptr<ManyAnswer> 
 
 std::vector<std::unique_ptr<StartedCall>> BrokerClient::StartPrepareMany(
     const std::vector<std::string>& gids, const std::vector<const std::vector<OutMessage>*>& ms) {
-  Status s;
+  std::vector<Status> checked(gids.size());
+  Status all;
   if (gids.size() != ms.size() || gids.empty() || gids.size() > api::kMaxManyTransactions) {
-    s = Status::InvalidArgument("StartPrepareMany: 1 to " +
-                                std::to_string(api::kMaxManyTransactions) +
-                                " gids, one message list each");
+    all = Status::InvalidArgument("StartPrepareMany: 1 to " +
+                                  std::to_string(api::kMaxManyTransactions) +
+                                  " gids, one message list each");
   }
-  std::string body = "{\"" + std::string(key::kTransactions) + "\":[";
-  for (size_t i = 0; s.ok() && i < gids.size(); ++i) {
-    s = CheckName("gid", gids[i]);
-    if (!s.ok()) break;
-    if (i > 0) body.push_back(',');
-    body.push_back('{');
-    AppendField(key::kGid, gids[i], &body);
-    body.push_back(',');
-    s = AppendMessages(*ms[i], true, &body);
+  std::vector<std::string> sent;
+  std::string body = "{\"" + std::string(key::kTransactions) + "\":[", one;
+  for (size_t i = 0; i < gids.size(); ++i) {
+    if (!all.ok()) {
+      checked[i] = all;
+      continue;
+    }
+    one.assign("{");
+    AppendField(key::kGid, gids[i], &one);
+    one.push_back(',');
+    checked[i] = CheckName("gid", gids[i]);
+    if (checked[i].ok()) checked[i] = AppendMessages(*ms[i], true, &one);
+    if (!checked[i].ok()) continue;
+    if (!sent.empty()) body.push_back(',');
+    body += one;
     body.push_back('}');
+    sent.push_back(gids[i]);
   }
   body += "]}";
   std::unique_ptr<broker::HttpTransport::Pending> p;
-  if (s.ok()) {
+  Status s;
+  if (!sent.empty()) {
     s = impl_->transport->Start("POST", api::Path(api::Route::kPrepareMany), std::move(body), &p);
   }
-  return ManyCalls(std::make_shared<ManyAnswer>(s, std::move(p), gids, "broker prepare"),
-                   gids.size());
+  return ManyCalls(checked, gids,
+                   std::make_shared<ManyAnswer>(s, std::move(p), sent, "broker prepare"),
+                   "broker prepare");
 }
 
 std::vector<std::unique_ptr<StartedCall>> BrokerClient::StartCommitMany(
     const std::vector<std::string>& gids) {
-  Status s;
+  std::vector<Status> checked(gids.size());
+  Status all;
   if (gids.empty() || gids.size() > api::kMaxManyTransactions) {
-    s = Status::InvalidArgument("StartCommitMany: 1 to " +
-                                std::to_string(api::kMaxManyTransactions) + " gids");
+    all = Status::InvalidArgument("StartCommitMany: 1 to " +
+                                  std::to_string(api::kMaxManyTransactions) + " gids");
   }
+  std::vector<std::string> sent;
   std::string body = "{\"" + std::string(key::kGids) + "\":[";
-  for (size_t i = 0; s.ok() && i < gids.size(); ++i) {
-    s = CheckName("gid", gids[i]);
-    if (i > 0) body.push_back(',');
+  for (size_t i = 0; i < gids.size(); ++i) {
+    checked[i] = all.ok() ? CheckName("gid", gids[i]) : all;
+    if (!checked[i].ok()) continue;
+    if (!sent.empty()) body.push_back(',');
     AppendJsonString(gids[i], &body);
+    sent.push_back(gids[i]);
   }
   body += "]}";
   std::unique_ptr<broker::HttpTransport::Pending> p;
-  if (s.ok()) {
+  Status s;
+  if (!sent.empty()) {
     s = impl_->transport->Start("POST", api::Path(api::Route::kCommitMany), std::move(body), &p);
   }
-  return ManyCalls(std::make_shared<ManyAnswer>(s, std::move(p), gids, "broker commit"),
-                   gids.size());
+  return ManyCalls(checked, gids,
+                   std::make_shared<ManyAnswer>(s, std::move(p), sent, "broker commit"),
+                   "broker commit");
 }
 
 std::unique_ptr<StartedCall> BrokerClient::StartPrepare(const std::string& gid,

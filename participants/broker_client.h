@@ -102,9 +102,11 @@ class BrokerClient {
   // durable with one write. One call per gid, in order (1 to
   // broker::api::kMaxManyTransactions gids, none twice); each call's Finish
   // returns what that gid's StartPrepare (StartCommit) call would have: its
-  // result in the answer, or, for every gid, the request's own failure (the
-  // transport's, a non-2xx answer, a bad gid or message). The first Finish
-  // reads the answer: finish the calls of one request on one thread.
+  // result in the answer, or the request's own failure (the transport's, a
+  // non-2xx answer), the same for every gid in it. A gid or message that
+  // fails the client's checks fails alone: it is left out of the request and
+  // its call returns the InvalidArgument. The first Finish reads the answer:
+  // finish the calls of one request on one thread.
   std::vector<std::unique_ptr<StartedCall>> StartPrepareMany(
       const std::vector<std::string>& gids,
       const std::vector<const std::vector<OutMessage>*>& messages);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "broker/api.h"
+
 namespace dw {
 
 BrokerParticipant::BrokerParticipant(std::shared_ptr<BrokerClient> client, std::string name)
@@ -31,6 +33,8 @@ std::unique_ptr<StartedCall> BrokerParticipant::StartAbort(const std::string& gi
 
 std::vector<std::unique_ptr<StartedCall>> BrokerParticipant::StartPrepareMany(
     const std::vector<std::string>& gids, const std::vector<const Work*>& works) {
+  // Above what one request may carry: not supported, one by one.
+  if (gids.size() > broker::api::kMaxManyTransactions) return {};
   std::vector<const std::vector<OutMessage>*> messages;
   messages.reserve(works.size());
   for (const Work* w : works) messages.push_back(&w->messages);
@@ -39,6 +43,7 @@ std::vector<std::unique_ptr<StartedCall>> BrokerParticipant::StartPrepareMany(
 
 std::vector<std::unique_ptr<StartedCall>> BrokerParticipant::StartCommitMany(
     const std::vector<std::string>& gids) {
+  if (gids.size() > broker::api::kMaxManyTransactions) return {};
   return client_->StartCommitMany(gids);
 }
 

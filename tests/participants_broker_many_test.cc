@@ -149,20 +149,28 @@ TEST_F(BrokerManyTest, OneDurableWriteForTheWholeRequestAndItSurvivesARestart) {
 }
 
 TEST_F(BrokerManyTest, AFailedRequestFailsEveryGidAndBadInputIsRefused) {
-  // A bad gid: nothing is sent, every call says why.
-  Work w;
+  // A bad gid or message fails alone, before anything is sent; the rest of
+  // the request goes through.
+  Work w, bad;
   w.messages = {{"orders", "e1", "", "x"}};
-  std::vector<Status> votes =
-      FinishAll(BrokerParticipant(client_).StartPrepareMany({"ok-1", "bad gid"}, {&w, &w}));
-  ASSERT_EQ(votes.size(), 2u);
-  for (const Status& s : votes) EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.ToString();
+  bad.messages = {{"no topic!", "e2", "", "x"}};
+  std::vector<Status> votes = FinishAll(
+      BrokerParticipant(client_).StartPrepareMany({"ok-1", "bad gid", "ok-2"}, {&w, &w, &bad}));
+  ASSERT_EQ(votes.size(), 3u);
+  EXPECT_TRUE(votes[0].ok()) << votes[0].ToString();
+  EXPECT_EQ(votes[1].code(), Status::Code::kInvalidArgument) << votes[1].ToString();
+  EXPECT_EQ(votes[2].code(), Status::Code::kInvalidArgument) << votes[2].ToString();
+  EXPECT_EQ(Prepared(), std::vector<std::string>{"ok-1"});
+  std::vector<Status> acks = FinishAll(client_->StartCommitMany({"bad gid", "ok-1"}));
+  EXPECT_EQ(acks[0].code(), Status::Code::kInvalidArgument) << acks[0].ToString();
+  EXPECT_TRUE(acks[1].ok()) << acks[1].ToString();
   EXPECT_TRUE(Prepared().empty());
 
   // The broker down: the transport's failure, the same for each gid
   // (Unavailable, or InDoubt when the request went out on a pooled
   // connection whose close the kernel had not delivered yet).
   broker_->Kill9();
-  std::vector<Status> acks = FinishAll(client_->StartCommitMany({"x:1", "x:2"}));
+  acks = FinishAll(client_->StartCommitMany({"x:1", "x:2"}));
   ASSERT_EQ(acks.size(), 2u);
   EXPECT_TRUE(acks[0].code() == Status::Code::kUnavailable ||
               acks[0].code() == Status::Code::kInDoubt)
