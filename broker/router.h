@@ -17,7 +17,8 @@
 //   POST /transactions/commit          {"gids": [...]}
 //                                      -> 200 {"results": [{"gid", "status", ...}, ...]}:
 //                                         per gid, in order, the status and body its own
-//                                         request would have had; one durable write for all
+//                                         request would have had; one durable write for
+//                                         all (each its own with --fsync always)
 //   GET  /transactions?state=prepared|precommitted
 //                                      -> 200 {"transactions":
 //                                      [{"gid","state","prepared_at","messages"}]}

@@ -99,7 +99,8 @@ struct Approach {
   std::vector<std::pair<std::string, std::string>> not_applicable;
   // 2PC: how many orders one coordinator thread drives in lockstep
   // (`2pc run --batch`: their prepares sent before any answer is read, their
-  // decisions in one forced write; each order keeps its own transaction,
+  // decisions made together, in one forced log write or, with --lrco, as
+  // one-phase commits started together; each order keeps its own transaction,
   // votes and decision) in the cells where that applies: closed loop, at
   // least kLockstepFrom orders in flight, no hot rows (orders of one batch
   // would wait on each other's prepared row locks). Everywhere else, and 0

@@ -402,13 +402,18 @@ std::string RenderLoad(const Data& d) {
            "readable.\n\n";
     Opt batch = Num(d.settings().coordinator_batch);
     Opt batch_from = Num(d.settings().coordinator_batch_from);
-    if (Valid(batch) && *batch > 1 && Valid(batch_from)) {
+    // Said only where a closed-loop cell reached that concurrency.
+    const std::vector<int>& cs = d.concurrency();
+    const bool batched =
+        !cs.empty() && Valid(batch_from) && *std::max_element(cs.begin(), cs.end()) >= *batch_from;
+    if (Valid(batch) && *batch > 1 && batched) {
       out += "2PC at concurrency " + Int(batch_from) +
              " and above: one coordinator thread drives " + Int(batch) +
              " orders in lockstep (`2pc run --batch " + Int(batch) +
-             "`): their prepares are sent before any answer is read and their decisions share "
-             "one forced write, each order keeping its own transaction, votes and decision. "
-             "Below that, and in the open-loop, contention and failure cells, one order per "
+             "`): their prepares are sent before any answer is read and their decisions are "
+             "made together (one forced log write; with `--lrco`, the one-phase commits started "
+             "together), each order keeping its own transaction, votes and decision. Below "
+             "that, and in the open-loop, contention and failure cells, one order per "
              "coordinator thread.\n\n";
     }
     if (AnyClosed(d, PendingP99)) {
