@@ -87,7 +87,7 @@ PollingRelay::PollingRelay(const RelayOptions& opts, StepNames names)
 
 Status PollingRelay::Step(int64_t* moved) {
   *moved = 0;
-  pqxx::connection* c;
+  pqxx::connection_base* c;
   Status s = Connection(&c);
   if (!s.ok()) return s;
   BeginBatchTrace();
@@ -164,13 +164,13 @@ Status PollingRelay::Start() {
   // LISTEN before the first read: a commit between the two is then either
   // read or notified.
   wakeup_.Connect();
-  pqxx::connection* c;
+  pqxx::connection_base* c;
   Status s = Connection(&c);
   if (!s.ok()) return s;
   return StartStrategy();
 }
 
-Status PollingRelay::Connection(pqxx::connection** out) {
+Status PollingRelay::Connection(pqxx::connection_base** out) {
   if (!lease_) {
     Status s = pool_->Acquire(&lease_);
     if (!s.ok()) return s;
@@ -245,7 +245,7 @@ std::vector<OutboxEvent> PollingRelay::Events(const pqxx::result& r, int first) 
 }
 
 Status PollingRelay::NoneUnsent(bool* drained) {
-  pqxx::connection* c;
+  pqxx::connection_base* c;
   Status s = Connection(&c);
   if (!s.ok()) return s;
   try {

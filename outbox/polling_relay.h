@@ -83,7 +83,7 @@ class PollingRelay : public Relay {
   virtual void PublishFailed(const std::vector<OutboxEvent>& events);
 
   // The work connection, (re)acquired when missing or broken.
-  Status Connection(pqxx::connection** out);
+  Status Connection(pqxx::connection_base** out);
 
   // Call inside a catch block: the Status for the exception being handled;
   // drops the batch's transaction, and the connection when it broke.

@@ -85,7 +85,7 @@ class OffsetSafeRelay : public PollingRelay {
     auto now = std::chrono::steady_clock::now();
     if (now - last_check_ < std::chrono::seconds(5)) return Status::OK();
     last_check_ = now;
-    pqxx::connection* c;
+    pqxx::connection_base* c;
     Status s = Connection(&c);
     if (!s.ok()) return s;
     try {

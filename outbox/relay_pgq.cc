@@ -90,7 +90,7 @@ class PgqRelay : public PollingRelay {
   }
 
   Status Drained(bool* drained) override {
-    pqxx::connection* c;
+    pqxx::connection_base* c;
     Status s = Connection(&c);
     if (!s.ok()) return s;
     try {
@@ -127,7 +127,7 @@ class PgqRelay : public PollingRelay {
   // every chunk of it is published again; the broker dedupes).
   Status Step(int64_t* moved) override {
     *moved = 0;
-    pqxx::connection* c;
+    pqxx::connection_base* c;
     Status s = Connection(&c);
     if (!s.ok()) return s;
     if (!worker_) worker_ = std::make_unique<PublishWorker>(broker_.get());

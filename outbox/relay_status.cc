@@ -56,7 +56,7 @@ class StatusRelay : public PollingRelay {
   // until the reaper returns them and they are published again
   // (deduplicated).
   Status Settle(const std::vector<OutboxEvent>& events) override {
-    pqxx::connection* c;
+    pqxx::connection_base* c;
     Status s = Connection(&c);
     if (!s.ok()) return s;
     Exec(BeginTx(), kMarkSql, IdArray(events));
@@ -68,7 +68,7 @@ class StatusRelay : public PollingRelay {
   // fails too, the reaper does it).
   void PublishFailed(const std::vector<OutboxEvent>& events) override {
     try {
-      pqxx::connection* c;
+      pqxx::connection_base* c;
       if (Connection(&c).ok()) {
         Exec(BeginTx(), kReleaseSql, IdArray(events), opts_.instance_name);
         CommitTx("status 'new' again");
@@ -83,7 +83,7 @@ class StatusRelay : public PollingRelay {
     // Reap at a quarter of the lease: a dead relay's rows wait at most 1.25 leases.
     if (now - last_reap_ < opts_.lease / 4) return Status::OK();
     last_reap_ = now;
-    pqxx::connection* c;
+    pqxx::connection_base* c;
     Status s = Connection(&c);
     if (!s.ok()) return s;
     // Traced as a batch of its own, forgotten when it returned nothing.

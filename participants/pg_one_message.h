@@ -25,8 +25,8 @@ namespace dw::pg_work {
 // statement-by-statement path, as it does when some statement has an
 // expect_rows (a multi-statement query reports only its last statement's
 // rows). Throws like any exec. `rows_per_part`: the caller reads every
-// part's own result (a started call sends them as separate queries), so
-// statements with an expect_rows are taken too.
+// part's own result (a started call reads the server's answer to each
+// statement of the text), so statements with an expect_rows are taken too.
 bool OneMessage(PgPool::Lease& lease, const Work& work, std::vector<std::string>* parts,
                 bool rows_per_part = false);
 

@@ -50,7 +50,7 @@ bool StartsWith(const std::string& s, const char* p) { return s.rfind(p, 0) == 0
 // the server sent something unasked, in practice the FATAL "terminating
 // connection" of a shutdown or restart before it closed. Such a connection
 // is dropped rather than handed out to fail on first use.
-bool IdleLooksAlive(pqxx::connection& c) {
+bool IdleLooksAlive(pqxx::connection_base& c) {
   if (!c.is_open()) return false;
   int fd = c.sock();
   if (fd < 0) return false;
@@ -62,7 +62,7 @@ bool IdleLooksAlive(pqxx::connection& c) {
 }  // namespace
 
 struct PgPool::Conn {
-  std::unique_ptr<pqxx::connection> conn;
+  std::unique_ptr<PgConnection> conn;
   std::unique_ptr<NoticeFilter> filter;  // declared after conn: unregisters first
   std::unordered_map<std::string, std::string> statements;  // sql -> prepared name
 };
@@ -86,7 +86,7 @@ PgPool::~PgPool() = default;
 Status PgPool::Open(std::unique_ptr<Conn>* out) {
   auto c = std::make_unique<Conn>();
   try {
-    c->conn = std::make_unique<pqxx::connection>(dsn_);
+    c->conn = std::make_unique<PgConnection>(dsn_);
   } catch (const std::exception& e) {
     return Status::Unavailable("cannot connect to Postgres (" + redacted_dsn_ +
                                "): " + FirstLine(e.what()));
@@ -207,7 +207,9 @@ void PgPool::Lease::Reset() {
   broken_ = false;
 }
 
-pqxx::connection& PgPool::Lease::conn() { return *conn_->conn; }
+pqxx::connection_base& PgPool::Lease::conn() { return *conn_->conn; }
+
+PGconn* PgPool::Lease::raw() { return conn_->conn->raw(); }
 
 std::string PgPool::Lease::Prepared(const std::string& sql) {
   auto it = conn_->statements.find(sql);
@@ -218,6 +220,27 @@ std::string PgPool::Lease::Prepared(const std::string& sql) {
   conn_->statements.emplace(sql, name);
   return name;
 }
+
+namespace {
+
+// What a SQLSTATE means to a caller (the table above StatusFromPgException
+// in pg_pool.h); sets *broken for the states after which the session
+// cannot be trusted.
+Status FromSqlState(const std::string& st, const std::string& m, bool* broken) {
+  if (st == "57014" || st == "55P03") return Status::Timeout(m);
+  if (StartsWith(st, "08") || StartsWith(st, "57P0")) {
+    *broken = true;
+    return Status::Unavailable(m);
+  }
+  if (st == "40003") {
+    *broken = true;
+    return Status::InDoubt(m);
+  }
+  if (st == "53100") return Status::NoSpace(m);
+  return Status::Aborted(m);
+}
+
+}  // namespace
 
 Status StatusFromPgException(PgPool::Lease* lease, const std::string& context,
                              std::string* sqlstate) {
@@ -239,19 +262,9 @@ Status StatusFromPgException(PgPool::Lease* lease, const std::string& context,
   } catch (const pqxx::sql_error& e) {
     const std::string& st = e.sqlstate();
     if (sqlstate) *sqlstate = st;
-    if (st == "57014" || st == "55P03") {
-      result = Status::Timeout(msg(e, st));
-    } else if (StartsWith(st, "08") || StartsWith(st, "57P0")) {
-      broken();
-      result = Status::Unavailable(msg(e, st));
-    } else if (st == "40003") {
-      broken();
-      result = Status::InDoubt(msg(e, st));
-    } else if (st == "53100") {
-      result = Status::NoSpace(msg(e, st));
-    } else {
-      result = Status::Aborted(msg(e, st));
-    }
+    bool lost = false;
+    result = FromSqlState(st, msg(e, st), &lost);
+    if (lost) broken();
   } catch (const pqxx::in_doubt_error& e) {
     broken();
     result = Status::InDoubt(msg(e, ""));
@@ -273,6 +286,21 @@ Status StatusFromPgException(PgPool::Lease* lease, const std::string& context,
   }
   // Whatever the error, a connection that did not survive must not be reused.
   if (lease && *lease && !lease->conn().is_open()) lease->MarkBroken();
+  return result;
+}
+
+Status StatusFromPgResult(PgPool::Lease* lease, const std::string& context, const PGresult* r,
+                          std::string* sqlstate) {
+  const char* field = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+  const std::string st = field ? field : "";
+  if (sqlstate) *sqlstate = st;
+  std::string m = context + ": " + FirstLine(PQresultErrorMessage(r));
+  if (!st.empty()) m += " [SQLSTATE " + st + "]";
+  PGconn* c = lease && *lease ? lease->raw() : nullptr;
+  const bool bad = c == nullptr || PQstatus(c) == CONNECTION_BAD;
+  bool lost = false;
+  Status result = st.empty() && bad ? Status::Unavailable(m) : FromSqlState(st, m, &lost);
+  if ((lost || bad) && lease && *lease) lease->MarkBroken();
   return result;
 }
 

@@ -34,6 +34,7 @@
 #include <pqxx/pqxx>
 
 #include "common/status.h"
+#include "participants/pg_connection.h"
 
 namespace dw {
 
@@ -110,7 +111,10 @@ class PgPool::Lease {
   ~Lease();
 
   explicit operator bool() const { return conn_ != nullptr; }
-  pqxx::connection& conn();
+  pqxx::connection_base& conn();
+  // The connection's libpq handle, for a call libpqxx cannot make (see
+  // pg_connection.h for the rules); nullptr when it holds none.
+  PGconn* raw();
 
   // The name of a server-side prepared statement for `sql` on this
   // connection (declared with pqxx::connection::prepare on first use), or ""
@@ -146,5 +150,13 @@ class PgPool::Lease {
 // When `sqlstate` is non-null it receives the SQLSTATE ("" if none).
 Status StatusFromPgException(PgPool::Lease* lease, const std::string& context,
                              std::string* sqlstate = nullptr);
+
+// The same mapping for a failed libpq result `r` of `lease`'s raw()
+// connection (one whose status is neither PGRES_COMMAND_OK nor
+// PGRES_TUPLES_OK). A result without a SQLSTATE on a connection whose
+// status is now bad is the lost connection (Unavailable, lease marked
+// broken); with one, as above.
+Status StatusFromPgResult(PgPool::Lease* lease, const std::string& context, const PGresult* r,
+                          std::string* sqlstate = nullptr);
 
 }  // namespace dw

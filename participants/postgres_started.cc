@@ -1,19 +1,21 @@
 // The Postgres participant's calls in two halves (Participant::StartPrepare
-// and the like): the statements are sent with libpqxx's pipeline, which
-// issues them with one PQsendQuery and leaves the results on the connection
-// until they are retrieved. A thread can so have the calls of several
+// and the like): the statements are sent as one simple-query message with
+// libpq's PQsendQuery on the lease's raw connection (pg_connection.h), and
+// their results are left on the connection until Finish reads them, one per
+// statement, with PQgetResult. A thread can so have the calls of several
 // transactions on their way at once and read the answers afterwards; while
-// it reads the first, the others are being executed.
+// it reads the first, the others are being executed. (libpqxx's pipeline
+// would do the same, but prefixes a batch of several queries with a SELECT
+// of its own: a statement more for Postgres per prepare.)
 //
 // What each half does is what the blocking call does, split where the
 // blocking call would wait:
-//   prepare  the one-message form (pg_one_message.h) as separate queries of
-//            one pipeline batch (libpqxx prefixes a batch of several with a
-//            "SELECT" of its own, to tell where the results begin). Each
-//            statement's result is read, so expect_rows is checked too; as
-//            the PREPARE travelled with the statements, a mismatch rolls the
-//            prepared branch back before voting abort. A work the form cannot
-//            carry (a full statement cache) gets no started call (nullptr).
+//   prepare  the one-message form (pg_one_message.h). The server answers
+//            each statement of the text on its own, so expect_rows is
+//            checked too; as the PREPARE travelled with the statements, a
+//            mismatch rolls the prepared branch back before voting abort. A
+//            work the form cannot carry (a full statement cache) gets no
+//            started call (nullptr).
 //   commit / abort  COMMIT / ROLLBACK PREPARED. A first attempt that fails
 //            for any reason but an unknown gid goes on as the blocking call's
 //            later rounds do: look the gid up, send it again, within the same
@@ -24,7 +26,7 @@
 //            deadline while it ran answers InDoubt, as CommitOnePhase does.
 // The call deadline (call_deadline.h) is armed at the start and covers the
 // wait in Finish, as it covers the blocking call.
-#include <optional>
+#include <cstdlib>
 #include <utility>
 
 #include "participants/pg_one_message.h"
@@ -53,42 +55,47 @@ class PostgresParticipant::Started : public StartedCall {
     Release();
   }
 
-  // Sends `queries` as one batch; an error when libpqxx could not (the
-  // call is over then, its lease given up).
-  Status Send(const std::vector<std::string>& queries) {
-    try {
-      tx_.emplace(lease_.conn());
-      pipe_.emplace(*tx_);
-      // Held back until the last insert, which issues the batch. (Not
-      // resume(): it also tries to read at once, a recv that fails with
-      // EAGAIN since the server has not answered yet.)
-      pipe_->retain(static_cast<int>(queries.size()) - 1);
-      for (const std::string& q : queries) ids_.push_back(pipe_->insert(q));
-      return Status::OK();
-    } catch (...) {
-      Status e = StatusFromPgException(&lease_, What());
-      lease_.MarkBroken();
-      Release();
-      finished_ = true;
-      return e;
-    }
+  // Sends `parts` as one message; an error when libpq could not (the call
+  // is over then, its lease given up).
+  Status Send(const std::vector<std::string>& parts) {
+    PGconn* c = lease_.raw();
+    if (c != nullptr && PQsendQuery(c, pg_work::Joined(parts).c_str()) == 1) return Status::OK();
+    Status e = Status::Unavailable(What() + ": " +
+                                   (c ? FirstErrorLine(PQerrorMessage(c)) : "no connection"));
+    lease_.MarkBroken();
+    Release();
+    finished_ = true;
+    return e;
   }
 
   Status Finish() override {
     finished_ = true;
+    PGconn* c = lease_.raw();
     std::string state;
-    Status e;
+    Status e;     // the first failure; the server runs nothing after it
     Status rows;  // a statement that changed other than its expect_rows rows
-    try {
-      pipe_->complete();
-      for (size_t k = 0; k < ids_.size(); ++k) {
-        pqxx::result r = pipe_->retrieve(ids_[k]);  // throws the first failure
-        for (const auto& [part, st] : checks_) {
-          if (part == k && rows.ok() && r.affected_rows() != *st.expect_rows) {
-            rows = pg_work::RowsMismatch(st, r.affected_rows());
-          }
+    size_t k = 0;
+    // Every result is read, failed or not, so that nothing is left on the
+    // connection; libpq answers nullptr once the server is ready again (or
+    // the connection is gone).
+    while (PGresult* r = PQgetResult(c)) {
+      const ExecStatusType st = PQresultStatus(r);
+      if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        for (const auto& [part, check] : checks_) {
+          if (part != k || !rows.ok()) continue;
+          const uint64_t n = std::strtoull(PQcmdTuples(r), nullptr, 10);
+          if (n != *check.expect_rows) rows = pg_work::RowsMismatch(check, n);
         }
+      } else if (e.ok()) {
+        e = StatusFromPgResult(&lease_, What(), r, &state);
       }
+      PQclear(r);
+      ++k;
+    }
+    if (e.ok() && PQstatus(c) == CONNECTION_BAD) {
+      e = Status::Unavailable(What() + ": " + FirstErrorLine(PQerrorMessage(c)));
+    }
+    if (e.ok()) {
       Release();
       if (rows.ok()) return Status::OK();
       // Sent together, the PREPARE ran before the row counts could be read:
@@ -98,13 +105,10 @@ class PostgresParticipant::Started : public StartedCall {
       if (back.ok()) return rows;
       return Status::Unavailable(rows.message() +
                                  "; rolling the prepared branch back failed: " + back.ToString());
-    } catch (...) {
-      e = StatusFromPgException(&lease_, What(), &state);
     }
     const bool fired = guard_.fired();
     // After a failure the session may sit in an aborted transaction block
-    // (the one-message prepare) or hold results libpqxx did not read: never
-    // hand it to the next caller.
+    // (the one-message prepare): never hand it to the next caller.
     lease_.MarkBroken();
     Release();
     if (op_ == Op::kPrepare) {
@@ -135,16 +139,15 @@ class PostgresParticipant::Started : public StartedCall {
     return owner_->name() + kVerb[static_cast<int>(op_)] + gid_;
   }
 
-  // Ends the pipeline and the transaction object before the lease goes back.
+  // libpq's messages end in a newline and may span lines; a Status has one.
+  static std::string FirstErrorLine(const char* m) {
+    std::string s = m ? m : "";
+    s = s.substr(0, s.find('\n'));
+    return s.empty() ? "connection lost" : s;
+  }
+
+  // The deadline's watch ends before the lease goes back.
   void Release() {
-    try {
-      pipe_.reset();
-    } catch (...) {
-    }
-    try {
-      tx_.reset();
-    } catch (...) {
-    }
     guard_ = CallDeadlines::Guard();
     lease_ = PgPool::Lease();
   }
@@ -155,9 +158,6 @@ class PostgresParticipant::Started : public StartedCall {
   const std::chrono::steady_clock::time_point deadline_;
   PgPool::Lease lease_;
   CallDeadlines::Guard guard_;
-  std::optional<pqxx::nontransaction> tx_;
-  std::optional<pqxx::pipeline> pipe_;
-  std::vector<pqxx::pipeline::query_id> ids_;
   bool finished_ = false;
   // The prepare's statements with an expect_rows, each with its part's
   // index (part 0 is BEGIN, then the statements, then the PREPARE). Copied:

@@ -199,3 +199,32 @@ TEST_F(PgStartedTest, AnAbandonedStartedCallDoesNotPoisonThePool) {
 }
 
 }  // namespace
+
+// A session that ends while its started call runs (here a statement of the
+// work terminates its own backend, as an administrator or a restart would):
+// the prepare answers Unavailable with the server's reason, stages nothing,
+// and its connection is dropped, not reused; a one-phase commit that lost
+// its session answers InDoubt, as CommitOnePhase does.
+TEST_F(PgStartedTest, ASessionEndedMidCallIsUnavailableAndItsConnectionDropped) {
+  auto killer = [](int id) {
+    Work w = Insert(id);
+    w.statements.push_back(SqlStatement{"SELECT pg_terminate_backend(pg_backend_pid())", {}});
+    return w;
+  };
+  const uint64_t dropped = p_->pool()->stats().dropped_total;
+  auto prepare = p_->StartPrepare("t1:killed", killer(60));
+  ASSERT_NE(prepare, nullptr);
+  Status s = prepare->Finish();
+  EXPECT_EQ(s.code(), Status::Code::kUnavailable) << s.ToString();
+  EXPECT_NE(s.message().find("57P01"), std::string::npos) << s.ToString();
+  auto one_phase = p_->StartCommitOnePhase(killer(61));
+  ASSERT_NE(one_phase, nullptr);
+  s = one_phase->Finish();
+  EXPECT_EQ(s.code(), Status::Code::kInDoubt) << s.ToString();
+  EXPECT_EQ(p_->pool()->stats().dropped_total, dropped + 2);
+  EXPECT_EQ(Prepared(), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM kv WHERE id IN (60, 61)"), 0);
+  ASSERT_TRUE(p_->StartPrepare("t1:after", Insert(62))->Finish().ok());
+  ASSERT_TRUE(p_->StartCommit("t1:after")->Finish().ok());
+  EXPECT_EQ(Count("SELECT count(*) FROM kv WHERE id = 62"), 1);
+}
