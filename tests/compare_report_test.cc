@@ -545,8 +545,8 @@ TEST(CompareReportFullRun, TheCommittedSchema1RunStillRenders) {
 // results.json, never edited by hand: a renderer change re-renders them
 // (`dualwrite compare --from DIR/results.json --out DIR`).
 TEST(CompareReportFullRun, TheCommittedReportsAreTheCurrentRendering) {
-  for (const char* dir : {"full", "quick", "quick-nats", "quick-rabbitmq", "full-2026-12-06b",
-                          "full-2026-12-06a", "full-2026-12-05"}) {
+  for (const char* dir : {"full", "quick", "quick-nats", "quick-rabbitmq", "full-2026-12-07a",
+                          "full-2026-12-06b", "full-2026-12-06a", "full-2026-12-05"}) {
     std::string path = CommittedRunPath(dir);
     std::ifstream in(path.substr(0, path.size() - std::string("results.json").size()) +
                      "report.md");

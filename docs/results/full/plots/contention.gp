@@ -35,7 +35,7 @@ set key at screen 0.840195394, screen 0.933962264 top left Left reverse samplen 
 set logscale x
 set logscale y
 set xrange [0.75:13300]
-set yrange [1:10000]
+set yrange [1:1000]
 set xtics (1, 16, 10000)
 plot 'contention.dat' index 5 using 1:2 with linespoints lc rgb '#1f77b4' dt 1 lw 1.5 pt 7 ps 0.5 title '2pc-file', \
      'contention.dat' index 6 using 1:2 with linespoints lc rgb '#9467bd' dt 1 lw 1.5 pt 7 ps 0.5 title '2pc-pg', \
@@ -75,7 +75,7 @@ set key at screen 0.840195394, screen 0.613207547 top left Left reverse samplen 
 set logscale x
 set logscale y
 set xrange [0.75:13300]
-set yrange [1:10000]
+set yrange [1:1000]
 set xtics (1, 16, 10000)
 plot 'contention.dat' index 19 using 1:2 with linespoints lc rgb '#d62728' dt 1 lw 1.5 pt 7 ps 0.5 title 'outbox-skip-locked', \
      'contention.dat' index 20 using 1:2 with linespoints lc rgb '#ff7f0e' dt 1 lw 1.5 pt 7 ps 0.5 title 'outbox-status', \
@@ -112,7 +112,7 @@ set key at screen 0.840195394, screen 0.29245283 top left Left reverse samplen 3
 set logscale x
 set logscale y
 set xrange [0.75:13300]
-set yrange [1:10000]
+set yrange [1:1000]
 set xtics (1, 16, 10000)
 plot 'contention.dat' index 30 using 1:2 with linespoints lc rgb '#6a3d9a' dt 1 lw 1.5 pt 7 ps 0.5 title '3pc', \
      'contention.dat' index 31 using 1:2 with linespoints lc rgb '#7f7f7f' dt 2 lw 1.5 pt 7 ps 0.5 title 'floor'
@@ -151,7 +151,7 @@ set key at screen 0.840195394, screen 0.933962264 top left Left reverse samplen 
 set logscale x
 set logscale y
 set xrange [0.75:13300]
-set yrange [1:10000]
+set yrange [1:1000]
 set xtics (1, 16, 10000)
 plot 'contention.dat' index 5 using 1:2 with linespoints lc rgb '#1f77b4' dt 1 lw 1.5 pt 7 ps 0.5 title '2pc-file', \
      'contention.dat' index 6 using 1:2 with linespoints lc rgb '#9467bd' dt 1 lw 1.5 pt 7 ps 0.5 title '2pc-pg', \
@@ -191,7 +191,7 @@ set key at screen 0.840195394, screen 0.613207547 top left Left reverse samplen 
 set logscale x
 set logscale y
 set xrange [0.75:13300]
-set yrange [1:10000]
+set yrange [1:1000]
 set xtics (1, 16, 10000)
 plot 'contention.dat' index 19 using 1:2 with linespoints lc rgb '#d62728' dt 1 lw 1.5 pt 7 ps 0.5 title 'outbox-skip-locked', \
      'contention.dat' index 20 using 1:2 with linespoints lc rgb '#ff7f0e' dt 1 lw 1.5 pt 7 ps 0.5 title 'outbox-status', \
@@ -228,7 +228,7 @@ set key at screen 0.840195394, screen 0.29245283 top left Left reverse samplen 3
 set logscale x
 set logscale y
 set xrange [0.75:13300]
-set yrange [1:10000]
+set yrange [1:1000]
 set xtics (1, 16, 10000)
 plot 'contention.dat' index 30 using 1:2 with linespoints lc rgb '#6a3d9a' dt 1 lw 1.5 pt 7 ps 0.5 title '3pc', \
      'contention.dat' index 31 using 1:2 with linespoints lc rgb '#7f7f7f' dt 2 lw 1.5 pt 7 ps 0.5 title 'floor'

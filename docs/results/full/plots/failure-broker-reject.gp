@@ -4,7 +4,7 @@
 set grid
 set terminal svg size 1391,720 dynamic noenhanced font 'sans,10' background rgb 'white'
 set output 'failure-broker-reject.svg'
-set object 1 rectangle from first 0, graph 0 to first 5.000095, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
+set object 1 rectangle from first 0, graph 0 to first 5.000125, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
 set multiplot title 'broker-reject: availability and p99 of the successes per 250 ms (fault shaded)' font ',13'
 set lmargin at screen 0.0603882099
 set rmargin at screen 0.412652768
@@ -31,7 +31,7 @@ set key at screen 0.865564342, screen 0.902777778 top left Left reverse samplen 
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [1:100]
+set yrange [1:10000]
 set xtics autofreq
 plot 'failure-broker-reject.dat' index 1 using 1:2 with lines lc rgb '#e7298a' dt 1 lw 1.5 title 'saga'
 set lmargin at screen 0.0603882099
@@ -59,14 +59,14 @@ set key at screen 0.865564342, screen 0.430555556 top left Left reverse samplen 
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [1:100]
+set yrange [1:10000]
 set xtics autofreq
 plot 'failure-broker-reject.dat' index 3 using 1:2 with lines lc rgb '#e6ab02' dt 1 lw 1.5 title 'event-sourced'
 unset multiplot
 set output
 set terminal pngcairo size 1391,720 noenhanced font 'sans,10'
 set output 'failure-broker-reject.png'
-set object 1 rectangle from first 0, graph 0 to first 5.000095, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
+set object 1 rectangle from first 0, graph 0 to first 5.000125, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
 set multiplot title 'broker-reject: availability and p99 of the successes per 250 ms (fault shaded)' font ',13'
 set lmargin at screen 0.0603882099
 set rmargin at screen 0.412652768
@@ -93,7 +93,7 @@ set key at screen 0.865564342, screen 0.902777778 top left Left reverse samplen 
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [1:100]
+set yrange [1:10000]
 set xtics autofreq
 plot 'failure-broker-reject.dat' index 1 using 1:2 with lines lc rgb '#e7298a' dt 1 lw 1.5 title 'saga'
 set lmargin at screen 0.0603882099
@@ -121,7 +121,7 @@ set key at screen 0.865564342, screen 0.430555556 top left Left reverse samplen 
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [1:100]
+set yrange [1:10000]
 set xtics autofreq
 plot 'failure-broker-reject.dat' index 3 using 1:2 with lines lc rgb '#e6ab02' dt 1 lw 1.5 title 'event-sourced'
 unset multiplot

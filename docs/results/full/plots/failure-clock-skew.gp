@@ -4,7 +4,7 @@
 set grid
 set terminal svg size 1433,540 dynamic noenhanced font 'sans,10' background rgb 'white'
 set output 'failure-clock-skew.svg'
-set object 1 rectangle from first 0, graph 0 to first 5.000168, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
+set object 1 rectangle from first 0, graph 0 to first 5.000208, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
 set multiplot title 'clock-skew: availability and p99 of the successes per 250 ms (fault shaded)' font ',13'
 set lmargin at screen 0.0586182833
 set rmargin at screen 0.400558269
@@ -35,7 +35,7 @@ set key at screen 0.840195394, screen 0.87037037 top left Left reverse samplen 3
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [1:100]
+set yrange [1:10000]
 set xtics autofreq
 plot 'failure-clock-skew.dat' index 5 using 1:2 with lines lc rgb '#d62728' dt 1 lw 1.5 title 'outbox-skip-locked', \
      'failure-clock-skew.dat' index 6 using 1:2 with lines lc rgb '#ff7f0e' dt 1 lw 1.5 title 'outbox-status', \
@@ -46,7 +46,7 @@ unset multiplot
 set output
 set terminal pngcairo size 1433,540 noenhanced font 'sans,10'
 set output 'failure-clock-skew.png'
-set object 1 rectangle from first 0, graph 0 to first 5.000168, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
+set object 1 rectangle from first 0, graph 0 to first 5.000208, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
 set multiplot title 'clock-skew: availability and p99 of the successes per 250 ms (fault shaded)' font ',13'
 set lmargin at screen 0.0586182833
 set rmargin at screen 0.400558269
@@ -77,7 +77,7 @@ set key at screen 0.840195394, screen 0.87037037 top left Left reverse samplen 3
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [1:100]
+set yrange [1:10000]
 set xtics autofreq
 plot 'failure-clock-skew.dat' index 5 using 1:2 with lines lc rgb '#d62728' dt 1 lw 1.5 title 'outbox-skip-locked', \
      'failure-clock-skew.dat' index 6 using 1:2 with lines lc rgb '#ff7f0e' dt 1 lw 1.5 title 'outbox-status', \

@@ -4,7 +4,7 @@
 set grid
 set terminal svg size 1433,1060 dynamic noenhanced font 'sans,10' background rgb 'white'
 set output 'failure-in-doubt-held.svg'
-set object 1 rectangle from first 0, graph 0 to first 15.000109, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
+set object 1 rectangle from first 0, graph 0 to first 15.00023, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
 set multiplot title 'in-doubt-held: availability and p99 of the successes per 250 ms (fault shaded)' font ',13'
 set lmargin at screen 0.0586182833
 set rmargin at screen 0.400558269
@@ -35,7 +35,7 @@ set key at screen 0.840195394, screen 0.933962264 top left Left reverse samplen 
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [0.1:10000]
+set yrange [1:10000]
 set xtics autofreq
 plot 'failure-in-doubt-held.dat' index 5 using 1:2 with lines lc rgb '#1f77b4' dt 1 lw 1.5 title '2pc-file', \
      'failure-in-doubt-held.dat' index 6 using 1:2 with lines lc rgb '#9467bd' dt 1 lw 1.5 title '2pc-pg', \
@@ -75,7 +75,7 @@ set key at screen 0.840195394, screen 0.613207547 top left Left reverse samplen 
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [0.1:10000]
+set yrange [1:10000]
 set xtics autofreq
 plot 'failure-in-doubt-held.dat' index 19 using 1:2 with lines lc rgb '#d62728' dt 1 lw 1.5 title 'outbox-skip-locked', \
      'failure-in-doubt-held.dat' index 20 using 1:2 with lines lc rgb '#ff7f0e' dt 1 lw 1.5 title 'outbox-status', \
@@ -112,7 +112,7 @@ set key at screen 0.840195394, screen 0.29245283 top left Left reverse samplen 3
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [0.1:10000]
+set yrange [1:10000]
 set xtics autofreq
 plot 'failure-in-doubt-held.dat' index 30 using 1:2 with lines lc rgb '#6a3d9a' dt 1 lw 1.5 title '3pc', \
      'failure-in-doubt-held.dat' index 31 using 1:2 with lines lc rgb '#7f7f7f' dt 2 lw 1.5 title 'floor'
@@ -120,7 +120,7 @@ unset multiplot
 set output
 set terminal pngcairo size 1433,1060 noenhanced font 'sans,10'
 set output 'failure-in-doubt-held.png'
-set object 1 rectangle from first 0, graph 0 to first 15.000109, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
+set object 1 rectangle from first 0, graph 0 to first 15.00023, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
 set multiplot title 'in-doubt-held: availability and p99 of the successes per 250 ms (fault shaded)' font ',13'
 set lmargin at screen 0.0586182833
 set rmargin at screen 0.400558269
@@ -151,7 +151,7 @@ set key at screen 0.840195394, screen 0.933962264 top left Left reverse samplen 
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [0.1:10000]
+set yrange [1:10000]
 set xtics autofreq
 plot 'failure-in-doubt-held.dat' index 5 using 1:2 with lines lc rgb '#1f77b4' dt 1 lw 1.5 title '2pc-file', \
      'failure-in-doubt-held.dat' index 6 using 1:2 with lines lc rgb '#9467bd' dt 1 lw 1.5 title '2pc-pg', \
@@ -191,7 +191,7 @@ set key at screen 0.840195394, screen 0.613207547 top left Left reverse samplen 
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [0.1:10000]
+set yrange [1:10000]
 set xtics autofreq
 plot 'failure-in-doubt-held.dat' index 19 using 1:2 with lines lc rgb '#d62728' dt 1 lw 1.5 title 'outbox-skip-locked', \
      'failure-in-doubt-held.dat' index 20 using 1:2 with lines lc rgb '#ff7f0e' dt 1 lw 1.5 title 'outbox-status', \
@@ -228,7 +228,7 @@ set key at screen 0.840195394, screen 0.29245283 top left Left reverse samplen 3
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [0.1:10000]
+set yrange [1:10000]
 set xtics autofreq
 plot 'failure-in-doubt-held.dat' index 30 using 1:2 with lines lc rgb '#6a3d9a' dt 1 lw 1.5 title '3pc', \
      'failure-in-doubt-held.dat' index 31 using 1:2 with lines lc rgb '#7f7f7f' dt 2 lw 1.5 title 'floor'

@@ -4,7 +4,7 @@
 set grid
 set terminal svg size 1433,1740 dynamic noenhanced font 'sans,10' background rgb 'white'
 set output 'failure-postgres-restart.svg'
-set object 1 rectangle from first 0, graph 0 to first 5.000385, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
+set object 1 rectangle from first 0, graph 0 to first 5.000153, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
 set multiplot title 'postgres-restart: availability and p99 of the successes per 250 ms (fault shaded)' font ',13'
 set lmargin at screen 0.0586182833
 set rmargin at screen 0.400558269
@@ -35,7 +35,7 @@ set key at screen 0.840195394, screen 0.959770115 top left Left reverse samplen 
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [1:10000]
+set yrange [0.1:10000]
 set xtics autofreq
 plot 'failure-postgres-restart.dat' index 5 using 1:2 with lines lc rgb '#1f77b4' dt 1 lw 1.5 title '2pc-file', \
      'failure-postgres-restart.dat' index 6 using 1:2 with lines lc rgb '#9467bd' dt 1 lw 1.5 title '2pc-pg', \
@@ -75,7 +75,7 @@ set key at screen 0.840195394, screen 0.764367816 top left Left reverse samplen 
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [1:10000]
+set yrange [0.1:10000]
 set xtics autofreq
 plot 'failure-postgres-restart.dat' index 19 using 1:2 with lines lc rgb '#d62728' dt 1 lw 1.5 title 'outbox-skip-locked', \
      'failure-postgres-restart.dat' index 20 using 1:2 with lines lc rgb '#ff7f0e' dt 1 lw 1.5 title 'outbox-status', \
@@ -112,7 +112,7 @@ set key at screen 0.840195394, screen 0.568965517 top left Left reverse samplen 
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [1:10000]
+set yrange [0.1:10000]
 set xtics autofreq
 plot 'failure-postgres-restart.dat' index 30 using 1:2 with lines lc rgb '#e7298a' dt 1 lw 1.5 title 'saga', \
      'failure-postgres-restart.dat' index 31 using 1:2 with lines lc rgb '#7f7f7f' dt 2 lw 1.5 title 'floor'
@@ -142,7 +142,7 @@ set key at screen 0.840195394, screen 0.373563218 top left Left reverse samplen 
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [1:10000]
+set yrange [0.1:10000]
 set xtics autofreq
 plot 'failure-postgres-restart.dat' index 34 using 1:2 with lines lc rgb '#e6ab02' dt 1 lw 1.5 title 'event-sourced', \
      'failure-postgres-restart.dat' index 35 using 1:2 with lines lc rgb '#7f7f7f' dt 2 lw 1.5 title 'floor'
@@ -172,7 +172,7 @@ set key at screen 0.840195394, screen 0.17816092 top left Left reverse samplen 3
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [1:10000]
+set yrange [0.1:10000]
 set xtics autofreq
 plot 'failure-postgres-restart.dat' index 38 using 1:2 with lines lc rgb '#6a3d9a' dt 1 lw 1.5 title '3pc', \
      'failure-postgres-restart.dat' index 39 using 1:2 with lines lc rgb '#7f7f7f' dt 2 lw 1.5 title 'floor'
@@ -180,7 +180,7 @@ unset multiplot
 set output
 set terminal pngcairo size 1433,1740 noenhanced font 'sans,10'
 set output 'failure-postgres-restart.png'
-set object 1 rectangle from first 0, graph 0 to first 5.000385, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
+set object 1 rectangle from first 0, graph 0 to first 5.000153, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
 set multiplot title 'postgres-restart: availability and p99 of the successes per 250 ms (fault shaded)' font ',13'
 set lmargin at screen 0.0586182833
 set rmargin at screen 0.400558269
@@ -211,7 +211,7 @@ set key at screen 0.840195394, screen 0.959770115 top left Left reverse samplen 
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [1:10000]
+set yrange [0.1:10000]
 set xtics autofreq
 plot 'failure-postgres-restart.dat' index 5 using 1:2 with lines lc rgb '#1f77b4' dt 1 lw 1.5 title '2pc-file', \
      'failure-postgres-restart.dat' index 6 using 1:2 with lines lc rgb '#9467bd' dt 1 lw 1.5 title '2pc-pg', \
@@ -251,7 +251,7 @@ set key at screen 0.840195394, screen 0.764367816 top left Left reverse samplen 
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [1:10000]
+set yrange [0.1:10000]
 set xtics autofreq
 plot 'failure-postgres-restart.dat' index 19 using 1:2 with lines lc rgb '#d62728' dt 1 lw 1.5 title 'outbox-skip-locked', \
      'failure-postgres-restart.dat' index 20 using 1:2 with lines lc rgb '#ff7f0e' dt 1 lw 1.5 title 'outbox-status', \
@@ -288,7 +288,7 @@ set key at screen 0.840195394, screen 0.568965517 top left Left reverse samplen 
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [1:10000]
+set yrange [0.1:10000]
 set xtics autofreq
 plot 'failure-postgres-restart.dat' index 30 using 1:2 with lines lc rgb '#e7298a' dt 1 lw 1.5 title 'saga', \
      'failure-postgres-restart.dat' index 31 using 1:2 with lines lc rgb '#7f7f7f' dt 2 lw 1.5 title 'floor'
@@ -318,7 +318,7 @@ set key at screen 0.840195394, screen 0.373563218 top left Left reverse samplen 
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [1:10000]
+set yrange [0.1:10000]
 set xtics autofreq
 plot 'failure-postgres-restart.dat' index 34 using 1:2 with lines lc rgb '#e6ab02' dt 1 lw 1.5 title 'event-sourced', \
      'failure-postgres-restart.dat' index 35 using 1:2 with lines lc rgb '#7f7f7f' dt 2 lw 1.5 title 'floor'
@@ -348,7 +348,7 @@ set key at screen 0.840195394, screen 0.17816092 top left Left reverse samplen 3
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [1:10000]
+set yrange [0.1:10000]
 set xtics autofreq
 plot 'failure-postgres-restart.dat' index 38 using 1:2 with lines lc rgb '#6a3d9a' dt 1 lw 1.5 title '3pc', \
      'failure-postgres-restart.dat' index 39 using 1:2 with lines lc rgb '#7f7f7f' dt 2 lw 1.5 title 'floor'

@@ -4,7 +4,7 @@
 set grid
 set terminal svg size 1433,1740 dynamic noenhanced font 'sans,10' background rgb 'white'
 set output 'failure-process-kill.svg'
-set object 1 rectangle from first 0, graph 0 to first 5.0001, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
+set object 1 rectangle from first 0, graph 0 to first 5.000131, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
 set multiplot title 'process-kill: availability and p99 of the successes per 250 ms (fault shaded)' font ',13'
 set lmargin at screen 0.0586182833
 set rmargin at screen 0.400558269
@@ -34,7 +34,7 @@ set key at screen 0.840195394, screen 0.959770115 top left Left reverse samplen 
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [0.1:100]
+set yrange [1:10000]
 set xtics autofreq
 plot 'failure-process-kill.dat' index 4 using 1:2 with lines lc rgb '#1f77b4' dt 1 lw 1.5 title '2pc-file', \
      'failure-process-kill.dat' index 5 using 1:2 with lines lc rgb '#9467bd' dt 1 lw 1.5 title '2pc-pg', \
@@ -72,7 +72,7 @@ set key at screen 0.840195394, screen 0.764367816 top left Left reverse samplen 
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [0.1:100]
+set yrange [1:10000]
 set xtics autofreq
 plot 'failure-process-kill.dat' index 16 using 1:2 with lines lc rgb '#d62728' dt 1 lw 1.5 title 'outbox-skip-locked', \
      'failure-process-kill.dat' index 17 using 1:2 with lines lc rgb '#ff7f0e' dt 1 lw 1.5 title 'outbox-status', \
@@ -107,7 +107,7 @@ set key at screen 0.840195394, screen 0.568965517 top left Left reverse samplen 
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [0.1:100]
+set yrange [1:10000]
 set xtics autofreq
 plot 'failure-process-kill.dat' index 25 using 1:2 with lines lc rgb '#e7298a' dt 1 lw 1.5 title 'saga'
 set lmargin at screen 0.0586182833
@@ -135,7 +135,7 @@ set key at screen 0.840195394, screen 0.373563218 top left Left reverse samplen 
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [0.1:100]
+set yrange [1:10000]
 set xtics autofreq
 plot 'failure-process-kill.dat' index 27 using 1:2 with lines lc rgb '#e6ab02' dt 1 lw 1.5 title 'event-sourced'
 set lmargin at screen 0.0586182833
@@ -163,14 +163,14 @@ set key at screen 0.840195394, screen 0.17816092 top left Left reverse samplen 3
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [0.1:100]
+set yrange [1:10000]
 set xtics autofreq
 plot 'failure-process-kill.dat' index 29 using 1:2 with lines lc rgb '#6a3d9a' dt 1 lw 1.5 title '3pc'
 unset multiplot
 set output
 set terminal pngcairo size 1433,1740 noenhanced font 'sans,10'
 set output 'failure-process-kill.png'
-set object 1 rectangle from first 0, graph 0 to first 5.0001, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
+set object 1 rectangle from first 0, graph 0 to first 5.000131, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
 set multiplot title 'process-kill: availability and p99 of the successes per 250 ms (fault shaded)' font ',13'
 set lmargin at screen 0.0586182833
 set rmargin at screen 0.400558269
@@ -200,7 +200,7 @@ set key at screen 0.840195394, screen 0.959770115 top left Left reverse samplen 
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [0.1:100]
+set yrange [1:10000]
 set xtics autofreq
 plot 'failure-process-kill.dat' index 4 using 1:2 with lines lc rgb '#1f77b4' dt 1 lw 1.5 title '2pc-file', \
      'failure-process-kill.dat' index 5 using 1:2 with lines lc rgb '#9467bd' dt 1 lw 1.5 title '2pc-pg', \
@@ -238,7 +238,7 @@ set key at screen 0.840195394, screen 0.764367816 top left Left reverse samplen 
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [0.1:100]
+set yrange [1:10000]
 set xtics autofreq
 plot 'failure-process-kill.dat' index 16 using 1:2 with lines lc rgb '#d62728' dt 1 lw 1.5 title 'outbox-skip-locked', \
      'failure-process-kill.dat' index 17 using 1:2 with lines lc rgb '#ff7f0e' dt 1 lw 1.5 title 'outbox-status', \
@@ -273,7 +273,7 @@ set key at screen 0.840195394, screen 0.568965517 top left Left reverse samplen 
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [0.1:100]
+set yrange [1:10000]
 set xtics autofreq
 plot 'failure-process-kill.dat' index 25 using 1:2 with lines lc rgb '#e7298a' dt 1 lw 1.5 title 'saga'
 set lmargin at screen 0.0586182833
@@ -301,7 +301,7 @@ set key at screen 0.840195394, screen 0.373563218 top left Left reverse samplen 
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [0.1:100]
+set yrange [1:10000]
 set xtics autofreq
 plot 'failure-process-kill.dat' index 27 using 1:2 with lines lc rgb '#e6ab02' dt 1 lw 1.5 title 'event-sourced'
 set lmargin at screen 0.0586182833
@@ -329,7 +329,7 @@ set key at screen 0.840195394, screen 0.17816092 top left Left reverse samplen 3
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [0.1:100]
+set yrange [1:10000]
 set xtics autofreq
 plot 'failure-process-kill.dat' index 29 using 1:2 with lines lc rgb '#6a3d9a' dt 1 lw 1.5 title '3pc'
 unset multiplot

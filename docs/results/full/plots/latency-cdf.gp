@@ -16,7 +16,7 @@ set ylabel 'fraction of operations'
 set key at screen 0.790484904, screen 0.963917526 top left Left reverse samplen 3 spacing 1.2 box opaque
 set logscale x
 unset logscale y
-set xrange [0.1:1000]
+set xrange [0.1:10000]
 set yrange [0:1]
 set xtics autofreq
 plot 'latency-cdf.dat' index 0 using 1:2 with lines lc rgb '#1f77b4' dt 1 lw 1.5 title '2pc-file', \
@@ -34,7 +34,7 @@ set ylabel 'fraction of operations'
 set key at screen 0.790484904, screen 0.768041237 top left Left reverse samplen 3 spacing 1.2 box opaque
 set logscale x
 unset logscale y
-set xrange [0.1:1000]
+set xrange [0.1:10000]
 set yrange [0:1]
 set xtics autofreq
 plot 'latency-cdf.dat' index 5 using 1:2 with lines lc rgb '#d62728' dt 1 lw 1.5 title 'outbox-skip-locked', \
@@ -56,7 +56,7 @@ set ylabel 'fraction of operations'
 set key at screen 0.790484904, screen 0.572164948 top left Left reverse samplen 3 spacing 1.2 box opaque
 set logscale x
 unset logscale y
-set xrange [0.1:1000]
+set xrange [0.1:10000]
 set yrange [0:1]
 set xtics autofreq
 plot 'latency-cdf.dat' index 14 using 1:2 with lines lc rgb '#e7298a' dt 1 lw 1.5 title 'saga', \
@@ -71,7 +71,7 @@ set ylabel 'fraction of operations'
 set key at screen 0.790484904, screen 0.37628866 top left Left reverse samplen 3 spacing 1.2 box opaque
 set logscale x
 unset logscale y
-set xrange [0.1:1000]
+set xrange [0.1:10000]
 set yrange [0:1]
 set xtics autofreq
 plot 'latency-cdf.dat' index 16 using 1:2 with lines lc rgb '#e6ab02' dt 1 lw 1.5 title 'event-sourced', \
@@ -86,7 +86,7 @@ set ylabel 'fraction of operations'
 set key at screen 0.790484904, screen 0.180412371 top left Left reverse samplen 3 spacing 1.2 box opaque
 set logscale x
 unset logscale y
-set xrange [0.1:1000]
+set xrange [0.1:10000]
 set yrange [0:1]
 set xtics autofreq
 plot 'latency-cdf.dat' index 18 using 1:2 with lines lc rgb '#6a3d9a' dt 1 lw 1.5 title '3pc', \
@@ -107,7 +107,7 @@ set ylabel 'fraction of operations'
 set key at screen 0.790484904, screen 0.963917526 top left Left reverse samplen 3 spacing 1.2 box opaque
 set logscale x
 unset logscale y
-set xrange [0.1:1000]
+set xrange [0.1:10000]
 set yrange [0:1]
 set xtics autofreq
 plot 'latency-cdf.dat' index 0 using 1:2 with lines lc rgb '#1f77b4' dt 1 lw 1.5 title '2pc-file', \
@@ -125,7 +125,7 @@ set ylabel 'fraction of operations'
 set key at screen 0.790484904, screen 0.768041237 top left Left reverse samplen 3 spacing 1.2 box opaque
 set logscale x
 unset logscale y
-set xrange [0.1:1000]
+set xrange [0.1:10000]
 set yrange [0:1]
 set xtics autofreq
 plot 'latency-cdf.dat' index 5 using 1:2 with lines lc rgb '#d62728' dt 1 lw 1.5 title 'outbox-skip-locked', \
@@ -147,7 +147,7 @@ set ylabel 'fraction of operations'
 set key at screen 0.790484904, screen 0.572164948 top left Left reverse samplen 3 spacing 1.2 box opaque
 set logscale x
 unset logscale y
-set xrange [0.1:1000]
+set xrange [0.1:10000]
 set yrange [0:1]
 set xtics autofreq
 plot 'latency-cdf.dat' index 14 using 1:2 with lines lc rgb '#e7298a' dt 1 lw 1.5 title 'saga', \
@@ -162,7 +162,7 @@ set ylabel 'fraction of operations'
 set key at screen 0.790484904, screen 0.37628866 top left Left reverse samplen 3 spacing 1.2 box opaque
 set logscale x
 unset logscale y
-set xrange [0.1:1000]
+set xrange [0.1:10000]
 set yrange [0:1]
 set xtics autofreq
 plot 'latency-cdf.dat' index 16 using 1:2 with lines lc rgb '#e6ab02' dt 1 lw 1.5 title 'event-sourced', \
@@ -177,7 +177,7 @@ set ylabel 'fraction of operations'
 set key at screen 0.790484904, screen 0.180412371 top left Left reverse samplen 3 spacing 1.2 box opaque
 set logscale x
 unset logscale y
-set xrange [0.1:1000]
+set xrange [0.1:10000]
 set yrange [0:1]
 set xtics autofreq
 plot 'latency-cdf.dat' index 18 using 1:2 with lines lc rgb '#6a3d9a' dt 1 lw 1.5 title '3pc', \

@@ -17,7 +17,7 @@ set key at screen 0.712871287, screen 0.963917526 top left Left reverse samplen 
 set logscale x
 unset logscale y
 set xrange [0.75:85.12]
-set yrange [0:12000]
+set yrange [0:15000]
 set xtics (1, 4, 16, 64)
 plot 'throughput.dat' index 0 using 1:2:3:4 with yerrorlines lc rgb '#1f77b4' dt 1 lw 1.5 pt 7 ps 0.5 title '2pc-file', \
      'throughput.dat' index 1 using 1:2:3:4 with yerrorlines lc rgb '#1f77b4' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
@@ -41,7 +41,7 @@ set key at screen 0.712871287, screen 0.768041237 top left Left reverse samplen 
 set logscale x
 unset logscale y
 set xrange [0.75:85.12]
-set yrange [0:12000]
+set yrange [0:15000]
 set xtics (1, 4, 16, 64)
 plot 'throughput.dat' index 9 using 1:2:3:4 with yerrorlines lc rgb '#d62728' dt 1 lw 1.5 pt 7 ps 0.5 title 'outbox-skip-locked', \
      'throughput.dat' index 10 using 1:2:3:4 with yerrorlines lc rgb '#d62728' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
@@ -73,7 +73,7 @@ set key at screen 0.712871287, screen 0.572164948 top left Left reverse samplen 
 set logscale x
 unset logscale y
 set xrange [0.75:85.12]
-set yrange [0:12000]
+set yrange [0:15000]
 set xtics (1, 4, 16, 64)
 plot 'throughput.dat' index 26 using 1:2:3:4 with yerrorlines lc rgb '#e7298a' dt 1 lw 1.5 pt 7 ps 0.5 title 'saga', \
      'throughput.dat' index 27 using 1:2:3:4 with yerrorlines lc rgb '#e7298a' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
@@ -91,7 +91,7 @@ set key at screen 0.712871287, screen 0.37628866 top left Left reverse samplen 3
 set logscale x
 unset logscale y
 set xrange [0.75:85.12]
-set yrange [0:12000]
+set yrange [0:15000]
 set xtics (1, 4, 16, 64)
 plot 'throughput.dat' index 29 using 1:2:3:4 with yerrorlines lc rgb '#e6ab02' dt 1 lw 1.5 pt 7 ps 0.5 title 'event-sourced', \
      'throughput.dat' index 30 using 1:2:3:4 with yerrorlines lc rgb '#e6ab02' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
@@ -109,7 +109,7 @@ set key at screen 0.712871287, screen 0.180412371 top left Left reverse samplen 
 set logscale x
 unset logscale y
 set xrange [0.75:85.12]
-set yrange [0:12000]
+set yrange [0:15000]
 set xtics (1, 4, 16, 64)
 plot 'throughput.dat' index 32 using 1:2:3:4 with yerrorlines lc rgb '#6a3d9a' dt 1 lw 1.5 pt 7 ps 0.5 title '3pc', \
      'throughput.dat' index 33 using 1:2:3:4 with yerrorlines lc rgb '#6a3d9a' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
@@ -133,7 +133,7 @@ set key at screen 0.712871287, screen 0.963917526 top left Left reverse samplen 
 set logscale x
 unset logscale y
 set xrange [0.75:85.12]
-set yrange [0:12000]
+set yrange [0:15000]
 set xtics (1, 4, 16, 64)
 plot 'throughput.dat' index 0 using 1:2:3:4 with yerrorlines lc rgb '#1f77b4' dt 1 lw 1.5 pt 7 ps 0.5 title '2pc-file', \
      'throughput.dat' index 1 using 1:2:3:4 with yerrorlines lc rgb '#1f77b4' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
@@ -157,7 +157,7 @@ set key at screen 0.712871287, screen 0.768041237 top left Left reverse samplen 
 set logscale x
 unset logscale y
 set xrange [0.75:85.12]
-set yrange [0:12000]
+set yrange [0:15000]
 set xtics (1, 4, 16, 64)
 plot 'throughput.dat' index 9 using 1:2:3:4 with yerrorlines lc rgb '#d62728' dt 1 lw 1.5 pt 7 ps 0.5 title 'outbox-skip-locked', \
      'throughput.dat' index 10 using 1:2:3:4 with yerrorlines lc rgb '#d62728' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
@@ -189,7 +189,7 @@ set key at screen 0.712871287, screen 0.572164948 top left Left reverse samplen 
 set logscale x
 unset logscale y
 set xrange [0.75:85.12]
-set yrange [0:12000]
+set yrange [0:15000]
 set xtics (1, 4, 16, 64)
 plot 'throughput.dat' index 26 using 1:2:3:4 with yerrorlines lc rgb '#e7298a' dt 1 lw 1.5 pt 7 ps 0.5 title 'saga', \
      'throughput.dat' index 27 using 1:2:3:4 with yerrorlines lc rgb '#e7298a' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
@@ -207,7 +207,7 @@ set key at screen 0.712871287, screen 0.37628866 top left Left reverse samplen 3
 set logscale x
 unset logscale y
 set xrange [0.75:85.12]
-set yrange [0:12000]
+set yrange [0:15000]
 set xtics (1, 4, 16, 64)
 plot 'throughput.dat' index 29 using 1:2:3:4 with yerrorlines lc rgb '#e6ab02' dt 1 lw 1.5 pt 7 ps 0.5 title 'event-sourced', \
      'throughput.dat' index 30 using 1:2:3:4 with yerrorlines lc rgb '#e6ab02' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
@@ -225,7 +225,7 @@ set key at screen 0.712871287, screen 0.180412371 top left Left reverse samplen 
 set logscale x
 unset logscale y
 set xrange [0.75:85.12]
-set yrange [0:12000]
+set yrange [0:15000]
 set xtics (1, 4, 16, 64)
 plot 'throughput.dat' index 32 using 1:2:3:4 with yerrorlines lc rgb '#6a3d9a' dt 1 lw 1.5 pt 7 ps 0.5 title '3pc', \
      'throughput.dat' index 33 using 1:2:3:4 with yerrorlines lc rgb '#6a3d9a' dt 2 lw 1.5 pt 7 ps 0.5 notitle, \
