@@ -4,7 +4,7 @@
 set grid
 set terminal svg size 1093,540 dynamic noenhanced font 'sans,10' background rgb 'white'
 set output 'backlog-broker-down.svg'
-set object 1 rectangle from first 0, graph 0 to first 1.500106, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
+set object 1 rectangle from first 0, graph 0 to first 1.500114, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
 set multiplot title 'Outbox backlog (unsent rows) during broker-down (shaded)' font ',13'
 set lmargin at screen 0.076852699
 set rmargin at screen 0.763037511
@@ -25,7 +25,7 @@ unset multiplot
 set output
 set terminal pngcairo size 1093,540 noenhanced font 'sans,10'
 set output 'backlog-broker-down.png'
-set object 1 rectangle from first 0, graph 0 to first 1.500106, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
+set object 1 rectangle from first 0, graph 0 to first 1.500114, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
 set multiplot title 'Outbox backlog (unsent rows) during broker-down (shaded)' font ',13'
 set lmargin at screen 0.076852699
 set rmargin at screen 0.763037511

@@ -17,7 +17,7 @@ unset key
 set logscale x
 unset logscale y
 set xrange [0.75:13300]
-set yrange [0:4000]
+set yrange [0:8000]
 set xtics (1, 10000)
 plot 'contention.dat' index 0 using 1:2 with linespoints lc rgb '#9467bd' dt 1 lw 1.5 pt 7 ps 0.5 title '2pc-pg', \
      'contention.dat' index 1 using 1:2 with linespoints lc rgb '#7f7f7f' dt 2 lw 1.5 pt 7 ps 0.5 title 'floor'
@@ -47,7 +47,7 @@ unset key
 set logscale x
 unset logscale y
 set xrange [0.75:13300]
-set yrange [0:4000]
+set yrange [0:8000]
 set xtics (1, 10000)
 plot 'contention.dat' index 4 using 1:2 with linespoints lc rgb '#d62728' dt 1 lw 1.5 pt 7 ps 0.5 title 'outbox-skip-locked', \
      'contention.dat' index 5 using 1:2 with linespoints lc rgb '#7f7f7f' dt 2 lw 1.5 pt 7 ps 0.5 title 'floor'
@@ -83,7 +83,7 @@ unset key
 set logscale x
 unset logscale y
 set xrange [0.75:13300]
-set yrange [0:4000]
+set yrange [0:8000]
 set xtics (1, 10000)
 plot 'contention.dat' index 0 using 1:2 with linespoints lc rgb '#9467bd' dt 1 lw 1.5 pt 7 ps 0.5 title '2pc-pg', \
      'contention.dat' index 1 using 1:2 with linespoints lc rgb '#7f7f7f' dt 2 lw 1.5 pt 7 ps 0.5 title 'floor'
@@ -113,7 +113,7 @@ unset key
 set logscale x
 unset logscale y
 set xrange [0.75:13300]
-set yrange [0:4000]
+set yrange [0:8000]
 set xtics (1, 10000)
 plot 'contention.dat' index 4 using 1:2 with linespoints lc rgb '#d62728' dt 1 lw 1.5 pt 7 ps 0.5 title 'outbox-skip-locked', \
      'contention.dat' index 5 using 1:2 with linespoints lc rgb '#7f7f7f' dt 2 lw 1.5 pt 7 ps 0.5 title 'floor'

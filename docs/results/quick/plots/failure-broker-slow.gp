@@ -4,7 +4,7 @@
 set grid
 set terminal svg size 1433,720 dynamic noenhanced font 'sans,10' background rgb 'white'
 set output 'failure-broker-slow.svg'
-set object 1 rectangle from first 0, graph 0 to first 1.500106, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
+set object 1 rectangle from first 0, graph 0 to first 1.50047, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
 set multiplot title 'broker-slow: availability and p99 of the successes per 250 ms (fault shaded)' font ',13'
 set lmargin at screen 0.0586182833
 set rmargin at screen 0.400558269
@@ -68,7 +68,7 @@ unset multiplot
 set output
 set terminal pngcairo size 1433,720 noenhanced font 'sans,10'
 set output 'failure-broker-slow.png'
-set object 1 rectangle from first 0, graph 0 to first 1.500106, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
+set object 1 rectangle from first 0, graph 0 to first 1.50047, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
 set multiplot title 'broker-slow: availability and p99 of the successes per 250 ms (fault shaded)' font ',13'
 set lmargin at screen 0.0586182833
 set rmargin at screen 0.400558269

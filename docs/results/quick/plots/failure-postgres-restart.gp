@@ -4,7 +4,7 @@
 set grid
 set terminal svg size 1433,720 dynamic noenhanced font 'sans,10' background rgb 'white'
 set output 'failure-postgres-restart.svg'
-set object 1 rectangle from first 0, graph 0 to first 1.500108, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
+set object 1 rectangle from first 0, graph 0 to first 1.500174, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
 set multiplot title 'postgres-restart: availability and p99 of the successes per 250 ms (fault shaded)' font ',13'
 set lmargin at screen 0.0586182833
 set rmargin at screen 0.400558269
@@ -31,7 +31,7 @@ set key at screen 0.840195394, screen 0.902777778 top left Left reverse samplen 
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [10:10000]
+set yrange [1:10000]
 set xtics autofreq
 plot 'failure-postgres-restart.dat' index 1 using 1:2 with lines lc rgb '#9467bd' dt 1 lw 1.5 title '2pc-pg'
 set lmargin at screen 0.0586182833
@@ -60,7 +60,7 @@ set key at screen 0.840195394, screen 0.430555556 top left Left reverse samplen 
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [10:10000]
+set yrange [1:10000]
 set xtics autofreq
 plot 'failure-postgres-restart.dat' index 4 using 1:2 with lines lc rgb '#d62728' dt 1 lw 1.5 title 'outbox-skip-locked', \
      'failure-postgres-restart.dat' index 5 using 1:2 with lines lc rgb '#2ca02c' dt 1 lw 1.5 title 'outbox-offset-naive'
@@ -68,7 +68,7 @@ unset multiplot
 set output
 set terminal pngcairo size 1433,720 noenhanced font 'sans,10'
 set output 'failure-postgres-restart.png'
-set object 1 rectangle from first 0, graph 0 to first 1.500108, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
+set object 1 rectangle from first 0, graph 0 to first 1.500174, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
 set multiplot title 'postgres-restart: availability and p99 of the successes per 250 ms (fault shaded)' font ',13'
 set lmargin at screen 0.0586182833
 set rmargin at screen 0.400558269
@@ -95,7 +95,7 @@ set key at screen 0.840195394, screen 0.902777778 top left Left reverse samplen 
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [10:10000]
+set yrange [1:10000]
 set xtics autofreq
 plot 'failure-postgres-restart.dat' index 1 using 1:2 with lines lc rgb '#9467bd' dt 1 lw 1.5 title '2pc-pg'
 set lmargin at screen 0.0586182833
@@ -124,7 +124,7 @@ set key at screen 0.840195394, screen 0.430555556 top left Left reverse samplen 
 unset logscale x
 set logscale y
 set autoscale xfix
-set yrange [10:10000]
+set yrange [1:10000]
 set xtics autofreq
 plot 'failure-postgres-restart.dat' index 4 using 1:2 with lines lc rgb '#d62728' dt 1 lw 1.5 title 'outbox-skip-locked', \
      'failure-postgres-restart.dat' index 5 using 1:2 with lines lc rgb '#2ca02c' dt 1 lw 1.5 title 'outbox-offset-naive'

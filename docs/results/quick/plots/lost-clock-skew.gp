@@ -4,7 +4,7 @@
 set grid
 set terminal svg size 1093,540 dynamic noenhanced font 'sans,10' background rgb 'white'
 set output 'lost-clock-skew.svg'
-set object 1 rectangle from first 0, graph 0 to first 1.501146, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
+set object 1 rectangle from first 0, graph 0 to first 1.500192, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
 set multiplot title 'clock-skew: messages lost, cumulative by intended start (fault shaded)' font ',13'
 set lmargin at screen 0.076852699
 set rmargin at screen 0.763037511
@@ -17,7 +17,7 @@ set key at screen 0.790484904, screen 0.907407407 top left Left reverse samplen 
 unset logscale x
 unset logscale y
 set autoscale xfix
-set yrange [-10.17:366.12]
+set yrange [-12.69:456.84]
 set xtics autofreq
 plot 'lost-clock-skew.dat' index 0 using 1:2 with steps lc rgb '#d62728' dt 1 lw 1.5 title 'outbox-skip-locked', \
      'lost-clock-skew.dat' index 1 using 1:2 with steps lc rgb '#2ca02c' dt 1 lw 1.5 title 'outbox-offset-naive'
@@ -25,7 +25,7 @@ unset multiplot
 set output
 set terminal pngcairo size 1093,540 noenhanced font 'sans,10'
 set output 'lost-clock-skew.png'
-set object 1 rectangle from first 0, graph 0 to first 1.501146, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
+set object 1 rectangle from first 0, graph 0 to first 1.500192, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
 set multiplot title 'clock-skew: messages lost, cumulative by intended start (fault shaded)' font ',13'
 set lmargin at screen 0.076852699
 set rmargin at screen 0.763037511
@@ -38,7 +38,7 @@ set key at screen 0.790484904, screen 0.907407407 top left Left reverse samplen 
 unset logscale x
 unset logscale y
 set autoscale xfix
-set yrange [-10.17:366.12]
+set yrange [-12.69:456.84]
 set xtics autofreq
 plot 'lost-clock-skew.dat' index 0 using 1:2 with steps lc rgb '#d62728' dt 1 lw 1.5 title 'outbox-skip-locked', \
      'lost-clock-skew.dat' index 1 using 1:2 with steps lc rgb '#2ca02c' dt 1 lw 1.5 title 'outbox-offset-naive'

@@ -4,7 +4,7 @@
 set grid
 set terminal svg size 1093,540 dynamic noenhanced font 'sans,10' background rgb 'white'
 set output 'lost-partition.svg'
-set object 1 rectangle from first 0, graph 0 to first 1.5001, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
+set object 1 rectangle from first 0, graph 0 to first 1.500091, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
 set multiplot title 'partition: messages lost, cumulative by intended start (fault shaded)' font ',13'
 set lmargin at screen 0.076852699
 set rmargin at screen 0.763037511
@@ -17,7 +17,7 @@ set key at screen 0.790484904, screen 0.907407407 top left Left reverse samplen 
 unset logscale x
 unset logscale y
 set autoscale xfix
-set yrange [-0.75:27]
+set yrange [-0.78:28.08]
 set xtics autofreq
 plot 'lost-partition.dat' index 0 using 1:2 with steps lc rgb '#9467bd' dt 1 lw 1.5 title '2pc-pg', \
      'lost-partition.dat' index 1 using 1:2 with steps lc rgb '#d62728' dt 1 lw 1.5 title 'outbox-skip-locked', \
@@ -26,7 +26,7 @@ unset multiplot
 set output
 set terminal pngcairo size 1093,540 noenhanced font 'sans,10'
 set output 'lost-partition.png'
-set object 1 rectangle from first 0, graph 0 to first 1.5001, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
+set object 1 rectangle from first 0, graph 0 to first 1.500091, graph 1 behind fillcolor rgb '#e4e4e4' fillstyle solid 1.0 noborder
 set multiplot title 'partition: messages lost, cumulative by intended start (fault shaded)' font ',13'
 set lmargin at screen 0.076852699
 set rmargin at screen 0.763037511
@@ -39,7 +39,7 @@ set key at screen 0.790484904, screen 0.907407407 top left Left reverse samplen 
 unset logscale x
 unset logscale y
 set autoscale xfix
-set yrange [-0.75:27]
+set yrange [-0.78:28.08]
 set xtics autofreq
 plot 'lost-partition.dat' index 0 using 1:2 with steps lc rgb '#9467bd' dt 1 lw 1.5 title '2pc-pg', \
      'lost-partition.dat' index 1 using 1:2 with steps lc rgb '#d62728' dt 1 lw 1.5 title 'outbox-skip-locked', \
