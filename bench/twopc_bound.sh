@@ -20,8 +20,8 @@
 #
 # Usage: bench/twopc_bound.sh [--binary PATH] [--rounds R] [-n ORDERS] [-c C] [--batch K]
 #   (defaults: build/cli/dualwrite, 3 rounds, 3000 orders, concurrency 16;
-#   --batch K: 2pc-pg and 2pc-file drive K orders per thread in lockstep,
-#   `2pc run --batch`; --lrco cannot, and runs as without it)
+#   --batch K: every 2PC variant drives K orders per thread in lockstep,
+#   `2pc run --batch`; with --lrco the one-phase commits are started together)
 # Needs the environment of $DUALWRITE_STATE_DIR up (`dualwrite up`). Each
 # log kind runs as its own coordinator id, so one log's recovery never meets
 # the other's transactions.
@@ -45,7 +45,7 @@ env_cpu_init twopc_bound  # the environment must be up before the first round
 
 variants=("2pc-pg|2pc run --coordinator-id bound-pg $batch"
           "2pc-file|2pc run --log file --coordinator-id bound-file $batch"
-          "2pc-lrco|2pc run --lrco --coordinator-id bound-lrco")
+          "2pc-lrco|2pc run --lrco --coordinator-id bound-lrco $batch")
 rows="$(mktemp)"
 trap 'rm -f "$rows"' EXIT
 
