@@ -304,4 +304,11 @@ Status StatusFromPgResult(PgPool::Lease* lease, const std::string& context, cons
   return result;
 }
 
+Status StatusFromPgConnection(PgPool::Lease* lease, const std::string& context) {
+  PGconn* c = lease && *lease ? lease->raw() : nullptr;
+  std::string line = c ? FirstLine(PQerrorMessage(c)) : "";
+  if (lease && *lease) lease->MarkBroken();
+  return Status::Unavailable(context + ": " + (line.empty() ? "connection lost" : line));
+}
+
 }  // namespace dw

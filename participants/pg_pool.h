@@ -159,4 +159,9 @@ Status StatusFromPgException(PgPool::Lease* lease, const std::string& context,
 Status StatusFromPgResult(PgPool::Lease* lease, const std::string& context, const PGresult* r,
                           std::string* sqlstate = nullptr);
 
+// For a libpq call on `lease`'s raw() connection that failed without a
+// result (PQsendQuery refused, the connection gone): Unavailable with
+// libpq's error message, and the lease marked broken.
+Status StatusFromPgConnection(PgPool::Lease* lease, const std::string& context);
+
 }  // namespace dw

@@ -60,9 +60,7 @@ class PostgresParticipant::Started : public StartedCall {
   Status Send(const std::vector<std::string>& parts) {
     PGconn* c = lease_.raw();
     if (c != nullptr && PQsendQuery(c, pg_work::Joined(parts).c_str()) == 1) return Status::OK();
-    Status e = Status::Unavailable(What() + ": " +
-                                   (c ? FirstErrorLine(PQerrorMessage(c)) : "no connection"));
-    lease_.MarkBroken();
+    Status e = StatusFromPgConnection(&lease_, What());
     Release();
     finished_ = true;
     return e;
@@ -80,6 +78,13 @@ class PostgresParticipant::Started : public StartedCall {
     // the connection is gone).
     while (PGresult* r = PQgetResult(c)) {
       const ExecStatusType st = PQresultStatus(r);
+      if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
+        // libpq answers a COPY result until the copy is ended, which no
+        // work does: stop reading, and the connection is not reused.
+        PQclear(r);
+        if (e.ok()) e = Status::InvalidArgument(What() + ": a statement started a COPY");
+        break;
+      }
       if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
         for (const auto& [part, check] : checks_) {
           if (part != k || !rows.ok()) continue;
@@ -92,9 +97,7 @@ class PostgresParticipant::Started : public StartedCall {
       PQclear(r);
       ++k;
     }
-    if (e.ok() && PQstatus(c) == CONNECTION_BAD) {
-      e = Status::Unavailable(What() + ": " + FirstErrorLine(PQerrorMessage(c)));
-    }
+    if (e.ok() && PQstatus(c) == CONNECTION_BAD) e = StatusFromPgConnection(&lease_, What());
     if (e.ok()) {
       Release();
       if (rows.ok()) return Status::OK();
@@ -137,13 +140,6 @@ class PostgresParticipant::Started : public StartedCall {
     if (op_ == Op::kOnePhase) return owner_->name() + " one-phase commit";
     static const char* const kVerb[] = {" prepare ", " commit ", " abort "};
     return owner_->name() + kVerb[static_cast<int>(op_)] + gid_;
-  }
-
-  // libpq's messages end in a newline and may span lines; a Status has one.
-  static std::string FirstErrorLine(const char* m) {
-    std::string s = m ? m : "";
-    s = s.substr(0, s.find('\n'));
-    return s.empty() ? "connection lost" : s;
   }
 
   // The deadline's watch ends before the lease goes back.

@@ -198,8 +198,6 @@ TEST_F(PgStartedTest, AnAbandonedStartedCallDoesNotPoisonThePool) {
   EXPECT_EQ(Prepared(), 0);
 }
 
-}  // namespace
-
 // A session that ends while its started call runs (here a statement of the
 // work terminates its own backend, as an administrator or a restart would):
 // the prepare answers Unavailable with the server's reason, stages nothing,
@@ -228,3 +226,5 @@ TEST_F(PgStartedTest, ASessionEndedMidCallIsUnavailableAndItsConnectionDropped) 
   ASSERT_TRUE(p_->StartCommit("t1:after")->Finish().ok());
   EXPECT_EQ(Count("SELECT count(*) FROM kv WHERE id = 62"), 1);
 }
+
+}  // namespace
