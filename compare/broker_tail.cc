@@ -96,7 +96,37 @@ void BrokerTail::LoopNats() {
   // all of it stamped when taken; caught up, it waits (50 ms at most, to see
   // stop_) for the next message rather than polling.
   std::unique_ptr<jetstream::Follower> follower;
-  std::unique_ptr<jetstream::Client> reader;  // for the gaps only
+  std::unique_ptr<jetstream::Client> reader;  // for what the consumer did not push
+  // Stream sequences [first, last] read by sequence and added to the batch.
+  // A failure (the server unreachable) is handled as a failed Next: a new
+  // consumer from where the last recorded batch ended.
+  auto read_range = [&](uint64_t first, uint64_t last,
+                        std::vector<jetstream::StoredMessage>* batch) -> Status {
+    Status s;
+    if (!reader) s = jetstream::Client::Connect(o, &reader);
+    for (uint64_t at = first; s.ok() && at <= last;) {
+      std::vector<jetstream::StoredMessage> missed;
+      uint64_t after = at;
+      s = reader->Read(topic_, at, last - at + 1, &missed, &after);
+      if (!s.ok() || missed.empty() || after <= at) break;
+      batch->insert(batch->end(), missed.begin(), missed.end());
+      at = after;
+    }
+    if (!s.ok()) {
+      follower.reset();
+      reader.reset();
+    }
+    return s;
+  };
+  // A push consumer cannot tell a quiet stream from a server that stopped
+  // pushing to it; that is what JetStream's idle heartbeats are for. The
+  // tail checks the stream itself: caught up, once a second, it asks for
+  // the stream's last sequence, and when the stream was ahead of the
+  // consumer at two checks running with nothing pushed in between, it reads
+  // the rest by sequence and opens a new consumer after it.
+  using Clock = std::chrono::steady_clock;
+  auto last_check = Clock::now();
+  uint64_t ahead_at = 0;  // the consumer's position at a check that found the stream ahead
   FollowLog<jetstream::StoredMessage>(
       stop_, 1,
       [&](uint64_t from, std::vector<jetstream::StoredMessage>* batch, uint64_t* next) {
@@ -109,6 +139,7 @@ void BrokerTail::LoopNats() {
             return Status::OK();
           }
           if (!s.ok()) return s;
+          ahead_at = 0;
         }
         Status s = follower->Next(512, milliseconds(50), batch);
         if (!s.ok()) {
@@ -119,26 +150,30 @@ void BrokerTail::LoopNats() {
         // Messages the consumer skipped (none should be): read by sequence,
         // and counted with this batch.
         for (const auto& [first, last] : follower->TakeGaps()) {
-          // The server unreachable: as a failed Next, a new consumer from
-          // where the last recorded batch ended.
-          auto fail = [&](Status e) {
-            follower.reset();
-            reader.reset();
-            return e;
-          };
-          if (!reader) {
-            s = jetstream::Client::Connect(o, &reader);
-            if (!s.ok()) return fail(s);
-          }
-          for (uint64_t at = first; at <= last;) {
-            std::vector<jetstream::StoredMessage> missed;
-            uint64_t after = at;
-            s = reader->Read(topic_, at, last - at + 1, &missed, &after);
-            if (!s.ok()) return fail(s);
-            if (missed.empty() || after <= at) break;
-            batch->insert(batch->end(), missed.begin(), missed.end());
-            at = after;
-          }
+          s = read_range(first, last, batch);
+          if (!s.ok()) return s;
+        }
+        if (!batch->empty() || Clock::now() - last_check < std::chrono::seconds(1)) {
+          return Status::OK();
+        }
+        last_check = Clock::now();
+        uint64_t count = 0, last = 0;
+        if (!reader) s = jetstream::Client::Connect(o, &reader);
+        if (s.ok()) s = reader->StreamState(topic_, &count, &last);
+        if (!s.ok()) {
+          reader.reset();
+          return Status::OK();  // the consumer goes on; the next check asks again
+        }
+        const uint64_t at = follower->next_seq();
+        if (last < at) {
+          ahead_at = 0;
+        } else if (ahead_at != at) {
+          ahead_at = at;
+        } else {
+          s = read_range(at, last, batch);
+          if (!s.ok()) return s;
+          *next = last + 1;
+          follower.reset();  // the next call opens a consumer from there
         }
         return Status::OK();
       },

@@ -14,7 +14,8 @@
 //  - nats:// follows the topic's JetStream stream from sequence 1 with a
 //    consumer of its own (jetstream/follower.h: an ephemeral push consumer,
 //    no acks), batches of up to 512 of what it pushed that, caught up, wait for
-//    the next message to be stored rather than polling;
+//    the next message to be stored rather than polling (and, once a second,
+//    check that the stream holds nothing the consumer has not pushed);
 //  - amqp:// consumes the quorum queue and keeps every message it took
 //    unacknowledged (rabbitmq/follower.h), so verify still finds them all
 //    once the tail stopped, and waits for deliveries rather than polling.

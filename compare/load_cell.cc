@@ -287,10 +287,16 @@ LoadCell MeasureLoadCell(CellContext& ctx, const Approach& a, const LoadSpec& sp
   AddFamilyFigures(rig, a, relay, &cell);
   if (a.def().judge == Judge::kSaga) cell.dirty_reads = SagaDirtyReads(*load);
   cell.command = CommandLine(load, relay);
-  cell.error = drain < 0 && a.guaranteed
-                   ? Field<std::string>("not every message arrived within " +
-                                        Fmt(plan.drain_timeout_s) + " s of the load's end")
-                   : Field<std::string>(nullptr);
+  // Which side stalled: the tail short of what verify found in the broker
+  // points at the reader, verify short of the rows at the relay.
+  cell.error =
+      drain < 0 && a.guaranteed
+          ? Field<std::string>("not every message arrived within " + Fmt(plan.drain_timeout_s) +
+                               " s of the load's end (the tail read " +
+                               std::to_string(rig.tail ? rig.tail->unique() : 0) + " of " +
+                               std::to_string(vr.rows) + " rows; verify found " +
+                               std::to_string(vr.missing.size()) + " missing from the broker)")
+          : Field<std::string>(nullptr);
   CleanupRig(ctx, &rig, false);
   return cell;
 }

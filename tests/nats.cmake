@@ -5,5 +5,5 @@
 # reads with (jetstream/follower.h). Needs the nats-server and libnats-dev
 # packages (scripts/install-deps.sh).
 dw_add_test(nats_test SOURCES nats_test.cc nats_strategies_test.cc nats_follower_test.cc
-  LIBS dw_outbox dw_env dw_jetstream
+  LIBS dw_outbox dw_env dw_jetstream dw_compare
   NEEDS_ENV ENV outbox LABELS nats TIMEOUT 300)

@@ -12,7 +12,9 @@
 //  - with 1 ms waits while a publisher keeps the stream growing, every
 //    message is returned by Next or named in TakeGaps, once (the test that
 //    found libnats 3.4.1's Fetch writing past its list: it crashed within
-//    three runs with a pull consumer).
+//    three runs with a pull consumer);
+//  - compare's e2e tail (compare/broker_tail.h) reads on when the server
+//    stops pushing to its consumer.
 #include <gtest/gtest.h>
 
 #include <iostream>
@@ -21,6 +23,9 @@
 #include <thread>
 #include <vector>
 
+#include <nats/nats.h>
+
+#include "compare/broker_tail.h"
 #include "jetstream/client.h"
 #include "jetstream/follower.h"
 #include "tests/support/nats_fixture.h"
@@ -184,6 +189,41 @@ TEST_F(NatsFollowerTest, EveryMessageIsReturnedOrNamedInAGapOnce) {
   publisher.join();
   for (int q = 1; q <= kLast; ++q) ASSERT_EQ(seen[q], 1) << "sequence " << q;
   std::cerr << "gaps met: " << gaps << "\n";
+}
+
+// Deleting the tail's consumer on the server stops the pushes without a
+// word to the subscription: a stall the consumer cannot see. compare's
+// e2e tail notices that the stream holds more than it was pushed (it asks
+// once a second while caught up) and reads on, each message once.
+TEST_F(NatsFollowerTest, TheTailReadsOnWhenTheServerStopsPushingToItsConsumer) {
+  PublishRange(1, 5);
+  compare::BrokerTail tail(nats_->url(), "orders", 1, 1000);
+  tail.Start();
+  auto wait_for = [&](uint64_t n) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (tail.unique() < n && std::chrono::steady_clock::now() < end) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return tail.unique();
+  };
+  ASSERT_EQ(wait_for(5), 5u);
+
+  natsConnection* nc = nullptr;
+  ASSERT_EQ(natsConnection_ConnectTo(&nc, nats_->url().c_str()), NATS_OK);
+  jsCtx* js = nullptr;
+  ASSERT_EQ(natsConnection_JetStream(&js, nc, nullptr), NATS_OK);
+  jsConsumerNamesList* names = nullptr;
+  ASSERT_EQ(js_ConsumerNames(&names, js, "orders", nullptr, nullptr), NATS_OK);
+  ASSERT_EQ(names->Count, 1) << "the tail's consumer";
+  EXPECT_EQ(js_DeleteConsumer(js, "orders", names->List[0], nullptr, nullptr), NATS_OK);
+  jsConsumerNamesList_Destroy(names);
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(nc);
+
+  PublishRange(6, 10);
+  EXPECT_EQ(wait_for(10), 10u);
+  tail.Stop();
+  EXPECT_EQ(tail.redundant(), 0u);
 }
 
 }  // namespace
