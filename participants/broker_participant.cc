@@ -31,20 +31,78 @@ std::unique_ptr<StartedCall> BrokerParticipant::StartAbort(const std::string& gi
   return client_->StartAbort(gid);
 }
 
+namespace {
+
+// About what one transaction adds to a several-transaction prepare body:
+// escaped, a payload takes at most twice its size (a quote or a backslash
+// doubles) unless it holds control characters, which take six bytes each.
+size_t PrepareBytes(const std::string& gid, const Work& w) {
+  size_t n = gid.size() + 32;
+  for (const OutMessage& m : w.messages) {
+    n += m.topic.size() + m.id.size() + m.key.size() + 2 * m.payload.size() + 64;
+  }
+  return n;
+}
+
+// Moves `part`'s calls to the end of `out`.
+void Append(std::vector<std::unique_ptr<StartedCall>> part,
+            std::vector<std::unique_ptr<StartedCall>>* out) {
+  for (auto& c : part) out->push_back(std::move(c));
+}
+
+}  // namespace
+
 std::vector<std::unique_ptr<StartedCall>> BrokerParticipant::StartPrepareMany(
     const std::vector<std::string>& gids, const std::vector<const Work*>& works) {
-  // Above what one request may carry: not supported, one by one.
-  if (gids.size() > broker::api::kMaxManyTransactions) return {};
+  if (gids.size() != works.size()) return {};
   std::vector<const std::vector<OutMessage>*> messages;
   messages.reserve(works.size());
-  for (const Work* w : works) messages.push_back(&w->messages);
-  return client_->StartPrepareMany(gids, messages);
+  size_t total = 0;
+  for (size_t i = 0; i < gids.size(); ++i) {
+    total += PrepareBytes(gids[i], *works[i]);
+    messages.push_back(&works[i]->messages);
+  }
+  // The usual case, a lockstep batch of small orders: one request.
+  if (total <= kManyBodyBudget && gids.size() <= broker::api::kMaxManyTransactions) {
+    return client_->StartPrepareMany(gids, messages);
+  }
+  messages.clear();
+  std::vector<std::unique_ptr<StartedCall>> out;
+  out.reserve(gids.size());
+  std::vector<std::string> chunk;
+  size_t bytes = 0;
+  auto flush = [&] {
+    if (chunk.empty()) return;
+    Append(client_->StartPrepareMany(chunk, messages), &out);
+    chunk.clear();
+    messages.clear();
+    bytes = 0;
+  };
+  for (size_t i = 0; i < gids.size(); ++i) {
+    const size_t b = PrepareBytes(gids[i], *works[i]);
+    if (!chunk.empty() &&
+        (bytes + b > kManyBodyBudget || chunk.size() == broker::api::kMaxManyTransactions)) {
+      flush();
+    }
+    chunk.push_back(gids[i]);
+    messages.push_back(&works[i]->messages);
+    bytes += b;
+  }
+  flush();
+  return out;
 }
 
 std::vector<std::unique_ptr<StartedCall>> BrokerParticipant::StartCommitMany(
     const std::vector<std::string>& gids) {
-  if (gids.size() > broker::api::kMaxManyTransactions) return {};
-  return client_->StartCommitMany(gids);
+  if (gids.size() <= broker::api::kMaxManyTransactions) return client_->StartCommitMany(gids);
+  std::vector<std::unique_ptr<StartedCall>> out;
+  out.reserve(gids.size());
+  for (size_t i = 0; i < gids.size(); i += broker::api::kMaxManyTransactions) {
+    const size_t end = std::min(gids.size(), i + broker::api::kMaxManyTransactions);
+    Append(client_->StartCommitMany(std::vector<std::string>(gids.begin() + i, gids.begin() + end)),
+           &out);
+  }
+  return out;
 }
 
 Status BrokerParticipant::ListInDoubt(const std::string& gid_prefix, std::vector<InDoubtTxn>* out) {

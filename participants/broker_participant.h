@@ -44,7 +44,14 @@ class BrokerParticipant : public Participant {
   std::unique_ptr<StartedCall> StartCommit(const std::string& gid) override;
   std::unique_ptr<StartedCall> StartAbort(const std::string& gid) override;
   // POST /transactions/prepare and /transactions/commit: several gids in one
-  // request (BrokerClient::StartPrepareMany).
+  // request (BrokerClient::StartPrepareMany). A batch is split into several
+  // such requests, all sent before any answer is read, so that none carries
+  // more than kMaxManyTransactions gids or about kManyBodyBudget bytes: a
+  // request over the broker's --max-body (1 MiB by default) is refused
+  // whole, and would fail every transaction in it, where a transaction's
+  // own prepare fails alone. A transaction over the budget by itself goes
+  // in a request of its own.
+  static constexpr size_t kManyBodyBudget = 256 * 1024;
   std::vector<std::unique_ptr<StartedCall>> StartPrepareMany(
       const std::vector<std::string>& gids, const std::vector<const Work*>& works) override;
   std::vector<std::unique_ptr<StartedCall>> StartCommitMany(

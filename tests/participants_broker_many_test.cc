@@ -1,7 +1,7 @@
 // Several transactions in one request (POST /transactions/prepare and
 // /transactions/commit) against a real broker process: each gid gets the
 // answer its own request would have had, in order, and the broker makes
-// them durable with one write.
+// them durable with one write; a batch too big for one request is split.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -216,6 +216,45 @@ TEST_F(BrokerManyTest, AFailedRequestFailsEveryGidAndBadInputIsRefused) {
   EXPECT_EQ(empty.status, 200);
   EXPECT_EQ(json::parse(empty.body), json({{"results", json::array()}}));
   EXPECT_TRUE(Prepared().empty()) << "nothing bad was staged";
+}
+
+// A request over the broker's --max-body (1 MiB here, the default) is
+// refused whole. The participant splits a batch so that no request carries
+// much more than BrokerParticipant::kManyBodyBudget: transactions that fit
+// their own requests all prepare, and one too big for any request fails
+// alone, as its own prepare would.
+TEST_F(BrokerManyTest, ABatchOverTheBodyBudgetIsSplitAndATooBigTransactionFailsAlone) {
+  Work small, big, huge;
+  small.messages = {{"orders", "", "", "x"}};
+  big.messages = {{"orders", "", "", std::string(600 * 1024, 'b')}};
+  huge.messages = {{"orders", "", "", std::string(1100 * 1024, 'h')}};
+  auto with_id = [](Work w, const std::string& id) {
+    w.messages[0].id = id;
+    return w;
+  };
+  const Work s1 = with_id(small, "s1"), s2 = with_id(small, "s2"), s3 = with_id(small, "s3");
+  const Work b1 = with_id(big, "b1"), b2 = with_id(big, "b2"), h1 = with_id(huge, "h1");
+
+  // One request for two big ones: 1.2 MiB, refused, and both fail.
+  std::vector<Status> together =
+      FinishAll(client_->StartPrepareMany({"t:1", "t:2"}, {&b1.messages, &b2.messages}));
+  ASSERT_EQ(together.size(), 2u);
+  // (413, or the connection closed under the write: either way, each gid.)
+  EXPECT_FALSE(together[0].ok());
+  EXPECT_EQ(together[1].ToString(), together[0].ToString());
+  EXPECT_TRUE(Prepared().empty());
+
+  BrokerParticipant p(client_);
+  std::vector<Status> votes = FinishAll(p.StartPrepareMany(
+      {"s:1", "b:1", "s:2", "h:1", "b:2", "s:3"}, {&s1, &b1, &s2, &h1, &b2, &s3}));
+  ASSERT_EQ(votes.size(), 6u);
+  for (size_t i : {0, 1, 2, 4, 5}) EXPECT_TRUE(votes[i].ok()) << i << ": " << votes[i].ToString();
+  EXPECT_FALSE(votes[3].ok());
+  EXPECT_EQ(Prepared(), (std::vector<std::string>{"b:1", "b:2", "s:1", "s:2", "s:3"}));
+
+  std::vector<Status> acks = FinishAll(p.StartCommitMany({"s:1", "b:1", "s:2", "b:2", "s:3"}));
+  for (const Status& a : acks) EXPECT_TRUE(a.ok()) << a.ToString();
+  EXPECT_EQ(Ids("orders"), (std::vector<std::string>{"s1", "b1", "s2", "b2", "s3"}));
 }
 
 }  // namespace
