@@ -1,6 +1,7 @@
 #include "participants/broker_participant.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <utility>
 
 #include "broker/api.h"
@@ -44,10 +45,25 @@ size_t PrepareBytes(const std::string& gid, const Work& w) {
   return n;
 }
 
-// Moves `part`'s calls to the end of `out`.
-void Append(std::vector<std::unique_ptr<StartedCall>> part,
-            std::vector<std::unique_ptr<StartedCall>>* out) {
-  for (auto& c : part) out->push_back(std::move(c));
+// The calls of several requests, each over [begin, end) of `ends`' ranges
+// of the batch (`start(begin, end)` starts one), in the batch's order.
+template <class Start>
+std::vector<std::unique_ptr<StartedCall>> StartInRequests(const std::vector<size_t>& ends,
+                                                          Start start) {
+  std::vector<std::unique_ptr<StartedCall>> out;
+  out.reserve(ends.empty() ? 0 : ends.back());
+  size_t begin = 0;
+  for (size_t end : ends) {
+    for (auto& c : start(begin, end)) out.push_back(std::move(c));
+    begin = end;
+  }
+  return out;
+}
+
+template <class T>
+std::vector<T> Slice(const std::vector<T>& v, size_t begin, size_t end) {
+  return std::vector<T>(v.begin() + static_cast<std::ptrdiff_t>(begin),
+                        v.begin() + static_cast<std::ptrdiff_t>(end));
 }
 
 }  // namespace
@@ -57,52 +73,39 @@ std::vector<std::unique_ptr<StartedCall>> BrokerParticipant::StartPrepareMany(
   if (gids.size() != works.size()) return {};
   std::vector<const std::vector<OutMessage>*> messages;
   messages.reserve(works.size());
-  size_t total = 0;
+  // Where each request ends: before the transaction that would take it
+  // over the budget or over the gid limit.
+  std::vector<size_t> ends;
+  size_t begin = 0, bytes = 0;
   for (size_t i = 0; i < gids.size(); ++i) {
-    total += PrepareBytes(gids[i], *works[i]);
+    const size_t b = PrepareBytes(gids[i], *works[i]);
+    if (i > begin &&
+        (bytes + b > kManyBodyBudget || i - begin == broker::api::kMaxManyTransactions)) {
+      ends.push_back(i);
+      begin = i;
+      bytes = 0;
+    }
+    bytes += b;
     messages.push_back(&works[i]->messages);
   }
   // The usual case, a lockstep batch of small orders: one request.
-  if (total <= kManyBodyBudget && gids.size() <= broker::api::kMaxManyTransactions) {
-    return client_->StartPrepareMany(gids, messages);
-  }
-  messages.clear();
-  std::vector<std::unique_ptr<StartedCall>> out;
-  out.reserve(gids.size());
-  std::vector<std::string> chunk;
-  size_t bytes = 0;
-  auto flush = [&] {
-    if (chunk.empty()) return;
-    Append(client_->StartPrepareMany(chunk, messages), &out);
-    chunk.clear();
-    messages.clear();
-    bytes = 0;
-  };
-  for (size_t i = 0; i < gids.size(); ++i) {
-    const size_t b = PrepareBytes(gids[i], *works[i]);
-    if (!chunk.empty() &&
-        (bytes + b > kManyBodyBudget || chunk.size() == broker::api::kMaxManyTransactions)) {
-      flush();
-    }
-    chunk.push_back(gids[i]);
-    messages.push_back(&works[i]->messages);
-    bytes += b;
-  }
-  flush();
-  return out;
+  if (ends.empty()) return client_->StartPrepareMany(gids, messages);
+  ends.push_back(gids.size());
+  return StartInRequests(ends, [&](size_t from, size_t to) {
+    return client_->StartPrepareMany(Slice(gids, from, to), Slice(messages, from, to));
+  });
 }
 
 std::vector<std::unique_ptr<StartedCall>> BrokerParticipant::StartCommitMany(
     const std::vector<std::string>& gids) {
-  if (gids.size() <= broker::api::kMaxManyTransactions) return client_->StartCommitMany(gids);
-  std::vector<std::unique_ptr<StartedCall>> out;
-  out.reserve(gids.size());
-  for (size_t i = 0; i < gids.size(); i += broker::api::kMaxManyTransactions) {
-    const size_t end = std::min(gids.size(), i + broker::api::kMaxManyTransactions);
-    Append(client_->StartCommitMany(std::vector<std::string>(gids.begin() + i, gids.begin() + end)),
-           &out);
-  }
-  return out;
+  const size_t max = broker::api::kMaxManyTransactions;
+  if (gids.size() <= max) return client_->StartCommitMany(gids);
+  std::vector<size_t> ends;
+  for (size_t end = max; end < gids.size(); end += max) ends.push_back(end);
+  ends.push_back(gids.size());
+  return StartInRequests(ends, [&](size_t from, size_t to) {
+    return client_->StartCommitMany(Slice(gids, from, to));
+  });
 }
 
 Status BrokerParticipant::ListInDoubt(const std::string& gid_prefix, std::vector<InDoubtTxn>* out) {
