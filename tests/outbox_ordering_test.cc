@@ -187,7 +187,10 @@ TEST_F(OrderingTest, PartitionByKeyKeepsOrderUnderTheSameInterleaving) {
 
 TEST_F(OrderingTest, PartitionByKeyKeepsOrderAcrossARelayKill) {
   WriteOrders();
-  BrokerFaults(R"({"latency_ms": 10})");  // a drain of a few seconds
+  // A drain of at least 4 s (3 instances, batches of 20, 40 ms a publish):
+  // the loop below sees a quarter of it published with seconds to spare,
+  // even when a loaded host keeps this thread waiting.
+  BrokerFaults(R"({"latency_ms": 40})");
   const std::string log = TempDir("ordering-kill") + "/relay.log";
   auto spawn = [&](const std::vector<std::string>& extra) {
     std::vector<std::string> args = {"--strategy",     "skip-locked", "--instances",        "3",
